@@ -1,0 +1,25 @@
+# CMake toolchain file: cross-compile for aarch64 with Debian's aarch64-linux-gnu-gcc, and
+# run what the build runs (try_run, gtest_discover_tests, ctest) through xrun.
+#
+#   cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=<xrun>/configs/cmake/aarch64-linux-gnu.cmake
+#
+# xrun is looked up in PATH; pass -DXRUN_EXECUTABLE=/path/to/xrun to choose one.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+
+# Libraries and headers come from the cross sysroot only; programs from the host.
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+
+if(NOT XRUN_EXECUTABLE)
+  find_program(XRUN_EXECUTABLE xrun)
+endif()
+if(XRUN_EXECUTABLE)
+  set(CMAKE_CROSSCOMPILING_EMULATOR "${XRUN_EXECUTABLE};--target;aarch64")
+endif()

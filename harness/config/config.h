@@ -1,0 +1,54 @@
+// xrun's configuration: built-in defaults from the target table, then the
+// user file ($XDG_CONFIG_HOME/xrun/config.toml), then the project file (the
+// nearest xrun.toml from the cwd upwards, or XRUN_CONFIG / --config), then
+// XRUN_* environment variables. Later sources override earlier ones key by key.
+//
+// Loading checks everything and reports every problem at once: unknown
+// sections, targets and keys (with a suggestion), wrong types, TOML syntax.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/expected.h"
+
+namespace xrun {
+
+// Per-target settings from the configuration; unset fields fall back to the
+// target table.
+struct TargetSettings {
+  std::optional<std::string> sysroot;
+  std::optional<std::string> qemu;
+  std::optional<std::string> cpu;
+  std::optional<std::vector<std::string>> qemu_args;
+  std::map<std::string, std::string> env;
+};
+
+struct Config {
+  std::map<std::string, TargetSettings, std::less<>> targets;
+  std::vector<std::string> files;  // the files that were read, lowest precedence first
+
+  // Settings for a target; an empty set when nothing is configured.
+  const TargetSettings& target(std::string_view name) const;
+};
+
+struct ConfigInputs {
+  std::string cwd;                              // where the project file search starts
+  std::optional<std::string> explicit_file;     // --config or XRUN_CONFIG
+  std::optional<std::string> user_file;         // normally $XDG_CONFIG_HOME/xrun/config.toml
+  std::vector<std::pair<std::string, std::string>> environment;  // XRUN_* variables
+};
+
+// The inputs as the running process sees them (cwd, XDG, environ).
+ConfigInputs config_inputs_from_process(std::optional<std::string> explicit_file);
+
+// Errors have code Usage and one line per problem ("file:line:col: ...").
+Expected<Config> load_config(const ConfigInputs& inputs);
+
+// The nearest xrun.toml in `dir` or its parents.
+std::optional<std::string> find_project_config(const std::string& dir);
+
+}  // namespace xrun

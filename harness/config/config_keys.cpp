@@ -1,0 +1,52 @@
+#include "config/config_keys.h"
+
+#include <cctype>
+
+namespace xrun {
+
+namespace {
+
+constexpr ConfigKey kConfigKeys[] = {
+    {"targets.*", "sysroot", ValueType::String, "XRUN_*_SYSROOT",
+     "directory holding the target's libc and loader: a Debian cross sysroot (/usr/<triple>) "
+     "or a full target root filesystem"},
+    {"targets.*", "qemu", ValueType::String, "XRUN_*_QEMU", "qemu-user binary to run the target's programs with"},
+    {"targets.*", "cpu", ValueType::String, "XRUN_*_CPU", "CPU model passed to qemu as -cpu"},
+    {"targets.*", "qemu_args", ValueType::StringArray, "XRUN_*_QEMU_ARGS",
+     "extra qemu-user arguments (environment form: separated by spaces)"},
+    {"targets.*", "env", ValueType::StringTable, "",
+     "environment variables set for the program, on top of the inherited environment"},
+};
+
+constexpr EnvVariable kGlobalEnv[] = {
+    {"XRUN_CONFIG", "configuration file to use instead of the nearest xrun.toml"},
+    {"XRUN_LOG", "debug trace level: trace, debug, info, warn, error or off"},
+};
+
+}  // namespace
+
+std::string_view value_type_name(ValueType type) {
+  switch (type) {
+    case ValueType::String: return "a string";
+    case ValueType::StringArray: return "an array of strings";
+    case ValueType::StringTable: return "a table of strings";
+  }
+  return "a value";
+}
+
+std::span<const ConfigKey> config_keys() { return kConfigKeys; }
+
+std::span<const EnvVariable> global_env_variables() { return kGlobalEnv; }
+
+std::string env_name_for(const ConfigKey& key, std::string_view target) {
+  std::string upper;
+  for (char c : target) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  std::string out;
+  for (char c : key.env) {
+    if (c == '*') out += upper;
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace xrun

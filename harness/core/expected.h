@@ -1,0 +1,48 @@
+// Expected<T>: a value or an Error, for code low in the stack that must not
+// throw past its caller (ccache's tl::expected habit). Exceptions are caught
+// once, in xrun_main(); everything below reports failure through this type.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <variant>
+
+#include "core/exit_code.h"
+
+namespace xrun {
+
+// A failure a user can act on. `message` is the text after "xrun: error: ",
+// already saying which file or value is wrong and, when possible, what to do.
+struct Error {
+  ExitCode code = ExitCode::CannotExecute;
+  std::string message;
+};
+
+template <class T>
+class Expected {
+ public:
+  Expected(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(Error error) : state_(std::move(error)) {}  // NOLINT
+
+  bool has_value() const { return std::holds_alternative<T>(state_); }
+  explicit operator bool() const { return has_value(); }
+
+  T& value() & { return std::get<T>(state_); }
+  const T& value() const& { return std::get<T>(state_); }
+  T&& value() && { return std::get<T>(std::move(state_)); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+
+  const Error& error() const { return std::get<Error>(state_); }
+
+ private:
+  std::variant<T, Error> state_;
+};
+
+inline Error make_error(ExitCode code, std::string message) {
+  return Error{code, std::move(message)};
+}
+
+}  // namespace xrun

@@ -1,0 +1,99 @@
+#include "core/fs_util.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+
+namespace xrun {
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+bool is_regular_file(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::optional<std::string> find_program(std::string_view name, std::optional<std::string> path_variable) {
+  if (name.empty()) return std::nullopt;
+  if (name.find('/') != std::string_view::npos) return std::string(name);
+  auto path = path_variable ? path_variable : get_env("PATH");
+  std::string_view dirs = path ? std::string_view(*path) : std::string_view("/usr/local/bin:/usr/bin:/bin");
+  while (true) {
+    const auto colon = dirs.find(':');
+    std::string_view dir = dirs.substr(0, colon);
+    // An empty PATH element means the current directory (POSIX).
+    std::string candidate = join_path(dir.empty() ? "." : dir, name);
+    if (is_regular_file(candidate) && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string_view::npos) break;
+    dirs.remove_prefix(colon + 1);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> read_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string content;
+  char buffer[65536];
+  while (true) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(fd);
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return content;
+}
+
+static std::string home_directory() {
+  auto home = get_env("HOME");
+  return home && !home->empty() ? *home : std::string("/");
+}
+
+std::string xdg_config_home() {
+  auto dir = get_env("XDG_CONFIG_HOME");
+  return dir && !dir->empty() && (*dir)[0] == '/' ? *dir : join_path(home_directory(), ".config");
+}
+
+std::string xdg_cache_home() {
+  auto dir = get_env("XDG_CACHE_HOME");
+  return dir && !dir->empty() && (*dir)[0] == '/' ? *dir : join_path(home_directory(), ".cache");
+}
+
+std::string current_directory() {
+  char buffer[PATH_MAX];
+  return ::getcwd(buffer, sizeof buffer) ? std::string(buffer) : std::string();
+}
+
+std::string join_path(std::string_view a, std::string_view b) {
+  if (a.empty()) return std::string(b);
+  std::string out(a);
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  while (!b.empty() && b.front() == '/') b.remove_prefix(1);
+  if (out != "/") out += '/';
+  out += b;
+  return out;
+}
+
+std::optional<std::string> get_env(const char* name) {
+  const char* value = std::getenv(name);
+  return value ? std::optional<std::string>(value) : std::nullopt;
+}
+
+}  // namespace xrun

@@ -1,0 +1,39 @@
+// Small filesystem helpers shared by the probe, the config loader and the
+// launcher. All of them report through return values, never exceptions.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xrun {
+
+bool path_exists(const std::string& path);          // follows symlinks
+bool is_regular_file(const std::string& path);      // follows symlinks
+bool is_directory(const std::string& path);         // follows symlinks
+
+// Looks `name` up the way execvp does: as given when it contains a '/',
+// otherwise in each directory of PATH. Returns the first regular file that is
+// executable. `path_variable` is the PATH to search; nullopt means the
+// process's own.
+std::optional<std::string> find_program(std::string_view name,
+                                        std::optional<std::string> path_variable = std::nullopt);
+
+// The whole file, or nullopt if it cannot be read.
+std::optional<std::string> read_file(const std::string& path);
+
+// $XDG_CONFIG_HOME or ~/.config; $XDG_CACHE_HOME or ~/.cache.
+std::string xdg_config_home();
+std::string xdg_cache_home();
+
+// The current directory, or "" if it was removed under us.
+std::string current_directory();
+
+// Joins with exactly one '/' between the parts.
+std::string join_path(std::string_view a, std::string_view b);
+
+// Value of an environment variable, nullopt when unset.
+std::optional<std::string> get_env(const char* name);
+
+}  // namespace xrun

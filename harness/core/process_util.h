@@ -1,0 +1,16 @@
+// Running a helper command to read its output (qemu --version and the like).
+// Not for running the user's programs: those are exec'd (launcher.h) or
+// supervised by the test engine.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xrun {
+
+// Runs argv[0] (looked up in PATH) with stdin from /dev/null and stderr
+// discarded; returns its stdout if it exited 0.
+std::optional<std::string> capture_stdout(const std::vector<std::string>& argv);
+
+}  // namespace xrun

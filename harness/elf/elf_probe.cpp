@@ -1,0 +1,318 @@
+#include "elf/elf_probe.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+namespace xrun {
+
+namespace {
+
+constexpr std::uint32_t kPtDynamic = 2;
+constexpr std::uint32_t kPtInterp = 3;
+constexpr std::uint32_t kShtArmAttributes = 0x70000003;
+constexpr std::uint16_t kMachineArm = 40;
+constexpr std::uint16_t kMachineRiscv = 243;
+constexpr std::uint8_t kOsAbiStandalone = 255;
+constexpr std::uint32_t kArmFloatHard = 0x400;
+constexpr std::uint32_t kArmFloatSoft = 0x200;
+// Bounds on what we are willing to read, so a hostile header cannot make us
+// allocate gigabytes.
+constexpr std::uint64_t kMaxInterpreterLength = 4096;
+constexpr std::uint64_t kMaxAttributesSize = 1 << 20;
+
+// Owns the file descriptor; reads with explicit bounds against the file size.
+class ElfFile {
+ public:
+  ElfFile(int fd, std::uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
+  ~ElfFile() { ::close(fd_); }
+  ElfFile(const ElfFile&) = delete;
+  ElfFile& operator=(const ElfFile&) = delete;
+
+  std::uint64_t size() const { return size_; }
+
+  // Reads [offset, offset+length) or fails saying the file is truncated.
+  Expected<std::vector<unsigned char>> read(std::uint64_t offset, std::uint64_t length,
+                                            std::string_view what) const {
+    if (offset > size_ || length > size_ - offset) {
+      return make_error(ExitCode::CannotExecute,
+                        path_ + ": truncated or corrupt ELF file: " + std::string(what) + " at offset " +
+                            std::to_string(offset) + " (+" + std::to_string(length) +
+                            " bytes) lies beyond the end of the file (" + std::to_string(size_) + " bytes)");
+    }
+    std::vector<unsigned char> buffer(length);
+    std::uint64_t done = 0;
+    while (done < length) {
+      ssize_t n = ::pread(fd_, buffer.data() + done, length - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        return make_error(ExitCode::CannotExecute,
+                          path_ + ": cannot read " + std::string(what) + ": " +
+                              (n < 0 ? std::strerror(errno) : "unexpected end of file"));
+      }
+      done += static_cast<std::uint64_t>(n);
+    }
+    return buffer;
+  }
+
+ private:
+  int fd_;
+  std::uint64_t size_;
+  std::string path_;
+};
+
+// Decodes integers in the file's byte order.
+struct Decoder {
+  ByteOrder order;
+  std::uint64_t get(const unsigned char* p, int bytes) const {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) {
+      const int index = order == ByteOrder::Little ? bytes - 1 - i : i;
+      v = (v << 8) | p[index];
+    }
+    return v;
+  }
+  std::uint16_t u16(const unsigned char* p) const { return static_cast<std::uint16_t>(get(p, 2)); }
+  std::uint32_t u32(const unsigned char* p) const { return static_cast<std::uint32_t>(get(p, 4)); }
+  std::uint64_t u64(const unsigned char* p) const { return get(p, 8); }
+};
+
+std::uint64_t read_uleb(const unsigned char*& p, const unsigned char* end) {
+  std::uint64_t value = 0;
+  int shift = 0;
+  while (p < end) {
+    const unsigned char byte = *p++;
+    if (shift < 64) value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
+    shift += 7;
+    if ((byte & 0x80) == 0) break;
+  }
+  return value;
+}
+
+void skip_ntbs(const unsigned char*& p, const unsigned char* end) {
+  while (p < end && *p != 0) ++p;
+  if (p < end) ++p;
+}
+
+// Finds Tag_CPU_arch_profile (7) in the "aeabi" subsection of an ARM
+// build-attributes section (ARM IHI 0045). Returns 0 when absent.
+char parse_arm_profile(const std::vector<unsigned char>& data, const Decoder& d) {
+  if (data.empty() || data[0] != 'A') return 0;
+  const unsigned char* p = data.data() + 1;
+  const unsigned char* end = data.data() + data.size();
+  while (end - p >= 4) {
+    const std::uint32_t length = d.u32(p);
+    if (length < 4 || length > static_cast<std::uint64_t>(end - p)) return 0;
+    const unsigned char* section_end = p + length;
+    const unsigned char* q = p + 4;
+    const std::string_view vendor(reinterpret_cast<const char*>(q),
+                                  strnlen(reinterpret_cast<const char*>(q), section_end - q));
+    q += vendor.size() + 1;
+    if (vendor == "aeabi") {
+      while (q < section_end && section_end - q >= 5) {
+        const unsigned char* sub_start = q;
+        const std::uint64_t sub_tag = read_uleb(q, section_end);
+        if (section_end - q < 4) return 0;
+        const std::uint32_t sub_size = d.u32(q);
+        q += 4;
+        if (sub_size < 5 || sub_size > static_cast<std::uint64_t>(section_end - sub_start)) return 0;
+        const unsigned char* sub_end = sub_start + sub_size;
+        if (sub_tag == 1) {  // Tag_File: attributes of the whole file
+          while (q < sub_end) {
+            const std::uint64_t tag = read_uleb(q, sub_end);
+            if (tag == 7) return static_cast<char>(read_uleb(q, sub_end));
+            if (tag == 4 || tag == 5 || tag == 65 || tag == 67 || (tag > 32 && tag % 2 == 1)) {
+              skip_ntbs(q, sub_end);
+            } else if (tag == 32) {  // Tag_compatibility: flag, then vendor name
+              read_uleb(q, sub_end);
+              skip_ntbs(q, sub_end);
+            } else {
+              read_uleb(q, sub_end);
+            }
+          }
+        }
+        q = sub_end;
+      }
+    }
+    p = section_end;
+  }
+  return 0;
+}
+
+Expected<char> read_arm_profile(const ElfFile& file, const Decoder& d, bool is64,
+                                const std::vector<unsigned char>& header) {
+  const std::uint64_t shoff = is64 ? d.u64(&header[0x28]) : d.u32(&header[0x20]);
+  const std::uint16_t shentsize = d.u16(&header[is64 ? 0x3a : 0x2e]);
+  const std::uint16_t shnum = d.u16(&header[is64 ? 0x3c : 0x30]);
+  if (shoff == 0 || shnum == 0) return char{0};  // stripped of section headers: unknown
+  const std::uint16_t expected_entsize = is64 ? 64 : 40;
+  if (shentsize != expected_entsize) return char{0};
+  auto table = file.read(shoff, std::uint64_t{shnum} * shentsize, "the section header table");
+  if (!table) return table.error();
+  for (std::uint16_t i = 0; i < shnum; ++i) {
+    const unsigned char* sh = table->data() + std::size_t{i} * shentsize;
+    if (d.u32(sh + 4) != kShtArmAttributes) continue;
+    const std::uint64_t offset = is64 ? d.u64(sh + 0x18) : d.u32(sh + 0x10);
+    const std::uint64_t size = is64 ? d.u64(sh + 0x20) : d.u32(sh + 0x14);
+    if (size > kMaxAttributesSize) return char{0};
+    auto data = file.read(offset, size, "the .ARM.attributes section");
+    if (!data) return data.error();
+    return parse_arm_profile(*data, d);
+  }
+  return char{0};
+}
+
+}  // namespace
+
+bool ElfInfo::is_bare_metal() const {
+  if (os_abi == kOsAbiStandalone) return true;
+  return machine == kMachineArm && !interpreter && arm_profile == 'M';
+}
+
+Libc ElfInfo::libc() const {
+  if (!interpreter) return Libc::None;
+  const std::string& interp = *interpreter;
+  if (interp.find("ld-musl-") != std::string::npos) return Libc::Musl;
+  if (interp.find("/ld-linux") != std::string::npos || interp.find("/ld64.so") != std::string::npos ||
+      interp.find("/ld.so.1") != std::string::npos)
+    return Libc::Glibc;
+  return Libc::Other;
+}
+
+std::string ElfInfo::abi() const {
+  if (machine == kMachineArm) {
+    if (flags & kArmFloatHard) return "hard-float";
+    if (flags & kArmFloatSoft) return "soft-float";
+    return "";
+  }
+  if (machine == kMachineRiscv) {
+    static constexpr const char* kFloat[] = {"", "f", "d", "q"};
+    std::string base = elf_class == ElfClass::Elf64 ? "lp64" : "ilp32";
+    if (flags & 0x8) base = "ilp32e";
+    return base + kFloat[(flags >> 1) & 0x3];
+  }
+  return "";
+}
+
+std::string ElfInfo::describe() const {
+  std::string out = elf_class == ElfClass::Elf64 ? "ELF 64-bit " : "ELF 32-bit ";
+  out += byte_order == ByteOrder::Little ? "LSB" : "MSB";
+  out += ", machine " + std::to_string(machine);
+  if (auto a = abi(); !a.empty()) out += " (" + a + ")";
+  if (is_bare_metal()) {
+    out += ", bare metal";
+  } else if (interpreter) {
+    out += ", dynamic (" + *interpreter + ")";
+  } else {
+    out += is_static_pie() ? ", static-pie" : ", static";
+  }
+  return out;
+}
+
+Expected<ElfInfo> probe_elf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR)
+      return make_error(ExitCode::NotFound, path + ": no such file");
+    return make_error(ExitCode::CannotExecute, path + ": " + std::strerror(err));
+  }
+  if (S_ISDIR(st.st_mode)) return make_error(ExitCode::CannotExecute, path + ": is a directory");
+  if (!S_ISREG(st.st_mode))
+    return make_error(ExitCode::CannotExecute, path + ": not a regular file");
+
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return make_error(ExitCode::CannotExecute, path + ": cannot open: " + std::strerror(errno));
+  }
+  ElfFile file(fd, static_cast<std::uint64_t>(st.st_size), path);
+
+  if (file.size() < 16) {
+    return make_error(ExitCode::CannotExecute,
+                      path + ": not an ELF executable (" + std::to_string(file.size()) + " bytes)");
+  }
+  auto ident = file.read(0, 16, "the ELF identification");
+  if (!ident) return ident.error();
+  if (std::memcmp(ident->data(), "\x7f" "ELF", 4) != 0) {
+    return make_error(ExitCode::CannotExecute, path + ": not an ELF executable");
+  }
+  ElfInfo info;
+  const unsigned char ei_class = (*ident)[4], ei_data = (*ident)[5];
+  if (ei_class != 1 && ei_class != 2)
+    return make_error(ExitCode::CannotExecute,
+                      path + ": corrupt ELF header: unknown class " + std::to_string(ei_class));
+  if (ei_data != 1 && ei_data != 2)
+    return make_error(ExitCode::CannotExecute,
+                      path + ": corrupt ELF header: unknown byte order " + std::to_string(ei_data));
+  info.elf_class = static_cast<ElfClass>(ei_class);
+  info.byte_order = static_cast<ByteOrder>(ei_data);
+  info.os_abi = (*ident)[7];
+  const bool is64 = info.elf_class == ElfClass::Elf64;
+  const Decoder d{info.byte_order};
+
+  auto header = file.read(0, is64 ? 64 : 52, "the ELF header");
+  if (!header) return header.error();
+  const auto& h = *header;
+  info.type = d.u16(&h[0x10]);
+  info.machine = d.u16(&h[0x12]);
+  info.flags = d.u32(&h[is64 ? 0x30 : 0x24]);
+  if (info.type != kElfTypeExec && info.type != kElfTypeDyn) {
+    const char* what = info.type == 1 ? "a relocatable object file (.o)" : info.type == 4 ? "a core dump" : nullptr;
+    return make_error(ExitCode::CannotExecute,
+                      path + ": not an executable: " +
+                          (what ? std::string(what) : "ELF type " + std::to_string(info.type)));
+  }
+
+  const std::uint64_t phoff = is64 ? d.u64(&h[0x20]) : d.u32(&h[0x1c]);
+  const std::uint16_t phentsize = d.u16(&h[is64 ? 0x36 : 0x2a]);
+  const std::uint16_t phnum = d.u16(&h[is64 ? 0x38 : 0x2c]);
+  if (phnum == 0)
+    return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: no program headers");
+  if (phentsize != (is64 ? 56 : 32))
+    return make_error(ExitCode::CannotExecute, path + ": corrupt ELF header: program header size " +
+                                                   std::to_string(phentsize));
+  auto phdrs = file.read(phoff, std::uint64_t{phnum} * phentsize, "the program header table");
+  if (!phdrs) return phdrs.error();
+
+  for (std::uint16_t i = 0; i < phnum; ++i) {
+    const unsigned char* ph = phdrs->data() + std::size_t{i} * phentsize;
+    const std::uint32_t p_type = d.u32(ph);
+    if (p_type == kPtDynamic) info.has_dynamic_section = true;
+    if (p_type != kPtInterp) continue;
+    const std::uint64_t offset = is64 ? d.u64(ph + 0x08) : d.u32(ph + 0x04);
+    const std::uint64_t size = is64 ? d.u64(ph + 0x20) : d.u32(ph + 0x10);
+    if (size == 0 || size > kMaxInterpreterLength)
+      return make_error(ExitCode::CannotExecute,
+                        path + ": corrupt ELF file: interpreter name of " + std::to_string(size) + " bytes");
+    auto interp = file.read(offset, size, "the interpreter name (PT_INTERP)");
+    if (!interp) return interp.error();
+    const auto nul = std::find(interp->begin(), interp->end(), '\0');
+    if (nul == interp->end() || nul == interp->begin())
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: malformed interpreter name");
+    info.interpreter = std::string(interp->begin(), nul);
+  }
+
+  if (info.machine == kMachineArm && !info.interpreter) {
+    auto profile = read_arm_profile(file, d, is64, h);
+    if (!profile) return profile.error();
+    info.arm_profile = *profile;
+  }
+  return info;
+}
+
+bool starts_with_shebang(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char magic[2] = {};
+  const bool shebang = ::read(fd, magic, 2) == 2 && magic[0] == '#' && magic[1] == '!';
+  ::close(fd);
+  return shebang;
+}
+
+}  // namespace xrun

@@ -1,0 +1,197 @@
+#include "launch/launcher.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "core/suggest.h"
+#include "elf/elf_probe.h"
+
+extern char** environ;
+
+namespace xrun {
+
+namespace {
+
+bool is_native_on_host(const TargetSpec& spec) {
+  static const std::string host = host_machine();
+  return std::find(spec.native_on.begin(), spec.native_on.end(), host) != spec.native_on.end();
+}
+
+void set_env(std::vector<std::string>& env, const std::string& name, const std::string& value) {
+  const std::string prefix = name + "=";
+  for (auto& entry : env) {
+    if (entry.compare(0, prefix.size(), prefix) == 0) {
+      entry = prefix + value;
+      return;
+    }
+  }
+  env.push_back(prefix + value);
+}
+
+Expected<const TargetSpec*> pick_target(const RunRequest& request, const std::string& path, const ElfInfo& elf,
+                                        const TargetTable& table) {
+  const TargetSpec* probed = table.match(elf);
+  if (request.target) {
+    const TargetSpec* forced = table.find(*request.target);
+    if (forced == nullptr) {
+      return make_error(ExitCode::Usage, "unknown target " + quoted(*request.target) +
+                                             did_you_mean(*request.target, table.names()));
+    }
+    if (!forced->matches(elf)) {
+      return make_error(ExitCode::CannotExecute,
+                        path + ": built for " + (probed ? probed->name : elf.describe()) + ", not for " +
+                            forced->name + " (--target " + *request.target + ")");
+    }
+    return forced;
+  }
+  if (probed == nullptr) {
+    std::string known;
+    for (const auto& name : table.names()) known += (known.empty() ? "" : ", ") + name;
+    return make_error(ExitCode::CannotExecute,
+                      path + ": " + elf.describe() + " is not an architecture xrun can run (known: " + known + ")");
+  }
+  return probed;
+}
+
+}  // namespace
+
+std::string shell_quote(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                              "@%_-+=:,./") == std::string::npos)
+    return word;
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+std::string LaunchPlan::command_line() const {
+  std::string out;
+  for (const auto& word : argv) {
+    if (!out.empty()) out += ' ';
+    out += shell_quote(word);
+  }
+  return out;
+}
+
+std::vector<std::string> current_environment() {
+  std::vector<std::string> env;
+  for (char** entry = environ; entry && *entry; ++entry) env.emplace_back(*entry);
+  return env;
+}
+
+Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config, const TargetTable& table,
+                                 const OverlayStore& overlays, const std::vector<std::string>& environment) {
+  if (request.program.empty()) return make_error(ExitCode::NotFound, "empty program name");
+  // Look programs up in the PATH the program will get, as a shell would.
+  std::optional<std::string> path_variable;
+  for (const auto& entry : environment)
+    if (entry.rfind("PATH=", 0) == 0) path_variable = entry.substr(5);
+  if (!path_variable) path_variable = std::string();
+  auto resolved = find_program(request.program, path_variable);
+  if (!resolved) return make_error(ExitCode::NotFound, request.program + ": command not found");
+  const std::string& path = *resolved;
+  const std::string argv0 = request.argv0.value_or(request.program);
+
+  LaunchPlan plan;
+  plan.env = environment;
+
+  auto elf = probe_elf(path);
+  if (!elf) {
+    // A script: the kernel runs its interpreter natively, as it would without xrun.
+    if (elf.error().code == ExitCode::CannotExecute && is_regular_file(path) && starts_with_shebang(path)) {
+      if (::access(path.c_str(), X_OK) != 0)
+        return make_error(ExitCode::CannotExecute, path + ": permission denied");
+      plan.executable = path;
+      plan.argv.push_back(argv0);
+      plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
+      return plan;
+    }
+    return elf.error();
+  }
+  // Natively, execve needs the execute bit; qemu would not care. Be native.
+  if (::access(path.c_str(), X_OK) != 0) return make_error(ExitCode::CannotExecute, path + ": permission denied");
+  if (elf->is_bare_metal()) {
+    return make_error(ExitCode::CannotExecute,
+                      path + ": " + elf->describe() +
+                          ": bare-metal firmware needs a machine model (qemu-system), which xrun does not run yet");
+  }
+  auto target = pick_target(request, path, *elf, table);
+  if (!target) return target.error();
+  const TargetSpec& spec = **target;
+  const TargetSettings& settings = config.target(spec.name);
+  plan.target = spec.name;
+  for (const auto& [name, value] : settings.env) set_env(plan.env, name, value);
+
+  // The host runs it itself when it is the same machine and the program's
+  // loader is here (static programs need none).
+  if (is_native_on_host(spec) && (!elf->interpreter || path_exists(*elf->interpreter))) {
+    plan.executable = path;
+    plan.argv.push_back(argv0);
+    plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
+    return plan;
+  }
+
+  const std::string qemu_name = settings.qemu.value_or(spec.qemu);
+  auto qemu = find_program(qemu_name, path_variable);
+  if (!qemu || !is_regular_file(*qemu) || ::access(qemu->c_str(), X_OK) != 0) {
+    if (settings.qemu)
+      return make_error(ExitCode::CannotExecute,
+                        "the configured qemu for " + spec.name + ", " + quoted(qemu_name) + ", is not an executable file");
+    return make_error(ExitCode::CannotExecute, qemu_name + " not found, needed to run " + path + " (" + spec.name +
+                                                   "): install " + spec.packages.qemu + " (apt-get install " +
+                                                   spec.packages.qemu + ")");
+  }
+
+  plan.emulated = true;
+  plan.executable = *qemu;
+  plan.argv = {qemu_name};
+  const std::string cpu = settings.cpu.value_or(spec.cpu);
+  if (!cpu.empty()) plan.argv.insert(plan.argv.end(), {"-cpu", cpu});
+
+  if (elf->interpreter) {
+    auto sysroot = choose_sysroot(spec, settings, *elf, overlays);
+    if (!sysroot) return make_error(sysroot.error().code, path + ": " + sysroot.error().message);
+    plan.sysroot = *sysroot;
+    if (!sysroot->qemu_prefix.empty()) plan.argv.insert(plan.argv.end(), {"-L", sysroot->qemu_prefix});
+  }
+
+  // qemu-user hands its whole environment to the program, including the
+  // QEMU_* variables that configure qemu itself. Keep them for qemu, hide
+  // them from the program (-U unsets in the guest only).
+  for (const auto& entry : plan.env) {
+    if (entry.rfind("QEMU_", 0) != 0) continue;
+    plan.argv.insert(plan.argv.end(), {"-U", entry.substr(0, entry.find('='))});
+  }
+  if (settings.qemu_args) plan.argv.insert(plan.argv.end(), settings.qemu_args->begin(), settings.qemu_args->end());
+
+  // qemu names the program by the path it opens; say argv[0] explicitly when
+  // that differs, and never let a path that starts with '-' read as an option.
+  std::string program_path = path;
+  if (program_path[0] == '-') program_path = "./" + program_path;
+  if (argv0 != program_path) plan.argv.insert(plan.argv.end(), {"-0", argv0});
+  plan.argv.push_back(program_path);
+  plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
+  return plan;
+}
+
+Error exec_plan(const LaunchPlan& plan) {
+  std::vector<char*> argv, envp;
+  for (const auto& word : plan.argv) argv.push_back(const_cast<char*>(word.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& entry : plan.env) envp.push_back(const_cast<char*>(entry.c_str()));
+  envp.push_back(nullptr);
+  ::execve(plan.executable.c_str(), argv.data(), envp.data());
+  const int err = errno;
+  return make_error(err == ENOENT ? ExitCode::NotFound : ExitCode::CannotExecute,
+                    plan.executable + ": cannot execute: " + std::strerror(err));
+}
+
+}  // namespace xrun

@@ -1,0 +1,65 @@
+#include "xrun_main.h"
+
+#include <cstdio>
+#include <exception>
+
+#include "core/diagnostics.h"
+#include "core/exit_code.h"
+#include "core/suggest.h"
+
+namespace xrun {
+
+namespace {
+
+constexpr const char* kUsage = R"(xrun - run cross-compiled programs as if the target machine were here
+
+usage:
+  xrun [OPTIONS] [--] PROGRAM [ARGS...]   run one program (what Cargo, CMake and Meson call)
+  xrun doctor [--target T]                 what each target runs with, and what is missing
+
+run options:
+  --target T      run as target T (name or triple) instead of probing the ELF file
+  --config FILE   read FILE instead of the nearest xrun.toml (also XRUN_CONFIG)
+  -v, --verbose   trace what xrun decides and launches (also XRUN_LOG=debug)
+  -h, --help      this text
+  --version       xrun's version
+
+Everything after PROGRAM is passed to it untouched. To run a program whose
+name is a subcommand (test, doctor), write `xrun -- test`.
+
+exit status:
+  the program's own status, or its signal re-raised, when it ran; otherwise
+  2 usage or configuration error, 126 cannot execute (not an ELF executable,
+  unknown architecture, missing qemu, sysroot or loader), 127 not found.
+)";
+
+}  // namespace
+
+int xrun_main(int argc, char** argv) {
+  try {
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty()) {
+      print_error("no program to run");
+      std::fputs(kUsage, stderr);
+      return to_int(ExitCode::Usage);
+    }
+    const std::string& first = args[0];
+    if (first == "-h" || first == "--help" || first == "help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (first == "--version") {
+      std::printf("xrun %s\n", XRUN_VERSION);
+      return 0;
+    }
+    if (first == "doctor") return doctor_command({args.begin() + 1, args.end()});
+    return run_command(args);
+  } catch (const std::exception& e) {
+    // Everything below reports through Expected; reaching here is a bug, but
+    // it still ends in a message and an exit status, never a stack trace.
+    print_error(std::string("internal error: ") + e.what());
+    return to_int(ExitCode::CannotExecute);
+  }
+}
+
+}  // namespace xrun

@@ -1,0 +1,16 @@
+// The xrun command line: which subcommand, then hand over to it. Thin by
+// design; the work is in harness/.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace xrun {
+
+int xrun_main(int argc, char** argv);
+
+// Subcommands; each returns the process exit status.
+int run_command(const std::vector<std::string>& args);      // xrun [OPTIONS] PROGRAM [ARGS...]
+int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]
+
+}  // namespace xrun

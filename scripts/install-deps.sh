@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs everything xrun needs to build and to run its whole test suite on a
+# fresh Debian 12 machine. Idempotent: a second run installs nothing new.
+#
+#   sudo scripts/install-deps.sh
+#
+# Why each group is here:
+#   build       compiler, CMake + Ninja, the libraries xrun links against
+#   qemu        qemu-user: the emulator xrun drives (user mode)
+#   cross       cross compilers; each brings its target libc under /usr/<triple>/lib,
+#               which is the sysroot xrun runs dynamic programs against
+#   rust        Debian's rustc/cargo plus the arm64 standard library, so a Rust crate
+#               cross-builds for aarch64-unknown-linux-gnu without any download.
+#               This needs the arm64 architecture in dpkg, which also pulls in the
+#               multiarch libc6:arm64 -- exactly the setup where the well-known
+#               `qemu-aarch64 -L /usr/aarch64-linux-gnu` recipe hangs (findings.md).
+set -euo pipefail
+
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then exec sudo -E "$0" "$@"; fi
+  echo "install-deps: error: run as root (apt-get needs it)" >&2
+  exit 2
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+build=(g++ cmake ninja-build pkg-config git file
+       libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
+       libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev)
+qemu=(qemu-user)
+cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
+       gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf
+       gcc-arm-linux-gnueabi
+       gcc-riscv64-linux-gnu g++-riscv64-linux-gnu
+       gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
+       gcc-mips64el-linux-gnuabi64 gcc-i686-linux-gnu
+       libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-armel-cross
+       libc6-dev-riscv64-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
+       libc6-dev-mips64el-cross libc6-dev-i386-cross)
+rust=(rustc cargo libstd-rust-dev:arm64)
+
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+  dpkg --add-architecture arm64
+fi
+
+missing=()
+for p in "${build[@]}" "${qemu[@]}" "${cross[@]}" "${rust[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: everything is installed"
+  exit 0
+fi
+echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "install-deps: done"

@@ -1,0 +1,102 @@
+// Bad input ends in one clear "xrun: error:" line and a documented exit
+// status -- never a crash, a hang, a stack trace, or output on stdout.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "core/fs_util.h"
+#include "e2e/xrun_runner.h"
+#include "support/temp_dir.h"
+
+namespace xrun::testing {
+namespace {
+
+void expect_error(const RunResult& r, int code, const std::string& fragment) {
+  ASSERT_TRUE(r.exited) << describe(r);
+  EXPECT_EQ(r.exit_code, code) << describe(r);
+  EXPECT_EQ(r.out, "") << "errors never go to stdout";
+  EXPECT_EQ(r.err.rfind("xrun: error: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+}
+
+TEST(BadInput, MissingProgramIs127) {
+  expect_error(run_xrun({"/nonexistent/prog"}), 127, "/nonexistent/prog: no such file");
+  expect_error(run_xrun({"no-such-command-xrun"}), 127, "no-such-command-xrun: command not found");
+}
+
+TEST(BadInput, DirectoryAndNonElfAre126) {
+  TempDir dir;
+  expect_error(run_xrun({dir.path()}), 126, "is a directory");
+  expect_error(run_xrun({dir.write("notes.txt", "hello\n", true)}), 126, "not an ELF executable");
+  expect_error(run_xrun({dir.write("empty", "", true)}), 126, "not an ELF executable");
+}
+
+TEST(BadInput, TruncatedAndCorruptElfAre126) {
+  TempDir dir;
+  const std::string bytes = *read_file(helper("aarch64", "dynamic"));
+  expect_error(run_xrun({dir.write("truncated", bytes.substr(0, 200), true)}), 126, "truncated");
+  std::string corrupt = bytes;
+  corrupt[5] = 9;
+  expect_error(run_xrun({dir.write("corrupt", corrupt, true)}), 126, "unknown byte order 9");
+}
+
+TEST(BadInput, NotExecutableIsPermissionDenied) {
+  TempDir dir;
+  const std::string copy = dir.write("prog", *read_file(helper("aarch64", "static")), false);
+  expect_error(run_xrun({copy}), 126, "permission denied");
+}
+
+TEST(BadInput, ScriptsRunNativelyLikeTheKernelWould) {
+  TempDir dir;
+  auto r = run_xrun({dir.write("s.sh", "#!/bin/sh\necho \"$0 $1\"\nexit 5\n", true), "arg"});
+  EXPECT_EQ(r.exit_code, 5) << describe(r);
+  EXPECT_EQ(r.out, dir.path() + "/s.sh arg\n");
+}
+
+TEST(BadInput, UsageErrorsAre2) {
+  expect_error(run_xrun({}), 2, "usage");
+  expect_error(run_xrun({"--verbos", helper("aarch64", "static")}), 2, "did you mean \"--verbose\"?");
+  expect_error(run_xrun({"--target"}), 2, "--target needs a value");
+  expect_error(run_xrun({"--target", "aarch46", helper("aarch64", "static")}), 2, "did you mean \"aarch64\"?");
+  expect_error(run_xrun({"-v"}), 2, "no program to run");
+}
+
+TEST(BadInput, WrongArchitectureForTargetIs126) {
+  expect_error(run_xrun({"--target=armhf", helper("aarch64", "static")}), 126, "built for aarch64, not for armhf");
+}
+
+TEST(BadInput, BareMetalIs126) {
+  TempDir dir;
+  std::string image = *read_file(XRUN_BARE_METAL_ELF);
+  expect_error(run_xrun({dir.write("fw.elf", image, true)}), 126, "bare-metal");
+}
+
+TEST(BadInput, BrokenConfigReportsEveryProblemWithPositions) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\nsysrot = \"/x\"\ncpu = 3\n");
+  auto r = run_xrun({helper("aarch64", "static"), "exit", "0"}, {.cwd = dir.path()});
+  expect_error(r, 2, dir.path() + "/xrun.toml:2:1: unknown key \"sysrot\" in [targets.aarch64], did you mean \"sysroot\"?");
+  EXPECT_NE(r.err.find("\nxrun: error: " + dir.path() + "/xrun.toml:3:7: \"cpu\" must be a string"), std::string::npos)
+      << r.err;
+}
+
+TEST(BadInput, MissingQemuNamesThePackage) {
+  RunOptions options;
+  options.env = environment_with({"PATH=/nonexistent"});
+  expect_error(run_xrun({helper("riscv64", "static")}, options), 126,
+               "qemu-riscv64 not found, needed to run");
+  auto r = run_xrun({helper("riscv64", "static")}, options);
+  EXPECT_NE(r.err.find("install qemu-user (apt-get install qemu-user)"), std::string::npos) << r.err;
+}
+
+TEST(BadInput, MissingSysrootNamesTheFix) {
+  RunOptions options;
+  options.env = environment_with({"XRUN_ARMHF_SYSROOT=/nonexistent/sysroot"});
+  expect_error(run_xrun({helper("armhf", "dynamic")}, options), 126,
+               "the configured sysroot for armhf, /nonexistent/sysroot, does not exist");
+  // A static program needs no sysroot at all.
+  auto r = run_xrun({helper("armhf", "static"), "exit", "0"}, options);
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+}
+
+}  // namespace
+}  // namespace xrun::testing

@@ -1,0 +1,155 @@
+/* The test helper: one small program with modes, built for the host and
+ * cross-built for every target, that the process and runner tests drive
+ * (Boost.Process's target.cpp habit). Plain C with pthreads so every cross
+ * toolchain builds it, static and dynamic.
+ *
+ *   exit N            exit with status N
+ *   signal NAME       die of SEGV (a real null write), ABRT (abort), or raise
+ *                     ILL, BUS, KILL, TERM, FPE, INT
+ *   threads N         start N threads, join them, print "threads ok N"
+ *   cat               copy stdin to stdout
+ *   env [NAME...]     print NAME=value (or NAME unset) per name; all if none
+ *   argv              print "index:length:bytes" per argument, argv[0] included
+ *   cwd               print the working directory
+ *   read FILE         print FILE's contents
+ *   write FILE TEXT   write TEXT to FILE
+ *   exe               print the target of /proc/self/exe
+ *   sleep MS          sleep MS milliseconds, then print "slept"
+ *   spew BYTES        write BYTES bytes of 'x' lines to stdout
+ *   stderr TEXT       write TEXT and a newline to stderr
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static void *thread_main(void *arg) {
+  volatile long sum = 0;
+  for (long i = 0; i < 100000; ++i) sum += i;
+  return arg;
+}
+
+static int die_of(const char *name) {
+  if (strcmp(name, "SEGV") == 0) {
+    volatile int *null_pointer = NULL;
+    *null_pointer = 1;
+  }
+  if (strcmp(name, "ABRT") == 0) abort();
+  static const struct { const char *name; int number; } table[] = {
+      {"ILL", SIGILL}, {"BUS", SIGBUS}, {"KILL", SIGKILL}, {"TERM", SIGTERM},
+      {"FPE", SIGFPE}, {"INT", SIGINT}, {"SEGV", SIGSEGV}, {"ABRT", SIGABRT}};
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) {
+    if (strcmp(name, table[i].name) == 0) {
+      raise(table[i].number);
+      break;
+    }
+  }
+  fprintf(stderr, "helper: unknown or survived signal %s\n", name);
+  return 99;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: xrun_helper MODE [ARGS...]\n");
+    return 64;
+  }
+  const char *mode = argv[1];
+  if (strcmp(mode, "exit") == 0 && argc > 2) return atoi(argv[2]);
+  if (strcmp(mode, "signal") == 0 && argc > 2) return die_of(argv[2]);
+  if (strcmp(mode, "threads") == 0 && argc > 2) {
+    int n = atoi(argv[2]);
+    pthread_t threads[256];
+    if (n > 256) n = 256;
+    for (int i = 0; i < n; ++i)
+      if (pthread_create(&threads[i], NULL, thread_main, NULL) != 0) return 70;
+    for (int i = 0; i < n; ++i) pthread_join(threads[i], NULL);
+    printf("threads ok %d\n", n);
+    return 0;
+  }
+  if (strcmp(mode, "cat") == 0) {
+    char buffer[65536];
+    ssize_t n;
+    while ((n = read(0, buffer, sizeof buffer)) > 0)
+      if (write(1, buffer, (size_t)n) != n) return 71;
+    return 0;
+  }
+  if (strcmp(mode, "env") == 0) {
+    if (argc == 2) {
+      for (char **e = environ; *e; ++e) printf("%s\n", *e);
+    }
+    for (int i = 2; i < argc; ++i) {
+      const char *value = getenv(argv[i]);
+      if (value) printf("%s=%s\n", argv[i], value);
+      else printf("%s unset\n", argv[i]);
+    }
+    return 0;
+  }
+  if (strcmp(mode, "argv") == 0) {
+    for (int i = 0; i < argc; ++i) printf("%d:%zu:%s\n", i, strlen(argv[i]), argv[i]);
+    return 0;
+  }
+  if (strcmp(mode, "cwd") == 0) {
+    char buffer[4096];
+    if (!getcwd(buffer, sizeof buffer)) return 72;
+    printf("%s\n", buffer);
+    return 0;
+  }
+  if (strcmp(mode, "read") == 0 && argc > 2) {
+    FILE *f = fopen(argv[2], "r");
+    if (!f) {
+      fprintf(stderr, "helper: %s: %s\n", argv[2], strerror(errno));
+      return 73;
+    }
+    int c;
+    while ((c = fgetc(f)) != EOF) putchar(c);
+    fclose(f);
+    return 0;
+  }
+  if (strcmp(mode, "write") == 0 && argc > 3) {
+    FILE *f = fopen(argv[2], "w");
+    if (!f) return 74;
+    fputs(argv[3], f);
+    return fclose(f) == 0 ? 0 : 75;
+  }
+  if (strcmp(mode, "exe") == 0) {
+    char buffer[4096];
+    ssize_t n = readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    if (n < 0) return 76;
+    buffer[n] = 0;
+    printf("%s\n", buffer);
+    return 0;
+  }
+  if (strcmp(mode, "sleep") == 0 && argc > 2) {
+    long ms = atol(argv[2]);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    printf("slept\n");
+    return 0;
+  }
+  if (strcmp(mode, "spew") == 0 && argc > 2) {
+    long long remaining = atoll(argv[2]);
+    char line[64];
+    memset(line, 'x', sizeof line);
+    line[63] = '\n';
+    while (remaining > 0) {
+      size_t chunk = remaining < 64 ? (size_t)remaining : 64;
+      if (fwrite(line, 1, chunk, stdout) != chunk) return 77;
+      remaining -= (long long)chunk;
+    }
+    return 0;
+  }
+  if (strcmp(mode, "stderr") == 0 && argc > 2) {
+    fprintf(stderr, "%s\n", argv[2]);
+    return 0;
+  }
+  fprintf(stderr, "helper: unknown mode %s\n", mode);
+  return 64;
+}

@@ -1,0 +1,152 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "support/temp_dir.h"
+
+using namespace xrun;
+using xrun::testing::TempDir;
+
+namespace {
+
+ConfigInputs inputs_in(const std::string& cwd) {
+  ConfigInputs inputs;
+  inputs.cwd = cwd;
+  return inputs;
+}
+
+std::size_t line_count(const std::string& text) {
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+}
+
+TEST(Config, NoFilesMeansDefaults) {
+  TempDir dir;
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_TRUE(config->files.empty());
+  EXPECT_FALSE(config->target("aarch64").sysroot);
+}
+
+TEST(Config, ReadsEveryKeyAndResolvesRelativeSysroot) {
+  TempDir dir;
+  dir.write("xrun.toml", R"(
+[targets.aarch64]
+sysroot = "sysroots/arm64"
+qemu = "/opt/qemu/bin/qemu-aarch64"
+cpu = "cortex-a72"
+qemu_args = ["-d", "unimp"]
+env = { RUST_BACKTRACE = "1", LANG = "C" }
+)");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  const auto& t = config->target("aarch64");
+  EXPECT_EQ(t.sysroot, dir.path() + "/sysroots/arm64");
+  EXPECT_EQ(t.qemu, "/opt/qemu/bin/qemu-aarch64");
+  EXPECT_EQ(t.cpu, "cortex-a72");
+  EXPECT_EQ(t.qemu_args, (std::vector<std::string>{"-d", "unimp"}));
+  EXPECT_EQ(t.env.at("RUST_BACKTRACE"), "1");
+  EXPECT_EQ(config->files, std::vector<std::string>{dir.path() + "/xrun.toml"});
+}
+
+TEST(Config, TripleNamesItsTarget) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64-unknown-linux-gnu]\ncpu = \"a64fx\"\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->target("aarch64").cpu, "a64fx");
+}
+
+TEST(Config, FoundFromASubdirectory) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.riscv64]\ncpu = \"rv64\"\n");
+  dir.write("src/deep/.keep", "");
+  auto config = load_config(inputs_in(dir.path() + "/src/deep"));
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->target("riscv64").cpu, "rv64");
+}
+
+TEST(Config, UnknownKeySaysWhereAndSuggests) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\n  sysrot = \"/x\"\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().code, ExitCode::Usage);
+  EXPECT_EQ(config.error().message,
+            dir.path() + "/xrun.toml:2:3: unknown key \"sysrot\" in [targets.aarch64], did you mean \"sysroot\"?");
+}
+
+TEST(Config, UnknownTargetAndSectionSuggest) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch46]\ncpu = \"x\"\n[target.aarch64]\ncpu = \"y\"\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  const auto& message = config.error().message;
+  EXPECT_NE(message.find("unknown target \"aarch46\", did you mean \"aarch64\"?"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown section \"target\", did you mean \"targets\"?"), std::string::npos) << message;
+}
+
+TEST(Config, WrongTypesAreReportedWithTheirPosition) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.armhf]\ncpu = 7\nqemu_args = \"-d\"\nenv = { A = 1 }\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  const auto& message = config.error().message;
+  EXPECT_NE(message.find("xrun.toml:2:7: \"cpu\" must be a string, not an integer"), std::string::npos) << message;
+  EXPECT_NE(message.find("xrun.toml:3:13: \"qemu_args\" must be an array of strings, not a string"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("env.A must be a string, not an integer"), std::string::npos) << message;
+}
+
+TEST(Config, AllErrorsAtOnce) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\nsysrot = 1\ncpus = \"a\"\n[targets.mips]\n[bogus]\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  EXPECT_EQ(line_count(config.error().message), 4u) << config.error().message;
+}
+
+TEST(Config, SyntaxErrorHasLineAndColumn) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\ncpu = \"unterminated\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message.rfind(dir.path() + "/xrun.toml:2:", 0), 0u) << config.error().message;
+}
+
+TEST(Config, ProjectOverridesUserAndEnvironmentOverridesBoth) {
+  TempDir dir;
+  auto user = dir.write("user/config.toml", "[targets.aarch64]\ncpu = \"user\"\nqemu = \"user-qemu\"\n");
+  dir.write("project/xrun.toml", "[targets.aarch64]\ncpu = \"project\"\n");
+  auto inputs = inputs_in(dir.path() + "/project");
+  inputs.user_file = user;
+  auto config = load_config(inputs);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->target("aarch64").cpu, "project");
+  EXPECT_EQ(config->target("aarch64").qemu, "user-qemu");
+  inputs.environment = {{"XRUN_AARCH64_CPU", "env"}, {"XRUN_AARCH64_QEMU_ARGS", "-d  in_asm"}};
+  config = load_config(inputs);
+  ASSERT_TRUE(config);
+  EXPECT_EQ(config->target("aarch64").cpu, "env");
+  EXPECT_EQ(config->target("aarch64").qemu_args, (std::vector<std::string>{"-d", "in_asm"}));
+}
+
+TEST(Config, EnvironmentTypoForATargetIsAnError) {
+  TempDir dir;
+  auto inputs = inputs_in(dir.path());
+  inputs.environment = {{"XRUN_AARCH64_SYSRROT", "/x"}, {"XRUN_MY_PROGRAMS_OWN", "kept"}};
+  auto config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message,
+            "environment: unknown variable XRUN_AARCH64_SYSRROT, did you mean \"XRUN_AARCH64_SYSROOT\"?");
+}
+
+TEST(Config, ExplicitFileMustExist) {
+  TempDir dir;
+  auto inputs = inputs_in(dir.path());
+  inputs.explicit_file = dir.path() + "/nope.toml";
+  auto config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("nope.toml: configuration file not found"), std::string::npos);
+}
+
+}  // namespace

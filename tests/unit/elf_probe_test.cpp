@@ -1,0 +1,170 @@
+#include "elf/elf_probe.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <random>
+
+#include "core/fs_util.h"
+#include "support/paths.h"
+#include "support/temp_dir.h"
+#include "target/target_table.h"
+
+using namespace xrun;
+using xrun::testing::helper;
+
+namespace {
+
+// What each real cross-built helper must probe as (from findings.md, measured
+// independently of configs/targets.toml so the table is checked too).
+struct Expected_ {
+  std::uint16_t machine;
+  ElfClass elf_class;
+  ByteOrder order;
+  std::string interpreter;
+  std::string abi;
+};
+const std::map<std::string, Expected_> kExpected = {
+    {"aarch64", {183, ElfClass::Elf64, ByteOrder::Little, "/lib/ld-linux-aarch64.so.1", ""}},
+    {"armhf", {40, ElfClass::Elf32, ByteOrder::Little, "/lib/ld-linux-armhf.so.3", "hard-float"}},
+    {"armel", {40, ElfClass::Elf32, ByteOrder::Little, "/lib/ld-linux.so.3", "soft-float"}},
+    {"riscv64", {243, ElfClass::Elf64, ByteOrder::Little, "/lib/ld-linux-riscv64-lp64d.so.1", "lp64d"}},
+    {"ppc64le", {21, ElfClass::Elf64, ByteOrder::Little, "/lib64/ld64.so.2", ""}},
+    {"s390x", {22, ElfClass::Elf64, ByteOrder::Big, "/lib/ld64.so.1", ""}},
+    {"mips64el", {8, ElfClass::Elf64, ByteOrder::Little, "/lib64/ld.so.1", ""}},
+    {"i686", {3, ElfClass::Elf32, ByteOrder::Little, "/lib/ld-linux.so.2", ""}},
+    {"x86_64", {62, ElfClass::Elf64, ByteOrder::Little, "/lib64/ld-linux-x86-64.so.2", ""}},
+};
+
+std::vector<std::string> all_targets() {
+  auto targets = xrun::testing::cross_targets();
+  targets.push_back("x86_64");
+  return targets;
+}
+
+class ProbeRealBinary : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ProbeRealBinary, DynamicHasInterpreterAndMatchesItsTarget) {
+  const std::string target = GetParam();
+  const auto& want = kExpected.at(target);
+  auto info = probe_elf(helper(target, "dynamic"));
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->machine, want.machine);
+  EXPECT_EQ(info->elf_class, want.elf_class);
+  EXPECT_EQ(info->byte_order, want.order);
+  ASSERT_TRUE(info->interpreter);
+  EXPECT_EQ(*info->interpreter, want.interpreter);
+  EXPECT_EQ(info->abi(), want.abi);
+  EXPECT_EQ(info->libc(), Libc::Glibc);
+  EXPECT_FALSE(info->is_bare_metal());
+  const TargetSpec* spec = TargetTable::builtin().match(*info);
+  ASSERT_NE(spec, nullptr);
+  EXPECT_EQ(spec->name, target);
+  EXPECT_EQ(spec->loader, want.interpreter) << "targets.toml loader disagrees with the real binary";
+}
+
+TEST_P(ProbeRealBinary, StaticHasNoInterpreterAndSameTarget) {
+  const std::string target = GetParam();
+  auto info = probe_elf(helper(target, "static"));
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_FALSE(info->interpreter);
+  EXPECT_EQ(info->libc(), Libc::None);
+  EXPECT_FALSE(info->is_bare_metal()) << "a static Linux program is not firmware";
+  const TargetSpec* spec = TargetTable::builtin().match(*info);
+  ASSERT_NE(spec, nullptr);
+  EXPECT_EQ(spec->name, target);
+}
+
+INSTANTIATE_TEST_SUITE_P(Targets, ProbeRealBinary, ::testing::ValuesIn(all_targets()));
+
+TEST(ElfProbe, CortexMImageIsBareMetal) {
+  auto info = probe_elf(XRUN_BARE_METAL_ELF);
+  ASSERT_TRUE(info) << info.error().message;
+  EXPECT_EQ(info->machine, 40);
+  EXPECT_EQ(info->arm_profile, 'M');
+  EXPECT_TRUE(info->is_bare_metal());
+  EXPECT_NE(info->describe().find("bare metal"), std::string::npos);
+}
+
+TEST(ElfProbe, StaticArmLinuxProgramIsApplicationProfile) {
+  auto info = probe_elf(helper("armhf", "static"));
+  ASSERT_TRUE(info);
+  EXPECT_EQ(info->arm_profile, 'A');
+}
+
+TEST(ElfProbe, MissingFileIsNotFound) {
+  auto info = probe_elf("/nonexistent/xrun/program");
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code, ExitCode::NotFound);
+  EXPECT_NE(info.error().message.find("/nonexistent/xrun/program: no such file"), std::string::npos);
+}
+
+TEST(ElfProbe, DirectoryCannotExecute) {
+  xrun::testing::TempDir dir;
+  auto info = probe_elf(dir.path());
+  ASSERT_FALSE(info);
+  EXPECT_EQ(info.error().code, ExitCode::CannotExecute);
+  EXPECT_NE(info.error().message.find("is a directory"), std::string::npos);
+}
+
+TEST(ElfProbe, TextFileIsNotElf) {
+  xrun::testing::TempDir dir;
+  for (const std::string& content : {std::string(), std::string("hi"), std::string(100, 'a'), std::string("\x7f" "ELG....................")}) {
+    auto info = probe_elf(dir.write("f", content));
+    ASSERT_FALSE(info);
+    EXPECT_EQ(info.error().code, ExitCode::CannotExecute);
+    EXPECT_NE(info.error().message.find("not an ELF executable"), std::string::npos) << info.error().message;
+  }
+}
+
+TEST(ElfProbe, CorruptIdentificationIsReported) {
+  xrun::testing::TempDir dir;
+  std::string bytes = *read_file(helper("aarch64", "dynamic"));
+  bytes[4] = 7;  // EI_CLASS
+  auto info = probe_elf(dir.write("bad-class", bytes));
+  ASSERT_FALSE(info);
+  EXPECT_NE(info.error().message.find("unknown class 7"), std::string::npos);
+}
+
+TEST(ElfProbe, RelocatableObjectIsNotAnExecutable) {
+  xrun::testing::TempDir dir;
+  std::string bytes = *read_file(helper("aarch64", "dynamic"));
+  bytes[16] = 1;  // e_type = ET_REL (little-endian)
+  bytes[17] = 0;
+  auto info = probe_elf(dir.write("obj.o", bytes));
+  ASSERT_FALSE(info);
+  EXPECT_NE(info.error().message.find("relocatable object"), std::string::npos);
+}
+
+TEST(ElfProbe, TruncatedFilesAreErrorsNeverCrashes) {
+  xrun::testing::TempDir dir;
+  const std::string bytes = *read_file(helper("riscv64", "dynamic"));
+  for (std::size_t size : {1ul, 4ul, 15ul, 16ul, 40ul, 63ul, 64ul, 100ul, 300ul}) {
+    auto info = probe_elf(dir.write("t", bytes.substr(0, size)));
+    ASSERT_FALSE(info) << "size " << size;
+    EXPECT_EQ(info.error().code, ExitCode::CannotExecute);
+    if (size >= 64) {
+      EXPECT_NE(info.error().message.find("truncated"), std::string::npos) << info.error().message;
+    }
+  }
+}
+
+TEST(ElfProbe, RandomCorruptionNeverCrashes) {
+  xrun::testing::TempDir dir;
+  std::mt19937 random(12345);
+  for (const std::string target : {"aarch64", "s390x", "armhf"}) {
+    const std::string original = *read_file(helper(target, "static"));
+    for (int round = 0; round < 300; ++round) {
+      std::string bytes = original.substr(0, 4096);
+      for (int flips = 0; flips < 8; ++flips) bytes[random() % 128] = static_cast<char>(random());
+      bytes[0] = 0x7f, bytes[1] = 'E', bytes[2] = 'L', bytes[3] = 'F';
+      auto info = probe_elf(dir.write("fuzz", bytes));
+      if (!info) {
+        EXPECT_FALSE(info.error().message.empty());
+      }
+    }
+  }
+}
+
+}  // namespace
