@@ -8,8 +8,6 @@
 #include "config/toml_util.h"
 #include "core/diagnostics.h"
 
-extern const char kBuiltinTargetTable[];  // generated from configs/targets.toml
-
 namespace xrun {
 
 namespace {
@@ -73,20 +71,6 @@ Expected<TargetTable> TargetTable::parse(std::string_view toml_text, std::string
   std::sort(ordered.begin(), ordered.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   table.targets_.clear();
   for (auto& [line, spec] : ordered) table.targets_.push_back(std::move(spec));
-  return table;
-}
-
-const TargetTable& TargetTable::builtin() {
-  static const TargetTable table = [] {
-    auto parsed = parse(kBuiltinTargetTable, "configs/targets.toml");
-    if (!parsed) {
-      // Only reachable if the file in the source tree is broken; the build's
-      // own tests parse it, so this is a programming error, not user input.
-      print_error("the built-in target table is invalid: " + parsed.error().message);
-      std::abort();
-    }
-    return std::move(parsed).value();
-  }();
   return table;
 }
 
