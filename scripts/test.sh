@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine and runs every test: unit tests, and the
+# end-to-end tests that run real cross-compiled programs under real qemu-user,
+# real cargo and real CMake/CTest (nothing is skipped: missing tools are
+# installed, not excused). This is the README's test command and what CI runs.
+#   scripts/test.sh [BUILD_DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+
+scripts/install-deps.sh
+cmake -S . -B "$build" -G Ninja
+cmake --build "$build"
+ctest --test-dir "$build" -j"$(nproc)" --output-on-failure
