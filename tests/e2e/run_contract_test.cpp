@@ -126,6 +126,14 @@ TEST_P(RunContract, ProcSelfExeIsTheProgram) {
 INSTANTIATE_TEST_SUITE_P(Targets, RunContract, ::testing::ValuesIn(all_cases()),
                          [](const auto& test) { return test.param.target + "_" + test.param.linkage; });
 
+TEST(RunContractSweep, EveryExitCodeFrom0To255) {
+  for (int code = 0; code <= 255; ++code) {
+    auto r = run_xrun({helper("aarch64", "static"), "exit", std::to_string(code)});
+    ASSERT_TRUE(r.exited) << describe(r);
+    ASSERT_EQ(r.exit_code, code) << describe(r);
+  }
+}
+
 TEST(RunContractHost, HostProgramRunsNativelyWithItsStatus) {
   auto r = run_xrun({host_helper(), "exit", "9"});
   EXPECT_EQ(r.exit_code, 9) << describe(r);
