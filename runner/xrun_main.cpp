@@ -15,6 +15,10 @@ constexpr const char* kUsage = R"(xrun - run cross-compiled programs as if the t
 
 usage:
   xrun [OPTIONS] [--] PROGRAM [ARGS...]   run one program (what Cargo, CMake and Meson call)
+  xrun test [OPTIONS] [BINARY...]          find the tests in binaries, run them concurrently, report
+  xrun test --cargo [-- CARGO ARGS]        ... the test binaries `cargo test` builds
+  xrun test --ctest BUILD_DIR              ... the tests CTest knows
+  xrun report merge A.json B.json ...      merge the reports of --partition shards
   xrun doctor [--target T]                 what each target runs with, and what is missing
 
 run options:
@@ -25,12 +29,15 @@ run options:
   --version       xrun's version
 
 Everything after PROGRAM is passed to it untouched. To run a program whose
-name is a subcommand (test, doctor), write `xrun -- test`.
+name is a subcommand (test, report, doctor), write `xrun -- test`.
+`xrun test --help` lists the test options.
 
 exit status:
-  the program's own status, or its signal re-raised, when it ran; otherwise
-  2 usage or configuration error, 126 cannot execute (not an ELF executable,
-  unknown architecture, missing qemu, sysroot or loader), 127 not found.
+  run: the program's own status, or its signal re-raised, when it ran;
+  otherwise 2 usage or configuration error, 126 cannot execute (not an ELF
+  executable, unknown architecture, missing qemu, sysroot or loader), 127 not found.
+  test: 0 all passed, 1 a test failed, crashed or timed out, 2 usage or
+  configuration error, 3 infrastructure error only, 130 interrupted.
 )";
 
 }  // namespace
@@ -53,6 +60,8 @@ int xrun_main(int argc, char** argv) {
       return 0;
     }
     if (first == "doctor") return doctor_command({args.begin() + 1, args.end()});
+    if (first == "test") return test_command({args.begin() + 1, args.end()});
+    if (first == "report") return report_command({args.begin() + 1, args.end()});
     return run_command(args);
   } catch (const std::exception& e) {
     // Everything below reports through Expected; reaching here is a bug, but

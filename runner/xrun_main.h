@@ -12,5 +12,11 @@ int xrun_main(int argc, char** argv);
 // Subcommands; each returns the process exit status.
 int run_command(const std::vector<std::string>& args);      // xrun [OPTIONS] PROGRAM [ARGS...]
 int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]
+int test_command(const std::vector<std::string>& args);     // xrun test [OPTIONS] [BINARY...]
+int report_command(const std::vector<std::string>& args);   // xrun report merge ...
+
+struct TestResult;
+// `xrun test`'s exit status for a set of results (shared with report merge).
+int exit_status_for_results(const std::vector<TestResult>& results, bool interrupted);
 
 }  // namespace xrun

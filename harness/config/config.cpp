@@ -138,6 +138,66 @@ void apply_target_key(const ConfigKey& key, const toml::node& value, const std::
   }
 }
 
+// Stores a [test] value (from a file or the environment) already checked
+// against its key's type.
+void store_test_value(TestSettings& test, std::string_view name, const std::string& text, std::int64_t integer,
+                      double number, bool boolean) {
+  if (name == "jobs") test.jobs = integer;
+  else if (name == "retries") test.retries = integer;
+  else if (name == "timeout") test.timeout = number;
+  else if (name == "grace") test.grace = number;
+  else if (name == "fail_fast") test.fail_fast = boolean;
+  else if (name == "isolation") test.isolation = text;
+  else if (name == "junit") test.junit = text;
+  else if (name == "json") test.json = text;
+}
+
+// Range checks shared by the file and the environment; "" when fine.
+std::string check_test_value(std::string_view name, const std::string& text, std::int64_t integer, double number) {
+  if ((name == "jobs" && integer < 1) || (name == "retries" && integer < 0))
+    return "\"" + std::string(name) + "\" must be " + (name == "jobs" ? "at least 1" : "0 or more");
+  if ((name == "timeout" || name == "grace") && !(number > 0))
+    return "\"" + std::string(name) + "\" must be a positive number of seconds";
+  if (name == "isolation" && text != "batch" && text != "process")
+    return "\"isolation\" must be \"batch\" or \"process\", not " + quoted(text);
+  return "";
+}
+
+void apply_test_key(const ConfigKey& key, const toml::node& value, const std::string& file,
+                    const std::string& file_dir, TestSettings& test, Problems& problems) {
+  std::string text;
+  std::int64_t integer = 0;
+  double number = 0;
+  bool boolean = false;
+  bool ok = false;
+  switch (key.type) {
+    case ValueType::Integer:
+      if (auto v = value.value_exact<std::int64_t>()) ok = true, integer = *v;
+      break;
+    case ValueType::Number:
+      if (value.is_number()) ok = true, number = *value.value<double>();
+      break;
+    case ValueType::Boolean:
+      if (auto v = value.value_exact<bool>()) ok = true, boolean = *v;
+      break;
+    case ValueType::String:
+      if (auto v = value.value_exact<std::string>()) ok = true, text = *v;
+      break;
+    default: break;
+  }
+  if (!ok) {
+    problems.add_at(file, value.source(), ": \"" + std::string(key.name) + "\" must be " +
+                                              std::string(value_type_name(key.type)) + ", not " + type_of(value));
+    return;
+  }
+  if (auto problem = check_test_value(key.name, text, integer, number); !problem.empty()) {
+    problems.add_at(file, value.source(), ": " + problem);
+    return;
+  }
+  if (key.name == "junit" || key.name == "json") text = resolve_relative(text, file_dir);
+  store_test_value(test, key.name, text, integer, number, boolean);
+}
+
 void load_file(const std::string& file, Config& config, Problems& problems) {
   auto text = read_file(file);
   if (!text) {
@@ -159,9 +219,26 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
 
   for (const auto& [section_key, section_node] : (*parsed)) {
     const std::string section(section_key.str());
+    if (section == "test") {
+      const auto* keys = section_node.as_table();
+      if (!keys) {
+        problems.add_at(file, section_node.source(), ": \"test\" must be a table, like [test]");
+        continue;
+      }
+      for (const auto& [key_name, value] : *keys) {
+        const ConfigKey* key = find_key("test", key_name.str());
+        if (key == nullptr) {
+          problems.add_at(file, key_name.source(), ": unknown key " + quoted(key_name.str()) + " in [test]" +
+                                                       did_you_mean(key_name.str(), keys_in_section("test")));
+          continue;
+        }
+        apply_test_key(*key, value, file, file_dir, config.test, problems);
+      }
+      continue;
+    }
     if (section != "targets") {
       problems.add_at(file, section_key.source(), ": unknown section " + quoted(section) +
-                   did_you_mean(section, {"targets"}));
+                   did_you_mean(section, {"targets", "test"}));
       continue;
     }
     const auto* targets = section_node.as_table();
@@ -213,10 +290,43 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
     for (const auto& key : config_keys())
       if (!key.env.empty()) known.push_back(env_name_for(key, spec.name));
 
+  for (const auto& key : config_keys())
+    if (key.section == "test") known.emplace_back(key.env);
+
   for (const auto& [name, value] : inputs.environment) {
     if (name.rfind("XRUN_", 0) != 0) continue;
     bool handled = false;
     for (const auto& global : global_env_variables()) handled |= name == global.name;
+    for (const auto& key : config_keys()) {
+      if (key.section != "test" || key.env != name) continue;
+      handled = true;
+      std::int64_t integer = 0;
+      double number = 0;
+      bool parsed = true;
+      try {
+        std::size_t used = 0;
+        if (key.type == ValueType::Integer) integer = std::stoll(value, &used);
+        if (key.type == ValueType::Number) number = std::stod(value, &used);
+        if ((key.type == ValueType::Integer || key.type == ValueType::Number) && used != value.size()) parsed = false;
+      } catch (const std::exception&) {
+        parsed = false;
+      }
+      const bool boolean = value == "1" || value == "true" || value == "yes";
+      if (key.type == ValueType::Boolean && !boolean && value != "0" && value != "false" && value != "no" && !value.empty())
+        parsed = false;
+      if (!parsed) {
+        problems.add("environment: " + name + " must be " + std::string(value_type_name(key.type)) + ", not " +
+                     quoted(value));
+        continue;
+      }
+      if (auto problem = check_test_value(key.name, value, integer, number); !problem.empty()) {
+        problems.add("environment: " + name + ": " + problem);
+        continue;
+      }
+      store_test_value(config.test, key.name,
+                       key.name == "junit" || key.name == "json" ? resolve_relative(value, inputs.cwd) : value,
+                       integer, number, boolean);
+    }
     for (const auto& spec : table.targets()) {
       for (const auto& key : config_keys()) {
         if (key.env.empty() || env_name_for(key, spec.name) != name) continue;
@@ -230,7 +340,7 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
     }
     // Only names that claim a target ("XRUN_AARCH64_...") are ours for sure;
     // other XRUN_* variables may belong to the program and pass through.
-    bool claims_target = false;
+    bool claims_target = name.rfind("XRUN_TEST_", 0) == 0;
     for (const auto& spec : table.targets()) {
       std::string prefix = "XRUN_";
       for (char c : spec.name) prefix += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));

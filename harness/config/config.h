@@ -7,6 +7,7 @@
 // sections, targets and keys (with a suggestion), wrong types, TOML syntax.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -27,8 +28,21 @@ struct TargetSettings {
   std::map<std::string, std::string> env;
 };
 
+// `xrun test` defaults from [test]; command-line options override them.
+struct TestSettings {
+  std::optional<std::int64_t> jobs;
+  std::optional<double> timeout;
+  std::optional<double> grace;
+  std::optional<std::int64_t> retries;
+  std::optional<std::string> isolation;
+  std::optional<bool> fail_fast;
+  std::optional<std::string> junit;
+  std::optional<std::string> json;
+};
+
 struct Config {
   std::map<std::string, TargetSettings, std::less<>> targets;
+  TestSettings test;
   std::vector<std::string> files;  // the files that were read, lowest precedence first
 
   // Settings for a target; an empty set when nothing is configured.

@@ -16,6 +16,14 @@ constexpr ConfigKey kConfigKeys[] = {
      "extra qemu-user arguments (environment form: separated by spaces)"},
     {"targets.*", "env", ValueType::StringTable, "",
      "environment variables set for the program, on top of the inherited environment"},
+    {"test", "jobs", ValueType::Integer, "XRUN_TEST_JOBS", "tests run at once (default: number of cores)"},
+    {"test", "timeout", ValueType::Number, "XRUN_TEST_TIMEOUT", "seconds a test may run before it is stopped"},
+    {"test", "grace", ValueType::Number, "XRUN_TEST_GRACE", "seconds between SIGTERM and SIGKILL on a timeout (default 2)"},
+    {"test", "retries", ValueType::Integer, "XRUN_TEST_RETRIES", "re-runs of a failing test; passing on one makes it flaky"},
+    {"test", "isolation", ValueType::String, "XRUN_TEST_ISOLATION", "\"batch\" (default) or \"process\""},
+    {"test", "fail_fast", ValueType::Boolean, "XRUN_TEST_FAIL_FAST", "stop at the first failing test"},
+    {"test", "junit", ValueType::String, "XRUN_TEST_JUNIT", "JUnit XML report path"},
+    {"test", "json", ValueType::String, "XRUN_TEST_JSON", "JSON report path"},
 };
 
 constexpr EnvVariable kGlobalEnv[] = {
@@ -30,6 +38,9 @@ std::string_view value_type_name(ValueType type) {
     case ValueType::String: return "a string";
     case ValueType::StringArray: return "an array of strings";
     case ValueType::StringTable: return "a table of strings";
+    case ValueType::Integer: return "an integer";
+    case ValueType::Number: return "a number";
+    case ValueType::Boolean: return "a boolean";
   }
   return "a value";
 }

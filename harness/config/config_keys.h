@@ -10,12 +10,13 @@
 
 namespace xrun {
 
-enum class ValueType { String, StringArray, StringTable };
+enum class ValueType { String, StringArray, StringTable, Integer, Number, Boolean };
 
 std::string_view value_type_name(ValueType type);
 
 struct ConfigKey {
-  // "targets.*" for per-target keys ([targets.aarch64] in xrun.toml).
+  // "targets.*" for per-target keys ([targets.aarch64] in xrun.toml);
+  // "test" for `xrun test` defaults ([test]).
   std::string_view section;
   std::string_view name;
   ValueType type;

@@ -12,14 +12,22 @@ extern char** environ;
 namespace xrun {
 
 std::optional<std::string> capture_stdout(const std::vector<std::string>& argv) {
-  if (argv.empty()) return std::nullopt;
+  auto result = run_capturing(argv, "", false);
+  if (!result.started || result.status != 0) return std::nullopt;
+  return result.out;
+}
+
+CaptureResult run_capturing(const std::vector<std::string>& argv, const std::string& cwd, bool show_stderr) {
+  CaptureResult result;
+  if (argv.empty()) return result;
   int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return std::nullopt;
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return result;
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  if (!show_stderr) posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());
   std::vector<char*> args;
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
@@ -29,9 +37,10 @@ std::optional<std::string> capture_stdout(const std::vector<std::string>& argv) 
   ::close(pipe_fds[1]);
   if (rc != 0) {
     ::close(pipe_fds[0]);
-    return std::nullopt;
+    return result;
   }
-  std::string output;
+  result.started = true;
+  std::string& output = result.out;
   char buffer[4096];
   while (true) {
     ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
@@ -43,8 +52,8 @@ std::optional<std::string> capture_stdout(const std::vector<std::string>& argv) 
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return std::nullopt;
-  return output;
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return result;
 }
 
 }  // namespace xrun

@@ -13,4 +13,14 @@ namespace xrun {
 // discarded; returns its stdout if it exited 0.
 std::optional<std::string> capture_stdout(const std::vector<std::string>& argv);
 
+struct CaptureResult {
+  bool started = false;   // false: could not be executed at all
+  int status = -1;        // exit status, or 128+signal
+  std::string out;
+};
+
+// Runs argv in `cwd` (empty: ours) with stdin from /dev/null, collecting
+// stdout; stderr goes to ours when `show_stderr` (cargo's progress), else nowhere.
+CaptureResult run_capturing(const std::vector<std::string>& argv, const std::string& cwd, bool show_stderr);
+
 }  // namespace xrun

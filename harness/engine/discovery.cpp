@@ -1,0 +1,288 @@
+#include "engine/discovery.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <cstring>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include "core/fs_util.h"
+#include "launch/sysroot.h"
+
+namespace xrun {
+
+namespace {
+
+// A read-only mapping of a whole file (released on scope exit).
+class MappedFile {
+ public:
+  explicit MappedFile(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd_ < 0) return;
+    struct stat st;
+    if (::fstat(fd_, &st) != 0 || st.st_size == 0) return;
+    size_ = static_cast<std::size_t>(st.st_size);
+    void* data = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd_, 0);
+    if (data != MAP_FAILED) data_ = static_cast<const char*>(data);
+  }
+  ~MappedFile() {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  std::string_view view() const { return data_ ? std::string_view(data_, size_) : std::string_view(); }
+
+ private:
+  int fd_ = -1;
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+std::string basename_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string trim(std::string_view text) {
+  const auto begin = text.find_first_not_of(" \t\r");
+  if (begin == std::string_view::npos) return "";
+  const auto end = text.find_last_not_of(" \t\r");
+  return std::string(text.substr(begin, end - begin + 1));
+}
+
+// "  Name  # GetParam() = 3" -> "Name"
+std::string strip_comment(std::string_view text) {
+  const auto hash = text.find("  #");
+  return trim(hash == std::string_view::npos ? text : text.substr(0, hash));
+}
+
+struct Listing {
+  std::string output;
+  bool done = false;
+  std::optional<std::string> error;
+};
+
+}  // namespace
+
+Expected<TestKind> detect_kind(const std::string& binary) {
+  MappedFile file(binary);
+  if (!file.ok()) return make_error(ExitCode::InfraError, binary + ": cannot read: " + std::strerror(errno));
+  const std::string_view bytes = file.view();
+  const auto contains = [&](std::string_view needle) {
+    return std::search(bytes.begin(), bytes.end(), std::boyer_moore_horspool_searcher(needle.begin(), needle.end())) !=
+           bytes.end();
+  };
+  if (contains("--gtest_list_tests") || contains("libgtest.so")) return TestKind::GTest;
+  if (contains("RUST_TEST_THREADS")) return TestKind::Libtest;
+  return TestKind::Plain;
+}
+
+std::vector<TestCase> parse_gtest_list(const std::string& binary, std::string_view listing) {
+  std::vector<TestCase> tests;
+  std::string suite;
+  std::istringstream lines{std::string(listing)};
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    if (line[0] != ' ') {
+      // "Suite." or "Typed/0.  # TypeParam = int"; anything else (gtest_main's
+      // "Running main() from ...") is not part of the list.
+      std::string name = strip_comment(line);
+      suite = !name.empty() && name.back() == '.' ? name : "";
+      continue;
+    }
+    if (suite.empty()) continue;
+    const std::string test = strip_comment(line);
+    if (test.empty()) continue;
+    TestCase tc;
+    tc.binary = binary;
+    tc.kind = TestKind::GTest;
+    tc.name = suite + test;
+    if (suite.rfind("DISABLED_", 0) == 0 || test.rfind("DISABLED_", 0) == 0) tc.skip_reason = "disabled";
+    tests.push_back(std::move(tc));
+  }
+  return tests;
+}
+
+std::vector<TestCase> parse_libtest_list(const std::string& binary, std::string_view listing,
+                                         std::string_view ignored_listing) {
+  const auto names = [](std::string_view text) {
+    std::vector<std::string> out;
+    std::istringstream lines{std::string(text)};
+    for (std::string line; std::getline(lines, line);) {
+      static constexpr std::string_view kSuffix = ": test";
+      if (line.size() > kSuffix.size() && line.compare(line.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0)
+        out.push_back(line.substr(0, line.size() - kSuffix.size()));
+    }
+    return out;
+  };
+  const auto ignored_names = names(ignored_listing);
+  const std::set<std::string> ignored(ignored_names.begin(), ignored_names.end());
+  std::vector<TestCase> tests;
+  for (auto& name : names(listing)) {
+    TestCase tc;
+    tc.binary = binary;
+    tc.kind = TestKind::Libtest;
+    tc.name = name;
+    if (ignored.count(name)) tc.skip_reason = "ignored";
+    tests.push_back(std::move(tc));
+  }
+  return tests;
+}
+
+ListingCache ListingCache::from_environment() { return ListingCache(join_path(xdg_cache_home(), "xrun/listings")); }
+
+std::string ListingCache::key_path(const std::string& binary, TestKind kind) const {
+  MappedFile file(binary);
+  if (!file.ok()) return "";
+  // std::hash of the bytes: fast (GB/s) and stable for this xrun build, which
+  // is all a cache keyed by the xrun version needs.
+  const std::size_t hash = std::hash<std::string_view>{}(file.view());
+  char name[96];
+  std::snprintf(name, sizeof name, "%s-%016zx-%zu-%s.txt", XRUN_CACHE_VERSION, hash, file.view().size(),
+                std::string(kind_name(kind)).c_str());
+  return join_path(dir_, name);
+}
+
+std::optional<std::vector<TestCase>> ListingCache::load(const std::string& binary, TestKind kind) const {
+  if (dir_.empty()) return std::nullopt;
+  const std::string path = key_path(binary, kind);
+  if (path.empty()) return std::nullopt;
+  auto text = read_file(path);
+  if (!text) return std::nullopt;
+  std::vector<TestCase> tests;
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    // "T name" to run; "S reason\tname" listed but skipped.
+    if (line.size() < 2) continue;
+    TestCase tc;
+    tc.binary = binary;
+    tc.kind = kind;
+    if (line[0] == 'S') {
+      const auto tab = line.find('\t');
+      if (tab == std::string::npos) return std::nullopt;
+      tc.skip_reason = line.substr(2, tab - 2);
+      tc.name = line.substr(tab + 1);
+    } else {
+      tc.name = line.substr(2);
+    }
+    tests.push_back(std::move(tc));
+  }
+  return tests;
+}
+
+void ListingCache::store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests) const {
+  if (dir_.empty()) return;
+  const std::string path = key_path(binary, kind);
+  if (path.empty()) return;
+  std::string text;
+  for (const auto& tc : tests) text += tc.skip_reason ? "S " + *tc.skip_reason + "\t" + tc.name + "\n" : "T " + tc.name + "\n";
+  ::mkdir(join_path(xdg_cache_home(), "xrun").c_str(), 0755);
+  ::mkdir(dir_.c_str(), 0755);
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  FILE* f = std::fopen(temporary.c_str(), "we");
+  if (!f) return;  // a cache that cannot be written is only slower
+  const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  if (std::fclose(f) != 0 || !written || std::rename(temporary.c_str(), path.c_str()) != 0) ::unlink(temporary.c_str());
+}
+
+Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
+                                               JobRunner& runner, const ListingCache& cache, double timeout_seconds) {
+  struct Pending {
+    const BinarySpec* spec;
+    TestKind kind;
+    std::vector<TestCase> tests;
+    std::vector<std::unique_ptr<Listing>> listings;  // gtest: 1; libtest: all + ignored
+  };
+  std::vector<Pending> pending;
+  for (const auto& spec : binaries) {
+    if (!is_regular_file(spec.path) && !(spec.kind == TestKind::Plain && spec.disabled))
+      return make_error(ExitCode::Usage, spec.path + ": no such test binary");
+    Pending p{&spec, TestKind::Plain, {}, {}};
+    if (spec.kind) {
+      p.kind = *spec.kind;
+    } else {
+      auto kind = detect_kind(spec.path);
+      if (!kind) return kind.error();
+      p.kind = *kind;
+    }
+    if (p.kind == TestKind::Plain) {
+      TestCase tc;
+      tc.binary = spec.path;
+      tc.kind = TestKind::Plain;
+      tc.name = spec.name.value_or(basename_of(spec.path));
+      tc.args = spec.args;
+      if (spec.disabled) tc.skip_reason = "disabled";
+      p.tests.push_back(std::move(tc));
+    } else if (auto cached = cache.load(spec.path, p.kind)) {
+      p.tests = std::move(*cached);
+    } else {
+      const std::vector<std::vector<std::string>> commands =
+          p.kind == TestKind::GTest
+              ? std::vector<std::vector<std::string>>{{"--gtest_list_tests"}}
+              : std::vector<std::vector<std::string>>{{"--list", "--format", "terse"},
+                                                       {"--list", "--format", "terse", "--ignored"}};
+      for (const auto& args : commands) {
+        auto listing = std::make_unique<Listing>();
+        Listing* raw = listing.get();
+        auto started = runner.start(JobRequest{spec.path, args, spec.cwd, spec.env},
+                                    {[raw](std::string_view bytes) { raw->output.append(bytes); },
+                                     [raw](const JobExit& exit) {
+                                       raw->done = true;
+                                       if (exit.signaled) raw->error = "killed by " + signal_name(exit.signal);
+                                       else if (exit.code != 0) raw->error = "exit status " + std::to_string(exit.code);
+                                     }});
+        if (!started) return make_error(ExitCode::InfraError, "cannot list the tests of " + started.error().message);
+        p.listings.push_back(std::move(listing));
+      }
+    }
+    pending.push_back(std::move(p));
+  }
+
+  io.restart();  // a previous run() may have left the context stopped
+  boost::asio::steady_timer deadline(io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                             std::chrono::duration<double>(timeout_seconds)));
+  bool timed_out = false;
+  deadline.async_wait([&](const auto& error) { timed_out = !error; });
+  const auto all_done = [&] {
+    for (const auto& p : pending)
+      for (const auto& l : p.listings)
+        if (!l->done) return false;
+    return true;
+  };
+  while (!all_done() && !timed_out) io.run_one();
+  deadline.cancel();
+  if (timed_out) return make_error(ExitCode::InfraError, "listing the tests took longer than the timeout");
+
+  std::vector<TestCase> all;
+  for (auto& p : pending) {
+    if (!p.listings.empty()) {
+      for (const auto& l : p.listings) {
+        if (l->error) {
+          std::string tail = l->output.size() > 2000 ? l->output.substr(l->output.size() - 2000) : l->output;
+          return make_error(ExitCode::InfraError,
+                            "listing the tests of " + p.spec->path + " failed (" + *l->error + ")" +
+                                (tail.empty() ? "" : ":\n" + tail));
+        }
+      }
+      p.tests = p.kind == TestKind::GTest ? parse_gtest_list(p.spec->path, p.listings[0]->output)
+                                          : parse_libtest_list(p.spec->path, p.listings[0]->output,
+                                                               p.listings[1]->output);
+      cache.store(p.spec->path, p.kind, p.tests);
+    }
+    for (auto& tc : p.tests) {
+      tc.cwd = p.spec->cwd;
+      tc.env = p.spec->env;
+      all.push_back(std::move(tc));
+    }
+  }
+  return all;
+}
+
+}  // namespace xrun

@@ -1,0 +1,60 @@
+// Finding the tests inside test binaries. The kind is detected from the
+// binary itself (a user passes only a path); listing runs the binary through
+// the same JobRunner as the tests (so under qemu when needed), all binaries at
+// once, and the listing is cached by the binary's content so a second run
+// does not pay for listing under emulation again.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/expected.h"
+#include "engine/job_runner.h"
+#include "engine/test_model.h"
+
+namespace xrun {
+
+// GoogleTest if the file carries gtest's flags (or links libgtest), Rust
+// libtest if it carries libtest's, plain otherwise. Errors if unreadable.
+Expected<TestKind> detect_kind(const std::string& binary);
+
+// Parsers for the harnesses' list formats (exposed for unit tests).
+std::vector<TestCase> parse_gtest_list(const std::string& binary, std::string_view listing);
+std::vector<TestCase> parse_libtest_list(const std::string& binary, std::string_view listing,
+                                         std::string_view ignored_listing);
+
+// Where listings are cached: one file per (content hash, kind).
+class ListingCache {
+ public:
+  explicit ListingCache(std::string dir) : dir_(std::move(dir)) {}
+  static ListingCache from_environment();
+  static ListingCache disabled() { return ListingCache(""); }
+
+  std::optional<std::vector<TestCase>> load(const std::string& binary, TestKind kind) const;
+  void store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests) const;
+
+ private:
+  std::string key_path(const std::string& binary, TestKind kind) const;
+  std::string dir_;
+};
+
+// What to run a binary's tests with (cargo and ctest set these per binary).
+struct BinarySpec {
+  std::string path;
+  std::string cwd;
+  std::vector<std::string> env;
+  std::optional<TestKind> kind;  // forced; detected when unset
+  std::optional<std::string> name;        // Plain: test name instead of the file name
+  std::vector<std::string> args;          // Plain: arguments
+  bool disabled = false;                  // Plain: listed but not to run (CTest's DISABLED)
+};
+
+// Lists every binary's tests (in the order given, each in its harness's
+// order), running the listings concurrently on `io`.
+Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
+                                               JobRunner& runner, const ListingCache& cache,
+                                               double timeout_seconds = 300);
+
+}  // namespace xrun

@@ -1,0 +1,202 @@
+#include "engine/harness_stream.h"
+
+#include <vector>
+
+namespace xrun {
+
+namespace {
+
+// Splits a byte stream into lines; subclasses see each complete line
+// (without '\n') and may look at the unfinished rest.
+class LineStream : public HarnessStream {
+ public:
+  explicit LineStream(StreamEvents events) : events_(std::move(events)) {}
+
+  void feed(std::string_view bytes) override {
+    partial_.append(bytes);
+    std::size_t start = 0;
+    while (true) {
+      const auto newline = partial_.find('\n', start);
+      if (newline == std::string::npos) break;
+      on_line(std::string_view(partial_).substr(start, newline - start));
+      start = newline + 1;
+    }
+    partial_.erase(0, start);
+    if (!partial_.empty()) on_partial(partial_);
+  }
+
+  void finish() override {
+    if (!partial_.empty()) {
+      std::string last;
+      last.swap(partial_);
+      on_line(last, /*had_newline=*/false);
+    }
+  }
+
+  const std::string& current() const override { return current_; }
+
+ protected:
+  virtual void on_line(std::string_view line, bool had_newline = true) = 0;
+  virtual void on_partial(std::string_view) {}
+
+  void emit_output(const std::string& name, std::string_view line, bool had_newline) {
+    if (!events_.output) return;
+    std::string bytes(line);
+    if (had_newline) bytes += '\n';
+    events_.output(name, bytes);
+  }
+  void start_test(const std::string& name) {
+    current_ = name;
+    if (events_.started) events_.started(name);
+  }
+  void finish_test(Verdict verdict) {
+    const std::string name = current_;
+    current_.clear();
+    if (events_.finished) events_.finished(name, verdict);
+  }
+
+  StreamEvents events_;
+  std::string partial_;
+  std::string current_;
+};
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+// GoogleTest's default printer.
+class GTestStream final : public LineStream {
+ public:
+  using LineStream::LineStream;
+
+ private:
+  void on_line(std::string_view line, bool had_newline) override {
+    static constexpr std::string_view kRun = "[ RUN      ] ";
+    static constexpr std::string_view kOk = "[       OK ] ";
+    static constexpr std::string_view kFailed = "[  FAILED  ] ";
+    static constexpr std::string_view kSkipped = "[  SKIPPED ] ";
+    if (starts_with(line, kRun)) {
+      start_test(std::string(line.substr(kRun.size())));
+      emit_output(current_, line, had_newline);
+      return;
+    }
+    // A result line names the running test first; the summary at the end
+    // repeats "[  FAILED  ] Name" lines, which must not count twice.
+    for (const auto& [prefix, verdict] : {std::pair{kOk, Verdict::Passed}, std::pair{kFailed, Verdict::Failed},
+                                          std::pair{kSkipped, Verdict::Skipped}}) {
+      if (!current_.empty() && starts_with(line, prefix) && names_current(line.substr(prefix.size()))) {
+        emit_output(current_, line, had_newline);
+        finish_test(verdict);
+        return;
+      }
+    }
+    emit_output(current_, line, had_newline);
+  }
+
+  // "Name (3 ms)" or "Name, where GetParam() = 2 (3 ms)".
+  bool names_current(std::string_view rest) const {
+    if (!starts_with(rest, current_)) return false;
+    rest.remove_prefix(current_.size());
+    return rest.empty() || rest[0] == ' ' || rest[0] == ',';
+  }
+};
+
+// Rust's libtest, pretty format, --test-threads=1.
+class LibtestStream final : public LineStream {
+ public:
+  using LineStream::LineStream;
+
+ private:
+  static constexpr std::string_view kTest = "test ";
+  static constexpr std::string_view kDots = " ... ";
+
+  // "test a::b ... " (the test is running) or "test a::b - should panic ... ".
+  static std::optional<std::string> started_name(std::string_view line) {
+    if (!starts_with(line, kTest)) return std::nullopt;
+    const auto dots = line.find(kDots);
+    if (dots == std::string_view::npos) return std::nullopt;
+    std::string_view name = line.substr(kTest.size(), dots - kTest.size());
+    static constexpr std::string_view kShouldPanic = " - should panic";
+    if (name.size() > kShouldPanic.size() && name.substr(name.size() - kShouldPanic.size()) == kShouldPanic)
+      name.remove_suffix(kShouldPanic.size());
+    return std::string(name);
+  }
+
+  void on_partial(std::string_view partial) override {
+    // The start line has no newline until the test ends: that is how we know
+    // which test is running (and which one a crash or hang belongs to).
+    if (current_.empty()) {
+      if (auto name = started_name(partial); name && partial.size() >= kDots.size() &&
+                                             partial.substr(partial.size() - kDots.size()) == kDots) {
+        start_test(*name);
+      }
+    }
+  }
+
+  void on_line(std::string_view line, bool had_newline) override {
+    if (auto name = started_name(line)) {
+      if (current_ != *name) start_test(*name);
+      std::string_view verdict = line.substr(line.find(kDots) + kDots.size());
+      // Output the test printed without capture lands between "..." and the verdict.
+      emit_output(current_, line, had_newline);
+      if (verdict == "ok") finish_test(Verdict::Passed);
+      else if (verdict == "FAILED") finish_test(Verdict::Failed);
+      else if (starts_with(verdict, "ignored")) finish_test(Verdict::Skipped);
+      return;
+    }
+    // "---- a::b stdout ----" opens a failed test's captured output.
+    if (starts_with(line, "---- ") && line.size() > 16 && line.substr(line.size() - 12) == " stdout ----") {
+      failure_section_ = std::string(line.substr(5, line.size() - 5 - 12));
+      emit_output(failure_section_, line, had_newline);
+      return;
+    }
+    if (line == "failures:" || starts_with(line, "test result: ")) failure_section_.clear();
+    const std::string& owner = !current_.empty() ? current_ : failure_section_;
+    emit_output(owner, line, had_newline);
+  }
+
+  std::string failure_section_;
+};
+
+class PlainStream final : public LineStream {
+ public:
+  PlainStream(StreamEvents events) : LineStream(std::move(events)) {}
+  void feed(std::string_view bytes) override {
+    if (events_.output) events_.output(current_, bytes);
+  }
+  void finish() override {}
+
+ private:
+  void on_line(std::string_view, bool) override {}
+};
+
+}  // namespace
+
+std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents events) {
+  switch (kind) {
+    case TestKind::GTest: return std::make_unique<GTestStream>(std::move(events));
+    case TestKind::Libtest: return std::make_unique<LibtestStream>(std::move(events));
+    case TestKind::Plain: break;
+  }
+  return std::make_unique<PlainStream>(std::move(events));
+}
+
+std::vector<std::string> harness_arguments(TestKind kind, const std::vector<std::string>& names) {
+  std::vector<std::string> args;
+  switch (kind) {
+    case TestKind::GTest: {
+      std::string filter = "--gtest_filter=";
+      for (std::size_t i = 0; i < names.size(); ++i) filter += (i ? ":" : "") + names[i];
+      args = {filter, "--gtest_color=no"};
+      break;
+    }
+    case TestKind::Libtest:
+      args = {"--test-threads=1", "--exact", "--color=never"};
+      args.insert(args.end(), names.begin(), names.end());
+      break;
+    case TestKind::Plain: break;
+  }
+  return args;
+}
+
+}  // namespace xrun

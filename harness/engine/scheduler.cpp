@@ -1,0 +1,442 @@
+#include "engine/scheduler.h"
+
+#include <signal.h>
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <list>
+#include <map>
+#include <set>
+
+#include "engine/bounded_output.h"
+#include "engine/harness_stream.h"
+
+namespace xrun {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+bool looks_like_infra_failure(std::string_view output) {
+  // What qemu-user prints when it, not the program, is at fault. A guest
+  // crash ("qemu: uncaught target signal") is the test's, and is not here.
+  static constexpr std::string_view kMarkers[] = {
+      "qemu: Unsupported syscall",
+      "qemu: fatal:",
+      "received signal outside vCPU context",
+      "qemu: unhandled CPU exception",
+      "QEMU internal SIG",
+  };
+  for (auto marker : kMarkers)
+    if (output.find(marker) != std::string_view::npos) return true;
+  return false;
+}
+
+namespace {
+
+std::string format_seconds(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, seconds == std::floor(seconds) ? "%.0f s" : "%.1f s", seconds);
+  return buffer;
+}
+
+Clock::duration to_duration(double seconds) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+}
+
+}  // namespace
+
+struct Scheduler::State {
+  State(asio::io_context& io_, JobRunner& runner_, Reporter& reporter_, SchedulerOptions options_)
+      : io(io_), runner(runner_), reporter(reporter_), options(options_) {}
+
+  // A group of tests of one binary run by one process (one test in process
+  // mode, on retries, and for plain binaries).
+  struct Unit {
+    std::vector<std::size_t> tests;
+  };
+
+  struct TestState {
+    int attempts = 0;
+    bool failed_before = false;
+    bool final = false;
+    TestResult result;
+  };
+
+  // One unit in flight.
+  struct Running {
+    explicit Running(asio::io_context& io) : timeout_timer(io), kill_timer(io) {}
+    Unit unit;
+    TestKind kind = TestKind::Plain;
+    JobId job = 0;
+    std::string backend;
+    std::unique_ptr<HarnessStream> stream;
+    std::map<std::string, std::size_t> by_name;
+    std::set<std::size_t> finished;
+    std::optional<std::size_t> current;
+    Clock::time_point unit_start, test_start;
+    std::map<std::size_t, BoundedOutput> outputs;
+    std::unique_ptr<BoundedOutput> unowned;
+    asio::steady_timer timeout_timer, kill_timer;
+    std::optional<std::size_t> timed_out_test;
+    bool timed_out = false;
+    bool cancelled = false;
+  };
+
+  asio::io_context& io;
+  JobRunner& runner;
+  Reporter& reporter;
+  SchedulerOptions options;
+  const std::vector<TestCase>* tests = nullptr;
+  std::vector<TestState> states;
+  std::deque<Unit> queue;
+  std::list<std::unique_ptr<Running>> running;
+  std::size_t remaining = 0;
+  bool stopping = false;
+  bool was_interrupted = false;
+  std::string stop_reason;
+
+  BoundedOutput& output_of(Running& r, std::size_t index) {
+    auto it = r.outputs.find(index);
+    if (it == r.outputs.end())
+      it = r.outputs.emplace(index, BoundedOutput(options.output_head_bytes, options.output_tail_bytes)).first;
+    return it->second;
+  }
+
+  void make_units(const std::vector<std::size_t>& runnable) {
+    // Group by binary (and what it runs with), keeping the plan's order.
+    std::vector<std::vector<std::size_t>> groups;
+    std::map<std::string, std::size_t> group_of;
+    for (std::size_t index : runnable) {
+      const TestCase& tc = (*tests)[index];
+      std::string key = tc.binary + '\0' + tc.cwd;
+      for (const auto& e : tc.env) key += '\0' + e;
+      if (tc.kind == TestKind::Plain || options.isolation == Isolation::Process) {
+        queue.push_back(Unit{{index}});
+        continue;
+      }
+      auto [it, inserted] = group_of.emplace(key, groups.size());
+      if (inserted) groups.emplace_back();
+      groups[it->second].push_back(index);
+    }
+    for (const auto& group : groups) {
+      // Spread a binary over the job slots; round-robin so that slow tests
+      // (often defined next to each other) do not all land in one shard.
+      const std::size_t shards = std::min<std::size_t>(std::max(options.jobs, 1), group.size());
+      std::vector<Unit> units(shards);
+      for (std::size_t i = 0; i < group.size(); ++i) units[i % shards].tests.push_back(group[i]);
+      for (auto& unit : units) queue.push_back(std::move(unit));
+    }
+  }
+
+  void pump() {
+    while (!stopping && running.size() < static_cast<std::size_t>(std::max(options.jobs, 1)) && !queue.empty()) {
+      Unit unit = std::move(queue.front());
+      queue.pop_front();
+      start_unit(std::move(unit));
+    }
+  }
+
+  void start_unit(Unit unit) {
+    const TestCase& first = (*tests)[unit.tests.front()];
+    auto owned = std::make_unique<Running>(io);
+    Running* r = owned.get();
+    r->unit = std::move(unit);
+    r->kind = first.kind;
+    r->unowned = std::make_unique<BoundedOutput>(options.output_head_bytes, options.output_tail_bytes);
+    std::vector<std::string> names;
+    for (std::size_t index : r->unit.tests) {
+      r->by_name[(*tests)[index].name] = index;
+      names.push_back((*tests)[index].name);
+    }
+    StreamEvents events;
+    events.started = [this, r](const std::string& name) { on_started(*r, name); };
+    events.finished = [this, r](const std::string& name, Verdict verdict) { on_finished(*r, name, verdict); };
+    events.output = [this, r](const std::string& name, std::string_view bytes) {
+      auto it = r->by_name.find(name);
+      if (it != r->by_name.end()) output_of(*r, it->second).append(bytes);
+      else if (r->kind == TestKind::Plain) output_of(*r, r->unit.tests.front()).append(bytes);
+      else r->unowned->append(bytes);
+    };
+    r->stream = make_harness_stream(r->kind, std::move(events));
+
+    JobRequest request;
+    request.program = first.binary;
+    request.args = first.kind == TestKind::Plain ? first.args : harness_arguments(first.kind, names);
+    request.cwd = first.cwd;
+    request.extra_env = first.env;
+    r->unit_start = r->test_start = Clock::now();
+    auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },
+                                          [this, r](const JobExit& exit) { on_exit(*r, exit); }});
+    if (!started) {
+      for (std::size_t index : r->unit.tests) {
+        TestResult result = base_result(index);
+        result.status = Status::InfraError;
+        result.message = started.error().message;
+        finalize_attempt(index, std::move(result));
+      }
+      pump();
+      return;
+    }
+    r->job = started->id;
+    r->backend = started->backend;
+    running.push_back(std::move(owned));
+    if (r->kind == TestKind::Plain) {
+      r->current = r->unit.tests.front();
+      reporter.on_test_started((*tests)[*r->current]);
+    }
+    arm_timeout(*r);
+  }
+
+  void arm_timeout(Running& r) {
+    if (!options.timeout_seconds || r.timed_out || r.cancelled) return;
+    r.timeout_timer.expires_after(to_duration(*options.timeout_seconds));
+    r.timeout_timer.async_wait([this, &r](const auto& error) {
+      if (!error) on_timeout(r);
+    });
+  }
+
+  void on_started(Running& r, const std::string& name) {
+    auto it = r.by_name.find(name);
+    if (it == r.by_name.end()) return;
+    r.current = it->second;
+    r.test_start = Clock::now();
+    arm_timeout(r);
+    reporter.on_test_started((*tests)[it->second]);
+  }
+
+  void on_finished(Running& r, const std::string& name, Verdict verdict) {
+    auto it = r.by_name.find(name);
+    if (it == r.by_name.end()) return;
+    const std::size_t index = it->second;
+    r.finished.insert(index);
+    r.current.reset();
+    if (r.timed_out && r.timed_out_test == index) return;  // finished while being killed: still timed out
+    TestResult result = base_result(index);
+    result.backend = r.backend;
+    result.duration_seconds = std::chrono::duration<double>(Clock::now() - r.test_start).count();
+    result.status = verdict == Verdict::Passed ? Status::Passed : verdict == Verdict::Failed ? Status::Failed : Status::Skipped;
+    result.message = verdict == Verdict::Failed ? "the test reported failure" :
+                     verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
+    take_output(r, index, result, false);
+    finalize_attempt(index, std::move(result));
+  }
+
+  void on_timeout(Running& r) {
+    if (r.timed_out || r.cancelled) return;
+    r.timed_out = true;
+    r.timed_out_test = r.current ? r.current : first_unfinished(r);
+    terminate(r);
+  }
+
+  // Escalating cancellation: SIGTERM to the process group now, SIGKILL after the grace period.
+  void terminate(Running& r) {
+    runner.signal(r.job, SIGTERM);
+    r.kill_timer.expires_after(to_duration(options.grace_seconds));
+    r.kill_timer.async_wait([this, &r](const auto& error) {
+      if (!error) runner.signal(r.job, SIGKILL);
+    });
+  }
+
+  std::optional<std::size_t> first_unfinished(const Running& r) const {
+    for (std::size_t index : r.unit.tests)
+      if (!r.finished.count(index)) return index;
+    return std::nullopt;
+  }
+
+  void take_output(Running& r, std::size_t index, TestResult& result, bool with_unowned) {
+    BoundedOutput& out = output_of(r, index);
+    if (with_unowned && r.unowned->total_bytes() > 0) {
+      // Output outside any test (e.g. a crash before the first test started)
+      // goes to the test that is blamed for the process's end.
+      out.append(r.unowned->text());
+      r.unowned = std::make_unique<BoundedOutput>(options.output_head_bytes, options.output_tail_bytes);
+    }
+    result.output = out.text();
+    result.output_cut_bytes = out.cut_bytes();
+  }
+
+  void on_exit(Running& r, const JobExit& exit) {
+    r.stream->finish();
+    r.timeout_timer.cancel();
+    r.kill_timer.cancel();
+    const bool abnormal = exit.signaled || exit.code != 0;
+    std::optional<std::size_t> blamed;
+    bool blamed_was_running = false;
+    if (r.timed_out) {
+      blamed = r.timed_out_test;
+      blamed_was_running = r.current.has_value();
+    } else if (r.current) {
+      blamed = r.current;
+      blamed_was_running = true;
+    } else if (abnormal || r.cancelled) {
+      blamed = first_unfinished(r);
+    }
+
+    if (blamed && !r.finished.count(*blamed)) {
+      const std::size_t index = *blamed;
+      r.finished.insert(index);
+      TestResult result = base_result(index);
+      result.backend = r.backend;
+      result.duration_seconds =
+          std::chrono::duration<double>(Clock::now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
+      if (exit.signaled) result.signal = exit.signal;
+      else result.exit_code = exit.code;
+      take_output(r, index, result, !blamed_was_running || r.kind == TestKind::Plain);
+      if (r.timed_out) {
+        result.status = Status::TimedOut;
+        result.message = "timed out after " + format_seconds(*options.timeout_seconds);
+      } else if (r.cancelled) {
+        result.status = Status::NotRun;
+        result.message = "not finished: " + stop_reason;
+      } else if (exit.signaled) {
+        result.status = Status::Crashed;
+        result.message = signal_name(exit.signal) + " (signal " + std::to_string(exit.signal) + ")";
+      } else if (exit.code != 0) {
+        result.status = Status::Failed;
+        result.message = "exit status " + std::to_string(exit.code);
+      } else {
+        result.status = Status::Passed;
+      }
+      if ((result.status == Status::Crashed || result.status == Status::Failed) &&
+          looks_like_infra_failure(result.output)) {
+        result.status = Status::InfraError;
+        result.message = "the emulator failed (" + result.message + ")";
+      }
+      finalize_attempt(index, std::move(result));
+    }
+
+    // Tests of the shard that never ran.
+    Unit rest;
+    for (std::size_t index : r.unit.tests)
+      if (!r.finished.count(index)) rest.tests.push_back(index);
+    if (!rest.tests.empty()) {
+      if (r.cancelled || stopping) {
+        for (std::size_t index : rest.tests) not_run(index);
+      } else if (abnormal || r.timed_out) {
+        queue.push_front(std::move(rest));  // a fresh process for the rest of the shard
+      } else {
+        for (std::size_t index : rest.tests) {
+          TestResult result = base_result(index);
+          result.backend = r.backend;
+          result.status = Status::InfraError;
+          result.message = "the test harness exited without running this test";
+          result.exit_code = exit.code;
+          finalize_attempt(index, std::move(result));
+        }
+      }
+    }
+    running.remove_if([&](const auto& p) { return p.get() == &r; });
+    pump();
+  }
+
+  TestResult base_result(std::size_t index) const {
+    const TestCase& tc = (*tests)[index];
+    TestResult result;
+    result.binary = tc.binary;
+    result.name = tc.name;
+    return result;
+  }
+
+  void not_run(std::size_t index) {
+    TestState& st = states[index];
+    if (st.final) return;
+    TestResult result = base_result(index);
+    result.status = Status::NotRun;
+    result.message = "not run: " + stop_reason;
+    result.attempts = st.attempts;
+    st.result = std::move(result);
+    st.final = true;
+    --remaining;
+    reporter.on_result(st.result);
+  }
+
+  void finalize_attempt(std::size_t index, TestResult result) {
+    TestState& st = states[index];
+    if (st.final) return;
+    if (result.status != Status::NotRun && result.status != Status::Skipped) ++st.attempts;
+    result.attempts = st.attempts;
+    if (is_test_failure(result.status) && st.attempts <= options.retries && !stopping) {
+      st.failed_before = true;
+      st.result = std::move(result);
+      queue.push_back(Unit{{index}});
+      return;
+    }
+    if (result.status == Status::Passed && st.failed_before) {
+      result.status = Status::Flaky;
+      result.message = "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(st.attempts);
+    }
+    st.result = std::move(result);
+    st.final = true;
+    --remaining;
+    reporter.on_result(st.result);
+    if (is_test_failure(st.result.status) && options.fail_fast) stop("--fail-fast after " + st.result.name);
+  }
+
+  void stop(const std::string& reason) {
+    if (stopping) return;
+    stopping = true;
+    stop_reason = reason;
+    while (!queue.empty()) {
+      for (std::size_t index : queue.front().tests) not_run(index);
+      queue.pop_front();
+    }
+    for (auto& r : running) {
+      if (r->cancelled) continue;
+      r->cancelled = true;
+      r->timeout_timer.cancel();
+      terminate(*r);
+    }
+  }
+};
+
+Scheduler::Scheduler(asio::io_context& io, JobRunner& runner, Reporter& reporter, SchedulerOptions options)
+    : state_(std::make_unique<State>(io, runner, reporter, options)) {}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::interrupt() {
+  state_->was_interrupted = true;
+  state_->stop("interrupted");
+}
+
+bool Scheduler::interrupted() const { return state_->was_interrupted; }
+
+std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
+  State& s = *state_;
+  const auto start = Clock::now();
+  s.tests = &tests;
+  s.states.assign(tests.size(), {});
+  s.remaining = tests.size();
+  s.reporter.on_plan(tests);
+  std::vector<std::size_t> runnable;
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    if (tests[i].skip_reason) {
+      TestResult result = s.base_result(i);
+      result.status = Status::Skipped;
+      result.message = *tests[i].skip_reason;
+      s.finalize_attempt(i, std::move(result));
+    } else {
+      runnable.push_back(i);
+    }
+  }
+  s.make_units(runnable);
+  s.io.restart();  // discovery may have run the context out of work
+  s.pump();
+  while (s.remaining > 0 || !s.running.empty()) {
+    if (s.io.run_one() == 0) break;  // nothing left that could finish a test
+  }
+  std::vector<TestResult> results;
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    if (!s.states[i].final) {
+      s.stop_reason = s.stop_reason.empty() ? "internal error: the test never finished" : s.stop_reason;
+      s.not_run(i);
+    }
+    results.push_back(s.states[i].result);
+  }
+  s.reporter.on_finish(results, std::chrono::duration<double>(Clock::now() - start).count(), s.was_interrupted);
+  return results;
+}
+
+}  // namespace xrun

@@ -1,0 +1,66 @@
+// The scheduler runs test cases on a JobRunner, `jobs` at a time, on one
+// io_context that it alone drives (ninja's SubprocessSet habit: the owner runs
+// the loop; jobs, parsers and timers are passive).
+//
+// Isolation modes:
+//   process  one test per process (like ctest and nextest).
+//   batch    one process runs a shard of a binary's tests; the harness's
+//            streaming output (harness_stream.h) attributes each result and
+//            its output to its test. A test that crashes or hangs is recorded
+//            as such and the rest of the shard re-runs in a fresh process, so
+//            statuses are the same as in process mode; only speed differs.
+//
+// Timeouts escalate: SIGTERM to the job's process group, then SIGKILL after
+// the grace period. Failed, crashed and timed-out tests are retried alone up
+// to `retries` times; one that passes on a retry is flaky.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/job_runner.h"
+#include "engine/reporter.h"
+#include "engine/test_model.h"
+
+namespace xrun {
+
+enum class Isolation { Batch, Process };
+
+struct SchedulerOptions {
+  int jobs = 1;
+  std::optional<double> timeout_seconds;  // per test
+  double grace_seconds = 2;               // between SIGTERM and SIGKILL
+  int retries = 0;
+  bool fail_fast = false;
+  Isolation isolation = Isolation::Batch;
+  std::size_t output_head_bytes = 64 * 1024;
+  std::size_t output_tail_bytes = 64 * 1024;
+};
+
+class Scheduler {
+ public:
+  Scheduler(boost::asio::io_context& io, JobRunner& runner, Reporter& reporter, SchedulerOptions options);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Runs everything and returns one result per test, in the order given.
+  std::vector<TestResult> run(const std::vector<TestCase>& tests);
+
+  // Stops the run (Ctrl-C): running jobs are terminated (then killed after the
+  // grace period), nothing new starts, unfinished tests end as not-run.
+  // Safe to call from an io_context handler during run().
+  void interrupt();
+  bool interrupted() const;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// Lines in a job's output that mean the emulator failed, not the test.
+bool looks_like_infra_failure(std::string_view output);
+
+}  // namespace xrun

@@ -1,0 +1,186 @@
+#include "report/junit.h"
+
+#include <cstdio>
+#include <map>
+#include <vector>
+
+namespace xrun {
+
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the ANSI escape sequence at `text` (which starts with ESC), or 1.
+std::size_t ansi_length(std::string_view text) {
+  if (text.size() < 2) return 1;
+  if (text[1] == '[') {  // CSI: parameters, then a final byte in @..~
+    for (std::size_t i = 2; i < text.size(); ++i)
+      if (text[i] >= 0x40 && text[i] <= 0x7e) return i + 1;
+    return text.size();
+  }
+  if (text[1] == ']') {  // OSC: up to BEL or ESC backslash
+    for (std::size_t i = 2; i < text.size(); ++i) {
+      if (text[i] == '\x07') return i + 1;
+      if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '\\') return i + 2;
+    }
+    return text.size();
+  }
+  return 2;
+}
+
+// Decodes one UTF-8 sequence; returns its length, or 0 if invalid.
+std::size_t utf8_sequence(std::string_view text, char32_t& code) {
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t length;
+  if (lead < 0x80) {
+    code = lead;
+    return 1;
+  } else if ((lead & 0xe0) == 0xc0) {
+    length = 2, code = lead & 0x1f;
+  } else if ((lead & 0xf0) == 0xe0) {
+    length = 3, code = lead & 0x0f;
+  } else if ((lead & 0xf8) == 0xf0) {
+    length = 4, code = lead & 0x07;
+  } else {
+    return 0;
+  }
+  if (text.size() < length) return 0;
+  for (std::size_t i = 1; i < length; ++i) {
+    if ((byte(i) & 0xc0) != 0x80) return 0;
+    code = (code << 6) | (byte(i) & 0x3f);
+  }
+  static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (code < kMin[length] || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)) return 0;  // overlong, surrogate
+  return length;
+}
+
+std::string classname_of(const TestResult& t, std::string* short_name) {
+  // gtest "Suite.Name" / "Values/Param.Positive/0"; libtest "mod::sub::name".
+  auto dot = t.name.find('.');
+  auto colons = t.name.rfind("::");
+  std::string binary = t.binary.substr(t.binary.rfind('/') + 1);
+  if (colons != std::string::npos) {
+    *short_name = t.name.substr(colons + 2);
+    return binary + "::" + t.name.substr(0, colons);
+  }
+  if (dot != std::string::npos) {
+    *short_name = t.name.substr(dot + 1);
+    return t.name.substr(0, dot);
+  }
+  *short_name = t.name;
+  return binary;
+}
+
+std::string seconds(double value) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3f", value);
+  return buffer;
+}
+
+}  // namespace
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (c == '\x1b') {
+      i += ansi_length(text.substr(i));
+      continue;
+    }
+    char32_t code = 0;
+    const std::size_t length = utf8_sequence(text.substr(i), code);
+    if (length == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    const bool allowed = code == 0x9 || code == 0xa || code == 0xd || (code >= 0x20 && code <= 0xd7ff) ||
+                         (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+    if (!allowed) {
+      out += kReplacement;
+    } else if (c == '&') {
+      out += "&amp;";
+    } else if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else if (c == '"') {
+      out += "&quot;";
+    } else if (c == '\'') {
+      out += "&apos;";
+    } else if (c == '\r') {
+      out += "&#13;";  // a raw CR would be normalised away by the parser
+    } else {
+      out.append(text.substr(i, length));
+    }
+    i += length;
+  }
+  return out;
+}
+
+std::string to_junit_xml(const RunReport& report) {
+  // One suite per binary, in the order binaries first appear.
+  std::vector<std::string> order;
+  std::map<std::string, std::vector<const TestResult*>> by_binary;
+  for (const auto& t : report.tests) {
+    if (!by_binary.count(t.binary)) order.push_back(t.binary);
+    by_binary[t.binary].push_back(&t);
+  }
+  const auto counts = [](const std::vector<const TestResult*>& tests) {
+    std::size_t failures = 0, errors = 0, skipped = 0;
+    double time = 0;
+    for (const auto* t : tests) {
+      failures += is_test_failure(t->status);
+      errors += t->status == Status::InfraError;
+      skipped += t->status == Status::Skipped || t->status == Status::NotRun;
+      time += t->duration_seconds;
+    }
+    return std::tuple{failures, errors, skipped, time};
+  };
+  std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  std::vector<const TestResult*> all;
+  for (const auto& t : report.tests) all.push_back(&t);
+  auto [failures, errors, skipped, time] = counts(all);
+  xml += "<testsuites name=\"xrun\" tests=\"" + std::to_string(all.size()) + "\" failures=\"" +
+         std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
+         std::to_string(skipped) + "\" time=\"" + seconds(report.duration_seconds) + "\">\n";
+  for (const auto& binary : order) {
+    const auto& tests = by_binary[binary];
+    auto [f, e, s, t] = counts(tests);
+    xml += "  <testsuite name=\"" + xml_escape(binary) + "\" tests=\"" + std::to_string(tests.size()) +
+           "\" failures=\"" + std::to_string(f) + "\" errors=\"" + std::to_string(e) + "\" skipped=\"" +
+           std::to_string(s) + "\" time=\"" + seconds(t) + "\" timestamp=\"" + xml_escape(report.started_at) +
+           "\">\n";
+    for (const auto* test : tests) {
+      std::string name;
+      const std::string classname = classname_of(*test, &name);
+      xml += "    <testcase name=\"" + xml_escape(name) + "\" classname=\"" + xml_escape(classname) + "\" time=\"" +
+             seconds(test->duration_seconds) + "\">\n";
+      const std::string message = xml_escape(test->message);
+      const std::string type(status_name(test->status));
+      if (is_test_failure(test->status)) {
+        xml += "      <failure message=\"" + message + "\" type=\"" + type + "\">" + message + "</failure>\n";
+      } else if (test->status == Status::InfraError) {
+        xml += "      <error message=\"" + message + "\" type=\"infra-error\">" + message + "</error>\n";
+      } else if (test->status == Status::Skipped || test->status == Status::NotRun) {
+        xml += "      <skipped message=\"" + message + "\"/>\n";
+      }
+      // JUnit has no "flaky" or "attempts": say it where every reader shows it.
+      std::string out;
+      if (test->attempts > 1) {
+        out = "[xrun] " + type + " after " + std::to_string(test->attempts) + " attempts" +
+              (test->message.empty() ? "" : ": " + test->message) + "\n";
+      }
+      out += test->output;
+      if (!out.empty()) xml += "      <system-out>" + xml_escape(out) + "</system-out>\n";
+      xml += "    </testcase>\n";
+    }
+    xml += "  </testsuite>\n";
+  }
+  xml += "</testsuites>\n";
+  return xml;
+}
+
+}  // namespace xrun

@@ -1,0 +1,124 @@
+#include "report/report.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+namespace xrun {
+
+using nlohmann::json;
+
+std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& tests) {
+  std::map<std::string, std::size_t> counts;
+  for (auto status : {Status::Passed, Status::Failed, Status::Crashed, Status::TimedOut, Status::Skipped,
+                      Status::Flaky, Status::InfraError, Status::NotRun})
+    counts[std::string(status_name(status))] = 0;
+  for (const auto& t : tests) ++counts[std::string(status_name(t.status))];
+  counts["total"] = tests.size();
+  return counts;
+}
+
+std::string to_json(const RunReport& report) {
+  json tests = json::array();
+  for (const auto& t : report.tests) {
+    tests.push_back({
+        {"binary", t.binary},
+        {"name", t.name},
+        {"status", status_name(t.status)},
+        {"exit_code", t.exit_code ? json(*t.exit_code) : json(nullptr)},
+        {"signal", t.signal ? json(*t.signal) : json(nullptr)},
+        {"signal_name", t.signal ? json(signal_name(*t.signal)) : json(nullptr)},
+        {"duration_seconds", t.duration_seconds},
+        {"attempts", t.attempts},
+        {"message", t.message},
+        {"backend", t.backend},
+        {"output", t.output},
+        {"output_cut_bytes", t.output_cut_bytes},
+    });
+  }
+  json summary = json::object();
+  for (const auto& [name, count] : summarize(report.tests)) summary[name] = count;
+  json document = {
+      {"schema", kReportSchema},
+      {"xrun_version", XRUN_VERSION_STRING},
+      {"started_at", report.started_at},
+      {"duration_seconds", report.duration_seconds},
+      {"interrupted", report.interrupted},
+      {"partition", report.partition ? json(*report.partition) : json(nullptr)},
+      {"summary", summary},
+      {"tests", tests},
+  };
+  // Test output is arbitrary bytes: invalid UTF-8 becomes U+FFFD instead of
+  // an exception (the report must always be written).
+  return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+Expected<RunReport> report_from_json(const std::string& text, const std::string& source) {
+  json document;
+  try {
+    document = json::parse(text);
+  } catch (const json::parse_error& e) {
+    return make_error(ExitCode::Usage, source + ": not a JSON report: " + e.what());
+  }
+  try {
+    if (!document.is_object() || document.value("schema", "") != kReportSchema)
+      return make_error(ExitCode::Usage, source + ": not an xrun test report (schema " +
+                                             std::string(kReportSchema) + " expected)");
+    RunReport report;
+    report.started_at = document.value("started_at", "");
+    report.duration_seconds = document.value("duration_seconds", 0.0);
+    report.interrupted = document.value("interrupted", false);
+    if (document.contains("partition") && document["partition"].is_string())
+      report.partition = document["partition"].get<std::string>();
+    for (const auto& t : document.at("tests")) {
+      TestResult r;
+      r.binary = t.at("binary").get<std::string>();
+      r.name = t.at("name").get<std::string>();
+      auto status = status_from_name(t.at("status").get<std::string>());
+      if (!status) return make_error(ExitCode::Usage, source + ": unknown status " + t.at("status").dump());
+      r.status = *status;
+      if (t.contains("exit_code") && t["exit_code"].is_number_integer()) r.exit_code = t["exit_code"].get<int>();
+      if (t.contains("signal") && t["signal"].is_number_integer()) r.signal = t["signal"].get<int>();
+      r.duration_seconds = t.value("duration_seconds", 0.0);
+      r.attempts = t.value("attempts", 0);
+      r.message = t.value("message", "");
+      r.backend = t.value("backend", "");
+      r.output = t.value("output", "");
+      r.output_cut_bytes = t.value("output_cut_bytes", std::uint64_t{0});
+      report.tests.push_back(std::move(r));
+    }
+    return report;
+  } catch (const json::exception& e) {
+    return make_error(ExitCode::Usage, source + ": malformed xrun test report: " + e.what());
+  }
+}
+
+Expected<bool> write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  FILE* f = std::fopen(temporary.c_str(), "we");
+  if (f == nullptr) return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(errno));
+  const bool written = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temporary.c_str());
+    return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(err));
+  }
+  return true;
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+}  // namespace xrun

@@ -1,0 +1,38 @@
+// The run report: what the JSON file holds (schema in docs/report-schema.md),
+// and the model the JUnit writer and `xrun report merge` work from.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/expected.h"
+#include "engine/test_model.h"
+
+namespace xrun {
+
+inline constexpr const char* kReportSchema = "xrun-test-report/1";
+
+struct RunReport {
+  std::string started_at;        // ISO 8601 UTC
+  double duration_seconds = 0;
+  bool interrupted = false;
+  std::optional<std::string> partition;  // "2/4"
+  std::vector<TestResult> tests;
+};
+
+// Count per status name, plus "total".
+std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& tests);
+
+std::string to_json(const RunReport& report);
+Expected<RunReport> report_from_json(const std::string& text, const std::string& source);
+
+// Writes `content` to `path` atomically (temporary file + rename), so a
+// reader, Ctrl-C or a crash never sees half a report.
+Expected<bool> write_file_atomically(const std::string& path, const std::string& content);
+
+// "2026-11-22T10:00:00Z"
+std::string utc_now_iso8601();
+
+}  // namespace xrun

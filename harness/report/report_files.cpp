@@ -1,0 +1,41 @@
+#include "report/report_files.h"
+
+#include "report/junit.h"
+
+namespace xrun {
+
+ReportFiles::ReportFiles(std::optional<std::string> json_path, std::optional<std::string> junit_path,
+                         std::optional<std::string> partition, std::chrono::milliseconds interval)
+    : json_path_(std::move(json_path)), junit_path_(std::move(junit_path)), interval_(interval) {
+  report_.partition = std::move(partition);
+  report_.started_at = utc_now_iso8601();
+  start_ = std::chrono::steady_clock::now();
+}
+
+void ReportFiles::on_plan(const std::vector<TestCase>&) {
+  write();  // valid (empty) files from the very start
+}
+
+void ReportFiles::on_result(const TestResult& result) {
+  report_.tests.push_back(result);
+  if (std::chrono::steady_clock::now() - last_write_ >= interval_) write();
+}
+
+void ReportFiles::on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) {
+  report_.tests = results;  // in plan order
+  report_.duration_seconds = seconds;
+  report_.interrupted = interrupted;
+  write();
+}
+
+void ReportFiles::write() {
+  last_write_ = std::chrono::steady_clock::now();
+  report_.duration_seconds = std::chrono::duration<double>(last_write_ - start_).count();
+  for (const auto& [path, render] : {std::pair{json_path_, &to_json}, std::pair{junit_path_, &to_junit_xml}}) {
+    if (!path) continue;
+    auto written = write_file_atomically(*path, render(report_));
+    if (!written && !error_) error_ = written.error().message;
+  }
+}
+
+}  // namespace xrun

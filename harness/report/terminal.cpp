@@ -1,0 +1,155 @@
+#include "report/terminal.h"
+
+#include <sstream>
+
+#include "report/report.h"
+
+namespace xrun {
+
+namespace {
+
+const char* status_label(Status status) {
+  switch (status) {
+    case Status::Passed: return "PASS";
+    case Status::Failed: return "FAIL";
+    case Status::Crashed: return "CRASH";
+    case Status::TimedOut: return "TIMEOUT";
+    case Status::Skipped: return "SKIP";
+    case Status::Flaky: return "FLAKY";
+    case Status::InfraError: return "INFRA";
+    case Status::NotRun: return "NOTRUN";
+  }
+  return "?";
+}
+
+const char* status_color(Status status) {
+  switch (status) {
+    case Status::Passed: return "32";
+    case Status::Skipped:
+    case Status::NotRun: return "33";
+    case Status::Flaky: return "35";
+    case Status::InfraError: return "36";
+    default: return "1;31";
+  }
+}
+
+std::string display_name(const std::string& binary, const std::string& name) {
+  return binary.substr(binary.rfind('/') + 1) + " " + name;
+}
+
+}  // namespace
+
+TerminalReporter::TerminalReporter(boost::asio::io_context& io, std::FILE* out, bool interactive, bool color)
+    : timer_(io), out_(out), interactive_(interactive), color_(color) {}
+
+std::string TerminalReporter::paint(std::string_view text, const char* code) const {
+  if (!color_) return std::string(text);
+  return "\033[" + std::string(code) + "m" + std::string(text) + "\033[0m";
+}
+
+std::string TerminalReporter::result_line(const TestResult& r) const {
+  char head[64];
+  std::snprintf(head, sizeof head, "%8s [%8.3fs] ", status_label(r.status), r.duration_seconds);
+  std::string line = paint(head, status_color(r.status)) + display_name(r.binary, r.name);
+  if (!r.message.empty() && r.status != Status::Passed) line += " (" + r.message + ")";
+  return line;
+}
+
+void TerminalReporter::on_plan(const std::vector<TestCase>& tests) {
+  total_ = tests.size();
+  std::fprintf(out_, "xrun: running %zu tests\n", total_);
+  if (interactive_) tick();
+  std::fflush(out_);
+}
+
+void TerminalReporter::tick() {
+  timer_.expires_after(std::chrono::milliseconds(200));
+  timer_.async_wait([this](const auto& error) {
+    if (error || finished_) return;
+    draw_progress();
+    tick();
+  });
+}
+
+void TerminalReporter::on_test_started(const TestCase& test) {
+  running_[display_name(test.binary, test.name)] = std::chrono::steady_clock::now();
+}
+
+void TerminalReporter::on_result(const TestResult& result) {
+  running_.erase(display_name(result.binary, result.name));
+  ++done_;
+  if (is_test_failure(result.status) || result.status == Status::InfraError) ++failures_;
+  if (interactive_) {
+    // On a terminal only what needs attention scrolls by; the rest is the progress line.
+    if (result.status != Status::Passed && result.status != Status::Skipped) {
+      clear_progress();
+      std::fprintf(out_, "%s\n", result_line(result).c_str());
+    }
+    draw_progress();
+  } else {
+    std::fprintf(out_, "%s\n", result_line(result).c_str());
+  }
+  std::fflush(out_);
+}
+
+void TerminalReporter::clear_progress() {
+  if (progress_shown_) std::fputs("\r\033[K", out_);
+  progress_shown_ = false;
+}
+
+void TerminalReporter::draw_progress() {
+  if (!interactive_ || finished_) return;
+  std::string slowest;
+  double slowest_seconds = -1;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [name, since] : running_) {
+    const double seconds = std::chrono::duration<double>(now - since).count();
+    if (seconds > slowest_seconds) slowest_seconds = seconds, slowest = name;
+  }
+  char line[512];
+  std::snprintf(line, sizeof line, "[%zu/%zu] %zu failed, %zu running%s%s", done_, total_, failures_, running_.size(),
+                slowest.empty() ? "" : "; slowest: ", slowest.empty() ? "" : slowest.substr(0, 200).c_str());
+  std::string text = line;
+  if (!slowest.empty()) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, " (%.1fs)", slowest_seconds);
+    text += seconds;
+  }
+  std::fputs("\r\033[K", out_);
+  std::fputs(text.c_str(), out_);
+  progress_shown_ = true;
+  std::fflush(out_);
+}
+
+void TerminalReporter::on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) {
+  finished_ = true;
+  timer_.cancel();
+  clear_progress();
+  bool header = false;
+  for (const auto& r : results) {
+    if (!is_test_failure(r.status) && r.status != Status::InfraError) continue;
+    if (!header) std::fprintf(out_, "\n%s\n", paint("Failures:", "1").c_str());
+    header = true;
+    std::fprintf(out_, "\n--- %s ---\n", result_line(r).c_str());
+    std::string output = r.output;
+    if (!output.empty() && output.back() != '\n') output += '\n';
+    std::fputs(output.c_str(), out_);
+  }
+  const auto counts = summarize(results);
+  char title[96];
+  std::snprintf(title, sizeof title, "Summary%s, %.2fs:", interrupted ? " (interrupted)" : "", seconds);
+  std::fprintf(out_, "\n%s\n", paint(title, "1").c_str());
+  for (const char* status : {"passed", "failed", "crashed", "timed-out", "flaky", "skipped", "infra-error", "not-run"}) {
+    if (counts.at(status) == 0 && std::string_view(status) != "passed" && std::string_view(status) != "failed")
+      continue;
+    std::fprintf(out_, "  %-12s %6zu\n", status, counts.at(status));
+  }
+  std::fprintf(out_, "  %-12s %6zu\n", "total", counts.at("total"));
+  // A one-line verdict in the plain form CI log readers know.
+  std::fprintf(out_, "%zu passed, %zu failed, %zu skipped\n", counts.at("passed") + counts.at("flaky"),
+               counts.at("failed") + counts.at("crashed") + counts.at("timed-out") + counts.at("infra-error"),
+               counts.at("skipped") + counts.at("not-run"));
+  std::fflush(out_);
+}
+
+}  // namespace xrun

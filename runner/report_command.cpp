@@ -1,0 +1,69 @@
+// xrun report merge A.json B.json ... [--json OUT] [--junit OUT]: one report
+// from the reports of --partition shards (a CI matrix's last stage).
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "report/junit.h"
+#include "report/report.h"
+#include "xrun_main.h"
+
+namespace xrun {
+
+int report_command(const std::vector<std::string>& args) {
+  CLI::App app("work with xrun test reports", "xrun report");
+  app.require_subcommand(1);
+  auto* merge = app.add_subcommand("merge", "merge JSON reports of --partition shards into one");
+  std::vector<std::string> inputs;
+  std::string json_out, junit_out;
+  merge->add_option("reports", inputs, "JSON reports written by xrun test --json")->required();
+  merge->add_option("--json", json_out, "merged JSON report");
+  merge->add_option("--junit", junit_out, "merged JUnit XML report");
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    print_error(std::string("report: ") + e.what());
+    return to_int(ExitCode::Usage);
+  }
+  RunReport merged;
+  bool interrupted = false;
+  for (const auto& path : inputs) {
+    auto text = read_file(path);
+    if (!text) {
+      print_error(path + ": cannot read the report");
+      return to_int(ExitCode::Usage);
+    }
+    auto report = report_from_json(*text, path);
+    if (!report) {
+      print_error(report.error().message);
+      return to_int(report.error().code);
+    }
+    if (merged.started_at.empty() || report->started_at < merged.started_at) merged.started_at = report->started_at;
+    merged.duration_seconds = std::max(merged.duration_seconds, report->duration_seconds);
+    interrupted |= report->interrupted;
+    merged.tests.insert(merged.tests.end(), report->tests.begin(), report->tests.end());
+  }
+  merged.interrupted = interrupted;
+  for (const auto& [path, render] : {std::pair{json_out, &to_json}, std::pair{junit_out, &to_junit_xml}}) {
+    if (path.empty()) continue;
+    auto written = write_file_atomically(path, render(merged));
+    if (!written) {
+      print_error(written.error().message);
+      return to_int(ExitCode::Usage);
+    }
+  }
+  const auto counts = summarize(merged.tests);
+  std::printf("merged %zu reports: %zu tests\n", inputs.size(), counts.at("total"));
+  std::printf("%zu passed, %zu failed, %zu skipped\n", counts.at("passed") + counts.at("flaky"),
+              counts.at("failed") + counts.at("crashed") + counts.at("timed-out") + counts.at("infra-error"),
+              counts.at("skipped") + counts.at("not-run"));
+  // Same verdict as one unsharded `xrun test` would have given.
+  return exit_status_for_results(merged.tests, interrupted);
+}
+
+}  // namespace xrun

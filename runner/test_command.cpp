@@ -1,0 +1,208 @@
+// xrun test [OPTIONS] [BINARY...] [-- CARGO ARGS]: find the tests, run them on
+// the engine, report. The wiring only; the work is in harness/engine and
+// harness/report.
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <thread>
+
+#include "config/config.h"
+#include "core/diagnostics.h"
+#include "core/log.h"
+#include "engine/build_sources.h"
+#include "engine/discovery.h"
+#include "engine/process_runner.h"
+#include "engine/scheduler.h"
+#include "engine/selection.h"
+#include "report/report_files.h"
+#include "report/terminal.h"
+#include "xrun_main.h"
+
+namespace xrun {
+
+namespace {
+
+struct TestOptions {
+  std::vector<std::string> binaries;
+  std::vector<std::string> cargo_args;
+  bool cargo = false;
+  std::string ctest_dir;
+  std::optional<int> jobs;
+  std::optional<double> timeout, grace;
+  std::optional<int> retries;
+  std::vector<std::string> filters, excludes;
+  bool fail_fast = false;
+  std::string partition, junit, json, isolation, config_file;
+  bool verbose = false, list_only = false, no_cache = false;
+};
+
+int exit_status_for(const std::vector<TestResult>& results, bool interrupted) {
+  if (interrupted) return to_int(ExitCode::Interrupted);
+  bool infra = false;
+  for (const auto& r : results) {
+    if (is_test_failure(r.status)) return to_int(ExitCode::TestsFailed);
+    infra |= r.status == Status::InfraError;
+  }
+  return to_int(infra ? ExitCode::InfraError : ExitCode::Success);
+}
+
+}  // namespace
+
+int exit_status_for_results(const std::vector<TestResult>& results, bool interrupted) {
+  return exit_status_for(results, interrupted);
+}
+
+int test_command(const std::vector<std::string>& all_args) {
+  // Everything after "--" belongs to cargo.
+  TestOptions o;
+  std::vector<std::string> args = all_args;
+  if (auto dashes = std::find(args.begin(), args.end(), "--"); dashes != args.end()) {
+    o.cargo_args.assign(dashes + 1, args.end());
+    args.erase(dashes, args.end());
+  }
+  CLI::App app("find the tests in cross-compiled binaries, run them concurrently, report", "xrun test");
+  app.add_option("binaries", o.binaries, "test binaries (GoogleTest, Rust libtest, or any program)");
+  app.add_flag("--cargo", o.cargo, "build with `cargo test --no-run` (arguments after --) and run its test binaries");
+  app.add_option("--ctest", o.ctest_dir, "run the tests CTest knows in this build directory");
+  app.add_option("-j,--jobs", o.jobs, "tests at once (default: number of cores)")->check(CLI::PositiveNumber);
+  app.add_option("--timeout", o.timeout, "seconds per test before SIGTERM, then SIGKILL")->check(CLI::PositiveNumber);
+  app.add_option("--grace", o.grace, "seconds between SIGTERM and SIGKILL (default 2)")->check(CLI::PositiveNumber);
+  app.add_option("--retries", o.retries, "re-run failing tests; passing on a retry is flaky")->check(CLI::NonNegativeNumber);
+  app.add_option("--filter", o.filters, "run only tests matching PATTERN (* and ?); repeatable");
+  app.add_option("--exclude", o.excludes, "skip tests matching PATTERN; repeatable");
+  app.add_flag("--fail-fast", o.fail_fast, "stop at the first failing test");
+  app.add_option("--partition", o.partition, "run slice K of N (K/N), for CI matrices");
+  app.add_option("--junit", o.junit, "write a JUnit XML report");
+  app.add_option("--json", o.json, "write a JSON report (schema: docs/report-schema.md)");
+  app.add_option("--isolation", o.isolation, "batch (a process per shard, default) or process (a process per test)")
+      ->check(CLI::IsMember({"batch", "process"}));
+  app.add_flag("--list", o.list_only, "list the tests that would run, then stop");
+  app.add_flag("--no-cache", o.no_cache, "list the tests again instead of using the listing cache");
+  app.add_option("--config", o.config_file, "configuration file instead of the nearest xrun.toml");
+  app.add_flag("-v,--verbose", o.verbose, "debug trace");
+  std::vector<std::string> reversed(args.rbegin(), args.rend());
+  try {
+    app.parse(reversed);
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    print_error(std::string("test: ") + e.what());
+    return to_int(ExitCode::Usage);
+  }
+  init_logging(o.verbose);
+
+  auto config = load_config(config_inputs_from_process(o.config_file.empty() ? std::nullopt
+                                                                              : std::optional<std::string>(o.config_file)));
+  if (!config) {
+    print_error(config.error().message);
+    return to_int(config.error().code);
+  }
+  const TestSettings& defaults = config->test;
+  SchedulerOptions options;
+  options.jobs = o.jobs.value_or(static_cast<int>(defaults.jobs.value_or(std::max(1u, std::thread::hardware_concurrency()))));
+  options.timeout_seconds = o.timeout ? o.timeout : defaults.timeout;
+  options.grace_seconds = o.grace.value_or(defaults.grace.value_or(2.0));
+  options.retries = o.retries.value_or(static_cast<int>(defaults.retries.value_or(0)));
+  options.fail_fast = o.fail_fast || defaults.fail_fast.value_or(false);
+  const std::string isolation = !o.isolation.empty() ? o.isolation : defaults.isolation.value_or("batch");
+  options.isolation = isolation == "process" ? Isolation::Process : Isolation::Batch;
+  std::optional<std::string> junit = !o.junit.empty() ? std::optional(o.junit) : defaults.junit;
+  std::optional<std::string> json = !o.json.empty() ? std::optional(o.json) : defaults.json;
+  std::optional<Partition> partition;
+  if (!o.partition.empty()) {
+    auto parsed = parse_partition(o.partition);
+    if (!parsed) {
+      print_error(parsed.error().message);
+      return to_int(parsed.error().code);
+    }
+    partition = *parsed;
+  }
+  if (!o.cargo && !o.cargo_args.empty()) {
+    print_error("arguments after -- are for cargo: add --cargo");
+    return to_int(ExitCode::Usage);
+  }
+
+  std::vector<BinarySpec> binaries;
+  if (o.cargo) {
+    auto built = cargo_test_binaries(o.cargo_args);
+    if (!built) {
+      print_error(built.error().message);
+      return to_int(built.error().code);
+    }
+    binaries = std::move(*built);
+  }
+  if (!o.ctest_dir.empty()) {
+    auto listed = ctest_tests(o.ctest_dir);
+    if (!listed) {
+      print_error(listed.error().message);
+      return to_int(listed.error().code);
+    }
+    binaries.insert(binaries.end(), listed->begin(), listed->end());
+  }
+  for (const auto& path : o.binaries) binaries.push_back(BinarySpec{path, "", {}, std::nullopt, std::nullopt, {}});
+  if (binaries.empty()) {
+    print_error("no test binaries: name some, or use --cargo or --ctest (see xrun test --help)");
+    return to_int(ExitCode::Usage);
+  }
+
+  boost::asio::io_context io;
+  ProcessRunner runner(io, *config, OverlayStore::from_environment());
+  Scheduler* active = nullptr;
+  bool interrupted = false;
+  int signals_seen = 0;
+  // Ctrl-C: the first stops the run gracefully (SIGTERM, then SIGKILL after
+  // the grace period) and still writes the reports; a second kills at once.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const auto& error, int) {
+    if (error) return;
+    interrupted = true;
+    if (++signals_seen > 1) runner.signal_all(SIGKILL);
+    if (active) active->interrupt();
+    else runner.signal_all(SIGKILL);  // still listing
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before the reports are written
+
+  auto tests = discover_tests(binaries, io, runner, o.no_cache ? ListingCache::disabled() : ListingCache::from_environment());
+  if (interrupted) {
+    print_error("interrupted while listing the tests");
+    return to_int(ExitCode::Interrupted);
+  }
+  if (!tests) {
+    print_error(tests.error().message);
+    return to_int(tests.error().code);
+  }
+  auto selected = select_tests(std::move(*tests), o.filters, o.excludes, partition);
+  if (o.list_only) {
+    for (const auto& t : selected)
+      std::printf("%s %s%s\n", t.binary.c_str(), t.name.c_str(), t.skip_reason ? (" (" + *t.skip_reason + ")").c_str() : "");
+    return 0;
+  }
+  if (selected.empty()) print_warning("no tests to run (check --filter, --exclude and --partition)");
+
+  const bool interactive = ::isatty(STDOUT_FILENO) == 1;
+  const char* no_color = std::getenv("NO_COLOR");
+  TerminalReporter terminal(io, stdout, interactive, interactive && !(no_color && *no_color));
+  ReportFiles files(json, junit, partition ? std::optional(o.partition) : std::nullopt);
+  Reporters reporters;
+  reporters.add(&terminal);
+  reporters.add(&files);
+  Scheduler scheduler(io, runner, reporters, options);
+  active = &scheduler;
+  const auto results = scheduler.run(selected);
+  active = nullptr;
+  signals.cancel();
+  if (files.error()) {
+    print_error(*files.error());
+    return to_int(ExitCode::Usage);
+  }
+  return exit_status_for(results, scheduler.interrupted() || interrupted);
+}
+
+}  // namespace xrun
