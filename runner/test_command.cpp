@@ -189,7 +189,7 @@ int test_command(const std::vector<std::string>& all_args) {
   const bool interactive = ::isatty(STDOUT_FILENO) == 1;
   const char* no_color = std::getenv("NO_COLOR");
   TerminalReporter terminal(io, stdout, interactive, interactive && !(no_color && *no_color));
-  ReportFiles files(json, junit, partition ? std::optional(o.partition) : std::nullopt);
+  ReportFiles files(io, json, junit, partition ? std::optional(o.partition) : std::nullopt);
   Reporters reporters;
   reporters.add(&terminal);
   reporters.add(&files);

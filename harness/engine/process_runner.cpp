@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/log.h"
 #include "launch/launcher.h"
 #include "target/target_table.h"
 
@@ -63,6 +64,7 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
   run.args = request.args;
   auto plan = plan_launch(run, config_, TargetTable::builtin(), overlays_, env);
   if (!plan) return plan.error();
+  spdlog::debug("start{}: {}", request.cwd.empty() ? "" : " in " + request.cwd, plan->command_line());
 
   int output_pipe[2], error_pipe[2];
   if (::pipe2(output_pipe, O_CLOEXEC) != 0) return make_error(ExitCode::InfraError, std::string("pipe: ") + std::strerror(errno));

@@ -30,6 +30,19 @@ bool looks_like_infra_failure(std::string_view output) {
   };
   for (auto marker : kMarkers)
     if (output.find(marker) != std::string_view::npos) return true;
+  // qemu-user's own errors are "qemu-<arch>: ..." at the start of a line
+  // ("qemu-aarch64: unable to find CPU model 'x'", "... Could not open ...").
+  for (std::size_t at = 0; at < output.size();) {
+    const std::size_t end = std::min(output.find('\n', at), output.size());
+    const std::string_view line = output.substr(at, end - at);
+    if (line.rfind("qemu-", 0) == 0) {
+      const std::size_t colon = line.find(": ");
+      if (colon != std::string_view::npos && colon > 5 &&
+          line.substr(5, colon - 5).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos)
+        return true;
+    }
+    at = end + 1;
+  }
   return false;
 }
 

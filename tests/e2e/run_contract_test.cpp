@@ -84,10 +84,10 @@ TEST_P(RunContract, ArgvArrivesByteForByte) {
 TEST_P(RunContract, EnvironmentPassesAndQemuVariablesDoNotLeak) {
   RunOptions options;
   // QEMU_RAND_SEED configures qemu-user (it seeds the guest's AT_RANDOM).
-  options.env = environment_with({"XRUN_TEST_VALUE=with space and = sign", "QEMU_RAND_SEED=7"});
+  options.env = environment_with({"APP_VALUE=with space and = sign", "QEMU_RAND_SEED=7"});
   auto r = run_helper({"env"}, options);
   ASSERT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_NE(("\n" + r.out).find("\nXRUN_TEST_VALUE=with space and = sign\n"), std::string::npos) << r.out;
+  EXPECT_NE(("\n" + r.out).find("\nAPP_VALUE=with space and = sign\n"), std::string::npos) << r.out;
   if (GetParam().target == "i686") {
     // Runs natively on an x86_64 host: no qemu, so nothing to hide.
     EXPECT_NE(r.out.find("QEMU_RAND_SEED=7"), std::string::npos) << r.out;

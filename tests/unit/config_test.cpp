@@ -150,3 +150,44 @@ TEST(Config, ExplicitFileMustExist) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ConfigTestSection, ReadsDefaultsAndChecksThem) {
+  TempDir dir;
+  dir.write("xrun.toml", "[test]\njobs = 4\ntimeout = 30\nretries = 1\nisolation = \"process\"\nfail_fast = true\n"
+                         "junit = \"out/junit.xml\"\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->test.jobs, 4);
+  EXPECT_EQ(config->test.timeout, 30.0);
+  EXPECT_EQ(config->test.isolation, "process");
+  EXPECT_EQ(config->test.fail_fast, true);
+  EXPECT_EQ(config->test.junit, dir.path() + "/out/junit.xml");
+  dir.write("xrun.toml", "[test]\njobs = 0\nisolation = \"thread\"\ntimout = 3\nretries = \"2\"\n");
+  config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  const auto& m = config.error().message;
+  EXPECT_NE(m.find("xrun.toml:2:8: \"jobs\" must be at least 1"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"isolation\" must be \"batch\" or \"process\", not \"thread\""), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown key \"timout\" in [test], did you mean \"timeout\"?"), std::string::npos) << m;
+  EXPECT_NE(m.find("\"retries\" must be an integer, not a string"), std::string::npos) << m;
+}
+
+TEST(ConfigTestSection, EnvironmentOverrides) {
+  TempDir dir;
+  auto inputs = inputs_in(dir.path());
+  inputs.environment = {{"XRUN_TEST_JOBS", "3"}, {"XRUN_TEST_ISOLATION", "process"}, {"XRUN_TEST_FAIL_FAST", "1"}};
+  auto config = load_config(inputs);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->test.jobs, 3);
+  EXPECT_EQ(config->test.isolation, "process");
+  EXPECT_EQ(config->test.fail_fast, true);
+  inputs.environment = {{"XRUN_TEST_JOBS", "many"}, {"XRUN_TEST_TIMEOT", "3"}};
+  config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("XRUN_TEST_JOBS must be an integer, not \"many\""), std::string::npos);
+  EXPECT_NE(config.error().message.find("did you mean \"XRUN_TEST_TIMEOUT\""), std::string::npos);
+}
+
+}  // namespace

@@ -1,0 +1,297 @@
+// `xrun test` end to end: a GoogleTest suite cross-built for aarch64 and a
+// Rust crate, under real qemu-user, in both isolation modes; timeouts,
+// retries, partition + merge, --ctest, --cargo, infra errors, and Ctrl-C.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "e2e/xrun_runner.h"
+#include "support/temp_dir.h"
+
+extern char** environ;
+
+namespace xrun::testing {
+namespace {
+
+using nlohmann::json;
+
+const std::string kSuite = XRUN_GTEST_SUITE;
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+std::map<std::string, std::string> statuses(const json& report) {
+  std::map<std::string, std::string> out;
+  for (const auto& t : report["tests"]) out[t["name"].get<std::string>()] = t["status"].get<std::string>();
+  return out;
+}
+
+void expect_valid_junit(const std::string& path) {
+  auto r = run({"xmllint", "--noout", "--schema", XRUN_JUNIT_XSD, path});
+  EXPECT_EQ(r.exit_code, 0) << "JUnit report does not validate:\n" << describe(r);
+}
+
+// Processes whose command line mentions `needle` (a leftover qemu).
+std::vector<std::string> processes_mentioning(const std::string& needle) {
+  std::vector<std::string> found;
+  DIR* proc = ::opendir("/proc");
+  while (dirent* entry = ::readdir(proc)) {
+    if (!std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
+    std::ifstream in(std::string("/proc/") + entry->d_name + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos && cmdline.find("xrun_e2e_tests") == std::string::npos)
+      found.push_back(std::string(entry->d_name) + ": " + cmdline);
+  }
+  ::closedir(proc);
+  return found;
+}
+
+// A private copy of the suite, so that a check for leftover processes only
+// sees this test's own (ctest runs other tests on the same suite meanwhile).
+std::string private_suite(const TempDir& dir) {
+  const std::string copy = dir.path() + "/suite_tests";
+  std::filesystem::copy_file(kSuite, copy);
+  return copy;
+}
+
+const std::map<std::string, std::string> kExpected = {
+    {"Pass.Simple", "passed"},        {"Pass.Threads", "passed"},
+    {"Fail.Assertion", "failed"},     {"Crash.Segfault", "crashed"},
+    {"Crash.Abort", "crashed"},       {"Hang.Forever", "timed-out"},
+    {"Skip.AtRuntime", "skipped"},    {"Disabled.DISABLED_NeverRuns", "skipped"},
+    {"DISABLED_WholeSuite.NeverRuns", "skipped"},
+    {"Hostile.Output", "passed"},     {"Flaky.PassesOnRetry", "passed"},
+    {"Spew.Output", "passed"},        {"Typed/0.DefaultIsZero", "passed"},
+    {"Typed/1.DefaultIsZero", "passed"}, {"Values/Param.Positive/0", "passed"},
+    {"Values/Param.Positive/1", "passed"}, {"Values/Param.Positive/2", "passed"},
+};
+
+class IsolationMode : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IsolationMode, EveryOutcomeOfTheSuiteIsReportedRightly) {
+  TempDir dir;
+  const std::string suite = private_suite(dir);
+  auto r = run_xrun({"test", suite, "--isolation", GetParam(), "-j2", "--timeout", "3", "--json",
+                     dir.path() + "/r.json", "--junit", dir.path() + "/r.xml", "--no-cache"},
+                    {.timeout_seconds = 240});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  const json report = read_json(dir.path() + "/r.json");
+  EXPECT_EQ(statuses(report), kExpected);
+  EXPECT_EQ(report["schema"], "xrun-test-report/1");
+  EXPECT_EQ(report["summary"]["total"], 17);
+  for (const auto& t : report["tests"]) {
+    EXPECT_EQ(t["binary"], suite);
+    if (t["name"] == "Crash.Segfault") {
+      EXPECT_EQ(t["signal"], 11);
+      EXPECT_EQ(t["signal_name"], "SIGSEGV");
+      EXPECT_NE(t["output"].get<std::string>().find("before the crash"), std::string::npos);
+      EXPECT_EQ(t["backend"], "qemu-user");
+    }
+    if (t["name"] == "Fail.Assertion") {
+      EXPECT_NE(t["output"].get<std::string>().find("arithmetic is broken"), std::string::npos);
+    }
+    if (t["name"] == "Pass.Simple") {
+      EXPECT_EQ(t["output"].get<std::string>().find("arithmetic is broken"), std::string::npos) << "output leaked";
+    }
+  }
+  expect_valid_junit(dir.path() + "/r.xml");
+  std::ifstream xml(dir.path() + "/r.xml");
+  const std::string junit((std::istreambuf_iterator<char>(xml)), {});
+  EXPECT_NE(junit.find("<failure message=\"SIGSEGV (signal 11)\" type=\"crashed\">"), std::string::npos);
+  EXPECT_NE(junit.find("<failure message=\"timed out after 3 s\" type=\"timed-out\">"), std::string::npos);
+  // Terminal (not a TTY here): a line per test, failures with output, a summary.
+  EXPECT_NE(r.out.find("   CRASH ["), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\n10 passed, 4 failed, 3 skipped\n"), std::string::npos) << r.out;
+  EXPECT_TRUE(processes_mentioning(suite).empty()) << "left behind:\n" << processes_mentioning(suite).front();
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, IsolationMode, ::testing::Values("batch", "process"));
+
+TEST(XrunTest, RetriesReportFlakyAndExitZero) {
+  TempDir dir;
+  RunOptions options;
+  options.env = environment_with({"FLAKY_DIR=" + dir.path()});
+  auto r = run_xrun({"test", kSuite, "--filter", "Flaky.*", "--filter", "Pass.*", "--retries", "2", "--json",
+                     dir.path() + "/r.json"},
+                    options);
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  const json report = read_json(dir.path() + "/r.json");
+  EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{
+                                  {"Flaky.PassesOnRetry", "flaky"}, {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}}));
+  for (const auto& t : report["tests"])
+    if (t["name"] == "Flaky.PassesOnRetry") {
+      EXPECT_EQ(t["attempts"], 2);
+    }
+}
+
+TEST(XrunTest, ExitCodesFollowTheWorstResult) {
+  EXPECT_EQ(run_xrun({"test", kSuite, "--filter", "Pass.*"}).exit_code, 0);
+  EXPECT_EQ(run_xrun({"test", kSuite, "--filter", "Crash.Abort"}).exit_code, 1);
+  auto usage = run_xrun({"test", kSuite, "--partition", "3/2"});
+  EXPECT_EQ(usage.exit_code, 2);
+  EXPECT_NE(usage.err.find("xrun: error: --partition must be K/N"), std::string::npos) << usage.err;
+  auto missing = run_xrun({"test", "/nonexistent/tests"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("/nonexistent/tests: no such test binary"), std::string::npos);
+}
+
+TEST(XrunTest, EmulatorProblemsAreInfraErrorsWithTheirOwnExitCode) {
+  RunOptions options;
+  options.env = environment_with({"XRUN_AARCH64_SYSROOT=/nonexistent/sysroot"});
+  TempDir dir;
+  auto r = run_xrun({"test", helper("aarch64", "dynamic"), "--json", dir.path() + "/r.json"}, options);
+  EXPECT_EQ(r.exit_code, 3) << describe(r);
+  const json report = read_json(dir.path() + "/r.json");
+  EXPECT_EQ(report["tests"][0]["status"], "infra-error");
+  EXPECT_NE(report["tests"][0]["message"].get<std::string>().find("/nonexistent/sysroot"), std::string::npos);
+}
+
+TEST(XrunTest, HugeOutputIsBounded) {
+  TempDir dir;
+  RunOptions options;
+  options.env = environment_with({"SPEW_BYTES=20000000"});
+  auto r = run_xrun({"test", kSuite, "--filter", "Spew.*", "--json", dir.path() + "/r.json"}, options);
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  const json report = read_json(dir.path() + "/r.json");
+  const auto& t = report["tests"][0];
+  EXPECT_LT(t["output"].get<std::string>().size(), 200000u);
+  EXPECT_GT(t["output_cut_bytes"].get<std::uint64_t>(), 19000000u);
+  EXPECT_NE(t["output"].get<std::string>().find("bytes of output cut"), std::string::npos);
+}
+
+TEST(XrunTest, PartitionsMergeIntoTheWholeRun) {
+  TempDir dir;
+  std::vector<std::string> shards;
+  for (const std::string k : {"1/3", "2/3", "3/3"}) {
+    const std::string path = dir.path() + "/shard" + k.substr(0, 1) + ".json";
+    auto r = run_xrun({"test", kSuite, "--exclude", "Hang.*", "--exclude", "Crash.*", "--exclude", "Fail.*",
+                       "--partition", k, "--json", path});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    shards.push_back(path);
+  }
+  auto merge = run_xrun({"report", "merge", shards[0], shards[1], shards[2], "--json", dir.path() + "/all.json",
+                         "--junit", dir.path() + "/all.xml"});
+  EXPECT_EQ(merge.exit_code, 0) << describe(merge);
+  EXPECT_NE(merge.out.find("merged 3 reports: 13 tests"), std::string::npos) << merge.out;
+  auto merged = statuses(read_json(dir.path() + "/all.json"));
+  EXPECT_EQ(merged.size(), 13u);
+  for (const auto& [name, status] : merged) EXPECT_EQ(status, kExpected.at(name)) << name;
+  expect_valid_junit(dir.path() + "/all.xml");
+  auto broken = run_xrun({"report", "merge", dir.write("bad.json", "{oops")});
+  EXPECT_EQ(broken.exit_code, 2);
+  EXPECT_NE(broken.err.find("bad.json: not a JSON report"), std::string::npos) << broken.err;
+}
+
+TEST(XrunTest, SecondRunUsesTheListingCache) {
+  TempDir cache;
+  RunOptions options;
+  options.env = environment_with({"XDG_CACHE_HOME=" + cache.path(), "XRUN_LOG=debug"});
+  auto first = run_xrun({"test", kSuite, "--list"}, options);
+  ASSERT_EQ(first.exit_code, 0) << describe(first);
+  EXPECT_NE(first.err.find("start: qemu-aarch64"), std::string::npos) << "the first run lists under qemu:\n" << first.err;
+  auto second = run_xrun({"test", kSuite, "--list"}, options);
+  EXPECT_EQ(second.out, first.out);
+  EXPECT_EQ(second.err.find("start: qemu-aarch64"), std::string::npos) << "the listing came from the cache:\n"
+                                                                       << second.err;
+  EXPECT_NE(first.out.find(kSuite + " Disabled.DISABLED_NeverRuns (disabled)"), std::string::npos) << first.out;
+}
+
+TEST(XrunTest, CTestTestsRunThroughTheEngine) {
+  TempDir dir;
+  auto r = run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--filter", "suite_*", "--json", dir.path() + "/r.json"});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  auto s = statuses(read_json(dir.path() + "/r.json"));
+  EXPECT_EQ(s, (std::map<std::string, std::string>{{"suite_pass", "passed"}, {"suite_fail", "failed"}}));
+}
+
+class CargoTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::filesystem::copy(std::string(XRUN_SOURCE_DIR) + "/tests/fixtures/rust_sample", dir_.path() + "/crate",
+                          std::filesystem::copy_options::recursive);
+  }
+  RunResult xrun_cargo(const std::vector<std::string>& flags, std::vector<std::string> env = {}) {
+    env.insert(env.end(), {"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir_.path() + "/home",
+                           "CARGO_TARGET_DIR=" + dir_.path() + "/target",
+                           "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc", "RUSTUP_TOOLCHAIN"});
+    std::vector<std::string> args = {"test", "--cargo", "--json", dir_.path() + "/r.json"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.insert(args.end(), {"--", "--offline", "--target", "aarch64-unknown-linux-gnu"});
+    return run_xrun(args, {.cwd = dir_.path() + "/crate", .env = environment_with(env), .timeout_seconds = 600});
+  }
+  TempDir dir_;
+};
+
+TEST_F(CargoTest, LibtestBinariesRunLikeCargoWouldInBothModes) {
+  for (const std::string mode : {"batch", "process"}) {
+    auto r = xrun_cargo({"--isolation", mode});
+    EXPECT_EQ(r.exit_code, 0) << mode << ": " << describe(r);
+    auto s = statuses(read_json(dir_.path() + "/r.json"));
+    EXPECT_EQ(s, (std::map<std::string, std::string>{{"tests::threads_add_up", "passed"},
+                                                     {"tests::fixture_relative_to_package_root", "passed"},
+                                                     {"tests::cargo_environment_is_visible", "passed"},
+                                                     {"tests::panics_as_expected", "passed"},
+                                                     {"tests::ignored_test", "skipped"},
+                                                     {"tests::crashes_when_asked", "passed"}}))
+        << mode;
+  }
+}
+
+TEST_F(CargoTest, ACrashingRustTestIsCrashedAndTheOthersStillRun) {
+  auto r = xrun_cargo({}, {"SAMPLE_CRASH=1"});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  auto s = statuses(read_json(dir_.path() + "/r.json"));
+  EXPECT_EQ(s["tests::crashes_when_asked"], "crashed");
+  EXPECT_EQ(s["tests::threads_add_up"], "passed");
+  EXPECT_EQ(s["tests::panics_as_expected"], "passed");
+}
+
+TEST(XrunTest, CtrlCStopsEverythingAndLeavesAValidReport) {
+  TempDir dir;
+  const std::string suite = private_suite(dir);
+  const std::string json_path = dir.path() + "/r.json";
+  std::vector<std::string> args = {xrun_binary(), "test", suite, "--filter", "Hang.*", "--filter", "Pass.*",
+                                   "-j2", "--isolation", "process", "--json", json_path};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Wait until the passing tests are in the report and the hang is running.
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::ifstream in(json_path);
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    if (text.find("\"Pass.Threads\"") != std::string::npos && text.find("\"Pass.Simple\"") != std::string::npos) break;
+  }
+  ASSERT_FALSE(processes_mentioning(suite).empty()) << "the hanging test should be running";
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const json report = read_json(json_path);
+  EXPECT_TRUE(report["interrupted"].get<bool>());
+  EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{
+                                  {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}, {"Hang.Forever", "not-run"}}));
+  EXPECT_TRUE(processes_mentioning(suite).empty()) << "left behind:\n" << processes_mentioning(suite).front();
+}
+
+}  // namespace
+}  // namespace xrun::testing

@@ -1,0 +1,103 @@
+#include "support/fake_job_runner.h"
+
+#include <signal.h>
+
+#include <sstream>
+
+namespace xrun::testing {
+
+struct FakeJobRunner::Job {
+  explicit Job(boost::asio::io_context& io) : timer(io) {}
+  JobId id;
+  std::vector<std::string> tests;
+  std::size_t next = 0;
+  bool in_test = false;
+  bool hanging = false;
+  bool ignores_term = false;
+  bool done = false;
+  Callbacks callbacks;
+  boost::asio::steady_timer timer;
+};
+
+Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks callbacks) {
+  if (unstartable.count(request.program)) return make_error(ExitCode::InfraError, request.program + ": cannot start");
+  started.push_back(request);
+  auto job = std::make_shared<Job>(io_);
+  job->id = next_++;
+  job->callbacks = std::move(callbacks);
+  for (const auto& arg : request.args) {
+    if (arg.rfind("--gtest_filter=", 0) != 0) continue;
+    std::stringstream names(arg.substr(15));
+    for (std::string name; std::getline(names, name, ':');) job->tests.push_back(name);
+  }
+  jobs_[job->id] = job;
+  max_concurrent = std::max<int>(max_concurrent, static_cast<int>(jobs_.size()));
+  step(job);
+  return JobStarted{job->id, "fake"};
+}
+
+void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
+  job->timer.expires_after(std::chrono::milliseconds(2));
+  job->timer.async_wait([this, job](const auto& error) {
+    if (error || job->done) return;
+    if (job->next == job->tests.size()) {
+      job->callbacks.output("[==========] done\n");
+      finish(job, JobExit{false, 0, 0});
+      return;
+    }
+    const std::string& name = job->tests[job->next];
+    if (!job->in_test) {
+      job->in_test = true;
+      job->callbacks.output("[ RUN      ] " + name + "\n");
+      step(job);
+      return;
+    }
+    const auto it = behaviour.find(name);
+    Behaviour b = it == behaviour.end() ? Behaviour::Pass : it->second;
+    const int run = ++runs_[name];
+    if (b == Behaviour::FlakyOnce) b = run == 1 ? Behaviour::Fail : Behaviour::Pass;
+    job->in_test = false;
+    ++job->next;
+    switch (b) {
+      case Behaviour::Pass: job->callbacks.output("output of " + name + "\n[       OK ] " + name + " (1 ms)\n"); break;
+      case Behaviour::Fail: job->callbacks.output("boom\n[  FAILED  ] " + name + " (1 ms)\n"); break;
+      case Behaviour::Skip: job->callbacks.output("[  SKIPPED ] " + name + " (0 ms)\n"); break;
+      case Behaviour::Crash:
+        job->callbacks.output("qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n");
+        finish(job, JobExit{true, 0, SIGSEGV});
+        return;
+      case Behaviour::InfraCrash:
+        job->callbacks.output("qemu: fatal: something inside the emulator\n");
+        finish(job, JobExit{true, 0, SIGABRT});
+        return;
+      case Behaviour::Exit3: finish(job, JobExit{false, 3, 0}); return;
+      case Behaviour::FlakyOnce: break;  // resolved above
+      case Behaviour::Hang:
+      case Behaviour::HangIgnoringTerm:
+        job->hanging = true;
+        job->ignores_term = b == Behaviour::HangIgnoringTerm;
+        return;  // until signalled
+    }
+    step(job);
+  });
+}
+
+void FakeJobRunner::finish(const std::shared_ptr<Job>& job, JobExit exit) {
+  if (job->done) return;
+  job->done = true;
+  job->timer.cancel();
+  jobs_.erase(job->id);
+  // Deliver the end asynchronously, as a real process would be.
+  boost::asio::post(io_, [job, exit] { job->callbacks.exited(exit); });
+}
+
+void FakeJobRunner::signal(JobId id, int sig) {
+  signals.emplace_back(id, sig);
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  auto job = it->second;
+  if (sig == SIGTERM && job->ignores_term) return;
+  finish(job, JobExit{true, 0, sig});
+}
+
+}  // namespace xrun::testing

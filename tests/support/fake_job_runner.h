@@ -1,0 +1,49 @@
+// A JobRunner for scheduler tests: plays a scripted GoogleTest binary on the
+// scheduler's own io_context. It reads --gtest_filter, prints real gtest
+// lines for each selected test with a small delay, and behaves per test as
+// told: pass, fail, skip, crash (dies of a signal), hang (until signalled),
+// exit (the process exits with a code mid-test), or flaky (fails first).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/job_runner.h"
+
+namespace xrun::testing {
+
+enum class Behaviour { Pass, Fail, Skip, Crash, Hang, HangIgnoringTerm, Exit3, FlakyOnce, InfraCrash };
+
+class FakeJobRunner final : public JobRunner {
+ public:
+  explicit FakeJobRunner(boost::asio::io_context& io) : io_(io) {}
+
+  std::map<std::string, Behaviour> behaviour;  // by test name; default Pass
+  std::set<std::string> unstartable;           // binaries whose start fails (infra)
+
+  Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
+  void signal(JobId id, int signal) override;
+
+  // What happened, for assertions.
+  std::vector<JobRequest> started;
+  std::vector<std::pair<JobId, int>> signals;
+  int max_concurrent = 0;
+
+ private:
+  struct Job;
+  void step(const std::shared_ptr<Job>& job);
+  void finish(const std::shared_ptr<Job>& job, JobExit exit);
+
+  boost::asio::io_context& io_;
+  std::map<JobId, std::shared_ptr<Job>> jobs_;
+  std::map<std::string, int> runs_;  // per test, for FlakyOnce
+  JobId next_ = 1;
+};
+
+}  // namespace xrun::testing

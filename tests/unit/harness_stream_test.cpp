@@ -1,0 +1,121 @@
+// The stream parsers on recorded harness output, fed whole and byte by byte.
+#include "engine/harness_stream.h"
+
+#include <gtest/gtest.h>
+
+using namespace xrun;
+
+namespace {
+
+struct Trace {
+  std::vector<std::string> events;
+  std::map<std::string, std::string> output;
+  StreamEvents events_sink() {
+    return {[this](const std::string& n) { events.push_back("start " + n); },
+            [this](const std::string& n, Verdict v) {
+              events.push_back(std::string(v == Verdict::Passed ? "pass " : v == Verdict::Failed ? "fail " : "skip ") + n);
+            },
+            [this](const std::string& n, std::string_view b) { output[n] += std::string(b); }};
+  }
+};
+
+const char* kGTest =
+    "Running main() from gtest_main.cc\n"
+    "[==========] Running 4 tests from 2 test suites.\n"
+    "[ RUN      ] A.ok\n"
+    "hello from A.ok\n"
+    "[       OK ] A.ok (0 ms)\n"
+    "[ RUN      ] A.bad\n"
+    "x.cpp:3: Failure\n"
+    "[  FAILED  ] A.bad (1 ms)\n"
+    "[ RUN      ] Values/P.t/0\n"
+    "[  FAILED  ] Values/P.t/0, where GetParam() = 4 (0 ms)\n"
+    "[ RUN      ] A.skipped\n"
+    "[  SKIPPED ] A.skipped (0 ms)\n"
+    "[==========] 4 tests ran.\n"
+    "[  FAILED  ] 2 tests, listed below:\n"
+    "[  FAILED  ] A.bad\n"
+    "[  FAILED  ] Values/P.t/0, where GetParam() = 4\n";
+
+TEST(GTestStream, FollowsRunAndResultLines) {
+  for (bool bytewise : {false, true}) {
+    Trace trace;
+    auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
+    const std::string text = kGTest;
+    if (bytewise) {
+      for (char c : text) stream->feed(std::string_view(&c, 1));
+    } else {
+      stream->feed(text);
+    }
+    stream->finish();
+    EXPECT_EQ(trace.events, (std::vector<std::string>{"start A.ok", "pass A.ok", "start A.bad", "fail A.bad",
+                                                       "start Values/P.t/0", "fail Values/P.t/0", "start A.skipped",
+                                                       "skip A.skipped"}))
+        << "bytewise=" << bytewise;
+    EXPECT_EQ(trace.output["A.ok"], "[ RUN      ] A.ok\nhello from A.ok\n[       OK ] A.ok (0 ms)\n");
+    EXPECT_NE(trace.output[""].find("listed below"), std::string::npos) << "summary is not any test's output";
+  }
+}
+
+TEST(GTestStream, CrashLeavesTheTestCurrent) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
+  stream->feed("[ RUN      ] C.crash\nbefore\nqemu: uncaught target signal 11");
+  stream->finish();
+  EXPECT_EQ(stream->current(), "C.crash");
+  EXPECT_EQ(trace.output["C.crash"], "[ RUN      ] C.crash\nbefore\nqemu: uncaught target signal 11");
+}
+
+TEST(GTestStream, ANameThatIsAPrefixOfAnotherIsNotConfused) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
+  stream->feed("[ RUN      ] A.t\n[       OK ] A.t2 (0 ms)\n");
+  EXPECT_EQ(stream->current(), "A.t");
+}
+
+const char* kLibtest =
+    "\nrunning 4 tests\n"
+    "test tests::ok ... ok\n"
+    "test tests::bad ... FAILED\n"
+    "test tests::panics - should panic ... ok\n"
+    "test tests::slow ... ignored\n"
+    "\nfailures:\n\n"
+    "---- tests::bad stdout ----\n"
+    "thread 'main' panicked at 'boom'\n"
+    "\n\nfailures:\n    tests::bad\n\n"
+    "test result: FAILED. 2 passed; 1 failed; 1 ignored\n";
+
+TEST(LibtestStream, FollowsTestLinesAndFailureSections) {
+  for (bool bytewise : {false, true}) {
+    Trace trace;
+    auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink());
+    const std::string text = kLibtest;
+    if (bytewise) {
+      for (char c : text) stream->feed(std::string_view(&c, 1));
+    } else {
+      stream->feed(text);
+    }
+    stream->finish();
+    EXPECT_EQ(trace.events, (std::vector<std::string>{"start tests::ok", "pass tests::ok", "start tests::bad",
+                                                       "fail tests::bad", "start tests::panics", "pass tests::panics",
+                                                       "start tests::slow", "skip tests::slow"}));
+    EXPECT_NE(trace.output["tests::bad"].find("panicked at 'boom'"), std::string::npos);
+  }
+}
+
+TEST(LibtestStream, StartIsSeenBeforeTheLineEnds) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink());
+  stream->feed("running 1 test\ntest tests::hangs ... ");
+  EXPECT_EQ(stream->current(), "tests::hangs");
+  EXPECT_EQ(trace.events, std::vector<std::string>{"start tests::hangs"});
+}
+
+TEST(HarnessArguments, SelectExactlyTheNamedTests) {
+  EXPECT_EQ(harness_arguments(TestKind::GTest, {"A.b", "C/D.e/0"}),
+            (std::vector<std::string>{"--gtest_filter=A.b:C/D.e/0", "--gtest_color=no"}));
+  EXPECT_EQ(harness_arguments(TestKind::Libtest, {"m::a"}),
+            (std::vector<std::string>{"--test-threads=1", "--exact", "--color=never", "m::a"}));
+}
+
+}  // namespace

@@ -1,0 +1,218 @@
+// The scheduler against a fake runner: statuses, timeouts that escalate,
+// retries and flaky tests, fail-fast, interruption, infra errors, and the
+// promise that batch and process isolation give the same statuses.
+#include "engine/scheduler.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <boost/asio/post.hpp>
+
+#include "support/fake_job_runner.h"
+
+using namespace xrun;
+using xrun::testing::Behaviour;
+using xrun::testing::FakeJobRunner;
+
+namespace {
+
+class Recorder final : public Reporter {
+ public:
+  std::vector<TestResult> results;
+  std::vector<std::string> started;
+  void on_test_started(const TestCase& t) override { started.push_back(t.name); }
+  void on_result(const TestResult& r) override { results.push_back(r); }
+};
+
+std::vector<TestCase> gtest_cases(const std::vector<std::string>& names, const std::string& binary = "/bin/fake") {
+  std::vector<TestCase> tests;
+  for (const auto& name : names) {
+    TestCase tc;
+    tc.binary = binary;
+    tc.name = name;
+    tc.kind = TestKind::GTest;
+    tests.push_back(tc);
+  }
+  return tests;
+}
+
+std::map<std::string, Status> by_name(const std::vector<TestResult>& results) {
+  std::map<std::string, Status> out;
+  for (const auto& r : results) out[r.name] = r.status;
+  return out;
+}
+
+struct Fixture {
+  boost::asio::io_context io;
+  FakeJobRunner runner{io};
+  Recorder recorder;
+  std::vector<TestResult> run(const std::vector<TestCase>& tests, SchedulerOptions options) {
+    Scheduler scheduler(io, runner, recorder, options);
+    return scheduler.run(tests);
+  }
+};
+
+const std::vector<std::string> kMixed = {"A.pass", "A.fail", "A.crash", "A.skip", "A.pass2", "A.exit", "A.pass3"};
+
+void set_mixed(FakeJobRunner& runner) {
+  runner.behaviour = {{"A.fail", Behaviour::Fail}, {"A.crash", Behaviour::Crash},
+                      {"A.skip", Behaviour::Skip}, {"A.exit", Behaviour::Exit3}};
+}
+
+TEST(Scheduler, BatchAttributesEveryOutcomeAndRerunsAfterACrash) {
+  Fixture f;
+  set_mixed(f.runner);
+  SchedulerOptions options;
+  options.jobs = 1;
+  auto results = f.run(gtest_cases(kMixed), options);
+  ASSERT_EQ(results.size(), kMixed.size());
+  auto s = by_name(results);
+  EXPECT_EQ(s["A.pass"], Status::Passed);
+  EXPECT_EQ(s["A.fail"], Status::Failed);
+  EXPECT_EQ(s["A.crash"], Status::Crashed);
+  EXPECT_EQ(s["A.skip"], Status::Skipped);
+  EXPECT_EQ(s["A.pass2"], Status::Passed);
+  EXPECT_EQ(s["A.exit"], Status::Failed);
+  EXPECT_EQ(s["A.pass3"], Status::Passed);
+  // Three processes: the first dies in A.crash, the second exits in A.exit.
+  EXPECT_EQ(f.runner.started.size(), 3u);
+  EXPECT_EQ(results[2].signal, SIGSEGV);
+  EXPECT_EQ(results[2].message, "SIGSEGV (signal 11)");
+  EXPECT_EQ(results[5].exit_code, 3);
+  // Each test's output is its own.
+  EXPECT_NE(results[0].output.find("output of A.pass\n"), std::string::npos);
+  EXPECT_EQ(results[0].output.find("A.fail"), std::string::npos);
+  EXPECT_NE(results[2].output.find("uncaught target signal 11"), std::string::npos);
+}
+
+TEST(Scheduler, ProcessIsolationGivesTheSameStatuses) {
+  Fixture batch, process;
+  set_mixed(batch.runner);
+  set_mixed(process.runner);
+  SchedulerOptions options;
+  options.jobs = 2;
+  auto batch_results = batch.run(gtest_cases(kMixed), options);
+  options.isolation = Isolation::Process;
+  auto process_results = process.run(gtest_cases(kMixed), options);
+  EXPECT_EQ(by_name(batch_results), by_name(process_results));
+  EXPECT_EQ(process.runner.started.size(), kMixed.size());
+}
+
+TEST(Scheduler, NeverMoreThanJobsAtOnce) {
+  Fixture f;
+  SchedulerOptions options;
+  options.jobs = 3;
+  options.isolation = Isolation::Process;
+  std::vector<std::string> names;
+  for (int i = 0; i < 20; ++i) names.push_back("T.t" + std::to_string(i));
+  auto results = f.run(gtest_cases(names), options);
+  EXPECT_EQ(f.runner.max_concurrent, 3);
+  for (const auto& r : results) EXPECT_EQ(r.status, Status::Passed);
+}
+
+TEST(Scheduler, TimeoutTerminatesThenKillsAndTheRestStillRuns) {
+  Fixture f;
+  f.runner.behaviour = {{"H.hang", Behaviour::Hang}, {"H.stubborn", Behaviour::HangIgnoringTerm}};
+  SchedulerOptions options;
+  options.jobs = 1;
+  options.timeout_seconds = 0.05;
+  options.grace_seconds = 0.05;
+  auto results = f.run(gtest_cases({"H.before", "H.hang", "H.stubborn", "H.after"}), options);
+  auto s = by_name(results);
+  EXPECT_EQ(s["H.before"], Status::Passed);
+  EXPECT_EQ(s["H.hang"], Status::TimedOut);
+  EXPECT_EQ(s["H.stubborn"], Status::TimedOut);
+  EXPECT_EQ(s["H.after"], Status::Passed);
+  EXPECT_EQ(results[1].message, "timed out after 0.1 s");  // 0.05 rounds for display
+  // The stubborn one needed SIGKILL after the grace period.
+  std::vector<int> sent;
+  for (const auto& [job, sig] : f.runner.signals) sent.push_back(sig);
+  EXPECT_EQ(sent, (std::vector<int>{SIGTERM, SIGTERM, SIGKILL}));
+}
+
+TEST(Scheduler, RetriesMakeFlakyAndKeepRealFailures) {
+  Fixture f;
+  f.runner.behaviour = {{"R.flaky", Behaviour::FlakyOnce}, {"R.broken", Behaviour::Fail}};
+  SchedulerOptions options;
+  options.retries = 2;
+  auto results = f.run(gtest_cases({"R.flaky", "R.broken", "R.fine"}), options);
+  auto s = by_name(results);
+  EXPECT_EQ(s["R.flaky"], Status::Flaky);
+  EXPECT_EQ(results[0].attempts, 2);
+  EXPECT_EQ(s["R.broken"], Status::Failed);
+  EXPECT_EQ(results[1].attempts, 3);
+  EXPECT_EQ(s["R.fine"], Status::Passed);
+  EXPECT_EQ(results[2].attempts, 1);
+}
+
+TEST(Scheduler, FailFastStopsAndMarksTheRestNotRun) {
+  Fixture f;
+  f.runner.behaviour = {{"F.b", Behaviour::Fail}};
+  SchedulerOptions options;
+  options.jobs = 1;
+  options.isolation = Isolation::Process;
+  options.fail_fast = true;
+  auto results = f.run(gtest_cases({"F.a", "F.b", "F.c", "F.d"}), options);
+  auto s = by_name(results);
+  EXPECT_EQ(s["F.a"], Status::Passed);
+  EXPECT_EQ(s["F.b"], Status::Failed);
+  EXPECT_EQ(s["F.c"], Status::NotRun);
+  EXPECT_EQ(s["F.d"], Status::NotRun);
+  EXPECT_EQ(f.runner.started.size(), 2u);
+}
+
+TEST(Scheduler, InterruptStopsRunningJobsAndEveryTestHasAResult) {
+  Fixture f;
+  f.runner.behaviour = {{"I.hang", Behaviour::Hang}};
+  SchedulerOptions options;
+  options.jobs = 1;
+  Scheduler scheduler(f.io, f.runner, f.recorder, options);
+  boost::asio::steady_timer ctrl_c(f.io, std::chrono::milliseconds(50));
+  ctrl_c.async_wait([&](const auto&) { scheduler.interrupt(); });
+  auto results = scheduler.run(gtest_cases({"I.ok", "I.hang", "I.never"}));
+  EXPECT_TRUE(scheduler.interrupted());
+  auto s = by_name(results);
+  EXPECT_EQ(s["I.ok"], Status::Passed);
+  EXPECT_EQ(s["I.hang"], Status::NotRun);
+  EXPECT_EQ(s["I.never"], Status::NotRun);
+  ASSERT_FALSE(f.runner.signals.empty());
+  EXPECT_EQ(f.runner.signals.front().second, SIGTERM);
+  EXPECT_EQ(f.recorder.results.size(), 3u);
+}
+
+TEST(Scheduler, EmulatorFailuresAreInfraErrorsNotTestFailures) {
+  Fixture f;
+  f.runner.behaviour = {{"E.emulator", Behaviour::InfraCrash}};
+  f.runner.unstartable = {"/bin/broken"};
+  auto tests = gtest_cases({"E.emulator", "E.after"});
+  auto broken = gtest_cases({"B.one"}, "/bin/broken");
+  tests.insert(tests.end(), broken.begin(), broken.end());
+  auto results = f.run(tests, {});
+  auto s = by_name(results);
+  EXPECT_EQ(s["E.emulator"], Status::InfraError);
+  EXPECT_EQ(s["E.after"], Status::Passed);
+  EXPECT_EQ(s["B.one"], Status::InfraError);
+  EXPECT_NE(results[2].message.find("/bin/broken: cannot start"), std::string::npos);
+  for (const auto& r : results) EXPECT_FALSE(is_test_failure(r.status));
+}
+
+TEST(Scheduler, ListedSkipsAreReportedWithoutRunning) {
+  Fixture f;
+  auto tests = gtest_cases({"D.DISABLED_x", "D.y"});
+  tests[0].skip_reason = "disabled";
+  auto results = f.run(tests, {});
+  EXPECT_EQ(results[0].status, Status::Skipped);
+  EXPECT_EQ(results[0].message, "disabled");
+  EXPECT_EQ(results[0].attempts, 0);
+  EXPECT_EQ(f.runner.started.size(), 1u);
+  EXPECT_EQ(f.runner.started[0].args[0], "--gtest_filter=D.y");
+}
+
+TEST(InfraMarkers, QemuFaultsButNotGuestCrashes) {
+  EXPECT_TRUE(looks_like_infra_failure("x\nqemu: fatal: bad\n"));
+  EXPECT_TRUE(looks_like_infra_failure("qemu-aarch64: unable to find CPU model 'nope'\n"));
+  EXPECT_FALSE(looks_like_infra_failure("qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n"));
+  EXPECT_FALSE(looks_like_infra_failure("my test printed qemu-aarch64: in the middle of a line"));
+}
+
+}  // namespace
