@@ -12,6 +12,7 @@
 
 #include "config/config.h"
 #include "core/diagnostics.h"
+#include "core/fs_util.h"
 #include "core/log.h"
 #include "engine/build_sources.h"
 #include "engine/discovery.h"
@@ -39,6 +40,12 @@ struct TestOptions {
   std::string partition, junit, json, isolation, config_file;
   bool verbose = false, list_only = false, no_cache = false;
 };
+
+std::string trim_line(const std::string& text) {
+  const auto begin = text.find_first_not_of(" \t");
+  const auto end = text.find('\n');
+  return begin == std::string::npos ? "" : text.substr(begin, end - begin);
+}
 
 int exit_status_for(const std::vector<TestResult>& results, bool interrupted) {
   if (interrupted) return to_int(ExitCode::Interrupted);
@@ -198,6 +205,10 @@ int test_command(const std::vector<std::string>& all_args) {
   const auto results = scheduler.run(selected);
   active = nullptr;
   signals.cancel();
+  if (auto status = read_file("/proc/self/status")) {
+    if (auto at = status->find("VmHWM:"); at != std::string::npos)
+      spdlog::debug("peak RSS of xrun itself: {}", trim_line(status->substr(at + 6)));
+  }
   if (files.error()) {
     print_error(*files.error());
     return to_int(ExitCode::Usage);

@@ -20,17 +20,32 @@ out=${XRUN_EXAMPLE_DIR:-$root/build/examples}
 mkdir -p "$out"
 
 echo
-echo "== C++: cross-build examples/cpp for aarch64, run its tests with CTest through xrun"
+echo "== C++: cross-build examples/cpp for aarch64 (CMake toolchain file with xrun as the emulator)"
 cmake -S examples/cpp -B "$out/cpp" -G Ninja \
   -DCMAKE_TOOLCHAIN_FILE="$root/configs/cmake/aarch64-linux-gnu.cmake" -DXRUN_EXECUTABLE="$XRUN" >/dev/null
 cmake --build "$out/cpp"
 file -b "$out/cpp/ringbuf_tests" | cut -d, -f1-2
+
+echo
+echo "== C++: xrun test (JUnit and JSON reports in $out)"
+# From the project root, where the tests find their fixture files.
+(cd examples/cpp && "$XRUN" test "$out/cpp/ringbuf_tests" --junit "$out/cpp-junit.xml" --json "$out/cpp-report.json")
+
+echo
+echo "== C++: the same tests through CTest, which calls xrun as CMAKE_CROSSCOMPILING_EMULATOR"
 ctest --test-dir "$out/cpp" -j2 --output-on-failure
 
 echo
-echo "== Rust: cargo test --target aarch64-unknown-linux-gnu with xrun as the runner"
+echo "== Rust: xrun test --cargo (cargo builds for aarch64-unknown-linux-gnu, xrun runs the tests)"
 # Debian's rustc has the arm64 standard library (libstd-rust-dev:arm64); a
 # rustup toolchain earlier in PATH may not, so name Debian's explicitly.
+(cd examples/rust &&
+  CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$out/rust" CARGO_TERM_COLOR=never \
+  "$XRUN" test --cargo --junit "$out/rust-junit.xml" --json "$out/rust-report.json" \
+    -- --offline --target aarch64-unknown-linux-gnu)
+
+echo
+echo "== Rust: plain cargo test, with xrun as Cargo's runner"
 (cd examples/rust &&
   RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$out/rust" CARGO_TERM_COLOR=never \
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$XRUN" \

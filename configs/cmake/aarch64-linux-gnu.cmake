@@ -4,6 +4,7 @@
 #   cmake -S . -B build-aarch64 -DCMAKE_TOOLCHAIN_FILE=<xrun>/configs/cmake/aarch64-linux-gnu.cmake
 #
 # xrun is looked up in PATH; pass -DXRUN_EXECUTABLE=/path/to/xrun to choose one.
+# An explicit -DCMAKE_CROSSCOMPILING_EMULATOR=... wins.
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 
@@ -20,6 +21,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 if(NOT XRUN_EXECUTABLE)
   find_program(XRUN_EXECUTABLE xrun)
 endif()
-if(XRUN_EXECUTABLE)
+if(XRUN_EXECUTABLE AND NOT CMAKE_CROSSCOMPILING_EMULATOR)
   set(CMAKE_CROSSCOMPILING_EMULATOR "${XRUN_EXECUTABLE};--target;aarch64")
 endif()
