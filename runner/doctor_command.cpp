@@ -1,7 +1,6 @@
 // xrun doctor: what each target runs with, what is missing, and the package
 // that provides it. Exits InfraError when a target the configuration names
 // (or --target asks about) cannot run dynamic programs.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "config/config.h"
@@ -9,6 +8,7 @@
 #include "core/log.h"
 #include "core/suggest.h"
 #include "doctor/doctor.h"
+#include "cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -21,16 +21,7 @@ int doctor_command(const std::vector<std::string>& args) {
   app.add_option("--target", target, "check only this target (name or triple); exit non-zero if unusable");
   app.add_option("--config", config_file, "configuration file instead of the nearest xrun.toml");
   app.add_flag("-v,--verbose", verbose, "debug trace");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    print_error(std::string("doctor: ") + e.what());
-    return to_int(ExitCode::Usage);
-  }
+  if (auto stop = parse_subcommand(app, "doctor", args)) return *stop;
   init_logging(verbose);
   auto config = load_config(config_inputs_from_process(config_file.empty() ? std::nullopt
                                                                             : std::optional<std::string>(config_file)));

@@ -1,12 +1,12 @@
 // xrun report merge A.json B.json ... [--json OUT] [--junit OUT]: one report
 // from the reports of --partition shards (a CI matrix's last stage).
-#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "report/junit.h"
 #include "report/report.h"
+#include "cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -20,16 +20,7 @@ int report_command(const std::vector<std::string>& args) {
   merge->add_option("reports", inputs, "JSON reports written by xrun test --json")->required();
   merge->add_option("--json", json_out, "merged JSON report");
   merge->add_option("--junit", junit_out, "merged JUnit XML report");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    print_error(std::string("report: ") + e.what());
-    return to_int(ExitCode::Usage);
-  }
+  if (auto stop = parse_subcommand(app, "report", args)) return *stop;
   RunReport merged;
   bool interrupted = false;
   for (const auto& path : inputs) {

@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
@@ -21,6 +20,7 @@
 #include "engine/selection.h"
 #include "report/report_files.h"
 #include "report/terminal.h"
+#include "cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -91,16 +91,7 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_flag("--no-cache", o.no_cache, "list the tests again instead of using the listing cache");
   app.add_option("--config", o.config_file, "configuration file instead of the nearest xrun.toml");
   app.add_flag("-v,--verbose", o.verbose, "debug trace");
-  std::vector<std::string> reversed(args.rbegin(), args.rend());
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    print_error(std::string("test: ") + e.what());
-    return to_int(ExitCode::Usage);
-  }
+  if (auto stop = parse_subcommand(app, "test", args)) return *stop;
   init_logging(o.verbose);
 
   auto config = load_config(config_inputs_from_process(o.config_file.empty() ? std::nullopt
