@@ -80,14 +80,17 @@ std::optional<RunOptions> parse_run_options(const std::vector<std::string>& args
 int run_command(const std::vector<std::string>& args) {
   auto options = parse_run_options(args);
   if (!options) return to_int(ExitCode::Usage);
-  init_logging(options->verbose);
+  return run_program(options->request, options->verbose, options->config_file);
+}
 
-  auto config = load_config(config_inputs_from_process(options->config_file));
+int run_program(const RunRequest& request, bool verbose, const std::optional<std::string>& config_file) {
+  init_logging(verbose);
+  auto config = load_config(config_inputs_from_process(config_file));
   if (!config) {
     print_error(config.error().message);
     return to_int(config.error().code);
   }
-  auto plan = plan_launch(options->request, *config, TargetTable::builtin(), OverlayStore::from_environment(),
+  auto plan = plan_launch(request, *config, TargetTable::builtin(), OverlayStore::from_environment(),
                           current_environment());
   if (!plan) {
     print_error(plan.error().message);

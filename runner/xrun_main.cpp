@@ -5,6 +5,7 @@
 
 #include "core/diagnostics.h"
 #include "core/exit_code.h"
+#include "binfmt/binfmt.h"
 #include "core/suggest.h"
 
 namespace xrun {
@@ -19,6 +20,7 @@ usage:
   xrun test --cargo [-- CARGO ARGS]        ... the test binaries `cargo test` builds
   xrun test --ctest BUILD_DIR              ... the tests CTest knows
   xrun report merge A.json B.json ...      merge the reports of --partition shards
+  xrun binfmt install|uninstall|status [--arch A]   run foreign ELF files through xrun (binfmt_misc)
   xrun doctor [--target T]                 what each target runs with, and what is missing
 
 run options:
@@ -29,7 +31,7 @@ run options:
   --version       xrun's version
 
 Everything after PROGRAM is passed to it untouched. To run a program whose
-name is a subcommand (test, report, doctor), write `xrun -- test`.
+name is a subcommand (test, report, binfmt, setup, doctor), write `xrun -- test`.
 `xrun test --help` lists the test options.
 
 exit status:
@@ -44,6 +46,15 @@ exit status:
 
 int xrun_main(int argc, char** argv) {
   try {
+    // Started by the kernel for a foreign ELF file (xrun binfmt install):
+    // nothing here is xrun's to parse, run the program exactly as asked.
+    if (auto binfmt = binfmt_invocation(argc, argv)) {
+      RunRequest request;
+      request.program = binfmt->program;
+      request.argv0 = binfmt->argv0;
+      request.args = std::move(binfmt->args);
+      return run_program(request, false, std::nullopt);
+    }
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
       print_error("no program to run");
@@ -62,6 +73,7 @@ int xrun_main(int argc, char** argv) {
     if (first == "doctor") return doctor_command({args.begin() + 1, args.end()});
     if (first == "test") return test_command({args.begin() + 1, args.end()});
     if (first == "report") return report_command({args.begin() + 1, args.end()});
+    if (first == "binfmt") return binfmt_command({args.begin() + 1, args.end()});
     return run_command(args);
   } catch (const std::exception& e) {
     // Everything below reports through Expected; reaching here is a bug, but

@@ -2,8 +2,11 @@
 // design; the work is in harness/.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "launch/launcher.h"
 
 namespace xrun {
 
@@ -11,6 +14,8 @@ int xrun_main(int argc, char** argv);
 
 // Subcommands; each returns the process exit status.
 int run_command(const std::vector<std::string>& args);      // xrun [OPTIONS] PROGRAM [ARGS...]
+int run_program(const RunRequest& request, bool verbose, const std::optional<std::string>& config_file);
+int binfmt_command(const std::vector<std::string>& args);   // xrun binfmt install|uninstall|status
 int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]
 int test_command(const std::vector<std::string>& args);     // xrun test [OPTIONS] [BINARY...]
 int report_command(const std::vector<std::string>& args);   // xrun report merge ...

@@ -17,6 +17,7 @@
  *   sleep MS          sleep MS milliseconds, then print "slept"
  *   spew BYTES        write BYTES bytes of 'x' lines to stdout
  *   stderr TEXT       write TEXT and a newline to stderr
+ *   exec PROG ARGS    replace itself with PROG (argv[0] = PROG)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -145,6 +146,11 @@ int main(int argc, char **argv) {
       remaining -= (long long)chunk;
     }
     return 0;
+  }
+  if (strcmp(mode, "exec") == 0 && argc > 2) {
+    execv(argv[2], argv + 2);
+    fprintf(stderr, "helper: exec %s: %s\n", argv[2], strerror(errno));
+    return 78;
   }
   if (strcmp(mode, "stderr") == 0 && argc > 2) {
     fprintf(stderr, "%s\n", argv[2]);
