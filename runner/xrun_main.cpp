@@ -21,6 +21,7 @@ usage:
   xrun test --ctest BUILD_DIR              ... the tests CTest knows
   xrun report merge A.json B.json ...      merge the reports of --partition shards
   xrun binfmt install|uninstall|status [--arch A]   run foreign ELF files through xrun (binfmt_misc)
+  xrun setup cargo|cmake|meson --target T [--print] wire a build system to xrun
   xrun doctor [--target T]                 what each target runs with, and what is missing
 
 run options:
@@ -74,6 +75,7 @@ int xrun_main(int argc, char** argv) {
     if (first == "test") return test_command({args.begin() + 1, args.end()});
     if (first == "report") return report_command({args.begin() + 1, args.end()});
     if (first == "binfmt") return binfmt_command({args.begin() + 1, args.end()});
+    if (first == "setup") return setup_command({args.begin() + 1, args.end()});
     return run_command(args);
   } catch (const std::exception& e) {
     // Everything below reports through Expected; reaching here is a bug, but

@@ -15,6 +15,7 @@ int xrun_main(int argc, char** argv);
 // Subcommands; each returns the process exit status.
 int run_command(const std::vector<std::string>& args);      // xrun [OPTIONS] PROGRAM [ARGS...]
 int run_program(const RunRequest& request, bool verbose, const std::optional<std::string>& config_file);
+int setup_command(const std::vector<std::string>& args);    // xrun setup cargo|cmake|meson
 int binfmt_command(const std::vector<std::string>& args);   // xrun binfmt install|uninstall|status
 int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]
 int test_command(const std::vector<std::string>& args);     // xrun test [OPTIONS] [BINARY...]

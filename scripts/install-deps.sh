@@ -24,7 +24,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 
-build=(g++ cmake ninja-build pkg-config git file libxml2-utils bc
+build=(g++ cmake ninja-build meson pkg-config git file libxml2-utils bc
        libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
        libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev)
 qemu=(qemu-user)

@@ -57,6 +57,7 @@ int main(int argc, char** argv) {
         << (t.elf_class == xrun::ElfClass::Elf32 ? "ElfClass::Elf32" : "ElfClass::Elf64") << ", "
         << (t.byte_order == xrun::ByteOrder::Big ? "ByteOrder::Big" : "ByteOrder::Little") << ", " << flags << ",\n"
         << "                 " << literal(t.qemu) << ", " << literal(t.cpu) << ", " << literal(t.multiarch) << ", "
+        << literal(t.gnu_triple) << ", " << literal(t.cpu_family) << ", " << literal(t.cmake_processor) << ", "
         << literal(t.loader) << ",\n"
         << "                 " << literals(t.sysroots) << ",\n"
         << "                 " << literals(t.triples) << ",\n"

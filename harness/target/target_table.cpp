@@ -50,6 +50,9 @@ Expected<TargetTable> TargetTable::parse(std::string_view toml_text, std::string
     spec.qemu = t["qemu"].value_or(std::string());
     spec.cpu = t["cpu"].value_or(std::string());
     spec.multiarch = t["multiarch"].value_or(std::string());
+    spec.gnu_triple = t["gnu_triple"].value_or(std::string());
+    spec.cpu_family = t["cpu_family"].value_or(std::string());
+    spec.cmake_processor = t["cmake_processor"].value_or(std::string());
     spec.loader = t["loader"].value_or(std::string());
     spec.sysroots = string_array(t["sysroots"]);
     spec.triples = string_array(t["triples"]);

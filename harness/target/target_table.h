@@ -32,6 +32,9 @@ struct TargetSpec {
   std::string qemu;          // qemu-user binary name or path
   std::string cpu;           // default -cpu model; empty: qemu's own default
   std::string multiarch;     // Debian multiarch tuple: the target ld.so's library dir name
+  std::string gnu_triple;    // cross toolchain prefix: aarch64-linux-gnu(-gcc)
+  std::string cpu_family;    // Meson's cpu_family
+  std::string cmake_processor;  // CMAKE_SYSTEM_PROCESSOR
   std::string loader;        // glibc's dynamic loader path (PT_INTERP)
   std::vector<std::string> sysroots;   // candidate sysroots, first usable wins
   std::vector<std::string> triples;    // other names: Rust and GNU triples, Debian arch
