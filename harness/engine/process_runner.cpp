@@ -1,6 +1,7 @@
 #include "engine/process_runner.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/prctl.h>
@@ -92,10 +93,15 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
-    const int devnull = ::open("/dev/null", O_RDONLY);
+    // Close-on-exec: after dup2 only fds 0-2 reach the program.
+    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
     ::dup2(output_pipe[1], STDOUT_FILENO);
     ::dup2(output_pipe[1], STDERR_FILENO);
+    // Descriptors xrun itself inherited without close-on-exec (from a shell,
+    // a CI agent) must not reach the test: mark everything above stderr
+    // close-on-exec. Not a plain close: the error pipe must live until exec.
+    ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
     int err = 0;
     if (cwd && ::chdir(cwd) != 0) err = errno;
     if (err == 0) {

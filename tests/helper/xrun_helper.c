@@ -18,9 +18,11 @@
  *   spew BYTES        write BYTES bytes of 'x' lines to stdout
  *   stderr TEXT       write TEXT and a newline to stderr
  *   exec PROG ARGS    replace itself with PROG (argv[0] = PROG)
+ *   fds               print the open file descriptors above 2, or "none"
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -145,6 +147,17 @@ int main(int argc, char **argv) {
       if (fwrite(line, 1, chunk, stdout) != chunk) return 77;
       remaining -= (long long)chunk;
     }
+    return 0;
+  }
+  if (strcmp(mode, "fds") == 0) {
+    int any = 0;
+    for (int fd = 3; fd < 1024; ++fd) {
+      if (fcntl(fd, F_GETFD) != -1) {
+        printf("%s%d", any ? " " : "", fd);
+        any = 1;
+      }
+    }
+    printf("%s\n", any ? "" : "none");
     return 0;
   }
   if (strcmp(mode, "exec") == 0 && argc > 2) {
