@@ -284,14 +284,21 @@ std::vector<std::string> split_words(const std::string& text) {
 
 void load_environment(const ConfigInputs& inputs, Config& config, Problems& problems) {
   const TargetTable& table = TargetTable::builtin();
-  std::vector<std::string> known;
-  for (const auto& global : global_env_variables()) known.emplace_back(global.name);
-  for (const auto& spec : table.targets())
-    for (const auto& key : config_keys())
-      if (!key.env.empty()) known.push_back(env_name_for(key, spec.name));
-
-  for (const auto& key : config_keys())
-    if (key.section == "test") known.emplace_back(key.env);
+  // Every variable name xrun knows, for suggestions: built only when a
+  // problem needs it, since this runs at every launch.
+  const auto known = [&] {
+    std::vector<std::string> names;
+    for (const auto& global : global_env_variables()) names.emplace_back(global.name);
+    for (const auto& key : config_keys()) {
+      if (key.env.empty()) continue;
+      if (key.section != "test") {
+        for (const auto& spec : table.targets()) names.push_back(env_name_for(key, spec.name));
+      } else {
+        names.emplace_back(key.env);
+      }
+    }
+    return names;
+  };
 
   for (const auto& [name, value] : inputs.environment) {
     if (name.rfind("XRUN_", 0) != 0) continue;
@@ -347,7 +354,7 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
       claims_target |= name.rfind(prefix + "_", 0) == 0;
     }
     if (!handled && claims_target) {
-      problems.add("environment: unknown variable " + name + did_you_mean(name, known));
+      problems.add("environment: unknown variable " + name + did_you_mean(name, known()));
     }
   }
 }
