@@ -18,6 +18,10 @@ namespace xrun {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
+// Upper bound on the test names one batch process gets on its command line,
+// far below ARG_MAX and what qemu-user copies onto the guest stack.
+constexpr std::size_t kMaxShardNameBytes = 32 * 1024;
+
 bool looks_like_infra_failure(std::string_view output) {
   // What qemu-user prints when it, not the program, is at fault. A guest
   // crash ("qemu: uncaught target signal") is the test's, and is not here.
@@ -136,7 +140,13 @@ struct Scheduler::State {
     for (const auto& group : groups) {
       // Spread a binary over the job slots; round-robin so that slow tests
       // (often defined next to each other) do not all land in one shard.
-      const std::size_t shards = std::min<std::size_t>(std::max(options.jobs, 1), group.size());
+      // The names go on the command line (--gtest_filter, libtest filters):
+      // more, smaller shards keep each under kMaxShardNameBytes.
+      std::size_t name_bytes = 0;
+      for (std::size_t index : group) name_bytes += (*tests)[index].name.size() + 1;
+      const std::size_t by_size = (name_bytes + kMaxShardNameBytes - 1) / kMaxShardNameBytes;
+      const std::size_t shards =
+          std::min<std::size_t>(std::max<std::size_t>(std::max(options.jobs, 1), by_size), group.size());
       std::vector<Unit> units(shards);
       for (std::size_t i = 0; i < group.size(); ++i) units[i % shards].tests.push_back(group[i]);
       for (auto& unit : units) queue.push_back(std::move(unit));

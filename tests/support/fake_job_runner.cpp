@@ -37,7 +37,7 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
 }
 
 void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
-  job->timer.expires_after(std::chrono::milliseconds(2));
+  job->timer.expires_after(step_delay);
   job->timer.async_wait([this, job](const auto& error) {
     if (error || job->done) return;
     if (job->next == job->tests.size()) {

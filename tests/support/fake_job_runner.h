@@ -26,6 +26,7 @@ class FakeJobRunner final : public JobRunner {
 
   std::map<std::string, Behaviour> behaviour;  // by test name; default Pass
   std::set<std::string> unstartable;           // binaries whose start fails (infra)
+  std::chrono::milliseconds step_delay{2};     // between the lines it prints
 
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   void signal(JobId id, int signal) override;

@@ -110,6 +110,19 @@ TEST(Scheduler, NeverMoreThanJobsAtOnce) {
   for (const auto& r : results) EXPECT_EQ(r.status, Status::Passed);
 }
 
+TEST(Scheduler, HugeSuitesAreSplitSoCommandLinesStaySmall) {
+  Fixture f;
+  f.runner.step_delay = std::chrono::milliseconds(0);
+  std::vector<std::string> names;
+  for (int i = 0; i < 3000; ++i) names.push_back("VeryLongSuiteNameForTesting.TestNumber" + std::to_string(i));
+  SchedulerOptions options;
+  options.jobs = 2;
+  auto results = f.run(gtest_cases(names), options);
+  for (const auto& r : results) ASSERT_EQ(r.status, Status::Passed) << r.name;
+  EXPECT_GT(f.runner.started.size(), 2u);
+  for (const auto& request : f.runner.started) EXPECT_LE(request.args[0].size(), 33u * 1024) << "filter too long";
+}
+
 TEST(Scheduler, TimeoutTerminatesThenKillsAndTheRestStillRuns) {
   Fixture f;
   f.runner.behaviour = {{"H.hang", Behaviour::Hang}, {"H.stubborn", Behaviour::HangIgnoringTerm}};
