@@ -41,15 +41,8 @@ std::string elf_magic(const TargetSpec& spec, std::string* mask) {
   return magic;
 }
 
-std::string escaped(const std::string& bytes) {
-  std::string out;
-  char buffer[8];
-  for (unsigned char c : bytes) {
-    std::snprintf(buffer, sizeof buffer, "\\x%02x", c);
-    out += buffer;
-  }
-  return out;
-}
+// binfmt_misc's register syntax: every byte as \xHH.
+std::string escaped(const std::string& bytes) { return to_hex(bytes, "\\x"); }
 
 Expected<bool> write_control(const std::string& path, const std::string& text) {
   FILE* f = std::fopen(path.c_str(), "we");
@@ -77,11 +70,11 @@ Expected<bool> check_mounted(const std::string& dir) {
 
 }  // namespace
 
-std::string to_hex(const std::string& bytes) {
+std::string to_hex(const std::string& bytes, const char* prefix) {
   std::string out;
-  char buffer[4];
+  char buffer[8];
   for (unsigned char c : bytes) {
-    std::snprintf(buffer, sizeof buffer, "%02x", c);
+    std::snprintf(buffer, sizeof buffer, "%s%02x", prefix, c);
     out += buffer;
   }
   return out;

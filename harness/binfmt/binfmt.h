@@ -49,7 +49,8 @@ Expected<std::vector<BinfmtRegistration>> binfmt_registrations(const TargetTable
 // The line written to binfmt_misc/register.
 std::string binfmt_register_line(const BinfmtRegistration& registration, const std::string& interpreter);
 
-std::string to_hex(const std::string& bytes);
+// Each byte as two lowercase hex digits, after `prefix` ("\\x" for binfmt_misc).
+std::string to_hex(const std::string& bytes, const char* prefix = "");
 
 Expected<std::vector<BinfmtEntry>> read_binfmt_entries(const std::string& dir = kBinfmtDir);
 
