@@ -16,6 +16,9 @@
 #include "engine/build_sources.h"
 #include "engine/discovery.h"
 #include "engine/process_runner.h"
+#include "elf/elf_probe.h"
+#include "system/system_runner.h"
+#include "target/target_table.h"
 #include "engine/scheduler.h"
 #include "engine/selection.h"
 #include "report/report_files.h"
@@ -39,7 +42,20 @@ struct TestOptions {
   bool fail_fast = false;
   std::string partition, junit, json, isolation, config_file;
   bool verbose = false, list_only = false, no_cache = false;
+  std::string backend;
+  bool cold_boot = false;
 };
+
+// --backend, else the configured backend of the first binary's target.
+std::string choose_backend(const TestOptions& o, const Config& config, const std::vector<BinarySpec>& binaries) {
+  if (!o.backend.empty()) return o.backend;
+  bool any_system = false;
+  for (const auto& [name, settings] : config.targets) any_system |= settings.backend == "system";
+  if (!any_system || binaries.empty()) return "qemu-user";
+  auto elf = probe_elf(binaries.front().path);
+  const TargetSpec* spec = elf ? TargetTable::builtin().match(*elf) : nullptr;
+  return spec ? config.target(spec->name).backend.value_or("qemu-user") : "qemu-user";
+}
 
 std::string trim_line(const std::string& text) {
   const auto begin = text.find_first_not_of(" \t");
@@ -90,6 +106,9 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_flag("--list", o.list_only, "list the tests that would run, then stop");
   app.add_flag("--no-cache", o.no_cache, "list the tests again instead of using the listing cache");
   app.add_option("--config", o.config_file, "configuration file instead of the nearest xrun.toml");
+  app.add_option("--backend", o.backend, "qemu-user (default) or system: tests run in booted target VMs, one per job")
+      ->check(CLI::IsMember({"qemu-user", "system"}));
+  app.add_flag("--cold-boot", o.cold_boot, "system mode: boot the VMs instead of starting them from saved state");
   app.add_flag("-v,--verbose", o.verbose, "debug trace");
   if (auto stop = parse_subcommand(app, "test", args)) return *stop;
   init_logging(o.verbose);
@@ -149,7 +168,18 @@ int test_command(const std::vector<std::string>& all_args) {
   }
 
   boost::asio::io_context io;
-  ProcessRunner runner(io, *config, OverlayStore::from_environment());
+  std::unique_ptr<ProcessRunner> process_runner;
+  std::unique_ptr<SystemRunner> system_runner;
+  if (choose_backend(o, *config, binaries) == "system") {
+    system_runner = std::make_unique<SystemRunner>(io, *config, SystemRunnerOptions{options.jobs, o.cold_boot});
+  } else {
+    process_runner = std::make_unique<ProcessRunner>(io, *config, OverlayStore::from_environment());
+  }
+  JobRunner& runner = system_runner ? static_cast<JobRunner&>(*system_runner) : *process_runner;
+  const auto signal_all = [&](int sig) {
+    if (system_runner) system_runner->signal_all(sig);
+    else process_runner->signal_all(sig);
+  };
   Scheduler* active = nullptr;
   bool interrupted = false;
   int signals_seen = 0;
@@ -159,9 +189,9 @@ int test_command(const std::vector<std::string>& all_args) {
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const auto& error, int) {
     if (error) return;
     interrupted = true;
-    if (++signals_seen > 1) runner.signal_all(SIGKILL);
+    if (++signals_seen > 1) signal_all(SIGKILL);
     if (active) active->interrupt();
-    else runner.signal_all(SIGKILL);  // still listing
+    else signal_all(SIGKILL);  // still listing
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);

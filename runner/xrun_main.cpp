@@ -23,16 +23,20 @@ usage:
   xrun binfmt install|uninstall|status [--arch A]   run foreign ELF files through xrun (binfmt_misc)
   xrun setup cargo|cmake|meson --target T [--print] wire a build system to xrun
   xrun doctor [--target T]                 what each target runs with, and what is missing
+  xrun image build|list|rm [--arch A]      VM images for system mode (--backend system)
 
 run options:
   --target T      run as target T (name or triple) instead of probing the ELF file
+  --backend B     qemu-user (default) or system: run inside a booted target VM
+                  (also per target in xrun.toml: backend = "system")
+  --cold-boot     system mode: boot the VM instead of starting from saved state
   --config FILE   read FILE instead of the nearest xrun.toml (also XRUN_CONFIG)
   -v, --verbose   trace what xrun decides and launches (also XRUN_LOG=debug)
   -h, --help      this text
   --version       xrun's version
 
 Everything after PROGRAM is passed to it untouched. To run a program whose
-name is a subcommand (test, report, binfmt, setup, doctor), write `xrun -- test`.
+name is a subcommand (test, report, binfmt, setup, doctor, image), write `xrun -- test`.
 `xrun test --help` lists the test options.
 
 exit status:
@@ -76,6 +80,7 @@ int xrun_main(int argc, char** argv) {
     if (first == "report") return report_command({args.begin() + 1, args.end()});
     if (first == "binfmt") return binfmt_command({args.begin() + 1, args.end()});
     if (first == "setup") return setup_command({args.begin() + 1, args.end()});
+    if (first == "image") return image_command({args.begin() + 1, args.end()});
     return run_command(args);
   } catch (const std::exception& e) {
     // Everything below reports through Expected; reaching here is a bug, but

@@ -14,12 +14,16 @@ int xrun_main(int argc, char** argv);
 
 // Subcommands; each returns the process exit status.
 int run_command(const std::vector<std::string>& args);      // xrun [OPTIONS] PROGRAM [ARGS...]
-int run_program(const RunRequest& request, bool verbose, const std::optional<std::string>& config_file);
+int run_program(const RunRequest& request, bool verbose, const std::optional<std::string>& config_file,
+                std::optional<std::string> backend = std::nullopt, bool cold_boot = false);
+struct Config;
+int run_in_vm(const RunRequest& request, const Config& config, bool cold_boot);  // system_run.cpp
 int setup_command(const std::vector<std::string>& args);    // xrun setup cargo|cmake|meson
 int binfmt_command(const std::vector<std::string>& args);   // xrun binfmt install|uninstall|status
 int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]
 int test_command(const std::vector<std::string>& args);     // xrun test [OPTIONS] [BINARY...]
 int report_command(const std::vector<std::string>& args);   // xrun report merge ...
+int image_command(const std::vector<std::string>& args);    // xrun image build|list|rm
 
 struct TestResult;
 // `xrun test`'s exit status for a set of results (shared with report merge).

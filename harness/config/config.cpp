@@ -105,6 +105,15 @@ void apply_target_key(const ConfigKey& key, const toml::node& value, const std::
       if (name == "sysroot") settings.sysroot = resolve_relative(*s, file_dir);
       else if (name == "qemu") settings.qemu = *s;
       else if (name == "cpu") settings.cpu = *s;
+      else if (name == "backend") {
+        if (*s != "qemu-user" && *s != "system")
+          return wrong_type(" naming a backend: \"qemu-user\" or \"system\", not " + quoted(*s));
+        settings.backend = *s;
+      } else if (name == "kernel") settings.kernel = resolve_relative(*s, file_dir);
+      else if (name == "modules") settings.modules = resolve_relative(*s, file_dir);
+      else if (name == "rootfs") settings.rootfs = resolve_relative(*s, file_dir);
+      else if (name == "vm_cpu") settings.vm_cpu = *s;
+      else if (name == "vm_memory") settings.vm_memory = *s;
       return;
     }
     case ValueType::StringArray: {
@@ -119,7 +128,12 @@ void apply_target_key(const ConfigKey& key, const toml::node& value, const std::
         }
         items.push_back(*element.value<std::string>());
       }
-      settings.qemu_args = std::move(items);
+      if (name == "shares") {
+        for (auto& item : items) item = resolve_relative(item, file_dir);
+        settings.shares = std::move(items);
+      } else {
+        settings.qemu_args = std::move(items);
+      }
       return;
     }
     case ValueType::StringTable: {
@@ -343,6 +357,15 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
         else if (key.name == "qemu") settings.qemu = value;
         else if (key.name == "cpu") settings.cpu = value;
         else if (key.name == "qemu_args") settings.qemu_args = split_words(value);
+        else if (key.name == "backend") {
+          if (value != "qemu-user" && value != "system")
+            problems.add("environment: " + name + " must be \"qemu-user\" or \"system\", not " + quoted(value));
+          else settings.backend = value;
+        } else if (key.name == "kernel") settings.kernel = resolve_relative(value, inputs.cwd);
+        else if (key.name == "modules") settings.modules = resolve_relative(value, inputs.cwd);
+        else if (key.name == "rootfs") settings.rootfs = resolve_relative(value, inputs.cwd);
+        else if (key.name == "vm_cpu") settings.vm_cpu = value;
+        else if (key.name == "vm_memory") settings.vm_memory = value;
       }
     }
     // Only names that claim a target ("XRUN_AARCH64_...") are ours for sure;

@@ -26,6 +26,15 @@ struct TargetSettings {
   std::optional<std::string> cpu;
   std::optional<std::vector<std::string>> qemu_args;
   std::map<std::string, std::string> env;
+  // System mode (harness/system): which backend runs the target's programs,
+  // and the pieces of its VM image a user may bring instead of Debian's.
+  std::optional<std::string> backend;  // "qemu-user" or "system"
+  std::optional<std::string> kernel;   // kernel image file
+  std::optional<std::string> modules;  // lib/modules/<release> directory for `kernel`
+  std::optional<std::string> rootfs;   // directory tree added to the image's initramfs
+  std::optional<std::string> vm_cpu;   // qemu-system -cpu
+  std::optional<std::string> vm_memory;  // qemu-system -m (MiB)
+  std::vector<std::string> shares;     // more host directories shown in the VM
 };
 
 // `xrun test` defaults from [test]; command-line options override them.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,19 +21,25 @@ struct JobRequest {
   std::vector<std::string> args;
   std::string cwd;                     // empty: xrun's own
   std::vector<std::string> extra_env;  // "NAME=value", on top of xrun's environment
+  // The longest the job may live, when the caller knows it (timeout + grace).
+  // Runners that cannot be signalled reliably (a VM) enforce it themselves.
+  std::optional<double> deadline_seconds;
 };
 
 struct JobExit {
   bool signaled = false;
   int code = 0;    // exit status when !signaled
   int signal = 0;  // terminating signal when signaled
+  // Set when the job's environment failed under it (its VM died or hung):
+  // the exit fields mean nothing and the test is an infrastructure error.
+  std::optional<std::string> infra_error;
 };
 
 using JobId = std::uint64_t;
 
 struct JobStarted {
   JobId id = 0;
-  std::string backend;  // "qemu-user", "native"
+  std::string backend;  // "qemu-user", "native", "qemu-system"
 };
 
 class JobRunner {

@@ -189,6 +189,7 @@ struct Scheduler::State {
     request.args = first.kind == TestKind::Plain ? first.args : harness_arguments(first.kind, names);
     request.cwd = first.cwd;
     request.extra_env = first.env;
+    if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
     r->unit_start = r->test_start = Clock::now();
     auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },
                                           [this, r](const JobExit& exit) { on_exit(*r, exit); }});
@@ -284,7 +285,7 @@ struct Scheduler::State {
     r.stream->finish();
     r.timeout_timer.cancel();
     r.kill_timer.cancel();
-    const bool abnormal = exit.signaled || exit.code != 0;
+    const bool abnormal = exit.signaled || exit.code != 0 || exit.infra_error;
     std::optional<std::size_t> blamed;
     bool blamed_was_running = false;
     if (r.timed_out) {
@@ -304,10 +305,15 @@ struct Scheduler::State {
       result.backend = r.backend;
       result.duration_seconds =
           std::chrono::duration<double>(Clock::now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
-      if (exit.signaled) result.signal = exit.signal;
-      else result.exit_code = exit.code;
+      if (!exit.infra_error) {
+        if (exit.signaled) result.signal = exit.signal;
+        else result.exit_code = exit.code;
+      }
       take_output(r, index, result, !blamed_was_running || r.kind == TestKind::Plain);
-      if (r.timed_out) {
+      if (exit.infra_error && !r.cancelled) {
+        result.status = Status::InfraError;
+        result.message = *exit.infra_error;
+      } else if (r.timed_out) {
         result.status = Status::TimedOut;
         result.message = "timed out after " + format_seconds(*options.timeout_seconds);
       } else if (r.cancelled) {

@@ -1,5 +1,7 @@
 #include "launch/sysroot.h"
 
+#include "core/hash.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -26,17 +28,6 @@ std::string dirname_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-// Stable across builds and runs (std::hash is not guaranteed to be).
-std::string fnv1a_hex(std::string_view text) {
-  std::uint64_t hash = 1469598103934665603ull;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ull;
-  }
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(hash));
-  return buffer;
-}
 
 Expected<bool> make_directories(const std::string& path) {
   if (is_directory(path)) return true;

@@ -10,6 +10,9 @@
  *   cat               copy stdin to stdout
  *   env [NAME...]     print NAME=value (or NAME unset) per name; all if none
  *   argv              print "index:length:bytes" per argument, argv[0] included
+ *   panic             (system mode, as root in the guest) crash the kernel: sysrq c
+ *   hog               (system mode) take the only CPU for good: real-time priority,
+ *                     RT throttling off, busy loop -- the guest stops answering
  *   cwd               print the working directory
  *   read FILE         print FILE's contents
  *   write FILE TEXT   write TEXT to FILE
@@ -24,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +172,28 @@ int main(int argc, char **argv) {
   if (strcmp(mode, "stderr") == 0 && argc > 2) {
     fprintf(stderr, "%s\n", argv[2]);
     return 0;
+  }
+  if (strcmp(mode, "panic") == 0) {
+    int fd = open("/proc/sysrq-trigger", O_WRONLY);
+    if (fd < 0 || write(fd, "c", 1) != 1) {
+      fprintf(stderr, "helper: sysrq: %s\n", strerror(errno));
+      return 70;
+    }
+    return 0; /* not reached: the kernel is gone */
+  }
+  if (strcmp(mode, "hog") == 0) {
+    int fd = open("/proc/sys/kernel/sched_rt_runtime_us", O_WRONLY);
+    if (fd >= 0) {
+      (void)!write(fd, "-1", 2);
+      close(fd);
+    }
+    struct sched_param param = {.sched_priority = 99};
+    if (sched_setscheduler(0, SCHED_FIFO, &param) != 0) {
+      fprintf(stderr, "helper: sched_setscheduler: %s\n", strerror(errno));
+      return 71;
+    }
+    for (volatile unsigned long i = 0;; i++) {
+    }
   }
   fprintf(stderr, "helper: unknown mode %s\n", mode);
   return 64;

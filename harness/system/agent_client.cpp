@@ -1,0 +1,118 @@
+#include "system/agent_client.h"
+
+namespace xrun {
+
+namespace {
+
+void put_u32(std::string& out, std::uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void put_str(std::string& out, std::string_view s) {
+  put_u32(out, static_cast<std::uint32_t>(s.size()));
+  out.append(s);
+}
+void put_strings(std::string& out, const std::vector<std::string>& v) {
+  put_u32(out, static_cast<std::uint32_t>(v.size()));
+  for (const auto& s : v) put_str(out, s);
+}
+std::string frame(std::uint8_t type, const std::string& payload) {
+  std::string out;
+  put_u32(out, static_cast<std::uint32_t>(payload.size() + 1));
+  out.push_back(static_cast<char>(type));
+  out += payload;
+  return out;
+}
+std::uint32_t get_u32(std::string_view s, std::size_t at) {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(s[at + static_cast<std::size_t>(i)]);
+  return v;
+}
+
+}  // namespace
+
+std::string encode_hello(std::uint32_t nonce) {
+  std::string p;
+  put_u32(p, nonce);
+  return frame(XRUN_HELLO, p);
+}
+
+std::string encode_run(const RunFrame& run) {
+  std::string p;
+  put_u32(p, run.job);
+  put_u32(p, run.timeout_ms);
+  put_u32(p, (run.forward_stdin ? XRUN_RUN_STDIN : 0) | (run.merge_stderr ? XRUN_RUN_MERGE : 0));
+  put_str(p, run.path);
+  put_str(p, run.cwd);
+  put_strings(p, run.argv);
+  put_strings(p, run.env);
+  put_strings(p, run.binds);
+  return frame(XRUN_RUN, p);
+}
+
+std::string encode_stdin(std::uint32_t job, std::string_view bytes) {
+  std::string p;
+  put_u32(p, job);
+  p.append(bytes);
+  return frame(XRUN_STDIN, p);
+}
+
+std::string encode_signal(std::uint32_t job, int signal) {
+  std::string p;
+  put_u32(p, job);
+  put_u32(p, static_cast<std::uint32_t>(signal));
+  return frame(XRUN_SIGNAL, p);
+}
+
+std::optional<AgentFrame> AgentFrameReader::next() {
+  if (corrupt_) return std::nullopt;
+  if (at_ > 0 && at_ >= buffer_.size() / 2) {
+    buffer_.erase(0, at_);
+    at_ = 0;
+  }
+  const std::string_view rest = std::string_view(buffer_).substr(at_);
+  if (rest.size() < 5) return std::nullopt;
+  const std::uint32_t length = get_u32(rest, 0);
+  if (length == 0 || length > XRUN_AGENT_MAX_FRAME) {
+    corrupt_ = true;
+    return std::nullopt;
+  }
+  if (rest.size() < 4 + std::size_t{length}) return std::nullopt;
+  const std::string_view body = rest.substr(5, length - 1);
+  AgentFrame f;
+  f.type = static_cast<std::uint8_t>(rest[4]);
+  at_ += 4 + length;
+  const auto need = [&](std::size_t n) {
+    if (body.size() < n) corrupt_ = true;
+    return body.size() >= n;
+  };
+  switch (f.type) {
+    case XRUN_HELLO_ACK:
+    case XRUN_STDOUT:
+    case XRUN_STDERR:
+      if (!need(4)) return std::nullopt;
+      f.job = get_u32(body, 0);
+      f.data = std::string(body.substr(f.type == XRUN_HELLO_ACK ? 8 : 4));
+      break;
+    case XRUN_STARTED:
+      if (!need(8)) return std::nullopt;
+      f.job = get_u32(body, 0);
+      f.value = get_u32(body, 4);
+      break;
+    case XRUN_EXIT:
+      if (!need(16)) return std::nullopt;
+      f.job = get_u32(body, 0);
+      f.value = get_u32(body, 4);
+      f.code = static_cast<std::int32_t>(get_u32(body, 8));
+      f.data = std::string(body.substr(16));
+      break;
+    case XRUN_LOG:
+      if (!need(4)) return std::nullopt;
+      f.data = std::string(body.substr(4));
+      break;
+    default:
+      break;  // unknown frames are skipped: a newer agent may say more
+  }
+  return f;
+}
+
+}  // namespace xrun

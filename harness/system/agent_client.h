@@ -1,0 +1,54 @@
+// The host's half of the agent protocol (images/agent/protocol.h): encoding
+// requests and decoding the agent's frames. No I/O here, so it is unit-tested
+// on its own; vm.cpp moves the bytes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "../../images/agent/protocol.h"
+
+namespace xrun {
+
+struct RunFrame {
+  std::uint32_t job = 0;
+  std::uint32_t timeout_ms = 0;  // the agent's own deadline; 0: none
+  bool forward_stdin = false;
+  bool merge_stderr = false;
+  std::string path;  // what the guest executes
+  std::string cwd;
+  std::vector<std::string> argv, env, binds;
+};
+
+std::string encode_hello(std::uint32_t nonce);
+std::string encode_run(const RunFrame& run);
+std::string encode_stdin(std::uint32_t job, std::string_view bytes);  // empty: end of input
+std::string encode_signal(std::uint32_t job, int signal);
+
+struct AgentFrame {
+  std::uint8_t type = 0;
+  std::uint32_t job = 0;    // STARTED, STDOUT, STDERR, EXIT; the nonce for HELLO_ACK
+  std::uint32_t value = 0;  // STARTED: pid; EXIT: how
+  std::int32_t code = 0;    // EXIT: status, signal or errno
+  std::string data;         // STDOUT/STDERR bytes; EXIT message; LOG text; HELLO_ACK release
+};
+
+// Accumulates bytes from the agent and yields whole frames.
+class AgentFrameReader {
+ public:
+  void feed(std::string_view bytes) { buffer_.append(bytes); }
+  // The next complete frame; nullopt when more bytes are needed. Sets
+  // `corrupt` (and stops) on a frame that cannot be right.
+  std::optional<AgentFrame> next();
+  bool corrupt() const { return corrupt_; }
+
+ private:
+  std::string buffer_;
+  std::size_t at_ = 0;
+  bool corrupt_ = false;
+};
+
+}  // namespace xrun

@@ -1,0 +1,485 @@
+#include "system/image.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "core/hash.h"
+#include "core/process_util.h"
+#include "system/cpio.h"
+
+namespace xrun {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr std::string_view kManifestSchema = "xrun-image/1";
+// Bumped when the layout of the initramfs changes, so old images rebuild.
+constexpr std::string_view kImageLayoutVersion = "2";
+
+Error image_error(std::string message) { return make_error(ExitCode::InfraError, std::move(message)); }
+
+bool has_custom_pieces(const TargetSettings& s) { return s.kernel || s.modules || s.rootfs; }
+
+std::string sha256_of(const std::string& path) {
+  auto out = capture_stdout({"sha256sum", "--", path});
+  if (!out) return "";
+  return out->substr(0, out->find(' '));
+}
+
+std::string now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buffer;
+}
+
+// `apt-cache show --no-all-versions PKG` fields of the candidate version.
+struct PackageInfo {
+  std::string name, version, depends;
+};
+
+Expected<PackageInfo> candidate(const std::string& package) {
+  auto result = run_capturing({"apt-cache", "show", "--no-all-versions", package}, "", false);
+  if (!result.started) return image_error("apt-cache is not installed: xrun image build needs Debian's apt");
+  PackageInfo info{package, "", ""};
+  std::istringstream lines(result.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("Version: ", 0) == 0 && info.version.empty()) info.version = line.substr(9);
+    if (line.rfind("Depends: ", 0) == 0 && info.depends.empty()) info.depends = line.substr(9);
+  }
+  if (result.status != 0 || info.version.empty())
+    return image_error("package " + package + " is not in the apt sources: run `sudo dpkg --add-architecture " +
+                       package.substr(package.find(':') + 1) + " && sudo apt-get update` (scripts/install-deps.sh does)");
+  return info;
+}
+
+// The kernel metapackage depends on the versioned kernel package first.
+Expected<PackageInfo> resolve_kernel(const VmArch& arch) {
+  const std::string meta = std::string(arch.kernel_package) + ":" + std::string(arch.debian_arch);
+  auto info = candidate(meta);
+  if (!info) return info.error();
+  std::string first = info->depends.substr(0, info->depends.find_first_of(" ,|"));
+  if (first.rfind("linux-image-", 0) != 0)
+    return image_error(meta + " does not name a kernel package (Depends: " + info->depends + ")");
+  return candidate(first + ":" + std::string(arch.debian_arch));
+}
+
+Expected<std::string> run_step(const std::vector<std::string>& argv, const std::string& cwd) {
+  auto result = run_capturing(argv, cwd, true);
+  if (!result.started) return image_error(argv[0] + " is not installed (scripts/install-deps.sh installs it)");
+  if (result.status != 0) {
+    std::string command;
+    for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
+    return image_error("`" + command + "` failed with status " + std::to_string(result.status));
+  }
+  return result.out;
+}
+
+std::optional<std::string> find_tool(const char* name) {
+  if (auto found = find_program(name)) return found;
+  for (const char* dir : {"/usr/sbin", "/sbin"})
+    if (auto found = find_program(join_path(dir, name))) return found;
+  return std::nullopt;
+}
+
+// modules.dep lines: "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko ...".
+// Returns the module files to load, each after everything it depends on.
+Expected<std::vector<std::string>> module_load_order(const std::string& modules_dir,
+                                                     const std::vector<std::string_view>& wanted) {
+  auto text = read_file(join_path(modules_dir, "modules.dep"));
+  if (!text) return image_error("no modules.dep in " + modules_dir + ": run depmod for that kernel");
+  std::map<std::string, std::vector<std::string>> deps;  // path -> its dependencies
+  std::map<std::string, std::string> by_name;            // "9p" -> path
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string path = line.substr(0, colon);
+    std::istringstream rest(line.substr(colon + 1));
+    std::vector<std::string> list;
+    for (std::string dep; rest >> dep;) list.push_back(dep);
+    deps[path] = list;
+    std::string base = path.substr(path.rfind('/') + 1);
+    base = base.substr(0, base.find(".ko"));
+    std::replace(base.begin(), base.end(), '-', '_');
+    by_name[base] = path;
+  }
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> visit = [&](const std::string& path) {
+    if (!seen.insert(path).second) return;
+    for (const auto& dep : deps[path]) visit(dep);
+    order.push_back(path);
+  };
+  for (auto name : wanted) {
+    auto it = by_name.find(std::string(name));
+    if (it == by_name.end()) {
+      // Built into the kernel: nothing to load. The config says so.
+      continue;
+    }
+    visit(it->second);
+  }
+  return order;
+}
+
+// Adds a directory tree (files, symlinks, directories) under `prefix`.
+void add_tree(CpioWriter& cpio, std::set<std::string>& dirs, const fs::path& root, const std::string& prefix,
+              const std::function<bool(const std::string&)>& keep);
+
+void add_parents(CpioWriter& cpio, std::set<std::string>& dirs, const std::string& path) {
+  std::string partial;
+  std::size_t at = 1;
+  while ((at = path.find('/', at)) != std::string::npos) {
+    partial = path.substr(0, at);
+    if (dirs.insert(partial).second) cpio.add_directory(partial);
+    ++at;
+  }
+}
+
+void add_tree(CpioWriter& cpio, std::set<std::string>& dirs, const fs::path& root, const std::string& prefix,
+              const std::function<bool(const std::string&)>& keep) {
+  std::error_code ec;
+  std::vector<fs::path> entries;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec))
+    entries.push_back(it->path());
+  std::sort(entries.begin(), entries.end());  // reproducible archives
+  for (const auto& entry : entries) {
+    const std::string rel = "/" + entry.lexically_relative(root).string();  // never resolves symlinks
+    const std::string dest = prefix + rel;
+    if (!keep(rel)) continue;
+    struct stat st{};
+    if (::lstat(entry.c_str(), &st) != 0) continue;
+    add_parents(cpio, dirs, dest);
+    if (S_ISDIR(st.st_mode)) {
+      if (dirs.insert(dest).second) cpio.add_directory(dest, st.st_mode & 07777);
+    } else if (S_ISLNK(st.st_mode)) {
+      cpio.add_symlink(dest, fs::read_symlink(entry, ec).string());
+    } else if (S_ISREG(st.st_mode)) {
+      if (auto data = read_file(entry.string())) cpio.add_file(dest, *data, st.st_mode & 07777);
+    }
+  }
+}
+
+bool write_file_atomically(const std::string& path, std::string_view data) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!out) return false;
+  }
+  return ::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+std::string human_size(std::uint64_t bytes) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f MB", static_cast<double>(bytes) / 1e6);
+  return buffer;
+}
+
+// Removes a directory tree on every path out of build_image.
+struct ScratchDir {
+  std::string path;
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path.empty()) fs::remove_all(path, ec);
+  }
+};
+
+}  // namespace
+
+std::string images_root() { return join_path(xdg_cache_home(), "xrun/images"); }
+
+ImageLocation image_location(const VmArch& arch, const TargetSettings& settings) {
+  std::string name(arch.name);
+  if (has_custom_pieces(settings))
+    name += "-custom-" +
+            fnv1a_hex(settings.kernel.value_or("") + "\n" + settings.modules.value_or("") + "\n" +
+                      settings.rootfs.value_or(""))
+                .substr(0, 8);
+  ImageLocation loc;
+  loc.name = name;
+  loc.dir = join_path(images_root(), name);
+  loc.kernel = join_path(loc.dir, "kernel");
+  loc.initrd = join_path(loc.dir, "initrd.cpio");
+  loc.manifest = join_path(loc.dir, "manifest.json");
+  loc.snapshot_dir = join_path(loc.dir, "snapshot");
+  return loc;
+}
+
+Expected<std::string> find_agent_binary(const VmArch& arch) {
+  const std::string file = "xrun-agent-" + std::string(arch.name);
+  std::vector<std::string> dirs;
+  if (auto dir = get_env("XRUN_AGENT_DIR")) dirs.push_back(*dir);
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    std::string exe(self, static_cast<std::size_t>(n));
+    std::string dir = exe.substr(0, exe.rfind('/'));
+    dirs.push_back(dir);
+    dirs.push_back(join_path(dir, "../libexec/xrun"));
+  }
+  for (const auto& dir : dirs)
+    if (is_regular_file(join_path(dir, file))) return join_path(dir, file);
+  return image_error("the guest agent " + file + " is missing (looked next to xrun and in ../libexec/xrun): "
+                     "rebuild xrun with " + std::string(arch.multiarch) + "-gcc installed");
+}
+
+Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings& settings,
+                                       const ImageBuildOptions& options) {
+  const auto progress = [&](const std::string& line) {
+    if (options.progress) options.progress(line);
+  };
+  ImageBuildResult result;
+  result.location = image_location(arch, settings);
+  const ImageLocation& loc = result.location;
+
+  auto agent = find_agent_binary(arch);
+  if (!agent) return agent.error();
+  for (const char* tool : {"apt-get", "dpkg-deb"})
+    if (!find_tool(tool)) return image_error(std::string(tool) + " is not installed: xrun image build needs Debian's apt");
+  auto depmod = find_tool("depmod");
+  if (!depmod) return image_error("depmod is not installed: sudo apt-get install kmod");
+  if (settings.kernel && !is_regular_file(*settings.kernel))
+    return image_error("kernel " + xrun::quoted(*settings.kernel) + " (targets." + std::string(arch.name) +
+                       ".kernel) is not a file");
+  if (settings.modules && !is_directory(*settings.modules))
+    return image_error("modules " + xrun::quoted(*settings.modules) + " (targets." + std::string(arch.name) +
+                       ".modules) is not a directory: point it at lib/modules/<release>");
+  if (settings.rootfs && !is_directory(*settings.rootfs))
+    return image_error("rootfs " + xrun::quoted(*settings.rootfs) + " (targets." + std::string(arch.name) +
+                       ".rootfs) is not a directory");
+
+  // What the image is made of. Any change here rebuilds it.
+  const std::string suffix = ":" + std::string(arch.debian_arch);
+  std::vector<PackageInfo> packages;
+  if (!settings.kernel) {
+    auto kernel = resolve_kernel(arch);
+    if (!kernel) return kernel.error();
+    packages.push_back(*kernel);
+  }
+  for (const char* name : {"busybox-static", "libc6", "libstdc++6", "libgcc-s1"}) {
+    auto info = candidate(name + suffix);
+    if (!info) return info.error();
+    packages.push_back(*info);
+  }
+  json inputs;
+  inputs["layout"] = kImageLayoutVersion;
+  inputs["agent_sha256"] = sha256_of(*agent);
+  for (const auto& p : packages) inputs["packages"][p.name] = p.version;
+  if (settings.kernel) inputs["kernel"] = sha256_of(*settings.kernel);
+  if (settings.modules) inputs["modules"] = *settings.modules;
+  if (settings.rootfs) inputs["rootfs"] = *settings.rootfs;
+
+  if (!options.force) {
+    if (auto text = read_file(loc.manifest)) {
+      json old = json::parse(*text, nullptr, false);
+      if (!old.is_discarded() && old.value("inputs", json()) == inputs && is_regular_file(loc.kernel) &&
+          is_regular_file(loc.initrd)) {
+        result.summary = "up to date (" + old.value("kernel_release", std::string("?")) + ")";
+        return result;
+      }
+    }
+  }
+
+  std::error_code ec;
+  fs::create_directories(images_root(), ec);
+  ScratchDir scratch{join_path(images_root(), "." + loc.name + ".build-" + std::to_string(::getpid()))};
+  fs::remove_all(scratch.path, ec);
+  fs::create_directories(scratch.path, ec);
+  if (ec) return image_error("cannot create " + scratch.path + ": " + ec.message());
+
+  json manifest;
+  manifest["schema"] = kManifestSchema;
+  manifest["name"] = loc.name;
+  manifest["arch"] = arch.name;
+  manifest["inputs"] = inputs;
+  manifest["built_at"] = now_iso8601();
+
+  // 1. Download and unpack the packages.
+  if (!packages.empty()) {
+    std::vector<std::string> download{"apt-get", "download", "-q"};
+    // As root, apt drops to its _apt user, who cannot write into root's cache.
+    if (::geteuid() == 0) download.insert(download.end(), {"-o", "APT::Sandbox::User=root"});
+    for (const auto& p : packages) download.push_back(p.name + "=" + p.version);
+    progress("downloading " + std::to_string(packages.size()) + " packages (" + std::string(arch.debian_arch) + ")");
+    if (auto done = run_step(download, scratch.path); !done) return done.error();
+  }
+  std::map<std::string, std::string> unpacked;  // package name without arch -> dir
+  for (const auto& p : packages) {
+    const std::string bare = p.name.substr(0, p.name.find(':'));
+    std::string deb;
+    for (const auto& entry : fs::directory_iterator(scratch.path, ec))
+      if (entry.path().filename().string().rfind(bare + "_", 0) == 0 && entry.path().extension() == ".deb")
+        deb = entry.path().string();
+    if (deb.empty()) return image_error("apt-get download gave no .deb for " + p.name);
+    const std::string dir = join_path(scratch.path, "root-" + bare);
+    if (auto done = run_step({"dpkg-deb", "-x", deb, dir}, ""); !done) return done.error();
+    manifest["packages"].push_back({{"name", p.name}, {"version", p.version}, {"sha256", sha256_of(deb)}});
+    unpacked[bare] = dir;
+    fs::remove(deb, ec);
+  }
+
+  // 2. The kernel and the modules the agent needs, ordered by depmod's graph.
+  std::string kernel_file = settings.kernel.value_or("");
+  std::string modules_dir = settings.modules.value_or("");
+  std::string release;
+  for (const auto& [name, dir] : unpacked) {
+    if (name.rfind("linux-image-", 0) != 0) continue;
+    for (const auto& entry : fs::directory_iterator(join_path(dir, "boot"), ec)) {
+      const std::string file = entry.path().filename().string();
+      if (file.rfind("vmlinuz-", 0) == 0 || file.rfind("vmlinux-", 0) == 0) {
+        kernel_file = entry.path().string();
+        release = file.substr(8);
+      }
+    }
+    if (kernel_file.empty()) return image_error(name + " has no boot/vmlinuz-*");
+    progress("computing module dependencies with depmod (" + release + ")");
+    if (auto done = run_step({*depmod, "-b", dir, release}, ""); !done) return done.error();
+    modules_dir = join_path(dir, "lib/modules/" + release);
+  }
+  if (release.empty() && !modules_dir.empty()) release = fs::path(modules_dir).filename().string();
+  std::vector<std::string> modules;
+  if (!modules_dir.empty()) {
+    auto order = module_load_order(modules_dir, arch.modules);
+    if (!order) return order.error();
+    modules = std::move(*order);
+  }
+
+  // 3. The initramfs.
+  progress("writing the initramfs");
+  CpioWriter cpio;
+  std::set<std::string> dirs;
+  for (const char* dir : {"/bin", "/sbin", "/dev", "/proc", "/sys", "/tmp", "/etc", "/etc/xrun", "/root", "/lib",
+                          "/usr", "/usr/bin", "/usr/lib"}) {
+    dirs.insert(dir);
+    cpio.add_directory(dir, std::string_view(dir) == "/tmp" ? 01777 : 0755);
+  }
+  cpio.add_char_device("/dev/console", 0600, 5, 1);  // the kernel opens it for init
+  cpio.add_file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+  cpio.add_file("/etc/group", "root:x:0:\n");
+  cpio.add_file("/etc/hostname", "xrun\n");
+  // Target libraries: what dynamic test programs load. Locales, docs and
+  // gconv are left out (megabytes the tests do not need).
+  const auto keep_runtime = [](const std::string& rel) {
+    return rel.rfind("/usr/share", 0) != 0 && rel.find("/gconv") == std::string::npos;
+  };
+  for (const char* name : {"libc6", "libstdc++6", "libgcc-s1"}) {
+    if (auto it = unpacked.find(name); it != unpacked.end()) add_tree(cpio, dirs, it->second, "", keep_runtime);
+  }
+  if (auto it = unpacked.find("busybox-static"); it != unpacked.end()) {
+    const std::string busybox = join_path(it->second, "bin/busybox");
+    auto data = read_file(busybox);
+    if (!data) return image_error("busybox-static has no bin/busybox");
+    cpio.add_file("/bin/busybox", *data, 0755);
+    // Its applets, as it lists them itself (run under qemu-user: a static binary).
+    auto listed = capture_stdout({std::string(arch.qemu_user), busybox, "--list-full"});
+    std::istringstream names(listed.value_or("bin/sh\n"));
+    for (std::string applet; std::getline(names, applet);) {
+      if (applet.empty() || applet == "bin/busybox" || applet == "linuxrc") continue;
+      const std::string dest = "/" + applet;
+      if (dirs.count(dest)) continue;
+      add_parents(cpio, dirs, dest);
+      cpio.add_symlink(dest, "/bin/busybox");
+    }
+    manifest["busybox_applets"] = listed ? "listed" : "sh only (qemu-user could not list them)";
+  }
+  std::string module_list;
+  for (const auto& rel : modules) {
+    const std::string source = join_path(modules_dir, rel);
+    const std::string dest = "/lib/modules/" + release + "/" + rel;
+    auto data = read_file(source);
+    if (!data) return image_error("cannot read module " + source);
+    add_parents(cpio, dirs, dest);
+    cpio.add_file(dest, *data);
+    module_list += dest + "\n";
+    manifest["modules"].push_back(rel);
+  }
+  cpio.add_file("/etc/xrun/modules", module_list);
+  if (settings.rootfs) add_tree(cpio, dirs, *settings.rootfs, "", [](const std::string&) { return true; });
+  auto agent_data = read_file(*agent);
+  if (!agent_data) return image_error("cannot read " + *agent);
+  cpio.add_file("/init", *agent_data, 0755);  // last: a rootfs cannot replace it
+  const std::string& archive = cpio.finish();
+
+  // 4. Into the cache, replacing the old image (and its stale saved state).
+  auto kernel_data = read_file(kernel_file);
+  if (!kernel_data) return image_error("cannot read the kernel " + kernel_file);
+  const std::string staged = scratch.path + "/image";
+  fs::create_directories(staged, ec);
+  if (!write_file_atomically(staged + "/kernel", *kernel_data) || !write_file_atomically(staged + "/initrd.cpio", archive))
+    return image_error("cannot write the image under " + staged);
+  manifest["kernel_release"] = release.empty() ? "unknown" : release;
+  manifest["files"]["kernel"] = {{"sha256", sha256_of(staged + "/kernel")}, {"bytes", kernel_data->size()}};
+  manifest["files"]["initrd.cpio"] = {{"sha256", sha256_of(staged + "/initrd.cpio")}, {"bytes", archive.size()}};
+  if (!write_file_atomically(staged + "/manifest.json", manifest.dump(2) + "\n"))
+    return image_error("cannot write the manifest under " + staged);
+  fs::remove_all(loc.dir, ec);
+  fs::rename(staged, loc.dir, ec);
+  if (ec) return image_error("cannot move the image to " + loc.dir + ": " + ec.message());
+  result.rebuilt = true;
+  result.summary = "kernel " + manifest["kernel_release"].get<std::string>() + ", initramfs " +
+                   human_size(archive.size()) + ", " + std::to_string(modules.size()) + " modules";
+  return result;
+}
+
+Expected<ImageLocation> find_built_image(const VmArch& arch, const TargetSettings& settings) {
+  ImageLocation loc = image_location(arch, settings);
+  if (is_regular_file(loc.kernel) && is_regular_file(loc.initrd) && is_regular_file(loc.manifest)) return loc;
+  return image_error("no VM image for " + std::string(arch.name) + " (" + loc.dir +
+                     "): run `xrun image build --arch " + std::string(arch.name) + "` first");
+}
+
+std::vector<ImageSummary> list_images() {
+  std::vector<ImageSummary> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(images_root(), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    auto text = read_file(join_path(entry.path().string(), "manifest.json"));
+    if (!text) continue;
+    json manifest = json::parse(*text, nullptr, false);
+    if (manifest.is_discarded()) continue;
+    ImageSummary s;
+    s.name = name;
+    s.dir = entry.path().string();
+    s.arch = manifest.value("arch", "?");
+    s.kernel_release = manifest.value("kernel_release", "?");
+    s.built_at = manifest.value("built_at", "?");
+    for (const auto& file : fs::recursive_directory_iterator(entry.path(), ec))
+      if (file.is_regular_file(ec)) s.bytes += file.file_size(ec);
+    out.push_back(std::move(s));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Expected<std::vector<std::string>> remove_images(const std::string& which) {
+  std::vector<std::string> removed;
+  std::error_code ec;
+  for (const auto& image : list_images()) {
+    if (which != "all" && image.name != which && image.arch != which) continue;
+    fs::remove_all(image.dir, ec);
+    if (ec) return image_error("cannot remove " + image.dir + ": " + ec.message());
+    removed.push_back(image.name);
+  }
+  if (removed.empty())
+    return make_error(ExitCode::Usage, "no image named " + xrun::quoted(which) + " (see `xrun image list`)");
+  return removed;
+}
+
+}  // namespace xrun

@@ -1,0 +1,67 @@
+// VM images for system mode: a kernel plus an uncompressed cpio initramfs
+// (busybox, the target's libc/libstdc++/libgcc, the kernel modules the agent
+// needs, and the agent as /init), built from Debian packages and cached under
+// $XDG_CACHE_HOME/xrun/images/<name>/ with a manifest.json that records the
+// package versions and hashes. `xrun image build` rebuilds only when one of
+// those inputs changed.
+//
+// A target's config may bring its own kernel (+ modules) or a root filesystem
+// tree to add; such an image gets its own name ("aarch64-custom-<hash>") so it
+// never shadows the stock one.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/config.h"
+#include "core/expected.h"
+#include "system/vm_arch.h"
+
+namespace xrun {
+
+struct ImageLocation {
+  std::string name;          // "aarch64"
+  std::string dir;
+  std::string kernel;
+  std::string initrd;
+  std::string manifest;
+  std::string snapshot_dir;  // saved VM state (vm.cpp), rebuilt when stale
+};
+
+std::string images_root();  // $XDG_CACHE_HOME/xrun/images
+ImageLocation image_location(const VmArch& arch, const TargetSettings& settings);
+
+struct ImageBuildOptions {
+  bool force = false;                               // rebuild even when up to date
+  std::function<void(const std::string&)> progress;  // one line per step
+};
+
+struct ImageBuildResult {
+  ImageLocation location;
+  bool rebuilt = false;  // false: the cached image was up to date
+  std::string summary;   // "kernel 6.1.0-56-arm64, initramfs 9.1 MB, ..."
+};
+
+Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings& settings,
+                                       const ImageBuildOptions& options);
+
+// The image a run uses; an error that says how to build it when there is none.
+Expected<ImageLocation> find_built_image(const VmArch& arch, const TargetSettings& settings);
+
+struct ImageSummary {
+  std::string name, arch, kernel_release, built_at, dir;
+  std::uint64_t bytes = 0;
+};
+std::vector<ImageSummary> list_images();
+
+// Removes the images whose name or arch is `which` ("all": every image);
+// returns the names removed.
+Expected<std::vector<std::string>> remove_images(const std::string& which);
+
+// The guest agent binary for `arch`, built with xrun (next to the xrun
+// executable, or in ../libexec/xrun when installed). XRUN_AGENT_DIR overrides.
+Expected<std::string> find_agent_binary(const VmArch& arch);
+
+}  // namespace xrun

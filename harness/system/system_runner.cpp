@@ -1,0 +1,260 @@
+#include "system/system_runner.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <boost/asio/post.hpp>
+#include <climits>
+#include <filesystem>
+
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "core/log.h"
+#include "elf/elf_probe.h"
+#include "launch/launcher.h"
+#include "target/target_table.h"
+
+namespace xrun {
+
+namespace asio = boost::asio;
+
+struct SystemRunner::Job {
+  JobId id = 0;
+  Pool* pool = nullptr;
+  RunFrame frame;
+  Callbacks callbacks;
+  std::function<void(std::string_view)> stderr_sink;
+  std::shared_ptr<Vm> vm;
+  std::string pending_stdin;
+  bool stdin_closed = false;
+};
+
+struct SystemRunner::Pool {
+  VmSettings settings;
+  std::vector<std::shared_ptr<Vm>> vms;
+  std::deque<std::shared_ptr<Job>> queue;
+  bool from_snapshot = false;
+  bool keep_logs = false;  // a VM failed: its console log stays for the user
+  int failed_boots = 0;
+  std::optional<std::string> broken;  // VMs cannot start at all: every job fails with this
+};
+
+namespace {
+
+std::string real_path(const std::string& path) {
+  char buffer[PATH_MAX];
+  return ::realpath(path.c_str(), buffer) ? std::string(buffer) : path;
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+void set_env(std::vector<std::string>& env, const std::string& entry) {
+  const auto name = entry.substr(0, entry.find('=') + 1);
+  for (auto& e : env)
+    if (e.compare(0, name.size(), name) == 0) {
+      e = entry;
+      return;
+    }
+  env.push_back(entry);
+}
+
+}  // namespace
+
+SystemRunner::SystemRunner(asio::io_context& io, const Config& config, SystemRunnerOptions options)
+    : io_(io), config_(config), options_(options), base_env_(current_environment()) {}
+
+SystemRunner::~SystemRunner() { shutdown(); }
+
+void SystemRunner::shutdown() {
+  jobs_.clear();
+  for (auto& [target, pool] : pools_) {
+    for (auto& vm : pool->vms) {
+      if (!vm) continue;
+      vm->on_death = nullptr;
+      vm->kill("xrun is done with it");
+    }
+    pool->vms.clear();
+    pool->queue.clear();
+    std::error_code ec;
+    if (!pool->keep_logs) std::filesystem::remove_all(pool->settings.work_dir, ec);
+  }
+  pools_.clear();
+}
+
+Expected<SystemRunner::Pool*> SystemRunner::pool_for(const std::string& target) {
+  if (auto it = pools_.find(target); it != pools_.end()) return it->second.get();
+  auto settings = vm_settings_for(target, config_);
+  if (!settings) return settings.error();
+  auto pool = std::make_unique<Pool>();
+  pool->settings = *settings;
+  if (!options_.cold_boot) {
+    auto saved = ensure_snapshot(pool->settings);
+    if (saved) pool->from_snapshot = true;
+    else print_warning(saved.error().message + "\n  (cold-booting the VMs instead)");
+  }
+  Pool* raw = pool.get();
+  pools_[target] = std::move(pool);
+  raw->vms.resize(static_cast<std::size_t>(std::max(1, options_.vms)));
+  for (int i = 0; i < options_.vms; ++i) launch_vm(*raw, i);
+  return raw;
+}
+
+void SystemRunner::launch_vm(Pool& pool, int index) {
+  pool.vms[static_cast<std::size_t>(index)] = Vm::launch(
+      io_, pool.settings, index, pool.from_snapshot,
+      [this, &pool, index](const std::shared_ptr<Vm>& vm, std::optional<std::string> error) {
+        if (!error) {
+          pool.failed_boots = 0;
+          vm->on_death = [this, &pool, index] {
+            pool.keep_logs = true;
+            // Replace it once the current call chain is over.
+            asio::post(io_, [this, &pool, index] {
+              if (!pool.broken) launch_vm(pool, index);
+            });
+          };
+          dispatch(pool);
+          return;
+        }
+        pool.keep_logs = true;
+        if (vm->from_snapshot()) {
+          // The saved state does not work here (after a qemu upgrade, say):
+          // every VM from now on cold-boots.
+          print_warning("starting a VM from saved state failed, cold-booting instead: " + *error);
+          pool.from_snapshot = false;
+          std::error_code ec;
+          std::filesystem::remove_all(pool.settings.image.snapshot_dir, ec);
+          launch_vm(pool, index);
+          return;
+        }
+        if (++pool.failed_boots < 3) {
+          spdlog::debug("VM {} failed to boot, retrying: {}", index, *error);
+          launch_vm(pool, index);
+          return;
+        }
+        pool.broken = *error;
+        dispatch(pool);
+      });
+}
+
+void SystemRunner::dispatch(Pool& pool) {
+  if (pool.broken) {
+    auto queue = std::move(pool.queue);
+    pool.queue.clear();
+    for (auto& job : queue) {
+      JobExit exit;
+      exit.infra_error = *pool.broken;
+      finish(job->id, exit);
+    }
+    return;
+  }
+  for (auto& vm : pool.vms) {
+    if (pool.queue.empty()) return;
+    if (!vm || !vm->alive() || !vm->ready() || vm->jobs() > 0) continue;
+    auto job = pool.queue.front();
+    pool.queue.pop_front();
+    job->vm = vm;
+    Vm::JobHandlers handlers;
+    handlers.out = [job](std::string_view bytes) {
+      if (job->callbacks.output) job->callbacks.output(bytes);
+    };
+    handlers.err = job->stderr_sink;
+    const JobId id = job->id;
+    handlers.done = [this, id](const JobExit& exit) { finish(id, exit); };
+    vm->run(job->frame, std::move(handlers));
+    if (!job->pending_stdin.empty()) vm->send_stdin(job->frame.job, job->pending_stdin);
+    if (job->stdin_closed) vm->send_stdin(job->frame.job, {});
+    job->pending_stdin.clear();
+  }
+}
+
+void SystemRunner::finish(JobId id, const JobExit& exit) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  auto job = it->second;
+  jobs_.erase(it);
+  if (job->callbacks.exited) job->callbacks.exited(exit);
+  dispatch(*job->pool);
+}
+
+Expected<JobStarted> SystemRunner::start(const JobRequest& request, Callbacks callbacks) {
+  return start_job(request, std::move(callbacks), nullptr);
+}
+
+Expected<JobStarted> SystemRunner::start_interactive(const JobRequest& request, Callbacks callbacks,
+                                                     std::function<void(std::string_view)> stderr_sink) {
+  return start_job(request, std::move(callbacks), std::move(stderr_sink));
+}
+
+Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callbacks callbacks,
+                                             std::function<void(std::string_view)> stderr_sink) {
+  auto elf = probe_elf(request.program);
+  if (!elf) return elf.error();
+  const TargetSpec* spec = TargetTable::builtin().match(*elf);
+  if (!spec) return make_error(ExitCode::CannotExecute, request.program + ": no target matches this ELF file");
+  auto pool = pool_for(spec->name);
+  if (!pool) return pool.error();
+
+  auto job = std::make_shared<Job>();
+  job->id = next_id_++;
+  job->pool = *pool;
+  job->callbacks = std::move(callbacks);
+  job->stderr_sink = std::move(stderr_sink);
+  RunFrame& f = job->frame;
+  f.job = static_cast<std::uint32_t>(job->id);
+  f.path = real_path(request.program);
+  f.argv.push_back(request.program);
+  f.argv.insert(f.argv.end(), request.args.begin(), request.args.end());
+  f.env = base_env_;
+  for (const auto& [name, value] : config_.target(spec->name).env) set_env(f.env, name + "=" + value);
+  for (const auto& entry : request.extra_env) set_env(f.env, entry);
+  f.cwd = real_path(request.cwd.empty() ? current_directory() : request.cwd);
+  f.forward_stdin = job->stderr_sink != nullptr;
+  f.merge_stderr = job->stderr_sink == nullptr;
+  // The agent's own deadline is a backstop: the scheduler normally stops the
+  // job first (SIGTERM, grace, SIGKILL) and the VM watchdog catches a hang.
+  if (request.deadline_seconds) f.timeout_ms = static_cast<std::uint32_t>((*request.deadline_seconds + 5) * 1000);
+  f.binds = {f.cwd, parent_of(f.path)};
+  for (const auto& share : (*pool)->settings.shares) f.binds.push_back(real_path(share));
+  jobs_[job->id] = job;
+  (*pool)->queue.push_back(job);
+  dispatch(**pool);
+  return JobStarted{job->id, "qemu-system"};
+}
+
+void SystemRunner::signal(JobId id, int sig) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  auto job = it->second;
+  if (job->vm) {
+    job->vm->signal(job->frame.job, sig);
+    return;
+  }
+  // Still queued: it never started, so it ends as if the signal had killed it.
+  auto& queue = job->pool->queue;
+  queue.erase(std::remove(queue.begin(), queue.end(), job), queue.end());
+  asio::post(io_, [this, id, sig] { finish(id, JobExit{true, 0, sig}); });
+}
+
+void SystemRunner::signal_all(int sig) {
+  std::vector<JobId> ids;
+  for (const auto& [id, job] : jobs_) ids.push_back(id);
+  for (JobId id : ids) signal(id, sig);
+}
+
+void SystemRunner::send_stdin(JobId id, std::string_view bytes) {
+  auto it = jobs_.find(id);
+  if (it == jobs_.end()) return;
+  auto& job = *it->second;
+  if (job.vm) {
+    job.vm->send_stdin(job.frame.job, bytes);
+  } else if (bytes.empty()) {
+    job.stdin_closed = true;
+  } else {
+    job.pending_stdin.append(bytes);
+  }
+}
+
+}  // namespace xrun

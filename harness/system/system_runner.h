@@ -1,0 +1,63 @@
+// The system-mode JobRunner: jobs run inside booted target VMs, one VM per
+// worker, reused across jobs. `xrun test --backend system` plugs it into the
+// same scheduler and reports as qemu-user (engine/job_runner.h).
+//
+// The pool of a target starts on the first job for it: the saved state is
+// made if needed (vm.h), then every VM starts from it in parallel (or cold
+// boots, with --cold-boot or when restoring fails). A VM that dies or hangs
+// takes its job down as an infrastructure error and is replaced; the rest of
+// the run goes on.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+
+#include "config/config.h"
+#include "engine/job_runner.h"
+#include "system/vm.h"
+
+namespace xrun {
+
+struct SystemRunnerOptions {
+  int vms = 1;             // VMs per target: the number of tests at once
+  bool cold_boot = false;  // never start from saved state
+};
+
+class SystemRunner final : public JobRunner {
+ public:
+  SystemRunner(boost::asio::io_context& io, const Config& config, SystemRunnerOptions options);
+  ~SystemRunner() override;
+
+  Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
+  void signal(JobId id, int signal) override;
+  void signal_all(int signal);
+  // Stops every VM (SIGKILL to qemu); jobs still running end as infra errors.
+  void shutdown();
+
+  // For single runs: stdin for a started job, and separate stderr.
+  void send_stdin(JobId id, std::string_view bytes);  // empty: end of input
+  Expected<JobStarted> start_interactive(const JobRequest& request, Callbacks callbacks,
+                                         std::function<void(std::string_view)> stderr_sink);
+
+ private:
+  struct Pool;
+  struct Job;
+  Expected<JobStarted> start_job(const JobRequest& request, Callbacks callbacks,
+                                 std::function<void(std::string_view)> stderr_sink);
+  Expected<Pool*> pool_for(const std::string& target);
+  void launch_vm(Pool& pool, int index);
+  void dispatch(Pool& pool);
+  void finish(JobId id, const JobExit& exit);
+
+  boost::asio::io_context& io_;
+  const Config& config_;
+  SystemRunnerOptions options_;
+  std::vector<std::string> base_env_;
+  std::map<std::string, std::unique_ptr<Pool>> pools_;
+  std::map<JobId, std::shared_ptr<Job>> jobs_;
+  JobId next_id_ = 1;
+};
+
+}  // namespace xrun

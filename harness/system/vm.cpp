@@ -1,0 +1,619 @@
+#include "system/vm.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/write.hpp>
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "core/hash.h"
+#include "core/log.h"
+#include "engine/test_model.h"
+#include <fstream>
+
+namespace xrun {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string format_seconds(double s) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3g s", s);
+  return buffer;
+}
+
+std::string last_lines(const std::string& text, std::size_t count) {
+  std::size_t end = text.size();
+  while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r')) --end;
+  std::size_t start = end;
+  for (std::size_t seen = 0; start > 0; --start) {
+    if (text[start - 1] == '\n' && ++seen == count) break;
+  }
+  std::string out;
+  std::istringstream lines(text.substr(start, end - start));
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    out += "\n    " + line;
+  }
+  return out.empty() ? "\n    (the console is empty)" : out;
+}
+
+enum class Mode { Cold, SaveState, Restore };
+
+// The machine options must be identical when saving and restoring, so they
+// are built in one place, and their text is part of the saved state's key.
+std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std::string& state_dir) {
+  const std::string mem = std::to_string(s.memory_mb);
+  std::string machine = std::string(s.arch->machine);
+  std::vector<std::string> args{"-cpu", s.cpu, "-m", mem + "M", "-nodefaults", "-no-user-config", "-display", "none",
+                                "-no-reboot"};
+  if (mode != Mode::Cold) {
+    machine += ",memory-backend=ram";
+    args.insert(args.end(), {"-object", "memory-backend-file,id=ram,size=" + mem + "M,mem-path=" + state_dir +
+                                            "/ram,share=" + (mode == Mode::SaveState ? "on" : "off")});
+  }
+  args.insert(args.begin(), {"-M", machine});
+  args.insert(args.end(),
+              {"-kernel", s.image.kernel, "-initrd", s.image.initrd, "-append",
+               "console=" + std::string(s.arch->console) +
+                   " rdinit=/init quiet cryptomgr.notests=1 panic=-1 oops=panic random.trust_cpu=on"
+                   " initcall_blacklist=crypto_kdf108_init,init_kprobe_trace,load_system_certificate_list,init_encrypted",
+               "-device", "virtio-serial-device", "-device",
+               "virtserialport,chardev=agent,name=" XRUN_AGENT_PORT_NAME, "-fsdev",
+               "local,id=host,path=/,security_model=none", "-device",
+               "virtio-9p-device,fsdev=host,mount_tag=" XRUN_AGENT_9P_TAG});
+  return args;
+}
+
+std::vector<std::string> qemu_command(const VmSettings& s, Mode mode, const std::string& state_dir,
+                                      const std::string& agent_socket, const std::string& console_log,
+                                      const std::string& qmp_socket) {
+  std::vector<std::string> argv{s.qemu};
+  for (auto& a : machine_args(s, mode, state_dir)) argv.push_back(std::move(a));
+  argv.insert(argv.end(), {"-chardev", "file,id=con,path=" + console_log + ",append=on", "-serial", "chardev:con",
+                           "-chardev", "socket,id=agent,path=" + agent_socket + ",server=on,wait=off"});
+  if (!qmp_socket.empty()) argv.insert(argv.end(), {"-qmp", "unix:" + qmp_socket + ",server=on,wait=off"});
+  // The RAM stays in the memory-backend file (x-ignore-shared): only device
+  // state goes through the migration stream. That capability must be set on
+  // both sides over QMP before migrating, hence -incoming defer.
+  if (mode == Mode::Restore) argv.insert(argv.end(), {"-incoming", "defer"});
+  return argv;
+}
+
+// fork/exec qemu in its own process group (a terminal's Ctrl-C is xrun's to
+// handle, not qemu's), dying with xrun, its stdout/stderr in the console log.
+Expected<pid_t> spawn_qemu(const std::vector<std::string>& argv, const std::string& console_log) {
+  const int log_fd = ::open(console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (log_fd < 0) return make_error(ExitCode::InfraError, "cannot write " + console_log + ": " + std::strerror(errno));
+  std::vector<char*> args;
+  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    ::close(log_fd);
+    return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(errno));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) _exit(127);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+    ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+    ::execv(args[0], args.data());
+    _exit(127);
+  }
+  ::setpgid(pid, pid);
+  ::close(log_fd);
+  return pid;
+}
+
+std::string snapshot_key(const VmSettings& s) {
+  struct stat st{};
+  ::stat(s.qemu.c_str(), &st);
+  std::string text = s.qemu + "\n" + std::to_string(st.st_size) + "\n" + std::to_string(st.st_mtime) + "\n" +
+                     read_file(s.image.manifest).value_or("") + "\n";
+  for (const auto& a : machine_args(s, Mode::Restore, "STATE")) text += a + "\n";
+  return fnv1a_hex(text);
+}
+
+// Blocking helpers for save_snapshot, which runs before any VM of the pool.
+int connect_unix(const std::string& path) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+  ::close(fd);
+  return -1;
+}
+
+bool read_with_deadline(int fd, std::string& into, Clock::time_point deadline) {
+  pollfd p{fd, POLLIN, 0};
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+  if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+  char buffer[4096];
+  const ssize_t n = ::read(fd, buffer, sizeof buffer);
+  if (n <= 0) return false;
+  into.append(buffer, static_cast<std::size_t>(n));
+  return true;
+}
+
+// One QMP command; skips asynchronous events. nullopt on timeout or EOF.
+std::optional<nlohmann::json> qmp(int fd, std::string& pending, const nlohmann::json& command,
+                                  Clock::time_point deadline) {
+  const std::string text = command.dump() + "\n";
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) return std::nullopt;
+  for (;;) {
+    auto newline = pending.find('\n');
+    while (newline == std::string::npos) {
+      if (!read_with_deadline(fd, pending, deadline)) return std::nullopt;
+      newline = pending.find('\n');
+    }
+    auto reply = nlohmann::json::parse(pending.substr(0, newline), nullptr, false);
+    pending.erase(0, newline + 1);
+    if (reply.is_object() && (reply.contains("return") || reply.contains("error"))) return reply;
+  }
+}
+
+const nlohmann::json kIgnoreShared = {
+    {"execute", "migrate-set-capabilities"},
+    {"arguments", {{"capabilities", {{{"capability", "x-ignore-shared"}, {"state", true}}}}}}};
+
+// Connects to qemu's QMP socket (retrying while qemu starts), negotiates,
+// and returns the fd; -1 with `why` set on failure.
+int qmp_open(const std::string& socket, pid_t qemu, std::string& pending, Clock::time_point deadline, std::string& why) {
+  int fd;
+  while ((fd = connect_unix(socket)) < 0) {
+    if (Clock::now() > deadline) return why = "qemu's QMP socket did not appear", -1;
+    if (::waitpid(qemu, nullptr, WNOHANG) == qemu) return why = "qemu exited", -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  if (!read_with_deadline(fd, pending, deadline) || !qmp(fd, pending, {{"execute", "qmp_capabilities"}}, deadline) ||
+      !qmp(fd, pending, kIgnoreShared, deadline)) {
+    ::close(fd);
+    return why = "QMP did not answer", -1;
+  }
+  pending.clear();
+  return fd;
+}
+
+}  // namespace
+
+Expected<VmSettings> vm_settings_for(const std::string& target, const Config& config) {
+  const VmArch* arch = find_vm_arch(target);
+  std::string names;
+  for (const auto& n : vm_arch_names()) names += (names.empty() ? "" : ", ") + n;
+  if (!arch)
+    return make_error(ExitCode::CannotExecute,
+                      "system mode does not support target " + xrun::quoted(target) + " (supported: " + names + ")");
+  const TargetSettings& ts = config.target(target);
+  VmSettings s;
+  s.arch = arch;
+  s.target = target;
+  auto image = find_built_image(*arch, ts);
+  if (!image) return image.error();
+  s.image = *image;
+  auto qemu = find_program(arch->qemu_system);
+  if (!qemu)
+    return make_error(ExitCode::CannotExecute, std::string(arch->qemu_system) + " is not installed: sudo apt-get install " +
+                                                   std::string(arch->qemu_package));
+  s.qemu = *qemu;
+  s.cpu = ts.vm_cpu.value_or(std::string(arch->cpu));
+  if (ts.vm_memory) {
+    try {
+      s.memory_mb = std::stoi(*ts.vm_memory);
+    } catch (const std::exception&) {
+      s.memory_mb = 0;
+    }
+    if (s.memory_mb < 32)
+      return make_error(ExitCode::Usage, "targets." + target + ".vm_memory must be a number of MiB (32 or more), not " +
+                                             xrun::quoted(*ts.vm_memory));
+  }
+  s.shares = ts.shares;
+  for (const auto& share : s.shares)
+    if (!is_directory(share))
+      return make_error(ExitCode::Usage, "targets." + target + ".shares: " + xrun::quoted(share) + " is not a directory");
+  std::string tmpl = join_path(get_env("TMPDIR").value_or("/tmp"), "xrun-vm-XXXXXX");
+  if (!::mkdtemp(tmpl.data()))
+    return make_error(ExitCode::InfraError, "cannot create a work directory in /tmp: " + std::string(std::strerror(errno)));
+  s.work_dir = tmpl;
+  return s;
+}
+
+Expected<std::string> ensure_snapshot(const VmSettings& s) {
+  const std::string dir = s.image.snapshot_dir;
+  const std::string key = snapshot_key(s);
+  if (read_file(join_path(dir, "key")).value_or("") == key + "\n" && is_regular_file(join_path(dir, "state")))
+    return dir;
+  // Made in a private directory and renamed into place: two xruns racing
+  // here both succeed, one of them wins.
+  const auto started = Clock::now();
+  std::error_code ec;
+  const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp, ec);
+  const std::string agent_socket = join_path(s.work_dir, "save.sock"), qmp_socket = join_path(s.work_dir, "save.qmp"),
+                    console = join_path(s.work_dir, "save-console.log");
+  auto pid = spawn_qemu(qemu_command(s, Mode::SaveState, tmp, agent_socket, console, qmp_socket), console);
+  if (!pid) return pid.error();
+  int agent_fd = -1, qmp_fd = -1;
+  const auto cleanup = [&] {
+    if (agent_fd >= 0) ::close(agent_fd);
+    if (qmp_fd >= 0) ::close(qmp_fd);
+    ::kill(*pid, SIGKILL);
+    ::waitpid(*pid, nullptr, 0);
+  };
+  const auto fail = [&](const std::string& why) -> Error {
+    cleanup();
+    fs::remove_all(tmp, ec);
+    return make_error(ExitCode::InfraError, "cannot save the VM's state: " + why + "; last console lines:" +
+                                                last_lines(read_file(console).value_or(""), 8));
+  };
+  const auto deadline = started + std::chrono::milliseconds(static_cast<int>(s.boot_timeout_seconds * 1000));
+  std::string pending, why;
+  if ((qmp_fd = qmp_open(qmp_socket, *pid, pending, deadline, why)) < 0) return fail(why);
+  if ((agent_fd = connect_unix(agent_socket)) < 0) return fail("cannot connect to the agent socket");
+  const std::string hello = encode_hello(1);
+  if (::write(agent_fd, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) return fail("agent socket");
+  AgentFrameReader reader;
+  bool ready = false;
+  while (!ready) {
+    std::string bytes;
+    if (!read_with_deadline(agent_fd, bytes, deadline))
+      return fail(::waitpid(*pid, nullptr, WNOHANG) == *pid
+                      ? "qemu exited"
+                      : "the VM did not become ready in " + format_seconds(s.boot_timeout_seconds));
+    reader.feed(bytes);
+    while (auto frame = reader.next()) ready |= frame->type == XRUN_HELLO_ACK;
+  }
+  const auto qmp_deadline = Clock::now() + std::chrono::seconds(20);
+  auto started_migration = qmp(qmp_fd, pending,
+                               {{"execute", "migrate"}, {"arguments", {{"uri", "exec:cat > " + tmp + "/state"}}}},
+                               qmp_deadline);
+  if (!started_migration || started_migration->contains("error"))
+    return fail("migrate: " + (started_migration ? started_migration->dump() : std::string("no answer")));
+  for (;;) {
+    auto status = qmp(qmp_fd, pending, {{"execute", "query-migrate"}}, qmp_deadline);
+    if (!status) return fail("query-migrate did not answer");
+    const std::string state = (*status)["return"].value("status", "");
+    if (state == "completed") break;
+    if (state == "failed" || state == "cancelled") return fail("migration " + state + ": " + status->dump());
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  cleanup();
+  std::ofstream(join_path(tmp, "key")) << key << "\n";
+  fs::remove_all(dir, ec);
+  fs::rename(tmp, dir, ec);
+  if (ec) {
+    fs::remove_all(tmp, ec);
+    if (!is_regular_file(join_path(dir, "state"))) return make_error(ExitCode::InfraError, "cannot store " + dir);
+  }
+  spdlog::debug("saved the VM state of {} in {:.2f} s", s.image.name,
+                std::chrono::duration<double>(Clock::now() - started).count());
+  return dir;
+}
+
+// ------------------------------------------------------------------ Vm ---
+
+Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot)
+    : io_(io),
+      settings_(settings),
+      index_(index),
+      from_snapshot_(from_snapshot),
+      socket_(io),
+      connect_timer_(io),
+      boot_timer_(io),
+      watchdog_(io) {
+  static int generation = 0;
+  const std::string stem = join_path(settings.work_dir, "vm" + std::to_string(index) + "-" + std::to_string(++generation));
+  agent_socket_ = stem + ".sock";
+  qmp_socket_ = stem + ".qmp";
+  console_log_ = stem + "-console.log";
+}
+
+Vm::~Vm() {
+  if (pid_ > 0 && !dead_) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+  }
+}
+
+std::shared_ptr<Vm> Vm::launch(asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot,
+                               ReadyHandler ready) {
+  std::shared_ptr<Vm> vm(new Vm(io, settings, index, from_snapshot));
+  vm->ready_handler_ = std::move(ready);
+  vm->started_at_ = Clock::now();
+  if (auto error = vm->spawn()) {
+    vm->dead_ = true;
+    asio::post(io, [vm, e = *error] {
+      if (auto handler = std::exchange(vm->ready_handler_, nullptr)) handler(vm, e);
+    });
+    return vm;
+  }
+  const double limit = from_snapshot ? settings.restore_timeout_seconds : settings.boot_timeout_seconds;
+  vm->boot_timer_.expires_after(std::chrono::milliseconds(static_cast<int>(limit * 1000)));
+  vm->boot_timer_.async_wait([weak = std::weak_ptr<Vm>(vm), limit](const auto& error) {
+    auto self = weak.lock();
+    if (error || !self || self->ready_ || self->dead_) return;
+    self->die("the VM did not become ready in " + format_seconds(limit));
+  });
+  // Posted: the caller stores `vm` before any handler can run, and every VM
+  // of a pool is spawned before the first one is talked to.
+  asio::post(io, [vm] { vm->try_connect(); });
+  return vm;
+}
+
+std::optional<std::string> Vm::spawn() {
+  auto argv = qemu_command(settings_, from_snapshot_ ? Mode::Restore : Mode::Cold, settings_.image.snapshot_dir,
+                           agent_socket_, console_log_, from_snapshot_ ? qmp_socket_ : "");
+  std::string line;
+  for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
+  spdlog::debug("VM {}: {}", index_, line);
+  auto pid = spawn_qemu(argv, console_log_);
+  if (!pid) return pid.error().message;
+  pid_ = *pid;
+  const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+  if (pid_fd < 0) return std::string("pidfd_open: ") + std::strerror(errno);
+  exit_watch_.emplace(io_, pid_fd);
+  exit_watch_->async_wait(asio::posix::stream_descriptor::wait_read,
+                          [weak = weak_from_this(), this](const auto& error) {
+                            auto self = weak.lock();
+                            if (error || !self || dead_) return;
+                            int status = 0;
+                            ::waitpid(pid_, &status, 0);
+                            pid_ = -1;
+                            std::string how = WIFSIGNALED(status) ? "was killed by " + signal_name(WTERMSIG(status))
+                                                                  : "exited with status " + std::to_string(WEXITSTATUS(status));
+                            die("qemu " + how + " (a guest kernel panic ends qemu too)");
+                          });
+  return std::nullopt;
+}
+
+void Vm::try_connect() {
+  if (from_snapshot_ && !incoming_started_) {
+    // A few milliseconds of blocking QMP: qemu answers as soon as it is up.
+    std::string pending, why;
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    const int fd = qmp_open(qmp_socket_, pid_, pending, deadline, why);
+    const auto started = fd >= 0 ? qmp(fd, pending,
+                                       {{"execute", "migrate-incoming"},
+                                        {"arguments", {{"uri", "exec:cat " + settings_.image.snapshot_dir + "/state"}}}},
+                                       deadline)
+                                 : std::nullopt;
+    if (fd >= 0) ::close(fd);
+    if (!started || started->contains("error")) {
+      die("cannot restore the saved state: " + (started ? started->dump() : why));
+      return;
+    }
+    incoming_started_ = true;
+  }
+  boost::system::error_code error;
+  socket_.connect(asio::local::stream_protocol::endpoint(agent_socket_), error);
+  if (error) {
+    socket_.close(error);
+    connect_timer_.expires_after(std::chrono::milliseconds(3));
+    connect_timer_.async_wait([weak = weak_from_this()](const auto& e) {
+      if (auto self = weak.lock(); self && !e && !self->dead_) self->try_connect();
+    });
+    return;
+  }
+  nonce_ = static_cast<std::uint32_t>(index_ + 1) * 7919u;
+  write(encode_hello(nonce_));
+  read_more();
+}
+
+void Vm::read_more() {
+  socket_.async_read_some(asio::buffer(rx_buffer_), [weak = weak_from_this(), this](const auto& error, std::size_t n) {
+    auto self = weak.lock();
+    if (!self || dead_) return;
+    if (error) {
+      die("the connection to the agent broke (" + error.message() + ")");
+      return;
+    }
+    last_heard_ = Clock::now();
+    reader_.feed(std::string_view(rx_buffer_.data(), n));
+    while (auto frame = reader_.next()) {
+      handle(*frame);
+      if (dead_) return;
+    }
+    if (reader_.corrupt()) {
+      die("the agent sent a malformed frame");
+      return;
+    }
+    read_more();
+  });
+}
+
+void Vm::handle(const AgentFrame& frame) {
+  switch (frame.type) {
+    case XRUN_HELLO_ACK:
+      if (!ready_ && frame.job == nonce_) {
+        ready_ = true;
+        boot_timer_.cancel();
+        spdlog::debug("VM {} ready in {:.3f} s ({}, kernel {})", index_,
+                      std::chrono::duration<double>(Clock::now() - started_at_).count(),
+                      from_snapshot_ ? "restored" : "cold boot", frame.data);
+        arm_watchdog();
+        if (auto handler = std::exchange(ready_handler_, nullptr)) handler(shared_from_this(), std::nullopt);
+      }
+      break;
+    case XRUN_STDOUT:
+    case XRUN_STDERR: {
+      auto it = jobs_.find(frame.job);
+      if (it == jobs_.end()) break;
+      auto& sink = frame.type == XRUN_STDOUT || !it->second.err ? it->second.out : it->second.err;
+      if (sink) sink(frame.data);
+      break;
+    }
+    case XRUN_EXIT: {
+      auto it = jobs_.find(frame.job);
+      if (it == jobs_.end()) break;
+      auto handlers = std::move(it->second);
+      jobs_.erase(it);
+      killed_at_.erase(frame.job);
+      JobExit end;
+      switch (frame.value) {
+        case XRUN_EXIT_CODE: end = JobExit{false, frame.code, 0}; break;
+        case XRUN_EXIT_SIGNAL:
+        case XRUN_EXIT_TIMEOUT: end = JobExit{true, 0, frame.code}; break;
+        default:
+          end = JobExit{false, frame.code == ENOENT ? 127 : 126, 0};
+          end.infra_error = frame.data.empty() ? "the agent could not start the program" : frame.data;
+      }
+      if (handlers.done) handlers.done(end);
+      break;
+    }
+    case XRUN_LOG:
+      spdlog::debug("VM {} agent: {}", index_, frame.data);
+      break;
+    default:
+      break;
+  }
+}
+
+void Vm::arm_watchdog() {
+  // While jobs run, ping the agent each second; silence for
+  // unresponsive_seconds (or a SIGKILL that never ends its job) means the
+  // guest is hung: the VM is killed and its jobs become infra errors.
+  watchdog_.expires_after(std::chrono::seconds(1));
+  watchdog_.async_wait([weak = weak_from_this(), this](const auto& error) {
+    auto self = weak.lock();
+    if (error || !self || dead_) return;
+    const auto now = Clock::now();
+    const auto limit = std::chrono::milliseconds(static_cast<int>(settings_.unresponsive_seconds * 1000));
+    if (!jobs_.empty() && now - last_heard_ > limit) {
+      die("the VM stopped responding for " + format_seconds(settings_.unresponsive_seconds) +
+          " (guest hung or overloaded)");
+      return;
+    }
+    for (const auto& [job, when] : killed_at_) {
+      if (now - when > limit) {
+        die("a job sent SIGKILL did not end within " + format_seconds(settings_.unresponsive_seconds) +
+            " (guest hung)");
+        return;
+      }
+    }
+    if (!jobs_.empty()) write(encode_hello(nonce_));  // answered with HELLO_ACK: proof of life
+    arm_watchdog();
+  });
+}
+
+void Vm::run(RunFrame frame, JobHandlers handlers) {
+  if (dead_) {
+    JobExit end;
+    end.infra_error = "the VM is gone";
+    if (handlers.done) handlers.done(end);
+    return;
+  }
+  if (jobs_.empty()) last_heard_ = Clock::now();
+  jobs_[frame.job] = std::move(handlers);
+  write(encode_run(frame));
+}
+
+void Vm::send_stdin(std::uint32_t job, std::string_view bytes) {
+  if (!dead_ && jobs_.count(job)) write(encode_stdin(job, bytes));
+}
+
+void Vm::signal(std::uint32_t job, int sig) {
+  if (dead_ || !jobs_.count(job)) return;
+  if (sig == SIGKILL && !killed_at_.count(job)) killed_at_[job] = Clock::now();
+  write(encode_signal(job, sig));
+}
+
+void Vm::write(std::string bytes) {
+  tx_queue_.push_back(std::move(bytes));
+  if (!writing_) write_next();
+}
+
+void Vm::write_next() {
+  if (tx_queue_.empty() || dead_) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  asio::async_write(socket_, asio::buffer(tx_queue_.front()), [weak = weak_from_this(), this](const auto& error, std::size_t) {
+    auto self = weak.lock();
+    if (!self || dead_) return;
+    if (error) {
+      die("cannot write to the agent (" + error.message() + ")");
+      return;
+    }
+    tx_queue_.pop_front();
+    write_next();
+  });
+}
+
+void Vm::kill(const std::string& reason) {
+  quiet_ = true;  // asked for: not a failure worth keeping the console log for
+  die(reason);
+}
+
+void Vm::die(const std::string& reason) {
+  if (dead_) return;
+  dead_ = true;
+  auto self = shared_from_this();
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  if (exit_watch_) exit_watch_->close(ignored);
+  connect_timer_.cancel();
+  boot_timer_.cancel();
+  watchdog_.cancel();
+  // A panic prints a long backtrace; its first line says what happened.
+  const std::string console = read_file(console_log_).value_or("");
+  std::string what = reason;
+  if (auto panic = console.find("Kernel panic"); panic != std::string::npos) {
+    auto end = console.find('\n', panic);
+    what = "the guest kernel panicked: \"" + console.substr(panic, end == std::string::npos ? end : end - panic) +
+           "\" (" + reason + ")";
+  }
+  const std::string message = "VM " + std::to_string(index_) + " (" + settings_.image.name + "): " + what +
+                              "; last console lines (" + console_log_ + "):" + last_lines(console, 6);
+  if (auto handler = std::exchange(ready_handler_, nullptr)) {
+    handler(self, message);
+    return;
+  }
+  auto jobs = std::move(jobs_);
+  jobs_.clear();
+  for (auto& [id, handlers] : jobs) {
+    JobExit end;
+    end.infra_error = message;
+    if (handlers.done) handlers.done(end);
+  }
+  if (on_death) on_death();
+}
+
+bool Vm::failed() const { return dead_ && !quiet_; }
+
+std::string Vm::console_tail(std::size_t lines) const { return last_lines(read_file(console_log_).value_or(""), lines); }
+
+}  // namespace xrun

@@ -1,0 +1,124 @@
+// One qemu-system VM running the xrun agent, driven on an io_context.
+//
+// Start: either a cold boot (kernel + initramfs, ~1.3 s under TCG) or a
+// restore of the image's saved state (RAM file mapped private + device state
+// migrated in, ~0.3 s), see findings.md. The saved state is made once per
+// image and qemu build by save_snapshot(): boot, wait for the agent, migrate
+// the device state to a file while RAM stays in a shared memory-backend-file.
+// Nothing is mounted over 9p before that moment (a mounted share blocks
+// migration); the agent mounts on the first job that needs host files.
+//
+// A VM is killed with SIGKILL when xrun is done with it, when it stops
+// answering, and (PR_SET_PDEATHSIG) when xrun itself dies: no qemu outlives
+// xrun. Its console goes to a log whose last lines every infra error quotes.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "config/config.h"
+#include "core/expected.h"
+#include "engine/job_runner.h"
+#include "system/agent_client.h"
+#include "system/image.h"
+#include "system/vm_arch.h"
+
+namespace xrun {
+
+struct VmSettings {
+  const VmArch* arch = nullptr;
+  std::string target;
+  ImageLocation image;
+  std::string qemu;  // qemu-system-* binary
+  std::string cpu;
+  int memory_mb = 128;
+  std::vector<std::string> shares;  // host directories shown in every job
+  std::string work_dir;             // this run's sockets and console logs
+  double boot_timeout_seconds = 30;
+  double restore_timeout_seconds = 5;  // then: cold boot instead
+  double unresponsive_seconds = 10;    // no answer to a ping or a SIGKILL this long: hung
+  bool use_snapshot = true;
+};
+
+// Resolves the VM for `target` (arch support, image, qemu, cpu, memory) and
+// creates a private work directory. Errors say what to install or build.
+Expected<VmSettings> vm_settings_for(const std::string& target, const Config& config);
+
+// The saved state of settings.image, made now if missing or stale (a
+// different qemu binary, image or machine options). An Error means no usable
+// saved state: callers cold-boot.
+Expected<std::string> ensure_snapshot(const VmSettings& settings);
+
+class Vm : public std::enable_shared_from_this<Vm> {
+ public:
+  struct JobHandlers {
+    std::function<void(std::string_view)> out;
+    std::function<void(std::string_view)> err;  // unused with merge_stderr
+    std::function<void(const JobExit&)> done;  // infra_error: the VM failed
+  };
+  using ReadyHandler = std::function<void(const std::shared_ptr<Vm>&, std::optional<std::string> error)>;
+
+  // Starts qemu; `ready` runs once: when the agent answered, or with why not.
+  static std::shared_ptr<Vm> launch(boost::asio::io_context& io, const VmSettings& settings, int index,
+                                    bool from_snapshot, ReadyHandler ready);
+  ~Vm();
+
+  void run(RunFrame frame, JobHandlers handlers);
+  void send_stdin(std::uint32_t job, std::string_view bytes);
+  void signal(std::uint32_t job, int signal);
+  // SIGKILL to qemu; every job ends with an infra error naming `reason`.
+  void kill(const std::string& reason);
+
+  bool alive() const { return !dead_; }
+  bool failed() const;  // died on its own (not by kill()): its console log is worth keeping
+  bool ready() const { return ready_; }
+  std::size_t jobs() const { return jobs_.size(); }
+  int index() const { return index_; }
+  bool from_snapshot() const { return from_snapshot_; }
+  // Called once when the VM dies after it was ready (the pool replaces it).
+  std::function<void()> on_death;
+  std::string console_tail(std::size_t lines) const;
+
+ private:
+  Vm(boost::asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot);
+  std::optional<std::string> spawn();
+  void try_connect();
+  void read_more();
+  void handle(const AgentFrame& frame);
+  void write(std::string bytes);
+  void write_next();
+  void die(const std::string& reason);
+  void arm_watchdog();
+
+  boost::asio::io_context& io_;
+  VmSettings settings_;
+  int index_;
+  bool from_snapshot_;
+  std::string agent_socket_, qmp_socket_, console_log_;
+  bool incoming_started_ = false;
+  pid_t pid_ = -1;
+  std::optional<boost::asio::posix::stream_descriptor> exit_watch_;
+  boost::asio::local::stream_protocol::socket socket_;
+  boost::asio::steady_timer connect_timer_, boot_timer_, watchdog_;
+  std::chrono::steady_clock::time_point started_at_, last_heard_;
+  ReadyHandler ready_handler_;
+  bool ready_ = false, dead_ = false, quiet_ = false;
+  std::uint32_t nonce_ = 0;
+  std::array<char, 65536> rx_buffer_{};
+  AgentFrameReader reader_;
+  std::deque<std::string> tx_queue_;
+  bool writing_ = false;
+  std::map<std::uint32_t, JobHandlers> jobs_;
+  std::map<std::uint32_t, std::chrono::steady_clock::time_point> killed_at_;  // SIGKILL sent, no EXIT yet
+};
+
+}  // namespace xrun

@@ -1,0 +1,31 @@
+// What system mode needs to know about a target architecture: where its
+// kernel and libraries come from in Debian, which qemu-system machine runs
+// it, and which kernel modules the guest agent needs (their dependencies are
+// computed from the kernel package at image build time, see image.cpp).
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace xrun {
+
+struct VmArch {
+  std::string_view name;            // xrun's target name: "aarch64"
+  std::string_view debian_arch;     // "arm64"
+  std::string_view kernel_package;  // metapackage naming the current kernel
+  std::string_view multiarch;       // "aarch64-linux-gnu"
+  std::string_view qemu_system;     // "qemu-system-aarch64"
+  std::string_view qemu_package;    // Debian package holding it
+  std::string_view qemu_user;       // "qemu-aarch64": lists busybox's applets at build time
+  std::string_view machine;         // -M
+  std::string_view cpu;             // -cpu: cortex-a57 boots ~4 s faster than max (findings.md)
+  std::string_view console;         // kernel console device
+  std::vector<std::string_view> modules;  // what the agent needs; dependencies are added
+};
+
+// nullptr when `target` (an xrun target name) has no system-mode support.
+const VmArch* find_vm_arch(std::string_view target);
+std::vector<std::string> vm_arch_names();
+
+}  // namespace xrun

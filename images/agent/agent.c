@@ -1,0 +1,648 @@
+/* xrun-agent: the init of an xrun VM image and the host's hands inside it.
+ *
+ * As PID 1 it mounts /proc, /sys, /dev and /tmp, loads the kernel modules the
+ * image builder listed in /etc/xrun/modules (already in dependency order),
+ * finds its virtio-serial port by name and then serves the host over the
+ * protocol in protocol.h: run a program with argv, env and cwd, stream its
+ * stdout/stderr, forward stdin, enforce a deadline, signal its process group,
+ * report how it ended. It also reaps every orphan, as an init must.
+ *
+ * One thread, one poll() loop: the port, each job's pipes, a signalfd for
+ * SIGCHLD. Programs start with posix_spawn (vfork-style, which is what keeps
+ * a run at a few milliseconds under TCG: no page-table copy of the agent).
+ *
+ * The host may go away and come back (xrun exits; a VM restored from saved
+ * state gets a new host): reading the port then returns EOF or POLLHUP. The
+ * agent kills the jobs of the host that left and waits for the next HELLO.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "protocol.h"
+
+#define MAX_JOBS 64
+#define MAX_BINDS 64
+#define PIPE_CHUNK 65536
+
+extern char **environ;
+
+struct job {
+  int used;
+  uint32_t id;
+  pid_t pid;
+  int out_fd, err_fd, in_fd; /* -1 once closed */
+  unsigned char *in_buf;     /* stdin bytes not yet written */
+  size_t in_len;
+  int in_eof_pending;
+  int reaped, status, timed_out;
+  int64_t deadline_ms; /* 0: none */
+  int64_t reaped_at_ms;
+};
+
+static struct job jobs[MAX_JOBS];
+static int port_fd = -1;
+static int host_connected = 0;
+static unsigned char *rx;
+static size_t rx_len, rx_cap;
+static char *bound[MAX_BINDS];
+static int bound_count;
+static int host_root_mounted;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void console(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("xrun-agent: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+/* ------------------------------------------------------------ sending --- */
+
+struct out {
+  unsigned char *data;
+  size_t len, cap;
+};
+
+static void out_bytes(struct out *o, const void *p, size_t n) {
+  if (o->len + n > o->cap) {
+    o->cap = (o->len + n) * 2 + 64;
+    o->data = realloc(o->data, o->cap);
+    if (!o->data) abort();
+  }
+  memcpy(o->data + o->len, p, n);
+  o->len += n;
+}
+static void out_u32(struct out *o, uint32_t v) {
+  unsigned char b[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >> 24) & 0xff};
+  out_bytes(o, b, 4);
+}
+static void out_str(struct out *o, const char *s, size_t n) {
+  out_u32(o, (uint32_t)n);
+  out_bytes(o, s, n);
+}
+static void out_begin(struct out *o, unsigned type) {
+  o->len = 0;
+  out_u32(o, 0);
+  unsigned char t = (unsigned char)type;
+  out_bytes(o, &t, 1);
+}
+
+static void go_disconnected(void);
+
+/* Writes a whole frame. The port is non-blocking: while the host is away a
+ * write would otherwise block forever, so a frame the host cannot take within
+ * a few seconds is dropped and the host counted as gone. */
+static void send_frame(struct out *o) {
+  uint32_t n = (uint32_t)(o->len - 4);
+  o->data[0] = n & 0xff;
+  o->data[1] = (n >> 8) & 0xff;
+  o->data[2] = (n >> 16) & 0xff;
+  o->data[3] = (n >> 24) & 0xff;
+  if (!host_connected) return;
+  size_t done = 0;
+  while (done < o->len) {
+    ssize_t w = write(port_fd, o->data + done, o->len - done);
+    if (w > 0) {
+      done += (size_t)w;
+      continue;
+    }
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) {
+      struct pollfd p = {port_fd, POLLOUT, 0};
+      if (poll(&p, 1, 5000) > 0 && (p.revents & POLLOUT)) continue;
+    }
+    go_disconnected();
+    return;
+  }
+}
+
+static struct out tx;
+
+static void send_log(const char *fmt, ...) {
+  char buf[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n >= sizeof buf) n = sizeof buf - 1;
+  console("%s", buf);
+  out_begin(&tx, XRUN_LOG);
+  out_str(&tx, buf, (size_t)n);
+  send_frame(&tx);
+}
+
+static void send_exit(uint32_t id, uint32_t how, int32_t value, const char *message) {
+  out_begin(&tx, XRUN_EXIT);
+  out_u32(&tx, id);
+  out_u32(&tx, how);
+  out_u32(&tx, (uint32_t)value);
+  out_str(&tx, message, strlen(message));
+  send_frame(&tx);
+}
+
+/* --------------------------------------------------------------- jobs --- */
+
+static void close_fd(int *fd) {
+  if (*fd >= 0) close(*fd);
+  *fd = -1;
+}
+
+static void release(struct job *j) {
+  close_fd(&j->out_fd);
+  close_fd(&j->err_fd);
+  close_fd(&j->in_fd);
+  free(j->in_buf);
+  memset(j, 0, sizeof *j);
+  j->out_fd = j->err_fd = j->in_fd = -1;
+}
+
+static struct job *find_job(uint32_t id) {
+  for (int i = 0; i < MAX_JOBS; i++)
+    if (jobs[i].used && jobs[i].id == id) return &jobs[i];
+  return NULL;
+}
+
+/* A job is over when its leader is reaped and its output pipes are drained.
+ * The rest of its process group is killed when the leader dies, so a
+ * forgotten background child cannot keep the pipes (and the host) waiting. */
+static void maybe_finish(struct job *j) {
+  if (!j->reaped || j->out_fd >= 0 || j->err_fd >= 0) return;
+  if (j->timed_out) send_exit(j->id, XRUN_EXIT_TIMEOUT, SIGKILL, "killed by the agent's deadline");
+  else if (WIFSIGNALED(j->status)) send_exit(j->id, XRUN_EXIT_SIGNAL, WTERMSIG(j->status), "");
+  else send_exit(j->id, XRUN_EXIT_CODE, WEXITSTATUS(j->status), "");
+  release(j);
+}
+
+static void go_disconnected(void) {
+  if (!host_connected) return;
+  host_connected = 0;
+  rx_len = 0;
+  /* Nobody is left to hear about these jobs. */
+  for (int i = 0; i < MAX_JOBS; i++) {
+    if (!jobs[i].used) continue;
+    if (!jobs[i].reaped) kill(-jobs[i].pid, SIGKILL);
+    jobs[i].id = 0xffffffffu; /* finishes silently */
+  }
+}
+
+static int mkdir_p(const char *path) {
+  char buf[4096];
+  size_t n = strlen(path);
+  if (n >= sizeof buf) return -1;
+  memcpy(buf, path, n + 1);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    mkdir(buf, 0755);
+    *p = '/';
+  }
+  return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Shows host directory `path` at the same path in the guest: the host's / is
+ * one 9p share (mounted on first use, never before, so a VM can be saved and
+ * restored: a mounted 9p share blocks migration), each path a bind mount. */
+static int ensure_bound(const char *path) {
+  if (strcmp(path, "/") == 0 || strncmp(path, "/proc", 5) == 0 || strncmp(path, "/sys", 4) == 0 ||
+      strncmp(path, "/dev", 4) == 0)
+    return 0;
+  for (int i = 0; i < bound_count; i++)
+    if (strcmp(bound[i], path) == 0) return 0;
+  if (!host_root_mounted) {
+    mkdir_p(XRUN_AGENT_HOST_ROOT);
+    if (mount(XRUN_AGENT_9P_TAG, XRUN_AGENT_HOST_ROOT, "9p", 0,
+              "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") != 0) {
+      send_log("cannot mount the host's files (9p tag %s): %s", XRUN_AGENT_9P_TAG, strerror(errno));
+      return -1;
+    }
+    host_root_mounted = 1;
+  }
+  char source[4096];
+  snprintf(source, sizeof source, "%s%s", XRUN_AGENT_HOST_ROOT, path);
+  if (mkdir_p(path) != 0 || mount(source, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
+    send_log("cannot show host directory %s in the guest: %s", path, strerror(errno));
+    return -1;
+  }
+  if (bound_count < MAX_BINDS) bound[bound_count++] = strdup(path);
+  return 0;
+}
+
+/* ------------------------------------------------------------ parsing --- */
+
+struct in {
+  const unsigned char *p, *end;
+  int bad;
+};
+
+static uint32_t in_u32(struct in *in) {
+  if (in->end - in->p < 4) {
+    in->bad = 1;
+    return 0;
+  }
+  uint32_t v = in->p[0] | (in->p[1] << 8) | (in->p[2] << 16) | ((uint32_t)in->p[3] << 24);
+  in->p += 4;
+  return v;
+}
+
+/* A NUL-terminated copy (freed by the caller). */
+static char *in_str(struct in *in) {
+  uint32_t n = in_u32(in);
+  if (in->bad || (size_t)(in->end - in->p) < n) {
+    in->bad = 1;
+    return strdup("");
+  }
+  char *s = malloc(n + 1);
+  memcpy(s, in->p, n);
+  s[n] = 0;
+  in->p += n;
+  return s;
+}
+
+static char **in_strv(struct in *in, uint32_t *count) {
+  uint32_t n = in_u32(in);
+  if (in->bad || n > 1u << 20) {
+    in->bad = 1;
+    n = 0;
+  }
+  char **v = calloc(n + 1, sizeof *v);
+  for (uint32_t i = 0; i < n; i++) v[i] = in_str(in);
+  *count = n;
+  return v;
+}
+
+static void free_strv(char **v) {
+  for (char **p = v; p && *p; p++) free(*p);
+  free(v);
+}
+
+static void handle_run(struct in *in) {
+  uint32_t id = in_u32(in), timeout_ms = in_u32(in), flags = in_u32(in);
+  char *path = in_str(in), *cwd = in_str(in);
+  uint32_t argc, envc, nbinds;
+  char **argv = in_strv(in, &argc), **env = in_strv(in, &envc), **binds = in_strv(in, &nbinds);
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, inp[2] = {-1, -1};
+  struct job *j = NULL;
+  char message[4096] = "";
+  int error = 0;
+
+  if (in->bad || argc == 0) {
+    snprintf(message, sizeof message, "malformed RUN request");
+    error = EINVAL;
+    goto fail;
+  }
+  for (int i = 0; i < MAX_JOBS && !j; i++)
+    if (!jobs[i].used) j = &jobs[i];
+  if (!j) {
+    snprintf(message, sizeof message, "too many jobs at once in one VM");
+    error = EBUSY;
+    goto fail;
+  }
+  for (uint32_t i = 0; i < nbinds; i++) ensure_bound(binds[i]);
+  struct stat st;
+  if (cwd[0] && stat(cwd, &st) != 0) {
+    error = errno;
+    snprintf(message, sizeof message, "working directory %s: %s", cwd, strerror(errno));
+    goto fail;
+  }
+  if (pipe2(out, O_CLOEXEC | O_NONBLOCK) != 0 || (!(flags & XRUN_RUN_MERGE) && pipe2(err, O_CLOEXEC | O_NONBLOCK) != 0) ||
+      ((flags & XRUN_RUN_STDIN) && pipe2(inp, O_CLOEXEC) != 0)) {
+    error = errno;
+    snprintf(message, sizeof message, "pipe: %s", strerror(errno));
+    goto fail;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  if (flags & XRUN_RUN_STDIN) posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
+  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, (flags & XRUN_RUN_MERGE) ? out[1] : err[1], 2);
+  if (cwd[0]) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid;
+  error = posix_spawn(&pid, path, &fa, &attr, argv, env);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (error) {
+    snprintf(message, sizeof message, "cannot run %s: %s", path, strerror(error));
+    goto fail;
+  }
+  close_fd(&out[1]);
+  close_fd(&err[1]);
+  close_fd(&inp[0]);
+  memset(j, 0, sizeof *j);
+  j->used = 1;
+  j->id = id;
+  j->pid = pid;
+  j->out_fd = out[0];
+  j->err_fd = err[0];
+  j->in_fd = inp[1];
+  j->deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
+  out_begin(&tx, XRUN_STARTED);
+  out_u32(&tx, id);
+  out_u32(&tx, (uint32_t)pid);
+  send_frame(&tx);
+  goto done;
+
+fail:
+  close_fd(&out[0]);
+  close_fd(&out[1]);
+  close_fd(&err[0]);
+  close_fd(&err[1]);
+  close_fd(&inp[0]);
+  close_fd(&inp[1]);
+  send_exit(id, XRUN_EXIT_NOT_STARTED, error, message);
+done:
+  free(path);
+  free(cwd);
+  free_strv(argv);
+  free_strv(env);
+  free_strv(binds);
+}
+
+static void flush_stdin(struct job *j) {
+  while (j->in_fd >= 0 && j->in_len > 0) {
+    ssize_t w = write(j->in_fd, j->in_buf, j->in_len);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) return; /* poll() says when to go on */
+    if (w < 0) {                           /* the program closed its stdin */
+      close_fd(&j->in_fd);
+      j->in_len = 0;
+      return;
+    }
+    memmove(j->in_buf, j->in_buf + w, j->in_len - (size_t)w);
+    j->in_len -= (size_t)w;
+  }
+  if (j->in_fd >= 0 && j->in_len == 0 && j->in_eof_pending) close_fd(&j->in_fd);
+}
+
+static void handle_frame(unsigned type, struct in *in) {
+  switch (type) {
+    case XRUN_HELLO: {
+      uint32_t nonce = in_u32(in);
+      struct utsname u;
+      uname(&u);
+      out_begin(&tx, XRUN_HELLO_ACK);
+      out_u32(&tx, nonce);
+      out_str(&tx, u.release, strlen(u.release));
+      send_frame(&tx);
+      break;
+    }
+    case XRUN_RUN:
+      handle_run(in);
+      break;
+    case XRUN_STDIN: {
+      struct job *j = find_job(in_u32(in));
+      size_t n = (size_t)(in->end - in->p);
+      if (!j || j->in_fd < 0) break;
+      if (n == 0) {
+        j->in_eof_pending = 1;
+      } else {
+        j->in_buf = realloc(j->in_buf, j->in_len + n);
+        memcpy(j->in_buf + j->in_len, in->p, n);
+        j->in_len += n;
+        fcntl(j->in_fd, F_SETFL, O_NONBLOCK);
+      }
+      flush_stdin(j);
+      break;
+    }
+    case XRUN_SIGNAL: {
+      struct job *j = find_job(in_u32(in));
+      uint32_t sig = in_u32(in);
+      if (j && !in->bad) kill(-j->pid, (int)sig);
+      break;
+    }
+    default:
+      send_log("unknown frame type %u", type);
+  }
+}
+
+static void read_port(void) {
+  if (rx_cap - rx_len < PIPE_CHUNK) {
+    rx_cap = rx_cap * 2 + PIPE_CHUNK;
+    rx = realloc(rx, rx_cap);
+  }
+  ssize_t n = read(port_fd, rx + rx_len, rx_cap - rx_len);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
+  if (n <= 0) {
+    go_disconnected();
+    return;
+  }
+  rx_len += (size_t)n;
+  size_t at = 0;
+  while (rx_len - at >= 5) {
+    uint32_t len = rx[at] | (rx[at + 1] << 8) | (rx[at + 2] << 16) | ((uint32_t)rx[at + 3] << 24);
+    if (len == 0 || len > XRUN_AGENT_MAX_FRAME) {
+      send_log("bad frame length %u: dropping the input", len);
+      rx_len = at = 0;
+      break;
+    }
+    if (rx_len - at - 4 < len) break;
+    struct in in = {rx + at + 5, rx + at + 4 + len, 0};
+    unsigned type = rx[at + 4];
+    at += 4 + len;
+    /* A HELLO starts over: whatever came before it belonged to a host that left. */
+    handle_frame(type, &in);
+  }
+  memmove(rx, rx + at, rx_len - at);
+  rx_len -= at;
+}
+
+static void drain_pipe(struct job *j, int *fd, unsigned type) {
+  static unsigned char buf[PIPE_CHUNK];
+  for (;;) {
+    ssize_t n = read(*fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      close_fd(fd);
+      return;
+    }
+    out_begin(&tx, type);
+    out_u32(&tx, j->id);
+    out_bytes(&tx, buf, (size_t)n);
+    send_frame(&tx);
+    if ((size_t)n < sizeof buf) return;
+  }
+}
+
+static void reap(void) {
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    for (int i = 0; i < MAX_JOBS; i++) {
+      struct job *j = &jobs[i];
+      if (!j->used || j->pid != pid) continue;
+      j->reaped = 1;
+      j->status = status;
+      j->reaped_at_ms = now_ms();
+      kill(-pid, SIGKILL); /* what is left of its process group */
+      close_fd(&j->in_fd);
+    }
+  }
+}
+
+/* ---------------------------------------------------------------- boot --- */
+
+static void load_modules(void) {
+  FILE *list = fopen("/etc/xrun/modules", "r");
+  if (!list) return;
+  char line[1024];
+  while (fgets(line, sizeof line, list)) {
+    line[strcspn(line, "\n")] = 0;
+    if (!line[0]) continue;
+    int fd = open(line, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || syscall(SYS_finit_module, fd, "", 0) != 0) {
+      if (errno != EEXIST) console("cannot load module %s: %s", line, strerror(errno));
+    }
+    if (fd >= 0) close(fd);
+  }
+  fclose(list);
+}
+
+static void mount_basics(void) {
+  mkdir("/proc", 0755);
+  mkdir("/sys", 0755);
+  mkdir("/dev", 0755);
+  mkdir("/tmp", 01777);
+  mount("proc", "/proc", "proc", 0, NULL);
+  mount("sysfs", "/sys", "sysfs", 0, NULL);
+  mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+  mount("tmpfs", "/tmp", "tmpfs", 0, "mode=1777");
+  mkdir("/dev/pts", 0755);
+  mount("devpts", "/dev/pts", "devpts", 0, NULL);
+  mkdir("/dev/shm", 01777);
+  mount("tmpfs", "/dev/shm", "tmpfs", 0, "mode=1777");
+}
+
+/* The port's /dev name depends on probe order; its name attribute does not. */
+static int open_port(void) {
+  for (int attempt = 0; attempt < 1000; attempt++) {
+    DIR *d = opendir("/sys/class/virtio-ports");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+      if (e->d_name[0] == '.') continue;
+      char path[512], name[128] = "";
+      snprintf(path, sizeof path, "/sys/class/virtio-ports/%s/name", e->d_name);
+      FILE *f = fopen(path, "r");
+      if (!f) continue;
+      if (fgets(name, sizeof name, f)) name[strcspn(name, "\n")] = 0;
+      fclose(f);
+      if (strcmp(name, XRUN_AGENT_PORT_NAME) != 0) continue;
+      snprintf(path, sizeof path, "/dev/%s", e->d_name);
+      int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+      closedir(d);
+      if (fd >= 0) return fd;
+      console("cannot open %s: %s", path, strerror(errno));
+      d = NULL;
+      break;
+    }
+    if (d) closedir(d);
+    usleep(5000);
+  }
+  return -1;
+}
+
+int main(void) {
+  setvbuf(stderr, NULL, _IONBF, 0);
+  if (getpid() == 1) {
+    mount_basics();
+    load_modules();
+    setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1);
+  }
+  for (int i = 0; i < MAX_JOBS; i++) jobs[i].out_fd = jobs[i].err_fd = jobs[i].in_fd = -1;
+  port_fd = open_port();
+  if (port_fd < 0) {
+    console("no virtio-serial port named %s: is virtio_console loaded?", XRUN_AGENT_PORT_NAME);
+    for (;;) pause(); /* an init must not exit; the host reports the timeout */
+  }
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  sigprocmask(SIG_BLOCK, &chld, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+  console("ready");
+
+  struct pollfd fds[2 + 3 * MAX_JOBS];
+  for (;;) {
+    int n = 0;
+    fds[n++] = (struct pollfd){sfd, POLLIN, 0};
+    fds[n++] = (struct pollfd){port_fd, POLLIN, 0};
+    int64_t now = now_ms(), wait = -1;
+    for (int i = 0; i < MAX_JOBS; i++) {
+      struct job *j = &jobs[i];
+      if (!j->used) continue;
+      if (j->out_fd >= 0) fds[n++] = (struct pollfd){j->out_fd, POLLIN, 0};
+      if (j->err_fd >= 0) fds[n++] = (struct pollfd){j->err_fd, POLLIN, 0};
+      if (j->in_fd >= 0 && j->in_len > 0) fds[n++] = (struct pollfd){j->in_fd, POLLOUT, 0};
+      int64_t due = j->reaped ? j->reaped_at_ms + 2000 : j->deadline_ms;
+      if (due && (wait < 0 || due - now < wait)) wait = due > now ? due - now : 0;
+    }
+    /* Disconnected, the port reports POLLHUP at once: look again every 10 ms. */
+    if (!host_connected && (wait < 0 || wait > 10)) wait = 10;
+    if (poll(fds, (nfds_t)n, (int)wait) < 0 && errno != EINTR) continue;
+
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof si) == sizeof si) {
+    }
+    reap();
+    if (fds[1].revents & POLLIN) {
+      host_connected = 1;
+      read_port();
+    } else if (fds[1].revents & (POLLHUP | POLLERR)) {
+      go_disconnected();
+    }
+    now = now_ms();
+    for (int i = 0; i < MAX_JOBS; i++) {
+      struct job *j = &jobs[i];
+      if (!j->used) continue;
+      if (j->out_fd >= 0) drain_pipe(j, &j->out_fd, XRUN_STDOUT);
+      if (j->err_fd >= 0) drain_pipe(j, &j->err_fd, XRUN_STDERR);
+      if (j->in_fd >= 0 && j->in_len > 0) flush_stdin(j);
+      if (!j->reaped && j->deadline_ms && now >= j->deadline_ms && !j->timed_out) {
+        j->timed_out = 1;
+        kill(-j->pid, SIGKILL);
+      }
+      /* A process that left the group (setsid) may hold the pipes: stop waiting. */
+      if (j->reaped && now >= j->reaped_at_ms + 2000) {
+        close_fd(&j->out_fd);
+        close_fd(&j->err_fd);
+      }
+      maybe_finish(j);
+    }
+  }
+}
