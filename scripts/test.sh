@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian 12 machine and runs every test: unit tests, and the
 # end-to-end tests that run real cross-compiled programs under real qemu-user,
+# real qemu-system VMs booted from an image built here from Debian packages,
 # real cargo and real CMake/CTest (nothing is skipped: missing tools are
 # installed, not excused). This is the README's test command and what CI runs.
 #   scripts/test.sh [BUILD_DIR]
@@ -11,4 +12,7 @@ build=${1:-build}
 scripts/install-deps.sh
 cmake -S . -B "$build" -G Ninja
 cmake --build "$build"
+# System mode's VM image, from Debian's arm64 packages (reused while they do
+# not change); the system-mode tests boot it.
+"$build/runner/xrun" image build --arch aarch64
 ctest --test-dir "$build" -j"$(nproc)" --output-on-failure

@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "e2e/xrun_runner.h"
+#include "support/report_json.h"
 #include "support/temp_dir.h"
 
 extern char** environ;
@@ -26,37 +27,11 @@ using nlohmann::json;
 
 const std::string kSuite = XRUN_GTEST_SUITE;
 
-json read_json(const std::string& path) {
-  std::ifstream in(path);
-  return json::parse(in);
-}
-
-std::map<std::string, std::string> statuses(const json& report) {
-  std::map<std::string, std::string> out;
-  for (const auto& t : report["tests"]) out[t["name"].get<std::string>()] = t["status"].get<std::string>();
-  return out;
-}
-
 void expect_valid_junit(const std::string& path) {
   auto r = run({"xmllint", "--noout", "--schema", XRUN_JUNIT_XSD, path});
   EXPECT_EQ(r.exit_code, 0) << "JUnit report does not validate:\n" << describe(r);
 }
 
-// Processes whose command line mentions `needle` (a leftover qemu).
-std::vector<std::string> processes_mentioning(const std::string& needle) {
-  std::vector<std::string> found;
-  DIR* proc = ::opendir("/proc");
-  while (dirent* entry = ::readdir(proc)) {
-    if (!std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
-    std::ifstream in(std::string("/proc/") + entry->d_name + "/cmdline");
-    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
-    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
-    if (cmdline.find(needle) != std::string::npos && cmdline.find("xrun_e2e_tests") == std::string::npos)
-      found.push_back(std::string(entry->d_name) + ": " + cmdline);
-  }
-  ::closedir(proc);
-  return found;
-}
 
 // A private copy of the suite, so that a check for leftover processes only
 // sees this test's own (ctest runs other tests on the same suite meanwhile).

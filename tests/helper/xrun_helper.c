@@ -63,6 +63,14 @@ static int die_of(const char *name) {
 }
 
 int main(int argc, char **argv) {
+  /* Started without arguments through a link named "mode-M" (a plain test
+   * binary for `xrun test`, which passes none): mode M. */
+  const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+  if (argc < 2 && strncmp(base, "mode-", 5) == 0) {
+    if (strncmp(base + 5, "ok", 2) == 0) return 0; /* mode-ok, mode-ok2 ... */
+    char *args[] = {argv[0], (char *)base + 5, NULL};
+    return main(2, args);
+  }
   if (argc < 2) {
     fprintf(stderr, "usage: xrun_helper MODE [ARGS...]\n");
     return 64;

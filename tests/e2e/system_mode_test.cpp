@@ -1,0 +1,333 @@
+// System mode end to end: real qemu-system-aarch64 booting the image that
+// `xrun image build --arch aarch64` made from Debian packages (scripts/test.sh
+// builds it before the tests; a missing image fails these tests, it does not
+// skip them), the real guest agent, real cross-compiled programs.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "e2e/xrun_runner.h"
+#include "support/report_json.h"
+#include "support/temp_dir.h"
+
+extern char** environ;
+
+namespace xrun::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kDynamic = helper("aarch64", "dynamic");
+const std::string kStatic = helper("aarch64", "static");
+
+RunResult in_vm(std::vector<std::string> args, RunOptions options = {}) {
+  args.insert(args.begin(), "--backend=system");
+  if (options.timeout_seconds == 60) options.timeout_seconds = 120;
+  return run_xrun(args, options);
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+TEST(SystemMode, TheImageIsBuiltAndListed) {
+  auto r = run_xrun({"image", "list"});
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("aarch64 "), std::string::npos) << "run `xrun image build --arch aarch64` first:\n" << r.out;
+  auto again = run_xrun({"image", "build", "--arch", "aarch64"}, {.timeout_seconds = 600});
+  EXPECT_EQ(again.exit_code, 0) << describe(again);
+  EXPECT_NE(again.out.find("up to date"), std::string::npos) << "nothing changed, nothing rebuilt:\n" << again.out;
+}
+
+TEST(SystemMode, ExitCodesComeBackExactly) {
+  for (int code : {0, 1, 3, 42, 255}) {
+    auto r = in_vm({kDynamic, "exit", std::to_string(code)});
+    EXPECT_TRUE(r.exited) << describe(r);
+    EXPECT_EQ(r.exit_code, code) << describe(r);
+  }
+}
+
+TEST(SystemMode, DeathBySignalIsReRaised) {
+  for (auto [name, number] : {std::pair{"SEGV", SIGSEGV}, std::pair{"ABRT", SIGABRT}, std::pair{"KILL", SIGKILL}}) {
+    auto r = in_vm({kStatic, "signal", name});
+    EXPECT_FALSE(r.exited) << name << ": " << describe(r);
+    EXPECT_EQ(r.signal, number) << describe(r);
+  }
+}
+
+TEST(SystemMode, StdinStdoutStderrArgvAndEnvironmentPassThrough) {
+  std::string bytes = "line one\n";
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  auto cat = in_vm({kDynamic, "cat"}, {.stdin_data = bytes});
+  EXPECT_EQ(cat.exit_code, 0) << describe(cat);
+  EXPECT_EQ(cat.out, bytes);
+
+  auto err = in_vm({kDynamic, "stderr", "to stderr only"});
+  EXPECT_EQ(err.out, "");
+  EXPECT_NE(err.err.find("to stderr only"), std::string::npos) << describe(err);
+
+  auto argv = in_vm({kDynamic, "argv", "a b", "", "--not-an-option", "$HOME"});
+  EXPECT_EQ(argv.out, "0:" + std::to_string(kDynamic.size()) + ":" + kDynamic + "\n1:4:argv\n2:3:a b\n3:0:\n4:15:--not-an-option\n5:5:$HOME\n")
+      << describe(argv);
+
+  auto env = in_vm({kDynamic, "env", "XRUN_SYSTEM_PROBE"}, {.env = environment_with({"XRUN_SYSTEM_PROBE=from the host"})});
+  EXPECT_EQ(env.out, "XRUN_SYSTEM_PROBE=from the host\n") << describe(env);
+}
+
+TEST(SystemMode, FixturesAreSharedAtTheSamePathBothWays) {
+  TempDir dir;
+  dir.write("data/fixture.txt", "a fixture on the host\n");
+  auto read = in_vm({kDynamic, "read", "data/fixture.txt"}, {.cwd = dir.path()});
+  EXPECT_EQ(read.exit_code, 0) << describe(read);
+  EXPECT_EQ(read.out, "a fixture on the host\n");
+
+  auto cwd = in_vm({kDynamic, "cwd"}, {.cwd = dir.path()});
+  EXPECT_EQ(cwd.out, fs::canonical(dir.path()).string() + "\n") << describe(cwd);
+
+  fs::create_directories(dir.path() + "/data/out");
+  auto write = in_vm({kDynamic, "write", "out/written.txt", "written in the VM"}, {.cwd = dir.path() + "/data"});
+  EXPECT_EQ(write.exit_code, 0) << describe(write);
+  EXPECT_EQ(slurp(dir.path() + "/data/out/written.txt"), "written in the VM") << "the file must be on the host";
+}
+
+TEST(SystemMode, AMissingImageSaysHowToBuildIt) {
+  TempDir cache;
+  auto r = in_vm({kDynamic, "exit", "0"}, {.env = environment_with({"XDG_CACHE_HOME=" + cache.path()})});
+  EXPECT_EQ(r.exit_code, 126) << describe(r);
+  EXPECT_NE(r.err.find("xrun: error: no VM image for aarch64"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("xrun image build --arch aarch64"), std::string::npos) << r.err;
+
+  auto unsupported = in_vm({helper("riscv64", "static"), "exit", "0"});
+  EXPECT_EQ(unsupported.exit_code, 126) << describe(unsupported);
+  EXPECT_NE(unsupported.err.find("system mode does not support target \"riscv64\""), std::string::npos)
+      << unsupported.err;
+
+  auto bad = run_xrun({"--backend=vm", kDynamic});
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
+  auto bad_arch = run_xrun({"image", "build", "--arch", "sparc"});
+  EXPECT_EQ(bad_arch.exit_code, 2) << describe(bad_arch);
+  auto no_such = run_xrun({"image", "rm", "no-such-image"});
+  EXPECT_EQ(no_such.exit_code, 2) << describe(no_such);
+}
+
+// A private cache holding a copy of the built image: saved state and removal
+// can be exercised without touching the user's.
+class PrivateImage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string home = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME")
+                                                           : std::string(std::getenv("HOME")) + "/.cache";
+    const std::string source = home + "/xrun/images/aarch64";
+    ASSERT_TRUE(fs::exists(source + "/manifest.json")) << "build the image first: xrun image build --arch aarch64";
+    fs::create_directories(image_dir());
+    for (const char* file : {"kernel", "initrd.cpio", "manifest.json"})
+      fs::copy_file(source + "/" + file, image_dir() + "/" + file);
+  }
+  std::string image_dir() const { return cache_.path() + "/xrun/images/aarch64"; }
+  std::vector<std::string> env(std::vector<std::string> more = {}) const {
+    more.push_back("XDG_CACHE_HOME=" + cache_.path());
+    return environment_with(more);
+  }
+  TempDir cache_;
+};
+
+TEST_F(PrivateImage, SavedStateIsMadeOnceThenUsedAndAStaleOneFallsBackToColdBoot) {
+  auto first = in_vm({kStatic, "exit", "5"}, {.env = env({"XRUN_LOG=debug"})});
+  EXPECT_EQ(first.exit_code, 5) << describe(first);
+  EXPECT_NE(first.err.find("saved the VM state"), std::string::npos) << first.err;
+  ASSERT_TRUE(fs::exists(image_dir() + "/snapshot/state"));
+
+  auto second = in_vm({kStatic, "exit", "6"}, {.env = env({"XRUN_LOG=debug"})});
+  EXPECT_EQ(second.exit_code, 6) << describe(second);
+  EXPECT_EQ(second.err.find("saved the VM state"), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("(restored,"), std::string::npos) << second.err;
+
+  // Unusable saved state (same key, garbage inside): the run still works.
+  std::ofstream(image_dir() + "/snapshot/state", std::ios::trunc) << "not a migration stream";
+  auto broken = in_vm({kStatic, "exit", "7"}, {.env = env()});
+  EXPECT_EQ(broken.exit_code, 7) << describe(broken);
+  EXPECT_NE(broken.err.find("xrun: warning: starting a VM from saved state failed, cold-booting instead"),
+            std::string::npos)
+      << broken.err;
+
+  auto cold = in_vm({"--cold-boot", kStatic, "exit", "8"}, {.env = env({"XRUN_LOG=debug"})});
+  EXPECT_EQ(cold.exit_code, 8) << describe(cold);
+  EXPECT_NE(cold.err.find("(cold boot,"), std::string::npos) << cold.err;
+
+  auto rm = run_xrun({"image", "rm", "aarch64"}, {.env = env()});
+  EXPECT_EQ(rm.exit_code, 0) << describe(rm);
+  EXPECT_FALSE(fs::exists(image_dir()));
+}
+
+TEST(SystemMode, AGuestKernelPanicOrHangIsAnInfraErrorAndTheRunGoesOn) {
+  TempDir dir;
+  for (const char* name : {"mode-ok", "mode-panic", "mode-ok2", "mode-hog", "mode-ok3"})
+    fs::create_symlink(kStatic, dir.path() + "/" + name);
+  auto r = run_xrun({"test", dir.path() + "/mode-ok", dir.path() + "/mode-panic", dir.path() + "/mode-ok2",
+                     dir.path() + "/mode-hog", dir.path() + "/mode-ok3", "--backend", "system", "-j2", "--json",
+                     dir.path() + "/r.json"},
+                    {.timeout_seconds = 240});
+  EXPECT_EQ(r.exit_code, 3) << "infrastructure errors only: " << describe(r);
+  auto report = read_json(dir.path() + "/r.json");
+  std::map<std::string, std::string> by_binary;
+  std::map<std::string, std::string> messages;
+  for (const auto& t : report["tests"]) {
+    const std::string binary = fs::path(t["binary"].get<std::string>()).filename().string();
+    by_binary[binary] = t["status"].get<std::string>();
+    messages[binary] = t.value("message", "");
+  }
+  EXPECT_EQ(by_binary, (std::map<std::string, std::string>{{"mode-ok", "passed"},
+                                                          {"mode-panic", "infra-error"},
+                                                          {"mode-ok2", "passed"},
+                                                          {"mode-hog", "infra-error"},
+                                                          {"mode-ok3", "passed"}}))
+      << r.out;
+  EXPECT_NE(messages["mode-panic"].find("the guest kernel panicked"), std::string::npos) << messages["mode-panic"];
+  EXPECT_NE(messages["mode-panic"].find("last console lines"), std::string::npos) << messages["mode-panic"];
+  EXPECT_NE(messages["mode-hog"].find("stopped responding"), std::string::npos) << messages["mode-hog"];
+}
+
+const std::map<std::string, std::string> kSuiteStatuses = {
+    {"Pass.Simple", "passed"},        {"Pass.Threads", "passed"},
+    {"Fail.Assertion", "failed"},     {"Crash.Segfault", "crashed"},
+    {"Crash.Abort", "crashed"},       {"Hang.Forever", "timed-out"},
+};
+
+TEST(SystemMode, TheGoogleTestSuiteGetsTheSameStatusesAsUnderQemuUser) {
+  TempDir dir;
+  std::map<std::string, std::map<std::string, std::string>> by_backend;
+  for (const std::string backend : {"qemu-user", "system"}) {
+    for (const std::string isolation : {"batch", "process"}) {
+      const std::string json_path = dir.path() + "/" + backend + "-" + isolation + ".json";
+      auto r = run_xrun({"test", XRUN_GTEST_SUITE, "--backend", backend, "--isolation", isolation, "-j2",
+                         "--timeout", "4", "--json", json_path},
+                        {.timeout_seconds = 240});
+      EXPECT_EQ(r.exit_code, 1) << backend << " " << isolation << ": " << describe(r);
+      auto s = statuses(read_json(json_path));
+      for (const auto& [name, status] : kSuiteStatuses) EXPECT_EQ(s[name], status) << backend << " " << name;
+      by_backend[backend + " " + isolation] = s;
+      auto report = read_json(json_path);
+      for (const auto& t : report["tests"]) {
+        if (t["status"] != "skipped")
+          EXPECT_EQ(t["backend"], backend == "system" ? "qemu-system" : "qemu-user") << t.dump();
+      }
+    }
+  }
+  EXPECT_EQ(by_backend["system batch"], by_backend["qemu-user batch"]);
+  EXPECT_EQ(by_backend["system process"], by_backend["qemu-user process"]);
+  EXPECT_EQ(by_backend["system process"], by_backend["system batch"]);
+}
+
+TEST(SystemMode, TheRustCrateGetsTheSameStatusesAsUnderQemuUser) {
+  TempDir dir;
+  fs::copy(std::string(XRUN_SOURCE_DIR) + "/tests/fixtures/rust_sample", dir.path() + "/crate",
+           fs::copy_options::recursive);
+  const auto env = environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir.path() + "/home",
+                                     "CARGO_TARGET_DIR=" + dir.path() + "/target",
+                                     "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc",
+                                     "RUSTUP_TOOLCHAIN"});
+  std::map<std::string, std::map<std::string, std::string>> by_backend;
+  for (const std::string backend : {"qemu-user", "system"}) {
+    auto r = run_xrun({"test", "--cargo", "--backend", backend, "-j2", "--json", dir.path() + "/r.json", "--",
+                       "--offline", "--target", "aarch64-unknown-linux-gnu"},
+                      {.cwd = dir.path() + "/crate", .env = env, .timeout_seconds = 600});
+    EXPECT_EQ(r.exit_code, 0) << backend << ": " << describe(r);
+    by_backend[backend] = statuses(read_json(dir.path() + "/r.json"));
+  }
+  EXPECT_EQ(by_backend["system"]["tests::fixture_relative_to_package_root"], "passed");
+  EXPECT_EQ(by_backend["system"]["tests::threads_add_up"], "passed");
+  EXPECT_EQ(by_backend["system"]["tests::ignored_test"], "skipped");
+  EXPECT_EQ(by_backend["system"], by_backend["qemu-user"]);
+}
+
+TEST(SystemMode, TheBackendCanBeChosenPerTargetInTheConfig) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\nbackend = \"system\"\n");
+  // /proc/sys/kernel/osrelease names the guest's kernel only in a VM.
+  auto r = run_xrun({kDynamic, "read", "/proc/sys/kernel/osrelease"}, {.cwd = dir.path()});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("-arm64"), std::string::npos) << "the guest's Debian arm64 kernel: " << r.out;
+  auto user = run_xrun({kDynamic, "read", "/proc/sys/kernel/osrelease"});
+  EXPECT_EQ(user.out.find("-arm64"), std::string::npos) << "qemu-user shows the host's kernel: " << user.out;
+
+  dir.write("bad/xrun.toml", "[targets.aarch64]\nbackend = \"vm\"\n");
+  auto bad = run_xrun({kDynamic, "exit", "0"}, {.cwd = dir.path() + "/bad"});
+  EXPECT_EQ(bad.exit_code, 2) << describe(bad);
+  EXPECT_NE(bad.err.find("\"qemu-user\" or \"system\""), std::string::npos) << bad.err;
+}
+
+// Ctrl-C in the middle of a run: exit 130, a valid report, and no qemu left
+// (the VMs' sockets live under the TMPDIR given, which finds their processes).
+TEST(SystemMode, CtrlCLeavesNoQemuBehind) {
+  TempDir dir;
+  const std::string tmp = dir.path() + "/tmp";
+  fs::create_directories(tmp);
+  const std::string json_path = dir.path() + "/r.json";
+  std::vector<std::string> args = {xrun_binary(), "test", XRUN_GTEST_SUITE, "--filter", "Hang.*", "--filter",
+                                   "Pass.*", "--backend", "system", "-j2", "--json", json_path};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto env = environment_with({"TMPDIR=" + tmp});
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  for (int i = 0; i < 600; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::string text = slurp(json_path);
+    if (text.find("\"Pass.Threads\"") != std::string::npos && text.find("\"Pass.Simple\"") != std::string::npos) break;
+  }
+  ASSERT_FALSE(processes_mentioning(tmp).empty()) << "the VMs should be running";
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_EQ(statuses(read_json(json_path)),
+            (std::map<std::string, std::string>{
+                {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}, {"Hang.Forever", "not-run"}}));
+  auto left = processes_mentioning(tmp);
+  EXPECT_TRUE(left.empty()) << "left behind:\n" << (left.empty() ? "" : left.front());
+}
+
+TEST(SystemMode, CtrlCReachesASingleRunProgramAndNoQemuStays) {
+  TempDir dir;
+  const std::string tmp = dir.path() + "/tmp";
+  fs::create_directories(tmp);
+  std::vector<std::string> args = {xrun_binary(), "--backend=system", kStatic, "sleep", "60000"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  auto env = environment_with({"TMPDIR=" + tmp});
+  std::vector<char*> envp;
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data()), 0);
+  for (int i = 0; i < 100 && processes_mentioning(tmp).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // the program is running in the VM
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
+  auto left = processes_mentioning(tmp);
+  EXPECT_TRUE(left.empty()) << "left behind:\n" << (left.empty() ? "" : left.front());
+}
+
+}  // namespace
+}  // namespace xrun::testing

@@ -1,0 +1,45 @@
+// Reading what `xrun test` left behind, for the end-to-end tests: its JSON
+// report, and any process it may have left running.
+#pragma once
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace xrun::testing {
+
+inline nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// Test name -> status, from a JSON report.
+inline std::map<std::string, std::string> statuses(const nlohmann::json& report) {
+  std::map<std::string, std::string> out;
+  for (const auto& t : report["tests"]) out[t["name"].get<std::string>()] = t["status"].get<std::string>();
+  return out;
+}
+
+// Processes whose command line mentions `needle` (a leftover qemu).
+inline std::vector<std::string> processes_mentioning(const std::string& needle) {
+  std::vector<std::string> found;
+  DIR* proc = ::opendir("/proc");
+  while (dirent* entry = ::readdir(proc)) {
+    if (!std::isdigit(static_cast<unsigned char>(entry->d_name[0]))) continue;
+    std::ifstream in(std::string("/proc/") + entry->d_name + "/cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), {});
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(needle) != std::string::npos && cmdline.find("xrun_e2e_tests") == std::string::npos)
+      found.push_back(std::string(entry->d_name) + ": " + cmdline);
+  }
+  ::closedir(proc);
+  return found;
+}
+
+}  // namespace xrun::testing
