@@ -46,6 +46,7 @@ int run_in_vm(const RunRequest& request, const Config& config, bool cold_boot) {
   asio::io_context io;
   SystemRunnerOptions options;
   options.cold_boot = cold_boot;
+  options.fork_server = false;  // one program, one process: nothing to share
   SystemRunner runner(io, config, options);
   ::signal(SIGPIPE, SIG_IGN);
 

@@ -44,6 +44,7 @@ struct TestOptions {
   bool verbose = false, list_only = false, no_cache = false;
   std::string backend;
   bool cold_boot = false;
+  bool no_fork_server = false;
 };
 
 // --backend, else the configured backend of the first binary's target.
@@ -109,6 +110,8 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_option("--backend", o.backend, "qemu-user (default) or system: tests run in booted target VMs, one per job")
       ->check(CLI::IsMember({"qemu-user", "system"}));
   app.add_flag("--cold-boot", o.cold_boot, "system mode: boot the VMs instead of starting them from saved state");
+  app.add_flag("--no-fork-server", o.no_fork_server,
+               "system mode: exec every test's program instead of forking it from a started copy");
   app.add_flag("-v,--verbose", o.verbose, "debug trace");
   if (auto stop = parse_subcommand(app, "test", args)) return *stop;
   init_logging(o.verbose);
@@ -171,7 +174,7 @@ int test_command(const std::vector<std::string>& all_args) {
   std::unique_ptr<ProcessRunner> process_runner;
   std::unique_ptr<SystemRunner> system_runner;
   if (choose_backend(o, *config, binaries) == "system") {
-    system_runner = std::make_unique<SystemRunner>(io, *config, SystemRunnerOptions{options.jobs, o.cold_boot});
+    system_runner = std::make_unique<SystemRunner>(io, *config, SystemRunnerOptions{options.jobs, o.cold_boot, !o.no_fork_server});
   } else {
     process_runner = std::make_unique<ProcessRunner>(io, *config, OverlayStore::from_environment());
   }

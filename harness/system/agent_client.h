@@ -18,6 +18,7 @@ struct RunFrame {
   std::uint32_t timeout_ms = 0;  // the agent's own deadline; 0: none
   bool forward_stdin = false;
   bool merge_stderr = false;
+  bool fork_server = false;  // a dynamic program the agent may fork from a started copy
   std::string path;  // what the guest executes
   std::string cwd;
   std::vector<std::string> argv, env, binds;

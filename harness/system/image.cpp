@@ -17,6 +17,7 @@
 #include "core/fs_util.h"
 #include "core/hash.h"
 #include "core/process_util.h"
+#include "system/agent_client.h"
 #include "system/cpio.h"
 
 namespace xrun {
@@ -223,8 +224,9 @@ ImageLocation image_location(const VmArch& arch, const TargetSettings& settings)
   return loc;
 }
 
-Expected<std::string> find_agent_binary(const VmArch& arch) {
-  const std::string file = "xrun-agent-" + std::string(arch.name);
+Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part) {
+  const std::string file =
+      std::string(part) + "-" + std::string(arch.name) + (part == "xrun-zygote" ? ".so" : "");
   std::vector<std::string> dirs;
   if (auto dir = get_env("XRUN_AGENT_DIR")) dirs.push_back(*dir);
   char self[4096];
@@ -237,7 +239,7 @@ Expected<std::string> find_agent_binary(const VmArch& arch) {
   }
   for (const auto& dir : dirs)
     if (is_regular_file(join_path(dir, file))) return join_path(dir, file);
-  return image_error("the guest agent " + file + " is missing (looked next to xrun and in ../libexec/xrun): "
+  return image_error("the guest's " + file + " is missing (looked next to xrun and in ../libexec/xrun): "
                      "rebuild xrun with " + std::string(arch.multiarch) + "-gcc installed");
 }
 
@@ -250,8 +252,10 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   result.location = image_location(arch, settings);
   const ImageLocation& loc = result.location;
 
-  auto agent = find_agent_binary(arch);
+  auto agent = find_guest_part(arch, "xrun-agent");
   if (!agent) return agent.error();
+  auto zygote = find_guest_part(arch, "xrun-zygote");
+  if (!zygote) return zygote.error();
   for (const char* tool : {"apt-get", "dpkg-deb"})
     if (!find_tool(tool)) return image_error(std::string(tool) + " is not installed: xrun image build needs Debian's apt");
   auto depmod = find_tool("depmod");
@@ -288,6 +292,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   json inputs;
   inputs["layout"] = kImageLayoutVersion;
   inputs["agent_sha256"] = sha256_of(*agent);
+  inputs["zygote_sha256"] = sha256_of(*zygote);
   for (const auto& p : packages) inputs["packages"][p.name] = p.version;
   if (settings.kernel) inputs["kernel"] = sha256_of(*settings.kernel);
   if (settings.modules) inputs["modules"] = *settings.modules;
@@ -419,6 +424,10 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   }
   cpio.add_file("/etc/xrun/modules", module_list);
   if (settings.rootfs) add_tree(cpio, dirs, *settings.rootfs, "", [](const std::string&) { return true; });
+  auto zygote_data = read_file(*zygote);
+  if (!zygote_data) return image_error("cannot read " + *zygote);
+  add_parents(cpio, dirs, XRUN_AGENT_ZYGOTE_LIBRARY);
+  cpio.add_file(XRUN_AGENT_ZYGOTE_LIBRARY, *zygote_data, 0644);
   auto agent_data = read_file(*agent);
   if (!agent_data) return image_error("cannot read " + *agent);
   cpio.add_file("/init", *agent_data, 0755);  // last: a rootfs cannot replace it

@@ -60,8 +60,9 @@ std::vector<ImageSummary> list_images();
 // returns the names removed.
 Expected<std::vector<std::string>> remove_images(const std::string& which);
 
-// The guest agent binary for `arch`, built with xrun (next to the xrun
-// executable, or in ../libexec/xrun when installed). XRUN_AGENT_DIR overrides.
-Expected<std::string> find_agent_binary(const VmArch& arch);
+// A piece of the guest built with xrun for `arch`: "xrun-agent" (the agent)
+// or "xrun-zygote" (its fork-server library, ".so"). Looked for next to the
+// xrun executable, then in ../libexec/xrun when installed; XRUN_AGENT_DIR first.
+Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part);
 
 }  // namespace xrun

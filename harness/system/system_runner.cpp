@@ -213,6 +213,7 @@ Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callback
   f.cwd = real_path(request.cwd.empty() ? current_directory() : request.cwd);
   f.forward_stdin = job->stderr_sink != nullptr;
   f.merge_stderr = job->stderr_sink == nullptr;
+  f.fork_server = options_.fork_server && !f.forward_stdin && elf->interpreter.has_value();
   // The agent's own deadline is a backstop: the scheduler normally stops the
   // job first (SIGTERM, grace, SIGKILL) and the VM watchdog catches a hang.
   if (request.deadline_seconds) f.timeout_ms = static_cast<std::uint32_t>((*request.deadline_seconds + 5) * 1000);

@@ -23,6 +23,9 @@ namespace xrun {
 struct SystemRunnerOptions {
   int vms = 1;             // VMs per target: the number of tests at once
   bool cold_boot = false;  // never start from saved state
+  // Dynamic test programs are forked from a copy started once per VM
+  // (images/agent/zygote.c) instead of exec'd for every test.
+  bool fork_server = true;
 };
 
 class SystemRunner final : public JobRunner {

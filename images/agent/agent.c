@@ -29,6 +29,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -39,6 +40,7 @@
 #include "protocol.h"
 
 #define MAX_JOBS 64
+#define MAX_ZYGOTES 16
 #define MAX_BINDS 64
 #define PIPE_CHUNK 65536
 
@@ -55,7 +57,17 @@ struct job {
   int reaped, status, timed_out;
   int64_t deadline_ms; /* 0: none */
   int64_t reaped_at_ms;
+  struct zygote *zygote; /* forked by a zygote: its status comes from there */
 };
+
+/* A started copy of a dynamic program, waiting in main() to fork (zygote.c). */
+struct zygote {
+  char *key; /* path, cwd and environment: what the copy was started with */
+  pid_t pid;
+  int sock;  /* -1: starting it failed, do not try again */
+  int busy;
+};
+static struct zygote zygotes[MAX_ZYGOTES];
 
 static struct job jobs[MAX_JOBS];
 static int port_fd = -1;
@@ -64,7 +76,7 @@ static unsigned char *rx;
 static size_t rx_len, rx_cap;
 static char *bound[MAX_BINDS];
 static int bound_count;
-static int host_root_mounted;
+static int host_root_fd = -1; /* the 9p mount, for syncfs() */
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -193,6 +205,10 @@ static struct job *find_job(uint32_t id) {
  * forgotten background child cannot keep the pipes (and the host) waiting. */
 static void maybe_finish(struct job *j) {
   if (!j->reaped || j->out_fd >= 0 || j->err_fd >= 0) return;
+  /* The share is mounted cache=loose (executables stay in the page cache
+   * across runs, which halves the cost of a test): what the job wrote is
+   * written back to the host before the host hears that it ended. */
+  if (host_root_fd >= 0) syncfs(host_root_fd);
   if (j->timed_out) send_exit(j->id, XRUN_EXIT_TIMEOUT, SIGKILL, "killed by the agent's deadline");
   else if (WIFSIGNALED(j->status)) send_exit(j->id, XRUN_EXIT_SIGNAL, WTERMSIG(j->status), "");
   else send_exit(j->id, XRUN_EXIT_CODE, WEXITSTATUS(j->status), "");
@@ -208,6 +224,13 @@ static void go_disconnected(void) {
     if (!jobs[i].used) continue;
     if (!jobs[i].reaped) kill(-jobs[i].pid, SIGKILL);
     jobs[i].id = 0xffffffffu; /* finishes silently */
+  }
+  for (int i = 0; i < MAX_ZYGOTES; i++) {
+    if (!zygotes[i].key) continue;
+    if (zygotes[i].pid > 0) kill(zygotes[i].pid, SIGKILL);
+    if (zygotes[i].sock >= 0) close(zygotes[i].sock);
+    free(zygotes[i].key);
+    memset(&zygotes[i], 0, sizeof zygotes[i]);
   }
 }
 
@@ -234,14 +257,14 @@ static int ensure_bound(const char *path) {
     return 0;
   for (int i = 0; i < bound_count; i++)
     if (strcmp(bound[i], path) == 0) return 0;
-  if (!host_root_mounted) {
+  if (host_root_fd < 0) {
     mkdir_p(XRUN_AGENT_HOST_ROOT);
     if (mount(XRUN_AGENT_9P_TAG, XRUN_AGENT_HOST_ROOT, "9p", 0,
-              "trans=virtio,version=9p2000.L,msize=262144,cache=mmap") != 0) {
+              "trans=virtio,version=9p2000.L,msize=262144,cache=loose") != 0) {
       send_log("cannot mount the host's files (9p tag %s): %s", XRUN_AGENT_9P_TAG, strerror(errno));
       return -1;
     }
-    host_root_mounted = 1;
+    host_root_fd = open(XRUN_AGENT_HOST_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   }
   char source[4096];
   snprintf(source, sizeof source, "%s%s", XRUN_AGENT_HOST_ROOT, path);
@@ -301,6 +324,123 @@ static void free_strv(char **v) {
   free(v);
 }
 
+static char *zygote_key(const char *path, const char *cwd, char **env) {
+  size_t n = strlen(path) + strlen(cwd) + 3;
+  for (char **e = env; *e; e++) n += strlen(*e) + 1;
+  char *key = malloc(n), *p = key;
+  p += sprintf(p, "%s\n%s\n", path, cwd);
+  for (char **e = env; *e; e++) p += sprintf(p, "%s\n", *e);
+  return key;
+}
+
+/* The zygote for this program, started now if there is none; NULL when the
+ * program cannot be forked that way (the caller starts it normally). */
+static struct zygote *zygote_for(const char *path, const char *cwd, char **argv, char **env) {
+  for (char **e = env; *e; e++)
+    if (strncmp(*e, "LD_PRELOAD=", 11) == 0) return NULL; /* the user's preload wins */
+  if (access(XRUN_AGENT_ZYGOTE_LIBRARY, R_OK) != 0) return NULL;
+  char *key = zygote_key(path, cwd, env);
+  struct zygote *slot = NULL;
+  for (int i = 0; i < MAX_ZYGOTES; i++) {
+    if (zygotes[i].key && strcmp(zygotes[i].key, key) == 0) {
+      free(key);
+      return zygotes[i].sock >= 0 && !zygotes[i].busy ? &zygotes[i] : NULL;
+    }
+    if (!zygotes[i].key && !slot) slot = &zygotes[i];
+  }
+  if (!slot) {
+    free(key);
+    return NULL;
+  }
+  slot->key = key;
+  slot->sock = -1;
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return NULL;
+  size_t envc = 0;
+  while (env[envc]) envc++;
+  char **zenv = calloc(envc + 3, sizeof *zenv);
+  memcpy(zenv, env, envc * sizeof *zenv);
+  zenv[envc] = "LD_PRELOAD=" XRUN_AGENT_ZYGOTE_LIBRARY;
+  zenv[envc + 1] = "XRUN_ZYGOTE_FD=3";
+  char *zargv[] = {argv[0], NULL};
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t attr;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&attr);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+  if (cwd[0]) posix_spawn_file_actions_addchdir_np(&fa, cwd);
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid;
+  int error = posix_spawn(&pid, path, &fa, &attr, zargv, zenv);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  free(zenv);
+  close(sv[1]);
+  if (error) {
+    close(sv[0]);
+    return NULL;
+  }
+  /* Ready once every static initialiser ran; a program that never says so
+   * (static, or its initialisers hang) is not forked this way. */
+  struct pollfd p = {sv[0], POLLIN, 0};
+  char ready = 0;
+  if (poll(&p, 1, 20000) != 1 || read(sv[0], &ready, 1) != 1 || ready != 'R') {
+    kill(-pid, SIGKILL);
+    close(sv[0]);
+    send_log("%s cannot be forked from a started copy: starting it for every test", path);
+    return NULL;
+  }
+  slot->pid = pid;
+  slot->sock = sv[0];
+  return slot;
+}
+
+/* Asks the zygote for a child running argv with these stdio fds. */
+static pid_t zygote_fork(struct zygote *z, char **argv, int fd0, int fd1, int fd2) {
+  static char blob[1 << 20];
+  size_t n = 0;
+  for (char **a = argv; *a; a++) {
+    size_t len = strlen(*a) + 1;
+    if (n + len > sizeof blob) return -1;
+    memcpy(blob + n, *a, len);
+    n += len;
+  }
+  int fds[3] = {fd0, fd1, fd2};
+  char control[CMSG_SPACE(sizeof fds)];
+  memset(control, 0, sizeof control);
+  struct iovec iov = {blob, n};
+  struct msghdr msg = {0};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof fds);
+  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  int pid = -1;
+  struct pollfd p = {z->sock, POLLIN, 0};
+  if (sendmsg(z->sock, &msg, MSG_NOSIGNAL) < 0 || poll(&p, 1, 5000) != 1 || read(z->sock, &pid, sizeof pid) != sizeof pid ||
+      pid <= 0) {
+    kill(z->pid, SIGKILL);
+    close(z->sock);
+    z->sock = -1; /* key kept: not tried again */
+    return -1;
+  }
+  z->busy = 1;
+  return pid;
+}
+
 static void handle_run(struct in *in) {
   uint32_t id = in_u32(in), timeout_ms = in_u32(in), flags = in_u32(in);
   char *path = in_str(in), *cwd = in_str(in);
@@ -336,6 +476,16 @@ static void handle_run(struct in *in) {
     snprintf(message, sizeof message, "pipe: %s", strerror(errno));
     goto fail;
   }
+  pid_t pid = -1;
+  struct zygote *z = NULL;
+  if ((flags & XRUN_RUN_FORK_SERVER) && (z = zygote_for(path, cwd, argv, env))) {
+    int null_fd = (flags & XRUN_RUN_STDIN) ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid = zygote_fork(z, argv, (flags & XRUN_RUN_STDIN) ? inp[0] : null_fd, out[1],
+                      (flags & XRUN_RUN_MERGE) ? out[1] : err[1]);
+    if (null_fd >= 0) close(null_fd);
+    if (pid <= 0) z = NULL;
+  }
+  if (z) goto started;
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
   posix_spawn_file_actions_init(&fa);
@@ -352,7 +502,6 @@ static void handle_run(struct in *in) {
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setpgroup(&attr, 0);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  pid_t pid;
   error = posix_spawn(&pid, path, &fa, &attr, argv, env);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
@@ -360,6 +509,7 @@ static void handle_run(struct in *in) {
     snprintf(message, sizeof message, "cannot run %s: %s", path, strerror(error));
     goto fail;
   }
+started:
   close_fd(&out[1]);
   close_fd(&err[1]);
   close_fd(&inp[0]);
@@ -370,6 +520,7 @@ static void handle_run(struct in *in) {
   j->out_fd = out[0];
   j->err_fd = err[0];
   j->in_fd = inp[1];
+  j->zygote = z;
   j->deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
   out_begin(&tx, XRUN_STARTED);
   out_u32(&tx, id);
@@ -515,6 +666,30 @@ static void reap(void) {
   }
 }
 
+/* A zygote's child ended: the zygote sends its wait status. */
+static void reap_forked(void) {
+  for (int i = 0; i < MAX_JOBS; i++) {
+    struct job *j = &jobs[i];
+    if (!j->used || !j->zygote || j->reaped) continue;
+    struct zygote *z = j->zygote;
+    struct pollfd p = {z->sock, POLLIN, 0};
+    if (poll(&p, 1, 0) != 1) continue;
+    int status = 0;
+    if (read(z->sock, &status, sizeof status) != sizeof status) {
+      status = SIGKILL; /* the zygote itself died: count its child as killed */
+      kill(z->pid, SIGKILL);
+      close(z->sock);
+      z->sock = -1;
+    }
+    z->busy = 0;
+    j->reaped = 1;
+    j->status = status;
+    j->reaped_at_ms = now_ms();
+    kill(-j->pid, SIGKILL);
+    close_fd(&j->in_fd);
+  }
+}
+
 /* ---------------------------------------------------------------- boot --- */
 
 static void load_modules(void) {
@@ -609,6 +784,7 @@ int main(void) {
       if (j->out_fd >= 0) fds[n++] = (struct pollfd){j->out_fd, POLLIN, 0};
       if (j->err_fd >= 0) fds[n++] = (struct pollfd){j->err_fd, POLLIN, 0};
       if (j->in_fd >= 0 && j->in_len > 0) fds[n++] = (struct pollfd){j->in_fd, POLLOUT, 0};
+      if (j->zygote && !j->reaped) fds[n++] = (struct pollfd){j->zygote->sock, POLLIN, 0};
       int64_t due = j->reaped ? j->reaped_at_ms + 2000 : j->deadline_ms;
       if (due && (wait < 0 || due - now < wait)) wait = due > now ? due - now : 0;
     }
@@ -620,6 +796,7 @@ int main(void) {
     while (read(sfd, &si, sizeof si) == sizeof si) {
     }
     reap();
+    reap_forked();
     if (fds[1].revents & POLLIN) {
       host_connected = 1;
       read_port();

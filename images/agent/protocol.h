@@ -12,7 +12,10 @@
  *             | u32 argc | str argv[argc] | u32 envc | str env[envc]
  *             | u32 nbinds | str binds[nbinds]
  *             flags: RUN_STDIN (stdin comes as STDIN frames; else /dev/null),
- *                    RUN_MERGE (stderr goes to the stdout stream, ordered)
+ *                    RUN_MERGE (stderr goes to the stdout stream, ordered),
+ *                    RUN_FORK_SERVER (a dynamic program: the agent may fork it
+ *                    from an already started copy, see zygote.c; it falls back
+ *                    to starting it normally when that copy cannot be made)
  *             binds: host directories to show at the same path in the guest
  *             (9p share of the host's / mounted at /.xrun-host, then bind-mounted)
  *   STDIN     u32 job | bytes                     zero bytes: end of input
@@ -51,7 +54,8 @@ enum xrun_frame_type {
   XRUN_LOG = 0x86,
 };
 
-enum xrun_run_flags { XRUN_RUN_STDIN = 1, XRUN_RUN_MERGE = 2 };
+enum xrun_run_flags { XRUN_RUN_STDIN = 1, XRUN_RUN_MERGE = 2, XRUN_RUN_FORK_SERVER = 4 };
+#define XRUN_AGENT_ZYGOTE_LIBRARY "/usr/lib/xrun/libxrun-zygote.so"
 
 enum xrun_exit_how { XRUN_EXIT_CODE = 0, XRUN_EXIT_SIGNAL = 1, XRUN_EXIT_TIMEOUT = 2, XRUN_EXIT_NOT_STARTED = 3 };
 

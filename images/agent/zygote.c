@@ -1,0 +1,94 @@
+/* libxrun-zygote.so: the fork server behind fast process isolation in a VM.
+ *
+ * Under TCG, starting a dynamically linked test binary costs hundreds of
+ * milliseconds (loading and relocating libstdc++, static initialisers that
+ * register a thousand tests), paid again for every test in process
+ * isolation. The agent instead starts the binary once with this library
+ * preloaded and XRUN_ZYGOTE_FD set. The library wraps main(): after every
+ * static initialiser has run, it says "R" and waits. For each request (argv,
+ * plus stdin/stdout/stderr as SCM_RIGHTS) it forks; the child becomes a
+ * process group of its own and calls the real main with that argv, so every
+ * test still runs in its own process and a crash takes down only that child.
+ * The zygote reports the child's pid, waits for it, and reports its status.
+ *
+ * Without XRUN_ZYGOTE_FD (the test's own subprocesses, or any other program
+ * started with this library), main runs untouched.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+typedef int (*main_fn)(int, char **, char **);
+static main_fn real_main;
+
+static int send_int(int fd, int value) { return send(fd, &value, sizeof value, MSG_NOSIGNAL) == sizeof value ? 0 : -1; }
+
+static int serve(int fd) {
+  static char buffer[1 << 20];
+  for (;;) {
+    int fds[3] = {-1, -1, -1};
+    char control[CMSG_SPACE(sizeof fds)];
+    struct iovec iov = {buffer, sizeof buffer - 1};
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) _exit(0); /* the agent closed: this zygote is done */
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof fds)) _exit(3);
+    memcpy(fds, CMSG_DATA(c), sizeof fds);
+    /* argv: NUL-terminated strings back to back. */
+    buffer[n] = 0;
+    int argc = 0;
+    for (ssize_t i = 0; i < n; i++) argc += buffer[i] == 0;
+    char **argv = calloc((size_t)argc + 1, sizeof *argv);
+    char *p = buffer;
+    for (int i = 0; i < argc; i++, p += strlen(p) + 1) argv[i] = p;
+
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(fd);
+      setpgid(0, 0);
+      for (int i = 0; i < 3; i++) dup2(fds[i], i);
+      for (int i = 0; i < 3; i++)
+        if (fds[i] > 2) close(fds[i]);
+      exit(real_main(argc, argv, environ));
+    }
+    if (pid > 0) setpgid(pid, pid); /* also here: the agent may signal the group at once */
+    for (int i = 0; i < 3; i++) close(fds[i]);
+    free(argv);
+    if (send_int(fd, pid > 0 ? pid : -errno) != 0) _exit(4);
+    if (pid < 0) continue;
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (send_int(fd, status) != 0) _exit(5);
+  }
+}
+
+static int zygote_main(int argc, char **argv, char **envp) {
+  const char *fd_text = getenv("XRUN_ZYGOTE_FD");
+  if (!fd_text) return real_main(argc, argv, envp);
+  int fd = atoi(fd_text);
+  unsetenv("XRUN_ZYGOTE_FD");
+  unsetenv("LD_PRELOAD"); /* the tests' own subprocesses start normally */
+  if (send(fd, "R", 1, MSG_NOSIGNAL) != 1) _exit(2);
+  return serve(fd);
+}
+
+int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
+                      void (*rtld_fini)(void), void *stack_end) {
+  typedef int (*start_fn)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
+  start_fn real_start = (start_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+  real_main = main;
+  return real_start(zygote_main, argc, argv, init, fini, rtld_fini, stack_end);
+}
