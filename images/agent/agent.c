@@ -8,7 +8,7 @@
  * report how it ended. It also reaps every orphan, as an init must.
  *
  * One thread, one poll() loop: the port, each job's pipes, a signalfd for
- * SIGCHLD. Programs start with posix_spawn (vfork-style, which is what keeps
+ * SIGCHLD. Programs start with vfork + execve (see spawn_process: what keeps
  * a run at a few milliseconds under TCG: no page-table copy of the agent).
  *
  * The host may go away and come back (xrun exits; a VM restored from saved
@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -324,6 +323,44 @@ static void free_strv(char **v) {
   free(v);
 }
 
+/* vfork + execve, by hand: glibc's posix_spawn resets every signal's
+ * disposition in the child (a sigaction call for each of 64 signals), which
+ * costs milliseconds of TCG time per test; this does only what is needed.
+ * The child shares our memory until execve, so it reports failure through
+ * `child_errno`. Returns 0 or an errno. */
+static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **env, const char *cwd, int fd0,
+                         int fd1, int fd2, int fd3) {
+  volatile int child_errno = 0;
+  pid_t pid = vfork();
+  if (pid < 0) return errno;
+  if (pid == 0) {
+    setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    signal(SIGPIPE, SIG_DFL); /* the only disposition the agent changes */
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    int fds[4] = {fd0, fd1, fd2, fd3};
+    /* Move the sources above 3 first, so that no dup2 overwrites a later one. */
+    for (int i = 0; i < 4; i++)
+      if (fds[i] >= 0 && fds[i] <= 3) fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 10);
+    for (int i = 0; i < 4; i++)
+      if (fds[i] >= 0) dup2(fds[i], i);
+    if (cwd[0] && chdir(cwd) != 0) {
+      child_errno = errno;
+      _exit(127);
+    }
+    execve(path, argv, env);
+    child_errno = errno;
+    _exit(127);
+  }
+  if (child_errno != 0) {
+    waitpid(pid, NULL, 0);
+    return child_errno;
+  }
+  *pid_out = pid;
+  return 0;
+}
+
 static char *zygote_key(const char *path, const char *cwd, char **env) {
   size_t n = strlen(path) + strlen(cwd) + 3;
   for (char **e = env; *e; e++) n += strlen(*e) + 1;
@@ -363,26 +400,11 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   zenv[envc] = "LD_PRELOAD=" XRUN_AGENT_ZYGOTE_LIBRARY;
   zenv[envc + 1] = "XRUN_ZYGOTE_FD=3";
   char *zargv[] = {argv[0], NULL};
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
-  if (cwd[0]) posix_spawn_file_actions_addchdir_np(&fa, cwd);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
   pid_t pid;
-  int error = posix_spawn(&pid, path, &fa, &attr, zargv, zenv);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC), null_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int error = spawn_process(&pid, path, zargv, zenv, cwd, null_in, null_out, null_out, sv[1]);
+  close(null_in);
+  close(null_out);
   free(zenv);
   close(sv[1]);
   if (error) {
@@ -486,25 +508,10 @@ static void handle_run(struct in *in) {
     if (pid <= 0) z = NULL;
   }
   if (z) goto started;
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawnattr_init(&attr);
-  if (flags & XRUN_RUN_STDIN) posix_spawn_file_actions_adddup2(&fa, inp[0], 0);
-  else posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, (flags & XRUN_RUN_MERGE) ? out[1] : err[1], 2);
-  if (cwd[0]) posix_spawn_file_actions_addchdir_np(&fa, cwd);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  error = posix_spawn(&pid, path, &fa, &attr, argv, env);
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  int null_in = (flags & XRUN_RUN_STDIN) ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+  error = spawn_process(&pid, path, argv, env, cwd, (flags & XRUN_RUN_STDIN) ? inp[0] : null_in, out[1],
+                        (flags & XRUN_RUN_MERGE) ? out[1] : err[1], -1);
+  if (null_in >= 0) close(null_in);
   if (error) {
     snprintf(message, sizeof message, "cannot run %s: %s", path, strerror(error));
     goto fail;
