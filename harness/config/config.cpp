@@ -114,6 +114,7 @@ void apply_target_key(const ConfigKey& key, const toml::node& value, const std::
       else if (name == "rootfs") settings.rootfs = resolve_relative(*s, file_dir);
       else if (name == "vm_cpu") settings.vm_cpu = *s;
       else if (name == "vm_memory") settings.vm_memory = *s;
+      else if (name == "vm_append") settings.vm_append = *s;
       return;
     }
     case ValueType::StringArray: {
@@ -366,6 +367,7 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
         else if (key.name == "rootfs") settings.rootfs = resolve_relative(value, inputs.cwd);
         else if (key.name == "vm_cpu") settings.vm_cpu = value;
         else if (key.name == "vm_memory") settings.vm_memory = value;
+        else if (key.name == "vm_append") settings.vm_append = value;
       }
     }
     // Only names that claim a target ("XRUN_AARCH64_...") are ours for sure;

@@ -34,6 +34,7 @@ struct TargetSettings {
   std::optional<std::string> rootfs;   // directory tree added to the image's initramfs
   std::optional<std::string> vm_cpu;   // qemu-system -cpu
   std::optional<std::string> vm_memory;  // qemu-system -m (MiB)
+  std::optional<std::string> vm_append;  // more kernel command line
   std::vector<std::string> shares;     // more host directories shown in the VM
 };
 

@@ -25,6 +25,7 @@ constexpr ConfigKey kConfigKeys[] = {
      "system mode: directory tree added to the VM's root filesystem"},
     {"targets.*", "vm_cpu", ValueType::String, "XRUN_*_VM_CPU", "system mode: qemu-system -cpu model"},
     {"targets.*", "vm_memory", ValueType::String, "XRUN_*_VM_MEMORY", "system mode: guest memory in MiB (default 128)"},
+    {"targets.*", "vm_append", ValueType::String, "XRUN_*_VM_APPEND", "system mode: more kernel command line"},
     {"targets.*", "shares", ValueType::StringArray, "",
      "system mode: more host directories shown in the VM at the same path"},
     {"test", "jobs", ValueType::Integer, "XRUN_TEST_JOBS", "tests run at once (default: number of cores)"},

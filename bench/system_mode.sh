@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# System mode (issue 5) measured against its peers in one invocation (this
+# machine is noisy: compare within a run, never across runs).
+#
+#   start    `xrun test` with one trivial test: time from xrun's start to the
+#            end of the run, an upper bound of "time to the first result";
+#            cold boot vs start from saved state (medians of 5)
+#   per-test 200 trivial static tests in one warm VM (-j1): the cost of a
+#            test, split into the guest kernel's process creation (the same
+#            program started 200 times inside the VM by guest_spawn_loop)
+#            and xrun's own overhead (host scheduler + agent + virtio-serial)
+#   1000     1,000 trivial GoogleTest cases, process isolation, 2 VMs, against
+#            `ctest -j2` with qemu-user as CMake's emulator (the peer), for
+#            the same binary; BENCH_FULL=1 adds the run without the fork server
+#
+#   bench/system_mode.sh [BUILD_DIR]   (after scripts/test.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+build=$(realpath "${1:-build}")
+xrun=$build/runner/xrun
+helper=$build/tests/helpers/xrun_helper-aarch64-static
+sysroot=/usr/aarch64-linux-gnu
+loader=$sysroot/lib/ld-linux-aarch64.so.1
+peer_dir=$build/bench/gtest-qemu
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+[ -x "$xrun" ] || { echo "bench: build xrun first (scripts/test.sh)" >&2; exit 2; }
+"$xrun" image build --arch aarch64 >/dev/null
+
+seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# --- start ---------------------------------------------------------------
+ln -s "$helper" "$work/mode-ok"
+for i in 1 2 3 4 5; do seconds "$xrun" test "$work/mode-ok" --backend system --cold-boot; done | median > "$work/cold"
+"$xrun" test "$work/mode-ok" --backend system >/dev/null  # makes the saved state if it is missing
+for i in 1 2 3 4 5; do seconds "$xrun" test "$work/mode-ok" --backend system; done | median > "$work/warm"
+for i in 1 2 3 4 5; do seconds "$xrun" --backend system "$helper" exit 0; done | median > "$work/single"
+
+# --- per-test ------------------------------------------------------------
+mkdir "$work/many"
+for i in $(seq 1 200); do ln -s "$helper" "$work/many/mode-ok$i"; done
+aarch64-linux-gnu-gcc -O2 -static -o "$work/guest_spawn_loop" bench/guest_spawn_loop.c
+t_one=$(seconds "$xrun" test "$work/mode-ok" --backend system -j1)
+t_200=$(seconds "$xrun" test "$work"/many/mode-ok* --backend system -j1)
+guest_ms=$("$xrun" --backend system "$work/guest_spawn_loop" 200 "$helper" exit 0)
+
+# --- 1000 ----------------------------------------------------------------
+echo "bench: building the suite with qemu-user as CTest's emulator (the peer)..." >&2
+cmake -S tests/fixtures/gtest_suite -B "$peer_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE="$root/configs/cmake/aarch64-linux-gnu.cmake" \
+  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;$loader;--library-path;$sysroot/lib" >/dev/null
+cmake --build "$peer_dir" --target bench_tests >/dev/null
+bin=$peer_dir/bench_tests
+"$xrun" test "$bin" --list >/dev/null  # the listing cache, as any second run has it
+t_peer=$(seconds ctest --test-dir "$peer_dir" -j2 -R '^Trivial\.')
+t_sys=$(seconds "$xrun" test "$bin" --backend system -j2 --isolation process --filter 'Trivial.*')
+t_sys_batch=$(seconds "$xrun" test "$bin" --backend system -j2 --filter 'Trivial.*')
+if [ "${BENCH_FULL:-0}" = 1 ]; then
+  t_noforks=$(seconds "$xrun" test "$bin" --backend system -j2 --isolation process --no-fork-server --filter 'Trivial.*')
+fi
+
+per_test_ms=$(echo "($t_200 - $t_one) * 1000 / 199" | bc -l)
+printf '\nsystem mode (aarch64 VM, TCG), one invocation\n'
+printf '%-58s %9s  %s\n' "run" "value" "goal"
+printf '%-58s %8.2fs  <= 1.5 s\n' "xrun test, 1 test, cold boot (median of 5, whole run)" "$(cat "$work/cold")"
+printf '%-58s %8.2fs  <= 0.6 s\n' "xrun test, 1 test, from saved state (median of 5)" "$(cat "$work/warm")"
+printf '%-58s %8.2fs\n' "xrun --backend system PROG, from saved state (median)" "$(cat "$work/single")"
+printf '%-58s %7.2fms\n' "a trivial static test in a warm VM, all included" "$per_test_ms"
+printf '%-58s %7.2fms\n' "  of which the guest starting the program (vfork+exec)" "$guest_ms"
+printf '%-58s %7.2fms  <= 6 ms\n' "  of which xrun (host + agent + virtio round trip)" "$(echo "$per_test_ms - $guest_ms" | bc -l)"
+printf '%-58s %8.2fs  1.00\n' "1,000 gtest cases: ctest -j2, emulator qemu-user (peer)" "$t_peer"
+printf '%-58s %8.2fs  peer/this = %.1fx (goal >= 10x)\n' "  xrun test --backend system -j2 --isolation process" "$t_sys" \
+  "$(echo "$t_peer / $t_sys" | bc -l)"
+printf '%-58s %8.2fs  peer/this = %.1fx\n' "  xrun test --backend system -j2 (batch)" "$t_sys_batch" \
+  "$(echo "$t_peer / $t_sys_batch" | bc -l)"
+if [ -n "${t_noforks:-}" ]; then
+  printf '%-58s %8.2fs  peer/this = %.2fx\n' "  ... --isolation process --no-fork-server" "$t_noforks" \
+    "$(echo "$t_peer / $t_noforks" | bc -l)"
+fi
