@@ -99,46 +99,6 @@ std::optional<std::string> find_tool(const char* name) {
   return std::nullopt;
 }
 
-// modules.dep lines: "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko ...".
-// Returns the module files to load, each after everything it depends on.
-Expected<std::vector<std::string>> module_load_order(const std::string& modules_dir,
-                                                     const std::vector<std::string_view>& wanted) {
-  auto text = read_file(join_path(modules_dir, "modules.dep"));
-  if (!text) return image_error("no modules.dep in " + modules_dir + ": run depmod for that kernel");
-  std::map<std::string, std::vector<std::string>> deps;  // path -> its dependencies
-  std::map<std::string, std::string> by_name;            // "9p" -> path
-  std::istringstream lines(*text);
-  for (std::string line; std::getline(lines, line);) {
-    auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    std::string path = line.substr(0, colon);
-    std::istringstream rest(line.substr(colon + 1));
-    std::vector<std::string> list;
-    for (std::string dep; rest >> dep;) list.push_back(dep);
-    deps[path] = list;
-    std::string base = path.substr(path.rfind('/') + 1);
-    base = base.substr(0, base.find(".ko"));
-    std::replace(base.begin(), base.end(), '-', '_');
-    by_name[base] = path;
-  }
-  std::vector<std::string> order;
-  std::set<std::string> seen;
-  std::function<void(const std::string&)> visit = [&](const std::string& path) {
-    if (!seen.insert(path).second) return;
-    for (const auto& dep : deps[path]) visit(dep);
-    order.push_back(path);
-  };
-  for (auto name : wanted) {
-    auto it = by_name.find(std::string(name));
-    if (it == by_name.end()) {
-      // Built into the kernel: nothing to load. The config says so.
-      continue;
-    }
-    visit(it->second);
-  }
-  return order;
-}
-
 // Adds a directory tree (files, symlinks, directories) under `prefix`.
 void add_tree(CpioWriter& cpio, std::set<std::string>& dirs, const fs::path& root, const std::string& prefix,
               const std::function<bool(const std::string&)>& keep);
@@ -204,6 +164,45 @@ struct ScratchDir {
 };
 
 }  // namespace
+
+// modules.dep lines: "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko ...".
+Expected<std::vector<std::string>> module_load_order(const std::string& modules_dir,
+                                                     const std::vector<std::string_view>& wanted) {
+  auto text = read_file(join_path(modules_dir, "modules.dep"));
+  if (!text) return image_error("no modules.dep in " + modules_dir + ": run depmod for that kernel");
+  std::map<std::string, std::vector<std::string>> deps;  // path -> its dependencies
+  std::map<std::string, std::string> by_name;            // "9p" -> path
+  std::istringstream lines(*text);
+  for (std::string line; std::getline(lines, line);) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string path = line.substr(0, colon);
+    std::istringstream rest(line.substr(colon + 1));
+    std::vector<std::string> list;
+    for (std::string dep; rest >> dep;) list.push_back(dep);
+    deps[path] = list;
+    std::string base = path.substr(path.rfind('/') + 1);
+    base = base.substr(0, base.find(".ko"));
+    std::replace(base.begin(), base.end(), '-', '_');
+    by_name[base] = path;
+  }
+  std::vector<std::string> order;
+  std::set<std::string> seen;
+  std::function<void(const std::string&)> visit = [&](const std::string& path) {
+    if (!seen.insert(path).second) return;
+    for (const auto& dep : deps[path]) visit(dep);
+    order.push_back(path);
+  };
+  for (auto name : wanted) {
+    auto it = by_name.find(std::string(name));
+    if (it == by_name.end()) {
+      // Built into the kernel: nothing to load. The config says so.
+      continue;
+    }
+    visit(it->second);
+  }
+  return order;
+}
 
 std::string images_root() { return join_path(xdg_cache_home(), "xrun/images"); }
 

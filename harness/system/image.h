@@ -60,6 +60,12 @@ std::vector<ImageSummary> list_images();
 // returns the names removed.
 Expected<std::vector<std::string>> remove_images(const std::string& which);
 
+// The module files (relative to `modules_dir`, a lib/modules/<release> with
+// a modules.dep) to load for `wanted` module names, each after everything it
+// depends on. Names not found are built into the kernel: nothing to load.
+Expected<std::vector<std::string>> module_load_order(const std::string& modules_dir,
+                                                     const std::vector<std::string_view>& wanted);
+
 // A piece of the guest built with xrun for `arch`: "xrun-agent" (the agent)
 // or "xrun-zygote" (its fork-server library, ".so"). Looked for next to the
 // xrun executable, then in ../libexec/xrun when installed; XRUN_AGENT_DIR first.

@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -728,6 +730,17 @@ static void mount_basics(void) {
   mount("devpts", "/dev/pts", "devpts", 0, NULL);
   mkdir("/dev/shm", 01777);
   mount("tmpfs", "/dev/shm", "tmpfs", 0, "mode=1777");
+  /* Loopback up: tests talk to themselves over 127.0.0.1 and ::1. */
+  int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  strcpy(ifr.ifr_name, "lo");
+  if (sock >= 0 && ioctl(sock, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    ioctl(sock, SIOCSIFFLAGS, &ifr);
+  }
+  if (sock >= 0) close(sock);
+  sethostname("xrun", 4);
 }
 
 /* The port's /dev name depends on probe order; its name attribute does not. */

@@ -1,0 +1,179 @@
+// System mode pieces that need no VM: the agent protocol's host half, the
+// initramfs writer, and the module ordering of the image builder.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "support/temp_dir.h"
+#include "system/agent_client.h"
+#include "system/cpio.h"
+#include "system/image.h"
+
+namespace xrun {
+namespace {
+
+std::string u32(std::uint32_t v) {
+  std::string s;
+  for (int i = 0; i < 4; ++i) s.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  return s;
+}
+std::string frame(std::uint8_t type, const std::string& payload) {
+  return u32(static_cast<std::uint32_t>(payload.size() + 1)) + static_cast<char>(type) + payload;
+}
+
+TEST(AgentFrameReader, DecodesEveryFrameEvenOneByteAtATime) {
+  const std::string bytes = frame(XRUN_HELLO_ACK, u32(77) + u32(6) + "6.1.0x") +
+                            frame(XRUN_STARTED, u32(5) + u32(1234)) +
+                            frame(XRUN_STDOUT, u32(5) + std::string("out\0put", 7)) +
+                            frame(XRUN_STDERR, u32(5) + "err") +
+                            frame(XRUN_EXIT, u32(5) + u32(XRUN_EXIT_SIGNAL) + u32(11) + u32(0)) +
+                            frame(XRUN_LOG, u32(4) + "note");
+  AgentFrameReader reader;
+  std::vector<AgentFrame> frames;
+  for (char c : bytes) {
+    reader.feed(std::string_view(&c, 1));
+    while (auto f = reader.next()) frames.push_back(*f);
+  }
+  ASSERT_FALSE(reader.corrupt());
+  ASSERT_EQ(frames.size(), 6u);
+  EXPECT_EQ(frames[0].job, 77u);
+  EXPECT_EQ(frames[0].data, "6.1.0x");
+  EXPECT_EQ(frames[1].value, 1234u);
+  EXPECT_EQ(frames[2].data, std::string("out\0put", 7));
+  EXPECT_EQ(frames[3].type, XRUN_STDERR);
+  EXPECT_EQ(frames[4].value, static_cast<std::uint32_t>(XRUN_EXIT_SIGNAL));
+  EXPECT_EQ(frames[4].code, 11);
+  EXPECT_EQ(frames[5].data, "note");
+}
+
+TEST(AgentFrameReader, ABadLengthOrAShortFrameIsCorruptNotACrash) {
+  AgentFrameReader zero;
+  zero.feed(u32(0) + "x");
+  EXPECT_FALSE(zero.next());
+  EXPECT_TRUE(zero.corrupt());
+  AgentFrameReader huge;
+  huge.feed(u32(XRUN_AGENT_MAX_FRAME + 1) + "x");
+  EXPECT_FALSE(huge.next());
+  EXPECT_TRUE(huge.corrupt());
+  AgentFrameReader short_exit;
+  short_exit.feed(frame(XRUN_EXIT, u32(1)));
+  EXPECT_FALSE(short_exit.next());
+  EXPECT_TRUE(short_exit.corrupt());
+}
+
+TEST(AgentRequests, RunCarriesEveryFieldInTheDocumentedLayout) {
+  RunFrame run;
+  run.job = 9;
+  run.timeout_ms = 1500;
+  run.forward_stdin = true;
+  run.fork_server = true;
+  run.path = "/bin/t";
+  run.cwd = "/w";
+  run.argv = {"t", ""};
+  run.env = {"A=1"};
+  run.binds = {"/w", "/bin"};
+  const std::string bytes = encode_run(run);
+  std::size_t at = 0;
+  auto get = [&] {
+    std::uint32_t v = 0;
+    for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes[at + static_cast<std::size_t>(i)]);
+    at += 4;
+    return v;
+  };
+  auto str = [&] {
+    const std::uint32_t n = get();
+    std::string s = bytes.substr(at, n);
+    at += n;
+    return s;
+  };
+  EXPECT_EQ(get(), bytes.size() - 4);
+  EXPECT_EQ(static_cast<unsigned char>(bytes[at++]), XRUN_RUN);
+  EXPECT_EQ(get(), 9u);
+  EXPECT_EQ(get(), 1500u);
+  EXPECT_EQ(get(), static_cast<std::uint32_t>(XRUN_RUN_STDIN | XRUN_RUN_FORK_SERVER));
+  EXPECT_EQ(str(), "/bin/t");
+  EXPECT_EQ(str(), "/w");
+  EXPECT_EQ(get(), 2u);
+  EXPECT_EQ(str(), "t");
+  EXPECT_EQ(str(), "");
+  EXPECT_EQ(get(), 1u);
+  EXPECT_EQ(str(), "A=1");
+  EXPECT_EQ(get(), 2u);
+  EXPECT_EQ(str(), "/w");
+  EXPECT_EQ(str(), "/bin");
+  EXPECT_EQ(at, bytes.size());
+  EXPECT_EQ(encode_stdin(3, ""), frame(XRUN_STDIN, u32(3)));
+  EXPECT_EQ(encode_signal(3, 15), frame(XRUN_SIGNAL, u32(3) + u32(15)));
+}
+
+struct CpioEntry {
+  std::uint32_t mode, size, rdev_major, rdev_minor;
+  std::string name, data;
+};
+
+std::vector<CpioEntry> parse_cpio(const std::string& archive) {
+  std::vector<CpioEntry> out;
+  std::size_t at = 0;
+  while (at + 110 <= archive.size()) {
+    EXPECT_EQ(archive.substr(at, 6), "070701");
+    auto field = [&](int i) { return static_cast<std::uint32_t>(std::stoul(archive.substr(at + 6 + 8 * i, 8), nullptr, 16)); };
+    CpioEntry e{field(1), field(6), field(9), field(10), "", ""};
+    const std::uint32_t name_size = field(11);
+    e.name = archive.substr(at + 110, name_size - 1);
+    std::size_t data_at = (at + 110 + name_size + 3) & ~std::size_t{3};
+    e.data = archive.substr(data_at, e.size);
+    at = (data_at + e.size + 3) & ~std::size_t{3};
+    if (e.name == "TRAILER!!!") break;
+    out.push_back(e);
+  }
+  return out;
+}
+
+TEST(CpioWriter, WritesNewcEntriesTheKernelUnpacks) {
+  CpioWriter cpio;
+  cpio.add_directory("/etc");
+  cpio.add_file("/etc/passwd", "root:x:0:0::/:/bin/sh\n");
+  cpio.add_file("/init", std::string("\x7f" "ELF\0", 5), 0755);
+  cpio.add_symlink("/bin/sh", "/bin/busybox");
+  cpio.add_char_device("/dev/console", 0600, 5, 1);
+  const std::string archive = cpio.finish();
+  EXPECT_EQ(archive.size() % 512, 0u);
+  auto entries = parse_cpio(archive);
+  ASSERT_EQ(entries.size(), 5u);
+  EXPECT_EQ(entries[0].name, "etc");
+  EXPECT_TRUE(S_ISDIR(entries[0].mode));
+  EXPECT_EQ(entries[1].data, "root:x:0:0::/:/bin/sh\n");
+  EXPECT_EQ(entries[2].data, std::string("\x7f" "ELF\0", 5));
+  EXPECT_EQ(entries[2].mode & 07777, 0755u);
+  EXPECT_TRUE(S_ISLNK(entries[3].mode));
+  EXPECT_EQ(entries[3].data, "/bin/busybox");
+  EXPECT_TRUE(S_ISCHR(entries[4].mode));
+  EXPECT_EQ(entries[4].rdev_major, 5u);
+  EXPECT_EQ(entries[4].rdev_minor, 1u);
+}
+
+TEST(ModuleLoadOrder, DependenciesFirstOnceEachBuiltInsSkipped) {
+  testing::TempDir dir;
+  dir.write("modules.dep",
+            "kernel/fs/9p/9p.ko: kernel/net/9p/9pnet.ko kernel/fs/fscache/fscache.ko kernel/fs/netfs/netfs.ko\n"
+            "kernel/fs/fscache/fscache.ko: kernel/fs/netfs/netfs.ko\n"
+            "kernel/fs/netfs/netfs.ko:\n"
+            "kernel/net/9p/9pnet.ko:\n"
+            "kernel/net/9p/9pnet_virtio.ko: kernel/net/9p/9pnet.ko\n"
+            "kernel/drivers/char/virtio_console.ko:\n"
+            "kernel/drivers/block/virtio-blk.ko:\n");
+  auto order = module_load_order(dir.path(), {"virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_blk"});
+  ASSERT_TRUE(order) << order.error().message;
+  const std::vector<std::string> expected = {
+      "kernel/drivers/char/virtio_console.ko", "kernel/net/9p/9pnet.ko",        "kernel/net/9p/9pnet_virtio.ko",
+      "kernel/fs/netfs/netfs.ko",              "kernel/fs/fscache/fscache.ko", "kernel/fs/9p/9p.ko",
+      "kernel/drivers/block/virtio-blk.ko"};
+  EXPECT_EQ(*order, expected);
+
+  testing::TempDir empty;
+  auto missing = module_load_order(empty.path(), {"9p"});
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("run depmod"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace xrun
