@@ -2,7 +2,8 @@
 # The bundled example, end to end on a fresh Debian 12 machine: install what
 # is needed, build xrun, cross-compile a C++ GoogleTest suite and a Rust crate
 # for aarch64, and run both through xrun (CTest and Cargo call it as their
-# runner), printing their reports.
+# runner), printing their reports; then the C++ tests once more inside booted
+# aarch64 VMs (system mode).
 #   scripts/example.sh
 # XRUN=/path/to/xrun skips installing and building xrun (the test suite runs
 # this script that way).
@@ -50,3 +51,9 @@ echo "== Rust: plain cargo test, with xrun as Cargo's runner"
   RUSTC=/usr/bin/rustc CARGO_TARGET_DIR="$out/rust" CARGO_TERM_COLOR=never \
   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$XRUN" \
   /usr/bin/cargo test --offline --target aarch64-unknown-linux-gnu)
+echo
+echo "== System mode: the C++ tests again, inside booted aarch64 VMs (a real target kernel)"
+# The image is built once from Debian's arm64 packages and reused while they
+# do not change; the first run also saves a booted VM's state to start from.
+"$XRUN" image build --arch aarch64
+(cd examples/cpp && "$XRUN" test "$out/cpp/ringbuf_tests" --backend system -j2 --json "$out/cpp-system-report.json")
