@@ -41,20 +41,34 @@ cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
        libc6-dev-mips64el-cross libc6-dev-i386-cross)
 rust=(rustc cargo libstd-rust-dev:arm64)
 
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  dpkg --add-architecture arm64
-fi
+# arm64 and armhf packages: Rust's arm64 standard library, and what
+# `xrun image build` puts into the aarch64 and armhf VM images.
+arch_added=0
+for arch in arm64 armhf; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    dpkg --add-architecture "$arch"
+    arch_added=1
+  fi
+done
+
+# A mirror caught mid-sync fails one index now and then: retry, then go on
+# with what was fetched (apt uses the older index for that part).
+update_indexes() {
+  apt-get update -qq || { sleep 5; apt-get update -qq; } ||
+    echo "install-deps: warning: apt-get update failed in part; using the indexes it has" >&2
+}
 
 missing=()
 for p in "${build[@]}" "${qemu[@]}" "${cross[@]}" "${rust[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
 
+if [ "$arch_added" -eq 1 ]; then update_indexes; fi
 if [ "${#missing[@]}" -eq 0 ]; then
   echo "install-deps: everything is installed"
   exit 0
 fi
 echo "install-deps: installing ${#missing[@]} packages: ${missing[*]}"
-apt-get update -qq
+[ "$arch_added" -eq 1 ] || update_indexes
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "install-deps: done"

@@ -12,7 +12,8 @@ build=${1:-build}
 scripts/install-deps.sh
 cmake -S . -B "$build" -G Ninja
 cmake --build "$build"
-# System mode's VM image, from Debian's arm64 packages (reused while they do
+# System mode's VM images, from Debian's arm64 and armhf packages (reused while they do
 # not change); the system-mode tests boot it.
 "$build/runner/xrun" image build --arch aarch64
+"$build/runner/xrun" image build --arch armhf
 ctest --test-dir "$build" -j"$(nproc)" --output-on-failure

@@ -75,7 +75,7 @@ Expected<std::map<std::string, PackageInfo>> candidates(const std::vector<std::s
     if (it == found.end() || it->second.version.empty())
       return image_error("package " + package + " is not in the apt sources: run `sudo dpkg --add-architecture " +
                          package.substr(package.find(':') + 1) +
-                         " && sudo apt-get update` (scripts/install-deps.sh does)");
+                         " && sudo apt-get update` (scripts/install-deps.sh does it for arm64)");
     it->second.name = package;
   }
   return found;

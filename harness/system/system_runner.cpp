@@ -218,6 +218,10 @@ Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callback
   // job first (SIGTERM, grace, SIGKILL) and the VM watchdog catches a hang.
   if (request.deadline_seconds) f.timeout_ms = static_cast<std::uint32_t>((*request.deadline_seconds + 5) * 1000);
   f.binds = {f.cwd, parent_of(f.path)};
+  // A TMPDIR from the host names a host directory: show it too, or programs
+  // that make temporary files there would fail only in the VM.
+  for (const auto& entry : f.env)
+    if (entry.rfind("TMPDIR=", 0) == 0 && is_directory(entry.substr(7))) f.binds.push_back(real_path(entry.substr(7)));
   for (const auto& share : (*pool)->settings.shares) f.binds.push_back(real_path(share));
   jobs_[job->id] = job;
   (*pool)->queue.push_back(job);

@@ -261,6 +261,13 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   const auto started = Clock::now();
   std::error_code ec;
   const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  // Leftovers of runs killed while saving (128 MiB each): their pid is gone.
+  for (const auto& entry : fs::directory_iterator(s.image.dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("snapshot.tmp-", 0) != 0) continue;
+    const pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + 13));
+    if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+  }
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   const std::string agent_socket = join_path(s.work_dir, "save.sock"), qmp_socket = join_path(s.work_dir, "save.qmp"),

@@ -82,6 +82,18 @@ TEST(SystemMode, StdinStdoutStderrArgvAndEnvironmentPassThrough) {
   EXPECT_EQ(env.out, "XRUN_SYSTEM_PROBE=from the host\n") << describe(env);
 }
 
+TEST(SystemMode, Armhf32BitProgramsRunInTheirOwnVm) {
+  auto code = in_vm({helper("armhf", "static"), "exit", "9"}, {.timeout_seconds = 300});
+  EXPECT_EQ(code.exit_code, 9) << "xrun image build --arch armhf first: " << describe(code);
+  auto threads = in_vm({helper("armhf", "dynamic"), "threads", "4"});
+  EXPECT_EQ(threads.exit_code, 0) << describe(threads);
+  EXPECT_EQ(threads.out, "threads ok 4\n");
+  auto crash = in_vm({helper("armhf", "dynamic"), "signal", "SEGV"});
+  EXPECT_EQ(crash.signal, SIGSEGV) << describe(crash);
+  auto kernel = in_vm({helper("armhf", "static"), "read", "/proc/sys/kernel/osrelease"});
+  EXPECT_NE(kernel.out.find("armmp"), std::string::npos) << "Debian's armhf kernel: " << kernel.out;
+}
+
 TEST(SystemMode, FixturesAreSharedAtTheSamePathBothWays) {
   TempDir dir;
   dir.write("data/fixture.txt", "a fixture on the host\n");
