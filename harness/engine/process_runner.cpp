@@ -142,10 +142,24 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
   child->callbacks = std::move(callbacks);
   children_[child->id] = child;
 
+  watch_exit(child);
+  read_more(child);
+  return JobStarted{child->id, plan->emulated ? "qemu-user" : "native"};
+}
+
+void ProcessRunner::watch_exit(const std::shared_ptr<Child>& child) {
   child->exit_watch.async_wait(asio::posix::stream_descriptor::wait_read, [this, child](const auto& error) {
-    if (error == asio::error::operation_aborted) return;
+    if (error == asio::error::operation_aborted || child->exited) return;
+    // WNOHANG: a readiness event may be stale (a closed pidfd's number reused
+    // by a new child within one epoll batch); a blocking wait would stall
+    // the whole loop.
     int status = 0;
-    while (::waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
+    pid_t reaped;
+    while ((reaped = ::waitpid(child->pid, &status, WNOHANG)) < 0 && errno == EINTR) {
+    }
+    if (reaped == 0) {
+      watch_exit(child);
+      return;
     }
     child->exited = true;
     if (WIFSIGNALED(status)) child->exit = JobExit{true, 0, WTERMSIG(status)};
@@ -163,8 +177,6 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
     }
     maybe_finish(child);
   });
-  read_more(child);
-  return JobStarted{child->id, plan->emulated ? "qemu-user" : "native"};
 }
 
 void ProcessRunner::read_more(const std::shared_ptr<Child>& child) {

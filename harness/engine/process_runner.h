@@ -32,6 +32,7 @@ class ProcessRunner final : public JobRunner {
 
  private:
   struct Child;
+  void watch_exit(const std::shared_ptr<Child>& child);
   void read_more(const std::shared_ptr<Child>& child);
   void maybe_finish(const std::shared_ptr<Child>& child);
 

@@ -163,6 +163,7 @@ void SystemRunner::dispatch(Pool& pool) {
     handlers.err = job->stderr_sink;
     const JobId id = job->id;
     handlers.done = [this, id](const JobExit& exit) { finish(id, exit); };
+    spdlog::debug("VM {} runs job {}: {}", vm->index(), job->id, job->frame.path);
     vm->run(job->frame, std::move(handlers));
     if (!job->pending_stdin.empty()) vm->send_stdin(job->frame.job, job->pending_stdin);
     if (job->stdin_closed) vm->send_stdin(job->frame.job, {});

@@ -393,18 +393,29 @@ std::optional<std::string> Vm::spawn() {
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   if (pid_fd < 0) return std::string("pidfd_open: ") + std::strerror(errno);
   exit_watch_.emplace(io_, pid_fd);
-  exit_watch_->async_wait(asio::posix::stream_descriptor::wait_read,
-                          [weak = weak_from_this(), this](const auto& error) {
-                            auto self = weak.lock();
-                            if (error || !self || dead_) return;
-                            int status = 0;
-                            ::waitpid(pid_, &status, 0);
-                            pid_ = -1;
-                            std::string how = WIFSIGNALED(status) ? "was killed by " + signal_name(WTERMSIG(status))
-                                                                  : "exited with status " + std::to_string(WEXITSTATUS(status));
-                            die("qemu " + how + " (a guest kernel panic ends qemu too)");
-                          });
+  watch_exit();
   return std::nullopt;
+}
+
+void Vm::watch_exit() {
+  exit_watch_->async_wait(asio::posix::stream_descriptor::wait_read, [weak = weak_from_this(), this](const auto& error) {
+    auto self = weak.lock();
+    if (error || !self || dead_ || pid_ <= 0) return;
+    // Never a blocking wait: a readiness event can be stale (asio may hand an
+    // event of a closed pidfd to a new one that reused its number when a VM
+    // is replaced), and a blocking waitpid would then stall every VM.
+    int status = 0;
+    const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
+    if (reaped == 0) {
+      watch_exit();
+      return;
+    }
+    pid_ = -1;
+    std::string how = reaped < 0                ? "is gone"
+                      : WIFSIGNALED(status)     ? "was killed by " + signal_name(WTERMSIG(status))
+                                                : "exited with status " + std::to_string(WEXITSTATUS(status));
+    die("qemu " + how + " (a guest kernel panic ends qemu too)");
+  });
 }
 
 void Vm::try_connect() {

@@ -93,6 +93,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
   Vm(boost::asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot);
   std::optional<std::string> spawn();
   void try_connect();
+  void watch_exit();
   void read_more();
   void handle(const AgentFrame& frame);
   void write(std::string bytes);

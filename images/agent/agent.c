@@ -44,6 +44,7 @@
 #define MAX_ZYGOTES 16
 #define MAX_BINDS 64
 #define PIPE_CHUNK 65536
+#define OUTPUT_BATCH_MS 20
 
 extern char **environ;
 
@@ -59,6 +60,7 @@ struct job {
   int64_t deadline_ms; /* 0: none */
   int64_t reaped_at_ms;
   struct zygote *zygote; /* forked by a zygote: its status comes from there */
+  int64_t pipes_quiet_until_ms; /* output is read in batches, see the main loop */
 };
 
 /* A started copy of a dynamic program, waiting in main() to fork (zygote.c). */
@@ -127,9 +129,11 @@ static void out_begin(struct out *o, unsigned type) {
 
 static void go_disconnected(void);
 
-/* Writes a whole frame. The port is non-blocking: while the host is away a
- * write would otherwise block forever, so a frame the host cannot take within
- * a few seconds is dropped and the host counted as gone. */
+/* Frames are queued and written together once per turn of the main loop
+ * (flush_frames): a test's last output and its EXIT then cross virtio-serial
+ * in one transfer, and the host wakes once. */
+static struct out queued;
+
 static void send_frame(struct out *o) {
   uint32_t n = (uint32_t)(o->len - 4);
   o->data[0] = n & 0xff;
@@ -137,9 +141,16 @@ static void send_frame(struct out *o) {
   o->data[2] = (n >> 16) & 0xff;
   o->data[3] = (n >> 24) & 0xff;
   if (!host_connected) return;
+  out_bytes(&queued, o->data, o->len);
+}
+
+/* The port is non-blocking: while the host is away a write would otherwise
+ * block forever, so what the host cannot take within a few seconds is dropped
+ * and the host counted as gone. */
+static void flush_frames(void) {
   size_t done = 0;
-  while (done < o->len) {
-    ssize_t w = write(port_fd, o->data + done, o->len - done);
+  while (host_connected && done < queued.len) {
+    ssize_t w = write(port_fd, queued.data + done, queued.len - done);
     if (w > 0) {
       done += (size_t)w;
       continue;
@@ -150,8 +161,8 @@ static void send_frame(struct out *o) {
       if (poll(&p, 1, 5000) > 0 && (p.revents & POLLOUT)) continue;
     }
     go_disconnected();
-    return;
   }
+  queued.len = 0;
 }
 
 static struct out tx;
@@ -500,6 +511,7 @@ static void handle_run(struct in *in) {
     snprintf(message, sizeof message, "pipe: %s", strerror(errno));
     goto fail;
   }
+  fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* room for a batch of output */
   pid_t pid = -1;
   struct zygote *z = NULL;
   if ((flags & XRUN_RUN_FORK_SERVER) && (z = zygote_for(path, cwd, argv, env))) {
@@ -530,6 +542,7 @@ started:
   j->err_fd = err[0];
   j->in_fd = inp[1];
   j->zygote = z;
+  j->pipes_quiet_until_ms = now_ms() + OUTPUT_BATCH_MS;
   j->deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
   out_begin(&tx, XRUN_STARTED);
   out_u32(&tx, id);
@@ -641,21 +654,24 @@ static void read_port(void) {
   rx_len -= at;
 }
 
-static void drain_pipe(struct job *j, int *fd, unsigned type) {
+/* Returns whether anything was read. */
+static int drain_pipe(struct job *j, int *fd, unsigned type) {
   static unsigned char buf[PIPE_CHUNK];
+  int got = 0;
   for (;;) {
     ssize_t n = read(*fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && errno == EAGAIN) return;
+    if (n < 0 && errno == EAGAIN) return got;
     if (n <= 0) {
       close_fd(fd);
-      return;
+      return got;
     }
+    got = 1;
     out_begin(&tx, type);
     out_u32(&tx, j->id);
     out_bytes(&tx, buf, (size_t)n);
     send_frame(&tx);
-    if ((size_t)n < sizeof buf) return;
+    if ((size_t)n < sizeof buf) return got;
   }
 }
 
@@ -801,8 +817,14 @@ int main(void) {
     for (int i = 0; i < MAX_JOBS; i++) {
       struct job *j = &jobs[i];
       if (!j->used) continue;
-      if (j->out_fd >= 0) fds[n++] = (struct pollfd){j->out_fd, POLLIN, 0};
-      if (j->err_fd >= 0) fds[n++] = (struct pollfd){j->err_fd, POLLIN, 0};
+      /* Output is read at most every OUTPUT_BATCH_MS while the program runs:
+       * a test printing ten lines then wakes the agent (a guest context switch
+       * and a virtio-serial transfer, milliseconds each under TCG) once, not
+       * ten times. Its end, or a full pipe buffer (1 MiB), is seen at once. */
+      const int quiet = !j->reaped && now < j->pipes_quiet_until_ms;
+      if (j->out_fd >= 0 && !quiet) fds[n++] = (struct pollfd){j->out_fd, POLLIN, 0};
+      if (j->err_fd >= 0 && !quiet) fds[n++] = (struct pollfd){j->err_fd, POLLIN, 0};
+      if (quiet && (wait < 0 || j->pipes_quiet_until_ms - now < wait)) wait = j->pipes_quiet_until_ms - now;
       if (j->in_fd >= 0 && j->in_len > 0) fds[n++] = (struct pollfd){j->in_fd, POLLOUT, 0};
       if (j->zygote && !j->reaped) fds[n++] = (struct pollfd){j->zygote->sock, POLLIN, 0};
       int64_t due = j->reaped ? j->reaped_at_ms + 2000 : j->deadline_ms;
@@ -827,8 +849,12 @@ int main(void) {
     for (int i = 0; i < MAX_JOBS; i++) {
       struct job *j = &jobs[i];
       if (!j->used) continue;
-      if (j->out_fd >= 0) drain_pipe(j, &j->out_fd, XRUN_STDOUT);
-      if (j->err_fd >= 0) drain_pipe(j, &j->err_fd, XRUN_STDERR);
+      if (j->reaped || now >= j->pipes_quiet_until_ms) {
+        int got = 0;
+        if (j->out_fd >= 0) got |= drain_pipe(j, &j->out_fd, XRUN_STDOUT);
+        if (j->err_fd >= 0) got |= drain_pipe(j, &j->err_fd, XRUN_STDERR);
+        if (got) j->pipes_quiet_until_ms = now + OUTPUT_BATCH_MS;
+      }
       if (j->in_fd >= 0 && j->in_len > 0) flush_stdin(j);
       if (!j->reaped && j->deadline_ms && now >= j->deadline_ms && !j->timed_out) {
         j->timed_out = 1;
@@ -841,5 +867,6 @@ int main(void) {
       }
       maybe_finish(j);
     }
+    flush_frames();
   }
 }
