@@ -29,7 +29,7 @@ namespace {
 
 constexpr std::string_view kManifestSchema = "xrun-image/1";
 // Bumped when the layout of the initramfs changes, so old images rebuild.
-constexpr std::string_view kImageLayoutVersion = "2";
+constexpr std::string_view kImageLayoutVersion = "3";
 
 Error image_error(std::string message) { return make_error(ExitCode::InfraError, std::move(message)); }
 
@@ -385,6 +385,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   cpio.add_file("/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
   cpio.add_file("/etc/group", "root:x:0:\n");
   cpio.add_file("/etc/hostname", "xrun\n");
+  cpio.add_file("/etc/hosts", "127.0.0.1 localhost xrun\n::1 localhost ip6-localhost ip6-loopback\n");
   // Target libraries: what dynamic test programs load. Locales, docs and
   // gconv are left out (megabytes the tests do not need).
   const auto keep_runtime = [](const std::string& rel) {
