@@ -2,6 +2,7 @@
 // the engine, report. The wiring only; the work is in harness/engine and
 // harness/report.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -233,6 +234,11 @@ int test_command(const std::vector<std::string>& all_args) {
     if (auto at = status->find("VmHWM:"); at != std::string::npos)
       spdlog::debug("peak RSS of xrun itself: {}", trim_line(status->substr(at + 6)));
   }
+  rusage self{};
+  ::getrusage(RUSAGE_SELF, &self);
+  spdlog::debug("CPU time of xrun itself: {:.2f} s user, {:.2f} s system",
+                static_cast<double>(self.ru_utime.tv_sec) + static_cast<double>(self.ru_utime.tv_usec) / 1e6,
+                static_cast<double>(self.ru_stime.tv_sec) + static_cast<double>(self.ru_stime.tv_usec) / 1e6);
   if (files.error()) {
     print_error(*files.error());
     return to_int(ExitCode::Usage);
