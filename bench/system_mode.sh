@@ -3,8 +3,8 @@
 # machine is noisy: compare within a run, never across runs).
 #
 #   start    `xrun test` with one trivial test: time from xrun's start to the
-#            end of the run, an upper bound of "time to the first result";
-#            cold boot vs start from saved state (medians of 5)
+#            first result line it prints; cold boot vs start from saved
+#            state (medians of 5)
 #   per-test 200 trivial static tests in one warm VM (-j1): the cost of a
 #            test, split into the guest kernel's process creation (the same
 #            program started 200 times inside the VM by guest_spawn_loop)
@@ -30,12 +30,21 @@ trap 'rm -rf "$work"' EXIT
 
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# Seconds from the start of CMD to the first test result line it prints.
+first_result() {
+  local s e
+  s=$(date +%s.%N)
+  e=$("$@" 2>/dev/null | while IFS= read -r line; do
+        case $line in *PASS*|*FAIL*) date +%s.%N; cat >/dev/null; break ;; esac
+      done)
+  echo "$e - $s" | bc -l
+}
 
 # --- start ---------------------------------------------------------------
 ln -s "$helper" "$work/mode-ok"
-for i in 1 2 3 4 5; do seconds "$xrun" test "$work/mode-ok" --backend system --cold-boot; done | median > "$work/cold"
+for i in 1 2 3 4 5; do first_result "$xrun" test "$work/mode-ok" --backend system --cold-boot; done | median > "$work/cold"
 "$xrun" test "$work/mode-ok" --backend system >/dev/null  # makes the saved state if it is missing
-for i in 1 2 3 4 5; do seconds "$xrun" test "$work/mode-ok" --backend system; done | median > "$work/warm"
+for i in 1 2 3 4 5; do first_result "$xrun" test "$work/mode-ok" --backend system; done | median > "$work/warm"
 for i in 1 2 3 4 5; do seconds "$xrun" --backend system "$helper" exit 0; done | median > "$work/single"
 
 # --- per-test ------------------------------------------------------------
@@ -64,8 +73,8 @@ fi
 per_test_ms=$(echo "($t_200 - $t_one) * 1000 / 199" | bc -l)
 printf '\nsystem mode (aarch64 VM, TCG), one invocation\n'
 printf '%-58s %9s  %s\n' "run" "value" "goal"
-printf '%-58s %8.2fs  <= 1.5 s\n' "xrun test, 1 test, cold boot (median of 5, whole run)" "$(cat "$work/cold")"
-printf '%-58s %8.2fs  <= 0.6 s\n' "xrun test, 1 test, from saved state (median of 5)" "$(cat "$work/warm")"
+printf '%-58s %8.2fs  <= 1.5 s\n' "xrun start to first result, cold boot (median of 5)" "$(cat "$work/cold")"
+printf '%-58s %8.2fs  <= 0.6 s\n' "xrun start to first result, saved state (median of 5)" "$(cat "$work/warm")"
 printf '%-58s %8.2fs\n' "xrun --backend system PROG, from saved state (median)" "$(cat "$work/single")"
 printf '%-58s %7.2fms\n' "a trivial static test in a warm VM, all included" "$per_test_ms"
 printf '%-58s %7.2fms\n' "  of which the guest starting the program (vfork+exec)" "$guest_ms"
