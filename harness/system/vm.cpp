@@ -83,7 +83,8 @@ std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std:
                    // a test VM does not need (measured with initcall_debug).
                    " initcall_blacklist=crypto_kdf108_init,init_kprobe_trace,load_system_certificate_list,"
                    "init_encrypted,init_blk_tracer,slab_sysfs_init,init_trace_printk_function_export,"
-                   "snapshot_device_init,phy_g12a_mipi_dphy_analog_driver_init apparmor=0 audit=0 cma=0" +
+                   "snapshot_device_init,phy_g12a_mipi_dphy_analog_driver_init,gen_pci_driver_init"  // virtio is on MMIO
+                   " apparmor=0 audit=0 cma=0" +
                    (s.append.empty() ? "" : " " + s.append),
                "-device", "virtio-serial-device", "-device",
                "virtserialport,chardev=agent,name=" XRUN_AGENT_PORT_NAME, "-fsdev",
