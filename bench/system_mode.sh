@@ -20,9 +20,7 @@ root=$PWD
 build=$(realpath "${1:-build}")
 xrun=$build/runner/xrun
 helper=$build/tests/helpers/xrun_helper-aarch64-static
-sysroot=/usr/aarch64-linux-gnu
-loader=$sysroot/lib/ld-linux-aarch64.so.1
-peer_dir=$build/bench/gtest-qemu
+. bench/peer_suite.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -x "$xrun" ] || { echo "bench: build xrun first (scripts/test.sh)" >&2; exit 2; }
@@ -56,12 +54,7 @@ t_200=$(seconds "$xrun" test "$work"/many/mode-ok* --backend system -j1)
 guest_ms=$("$xrun" --backend system "$work/guest_spawn_loop" 200 "$helper" exit 0)
 
 # --- 1000 ----------------------------------------------------------------
-echo "bench: building the suite with qemu-user as CTest's emulator (the peer)..." >&2
-cmake -S tests/fixtures/gtest_suite -B "$peer_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE="$root/configs/cmake/aarch64-linux-gnu.cmake" \
-  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;$loader;--library-path;$sysroot/lib" >/dev/null
-cmake --build "$peer_dir" --target bench_tests >/dev/null
-bin=$peer_dir/bench_tests
+build_peer_suite
 "$xrun" test "$bin" --list >/dev/null  # the listing cache, as any second run has it
 t_peer=$(seconds ctest --test-dir "$peer_dir" -j2 -R '^Trivial\.')
 t_sys=$(seconds "$xrun" test "$bin" --backend system -j2 --isolation process --filter 'Trivial.*')

@@ -17,17 +17,10 @@ cd "$(dirname "$0")/.."
 root=$PWD
 build=$(realpath "${1:-build}")
 xrun=$build/runner/xrun
-sysroot=/usr/aarch64-linux-gnu
-loader=$sysroot/lib/ld-linux-aarch64.so.1
-peer_dir=$build/bench/gtest-qemu
+. bench/peer_suite.sh
 [ -x "$xrun" ] || { echo "bench: build xrun first (cmake --build $build)" >&2; exit 2; }
 
-echo "bench: building the suite with qemu-user as CTest's emulator (the peer)..." >&2
-cmake -S tests/fixtures/gtest_suite -B "$peer_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_TOOLCHAIN_FILE="$root/configs/cmake/aarch64-linux-gnu.cmake" \
-  "-DCMAKE_CROSSCOMPILING_EMULATOR=qemu-aarch64;$loader;--library-path;$sysroot/lib" >/dev/null
-cmake --build "$peer_dir" --target bench_tests >/dev/null
-bin=$peer_dir/bench_tests
+build_peer_suite
 count=$(ctest --test-dir "$peer_dir" -N -R '^(Trivial|Sleepy)\.' | sed -n 's/^Total Tests: //p')
 
 seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }

@@ -180,10 +180,6 @@ int test_command(const std::vector<std::string>& all_args) {
     process_runner = std::make_unique<ProcessRunner>(io, *config, OverlayStore::from_environment());
   }
   JobRunner& runner = system_runner ? static_cast<JobRunner&>(*system_runner) : *process_runner;
-  const auto signal_all = [&](int sig) {
-    if (system_runner) system_runner->signal_all(sig);
-    else process_runner->signal_all(sig);
-  };
   Scheduler* active = nullptr;
   bool interrupted = false;
   int signals_seen = 0;
@@ -193,9 +189,9 @@ int test_command(const std::vector<std::string>& all_args) {
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const auto& error, int) {
     if (error) return;
     interrupted = true;
-    if (++signals_seen > 1) signal_all(SIGKILL);
+    if (++signals_seen > 1) runner.signal_all(SIGKILL);
     if (active) active->interrupt();
-    else signal_all(SIGKILL);  // still listing
+    else runner.signal_all(SIGKILL);  // still listing
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);

@@ -54,6 +54,8 @@ class JobRunner {
   virtual Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) = 0;
   // Sends `signal` to the job's whole process group. No-op once it has exited.
   virtual void signal(JobId id, int signal) = 0;
+  // Sends `signal` to every running job (a second Ctrl-C, or Ctrl-C while listing).
+  virtual void signal_all(int signal) = 0;
 };
 
 }  // namespace xrun

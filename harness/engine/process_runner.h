@@ -24,7 +24,7 @@ class ProcessRunner final : public JobRunner {
   void signal(JobId id, int signal) override;
 
   // Sends `signal` to every running job's process group (a second Ctrl-C).
-  void signal_all(int signal);
+  void signal_all(int signal) override;
 
   // Kills every job still running (SIGKILL to each process group) and reaps
   // it. The last line of defence, for destruction: nothing outlives xrun.

@@ -35,7 +35,7 @@ class SystemRunner final : public JobRunner {
 
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   void signal(JobId id, int signal) override;
-  void signal_all(int signal);
+  void signal_all(int signal) override;
   // Stops every VM (SIGKILL to qemu); jobs still running end as infra errors.
   void shutdown();
 

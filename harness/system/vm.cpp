@@ -165,7 +165,7 @@ int connect_unix(const std::string& path) {
 bool read_with_deadline(int fd, std::string& into, Clock::time_point deadline) {
   pollfd p{fd, POLLIN, 0};
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-  if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+  if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;  // EINTR too: Ctrl-C stops the wait
   char buffer[4096];
   const ssize_t n = ::read(fd, buffer, sizeof buffer);
   if (n <= 0) return false;
@@ -303,9 +303,10 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   while (!ready) {
     std::string bytes;
     if (!read_with_deadline(agent_fd, bytes, deadline))
-      return fail(::waitpid(*pid, nullptr, WNOHANG) == *pid
-                      ? "qemu exited"
-                      : "the VM did not become ready in " + format_seconds(s.boot_timeout_seconds));
+      return fail(::waitpid(*pid, nullptr, WNOHANG) == *pid ? "qemu exited"
+                  : Clock::now() < deadline                 ? "interrupted"
+                                                            : "the VM did not become ready in " +
+                                                                  format_seconds(s.boot_timeout_seconds));
     reader.feed(bytes);
     while (auto frame = reader.next()) ready |= frame->type == XRUN_HELLO_ACK;
   }

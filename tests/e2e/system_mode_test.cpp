@@ -228,8 +228,9 @@ TEST(SystemMode, TheGoogleTestSuiteGetsTheSameStatusesAsUnderQemuUser) {
       by_backend[backend + " " + isolation] = s;
       auto report = read_json(json_path);
       for (const auto& t : report["tests"]) {
-        if (t["status"] != "skipped")
+        if (t["status"] != "skipped") {
           EXPECT_EQ(t["backend"], backend == "system" ? "qemu-system" : "qemu-user") << t.dump();
+        }
       }
     }
   }
@@ -283,26 +284,11 @@ TEST(SystemMode, CtrlCLeavesNoQemuBehind) {
   const std::string tmp = dir.path() + "/tmp";
   fs::create_directories(tmp);
   const std::string json_path = dir.path() + "/r.json";
-  std::vector<std::string> args = {xrun_binary(), "test", XRUN_GTEST_SUITE, "--filter", "Hang.*", "--filter",
-                                   "Pass.*", "--backend", "system", "-j2", "--json", json_path};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto env = environment_with({"TMPDIR=" + tmp});
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()), 0);
-  posix_spawn_file_actions_destroy(&actions);
-  for (int i = 0; i < 600; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    const std::string text = slurp(json_path);
-    if (text.find("\"Pass.Threads\"") != std::string::npos && text.find("\"Pass.Simple\"") != std::string::npos) break;
-  }
+  const pid_t pid = start_xrun({"test", XRUN_GTEST_SUITE, "--filter", "Hang.*", "--filter", "Pass.*", "--backend",
+                                "system", "-j2", "--json", json_path},
+                               environment_with({"TMPDIR=" + tmp}));
+  ASSERT_GT(pid, 0);
+  wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"});
   ASSERT_FALSE(processes_mentioning(tmp).empty()) << "the VMs should be running";
   ::kill(pid, SIGINT);
   int status = 0;
@@ -320,16 +306,8 @@ TEST(SystemMode, CtrlCReachesASingleRunProgramAndNoQemuStays) {
   TempDir dir;
   const std::string tmp = dir.path() + "/tmp";
   fs::create_directories(tmp);
-  std::vector<std::string> args = {xrun_binary(), "--backend=system", kStatic, "sleep", "60000"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  auto env = environment_with({"TMPDIR=" + tmp});
-  std::vector<char*> envp;
-  for (auto& e : env) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data()), 0);
+  const pid_t pid = start_xrun({"--backend=system", kStatic, "sleep", "60000"}, environment_with({"TMPDIR=" + tmp}));
+  ASSERT_GT(pid, 0);
   for (int i = 0; i < 100 && processes_mentioning(tmp).empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::this_thread::sleep_for(std::chrono::seconds(2));  // the program is running in the VM

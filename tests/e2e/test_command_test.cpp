@@ -237,24 +237,12 @@ TEST(XrunTest, CtrlCStopsEverythingAndLeavesAValidReport) {
   TempDir dir;
   const std::string suite = private_suite(dir);
   const std::string json_path = dir.path() + "/r.json";
-  std::vector<std::string> args = {xrun_binary(), "test", suite, "--filter", "Hang.*", "--filter", "Pass.*",
-                                   "-j2", "--isolation", "process", "--json", json_path};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-  pid_t pid;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = start_xrun({"test", suite, "--filter", "Hang.*", "--filter", "Pass.*", "-j2", "--isolation",
+                                "process", "--json", json_path},
+                               environment_with({}));
+  ASSERT_GT(pid, 0);
   // Wait until the passing tests are in the report and the hang is running.
-  for (int i = 0; i < 300; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    std::ifstream in(json_path);
-    std::string text((std::istreambuf_iterator<char>(in)), {});
-    if (text.find("\"Pass.Threads\"") != std::string::npos && text.find("\"Pass.Simple\"") != std::string::npos) break;
-  }
+  wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30);
   ASSERT_FALSE(processes_mentioning(suite).empty()) << "the hanging test should be running";
   ::kill(pid, SIGINT);
   int status = 0;

@@ -1,6 +1,10 @@
 // Runs the built xrun binary the way a build tool would.
 #pragma once
 
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+
 #include "support/paths.h"
 #include "support/subprocess.h"
 
@@ -9,6 +13,24 @@ namespace xrun::testing {
 inline RunResult run_xrun(std::vector<std::string> args, RunOptions options = {}) {
   args.insert(args.begin(), xrun_binary());
   return run(args, options);
+}
+
+// Starts xrun in the background (for tests that signal it), with `env` as
+// its whole environment and stdout to /dev/null. Returns its pid, or -1.
+inline pid_t start_xrun(std::vector<std::string> args, std::vector<std::string> env) {
+  args.insert(args.begin(), xrun_binary());
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) pid = -1;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
 }
 
 }  // namespace xrun::testing

@@ -100,4 +100,10 @@ void FakeJobRunner::signal(JobId id, int sig) {
   finish(job, JobExit{true, 0, sig});
 }
 
+void FakeJobRunner::signal_all(int sig) {
+  std::vector<JobId> ids;
+  for (const auto& [id, job] : jobs_) ids.push_back(id);
+  for (JobId id : ids) signal(id, sig);
+}
+
 }  // namespace xrun::testing

@@ -9,7 +9,9 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace xrun::testing {
@@ -24,6 +26,20 @@ inline std::map<std::string, std::string> statuses(const nlohmann::json& report)
   std::map<std::string, std::string> out;
   for (const auto& t : report["tests"]) out[t["name"].get<std::string>()] = t["status"].get<std::string>();
   return out;
+}
+
+// Waits (up to `seconds`) until the report being written at `path` has every
+// test named in `names`; returns whether it did.
+inline bool wait_for_results(const std::string& path, const std::vector<std::string>& names, double seconds = 60) {
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+       std::chrono::steady_clock::now() < end; std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    std::ifstream in(path);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    if (std::all_of(names.begin(), names.end(),
+                    [&](const std::string& n) { return text.find("\"" + n + "\"") != std::string::npos; }))
+      return true;
+  }
+  return false;
 }
 
 // Processes whose command line mentions `needle` (a leftover qemu).
