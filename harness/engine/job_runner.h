@@ -40,6 +40,10 @@ using JobId = std::uint64_t;
 struct JobStarted {
   JobId id = 0;
   std::string backend;  // "qemu-user", "native", "qemu-system"
+  // The job may wait in the runner (for a VM to boot or to be free):
+  // Callbacks::started says when it really begins, and its timeout and
+  // duration count from then.
+  bool starts_later = false;
 };
 
 class JobRunner {
@@ -47,6 +51,7 @@ class JobRunner {
   struct Callbacks {
     std::function<void(std::string_view bytes)> output;  // stdout and stderr, interleaved
     std::function<void(const JobExit&)> exited;          // once, after the last output
+    std::function<void()> started;                       // with starts_later: once, when it begins
   };
   virtual ~JobRunner() = default;
   // An Error means the job could not be launched at all (missing qemu or
@@ -56,6 +61,7 @@ class JobRunner {
   virtual void signal(JobId id, int signal) = 0;
   // Sends `signal` to every running job (a second Ctrl-C, or Ctrl-C while listing).
   virtual void signal_all(int signal) = 0;
+
 };
 
 }  // namespace xrun

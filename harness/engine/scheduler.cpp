@@ -99,6 +99,7 @@ struct Scheduler::State {
     std::optional<std::size_t> timed_out_test;
     bool timed_out = false;
     bool cancelled = false;
+    bool begun = false;  // see JobStarted::starts_later
   };
 
   asio::io_context& io;
@@ -192,7 +193,8 @@ struct Scheduler::State {
     if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
     r->unit_start = r->test_start = Clock::now();
     auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },
-                                          [this, r](const JobExit& exit) { on_exit(*r, exit); }});
+                                          [this, r](const JobExit& exit) { on_exit(*r, exit); },
+                                          [this, r] { begin(*r); }});
     if (!started) {
       for (std::size_t index : r->unit.tests) {
         TestResult result = base_result(index);
@@ -206,11 +208,19 @@ struct Scheduler::State {
     r->job = started->id;
     r->backend = started->backend;
     running.push_back(std::move(owned));
-    if (r->kind == TestKind::Plain) {
-      r->current = r->unit.tests.front();
-      reporter.on_test_started((*tests)[*r->current]);
+    if (!started->starts_later) begin(*r);
+  }
+
+  // The job really runs from now: its clock and timeout start.
+  void begin(Running& r) {
+    if (r.begun || r.cancelled) return;
+    r.begun = true;
+    r.unit_start = r.test_start = Clock::now();
+    if (r.kind == TestKind::Plain) {
+      r.current = r.unit.tests.front();
+      reporter.on_test_started((*tests)[*r.current]);
     }
-    arm_timeout(*r);
+    arm_timeout(r);
   }
 
   void arm_timeout(Running& r) {
@@ -282,6 +292,7 @@ struct Scheduler::State {
   }
 
   void on_exit(Running& r, const JobExit& exit) {
+    if (!r.begun && !r.cancelled && !exit.infra_error) begin(r);  // ended without a word of its start
     r.stream->finish();
     r.timeout_timer.cancel();
     r.kill_timer.cancel();

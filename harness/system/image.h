@@ -60,6 +60,9 @@ std::vector<ImageSummary> list_images();
 // returns the names removed.
 Expected<std::vector<std::string>> remove_images(const std::string& which);
 
+// Renames a kernel module's .BTF section away (see image.cpp); whether it had one.
+bool hide_module_btf(std::string& module);
+
 // The module files (relative to `modules_dir`, a lib/modules/<release> with
 // a modules.dep) to load for `wanted` module names, each after everything it
 // depends on. Names not found are built into the kernel: nothing to load.

@@ -163,6 +163,9 @@ void SystemRunner::dispatch(Pool& pool) {
     handlers.err = job->stderr_sink;
     const JobId id = job->id;
     handlers.done = [this, id](const JobExit& exit) { finish(id, exit); };
+    handlers.started = [job] {
+      if (job->callbacks.started) job->callbacks.started();
+    };
     spdlog::debug("VM {} runs job {}: {}", vm->index(), job->id, job->frame.path);
     vm->run(job->frame, std::move(handlers));
     if (!job->pending_stdin.empty()) vm->send_stdin(job->frame.job, job->pending_stdin);
@@ -227,7 +230,9 @@ Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callback
   jobs_[job->id] = job;
   (*pool)->queue.push_back(job);
   dispatch(**pool);
-  return JobStarted{job->id, "qemu-system"};
+  // It starts once a VM is up and free (a cold boot takes seconds): the
+  // test's timeout and duration count from the agent's STARTED.
+  return JobStarted{job->id, "qemu-system", true};
 }
 
 void SystemRunner::signal(JobId id, int sig) {

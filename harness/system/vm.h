@@ -65,6 +65,7 @@ class Vm : public std::enable_shared_from_this<Vm> {
     std::function<void(std::string_view)> out;
     std::function<void(std::string_view)> err;  // unused with merge_stderr
     std::function<void(const JobExit&)> done;  // infra_error: the VM failed
+    std::function<void()> started;             // the agent started it
   };
   using ReadyHandler = std::function<void(const std::shared_ptr<Vm>&, std::optional<std::string> error)>;
 

@@ -207,6 +207,20 @@ TEST(SystemMode, AGuestKernelPanicOrHangIsAnInfraErrorAndTheRunGoesOn) {
   EXPECT_NE(messages["mode-hog"].find("stopped responding"), std::string::npos) << messages["mode-hog"];
 }
 
+TEST(SystemMode, ATestsTimeoutStartsWhenItStartsNotWhenTheVmBoots) {
+  // A cold boot takes well over a second; the test itself a few milliseconds.
+  TempDir dir;
+  fs::create_symlink(kStatic, dir.path() + "/mode-ok");
+  auto r = run_xrun({"test", dir.path() + "/mode-ok", "--backend", "system", "--cold-boot", "--timeout", "1", "--json",
+                     dir.path() + "/r.json"},
+                    {.timeout_seconds = 120});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  auto report = read_json(dir.path() + "/r.json");
+  ASSERT_EQ(report["tests"].size(), 1u) << r.out;
+  EXPECT_EQ(report["tests"][0]["status"], "passed") << r.out;
+  EXPECT_LT(report["tests"][0]["duration_seconds"].get<double>(), 1.0) << r.out;
+}
+
 const std::map<std::string, std::string> kSuiteStatuses = {
     {"Pass.Simple", "passed"},        {"Pass.Threads", "passed"},
     {"Fail.Assertion", "failed"},     {"Crash.Segfault", "crashed"},

@@ -32,8 +32,17 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
   }
   jobs_[job->id] = job;
   max_concurrent = std::max<int>(max_concurrent, static_cast<int>(jobs_.size()));
-  step(job);
-  return JobStarted{job->id, "fake"};
+  if (start_delay.count() == 0) {
+    step(job);
+    return JobStarted{job->id, "fake"};
+  }
+  job->timer.expires_after(start_delay);
+  job->timer.async_wait([this, job](const auto& error) {
+    if (error || job->done) return;
+    job->callbacks.started();
+    step(job);
+  });
+  return JobStarted{job->id, "fake", true};
 }
 
 void FakeJobRunner::step(const std::shared_ptr<Job>& job) {

@@ -27,6 +27,9 @@ class FakeJobRunner final : public JobRunner {
   std::map<std::string, Behaviour> behaviour;  // by test name; default Pass
   std::set<std::string> unstartable;           // binaries whose start fails (infra)
   std::chrono::milliseconds step_delay{2};     // between the lines it prints
+  // Above zero: jobs wait this long before they start (like a booting VM),
+  // reported with JobStarted::starts_later and Callbacks::started.
+  std::chrono::milliseconds start_delay{0};
 
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   void signal(JobId id, int signal) override;

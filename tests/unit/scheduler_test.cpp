@@ -143,6 +143,43 @@ TEST(Scheduler, TimeoutTerminatesThenKillsAndTheRestStillRuns) {
   EXPECT_EQ(sent, (std::vector<int>{SIGTERM, SIGTERM, SIGKILL}));
 }
 
+TEST(Scheduler, TimeoutAndDurationCountFromTheRealStart) {
+  // Jobs that wait longer than the timeout before they start (a VM booting)
+  // do not time out; a hang after the start still does.
+  Fixture f;
+  f.runner.start_delay = std::chrono::milliseconds(300);
+  f.runner.behaviour = {{"W.hang", Behaviour::Hang}};
+  SchedulerOptions options;
+  options.jobs = 1;
+  options.isolation = Isolation::Process;
+  options.timeout_seconds = 0.2;
+  options.grace_seconds = 0.05;
+  const auto before = std::chrono::steady_clock::now();
+  auto results = f.run(gtest_cases({"W.first", "W.hang", "W.last"}), options);
+  const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
+  auto s = by_name(results);
+  EXPECT_EQ(s["W.first"], Status::Passed);
+  EXPECT_EQ(s["W.hang"], Status::TimedOut);
+  EXPECT_EQ(s["W.last"], Status::Passed);
+  // Each waited 0.3 s to start: that is not part of its duration (compared
+  // with the run's own length, not with a wall-clock constant).
+  for (const auto& r : results) EXPECT_LT(r.duration_seconds, whole - 0.6) << r.name;
+}
+
+TEST(Scheduler, InterruptBeforeAJobStartsMakesItNotRun) {
+  Fixture f;
+  f.runner.start_delay = std::chrono::seconds(30);
+  SchedulerOptions options;
+  options.jobs = 1;
+  Scheduler scheduler(f.io, f.runner, f.recorder, options);
+  boost::asio::steady_timer ctrl_c(f.io, std::chrono::milliseconds(20));
+  ctrl_c.async_wait([&](const auto&) { scheduler.interrupt(); });
+  auto results = scheduler.run(gtest_cases({"N.waiting"}));
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].status, Status::NotRun);
+  EXPECT_TRUE(f.recorder.started.empty());  // it never started
+}
+
 TEST(Scheduler, RetriesMakeFlakyAndKeepRealFailures) {
   Fixture f;
   f.runner.behaviour = {{"R.flaky", Behaviour::FlakyOnce}, {"R.broken", Behaviour::Fail}};

@@ -151,6 +151,61 @@ TEST(CpioWriter, WritesNewcEntriesTheKernelUnpacks) {
   EXPECT_EQ(entries[4].rdev_minor, 1u);
 }
 
+// A relocatable ELF with sections "", ".text", ".BTF", ".shstrtab" (strings
+// at 1, 7, 12), laid out as a kernel module is: headers, data, section table.
+std::string tiny_module(bool is64) {
+  const std::string strtab("\0.text\0.BTF\0.shstrtab\0", 23);
+  const std::size_t ehsize = is64 ? 64 : 52, shentsize = is64 ? 64 : 40, shoff = ehsize + 24;
+  std::string elf(shoff + 4 * shentsize, '\0');
+  const auto put = [&](std::size_t at, std::uint64_t value, int bytes) {
+    for (int i = 0; i < bytes; ++i) elf[at + static_cast<std::size_t>(i)] = static_cast<char>(value >> (8 * i));
+  };
+  elf.replace(0, 4, "\x7f" "ELF");
+  elf[4] = is64 ? 2 : 1;  // class
+  elf[5] = 1;             // little-endian
+  elf.replace(ehsize, strtab.size(), strtab);
+  put(is64 ? 0x28 : 0x20, shoff, is64 ? 8 : 4);
+  put(is64 ? 0x3a : 0x2e, shentsize, 2);
+  put(is64 ? 0x3c : 0x30, 4, 2);  // sections
+  put(is64 ? 0x3e : 0x32, 3, 2);  // .shstrtab's index
+  const std::uint32_t names[] = {0, 1, 7, 12};
+  for (std::size_t i = 1; i < 4; ++i) put(shoff + i * shentsize, names[i], 4);
+  put(shoff + 3 * shentsize + (is64 ? 0x18 : 0x10), ehsize, is64 ? 8 : 4);  // .shstrtab's offset
+  return elf;
+}
+
+std::uint32_t section_name(const std::string& elf, bool is64, std::size_t index) {
+  const std::size_t at = (is64 ? 64 + 24 : 52 + 24) + index * (is64 ? 64 : 40);
+  std::uint32_t value = 0;
+  for (int i = 3; i >= 0; --i) value = value << 8 | static_cast<unsigned char>(elf[at + static_cast<std::size_t>(i)]);
+  return value;
+}
+
+TEST(HideModuleBtf, UnnamesOnlyTheBtfSectionInElf64AndElf32) {
+  for (bool is64 : {true, false}) {
+    std::string module = tiny_module(is64);
+    ASSERT_EQ(section_name(module, is64, 2), 7u);
+    EXPECT_TRUE(hide_module_btf(module)) << (is64 ? "ELF64" : "ELF32");
+    EXPECT_EQ(section_name(module, is64, 2), 0u);   // .BTF: now the empty name
+    EXPECT_EQ(section_name(module, is64, 1), 1u);   // .text untouched
+    EXPECT_EQ(section_name(module, is64, 3), 12u);  // .shstrtab untouched
+    EXPECT_FALSE(hide_module_btf(module));          // nothing left to hide
+  }
+}
+
+TEST(HideModuleBtf, LeavesAnythingElseAlone) {
+  std::string not_elf = "#!/bin/sh\necho this is not a module, but it is long enough to look at\n";
+  const std::string before = not_elf;
+  EXPECT_FALSE(hide_module_btf(not_elf));
+  EXPECT_EQ(not_elf, before);
+  // Section table beyond the end of the file (truncated module): untouched, no crash.
+  std::string truncated = tiny_module(true);
+  truncated.resize(100);
+  const std::string truncated_before = truncated;
+  EXPECT_FALSE(hide_module_btf(truncated));
+  EXPECT_EQ(truncated, truncated_before);
+}
+
 TEST(ModuleLoadOrder, DependenciesFirstOnceEachBuiltInsSkipped) {
   testing::TempDir dir;
   dir.write("modules.dep",
