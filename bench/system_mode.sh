@@ -11,7 +11,10 @@
 #            and xrun's own overhead (host scheduler + agent + virtio-serial)
 #   1000     1,000 trivial GoogleTest cases, process isolation, 2 VMs, against
 #            `ctest -j2` with qemu-user as CMake's emulator (the peer), for
-#            the same binary; BENCH_FULL=1 adds the run without the fork server
+#            the same binary; BENCH_FULL=1 adds the run without the fork server.
+#            Its cost per test and VM is split into the guest's own work (the
+#            fork server's child: fork, the binary's main for one case, exit;
+#            measured inside the VM by guest_fork_server_loop) and the rest
 #
 #   bench/system_mode.sh [BUILD_DIR]   (after scripts/test.sh)
 set -euo pipefail
@@ -59,6 +62,8 @@ build_peer_suite
 t_peer=$(seconds ctest --test-dir "$peer_dir" -j2 -R '^Trivial\.')
 t_sys=$(seconds "$xrun" test "$bin" --backend system -j2 --isolation process --filter 'Trivial.*')
 t_sys_batch=$(seconds "$xrun" test "$bin" --backend system -j2 --filter 'Trivial.*')
+aarch64-linux-gnu-gcc -O2 -static -o "$work/guest_fork_server_loop" bench/guest_fork_server_loop.c
+child_ms=$("$xrun" --backend system "$work/guest_fork_server_loop" 200 /usr/lib/xrun/libxrun-zygote.so "$bin" Trivial.T)
 if [ "${BENCH_FULL:-0}" = 1 ]; then
   t_noforks=$(seconds "$xrun" test "$bin" --backend system -j2 --isolation process --no-fork-server --filter 'Trivial.*')
 fi
@@ -75,6 +80,10 @@ printf '%-58s %7.2fms  <= 6 ms\n' "  of which xrun (host + agent + virtio round 
 printf '%-58s %8.2fs  1.00\n' "1,000 gtest cases: ctest -j2, emulator qemu-user (peer)" "$t_peer"
 printf '%-58s %8.2fs  peer/this = %.1fx (goal >= 10x)\n' "  xrun test --backend system -j2 --isolation process" "$t_sys" \
   "$(echo "$t_peer / $t_sys" | bc -l)"
+sys_per_test_ms=$(echo "$t_sys * 2 * 1000 / 1000" | bc -l)  # 2 VMs, 1,000 tests
+printf '%-58s %7.2fms\n' "    per test and VM" "$sys_per_test_ms"
+printf '%-58s %7.2fms\n' "    of which the guest's fork + main + exit (in the VM)" "$child_ms"
+printf '%-58s %7.2fms\n' "    the rest: xrun, agent, virtio, start-up" "$(echo "$sys_per_test_ms - $child_ms" | bc -l)"
 printf '%-58s %8.2fs  peer/this = %.1fx\n' "  xrun test --backend system -j2 (batch)" "$t_sys_batch" \
   "$(echo "$t_peer / $t_sys_batch" | bc -l)"
 if [ -n "${t_noforks:-}" ]; then
