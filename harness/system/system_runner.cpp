@@ -69,6 +69,9 @@ SystemRunner::SystemRunner(asio::io_context& io, const Config& config, SystemRun
 SystemRunner::~SystemRunner() { shutdown(); }
 
 void SystemRunner::shutdown() {
+  // A VM killed here before it was ready reports a failed start: that must
+  // not start another VM, nor (one from saved state) discard the saved state.
+  shutting_down_ = true;
   jobs_.clear();
   for (auto& [target, pool] : pools_) {
     for (auto& vm : pool->vms) {
@@ -97,15 +100,28 @@ Expected<SystemRunner::Pool*> SystemRunner::pool_for(const std::string& target) 
   }
   Pool* raw = pool.get();
   pools_[target] = std::move(pool);
-  raw->vms.resize(static_cast<std::size_t>(std::max(1, options_.vms)));
-  for (int i = 0; i < options_.vms; ++i) launch_vm(*raw, i);
+  raw->vms.resize(static_cast<std::size_t>(std::max(1, options_.vms)));  // started by grow()
   return raw;
+}
+
+// VMs start as jobs wait for them, up to one per job slot: a run of one test
+// boots one VM, not -j of them competing for the host's cores.
+void SystemRunner::grow(Pool& pool) {
+  std::size_t spare = 0;  // booting, or ready and idle
+  for (const auto& vm : pool.vms)
+    if (vm && vm->alive() && (!vm->ready() || vm->jobs() == 0)) ++spare;
+  for (std::size_t i = 0; i < pool.vms.size() && spare < pool.queue.size() && !pool.broken; ++i) {
+    if (pool.vms[i]) continue;
+    launch_vm(pool, static_cast<int>(i));
+    ++spare;
+  }
 }
 
 void SystemRunner::launch_vm(Pool& pool, int index) {
   pool.vms[static_cast<std::size_t>(index)] = Vm::launch(
       io_, pool.settings, index, pool.from_snapshot,
       [this, &pool, index](const std::shared_ptr<Vm>& vm, std::optional<std::string> error) {
+        if (shutting_down_) return;
         if (!error) {
           pool.failed_boots = 0;
           vm->on_death = [this, &pool, index] {
@@ -230,6 +246,7 @@ Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callback
   jobs_[job->id] = job;
   (*pool)->queue.push_back(job);
   dispatch(**pool);
+  grow(**pool);
   // It starts once a VM is up and free (a cold boot takes seconds): the
   // test's timeout and duration count from the agent's STARTED.
   return JobStarted{job->id, "qemu-system", true};

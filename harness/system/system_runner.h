@@ -3,10 +3,10 @@
 // same scheduler and reports as qemu-user (engine/job_runner.h).
 //
 // The pool of a target starts on the first job for it: the saved state is
-// made if needed (vm.h), then every VM starts from it in parallel (or cold
-// boots, with --cold-boot or when restoring fails). A VM that dies or hangs
-// takes its job down as an infrastructure error and is replaced; the rest of
-// the run goes on.
+// made if needed (vm.h), then VMs start from it (or cold boot, with
+// --cold-boot or when restoring fails) in parallel, one per job waiting, up
+// to one per job slot. A VM that dies or hangs takes its job down as an
+// infrastructure error and is replaced; the rest of the run goes on.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -51,6 +51,7 @@ class SystemRunner final : public JobRunner {
                                  std::function<void(std::string_view)> stderr_sink);
   Expected<Pool*> pool_for(const std::string& target);
   void launch_vm(Pool& pool, int index);
+  void grow(Pool& pool);
   void dispatch(Pool& pool);
   void finish(JobId id, const JobExit& exit);
 
@@ -61,6 +62,7 @@ class SystemRunner final : public JobRunner {
   std::map<std::string, std::unique_ptr<Pool>> pools_;
   std::map<JobId, std::shared_ptr<Job>> jobs_;
   JobId next_id_ = 1;
+  bool shutting_down_ = false;
 };
 
 }  // namespace xrun
