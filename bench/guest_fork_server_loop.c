@@ -12,9 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../images/agent/zygote_request.h"
 
 static double now_ms(void) {
   struct timespec t;
@@ -59,21 +60,8 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) {
     char request[4096];
     const int len = snprintf(request, sizeof request, "%s%c--gtest_filter=%s%d%c", argv[3], 0, argv[4], i, 0);
-    int fds[3] = {devnull, devnull, devnull};
-    char control[CMSG_SPACE(sizeof fds)];
-    memset(control, 0, sizeof control);
-    struct iovec iov = {request, (size_t)len};
-    struct msghdr msg = {0};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof fds);
-    memcpy(CMSG_DATA(c), fds, sizeof fds);
-    if (sendmsg(sv[0], &msg, 0) != len) return 1;
+    const int fds[3] = {devnull, devnull, devnull};
+    if (xrun_zygote_send_request(sv[0], request, (size_t)len, fds) != len) return 1;
     read_int(sv[0]); /* the child's pid */
     read_int(sv[0]); /* its wait status */
   }

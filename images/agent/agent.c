@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "zygote_request.h"
 
 #define MAX_JOBS 64
 #define MAX_ZYGOTES 16
@@ -449,24 +450,11 @@ static pid_t zygote_fork(struct zygote *z, char **argv, int fd0, int fd1, int fd
     memcpy(blob + n, *a, len);
     n += len;
   }
-  int fds[3] = {fd0, fd1, fd2};
-  char control[CMSG_SPACE(sizeof fds)];
-  memset(control, 0, sizeof control);
-  struct iovec iov = {blob, n};
-  struct msghdr msg = {0};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof fds);
-  memcpy(CMSG_DATA(c), fds, sizeof fds);
+  const int fds[3] = {fd0, fd1, fd2};
   int pid = -1;
   struct pollfd p = {z->sock, POLLIN, 0};
-  if (sendmsg(z->sock, &msg, MSG_NOSIGNAL) < 0 || poll(&p, 1, 5000) != 1 || read(z->sock, &pid, sizeof pid) != sizeof pid ||
-      pid <= 0) {
+  if (xrun_zygote_send_request(z->sock, blob, n, fds) < 0 || poll(&p, 1, 5000) != 1 ||
+      read(z->sock, &pid, sizeof pid) != sizeof pid || pid <= 0) {
     kill(z->pid, SIGKILL);
     close(z->sock);
     z->sock = -1; /* key kept: not tried again */
