@@ -304,9 +304,7 @@ TEST(SystemMode, CtrlCLeavesNoQemuBehind) {
   ASSERT_GT(pid, 0);
   wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"});
   ASSERT_FALSE(processes_mentioning(tmp).empty()) << "the VMs should be running";
-  ::kill(pid, SIGINT);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const int status = interrupt_xrun(pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_EQ(statuses(read_json(json_path)),
@@ -325,9 +323,7 @@ TEST(SystemMode, CtrlCReachesASingleRunProgramAndNoQemuStays) {
   for (int i = 0; i < 100 && processes_mentioning(tmp).empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::this_thread::sleep_for(std::chrono::seconds(2));  // the program is running in the VM
-  ::kill(pid, SIGINT);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const int status = interrupt_xrun(pid);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
   auto left = processes_mentioning(tmp);
   EXPECT_TRUE(left.empty()) << "left behind:\n" << (left.empty() ? "" : left.front());

@@ -244,9 +244,7 @@ TEST(XrunTest, CtrlCStopsEverythingAndLeavesAValidReport) {
   // Wait until the passing tests are in the report and the hang is running.
   wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30);
   ASSERT_FALSE(processes_mentioning(suite).empty()) << "the hanging test should be running";
-  ::kill(pid, SIGINT);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
+  const int status = interrupt_xrun(pid);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);
   const json report = read_json(json_path);

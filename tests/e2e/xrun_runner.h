@@ -1,8 +1,11 @@
 // Runs the built xrun binary the way a build tool would.
 #pragma once
 
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "support/paths.h"
@@ -31,6 +34,15 @@ inline pid_t start_xrun(std::vector<std::string> args, std::vector<std::string> 
   if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) != 0) pid = -1;
   posix_spawn_file_actions_destroy(&actions);
   return pid;
+}
+
+// Ctrl-C for a start_xrun() process: SIGINT, then its wait status.
+inline int interrupt_xrun(pid_t pid) {
+  ::kill(pid, SIGINT);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return status;
 }
 
 }  // namespace xrun::testing
