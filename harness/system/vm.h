@@ -42,6 +42,7 @@ struct VmSettings {
   std::string cpu;
   int memory_mb = 128;
   std::string append;  // more kernel command line (targets.<t>.vm_append)
+  std::string dtb;     // -dtb: qemu's tree without the devices nothing uses; "": qemu's own
   std::vector<std::string> shares;  // host directories shown in every job
   std::string work_dir;             // this run's sockets and console logs
   double boot_timeout_seconds = 30;
