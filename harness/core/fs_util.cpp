@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <climits>
 #include <cstdlib>
 
@@ -94,6 +96,20 @@ std::string join_path(std::string_view a, std::string_view b) {
 std::optional<std::string> get_env(const char* name) {
   const char* value = std::getenv(name);
   return value ? std::optional<std::string>(value) : std::nullopt;
+}
+
+Expected<bool> write_file_atomically(const std::string& path, std::string_view content) {
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  FILE* f = std::fopen(temporary.c_str(), "we");
+  if (f == nullptr) return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(errno));
+  const bool written = std::fwrite(content.data(), 1, content.size(), f) == content.size();
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temporary.c_str());
+    return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(err));
+  }
+  return true;
 }
 
 }  // namespace xrun

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/expected.h"
+
 namespace xrun {
 
 bool path_exists(const std::string& path);          // follows symlinks
@@ -22,6 +24,13 @@ std::optional<std::string> find_program(std::string_view name,
 
 // The whole file, or nullopt if it cannot be read.
 std::optional<std::string> read_file(const std::string& path);
+
+// Writes `content` to a temporary file next to `path` (named after this
+// process: a reader, Ctrl-C or a crash never sees half a report or image;
+// concurrent xrun runs do not collide) and renames it over
+// `path`: readers see the old file or the whole new one. The error says
+// "PATH: cannot write: why".
+Expected<bool> write_file_atomically(const std::string& path, std::string_view content);
 
 // $XDG_CONFIG_HOME or ~/.config; $XDG_CACHE_HOME or ~/.cache.
 std::string xdg_config_home();

@@ -98,20 +98,6 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
   }
 }
 
-Expected<bool> write_file_atomically(const std::string& path, const std::string& content) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(temporary.c_str(), "we");
-  if (f == nullptr) return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(errno));
-  const bool written = std::fwrite(content.data(), 1, content.size(), f) == content.size();
-  const bool closed = std::fclose(f) == 0;
-  if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(temporary.c_str());
-    return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(err));
-  }
-  return true;
-}
-
 std::string utc_now_iso8601() {
   const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   std::tm tm{};

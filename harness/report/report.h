@@ -28,9 +28,6 @@ std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& test
 std::string to_json(const RunReport& report);
 Expected<RunReport> report_from_json(const std::string& text, const std::string& source);
 
-// Writes `content` to `path` atomically (temporary file + rename), so a
-// reader, Ctrl-C or a crash never sees half a report.
-Expected<bool> write_file_atomically(const std::string& path, const std::string& content);
 
 // "2026-11-22T10:00:00Z"
 std::string utc_now_iso8601();

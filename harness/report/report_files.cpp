@@ -1,5 +1,6 @@
 #include "report/report_files.h"
 
+#include "core/fs_util.h"
 #include "report/junit.h"
 
 namespace xrun {

@@ -153,16 +153,6 @@ void strip_module_signature(std::string& module) {
   module.resize(info - length);
 }
 
-bool write_file_atomically(const std::string& path, std::string_view data) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!out) return false;
-  }
-  return ::rename(tmp.c_str(), path.c_str()) == 0;
-}
-
 std::string human_size(std::uint64_t bytes) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.1f MB", static_cast<double>(bytes) / 1e6);

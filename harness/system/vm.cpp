@@ -259,17 +259,9 @@ std::string trimmed_device_tree(const VmSettings& s) {
   }
   const auto used = highest_virtio_mmio_addresses(*blob, virtio_devices);
   auto trimmed = remove_device_tree_nodes(*blob, [&](std::string_view node) { return virt_node_unused(node, used); });
-  const std::string staged = path + ".tmp" + std::to_string(::getpid());
-  if (!trimmed || used.size() != static_cast<std::size_t>(virtio_devices)) return "";
-  {
-    std::ofstream out(staged, std::ios::binary | std::ios::trunc);
-    out.write(trimmed->data(), static_cast<std::streamsize>(trimmed->size()));
-    if (!out) return "";
-  }
-  if (::rename(staged.c_str(), path.c_str()) != 0) {
-    ::unlink(staged.c_str());
+  if (!trimmed || used.size() != static_cast<std::size_t>(virtio_devices) ||
+      !write_file_atomically(path, *trimmed))
     return "";
-  }
   spdlog::debug("device tree for {}: {} ({} bytes)", s.image.name, path, trimmed->size());
   return path;
 }
