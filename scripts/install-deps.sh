@@ -8,7 +8,8 @@
 #   build       compiler, CMake + Ninja, the libraries xrun links against
 #   qemu        qemu-user and qemu-system-arm: the emulators xrun drives (user and
 #               system mode); kmod for depmod, which orders kernel modules when
-#               `xrun image build` makes a VM image
+#               `xrun image build` makes a VM image; make, flex, bison, bc and xz-utils
+#               build the minimal aarch64 guest kernel from Debian's linux-source
 #   cross       cross compilers; each brings its target libc under /usr/<triple>/lib,
 #               which is the sysroot xrun runs dynamic programs against
 #   rust        Debian's rustc/cargo plus the arm64 standard library, so a Rust crate
@@ -29,7 +30,7 @@ export DEBIAN_FRONTEND=noninteractive
 build=(g++ cmake ninja-build meson pkg-config git file libxml2-utils bc
        libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
        libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev)
-qemu=(qemu-user qemu-system-arm kmod)
+qemu=(qemu-user qemu-system-arm kmod make flex bison xz-utils)
 cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
        gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf
        gcc-arm-linux-gnueabi

@@ -109,6 +109,10 @@ void apply_target_key(const ConfigKey& key, const toml::node& value, const std::
         if (*s != "qemu-user" && *s != "system")
           return wrong_type(" naming a backend: \"qemu-user\" or \"system\", not " + quoted(*s));
         settings.backend = *s;
+      } else if (name == "vm_kernel") {
+        if (*s != "minimal" && *s != "debian")
+          return wrong_type(" naming a kernel: \"minimal\" or \"debian\", not " + quoted(*s));
+        settings.vm_kernel = *s;
       } else if (name == "kernel") settings.kernel = resolve_relative(*s, file_dir);
       else if (name == "modules") settings.modules = resolve_relative(*s, file_dir);
       else if (name == "rootfs") settings.rootfs = resolve_relative(*s, file_dir);
@@ -362,6 +366,10 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
           if (value != "qemu-user" && value != "system")
             problems.add("environment: " + name + " must be \"qemu-user\" or \"system\", not " + quoted(value));
           else settings.backend = value;
+        } else if (key.name == "vm_kernel") {
+          if (value != "minimal" && value != "debian")
+            problems.add("environment: " + name + " must be \"minimal\" or \"debian\", not " + quoted(value));
+          else settings.vm_kernel = value;
         } else if (key.name == "kernel") settings.kernel = resolve_relative(value, inputs.cwd);
         else if (key.name == "modules") settings.modules = resolve_relative(value, inputs.cwd);
         else if (key.name == "rootfs") settings.rootfs = resolve_relative(value, inputs.cwd);

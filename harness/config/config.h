@@ -29,6 +29,7 @@ struct TargetSettings {
   // System mode (harness/system): which backend runs the target's programs,
   // and the pieces of its VM image a user may bring instead of Debian's.
   std::optional<std::string> backend;  // "qemu-user" or "system"
+  std::optional<std::string> vm_kernel;  // "minimal" (built from Debian's source) or "debian" (its binary package)
   std::optional<std::string> kernel;   // kernel image file
   std::optional<std::string> modules;  // lib/modules/<release> directory for `kernel`
   std::optional<std::string> rootfs;   // directory tree added to the image's initramfs

@@ -18,6 +18,8 @@ constexpr ConfigKey kConfigKeys[] = {
      "environment variables set for the program, on top of the inherited environment"},
     {"targets.*", "backend", ValueType::String, "XRUN_*_BACKEND",
      "\"qemu-user\" (default) or \"system\": run programs in a booted VM (xrun image build)"},
+    {"targets.*", "vm_kernel", ValueType::String, "XRUN_*_VM_KERNEL",
+     "system mode: \"minimal\" (default where offered: built from Debian's linux-source) or \"debian\" (its kernel package)"},
     {"targets.*", "kernel", ValueType::String, "XRUN_*_KERNEL", "system mode: kernel image instead of Debian's"},
     {"targets.*", "modules", ValueType::String, "XRUN_*_MODULES",
      "system mode: lib/modules/<release> directory matching \"kernel\""},

@@ -19,6 +19,7 @@
 #include "core/process_util.h"
 #include "system/agent_client.h"
 #include "system/cpio.h"
+#include "system/kernel_build.h"
 
 namespace xrun {
 
@@ -34,6 +35,8 @@ constexpr std::string_view kImageLayoutVersion = "5";
 Error image_error(std::string message) { return make_error(ExitCode::InfraError, std::move(message)); }
 
 bool has_custom_pieces(const TargetSettings& s) { return s.kernel || s.modules || s.rootfs; }
+
+bool offers_minimal_kernel(const VmArch& arch) { return !arch.kernel_source_package.empty(); }
 
 std::string sha256_of(const std::string& path) {
   auto out = capture_stdout({"sha256sum", "--", path});
@@ -72,6 +75,8 @@ Expected<std::map<std::string, PackageInfo>> candidates(const std::vector<std::s
   for (const auto& package : packages) {
     const std::string bare = package.substr(0, package.find(':'));
     auto it = found.find(bare);
+    if ((it == found.end() || it->second.version.empty()) && package.ends_with(":all"))
+      return image_error("package " + bare + " is not in the apt sources: run `sudo apt-get update`");
     if (it == found.end() || it->second.version.empty())
       return image_error("package " + package + " is not in the apt sources: run `sudo dpkg --add-architecture " +
                          package.substr(package.find(':') + 1) +
@@ -241,8 +246,16 @@ Expected<std::vector<std::string>> module_load_order(const std::string& modules_
 
 std::string images_root() { return join_path(xdg_cache_home(), "xrun/images"); }
 
+std::string kernel_flavour(const VmArch& arch, const TargetSettings& settings) {
+  if (settings.kernel) return "custom";
+  return settings.vm_kernel.value_or(offers_minimal_kernel(arch) ? "minimal" : "debian");
+}
+
 ImageLocation image_location(const VmArch& arch, const TargetSettings& settings) {
   std::string name(arch.name);
+  // The arch's default kernel keeps the plain name; the other one is marked.
+  if (!settings.kernel && settings.vm_kernel && *settings.vm_kernel != kernel_flavour(arch, TargetSettings{}))
+    name += "-" + *settings.vm_kernel;
   if (has_custom_pieces(settings))
     name += "-custom-" +
             fnv1a_hex(settings.kernel.value_or("") + "\n" + settings.modules.value_or("") + "\n" +
@@ -259,8 +272,8 @@ ImageLocation image_location(const VmArch& arch, const TargetSettings& settings)
 }
 
 Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part) {
-  const std::string file =
-      std::string(part) + "-" + std::string(arch.name) + (part == "xrun-zygote" ? ".so" : "");
+  const std::string file = std::string(part) + "-" + std::string(arch.name) +
+                           (part == "xrun-zygote" ? ".so" : part == "xrun-kernel" ? ".config" : "");
   std::vector<std::string> dirs;
   if (auto dir = get_env("XRUN_AGENT_DIR")) dirs.push_back(*dir);
   char self[4096];
@@ -292,6 +305,18 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   if (!zygote) return zygote.error();
   for (const char* tool : {"apt-get", "dpkg-deb"})
     if (!find_tool(tool)) return image_error(std::string(tool) + " is not installed: xrun image build needs Debian's apt");
+  const std::string flavour = kernel_flavour(arch, settings);
+  if (flavour == "minimal" && !offers_minimal_kernel(arch))
+    return image_error("xrun has no minimal kernel for " + std::string(arch.name) + ": set targets." +
+                       std::string(arch.name) + ".vm_kernel = \"debian\" (Debian's own kernel)");
+  std::string kernel_config;
+  if (flavour == "minimal") {
+    auto fragment_file = find_guest_part(arch, "xrun-kernel");
+    if (!fragment_file) return fragment_file.error();
+    auto text = read_file(*fragment_file);
+    if (!text) return image_error("cannot read " + *fragment_file);
+    kernel_config = *text;
+  }
   auto depmod = find_tool("depmod");
   if (!depmod) return image_error("depmod is not installed: sudo apt-get install kmod");
   if (settings.kernel && !is_regular_file(*settings.kernel))
@@ -308,19 +333,26 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   const std::string suffix = ":" + std::string(arch.debian_arch);
   std::vector<std::string> wanted;
   for (const char* name : {"busybox-static", "libc6", "libstdc++6", "libgcc-s1"}) wanted.push_back(name + suffix);
-  // The kernel metapackage depends on the versioned kernel package first.
-  if (!settings.kernel) wanted.push_back(std::string(arch.kernel_package) + suffix);
+  // A kernel metapackage depends on the versioned package first: the binary
+  // kernel (linux-image-arm64 -> linux-image-6.1.0-56-arm64) or its source
+  // (linux-source -> linux-source-6.1, arch all).
+  const std::string kernel_meta =
+      flavour == "debian" ? std::string(arch.kernel_package) + suffix
+                          : flavour == "minimal" ? std::string(arch.kernel_source_package) + ":all" : "";
+  if (!kernel_meta.empty()) wanted.push_back(kernel_meta);
   auto found = candidates(wanted);
   if (!found) return found.error();
   std::vector<PackageInfo> packages;
-  if (!settings.kernel) {
-    const PackageInfo& meta = found->at(std::string(arch.kernel_package));
+  std::optional<PackageInfo> kernel_source;
+  if (!kernel_meta.empty()) {
+    const PackageInfo& meta = found->at(kernel_meta.substr(0, kernel_meta.find(':')));
     const std::string versioned = meta.depends.substr(0, meta.depends.find_first_of(" ,|"));
-    if (versioned.rfind("linux-image-", 0) != 0)
+    if (versioned.rfind(flavour == "debian" ? "linux-image-" : "linux-source-", 0) != 0)
       return image_error(meta.name + " does not name a kernel package (Depends: " + meta.depends + ")");
-    auto kernel = candidates({versioned + suffix});
+    auto kernel = candidates({versioned + (flavour == "debian" ? suffix : ":all")});
     if (!kernel) return kernel.error();
-    packages.push_back(kernel->begin()->second);
+    if (flavour == "debian") packages.push_back(kernel->begin()->second);
+    else kernel_source = kernel->begin()->second;
   }
   for (const char* name : {"busybox-static", "libc6", "libstdc++6", "libgcc-s1"}) packages.push_back(found->at(name));
   json inputs;
@@ -329,6 +361,10 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   inputs["zygote_sha256"] = sha256_of(*zygote);
   for (const auto& p : packages) inputs["packages"][p.name] = p.version;
   if (settings.kernel) inputs["kernel"] = sha256_of(*settings.kernel);
+  if (kernel_source) {
+    inputs["kernel_source"][kernel_source->name] = kernel_source->version;
+    inputs["kernel_build"] = kernel_cache_key(arch, {kernel_source->name, kernel_source->version}, kernel_config);
+  }
   if (settings.modules) inputs["modules"] = *settings.modules;
   if (settings.rootfs) inputs["rootfs"] = *settings.rootfs;
 
@@ -400,6 +436,15 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
     modules_dir = join_path(dir, "lib/modules/" + release);
   }
   if (release.empty() && !modules_dir.empty()) release = fs::path(modules_dir).filename().string();
+  if (kernel_source) {
+    auto kernel = build_minimal_kernel(arch, {kernel_source->name, kernel_source->version}, kernel_config, progress);
+    if (!kernel) return kernel.error();
+    kernel_file = kernel->image;
+    release = kernel->release;
+    manifest["kernel_source"] = {{"name", kernel_source->name}, {"version", kernel_source->version},
+                                 {"config", "images/kernel/" + std::string(arch.name) + ".config"},
+                                 {"rebuilt", kernel->rebuilt}};
+  }
   std::vector<std::string> modules;
   if (!modules_dir.empty()) {
     auto order = module_load_order(modules_dir, arch.modules);

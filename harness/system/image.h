@@ -5,9 +5,13 @@
 // package versions and hashes. `xrun image build` rebuilds only when one of
 // those inputs changed.
 //
-// A target's config may bring its own kernel (+ modules) or a root filesystem
-// tree to add; such an image gets its own name ("aarch64-custom-<hash>") so it
-// never shadows the stock one.
+// The kernel is, per target (`vm_kernel`), either xrun's minimal one, built
+// from Debian's linux-source package (system/kernel_build.h; the default
+// where the arch has a config for it, aarch64) or Debian's own binary kernel
+// package with the modules the agent needs ("aarch64-debian"; armhf's only
+// one). A target's config may instead bring its own kernel (+ modules) or a
+// root filesystem tree to add; such an image gets its own name
+// ("aarch64-custom-<hash>") so it never shadows the stock one.
 #pragma once
 
 #include <functional>
@@ -31,6 +35,9 @@ struct ImageLocation {
 };
 
 std::string images_root();  // $XDG_CACHE_HOME/xrun/images
+
+// "minimal", "debian" or "custom" (the target brings its own kernel).
+std::string kernel_flavour(const VmArch& arch, const TargetSettings& settings);
 ImageLocation image_location(const VmArch& arch, const TargetSettings& settings);
 
 struct ImageBuildOptions {
@@ -69,9 +76,10 @@ bool hide_module_btf(std::string& module);
 Expected<std::vector<std::string>> module_load_order(const std::string& modules_dir,
                                                      const std::vector<std::string_view>& wanted);
 
-// A piece of the guest built with xrun for `arch`: "xrun-agent" (the agent)
-// or "xrun-zygote" (its fork-server library, ".so"). Looked for next to the
-// xrun executable, then in ../libexec/xrun when installed; XRUN_AGENT_DIR first.
+// A piece of the guest built with xrun for `arch`: "xrun-agent" (the agent),
+// "xrun-zygote" (its fork-server library, ".so") or "xrun-kernel" (the
+// minimal kernel's config fragment, ".config"). Looked for next to the xrun
+// executable, then in ../libexec/xrun when installed; XRUN_AGENT_DIR first.
 Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part);
 
 }  // namespace xrun

@@ -8,9 +8,11 @@ namespace {
 // and the transport is one module. 9p needs netfs/fscache, found by depmod.
 const VmArch kArchs[] = {
     {"aarch64", "arm64", "linux-image-arm64", "aarch64-linux-gnu", "qemu-system-aarch64", "qemu-system-arm",
-     "qemu-aarch64", "virt", "cortex-a57", "ttyAMA0", {"virtio_mmio", "virtio_console", "9pnet_virtio", "9p"}},
+     "qemu-aarch64", "virt", "cortex-a57", "ttyAMA0", {"virtio_mmio", "virtio_console", "9pnet_virtio", "9p"},
+     "linux-source", "arm64", "Image", "arch/arm64/boot/Image"},
     {"armhf", "armhf", "linux-image-armmp", "arm-linux-gnueabihf", "qemu-system-arm", "qemu-system-arm",
-     "qemu-arm", "virt", "cortex-a15", "ttyAMA0", {"virtio_mmio", "virtio_console", "9pnet_virtio", "9p"}},
+     "qemu-arm", "virt", "cortex-a15", "ttyAMA0", {"virtio_mmio", "virtio_console", "9pnet_virtio", "9p"},
+     "", "", "", ""},
 };
 
 }  // namespace

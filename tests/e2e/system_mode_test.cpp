@@ -82,6 +82,37 @@ TEST(SystemMode, StdinStdoutStderrArgvAndEnvironmentPassThrough) {
   EXPECT_EQ(env.out, "XRUN_SYSTEM_PROBE=from the host\n") << describe(env);
 }
 
+// The default aarch64 kernel is xrun's minimal one, built from Debian's
+// linux-source package; `vm_kernel = "debian"` boots Debian's own kernel
+// package with its modules (scripts/test.sh builds both images).
+TEST(SystemMode, TheMinimalKernelIsTheDefaultAndDebiansOwnKernelBootsToo) {
+  auto minimal = in_vm({kStatic, "read", "/proc/sys/kernel/osrelease"});
+  EXPECT_EQ(minimal.exit_code, 0) << describe(minimal);
+  EXPECT_NE(minimal.out.find("-xrun"), std::string::npos) << "the minimal kernel: " << minimal.out;
+  const std::string home = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME")
+                                                         : std::string(std::getenv("HOME")) + "/.cache";
+  auto manifest = read_json(home + "/xrun/images/aarch64/manifest.json");
+  EXPECT_EQ(manifest["kernel_source"]["name"].get<std::string>().rfind("linux-source-", 0), 0u) << manifest.dump(2);
+  EXPECT_TRUE(manifest["modules"].is_null()) << "everything built in: " << manifest.dump(2);
+
+  TempDir dir;
+  dir.write("fixture.txt", "shared over 9p\n");
+  const auto debian_env = environment_with({"XRUN_AARCH64_VM_KERNEL=debian"});
+  auto debian = in_vm({kStatic, "read", "/proc/sys/kernel/osrelease"}, {.env = debian_env});
+  EXPECT_EQ(debian.exit_code, 0) << "xrun image build with XRUN_AARCH64_VM_KERNEL=debian first: " << describe(debian);
+  EXPECT_NE(debian.out.find("-arm64"), std::string::npos) << "Debian's kernel: " << debian.out;
+  // Its 9p and virtio modules were loaded: the fixture is there.
+  auto fixture = in_vm({kDynamic, "read", "fixture.txt"}, {.cwd = dir.path(), .env = debian_env});
+  EXPECT_EQ(fixture.out, "shared over 9p\n") << describe(fixture);
+  auto crash = in_vm({kDynamic, "signal", "SEGV"}, {.env = debian_env});
+  EXPECT_EQ(crash.signal, SIGSEGV) << describe(crash);
+
+  auto wrong = run_xrun({"--backend=system", kStatic, "exit", "0"},
+                        {.env = environment_with({"XRUN_AARCH64_VM_KERNEL=tiny"})});
+  EXPECT_EQ(wrong.exit_code, 2) << describe(wrong);
+  EXPECT_NE(wrong.err.find("must be \"minimal\" or \"debian\""), std::string::npos) << wrong.err;
+}
+
 TEST(SystemMode, Armhf32BitProgramsRunInTheirOwnVm) {
   auto code = in_vm({helper("armhf", "static"), "exit", "9"}, {.timeout_seconds = 300});
   EXPECT_EQ(code.exit_code, 9) << "xrun image build --arch armhf first: " << describe(code);
@@ -281,9 +312,13 @@ TEST(SystemMode, TheBackendCanBeChosenPerTargetInTheConfig) {
   // /proc/sys/kernel/osrelease names the guest's kernel only in a VM.
   auto r = run_xrun({kDynamic, "read", "/proc/sys/kernel/osrelease"}, {.cwd = dir.path()});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_NE(r.out.find("-arm64"), std::string::npos) << "the guest's Debian arm64 kernel: " << r.out;
+  EXPECT_NE(r.out.find("-xrun"), std::string::npos) << "the guest's minimal kernel: " << r.out;
   auto user = run_xrun({kDynamic, "read", "/proc/sys/kernel/osrelease"});
-  EXPECT_EQ(user.out.find("-arm64"), std::string::npos) << "qemu-user shows the host's kernel: " << user.out;
+  EXPECT_EQ(user.out.find("-xrun"), std::string::npos) << "qemu-user shows the host's kernel: " << user.out;
+  // Chosen per target too: Debian's own kernel.
+  dir.write("xrun.toml", "[targets.aarch64]\nbackend = \"system\"\nvm_kernel = \"debian\"\n");
+  auto debian = run_xrun({kDynamic, "read", "/proc/sys/kernel/osrelease"}, {.cwd = dir.path(), .timeout_seconds = 120});
+  EXPECT_NE(debian.out.find("-arm64"), std::string::npos) << "Debian's arm64 kernel: " << describe(debian);
 
   dir.write("bad/xrun.toml", "[targets.aarch64]\nbackend = \"vm\"\n");
   auto bad = run_xrun({kDynamic, "exit", "0"}, {.cwd = dir.path() + "/bad"});

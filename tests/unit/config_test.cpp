@@ -97,6 +97,32 @@ TEST(Config, WrongTypesAreReportedWithTheirPosition) {
   EXPECT_NE(message.find("env.A must be a string, not an integer"), std::string::npos) << message;
 }
 
+TEST(Config, VmKernelIsMinimalOrDebianInTheFileAndTheEnvironment) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\nvm_kernel = \"debian\"\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->target("aarch64").vm_kernel, "debian");
+  dir.write("xrun.toml", "[targets.aarch64]\nvm_kernel = \"tiny\"\n");
+  config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("xrun.toml:2:13: \"vm_kernel\" must be a string naming a kernel: "
+                                        "\"minimal\" or \"debian\", not \"tiny\""),
+            std::string::npos)
+      << config.error().message;
+  TempDir no_file;
+  auto inputs = inputs_in(no_file.path());
+  inputs.environment = {{"XRUN_AARCH64_VM_KERNEL", "minimal"}};
+  config = load_config(inputs);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->target("aarch64").vm_kernel, "minimal");
+  inputs.environment = {{"XRUN_AARCH64_VM_KERNEL", "Debian"}};
+  config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message,
+            "environment: XRUN_AARCH64_VM_KERNEL must be \"minimal\" or \"debian\", not \"Debian\"");
+}
+
 TEST(Config, AllErrorsAtOnce) {
   TempDir dir;
   dir.write("xrun.toml", "[targets.aarch64]\nsysrot = 1\ncpus = \"a\"\n[targets.mips]\n[bogus]\n");

@@ -7,6 +7,8 @@
 #include "system/agent_client.h"
 #include "system/cpio.h"
 #include "system/image.h"
+#include "system/kernel_build.h"
+#include "system/vm_arch.h"
 
 namespace xrun {
 namespace {
@@ -204,6 +206,40 @@ TEST(HideModuleBtf, LeavesAnythingElseAlone) {
   const std::string truncated_before = truncated;
   EXPECT_FALSE(hide_module_btf(truncated));
   EXPECT_EQ(truncated, truncated_before);
+}
+
+TEST(LostKernelOptions, NamesWantedOptionsTheConfigurationDroppedOrTurnedOn) {
+  const std::string fragment =
+      "# a comment\nCONFIG_9P_FS=y\nCONFIG_NET_9P=y\nCONFIG_LOCALVERSION=\"-xrun\"\n# CONFIG_VT is not set\n"
+      "# CONFIG_FTRACE is not set\n";
+  EXPECT_EQ(lost_kernel_options(fragment, "CONFIG_9P_FS=y\nCONFIG_NET_9P=y\n# CONFIG_VT is not set\n"), "");
+  EXPECT_EQ(lost_kernel_options(fragment, "CONFIG_NET_9P=y\nCONFIG_VT=y\nCONFIG_9P_FS=m\n"),
+            "CONFIG_9P_FS=y, CONFIG_VT (on, wanted off)");
+  // A longer name that starts the same is not the option.
+  EXPECT_EQ(lost_kernel_options("CONFIG_NET_9P=y\n", "CONFIG_NET_9P_VIRTIO=y\n"), "CONFIG_NET_9P=y");
+}
+
+TEST(KernelFlavour, MinimalByDefaultWhereOfferedAndTheOtherImageHasItsOwnName) {
+  const VmArch* aarch64 = find_vm_arch("aarch64");
+  const VmArch* armhf = find_vm_arch("armhf");
+  ASSERT_TRUE(aarch64 && armhf);
+  TargetSettings stock;
+  EXPECT_EQ(kernel_flavour(*aarch64, stock), "minimal");
+  EXPECT_EQ(image_location(*aarch64, stock).name, "aarch64");
+  EXPECT_EQ(kernel_flavour(*armhf, stock), "debian");
+  EXPECT_EQ(image_location(*armhf, stock).name, "armhf");
+  TargetSettings debian;
+  debian.vm_kernel = "debian";
+  EXPECT_EQ(image_location(*aarch64, debian).name, "aarch64-debian");
+  EXPECT_EQ(image_location(*armhf, debian).name, "armhf");
+  TargetSettings minimal;
+  minimal.vm_kernel = "minimal";
+  EXPECT_EQ(image_location(*aarch64, minimal).name, "aarch64");
+  TargetSettings own;
+  own.kernel = "/boot/Image";
+  own.vm_kernel = "debian";
+  EXPECT_EQ(kernel_flavour(*aarch64, own), "custom");
+  EXPECT_EQ(image_location(*aarch64, own).name.rfind("aarch64-custom-", 0), 0u);
 }
 
 TEST(ModuleLoadOrder, DependenciesFirstOnceEachBuiltInsSkipped) {
