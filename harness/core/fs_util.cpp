@@ -1,5 +1,7 @@
 #include "core/fs_util.h"
 
+#include <filesystem>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,6 +112,11 @@ Expected<bool> write_file_atomically(const std::string& path, std::string_view c
     return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(err));
   }
   return true;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  if (!path.empty()) std::filesystem::remove_all(path, ec);
 }
 
 }  // namespace xrun

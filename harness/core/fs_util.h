@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/expected.h"
@@ -44,5 +45,15 @@ std::string join_path(std::string_view a, std::string_view b);
 
 // Value of an environment variable, nullopt when unset.
 std::optional<std::string> get_env(const char* name);
+
+// A directory tree removed on every path out of the scope that owns it (a
+// build's scratch space).
+struct ScratchDir {
+  std::string path;
+  explicit ScratchDir(std::string where) : path(std::move(where)) {}
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  ~ScratchDir();
+};
 
 }  // namespace xrun

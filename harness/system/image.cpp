@@ -38,6 +38,13 @@ bool has_custom_pieces(const TargetSettings& s) { return s.kernel || s.modules |
 
 bool offers_minimal_kernel(const VmArch& arch) { return !arch.kernel_source_package.empty(); }
 
+// vm_kernel = "minimal" where xrun has no config for it: a configuration error.
+Expected<bool> check_kernel_flavour(const VmArch& arch, const TargetSettings& settings) {
+  if (settings.kernel || settings.vm_kernel != "minimal" || offers_minimal_kernel(arch)) return true;
+  return make_error(ExitCode::Usage, "xrun has no minimal kernel for " + std::string(arch.name) + ": set targets." +
+                                         std::string(arch.name) + ".vm_kernel = \"debian\" (Debian's own kernel)");
+}
+
 std::string sha256_of(const std::string& path) {
   auto out = capture_stdout({"sha256sum", "--", path});
   if (!out) return "";
@@ -164,14 +171,6 @@ std::string human_size(std::uint64_t bytes) {
   return buffer;
 }
 
-// Removes a directory tree on every path out of build_image.
-struct ScratchDir {
-  std::string path;
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
@@ -306,9 +305,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   for (const char* tool : {"apt-get", "dpkg-deb"})
     if (!find_tool(tool)) return image_error(std::string(tool) + " is not installed: xrun image build needs Debian's apt");
   const std::string flavour = kernel_flavour(arch, settings);
-  if (flavour == "minimal" && !offers_minimal_kernel(arch))
-    return image_error("xrun has no minimal kernel for " + std::string(arch.name) + ": set targets." +
-                       std::string(arch.name) + ".vm_kernel = \"debian\" (Debian's own kernel)");
+  if (auto unusable = check_kernel_flavour(arch, settings); !unusable) return unusable.error();
   std::string kernel_config;
   if (flavour == "minimal") {
     auto fragment_file = find_guest_part(arch, "xrun-kernel");
@@ -543,6 +540,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
 }
 
 Expected<ImageLocation> find_built_image(const VmArch& arch, const TargetSettings& settings) {
+  if (auto unusable = check_kernel_flavour(arch, settings); !unusable) return unusable.error();
   ImageLocation loc = image_location(arch, settings);
   if (is_regular_file(loc.kernel) && is_regular_file(loc.initrd) && is_regular_file(loc.manifest)) return loc;
   return make_error(ExitCode::CannotExecute, "no VM image for " + std::string(arch.name) + " (" + loc.dir +

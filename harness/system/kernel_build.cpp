@@ -66,13 +66,6 @@ void remove_abandoned_builds(const std::string& root) {
   }
 }
 
-struct ScratchDir {
-  std::string path;
-  ~ScratchDir() {
-    std::error_code ec;
-    if (!path.empty()) fs::remove_all(path, ec);
-  }
-};
 
 }  // namespace
 
