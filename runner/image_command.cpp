@@ -3,6 +3,7 @@
 
 #include "config/config.h"
 #include "core/log.h"
+#include "core/process_util.h"
 #include "system/image.h"
 #include "target/target_table.h"
 #include "cli_parse.h"
@@ -69,7 +70,14 @@ int image_command(const std::vector<std::string>& args) {
   ImageBuildOptions options;
   options.force = force;
   options.progress = [](const std::string& line) { std::fprintf(stderr, "xrun: image: %s\n", line.c_str()); };
+  // Ctrl-C or a kill during a build stops the running helper (make and its
+  // compilers, for minutes), then the build unwinds and removes its scratch.
+  stop_helpers_on_signals();
   auto built = build_image(*arch, config->target(arch->name), options);
+  if (helper_interrupted()) {
+    print_error("interrupted: the image was not built");
+    return to_int(ExitCode::Interrupted);
+  }
   if (!built) {
     print_error(built.error().message);
     return to_int(built.error().code);

@@ -44,6 +44,11 @@ int run_in_vm(const RunRequest& request, const Config& config, bool cold_boot) {
     program = *found;
   }
   asio::io_context io;
+  // Installed before anything is started: a Ctrl-C that comes while the VM's
+  // settings are made (its work directory, the one-time device-tree dump)
+  // waits here and reaches the program once it runs, and xrun still cleans
+  // up, instead of dying with the work directory left in /tmp.
+  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   SystemRunnerOptions options;
   options.cold_boot = cold_boot;
   options.fork_server = false;  // one program, one process: nothing to share
@@ -69,7 +74,6 @@ int run_in_vm(const RunRequest& request, const Config& config, bool cold_boot) {
   const JobId id = started->id;
 
   // Ctrl-C and friends go to the program, as a terminal would send them.
-  asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
   std::function<void(const boost::system::error_code&, int)> forward = [&](const auto& error, int sig) {
     if (error) return;
     runner.signal(id, sig);

@@ -23,4 +23,13 @@ struct CaptureResult {
 // stdout; stderr goes to ours when `show_stderr` (cargo's progress), else nowhere.
 CaptureResult run_capturing(const std::vector<std::string>& argv, const std::string& cwd, bool show_stderr);
 
+// For commands that run long helpers (`xrun image build` compiles a kernel
+// for minutes): from now on each helper runs in a process group of its own,
+// and SIGINT, SIGTERM or SIGHUP to xrun stop that group (SIGTERM) instead of
+// killing xrun at once. The helper then fails, the caller unwinds (removing
+// its scratch files) and asks helper_interrupted() to exit with 130. No make
+// or compiler outlives xrun, even when only xrun itself got the signal.
+void stop_helpers_on_signals();
+bool helper_interrupted();
+
 }  // namespace xrun

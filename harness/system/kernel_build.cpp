@@ -46,6 +46,7 @@ Expected<bool> run_logged(const std::vector<std::string>& argv, const std::strin
   for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
   if (!result.started) return kernel_error("cannot run `" + command + "`");
   if (result.status == 0) return true;
+  if (helper_interrupted()) return kernel_error("interrupted");  // no log: nothing went wrong
   (void)write_file_atomically(log, "$ " + command + "\n" + result.out);
   return kernel_error("`" + command + "` failed with status " + std::to_string(result.status) + " (whole output in " +
                       log + "):\n" + last_lines(result.out, 12));
