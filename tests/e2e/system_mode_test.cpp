@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -362,6 +363,52 @@ TEST(SystemMode, CtrlCReachesASingleRunProgramAndNoQemuStays) {
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
   auto left = processes_mentioning(tmp);
   EXPECT_TRUE(left.empty()) << "left behind:\n" << (left.empty() ? "" : left.front());
+}
+
+// The processes whose working directory is under `dir` ("pid: cmdline").
+std::vector<std::string> processes_working_in(const std::string& dir, const std::string& command_part = "") {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string pid = entry.path().filename().string();
+    if (pid.empty() || !std::isdigit(static_cast<unsigned char>(pid[0]))) continue;
+    std::error_code ec;
+    const std::string cwd = fs::read_symlink(entry.path() / "cwd", ec).string();
+    if (ec || cwd.rfind(dir, 0) != 0) continue;
+    std::string cmdline = slurp(entry.path().string() + "/cmdline");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.find(command_part) != std::string::npos) found.push_back(pid + ": " + cmdline);
+  }
+  return found;
+}
+
+// Ctrl-C to xrun alone (not to its process group) while the minimal kernel
+// compiles: make and its compilers stop, the scratch tree (1.3 GB of kernel
+// source) goes, and xrun exits 130.
+TEST(SystemMode, InterruptingTheKernelBuildStopsMakeAndLeavesNoScratch) {
+  TempDir cache;
+  const pid_t pid = start_xrun({"image", "build", "--arch", "aarch64"},
+                               environment_with({"XDG_CACHE_HOME=" + cache.path()}));
+  ASSERT_GT(pid, 0);
+  bool compiling = false;
+  for (int i = 0; i < 3000 && !compiling; ++i) {  // download, unpack, configure: about a minute here
+    compiling = !processes_working_in(cache.path(), "cc1").empty();
+    if (!compiling) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(compiling) << "the kernel build never reached the compiler";
+  const int status = interrupt_xrun(pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  std::vector<std::string> left;
+  for (int i = 0; i < 50; ++i) {  // SIGTERM reaches the compilers; give them a moment
+    left = processes_working_in(cache.path());
+    if (left.empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(left.empty()) << "left behind:\n" << (left.empty() ? "" : left.front());
+  std::vector<std::string> kept;
+  for (const auto& entry : fs::directory_iterator(cache.path() + "/xrun/kernels"))
+    kept.push_back(entry.path().filename().string());
+  EXPECT_TRUE(kept.empty()) << "scratch or log left: " << (kept.empty() ? "" : kept.front());
 }
 
 }  // namespace
