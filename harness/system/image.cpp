@@ -580,6 +580,13 @@ Expected<std::vector<std::string>> remove_images(const std::string& which) {
     if (ec) return image_error("cannot remove " + image.dir + ": " + ec.message());
     removed.push_back(image.name);
   }
+  // "all" also drops the compiled minimal kernels (a rebuild costs minutes,
+  // so removing one image or arch keeps them).
+  if (which == "all" && is_directory(kernels_root())) {
+    fs::remove_all(kernels_root(), ec);
+    if (ec) return image_error("cannot remove " + kernels_root() + ": " + ec.message());
+    removed.push_back("the compiled kernels (" + kernels_root() + ")");
+  }
   if (removed.empty())
     return make_error(ExitCode::Usage, "no image named " + xrun::quoted(which) + " (see `xrun image list`)");
   return removed;

@@ -63,8 +63,8 @@ struct ImageSummary {
 };
 std::vector<ImageSummary> list_images();
 
-// Removes the images whose name or arch is `which` ("all": every image);
-// returns the names removed.
+// Removes the images whose name or arch is `which` ("all": every image and
+// the compiled minimal kernels); returns what was removed.
 Expected<std::vector<std::string>> remove_images(const std::string& which);
 
 // Renames a kernel module's .BTF section away (see image.cpp); whether it had one.

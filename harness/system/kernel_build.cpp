@@ -23,8 +23,6 @@ namespace {
 
 Error kernel_error(std::string message) { return make_error(ExitCode::InfraError, std::move(message)); }
 
-std::string kernels_root() { return join_path(xdg_cache_home(), "xrun/kernels"); }
-
 std::string compiler(const VmArch& arch) { return std::string(arch.multiarch) + "-gcc"; }
 
 std::string last_lines(const std::string& text, int count) {
@@ -69,6 +67,8 @@ void remove_abandoned_builds(const std::string& root) {
 
 
 }  // namespace
+
+std::string kernels_root() { return join_path(xdg_cache_home(), "xrun/kernels"); }
 
 std::string lost_kernel_options(const std::string& fragment, const std::string& dot_config) {
   std::istringstream lines(fragment);

@@ -14,6 +14,8 @@
 
 namespace xrun {
 
+std::string kernels_root();  // $XDG_CACHE_HOME/xrun/kernels
+
 struct KernelSource {
   std::string package;  // "linux-source-6.1:all"
   std::string version;  // "6.1.192-2"

@@ -206,9 +206,18 @@ TEST_F(PrivateImage, SavedStateIsMadeOnceThenUsedAndAStaleOneFallsBackToColdBoot
   EXPECT_EQ(cold.exit_code, 8) << describe(cold);
   EXPECT_NE(cold.err.find("(cold boot,"), std::string::npos) << cold.err;
 
+  // Removing the arch's images keeps the compiled kernels; "all" drops them too.
+  const std::string kernel = cache_.path() + "/xrun/kernels/aarch64-0123456789ab";
+  fs::create_directories(kernel);
+  std::ofstream(kernel + "/Image") << "a compiled kernel";
   auto rm = run_xrun({"image", "rm", "aarch64"}, {.env = env()});
   EXPECT_EQ(rm.exit_code, 0) << describe(rm);
   EXPECT_FALSE(fs::exists(image_dir()));
+  EXPECT_TRUE(fs::exists(kernel + "/Image"));
+  auto all = run_xrun({"image", "rm", "all"}, {.env = env()});
+  EXPECT_EQ(all.exit_code, 0) << describe(all);
+  EXPECT_NE(all.out.find("removed the compiled kernels"), std::string::npos) << all.out;
+  EXPECT_FALSE(fs::exists(cache_.path() + "/xrun/kernels"));
 }
 
 TEST(SystemMode, AGuestKernelPanicOrHangIsAnInfraErrorAndTheRunGoesOn) {
