@@ -18,6 +18,7 @@
 #include "core/hash.h"
 #include "core/process_util.h"
 #include "system/agent_client.h"
+#include "system/apt_download.h"
 #include "system/cpio.h"
 #include "system/kernel_build.h"
 
@@ -37,6 +38,8 @@ Error image_error(std::string message) { return make_error(ExitCode::InfraError,
 bool has_custom_pieces(const TargetSettings& s) { return s.kernel || s.modules || s.rootfs; }
 
 bool offers_minimal_kernel(const VmArch& arch) { return !arch.kernel_source_package.empty(); }
+
+std::string default_kernel_flavour(const VmArch& arch) { return offers_minimal_kernel(arch) ? "minimal" : "debian"; }
 
 // vm_kernel = "minimal" where xrun has no config for it: a configuration error.
 Expected<bool> check_kernel_flavour(const VmArch& arch, const TargetSettings& settings) {
@@ -171,7 +174,6 @@ std::string human_size(std::uint64_t bytes) {
   return buffer;
 }
 
-
 }  // namespace
 
 // A module's .BTF section describes its types against the kernel's own BTF,
@@ -247,13 +249,13 @@ std::string images_root() { return join_path(xdg_cache_home(), "xrun/images"); }
 
 std::string kernel_flavour(const VmArch& arch, const TargetSettings& settings) {
   if (settings.kernel) return "custom";
-  return settings.vm_kernel.value_or(offers_minimal_kernel(arch) ? "minimal" : "debian");
+  return settings.vm_kernel.value_or(default_kernel_flavour(arch));
 }
 
 ImageLocation image_location(const VmArch& arch, const TargetSettings& settings) {
   std::string name(arch.name);
   // The arch's default kernel keeps the plain name; the other one is marked.
-  if (!settings.kernel && settings.vm_kernel && *settings.vm_kernel != kernel_flavour(arch, TargetSettings{}))
+  if (!settings.kernel && settings.vm_kernel && *settings.vm_kernel != default_kernel_flavour(arch))
     name += "-" + *settings.vm_kernel;
   if (has_custom_pieces(settings))
     name += "-custom-" +
@@ -308,6 +310,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   if (auto unusable = check_kernel_flavour(arch, settings); !unusable) return unusable.error();
   std::string kernel_config;
   if (flavour == "minimal") {
+    if (auto missing = check_kernel_build_tools(arch); !missing) return missing.error();
     auto fragment_file = find_guest_part(arch, "xrun-kernel");
     if (!fragment_file) return fragment_file.error();
     auto text = read_file(*fragment_file);
@@ -392,20 +395,15 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
 
   // 1. Download and unpack the packages.
   if (!packages.empty()) {
-    std::vector<std::string> download{"apt-get", "download", "-q"};
-    // As root, apt drops to its _apt user, who cannot write into root's cache.
-    if (::geteuid() == 0) download.insert(download.end(), {"-o", "APT::Sandbox::User=root"});
-    for (const auto& p : packages) download.push_back(p.name + "=" + p.version);
+    std::vector<std::string> exact;
+    for (const auto& p : packages) exact.push_back(p.name + "=" + p.version);
     progress("downloading " + std::to_string(packages.size()) + " packages (" + std::string(arch.debian_arch) + ")");
-    if (auto done = run_step(download, scratch.path); !done) return done.error();
+    if (auto done = run_step(apt_download_command(exact), scratch.path); !done) return done.error();
   }
   std::map<std::string, std::string> unpacked;  // package name without arch -> dir
   for (const auto& p : packages) {
     const std::string bare = p.name.substr(0, p.name.find(':'));
-    std::string deb;
-    for (const auto& entry : fs::directory_iterator(scratch.path, ec))
-      if (entry.path().filename().string().rfind(bare + "_", 0) == 0 && entry.path().extension() == ".deb")
-        deb = entry.path().string();
+    const std::string deb = downloaded_deb(scratch.path, p.name);
     if (deb.empty()) return image_error("apt-get download gave no .deb for " + p.name);
     const std::string dir = join_path(scratch.path, "root-" + bare);
     if (auto done = run_step({"dpkg-deb", "-x", deb, dir}, ""); !done) return done.error();

@@ -14,6 +14,7 @@
 #include "core/fs_util.h"
 #include "core/hash.h"
 #include "core/process_util.h"
+#include "system/apt_download.h"
 
 namespace xrun {
 
@@ -94,15 +95,20 @@ std::string kernel_cache_key(const VmArch& arch, const KernelSource& source, con
                    "\n" + config_text);
 }
 
-Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSource& source,
-                                           const std::string& config_text,
-                                           const std::function<void(const std::string&)>& progress) {
+Expected<bool> check_kernel_build_tools(const VmArch& arch) {
   for (const std::string& tool : {std::string("make"), std::string("flex"), std::string("bison"), std::string("bc"),
                                  std::string("tar"), std::string("xz"), std::string("gcc"), compiler(arch)})
     if (!find_program(tool))
       return kernel_error(tool + " is not installed, and the minimal " + std::string(arch.name) +
                           " kernel is built from source: sudo apt-get install make flex bison bc xz-utils gcc " +
-                          compiler(arch) + " (or set vm_kernel = \"debian\" to boot Debian's own kernel)");
+                          "gcc-" + std::string(arch.multiarch) + " (or set vm_kernel = \"debian\" to boot Debian's own kernel)");
+  return true;
+}
+
+Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSource& source,
+                                           const std::string& config_text,
+                                           const std::function<void(const std::string&)>& progress) {
+  if (auto missing = check_kernel_build_tools(arch); !missing) return missing.error();
   const std::string key = kernel_cache_key(arch, source, config_text);
   if (key.empty()) return kernel_error(compiler(arch) + " does not say its version");
   const std::string name = std::string(arch.name) + "-" + key.substr(0, 12);
@@ -124,13 +130,9 @@ Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSourc
   const std::string log = join_path(kernels_root(), name + ".log");
 
   progress("downloading " + source.package + " " + source.version);
-  std::vector<std::string> download{"apt-get", "download", "-q"};
-  if (::geteuid() == 0) download.insert(download.end(), {"-o", "APT::Sandbox::User=root"});
-  download.push_back(source.package + "=" + source.version);
-  if (auto done = run_logged(download, scratch.path, log); !done) return done.error();
-  std::string deb;
-  for (const auto& entry : fs::directory_iterator(scratch.path, ec))
-    if (entry.path().extension() == ".deb") deb = entry.path().string();
+  if (auto done = run_logged(apt_download_command({source.package + "=" + source.version}), scratch.path, log); !done)
+    return done.error();
+  const std::string deb = downloaded_deb(scratch.path, source.package);
   if (deb.empty()) return kernel_error("apt-get download gave no .deb for " + source.package);
   const std::string unpacked = join_path(scratch.path, "deb");
   if (auto done = run_logged({"dpkg-deb", "-x", deb, unpacked}, "", log); !done) return done.error();

@@ -31,6 +31,10 @@ struct BuiltKernel {
 // compiler cannot be asked its version.
 std::string kernel_cache_key(const VmArch& arch, const KernelSource& source, const std::string& config_text);
 
+// make, flex, bison, bc, tar, xz and the compilers: an error that says what
+// to install when one is missing, before anything is downloaded.
+Expected<bool> check_kernel_build_tools(const VmArch& arch);
+
 Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSource& source,
                                            const std::string& config_text,
                                            const std::function<void(const std::string&)>& progress);
