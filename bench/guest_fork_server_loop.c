@@ -58,10 +58,11 @@ int main(int argc, char **argv) {
   const int devnull = open("/dev/null", O_RDWR);
   const double start = now_ms();
   for (int i = 0; i < n; i++) {
-    char request[4096];
-    const int len = snprintf(request, sizeof request, "%s%c--gtest_filter=%s%d%c", argv[3], 0, argv[4], i, 0);
+    char filter[4096];
+    snprintf(filter, sizeof filter, "--gtest_filter=%s%d", argv[4], i);
+    char *child_argv[] = {argv[3], filter, NULL};
     const int fds[3] = {devnull, devnull, devnull};
-    if (xrun_zygote_send_request(sv[0], request, (size_t)len, fds) != len) return 1;
+    if (xrun_zygote_send_request(sv[0], child_argv, NULL, fds) < 0) return 1;
     read_int(sv[0]); /* the child's pid */
     read_int(sv[0]); /* its wait status */
   }

@@ -59,7 +59,7 @@ int doctor_command(const std::vector<std::string>& args) {
     std::printf("%-8s %-34s %s%s\n", name.c_str(),
                 qemu ? qemu->c_str() : (std::string(arch->qemu_system) + " missing: apt-get install " +
                                         std::string(arch->qemu_package)).c_str(),
-                state.c_str(), settings.backend == "system" ? " (configured)" : "");
+                state.c_str(), settings.backend == Backend::System ? " (configured)" : "");
   }
   int status = 0;
   for (const auto& row : rows) {

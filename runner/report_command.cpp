@@ -45,14 +45,12 @@ int report_command(const std::vector<std::string>& args) {
     auto written = write_file_atomically(path, render(merged));
     if (!written) {
       print_error(written.error().message);
-      return to_int(ExitCode::Usage);
+      return to_int(ExitCode::ReportNotWritten);
     }
   }
   const auto counts = summarize(merged.tests);
   std::printf("merged %zu reports: %zu tests\n", inputs.size(), counts.at("total"));
-  std::printf("%zu passed, %zu failed, %zu skipped\n", counts.at("passed") + counts.at("flaky"),
-              counts.at("failed") + counts.at("crashed") + counts.at("timed-out") + counts.at("infra-error"),
-              counts.at("skipped") + counts.at("not-run"));
+  std::printf("%s\n", verdict_line(merged.tests).c_str());
   // Same verdict as one unsharded `xrun test` would have given.
   return exit_status_for_results(merged.tests, interrupted);
 }

@@ -10,16 +10,14 @@
 #include <cstdio>
 #include <thread>
 
+#include "backends/routing_runner.h"
+#include "binfmt/foreign_exec.h"
 #include "config/config.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "engine/build_sources.h"
 #include "engine/discovery.h"
-#include "engine/process_runner.h"
-#include "elf/elf_probe.h"
-#include "system/system_runner.h"
-#include "target/target_table.h"
 #include "engine/scheduler.h"
 #include "engine/selection.h"
 #include "report/report_files.h"
@@ -46,17 +44,23 @@ struct TestOptions {
   std::string backend;
   bool cold_boot = false;
   bool no_fork_server = false;
+  std::string ctest_granularity = "case";
 };
 
-// --backend, else the configured backend of the first binary's target.
-std::string choose_backend(const TestOptions& o, const Config& config, const std::vector<BinarySpec>& binaries) {
-  if (!o.backend.empty()) return o.backend;
-  bool any_system = false;
-  for (const auto& [name, settings] : config.targets) any_system |= settings.backend == "system";
-  if (!any_system || binaries.empty()) return "qemu-user";
-  auto elf = probe_elf(binaries.front().path);
-  const TargetSpec* spec = elf ? TargetTable::builtin().match(*elf) : nullptr;
-  return spec ? config.target(spec->name).backend.value_or("qemu-user") : "qemu-user";
+// Under qemu-user without any binfmt_misc for foreign programs, a test that
+// runs another foreign program fails with the kernel's "Exec format error":
+// say what would make it work.
+void hint_foreign_exec(const std::vector<TestResult>& results) {
+  const ForeignExec& foreign = ForeignExec::for_this_process();
+  if (foreign.how() != ForeignExec::How::None) return;
+  std::size_t affected = 0;
+  for (const auto& r : results)
+    if (is_test_failure(r.status) && r.backend == backend_name(Backend::QemuUser) &&
+        r.output.find("Exec format error") != std::string::npos)
+      ++affected;
+  if (affected > 0)
+    print_warning(std::to_string(affected) + " failed test" + (affected == 1 ? "" : "s") +
+                  " printed \"Exec format error\": " + foreign.why());
 }
 
 std::string trim_line(const std::string& text) {
@@ -93,12 +97,18 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_option("binaries", o.binaries, "test binaries (GoogleTest, Rust libtest, or any program)");
   app.add_flag("--cargo", o.cargo, "build with `cargo test --no-run` (arguments after --) and run its test binaries");
   app.add_option("--ctest", o.ctest_dir, "run the tests CTest knows in this build directory");
+  app.add_option("--ctest-granularity", o.ctest_granularity,
+                 "case (default): a CTest test that runs a whole GoogleTest or libtest binary becomes its cases; "
+                 "test: one result per CTest test")
+      ->check(CLI::IsMember({"case", "test"}));
   app.add_option("-j,--jobs", o.jobs, "tests at once (default: number of cores)")->check(CLI::PositiveNumber);
   app.add_option("--timeout", o.timeout, "seconds per test before SIGTERM, then SIGKILL")->check(CLI::PositiveNumber);
   app.add_option("--grace", o.grace, "seconds between SIGTERM and SIGKILL (default 2)")->check(CLI::PositiveNumber);
   app.add_option("--retries", o.retries, "re-run failing tests; passing on a retry is flaky")->check(CLI::NonNegativeNumber);
-  app.add_option("--filter", o.filters, "run only tests matching PATTERN (* and ?); repeatable");
-  app.add_option("--exclude", o.excludes, "skip tests matching PATTERN; repeatable");
+  // Repeatable options take one value each time: `--filter 'A.*' ./tests`
+  // names a binary after the pattern.
+  app.add_option("--filter", o.filters, "run only tests matching PATTERN (* and ?); repeatable")->allow_extra_args(false);
+  app.add_option("--exclude", o.excludes, "skip tests matching PATTERN; repeatable")->allow_extra_args(false);
   app.add_flag("--fail-fast", o.fail_fast, "stop at the first failing test");
   app.add_option("--partition", o.partition, "run slice K of N (K/N), for CI matrices");
   app.add_option("--junit", o.junit, "write a JUnit XML report");
@@ -132,6 +142,8 @@ int test_command(const std::vector<std::string>& all_args) {
   options.fail_fast = o.fail_fast || defaults.fail_fast.value_or(false);
   const std::string isolation = !o.isolation.empty() ? o.isolation : defaults.isolation.value_or("batch");
   options.isolation = isolation == "process" ? Isolation::Process : Isolation::Batch;
+  for (const auto& [name, group] : config->groups)
+    options.groups.push_back({name, group.filter, group.binaries, static_cast<int>(group.max_jobs)});
   std::optional<std::string> junit = !o.junit.empty() ? std::optional(o.junit) : defaults.junit;
   std::optional<std::string> json = !o.json.empty() ? std::optional(o.json) : defaults.json;
   std::optional<Partition> partition;
@@ -158,28 +170,28 @@ int test_command(const std::vector<std::string>& all_args) {
     binaries = std::move(*built);
   }
   if (!o.ctest_dir.empty()) {
-    auto listed = ctest_tests(o.ctest_dir);
+    auto listed = ctest_tests(o.ctest_dir, o.ctest_granularity == "test" ? CTestGranularity::Test : CTestGranularity::Case);
     if (!listed) {
       print_error(listed.error().message);
       return to_int(listed.error().code);
     }
     binaries.insert(binaries.end(), listed->begin(), listed->end());
   }
-  for (const auto& path : o.binaries) binaries.push_back(BinarySpec{path, "", {}, std::nullopt, std::nullopt, {}});
+  for (const auto& path : o.binaries) {
+    BinarySpec spec;
+    spec.path = path;
+    binaries.push_back(std::move(spec));
+  }
   if (binaries.empty()) {
     print_error("no test binaries: name some, or use --cargo or --ctest (see xrun test --help)");
     return to_int(ExitCode::Usage);
   }
 
   boost::asio::io_context io;
-  std::unique_ptr<ProcessRunner> process_runner;
-  std::unique_ptr<SystemRunner> system_runner;
-  if (choose_backend(o, *config, binaries) == "system") {
-    system_runner = std::make_unique<SystemRunner>(io, *config, SystemRunnerOptions{options.jobs, o.cold_boot, !o.no_fork_server});
-  } else {
-    process_runner = std::make_unique<ProcessRunner>(io, *config, OverlayStore::from_environment());
-  }
-  JobRunner& runner = system_runner ? static_cast<JobRunner&>(*system_runner) : *process_runner;
+  RoutingOptions routing;
+  if (!o.backend.empty()) routing.backend = parse_backend(o.backend);
+  routing.system = SystemRunnerOptions{options.jobs, o.cold_boot, !o.no_fork_server};
+  RoutingRunner runner(io, *config, routing);
   Scheduler* active = nullptr;
   bool interrupted = false;
   int signals_seen = 0;
@@ -235,9 +247,11 @@ int test_command(const std::vector<std::string>& all_args) {
   spdlog::debug("CPU time of xrun itself: {:.2f} s user, {:.2f} s system",
                 static_cast<double>(self.ru_utime.tv_sec) + static_cast<double>(self.ru_utime.tv_usec) / 1e6,
                 static_cast<double>(self.ru_stime.tv_sec) + static_cast<double>(self.ru_stime.tv_usec) / 1e6);
+  runner.shutdown();
+  hint_foreign_exec(results);
   if (files.error()) {
     print_error(*files.error());
-    return to_int(ExitCode::Usage);
+    return to_int(ExitCode::ReportNotWritten);
   }
   return exit_status_for(results, scheduler.interrupted() || interrupted);
 }

@@ -2,9 +2,11 @@
 
 #include <cstdio>
 #include <exception>
+#include <map>
 
 #include "core/diagnostics.h"
 #include "core/exit_code.h"
+#include "core/log.h"
 #include "binfmt/binfmt.h"
 #include "core/suggest.h"
 
@@ -35,8 +37,9 @@ run options:
   -h, --help      this text
   --version       xrun's version
 
-Everything after PROGRAM is passed to it untouched. To run a program whose
-name is a subcommand (test, report, binfmt, setup, doctor, image), write `xrun -- test`.
+Everything after PROGRAM is passed to it untouched. Options before a
+subcommand apply to it (`xrun -v test ...`). To run a program whose name is
+a subcommand (test, report, binfmt, setup, doctor, image), write `xrun -- test`.
 `xrun test --help` lists the test options.
 
 exit status:
@@ -58,7 +61,7 @@ int xrun_main(int argc, char** argv) {
       request.program = binfmt->program;
       request.argv0 = binfmt->argv0;
       request.args = std::move(binfmt->args);
-      return run_program(request, false, std::nullopt);
+      return run_program(request, RunOptions{});
     }
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
@@ -75,12 +78,28 @@ int xrun_main(int argc, char** argv) {
       std::printf("xrun %s\n", XRUN_VERSION);
       return 0;
     }
-    if (first == "doctor") return doctor_command({args.begin() + 1, args.end()});
-    if (first == "test") return test_command({args.begin() + 1, args.end()});
-    if (first == "report") return report_command({args.begin() + 1, args.end()});
-    if (first == "binfmt") return binfmt_command({args.begin() + 1, args.end()});
-    if (first == "setup") return setup_command({args.begin() + 1, args.end()});
-    if (first == "image") return image_command({args.begin() + 1, args.end()});
+    // xrun's own options may come first (`xrun -v test ...`): the same
+    // grammar as before PROGRAM; a subcommand after them gets them too.
+    auto line = parse_run_line(args);
+    if (!line) {
+      print_error(line.error().message);
+      return to_int(line.error().code);
+    }
+    if (!line->after_dashes && line->program < args.size()) {
+      static const std::map<std::string, int (*)(const std::vector<std::string>&)> kSubcommands = {
+          {"doctor", doctor_command}, {"test", test_command},   {"report", report_command},
+          {"binfmt", binfmt_command}, {"setup", setup_command}, {"image", image_command}};
+      if (auto it = kSubcommands.find(args[line->program]); it != kSubcommands.end()) {
+        // -v is everyone's; the other options go to the subcommand, which
+        // says so if it has no use for one.
+        if (line->options.verbose) request_verbose_logging();
+        std::vector<std::string> sub_args;
+        for (const auto& word : line->option_words)
+          if (word != "-v" && word != "--verbose") sub_args.push_back(word);
+        sub_args.insert(sub_args.end(), args.begin() + static_cast<std::ptrdiff_t>(line->program) + 1, args.end());
+        return it->second(sub_args);
+      }
+    }
     return run_command(args);
   } catch (const std::exception& e) {
     // Everything below reports through Expected; reaching here is a bug, but

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "launch/launcher.h"
+#include "launch/run_options.h"
 
 namespace xrun {
 
@@ -14,10 +15,7 @@ int xrun_main(int argc, char** argv);
 
 // Subcommands; each returns the process exit status.
 int run_command(const std::vector<std::string>& args);      // xrun [OPTIONS] PROGRAM [ARGS...]
-int run_program(const RunRequest& request, bool verbose, const std::optional<std::string>& config_file,
-                std::optional<std::string> backend = std::nullopt, bool cold_boot = false);
-struct Config;
-int run_in_vm(const RunRequest& request, const Config& config, bool cold_boot);  // system_run.cpp
+int run_program(const RunRequest& request, const RunOptions& options);
 int setup_command(const std::vector<std::string>& args);    // xrun setup cargo|cmake|meson
 int binfmt_command(const std::vector<std::string>& args);   // xrun binfmt install|uninstall|status
 int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]

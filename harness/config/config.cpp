@@ -85,136 +85,111 @@ class Problems {
   int file_index_ = 0;
 };
 
-std::string resolve_relative(const std::string& value, const std::string& base_dir) {
-  if (value.empty() || value[0] == '/') return value;
-  return join_path(base_dir, value);
-}
-
-void apply_target_key(const ConfigKey& key, const toml::node& value, const std::string& file,
-                      const std::string& file_dir, TargetSettings& settings, Problems& problems) {
-  const std::string name(key.name);
-  const auto wrong_type = [&](std::string_view detail = {}) {
-    problems.add_at(file, value.source(), ": " + quoted(name) + " must be " +
-                 std::string(value_type_name(key.type)) +
-                 (detail.empty() ? ", not " + type_of(value) : std::string(detail)));
-  };
-  switch (key.type) {
-    case ValueType::String: {
-      auto s = value.value<std::string>();
-      if (!value.is_string() || !s) return wrong_type();
-      if (name == "sysroot") settings.sysroot = resolve_relative(*s, file_dir);
-      else if (name == "qemu") settings.qemu = *s;
-      else if (name == "cpu") settings.cpu = *s;
-      else if (name == "backend") {
-        if (*s != "qemu-user" && *s != "system")
-          return wrong_type(" naming a backend: \"qemu-user\" or \"system\", not " + quoted(*s));
-        settings.backend = *s;
-      } else if (name == "vm_kernel") {
-        if (*s != "minimal" && *s != "debian")
-          return wrong_type(" naming a kernel: \"minimal\" or \"debian\", not " + quoted(*s));
-        settings.vm_kernel = *s;
-      } else if (name == "kernel") settings.kernel = resolve_relative(*s, file_dir);
-      else if (name == "modules") settings.modules = resolve_relative(*s, file_dir);
-      else if (name == "rootfs") settings.rootfs = resolve_relative(*s, file_dir);
-      else if (name == "vm_cpu") settings.vm_cpu = *s;
-      else if (name == "vm_memory") settings.vm_memory = *s;
-      else if (name == "vm_append") settings.vm_append = *s;
-      return;
-    }
-    case ValueType::StringArray: {
-      const auto* array = value.as_array();
-      if (!array) return wrong_type();
-      std::vector<std::string> items;
-      for (const auto& element : *array) {
-        if (!element.is_string()) {
-          problems.add_at(file, element.source(), ": every element of " + quoted(name) +
-                       " must be a string, not " + type_of(element));
-          return;
-        }
-        items.push_back(*element.value<std::string>());
-      }
-      if (name == "shares") {
-        for (auto& item : items) item = resolve_relative(item, file_dir);
-        settings.shares = std::move(items);
-      } else {
-        settings.qemu_args = std::move(items);
-      }
-      return;
-    }
-    case ValueType::StringTable: {
-      const auto* table = value.as_table();
-      if (!table) return wrong_type();
-      for (const auto& [env_key, env_value] : *table) {
-        if (!env_value.is_string()) {
-          problems.add_at(file, env_value.source(), ": " + name + "." + std::string(env_key.str()) +
-                       " must be a string, not " + type_of(env_value));
-          continue;
-        }
-        settings.env[std::string(env_key.str())] = *env_value.value<std::string>();
-      }
-      return;
-    }
-  }
-}
-
-// Stores a [test] value (from a file or the environment) already checked
-// against its key's type.
-void store_test_value(TestSettings& test, std::string_view name, const std::string& text, std::int64_t integer,
-                      double number, bool boolean) {
-  if (name == "jobs") test.jobs = integer;
-  else if (name == "retries") test.retries = integer;
-  else if (name == "timeout") test.timeout = number;
-  else if (name == "grace") test.grace = number;
-  else if (name == "fail_fast") test.fail_fast = boolean;
-  else if (name == "isolation") test.isolation = text;
-  else if (name == "junit") test.junit = text;
-  else if (name == "json") test.json = text;
-}
-
-// Range checks shared by the file and the environment; "" when fine.
-std::string check_test_value(std::string_view name, const std::string& text, std::int64_t integer, double number) {
-  if ((name == "jobs" && integer < 1) || (name == "retries" && integer < 0))
-    return "\"" + std::string(name) + "\" must be " + (name == "jobs" ? "at least 1" : "0 or more");
-  if ((name == "timeout" || name == "grace") && !(number > 0))
-    return "\"" + std::string(name) + "\" must be a positive number of seconds";
-  if (name == "isolation" && text != "batch" && text != "process")
-    return "\"isolation\" must be \"batch\" or \"process\", not " + quoted(text);
-  return "";
-}
-
-void apply_test_key(const ConfigKey& key, const toml::node& value, const std::string& file,
-                    const std::string& file_dir, TestSettings& test, Problems& problems) {
-  std::string text;
-  std::int64_t integer = 0;
-  double number = 0;
-  bool boolean = false;
-  bool ok = false;
-  switch (key.type) {
+// A TOML node as a value of `type`; false (and `why`) when it is not one.
+bool value_from_toml(const toml::node& node, ValueType type, ConfigValue& out, std::string& why,
+                     const toml::source_region*& where) {
+  where = &node.source();
+  switch (type) {
+    case ValueType::String:
+      if (auto v = node.value_exact<std::string>()) return out.text = *v, true;
+      break;
     case ValueType::Integer:
-      if (auto v = value.value_exact<std::int64_t>()) ok = true, integer = *v;
+      if (auto v = node.value_exact<std::int64_t>()) return out.integer = *v, true;
       break;
     case ValueType::Number:
-      if (value.is_number()) ok = true, number = *value.value<double>();
+      if (node.is_number()) return out.number = *node.value<double>(), true;
       break;
     case ValueType::Boolean:
-      if (auto v = value.value_exact<bool>()) ok = true, boolean = *v;
+      if (auto v = node.value_exact<bool>()) return out.boolean = *v, true;
       break;
-    case ValueType::String:
-      if (auto v = value.value_exact<std::string>()) ok = true, text = *v;
-      break;
-    default: break;
+    case ValueType::StringArray: {
+      const auto* array = node.as_array();
+      if (!array) break;
+      for (const auto& element : *array) {
+        if (!element.is_string()) {
+          where = &element.source();
+          why = "must hold only strings, not " + type_of(element);
+          return false;
+        }
+        out.strings.push_back(*element.value<std::string>());
+      }
+      return true;
+    }
+    case ValueType::StringTable: {
+      const auto* table = node.as_table();
+      if (!table) break;
+      for (const auto& [key, value] : *table) {
+        if (!value.is_string()) {
+          where = &value.source();
+          why = "." + std::string(key.str()) + " must be a string, not " + type_of(value);
+          return false;
+        }
+        out.table[std::string(key.str())] = *value.value<std::string>();
+      }
+      return true;
+    }
   }
-  if (!ok) {
-    problems.add_at(file, value.source(), ": \"" + std::string(key.name) + "\" must be " +
-                                              std::string(value_type_name(key.type)) + ", not " + type_of(value));
+  why = "must be " + std::string(value_type_name(type)) + ", not " + type_of(node);
+  return false;
+}
+
+// An environment variable's text as a value of `type`.
+bool value_from_text(const std::string& text, ValueType type, ConfigValue& out) {
+  switch (type) {
+    case ValueType::String: out.text = text; return true;
+    case ValueType::StringArray: {
+      std::istringstream words(text);
+      for (std::string word; words >> word;) out.strings.push_back(word);
+      return true;
+    }
+    case ValueType::Integer:
+    case ValueType::Number: {
+      try {
+        std::size_t used = 0;
+        if (type == ValueType::Integer) out.integer = std::stoll(text, &used);
+        else out.number = std::stod(text, &used);
+        return used == text.size();
+      } catch (const std::exception&) {
+        return false;
+      }
+    }
+    case ValueType::Boolean:
+      if (text == "1" || text == "true" || text == "yes") return out.boolean = true, true;
+      if (text.empty() || text == "0" || text == "false" || text == "no") return out.boolean = false, true;
+      return false;
+    case ValueType::StringTable: return false;  // no environment form
+  }
+  return false;
+}
+
+// One key's value from a file: checked against the key's type, then stored by its row.
+void apply_key(const ConfigKey& key, const toml::node& node, const std::string& file, const std::string& file_dir,
+               const ConfigSlot& slot, Problems& problems) {
+  ConfigValue value;
+  value.base_dir = file_dir;
+  std::string why;
+  const toml::source_region* where = nullptr;
+  if (!value_from_toml(node, key.type, value, why, where)) {
+    // "env.A must be a string" names the entry; anything else follows the key's name.
+    problems.add_at(file, *where, ": " + (why[0] == '.' ? std::string(key.name) : quoted(key.name) + " ") + why);
     return;
   }
-  if (auto problem = check_test_value(key.name, text, integer, number); !problem.empty()) {
-    problems.add_at(file, value.source(), ": " + problem);
-    return;
+  if (auto problem = key.store(value, slot); !problem.empty())
+    problems.add_at(file, node.source(), ": " + quoted(key.name) + " " + problem);
+}
+
+// The keys of one table ([test], [targets.NAME], [groups.NAME]) against the rows of `section`.
+void apply_table(const toml::table& keys, std::string_view section, const std::string& shown_as,
+                 const std::string& file, const std::string& file_dir, const ConfigSlot& slot, Problems& problems) {
+  for (const auto& [key_name, value] : keys) {
+    const ConfigKey* key = find_key(section, key_name.str());
+    if (key == nullptr) {
+      problems.add_at(file, key_name.source(), ": unknown key " + quoted(key_name.str()) + " in [" + shown_as + "]" +
+                                                   did_you_mean(key_name.str(), keys_in_section(section)));
+      continue;
+    }
+    apply_key(*key, value, file, file_dir, slot, problems);
   }
-  if (key.name == "junit" || key.name == "json") text = resolve_relative(text, file_dir);
-  store_test_value(test, key.name, text, integer, number, boolean);
 }
 
 void load_file(const std::string& file, Config& config, Problems& problems) {
@@ -244,20 +219,33 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
         problems.add_at(file, section_node.source(), ": \"test\" must be a table, like [test]");
         continue;
       }
-      for (const auto& [key_name, value] : *keys) {
-        const ConfigKey* key = find_key("test", key_name.str());
-        if (key == nullptr) {
-          problems.add_at(file, key_name.source(), ": unknown key " + quoted(key_name.str()) + " in [test]" +
-                                                       did_you_mean(key_name.str(), keys_in_section("test")));
+      apply_table(*keys, "test", "test", file, file_dir, ConfigSlot{nullptr, &config.test, nullptr}, problems);
+      continue;
+    }
+    if (section == "groups") {
+      const auto* groups = section_node.as_table();
+      if (!groups) {
+        problems.add_at(file, section_node.source(), ": \"groups\" must be a table of groups, like [groups.serial]");
+        continue;
+      }
+      for (const auto& [group_key, group_node] : *groups) {
+        const std::string name(group_key.str());
+        const auto* keys = group_node.as_table();
+        if (!keys) {
+          problems.add_at(file, group_node.source(), ": groups." + name + " must be a table, like [groups." + name + "]");
           continue;
         }
-        apply_test_key(*key, value, file, file_dir, config.test, problems);
+        TestGroup& group = config.groups[name];
+        apply_table(*keys, "groups.*", "groups." + name, file, file_dir, ConfigSlot{nullptr, nullptr, &group}, problems);
+        if (group.filter.empty() && group.binaries.empty())
+          problems.add_at(file, group_key.source(),
+                          ": group " + quoted(name) + " has neither \"filter\" nor \"binaries\": it would hold every test");
       }
       continue;
     }
     if (section != "targets") {
       problems.add_at(file, section_key.source(), ": unknown section " + quoted(section) +
-                   did_you_mean(section, {"targets", "test"}));
+                   did_you_mean(section, {"targets", "test", "groups"}));
       continue;
     }
     const auto* targets = section_node.as_table();
@@ -279,26 +267,10 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
         continue;
       }
       // A triple ("aarch64-unknown-linux-gnu") configures its target ("aarch64").
-      TargetSettings& settings = config.targets[spec->name];
-      for (const auto& [key_name, value] : *keys) {
-        const ConfigKey* key = find_key("targets.*", key_name.str());
-        if (key == nullptr) {
-          problems.add_at(file, key_name.source(), ": unknown key " + quoted(key_name.str()) +
-                       " in [targets." + target_name + "]" +
-                       did_you_mean(key_name.str(), keys_in_section("targets.*")));
-          continue;
-        }
-        apply_target_key(*key, value, file, file_dir, settings, problems);
-      }
+      apply_table(*keys, "targets.*", "targets." + target_name, file, file_dir,
+                  ConfigSlot{&config.targets[spec->name], nullptr, nullptr}, problems);
     }
   }
-}
-
-std::vector<std::string> split_words(const std::string& text) {
-  std::vector<std::string> words;
-  std::istringstream stream(text);
-  for (std::string word; stream >> word;) words.push_back(word);
-  return words;
 }
 
 void load_environment(const ConfigInputs& inputs, Config& config, Problems& problems) {
@@ -318,64 +290,37 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
     }
     return names;
   };
+  // The same rows as the files: the text becomes a value of the key's type,
+  // then the row checks and stores it.
+  const auto apply = [&](const ConfigKey& key, const std::string& name, const std::string& text,
+                         const ConfigSlot& slot) {
+    ConfigValue value;
+    value.base_dir = inputs.cwd;
+    if (!value_from_text(text, key.type, value)) {
+      problems.add("environment: " + name + " must be " + std::string(value_type_name(key.type)) + ", not " +
+                   quoted(text));
+      return;
+    }
+    if (auto problem = key.store(value, slot); !problem.empty())
+      problems.add("environment: " + name + " " + problem);
+  };
 
   for (const auto& [name, value] : inputs.environment) {
     if (name.rfind("XRUN_", 0) != 0) continue;
     bool handled = false;
     for (const auto& global : global_env_variables()) handled |= name == global.name;
     for (const auto& key : config_keys()) {
-      if (key.section != "test" || key.env != name) continue;
-      handled = true;
-      std::int64_t integer = 0;
-      double number = 0;
-      bool parsed = true;
-      try {
-        std::size_t used = 0;
-        if (key.type == ValueType::Integer) integer = std::stoll(value, &used);
-        if (key.type == ValueType::Number) number = std::stod(value, &used);
-        if ((key.type == ValueType::Integer || key.type == ValueType::Number) && used != value.size()) parsed = false;
-      } catch (const std::exception&) {
-        parsed = false;
-      }
-      const bool boolean = value == "1" || value == "true" || value == "yes";
-      if (key.type == ValueType::Boolean && !boolean && value != "0" && value != "false" && value != "no" && !value.empty())
-        parsed = false;
-      if (!parsed) {
-        problems.add("environment: " + name + " must be " + std::string(value_type_name(key.type)) + ", not " +
-                     quoted(value));
-        continue;
-      }
-      if (auto problem = check_test_value(key.name, value, integer, number); !problem.empty()) {
-        problems.add("environment: " + name + ": " + problem);
-        continue;
-      }
-      store_test_value(config.test, key.name,
-                       key.name == "junit" || key.name == "json" ? resolve_relative(value, inputs.cwd) : value,
-                       integer, number, boolean);
-    }
-    for (const auto& spec : table.targets()) {
-      for (const auto& key : config_keys()) {
-        if (key.env.empty() || env_name_for(key, spec.name) != name) continue;
+      if (key.env.empty()) continue;
+      if (key.section == "test") {
+        if (key.env != name) continue;
         handled = true;
-        TargetSettings& settings = config.targets[spec.name];
-        if (key.name == "sysroot") settings.sysroot = resolve_relative(value, inputs.cwd);
-        else if (key.name == "qemu") settings.qemu = value;
-        else if (key.name == "cpu") settings.cpu = value;
-        else if (key.name == "qemu_args") settings.qemu_args = split_words(value);
-        else if (key.name == "backend") {
-          if (value != "qemu-user" && value != "system")
-            problems.add("environment: " + name + " must be \"qemu-user\" or \"system\", not " + quoted(value));
-          else settings.backend = value;
-        } else if (key.name == "vm_kernel") {
-          if (value != "minimal" && value != "debian")
-            problems.add("environment: " + name + " must be \"minimal\" or \"debian\", not " + quoted(value));
-          else settings.vm_kernel = value;
-        } else if (key.name == "kernel") settings.kernel = resolve_relative(value, inputs.cwd);
-        else if (key.name == "modules") settings.modules = resolve_relative(value, inputs.cwd);
-        else if (key.name == "rootfs") settings.rootfs = resolve_relative(value, inputs.cwd);
-        else if (key.name == "vm_cpu") settings.vm_cpu = value;
-        else if (key.name == "vm_memory") settings.vm_memory = value;
-        else if (key.name == "vm_append") settings.vm_append = value;
+        apply(key, name, value, ConfigSlot{nullptr, &config.test, nullptr});
+        continue;
+      }
+      for (const auto& spec : table.targets()) {
+        if (env_name_for(key, spec.name) != name) continue;
+        handled = true;
+        apply(key, name, value, ConfigSlot{&config.targets[spec.name], nullptr, nullptr});
       }
     }
     // Only names that claim a target ("XRUN_AARCH64_...") are ours for sure;

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/backend.h"
 #include "core/expected.h"
 
 namespace xrun {
@@ -28,13 +29,13 @@ struct TargetSettings {
   std::map<std::string, std::string> env;
   // System mode (harness/system): which backend runs the target's programs,
   // and the pieces of its VM image a user may bring instead of Debian's.
-  std::optional<std::string> backend;  // "qemu-user" or "system"
+  std::optional<Backend> backend;
   std::optional<std::string> vm_kernel;  // "minimal" (built from Debian's source) or "debian" (its binary package)
   std::optional<std::string> kernel;   // kernel image file
   std::optional<std::string> modules;  // lib/modules/<release> directory for `kernel`
   std::optional<std::string> rootfs;   // directory tree added to the image's initramfs
   std::optional<std::string> vm_cpu;   // qemu-system -cpu
-  std::optional<std::string> vm_memory;  // qemu-system -m (MiB)
+  std::optional<std::int64_t> vm_memory;  // qemu-system -m (MiB)
   std::optional<std::string> vm_append;  // more kernel command line
   std::vector<std::string> shares;     // more host directories shown in the VM
 };
@@ -51,9 +52,19 @@ struct TestSettings {
   std::optional<std::string> json;
 };
 
+// Tests that must not run too many at once ([groups.NAME]): those of the
+// binaries matching `binaries` (globs on the file name) whose names match
+// `filter` (globs); an empty list matches everything, not both empty.
+struct TestGroup {
+  std::vector<std::string> filter;
+  std::vector<std::string> binaries;
+  std::int64_t max_jobs = 1;
+};
+
 struct Config {
   std::map<std::string, TargetSettings, std::less<>> targets;
   TestSettings test;
+  std::map<std::string, TestGroup> groups;
   std::vector<std::string> files;  // the files that were read, lowest precedence first
 
   // Settings for a target; an empty set when nothing is configured.

@@ -2,42 +2,158 @@
 
 #include <cctype>
 
+#include "config/config.h"
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+
 namespace xrun {
 
 namespace {
 
+std::string resolve_relative(const std::string& value, const std::string& base_dir) {
+  if (value.empty() || value[0] == '/' || base_dir.empty()) return value;
+  return join_path(base_dir, value);
+}
+
+// Stores for the common shapes; `Member` names the field.
+template <auto Member>
+std::string target_string(const ConfigValue& v, const ConfigSlot& slot) {
+  slot.target->*Member = v.text;
+  return "";
+}
+template <auto Member>
+std::string target_path(const ConfigValue& v, const ConfigSlot& slot) {
+  slot.target->*Member = resolve_relative(v.text, v.base_dir);
+  return "";
+}
+template <auto Member>
+std::string test_path(const ConfigValue& v, const ConfigSlot& slot) {
+  slot.test->*Member = resolve_relative(v.text, v.base_dir);
+  return "";
+}
+template <auto Member>
+std::string test_seconds(const ConfigValue& v, const ConfigSlot& slot) {
+  if (!(v.number > 0)) return "must be a positive number of seconds";
+  slot.test->*Member = v.number;
+  return "";
+}
+template <auto Member, std::int64_t Minimum>
+std::string test_count(const ConfigValue& v, const ConfigSlot& slot) {
+  if (v.integer < Minimum) return Minimum == 0 ? "must be 0 or more" : "must be at least " + std::to_string(Minimum);
+  slot.test->*Member = v.integer;
+  return "";
+}
+std::string one_of(const std::string& value, std::initializer_list<std::string_view> choices) {
+  std::string names;
+  std::size_t i = 0;
+  for (auto choice : choices) {
+    if (choice == value) return "";
+    if (i > 0) names += i + 1 == choices.size() ? " or " : ", ";
+    names += quoted(choice);
+    ++i;
+  }
+  return "must be " + names + ", not " + quoted(value);
+}
+
 constexpr ConfigKey kConfigKeys[] = {
     {"targets.*", "sysroot", ValueType::String, "XRUN_*_SYSROOT",
      "directory holding the target's libc and loader: a Debian cross sysroot (/usr/<triple>) "
-     "or a full target root filesystem"},
-    {"targets.*", "qemu", ValueType::String, "XRUN_*_QEMU", "qemu-user binary to run the target's programs with"},
-    {"targets.*", "cpu", ValueType::String, "XRUN_*_CPU", "CPU model passed to qemu as -cpu"},
+     "or a full target root filesystem",
+     target_path<&TargetSettings::sysroot>},
+    {"targets.*", "qemu", ValueType::String, "XRUN_*_QEMU", "qemu-user binary to run the target's programs with",
+     target_string<&TargetSettings::qemu>},
+    {"targets.*", "cpu", ValueType::String, "XRUN_*_CPU", "CPU model passed to qemu as -cpu",
+     target_string<&TargetSettings::cpu>},
     {"targets.*", "qemu_args", ValueType::StringArray, "XRUN_*_QEMU_ARGS",
-     "extra qemu-user arguments (environment form: separated by spaces)"},
+     "extra qemu-user arguments (environment form: separated by spaces)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.target->qemu_args = v.strings;
+       return std::string();
+     }},
     {"targets.*", "env", ValueType::StringTable, "",
-     "environment variables set for the program, on top of the inherited environment"},
+     "environment variables set for the program, on top of the inherited environment",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       for (const auto& [name, value] : v.table) slot.target->env[name] = value;
+       return std::string();
+     }},
     {"targets.*", "backend", ValueType::String, "XRUN_*_BACKEND",
-     "\"qemu-user\" (default) or \"system\": run programs in a booted VM (xrun image build)"},
+     "\"qemu-user\" (default) or \"system\": run programs in a booted VM (xrun image build)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       auto backend = parse_backend(v.text);
+       if (!backend) return "must be " + std::string(backend_choices()) + ", not " + quoted(v.text);
+       slot.target->backend = backend;
+       return std::string();
+     }},
     {"targets.*", "vm_kernel", ValueType::String, "XRUN_*_VM_KERNEL",
-     "system mode: \"minimal\" (default where offered: built from Debian's linux-source) or \"debian\" (its kernel package)"},
-    {"targets.*", "kernel", ValueType::String, "XRUN_*_KERNEL", "system mode: kernel image instead of Debian's"},
+     "system mode: \"minimal\" (default where offered: built from Debian's linux-source) or \"debian\" (its kernel package)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (auto problem = one_of(v.text, {"minimal", "debian"}); !problem.empty()) return problem;
+       slot.target->vm_kernel = v.text;
+       return std::string();
+     }},
+    {"targets.*", "kernel", ValueType::String, "XRUN_*_KERNEL", "system mode: kernel image instead of Debian's",
+     target_path<&TargetSettings::kernel>},
     {"targets.*", "modules", ValueType::String, "XRUN_*_MODULES",
-     "system mode: lib/modules/<release> directory matching \"kernel\""},
+     "system mode: lib/modules/<release> directory matching \"kernel\"", target_path<&TargetSettings::modules>},
     {"targets.*", "rootfs", ValueType::String, "XRUN_*_ROOTFS",
-     "system mode: directory tree added to the VM's root filesystem"},
-    {"targets.*", "vm_cpu", ValueType::String, "XRUN_*_VM_CPU", "system mode: qemu-system -cpu model"},
-    {"targets.*", "vm_memory", ValueType::String, "XRUN_*_VM_MEMORY", "system mode: guest memory in MiB (default 128)"},
-    {"targets.*", "vm_append", ValueType::String, "XRUN_*_VM_APPEND", "system mode: more kernel command line"},
+     "system mode: directory tree added to the VM's root filesystem", target_path<&TargetSettings::rootfs>},
+    {"targets.*", "vm_cpu", ValueType::String, "XRUN_*_VM_CPU", "system mode: qemu-system -cpu model",
+     target_string<&TargetSettings::vm_cpu>},
+    {"targets.*", "vm_memory", ValueType::Integer, "XRUN_*_VM_MEMORY",
+     "system mode: guest memory in MiB (default 128)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.integer < 32 || v.integer > 1024 * 1024) return std::string("must be a number of MiB from 32, not ") +
+                                                             std::to_string(v.integer);
+       slot.target->vm_memory = v.integer;
+       return std::string();
+     }},
+    {"targets.*", "vm_append", ValueType::String, "XRUN_*_VM_APPEND", "system mode: more kernel command line",
+     target_string<&TargetSettings::vm_append>},
     {"targets.*", "shares", ValueType::StringArray, "",
-     "system mode: more host directories shown in the VM at the same path"},
-    {"test", "jobs", ValueType::Integer, "XRUN_TEST_JOBS", "tests run at once (default: number of cores)"},
-    {"test", "timeout", ValueType::Number, "XRUN_TEST_TIMEOUT", "seconds a test may run before it is stopped"},
-    {"test", "grace", ValueType::Number, "XRUN_TEST_GRACE", "seconds between SIGTERM and SIGKILL on a timeout (default 2)"},
-    {"test", "retries", ValueType::Integer, "XRUN_TEST_RETRIES", "re-runs of a failing test; passing on one makes it flaky"},
-    {"test", "isolation", ValueType::String, "XRUN_TEST_ISOLATION", "\"batch\" (default) or \"process\""},
-    {"test", "fail_fast", ValueType::Boolean, "XRUN_TEST_FAIL_FAST", "stop at the first failing test"},
-    {"test", "junit", ValueType::String, "XRUN_TEST_JUNIT", "JUnit XML report path"},
-    {"test", "json", ValueType::String, "XRUN_TEST_JSON", "JSON report path"},
+     "system mode: more host directories shown in the VM at the same path",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       for (const auto& share : v.strings) slot.target->shares.push_back(resolve_relative(share, v.base_dir));
+       return std::string();
+     }},
+    {"test", "jobs", ValueType::Integer, "XRUN_TEST_JOBS", "tests run at once (default: number of cores)",
+     test_count<&TestSettings::jobs, 1>},
+    {"test", "timeout", ValueType::Number, "XRUN_TEST_TIMEOUT", "seconds a test may run before it is stopped",
+     test_seconds<&TestSettings::timeout>},
+    {"test", "grace", ValueType::Number, "XRUN_TEST_GRACE", "seconds between SIGTERM and SIGKILL on a timeout (default 2)",
+     test_seconds<&TestSettings::grace>},
+    {"test", "retries", ValueType::Integer, "XRUN_TEST_RETRIES", "re-runs of a failing test; passing on one makes it flaky",
+     test_count<&TestSettings::retries, 0>},
+    {"test", "isolation", ValueType::String, "XRUN_TEST_ISOLATION", "\"batch\" (default) or \"process\"",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (auto problem = one_of(v.text, {"batch", "process"}); !problem.empty()) return problem;
+       slot.test->isolation = v.text;
+       return std::string();
+     }},
+    {"test", "fail_fast", ValueType::Boolean, "XRUN_TEST_FAIL_FAST", "stop at the first failing test",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.test->fail_fast = v.boolean;
+       return std::string();
+     }},
+    {"test", "junit", ValueType::String, "XRUN_TEST_JUNIT", "JUnit XML report path", test_path<&TestSettings::junit>},
+    {"test", "json", ValueType::String, "XRUN_TEST_JSON", "JSON report path", test_path<&TestSettings::json>},
+    {"groups.*", "filter", ValueType::StringArray, "",
+     "test names (globs: * and ?) that belong to the group; default: every test of its binaries",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.group->filter = v.strings;
+       return std::string();
+     }},
+    {"groups.*", "binaries", ValueType::StringArray, "",
+     "test binaries (globs on the file name) whose tests belong to the group; default: every binary",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.group->binaries = v.strings;
+       return std::string();
+     }},
+    {"groups.*", "max_jobs", ValueType::Integer, "", "the group's tests at once (default 1: one after another)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.integer < 1) return "must be at least 1, not " + std::to_string(v.integer);
+       slot.group->max_jobs = v.integer;
+       return std::string();
+     }},
 };
 
 constexpr EnvVariable kGlobalEnv[] = {

@@ -10,5 +10,7 @@ namespace xrun {
 // Installs the stderr logger. `verbose` forces at least debug; otherwise
 // XRUN_LOG decides (trace, debug, info, warn, error, off; default warn).
 void init_logging(bool verbose);
+// -v written before a subcommand: every later init_logging() is verbose.
+void request_verbose_logging();
 
 }  // namespace xrun

@@ -1,10 +1,20 @@
 #include "engine/build_sources.h"
 
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <climits>
+#include <cstring>
+
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/process_util.h"
+#include "launch/run_options.h"
+#include "target/target_table.h"
 
 namespace xrun {
 
@@ -69,6 +79,54 @@ Expected<std::vector<BinarySpec>> parse_cargo_messages(std::string_view json_lin
   return binaries;
 }
 
+namespace {
+
+// The value of `--name V` / `--name=V` among cargo's arguments.
+std::optional<std::string> cargo_option(const std::vector<std::string>& args, const std::string& name) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name && i + 1 < args.size()) return args[i + 1];
+    if (args[i].rfind(name + "=", 0) == 0) return args[i].substr(name.size() + 1);
+  }
+  return std::nullopt;
+}
+
+// "/usr/bin/cargo (cargo 1.65.0)": where a tool is and what it says it is.
+std::string describe_tool(const std::string& name) {
+  const std::string path = find_program(name).value_or(name);
+  std::string version = capture_stdout({path, "--version"}).value_or("version unknown");
+  while (!version.empty() && version.back() == '\n') version.pop_back();
+  return path + " (" + version + ")";
+}
+
+}  // namespace
+
+std::string explain_cargo_failure(const std::vector<std::string>& cargo_args) {
+  const std::string cargo = get_env("CARGO").value_or("cargo");
+  const std::string rustc = get_env("RUSTC").value_or("rustc");
+  std::string text = "; it ran " + describe_tool(cargo) + " with " + describe_tool(rustc) +
+                     " (set CARGO and RUSTC to choose others)";
+  const auto target = cargo_option(cargo_args, "--target").value_or(get_env("CARGO_BUILD_TARGET").value_or(""));
+  if (target.empty()) return text;
+  std::string sysroot = capture_stdout({find_program(rustc).value_or(rustc), "--print", "sysroot"}).value_or("");
+  while (!sysroot.empty() && sysroot.back() == '\n') sysroot.pop_back();
+  const std::string std_dir = sysroot + "/lib/rustlib/" + target + "/lib";
+  bool has_std = false;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(std_dir, ec))
+    has_std |= entry.path().filename().string().rfind("libstd-", 0) == 0;
+  if (sysroot.empty() || has_std) return text;
+  text += ", which has no standard library for " + target + " (nothing in " + std_dir + "): ";
+  std::string debian_arch;
+  if (const TargetSpec* spec = TargetTable::builtin().find(target))
+    for (const auto& name : spec->triples)
+      if (name.find('-') == std::string::npos) debian_arch = name;
+  text += sysroot.find("/.rustup/") != std::string::npos ? "run `rustup target add " + target + "`" : "add it";
+  if (!debian_arch.empty())
+    text += ", or use Debian's Rust, which has it in libstd-rust-dev:" + debian_arch +
+            " (sudo apt-get install libstd-rust-dev:" + debian_arch + "; CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc)";
+  return text;
+}
+
 Expected<std::vector<BinarySpec>> cargo_test_binaries(const std::vector<std::string>& cargo_args) {
   std::vector<std::string> argv = {get_env("CARGO").value_or("cargo"), "test", "--no-run",
                                    "--message-format=json-render-diagnostics"};
@@ -77,11 +135,13 @@ Expected<std::vector<BinarySpec>> cargo_test_binaries(const std::vector<std::str
   if (!result.started) return make_error(ExitCode::InfraError, argv[0] + " not found: install cargo, or set CARGO");
   if (result.status != 0)
     return make_error(ExitCode::TestsFailed, "cargo test --no-run failed (exit status " +
-                                                 std::to_string(result.status) + "): the tests did not build");
+                                                 std::to_string(result.status) + "): the tests did not build" +
+                                                 explain_cargo_failure(cargo_args));
   return parse_cargo_messages(result.out);
 }
 
-Expected<std::vector<BinarySpec>> parse_ctest_json(std::string_view json_text, const std::string& build_dir) {
+Expected<std::vector<BinarySpec>> parse_ctest_json(std::string_view json_text, const std::string& build_dir,
+                                                   CTestGranularity granularity) {
   json document;
   try {
     document = json::parse(json_text);
@@ -89,52 +149,78 @@ Expected<std::vector<BinarySpec>> parse_ctest_json(std::string_view json_text, c
     return make_error(ExitCode::InfraError, std::string("cannot read ctest's test list: ") + e.what());
   }
   std::vector<BinarySpec> tests;
-  for (const auto& test : document.value("tests", json::array())) {
-    std::vector<std::string> command;
-    for (const auto& word : test.value("command", json::array())) command.push_back(word.get<std::string>());
-    if (command.empty()) continue;
-    // Drop CMAKE_CROSSCOMPILING_EMULATOR=xrun and the options before its program.
-    if (is_xrun(command[0])) {
-      std::size_t i = 1;
-      while (i < command.size()) {
-        const std::string& word = command[i];
-        if (word == "--") {
-          ++i;
-          break;
-        }
-        if (word == "--target" || word == "--config") i += 2;
-        else if (word.rfind("-", 0) == 0) ++i;
-        else break;
-      }
-      command.erase(command.begin(), command.begin() + static_cast<std::ptrdiff_t>(std::min(i, command.size())));
+  try {
+    for (const auto& test : document.value("tests", json::array())) {
+      std::vector<std::string> command;
+      for (const auto& word : test.value("command", json::array())) command.push_back(word.get<std::string>());
       if (command.empty()) continue;
+      BinarySpec spec;
+      // CMAKE_CROSSCOMPILING_EMULATOR=xrun and its options: read as xrun reads them.
+      if (is_xrun(command[0])) {
+        auto line = parse_run_line({command.begin() + 1, command.end()});
+        if (!line)
+          return make_error(ExitCode::Usage, "CTest test " + xrun::quoted(test.value("name", "")) + ": " + line.error().message);
+        spec.backend = line->options.backend;
+        command.erase(command.begin(), command.begin() + 1 + static_cast<std::ptrdiff_t>(line->program));
+        if (command.empty()) continue;
+      }
+      spec.path = command[0];
+      spec.args.assign(command.begin() + 1, command.end());
+      spec.kind = TestKind::Plain;
+      spec.name = test.value("name", spec.path);
+      spec.cwd = build_dir;
+      bool rewrites_verdict = false;  // CTest decides pass or fail by more than the exit status
+      for (const auto& property : test.value("properties", json::array())) {
+        const std::string name = property.value("name", "");
+        if (name == "WORKING_DIRECTORY") spec.cwd = property.value("value", build_dir);
+        if (name == "DISABLED" && property.value("value", false)) spec.disabled = true;
+        if (name == "ENVIRONMENT")
+          for (const auto& entry : property.value("value", json::array())) spec.env.push_back(entry.get<std::string>());
+        if (name == "WILL_FAIL" || name == "PASS_REGULAR_EXPRESSION" || name == "FAIL_REGULAR_EXPRESSION" ||
+            name == "SKIP_RETURN_CODE" || name == "SKIP_REGULAR_EXPRESSION")
+          rewrites_verdict = true;
+      }
+      // A whole GoogleTest or libtest binary: its cases, with the test's cwd and environment.
+      if (granularity == CTestGranularity::Case && spec.args.empty() && !spec.disabled && !rewrites_verdict &&
+          is_regular_file(spec.path)) {
+        if (auto kind = detect_kind(spec.path); kind && *kind != TestKind::Plain) {
+          spec.kind = *kind;
+          spec.name.reset();
+        }
+      }
+      tests.push_back(std::move(spec));
     }
-    BinarySpec spec;
-    spec.path = command[0];
-    spec.args.assign(command.begin() + 1, command.end());
-    spec.kind = TestKind::Plain;
-    spec.name = test.value("name", spec.path);
-    spec.cwd = build_dir;
-    for (const auto& property : test.value("properties", json::array())) {
-      const std::string name = property.value("name", "");
-      if (name == "WORKING_DIRECTORY") spec.cwd = property.value("value", build_dir);
-      if (name == "DISABLED" && property.value("value", false)) spec.disabled = true;
-      if (name == "ENVIRONMENT")
-        for (const auto& entry : property.value("value", json::array())) spec.env.push_back(entry.get<std::string>());
-    }
-    tests.push_back(std::move(spec));
+  } catch (const json::exception& e) {
+    return make_error(ExitCode::InfraError, std::string("cannot read ctest's test list: ") + e.what());
   }
   return tests;
 }
 
-Expected<std::vector<BinarySpec>> ctest_tests(const std::string& build_dir) {
+Expected<std::vector<BinarySpec>> ctest_tests(const std::string& build_dir, CTestGranularity granularity) {
   if (!is_directory(build_dir)) return make_error(ExitCode::Usage, build_dir + ": no such build directory");
-  auto result = run_capturing({"ctest", "--show-only=json-v1", "--test-dir", build_dir}, "", true);
+  char absolute[PATH_MAX];
+  if (::realpath(build_dir.c_str(), absolute) == nullptr)
+    return make_error(ExitCode::Usage, build_dir + ": cannot resolve: " + std::strerror(errno));
+  // CTest writes Testing/Temporary/LastTest.log into the directory it runs
+  // in, even for --show-only: run it in a scratch directory whose only test
+  // file includes the user's build directory.
+  std::string scratch_template = join_path(get_env("TMPDIR").value_or("/tmp"), "xrun-ctest-XXXXXX");
+  if (!::mkdtemp(scratch_template.data()))
+    return make_error(ExitCode::InfraError, "cannot create a scratch directory for ctest: " + std::string(std::strerror(errno)));
+  ScratchDir scratch{scratch_template};
+  std::string quoted_dir;  // a CMake string: backslashes and quotes escaped
+  for (char c : std::string(absolute)) {
+    if (c == '\\' || c == '"') quoted_dir += '\\';
+    quoted_dir += c;
+  }
+  if (!write_file_atomically(join_path(scratch.path, "CTestTestfile.cmake"), "subdirs(\"" + quoted_dir + "\")\n"))
+    return make_error(ExitCode::InfraError, "cannot write into " + scratch.path);
+  auto result = run_capturing({"ctest", "--show-only=json-v1", "--test-dir", scratch.path}, "", true);
   if (!result.started) return make_error(ExitCode::InfraError, "ctest not found: install cmake");
   if (result.status != 0)
     return make_error(ExitCode::InfraError, "ctest --show-only failed in " + build_dir + " (exit status " +
                                                 std::to_string(result.status) + ")");
-  return parse_ctest_json(result.out, build_dir);
+  return parse_ctest_json(result.out, absolute, granularity);
 }
 
 }  // namespace xrun

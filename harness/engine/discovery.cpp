@@ -1,6 +1,7 @@
 #include "engine/discovery.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -64,6 +65,7 @@ std::string strip_comment(std::string_view text) {
 }
 
 struct Listing {
+  JobId job = 0;
   std::string output;
   bool done = false;
   std::optional<std::string> error;
@@ -198,9 +200,34 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
     const BinarySpec* spec;
     TestKind kind;
     std::vector<TestCase> tests;
-    std::vector<std::unique_ptr<Listing>> listings;  // gtest: 1; libtest: all + ignored
+    std::vector<std::shared_ptr<Listing>> listings;  // gtest: 1; libtest: all + ignored
   };
   std::vector<Pending> pending;
+  // On every way out, no listing is left running: what is still going is
+  // killed and waited for (its callbacks share the Listing, so a late one
+  // harms nothing either).
+  struct StopListings {
+    boost::asio::io_context& io;
+    JobRunner& runner;
+    std::vector<std::shared_ptr<Listing>> running;
+    ~StopListings() {
+      const auto left = [&] {
+        return std::any_of(running.begin(), running.end(), [](const auto& l) { return !l->done; });
+      };
+      if (!left()) return;
+      for (const auto& l : running)
+        if (!l->done) runner.signal(l->job, SIGKILL);
+      io.restart();
+      boost::asio::steady_timer give_up(io, std::chrono::seconds(30));
+      bool expired = false;
+      give_up.async_wait([&](const auto& error) { expired = !error; });
+      while (left() && !expired && io.run_one() > 0) {
+      }
+      give_up.cancel();
+      io.poll();  // the cancelled timer's handler, which refers to this frame
+    }
+  } stop{io, runner, {}};
+
   for (const auto& spec : binaries) {
     if (!is_regular_file(spec.path) && !(spec.kind == TestKind::Plain && spec.disabled))
       return make_error(ExitCode::Usage, spec.path + ": no such test binary");
@@ -229,16 +256,20 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
               : std::vector<std::vector<std::string>>{{"--list", "--format", "terse"},
                                                        {"--list", "--format", "terse", "--ignored"}};
       for (const auto& args : commands) {
-        auto listing = std::make_unique<Listing>();
-        Listing* raw = listing.get();
-        auto started = runner.start(JobRequest{spec.path, args, spec.cwd, spec.env},
-                                    {[raw](std::string_view bytes) { raw->output.append(bytes); },
-                                     [raw](const JobExit& exit) {
-                                       raw->done = true;
-                                       if (exit.signaled) raw->error = "killed by " + signal_name(exit.signal);
-                                       else if (exit.code != 0) raw->error = "exit status " + std::to_string(exit.code);
-                                     }});
+        auto listing = std::make_shared<Listing>();
+        JobRequest request{spec.path, args, spec.cwd, spec.env};
+        request.backend = spec.backend;
+        auto started = runner.start(request, {[listing](std::string_view bytes) { listing->output.append(bytes); },
+                                              [listing](const JobExit& exit) {
+                                                listing->done = true;
+                                                if (exit.infra_error) listing->error = *exit.infra_error;
+                                                else if (exit.signaled) listing->error = "killed by " + signal_name(exit.signal);
+                                                else if (exit.code != 0)
+                                                  listing->error = "exit status " + std::to_string(exit.code);
+                                              }});
         if (!started) return make_error(ExitCode::InfraError, "cannot list the tests of " + started.error().message);
+        listing->job = started->id;
+        stop.running.push_back(listing);
         p.listings.push_back(std::move(listing));
       }
     }
@@ -256,9 +287,19 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
         if (!l->done) return false;
     return true;
   };
-  while (!all_done() && !timed_out) io.run_one();
+  while (!all_done() && !timed_out && io.run_one() > 0) {
+  }
   deadline.cancel();
-  if (timed_out) return make_error(ExitCode::InfraError, "listing the tests took longer than the timeout");
+  io.poll();  // the cancelled deadline's handler refers to this frame
+  if (timed_out) {
+    std::string slow;
+    for (const auto& p : pending)
+      for (const auto& l : p.listings)
+        if (!l->done && slow.find(p.spec->path) == std::string::npos) slow += (slow.empty() ? "" : ", ") + p.spec->path;
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
+    return make_error(ExitCode::InfraError, "listing the tests took longer than " + std::string(seconds) + " s (" + slow + ")");
+  }
 
   std::vector<TestCase> all;
   for (auto& p : pending) {
@@ -279,6 +320,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
     for (auto& tc : p.tests) {
       tc.cwd = p.spec->cwd;
       tc.env = p.spec->env;
+      tc.backend = p.spec->backend;
       all.push_back(std::move(tc));
     }
   }

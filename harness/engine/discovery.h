@@ -49,6 +49,7 @@ struct BinarySpec {
   std::optional<std::string> name;        // Plain: test name instead of the file name
   std::vector<std::string> args;          // Plain: arguments
   bool disabled = false;                  // Plain: listed but not to run (CTest's DISABLED)
+  std::optional<Backend> backend;         // where its build system runs it (CTest's emulator options)
 };
 
 // Lists every binary's tests (in the order given, each in its harness's

@@ -181,6 +181,69 @@ std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents e
   return std::make_unique<PlainStream>(std::move(events));
 }
 
+namespace {
+
+std::vector<std::string_view> split_lines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  while (!text.empty()) {
+    const auto newline = text.find('\n');
+    lines.push_back(text.substr(0, newline));
+    if (newline == std::string_view::npos) break;
+    text.remove_prefix(newline + 1);
+  }
+  return lines;
+}
+
+bool ends_with(std::string_view text, std::string_view suffix) {
+  return text.size() >= suffix.size() && text.substr(text.size() - suffix.size()) == suffix;
+}
+
+std::string joined(const std::vector<std::string_view>& lines) {
+  std::string out;
+  for (auto line : lines) {
+    if (!out.empty()) out += '\n';
+    out.append(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string failure_text(TestKind kind, std::string_view output) {
+  const auto lines = split_lines(output);
+  std::vector<std::string_view> kept;
+  switch (kind) {
+    case TestKind::GTest: {
+      // From the first "path:line: Failure" (or "unknown file: Failure" for
+      // an exception) to the end, without the harness's own lines.
+      bool in_failure = false;
+      for (auto line : lines) {
+        if (!in_failure && ends_with(line, ": Failure")) in_failure = true;
+        if (!in_failure || starts_with(line, "[  FAILED  ] ") || starts_with(line, "[ RUN      ] ")) continue;
+        kept.push_back(line);
+      }
+      break;
+    }
+    case TestKind::Libtest: {
+      // "thread 'name' panicked at ..." and what follows it, up to the hint
+      // about backtraces or the end of the test's captured output.
+      bool in_panic = false;
+      for (auto line : lines) {
+        if (starts_with(line, "thread '") && line.find("' panicked at") != std::string_view::npos) in_panic = true;
+        if (!in_panic) continue;
+        if (starts_with(line, "note: run with `RUST_BACKTRACE") || starts_with(line, "---- ") || line == "failures:" ||
+            starts_with(line, "test result: "))
+          break;
+        kept.push_back(line);
+      }
+      while (!kept.empty() && kept.back().empty()) kept.pop_back();
+      break;
+    }
+    case TestKind::Plain: break;
+  }
+  return joined(kept);
+}
+
 std::vector<std::string> harness_arguments(TestKind kind, const std::vector<std::string>& names) {
   std::vector<std::string> args;
   switch (kind) {

@@ -46,6 +46,12 @@ class HarnessStream {
 
 std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents events);
 
+// What a failed test's own output says went wrong, as the harness printed
+// it: GoogleTest's "file:line: Failure" blocks, libtest's "thread 'x'
+// panicked at ..." message. Empty when the output holds none (the harness's
+// verdict lines and banners are left out).
+std::string failure_text(TestKind kind, std::string_view output);
+
 // Arguments that make a harness run exactly these tests, one at a time, in a
 // form its stream parser follows.
 std::vector<std::string> harness_arguments(TestKind kind, const std::vector<std::string>& names);

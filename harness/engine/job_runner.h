@@ -12,9 +12,12 @@
 #include <string_view>
 #include <vector>
 
+#include "config/backend.h"
 #include "core/expected.h"
 
 namespace xrun {
+
+struct ElfInfo;
 
 struct JobRequest {
   std::string program;                 // the test binary
@@ -24,6 +27,19 @@ struct JobRequest {
   // The longest the job may live, when the caller knows it (timeout + grace).
   // Runners that cannot be signalled reliably (a VM) enforce it themselves.
   std::optional<double> deadline_seconds;
+  std::optional<std::string> argv0;    // what the program sees as argv[0]; default: `program`
+  std::optional<std::string> target;   // run as this target (--target) instead of probing
+  // Where to run it when xrun's own command line does not say (the options
+  // of the CTest command it came from); else the target's configuration.
+  std::optional<Backend> backend;
+  bool forward_stdin = false;          // stdin comes from send_stdin(); otherwise /dev/null
+  // TMPDIR names a fresh empty directory of the job's own, removed after it:
+  // tests of one binary running at once do not meet in /tmp.
+  bool private_tmpdir = false;
+  // Already read from the program by whoever routed the job (the routing
+  // runner probes once): runners use it instead of reading the file again.
+  // Valid during start() only.
+  const ElfInfo* elf = nullptr;
 };
 
 struct JobExit {
@@ -39,7 +55,7 @@ using JobId = std::uint64_t;
 
 struct JobStarted {
   JobId id = 0;
-  std::string backend;  // "qemu-user", "native", "qemu-system"
+  std::string backend;  // backend_name() of where it runs, or "native"
   // The job may wait in the runner (for a VM to boot or to be free):
   // Callbacks::started says when it really begins, and its timeout and
   // duration count from then.
@@ -49,9 +65,10 @@ struct JobStarted {
 class JobRunner {
  public:
   struct Callbacks {
-    std::function<void(std::string_view bytes)> output;  // stdout and stderr, interleaved
+    std::function<void(std::string_view bytes)> output;  // stdout, and stderr interleaved unless error_output is set
     std::function<void(const JobExit&)> exited;          // once, after the last output
     std::function<void()> started;                       // with starts_later: once, when it begins
+    std::function<void(std::string_view bytes)> error_output;  // set: stderr apart from stdout
   };
   virtual ~JobRunner() = default;
   // An Error means the job could not be launched at all (missing qemu or
@@ -61,7 +78,9 @@ class JobRunner {
   virtual void signal(JobId id, int signal) = 0;
   // Sends `signal` to every running job (a second Ctrl-C, or Ctrl-C while listing).
   virtual void signal_all(int signal) = 0;
-
+  // Input for a job started with forward_stdin; empty: the end of it. Bytes
+  // for a job that no longer reads them are dropped.
+  virtual void send_stdin(JobId id, std::string_view bytes) = 0;
 };
 
 }  // namespace xrun

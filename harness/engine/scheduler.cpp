@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -12,6 +13,7 @@
 
 #include "engine/bounded_output.h"
 #include "engine/harness_stream.h"
+#include "engine/selection.h"
 
 namespace xrun {
 
@@ -22,32 +24,15 @@ using Clock = std::chrono::steady_clock;
 // far below ARG_MAX and what qemu-user copies onto the guest stack.
 constexpr std::size_t kMaxShardNameBytes = 32 * 1024;
 
-bool looks_like_infra_failure(std::string_view output) {
-  // What qemu-user prints when it, not the program, is at fault. A guest
-  // crash ("qemu: uncaught target signal") is the test's, and is not here.
-  static constexpr std::string_view kMarkers[] = {
-      "qemu: Unsupported syscall",
-      "qemu: fatal:",
-      "received signal outside vCPU context",
-      "qemu: unhandled CPU exception",
-      "QEMU internal SIG",
+std::optional<std::size_t> group_of(const TestCase& test, const std::vector<TestGroupRule>& groups) {
+  const std::string file = test.binary.substr(test.binary.rfind('/') + 1);
+  const auto any = [](const std::vector<std::string>& patterns, const std::string& text) {
+    return patterns.empty() ||
+           std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return glob_match(p, text); });
   };
-  for (auto marker : kMarkers)
-    if (output.find(marker) != std::string_view::npos) return true;
-  // qemu-user's own errors are "qemu-<arch>: ..." at the start of a line
-  // ("qemu-aarch64: unable to find CPU model 'x'", "... Could not open ...").
-  for (std::size_t at = 0; at < output.size();) {
-    const std::size_t end = std::min(output.find('\n', at), output.size());
-    const std::string_view line = output.substr(at, end - at);
-    if (line.rfind("qemu-", 0) == 0) {
-      const std::size_t colon = line.find(": ");
-      if (colon != std::string_view::npos && colon > 5 &&
-          line.substr(5, colon - 5).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos)
-        return true;
-    }
-    at = end + 1;
-  }
-  return false;
+  for (std::size_t i = 0; i < groups.size(); ++i)
+    if (any(groups[i].binaries, file) && any(groups[i].filter, test.name)) return i;
+  return std::nullopt;
 }
 
 namespace {
@@ -72,6 +57,7 @@ struct Scheduler::State {
   // mode, on retries, and for plain binaries).
   struct Unit {
     std::vector<std::size_t> tests;
+    std::optional<std::size_t> group;  // every test of a unit is in the same group, or none
   };
 
   struct TestState {
@@ -87,6 +73,7 @@ struct Scheduler::State {
     Unit unit;
     TestKind kind = TestKind::Plain;
     JobId job = 0;
+    bool counted_in_group = false;
     std::string backend;
     std::unique_ptr<HarnessStream> stream;
     std::map<std::string, std::size_t> by_name;
@@ -97,6 +84,9 @@ struct Scheduler::State {
     std::unique_ptr<BoundedOutput> unowned;
     asio::steady_timer timeout_timer, kill_timer;
     std::optional<std::size_t> timed_out_test;
+    // libtest prints a failed test's captured output after the whole run:
+    // its result waits for the process to end.
+    std::vector<std::pair<std::size_t, TestResult>> deferred;
     bool timed_out = false;
     bool cancelled = false;
     bool begun = false;  // see JobStarted::starts_later
@@ -110,6 +100,8 @@ struct Scheduler::State {
   std::vector<TestState> states;
   std::deque<Unit> queue;
   std::list<std::unique_ptr<Running>> running;
+  std::vector<std::optional<std::size_t>> group_of_test;
+  std::vector<int> group_running;  // units in flight per group
   std::size_t remaining = 0;
   bool stopping = false;
   bool was_interrupted = false;
@@ -123,42 +115,62 @@ struct Scheduler::State {
   }
 
   void make_units(const std::vector<std::size_t>& runnable) {
-    // Group by binary (and what it runs with), keeping the plan's order.
-    std::vector<std::vector<std::size_t>> groups;
-    std::map<std::string, std::size_t> group_of;
+    // Group by binary (and what it runs with, and its test group), keeping
+    // the plan's order.
+    std::vector<std::vector<std::size_t>> shards_of;
+    std::map<std::string, std::size_t> group_index;
     for (std::size_t index : runnable) {
       const TestCase& tc = (*tests)[index];
-      std::string key = tc.binary + '\0' + tc.cwd;
-      for (const auto& e : tc.env) key += '\0' + e;
+      const auto group = group_of_test[index];
       if (tc.kind == TestKind::Plain || options.isolation == Isolation::Process) {
-        queue.push_back(Unit{{index}});
+        queue.push_back(Unit{{index}, group});
         continue;
       }
-      auto [it, inserted] = group_of.emplace(key, groups.size());
-      if (inserted) groups.emplace_back();
-      groups[it->second].push_back(index);
+      std::string key = tc.binary + '\0' + tc.cwd + '\0' + (group ? std::to_string(*group) : "-");
+      for (const auto& e : tc.env) key += '\0' + e;
+      auto [it, inserted] = group_index.emplace(key, shards_of.size());
+      if (inserted) shards_of.emplace_back();
+      shards_of[it->second].push_back(index);
     }
-    for (const auto& group : groups) {
-      // Spread a binary over the job slots; round-robin so that slow tests
-      // (often defined next to each other) do not all land in one shard.
-      // The names go on the command line (--gtest_filter, libtest filters):
-      // more, smaller shards keep each under kMaxShardNameBytes.
+    for (const auto& members : shards_of) {
+      // Spread a binary over the job slots (no more than its group may run
+      // at once); round-robin so that slow tests (often defined next to each
+      // other) do not all land in one shard. The names go on the command
+      // line (--gtest_filter, libtest filters): more, smaller shards keep
+      // each under kMaxShardNameBytes.
+      const auto group = group_of_test[members.front()];
       std::size_t name_bytes = 0;
-      for (std::size_t index : group) name_bytes += (*tests)[index].name.size() + 1;
+      for (std::size_t index : members) name_bytes += (*tests)[index].name.size() + 1;
       const std::size_t by_size = (name_bytes + kMaxShardNameBytes - 1) / kMaxShardNameBytes;
-      const std::size_t shards =
-          std::min<std::size_t>(std::max<std::size_t>(std::max(options.jobs, 1), by_size), group.size());
+      std::size_t slots = static_cast<std::size_t>(std::max(options.jobs, 1));
+      if (group) slots = std::min(slots, static_cast<std::size_t>(options.groups[*group].max_jobs));
+      const std::size_t shards = std::min<std::size_t>(std::max<std::size_t>(slots, by_size), members.size());
       std::vector<Unit> units(shards);
-      for (std::size_t i = 0; i < group.size(); ++i) units[i % shards].tests.push_back(group[i]);
-      for (auto& unit : units) queue.push_back(std::move(unit));
+      for (std::size_t i = 0; i < members.size(); ++i) units[i % shards].tests.push_back(members[i]);
+      for (auto& unit : units) {
+        unit.group = group;
+        queue.push_back(std::move(unit));
+      }
     }
   }
 
+  bool group_full(const Unit& unit) const {
+    return unit.group && group_running[*unit.group] >= options.groups[*unit.group].max_jobs;
+  }
+
   void pump() {
-    while (!stopping && running.size() < static_cast<std::size_t>(std::max(options.jobs, 1)) && !queue.empty()) {
-      Unit unit = std::move(queue.front());
-      queue.pop_front();
+    // The first unit in the queue whose group has room: a full group holds
+    // back only its own tests.
+    for (auto it = queue.begin();
+         !stopping && running.size() < static_cast<std::size_t>(std::max(options.jobs, 1)) && it != queue.end();) {
+      if (group_full(*it)) {
+        ++it;
+        continue;
+      }
+      Unit unit = std::move(*it);
+      it = queue.erase(it);
       start_unit(std::move(unit));
+      it = queue.begin();  // start_unit may have queued or finished units
     }
   }
 
@@ -190,6 +202,11 @@ struct Scheduler::State {
     request.args = first.kind == TestKind::Plain ? first.args : harness_arguments(first.kind, names);
     request.cwd = first.cwd;
     request.extra_env = first.env;
+    request.backend = first.backend;
+    request.private_tmpdir =
+        options.private_tmpdirs && std::none_of(first.env.begin(), first.env.end(), [](const std::string& e) {
+          return e.rfind("TMPDIR=", 0) == 0;  // the test's own choice (CTest's ENVIRONMENT)
+        });
     if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
     r->unit_start = r->test_start = Clock::now();
     auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },
@@ -207,6 +224,10 @@ struct Scheduler::State {
     }
     r->job = started->id;
     r->backend = started->backend;
+    if (r->unit.group) {
+      ++group_running[*r->unit.group];
+      r->counted_in_group = true;
+    }
     running.push_back(std::move(owned));
     if (!started->starts_later) begin(*r);
   }
@@ -251,10 +272,20 @@ struct Scheduler::State {
     result.backend = r.backend;
     result.duration_seconds = std::chrono::duration<double>(Clock::now() - r.test_start).count();
     result.status = verdict == Verdict::Passed ? Status::Passed : verdict == Verdict::Failed ? Status::Failed : Status::Skipped;
-    result.message = verdict == Verdict::Failed ? "the test reported failure" :
-                     verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
+    result.message = verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
+    if (verdict == Verdict::Failed && r.kind == TestKind::Libtest) {
+      r.deferred.emplace_back(index, std::move(result));
+      return;
+    }
     take_output(r, index, result, false);
     finalize_attempt(index, std::move(result));
+  }
+
+  // A failed test's message is its assertion's first line, when it has one.
+  void describe_failure(TestKind kind, TestResult& result) const {
+    result.failure = failure_text(kind, result.output);
+    result.message = result.failure.empty() ? "the test reported failure"
+                                            : result.failure.substr(0, result.failure.find('\n'));
   }
 
   void on_timeout(Running& r) {
@@ -294,6 +325,11 @@ struct Scheduler::State {
   void on_exit(Running& r, const JobExit& exit) {
     if (!r.begun && !r.cancelled && !exit.infra_error) begin(r);  // ended without a word of its start
     r.stream->finish();
+    for (auto& [index, result] : r.deferred) {
+      take_output(r, index, result, false);
+      finalize_attempt(index, std::move(result));
+    }
+    r.deferred.clear();
     r.timeout_timer.cancel();
     r.kill_timer.cancel();
     const bool abnormal = exit.signaled || exit.code != 0 || exit.infra_error;
@@ -339,11 +375,6 @@ struct Scheduler::State {
       } else {
         result.status = Status::Passed;
       }
-      if ((result.status == Status::Crashed || result.status == Status::Failed) &&
-          looks_like_infra_failure(result.output)) {
-        result.status = Status::InfraError;
-        result.message = "the emulator failed (" + result.message + ")";
-      }
       finalize_attempt(index, std::move(result));
     }
 
@@ -355,6 +386,7 @@ struct Scheduler::State {
       if (r.cancelled || stopping) {
         for (std::size_t index : rest.tests) not_run(index);
       } else if (abnormal || r.timed_out) {
+        rest.group = r.unit.group;
         queue.push_front(std::move(rest));  // a fresh process for the rest of the shard
       } else {
         for (std::size_t index : rest.tests) {
@@ -367,6 +399,7 @@ struct Scheduler::State {
         }
       }
     }
+    if (r.counted_in_group) --group_running[*r.unit.group];
     running.remove_if([&](const auto& p) { return p.get() == &r; });
     pump();
   }
@@ -395,17 +428,18 @@ struct Scheduler::State {
   void finalize_attempt(std::size_t index, TestResult result) {
     TestState& st = states[index];
     if (st.final) return;
+    if (result.status == Status::Failed && result.message.empty()) describe_failure((*tests)[index].kind, result);
     if (result.status != Status::NotRun && result.status != Status::Skipped) ++st.attempts;
     result.attempts = st.attempts;
     if (is_test_failure(result.status) && st.attempts <= options.retries && !stopping) {
       st.failed_before = true;
       st.result = std::move(result);
-      queue.push_back(Unit{{index}});
+      queue.push_back(Unit{{index}, group_of_test[index]});
       return;
     }
     if (result.status == Status::Passed && st.failed_before) {
       result.status = Status::Flaky;
-      result.message = "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(st.attempts);
+      result.message = "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(options.retries + 1);
     }
     st.result = std::move(result);
     st.final = true;
@@ -449,6 +483,9 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   s.tests = &tests;
   s.states.assign(tests.size(), {});
   s.remaining = tests.size();
+  s.group_running.assign(s.options.groups.size(), 0);
+  s.group_of_test.clear();
+  for (const auto& t : tests) s.group_of_test.push_back(group_of(t, s.options.groups));
   s.reporter.on_plan(tests);
   std::vector<std::size_t> runnable;
   for (std::size_t i = 0; i < tests.size(); ++i) {

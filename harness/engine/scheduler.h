@@ -28,6 +28,18 @@ namespace xrun {
 
 enum class Isolation { Batch, Process };
 
+// Tests that must not run more than `max_jobs` at once (xrun.toml's
+// [groups.NAME]): a test is in the first group whose binaries (globs on the
+// binary's file name) and filter (globs on the test name) it matches; an
+// empty list matches all. In batch mode a group's tests are sharded apart
+// from the rest, into at most `max_jobs` shards.
+struct TestGroupRule {
+  std::string name;
+  std::vector<std::string> filter;
+  std::vector<std::string> binaries;
+  int max_jobs = 1;
+};
+
 struct SchedulerOptions {
   int jobs = 1;
   std::optional<double> timeout_seconds;  // per test
@@ -37,6 +49,10 @@ struct SchedulerOptions {
   Isolation isolation = Isolation::Batch;
   std::size_t output_head_bytes = 64 * 1024;
   std::size_t output_tail_bytes = 64 * 1024;
+  std::vector<TestGroupRule> groups;
+  // Every job gets a TMPDIR of its own (JobRequest::private_tmpdir), unless
+  // the test's own environment sets one.
+  bool private_tmpdirs = true;
 };
 
 class Scheduler {
@@ -60,7 +76,7 @@ class Scheduler {
   std::unique_ptr<State> state_;
 };
 
-// Lines in a job's output that mean the emulator failed, not the test.
-bool looks_like_infra_failure(std::string_view output);
+// The group a test belongs to (an index into `groups`), if any.
+std::optional<std::size_t> group_of(const TestCase& test, const std::vector<TestGroupRule>& groups);
 
 }  // namespace xrun

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "config/backend.h"
+
 namespace xrun {
 
 // How a binary reports its tests.
@@ -29,6 +31,7 @@ struct TestCase {
   std::string cwd;                 // working directory; empty: xrun's own
   std::vector<std::string> env;    // extra "NAME=value" for this test
   std::vector<std::string> args;   // Plain only: arguments to the binary (ctest commands)
+  std::optional<Backend> backend;  // where its build system asked for it to run (the CTest emulator's options)
 };
 
 struct TestResult {
@@ -42,6 +45,7 @@ struct TestResult {
   std::string output;              // stdout and stderr interleaved, bounded
   std::uint64_t output_cut_bytes = 0;  // how much of the middle was dropped
   std::string message;             // one line: "SIGSEGV (signal 11)", "timed out after 2 s", ...
+  std::string failure;             // a failed test: its assertion as the harness printed it (harness_stream.h)
   std::string backend;             // "qemu-user", "native"
 };
 

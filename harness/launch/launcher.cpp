@@ -103,7 +103,7 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   LaunchPlan plan;
   plan.env = environment;
 
-  auto elf = probe_elf(path);
+  auto elf = request.elf ? Expected<ElfInfo>(*request.elf) : probe_elf(path);
   if (!elf) {
     // A script: the kernel runs its interpreter natively, as it would without xrun.
     if (elf.error().code == ExitCode::CannotExecute && is_regular_file(path) && starts_with_shebang(path)) {
@@ -130,9 +130,7 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   plan.target = spec.name;
   for (const auto& [name, value] : settings.env) set_env(plan.env, name, value);
 
-  // The host runs it itself when it is the same machine and the program's
-  // loader is here (static programs need none).
-  if (is_native_on_host(spec) && (!elf->interpreter || path_exists(*elf->interpreter))) {
+  if (runs_natively(spec, *elf)) {
     plan.executable = path;
     plan.argv.push_back(argv0);
     plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
@@ -180,6 +178,10 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   plan.argv.push_back(program_path);
   plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
   return plan;
+}
+
+bool runs_natively(const TargetSpec& spec, const ElfInfo& elf) {
+  return is_native_on_host(spec) && (!elf.interpreter || path_exists(*elf.interpreter));
 }
 
 Error exec_plan(const LaunchPlan& plan) {

@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "core/expected.h"
+#include "elf/elf_probe.h"
 #include "launch/sysroot.h"
 #include "target/target_table.h"
 
@@ -25,6 +26,9 @@ struct RunRequest {
   std::vector<std::string> args;      // argv[1..]
   std::optional<std::string> argv0;   // argv[0] the program sees; default: `program`
   std::optional<std::string> target;  // force a target (name or triple) instead of probing
+  // The program's headers when the caller has read them already (of the
+  // file `program` resolves to); plan_launch reads them otherwise.
+  const ElfInfo* elf = nullptr;
 };
 
 struct LaunchPlan {
@@ -41,6 +45,10 @@ struct LaunchPlan {
 
 Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config, const TargetTable& table,
                                  const OverlayStore& overlays, const std::vector<std::string>& environment);
+
+// True when the host runs programs of `spec` itself: the same machine, and
+// the program's loader is here (static programs need none).
+bool runs_natively(const TargetSpec& spec, const ElfInfo& elf);
 
 // Replaces the process with the plan. Returns only if execve failed.
 Error exec_plan(const LaunchPlan& plan);

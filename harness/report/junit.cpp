@@ -72,6 +72,15 @@ std::string classname_of(const TestResult& t, std::string* short_name) {
   return binary;
 }
 
+// The last `count` lines of `text`.
+std::string last_lines(const std::string& text, std::size_t count) {
+  std::size_t start = text.size();
+  if (start > 0 && text[start - 1] == '\n') --start;
+  for (std::size_t seen = 0; start > 0; --start)
+    if (text[start - 1] == '\n' && ++seen == count) break;
+  return text.substr(start);
+}
+
 std::string seconds(double value) {
   char buffer[32];
   std::snprintf(buffer, sizeof buffer, "%.3f", value);
@@ -161,7 +170,12 @@ std::string to_junit_xml(const RunReport& report) {
       const std::string message = xml_escape(test->message);
       const std::string type(status_name(test->status));
       if (is_test_failure(test->status)) {
-        xml += "      <failure message=\"" + message + "\" type=\"" + type + "\">" + message + "</failure>\n";
+        // What CI viewers show of a failure is this element: the assertion
+        // (as GoogleTest's own XML has it), or for a crash, a timeout or an
+        // exit status, that and the end of the output.
+        const std::string detail = !test->failure.empty() ? test->failure : test->message + "\n" + last_lines(test->output, 30);
+        xml += "      <failure message=\"" + xml_escape(test->failure.empty() ? test->message : test->failure) +
+               "\" type=\"" + type + "\">" + xml_escape(detail) + "</failure>\n";
       } else if (test->status == Status::InfraError) {
         xml += "      <error message=\"" + message + "\" type=\"infra-error\">" + message + "</error>\n";
       } else if (test->status == Status::Skipped || test->status == Status::NotRun) {

@@ -23,6 +23,16 @@ std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& test
   return counts;
 }
 
+std::string verdict_line(const std::vector<TestResult>& tests) {
+  const auto counts = summarize(tests);
+  std::string line = std::to_string(counts.at("passed") + counts.at("flaky")) + " passed, " +
+                     std::to_string(counts.at("failed") + counts.at("crashed") + counts.at("timed-out") +
+                                    counts.at("infra-error")) +
+                     " failed, " + std::to_string(counts.at("skipped")) + " skipped";
+  if (counts.at("not-run") > 0) line += ", " + std::to_string(counts.at("not-run")) + " not run";
+  return line;
+}
+
 std::string to_json(const RunReport& report) {
   json tests = json::array();
   for (const auto& t : report.tests) {
@@ -36,6 +46,7 @@ std::string to_json(const RunReport& report) {
         {"duration_seconds", t.duration_seconds},
         {"attempts", t.attempts},
         {"message", t.message},
+        {"failure", t.failure.empty() ? json(nullptr) : json(t.failure)},
         {"backend", t.backend},
         {"output", t.output},
         {"output_cut_bytes", t.output_cut_bytes},
@@ -87,6 +98,7 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
       r.duration_seconds = t.value("duration_seconds", 0.0);
       r.attempts = t.value("attempts", 0);
       r.message = t.value("message", "");
+      if (t.contains("failure") && t["failure"].is_string()) r.failure = t["failure"].get<std::string>();
       r.backend = t.value("backend", "");
       r.output = t.value("output", "");
       r.output_cut_bytes = t.value("output_cut_bytes", std::uint64_t{0});

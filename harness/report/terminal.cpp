@@ -145,10 +145,7 @@ void TerminalReporter::on_finish(const std::vector<TestResult>& results, double 
     std::fprintf(out_, "  %-12s %6zu\n", status, counts.at(status));
   }
   std::fprintf(out_, "  %-12s %6zu\n", "total", counts.at("total"));
-  // A one-line verdict in the plain form CI log readers know.
-  std::fprintf(out_, "%zu passed, %zu failed, %zu skipped\n", counts.at("passed") + counts.at("flaky"),
-               counts.at("failed") + counts.at("crashed") + counts.at("timed-out") + counts.at("infra-error"),
-               counts.at("skipped") + counts.at("not-run"));
+  std::fprintf(out_, "%s\n", verdict_line(results).c_str());
   std::fflush(out_);
 }
 

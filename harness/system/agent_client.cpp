@@ -41,7 +41,7 @@ std::string encode_run(const RunFrame& run) {
   put_u32(p, run.job);
   put_u32(p, run.timeout_ms);
   put_u32(p, (run.forward_stdin ? XRUN_RUN_STDIN : 0) | (run.merge_stderr ? XRUN_RUN_MERGE : 0) |
-                 (run.fork_server ? XRUN_RUN_FORK_SERVER : 0));
+                 (run.fork_server ? XRUN_RUN_FORK_SERVER : 0) | (run.private_tmpdir ? XRUN_RUN_PRIVATE_TMPDIR : 0));
   put_str(p, run.path);
   put_str(p, run.cwd);
   put_strings(p, run.argv);

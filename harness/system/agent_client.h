@@ -19,6 +19,7 @@ struct RunFrame {
   bool forward_stdin = false;
   bool merge_stderr = false;
   bool fork_server = false;  // a dynamic program the agent may fork from a started copy
+  bool private_tmpdir = false;  // TMPDIR: a fresh directory in the guest's /tmp, removed after the job
   std::string path;  // what the guest executes
   std::string cwd;
   std::vector<std::string> argv, env, binds;

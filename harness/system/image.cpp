@@ -29,6 +29,10 @@ using nlohmann::json;
 
 namespace {
 
+// The target's packages every image is made of: a shell and its tools, the
+// C and C++ runtime, and libc-bin for its C.UTF-8 locale.
+constexpr const char* kImagePackages[] = {"busybox-static", "libc6", "libstdc++6", "libgcc-s1", "libc-bin"};
+
 constexpr std::string_view kManifestSchema = "xrun-image/1";
 // Bumped when the layout of the initramfs changes, so old images rebuild.
 constexpr std::string_view kImageLayoutVersion = "5";
@@ -332,7 +336,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   // What the image is made of. Any change here rebuilds it.
   const std::string suffix = ":" + std::string(arch.debian_arch);
   std::vector<std::string> wanted;
-  for (const char* name : {"busybox-static", "libc6", "libstdc++6", "libgcc-s1"}) wanted.push_back(name + suffix);
+  for (const char* name : kImagePackages) wanted.push_back(name + suffix);
   // A kernel metapackage depends on the versioned package first: the binary
   // kernel (linux-image-arm64 -> linux-image-6.1.0-56-arm64) or its source
   // (linux-source -> linux-source-6.1, arch all).
@@ -354,7 +358,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
     if (flavour == "debian") packages.push_back(kernel->begin()->second);
     else kernel_source = kernel->begin()->second;
   }
-  for (const char* name : {"busybox-static", "libc6", "libstdc++6", "libgcc-s1"}) packages.push_back(found->at(name));
+  for (const char* name : kImagePackages) packages.push_back(found->at(name));
   json inputs;
   inputs["layout"] = kImageLayoutVersion;
   inputs["agent_sha256"] = sha256_of(*agent);
@@ -474,6 +478,15 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   };
   for (const char* name : {"libc6", "libstdc++6", "libgcc-s1"}) {
     if (auto it = unpacked.find(name); it != unpacked.end()) add_tree(cpio, dirs, it->second, "", keep_runtime);
+  }
+  // The C.UTF-8 locale, which Debian's libc ships (in libc-bin) and which a
+  // host with LANG=C.UTF-8 hands its programs: without it setlocale("") and
+  // std::locale("") fail only in the VM. Other locales are not in the image
+  // (docs/system-mode.md).
+  if (auto it = unpacked.find("libc-bin"); it != unpacked.end()) {
+    const fs::path locale = fs::path(it->second) / "usr/lib/locale/C.utf8";
+    if (!is_directory(locale.string())) return image_error("libc-bin has no usr/lib/locale/C.utf8");
+    add_tree(cpio, dirs, locale, "/usr/lib/locale/C.utf8", [](const std::string&) { return true; });
   }
   if (auto it = unpacked.find("busybox-static"); it != unpacked.end()) {
     const std::string busybox = join_path(it->second, "bin/busybox");

@@ -23,7 +23,6 @@ struct SystemRunner::Job {
   Pool* pool = nullptr;
   RunFrame frame;
   Callbacks callbacks;
-  std::function<void(std::string_view)> stderr_sink;
   std::shared_ptr<Vm> vm;
   std::string pending_stdin;
   bool stdin_closed = false;
@@ -176,7 +175,7 @@ void SystemRunner::dispatch(Pool& pool) {
     handlers.out = [job](std::string_view bytes) {
       if (job->callbacks.output) job->callbacks.output(bytes);
     };
-    handlers.err = job->stderr_sink;
+    handlers.err = job->callbacks.error_output;
     const JobId id = job->id;
     handlers.done = [this, id](const JobExit& exit) { finish(id, exit); };
     handlers.started = [job] {
@@ -200,19 +199,23 @@ void SystemRunner::finish(JobId id, const JobExit& exit) {
 }
 
 Expected<JobStarted> SystemRunner::start(const JobRequest& request, Callbacks callbacks) {
-  return start_job(request, std::move(callbacks), nullptr);
-}
-
-Expected<JobStarted> SystemRunner::start_interactive(const JobRequest& request, Callbacks callbacks,
-                                                     std::function<void(std::string_view)> stderr_sink) {
-  return start_job(request, std::move(callbacks), std::move(stderr_sink));
-}
-
-Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callbacks callbacks,
-                                             std::function<void(std::string_view)> stderr_sink) {
-  auto elf = probe_elf(request.program);
-  if (!elf) return elf.error();
-  const TargetSpec* spec = TargetTable::builtin().match(*elf);
+  std::optional<ElfInfo> probed;
+  if (!request.elf) {
+    auto elf = probe_elf(request.program);
+    if (!elf) return elf.error();
+    probed = *elf;
+  }
+  const ElfInfo& elf = request.elf ? *request.elf : *probed;
+  const TargetTable& table = TargetTable::builtin();
+  const TargetSpec* spec = table.match(elf);
+  if (request.target) {
+    const TargetSpec* forced = table.find(*request.target);
+    if (!forced) return make_error(ExitCode::Usage, "unknown target " + xrun::quoted(*request.target));
+    if (!forced->matches(elf))
+      return make_error(ExitCode::CannotExecute, request.program + ": built for " + (spec ? spec->name : elf.describe()) +
+                                                     ", not for " + forced->name + " (--target " + *request.target + ")");
+    spec = forced;
+  }
   if (!spec) return make_error(ExitCode::CannotExecute, request.program + ": no target matches this ELF file");
   auto pool = pool_for(spec->name);
   if (!pool) return pool.error();
@@ -221,19 +224,19 @@ Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callback
   job->id = next_id_++;
   job->pool = *pool;
   job->callbacks = std::move(callbacks);
-  job->stderr_sink = std::move(stderr_sink);
   RunFrame& f = job->frame;
   f.job = static_cast<std::uint32_t>(job->id);
   f.path = real_path(request.program);
-  f.argv.push_back(request.program);
+  f.argv.push_back(request.argv0.value_or(request.program));
   f.argv.insert(f.argv.end(), request.args.begin(), request.args.end());
   f.env = base_env_;
   for (const auto& [name, value] : config_.target(spec->name).env) set_env(f.env, name + "=" + value);
   for (const auto& entry : request.extra_env) set_env(f.env, entry);
   f.cwd = real_path(request.cwd.empty() ? current_directory() : request.cwd);
-  f.forward_stdin = job->stderr_sink != nullptr;
-  f.merge_stderr = job->stderr_sink == nullptr;
-  f.fork_server = options_.fork_server && !f.forward_stdin && elf->interpreter.has_value();
+  f.forward_stdin = request.forward_stdin;
+  f.merge_stderr = !job->callbacks.error_output;
+  f.private_tmpdir = request.private_tmpdir;
+  f.fork_server = options_.fork_server && !f.forward_stdin && elf.interpreter.has_value();
   // The agent's own deadline is a backstop: the scheduler normally stops the
   // job first (SIGTERM, grace, SIGKILL) and the VM watchdog catches a hang.
   if (request.deadline_seconds) f.timeout_ms = static_cast<std::uint32_t>((*request.deadline_seconds + 5) * 1000);
@@ -241,7 +244,7 @@ Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callback
   // A TMPDIR from the host names a host directory: show it too, or programs
   // that make temporary files there would fail only in the VM.
   for (const auto& entry : f.env)
-    if (entry.rfind("TMPDIR=", 0) == 0 && is_directory(entry.substr(7))) f.binds.push_back(real_path(entry.substr(7)));
+    if (!f.private_tmpdir && entry.rfind("TMPDIR=", 0) == 0 && is_directory(entry.substr(7))) f.binds.push_back(real_path(entry.substr(7)));
   for (const auto& share : (*pool)->settings.shares) f.binds.push_back(real_path(share));
   jobs_[job->id] = job;
   (*pool)->queue.push_back(job);
@@ -249,7 +252,7 @@ Expected<JobStarted> SystemRunner::start_job(const JobRequest& request, Callback
   grow(**pool);
   // It starts once a VM is up and free (a cold boot takes seconds): the
   // test's timeout and duration count from the agent's STARTED.
-  return JobStarted{job->id, "qemu-system", true};
+  return JobStarted{job->id, std::string(backend_name(Backend::System)), true};
 }
 
 void SystemRunner::signal(JobId id, int sig) {

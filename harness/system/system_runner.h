@@ -33,22 +33,19 @@ class SystemRunner final : public JobRunner {
   SystemRunner(boost::asio::io_context& io, const Config& config, SystemRunnerOptions options);
   ~SystemRunner() override;
 
+  // Callbacks::error_output set: the program's stderr comes apart (a
+  // single run); else merged into output, in order. forward_stdin: its
+  // stdin comes from send_stdin().
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   void signal(JobId id, int signal) override;
   void signal_all(int signal) override;
+  void send_stdin(JobId id, std::string_view bytes) override;
   // Stops every VM (SIGKILL to qemu); jobs still running end as infra errors.
   void shutdown();
-
-  // For single runs: stdin for a started job, and separate stderr.
-  void send_stdin(JobId id, std::string_view bytes);  // empty: end of input
-  Expected<JobStarted> start_interactive(const JobRequest& request, Callbacks callbacks,
-                                         std::function<void(std::string_view)> stderr_sink);
 
  private:
   struct Pool;
   struct Job;
-  Expected<JobStarted> start_job(const JobRequest& request, Callbacks callbacks,
-                                 std::function<void(std::string_view)> stderr_sink);
   Expected<Pool*> pool_for(const std::string& target);
   void launch_vm(Pool& pool, int index);
   void grow(Pool& pool);

@@ -288,16 +288,7 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
                                                    std::string(arch->qemu_package));
   s.qemu = *qemu;
   s.cpu = ts.vm_cpu.value_or(std::string(arch->cpu));
-  if (ts.vm_memory) {
-    try {
-      s.memory_mb = std::stoi(*ts.vm_memory);
-    } catch (const std::exception&) {
-      s.memory_mb = 0;
-    }
-    if (s.memory_mb < 32)
-      return make_error(ExitCode::Usage, "targets." + target + ".vm_memory must be a number of MiB (32 or more), not " +
-                                             xrun::quoted(*ts.vm_memory));
-  }
+  if (ts.vm_memory) s.memory_mb = static_cast<int>(*ts.vm_memory);  // range-checked by the config
   s.shares = ts.shares;
   s.append = ts.vm_append.value_or("");
   for (const auto& share : s.shares)

@@ -19,6 +19,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -62,15 +63,29 @@ struct job {
   int64_t reaped_at_ms;
   struct zygote *zygote; /* forked by a zygote: its status comes from there */
   int64_t pipes_quiet_until_ms; /* output is read in batches, see the main loop */
+  char tmpdir[64];              /* its private TMPDIR ("" without RUN_PRIVATE_TMPDIR) */
+  /* A job whose zygote is still starting waits here, not yet STARTED: what
+   * it needs to start once the zygote is ready (or has failed). */
+  struct zygote *waiting;
+  char *w_path, *w_cwd;
+  char **w_argv, **w_env;
+  int w_fds[3];
+  uint32_t w_timeout_ms;
 };
 
-/* A started copy of a dynamic program, waiting in main() to fork (zygote.c). */
+/* A started copy of a dynamic program, waiting in main() to fork (zygote.c).
+ * It starts in the background: its static initialisers may take seconds
+ * under TCG, and the agent keeps serving the host (pings included) until it
+ * says 'R'. */
 struct zygote {
   char *key; /* path, cwd and environment: what the copy was started with */
   pid_t pid;
   int sock;  /* -1: starting it failed, do not try again */
+  int ready; /* it said 'R' */
+  int64_t ready_by_ms; /* a copy that has not said so by then is given up */
   int busy;
 };
+#define ZYGOTE_START_MS 20000
 static struct zygote zygotes[MAX_ZYGOTES];
 
 static struct job jobs[MAX_JOBS];
@@ -198,13 +213,35 @@ static void close_fd(int *fd) {
   *fd = -1;
 }
 
+static void free_strv(char **v);
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)st, (void)type, (void)ftw;
+  remove(path);
+  return 0;
+}
+
+static void forget_waiting(struct job *j) {
+  for (int i = 0; i < 3; i++) close_fd(&j->w_fds[i]);
+  free(j->w_path);
+  free(j->w_cwd);
+  free_strv(j->w_argv);
+  free_strv(j->w_env);
+  j->w_path = j->w_cwd = NULL;
+  j->w_argv = j->w_env = NULL;
+  j->waiting = NULL;
+}
+
 static void release(struct job *j) {
   close_fd(&j->out_fd);
   close_fd(&j->err_fd);
   close_fd(&j->in_fd);
   free(j->in_buf);
+  forget_waiting(j);
+  if (j->tmpdir[0]) nftw(j->tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
   memset(j, 0, sizeof *j);
   j->out_fd = j->err_fd = j->in_fd = -1;
+  j->w_fds[0] = j->w_fds[1] = j->w_fds[2] = -1;
 }
 
 static struct job *find_job(uint32_t id) {
@@ -235,6 +272,10 @@ static void go_disconnected(void) {
   /* Nobody is left to hear about these jobs. */
   for (int i = 0; i < MAX_JOBS; i++) {
     if (!jobs[i].used) continue;
+    if (jobs[i].pid <= 0) { /* still waiting for its zygote: never started */
+      release(&jobs[i]);
+      continue;
+    }
     if (!jobs[i].reaped) kill(-jobs[i].pid, SIGKILL);
     jobs[i].id = 0xffffffffu; /* finishes silently */
   }
@@ -263,7 +304,8 @@ static int mkdir_p(const char *path) {
 
 /* Shows host directory `path` at the same path in the guest: the host's / is
  * one 9p share (mounted on first use, never before, so a VM can be saved and
- * restored: a mounted 9p share blocks migration), each path a bind mount. */
+ * restored: a mounted 9p share blocks migration), each path a bind mount.
+ * Returns 0, or the errno of what failed. */
 static int ensure_bound(const char *path) {
   if (strcmp(path, "/") == 0 || strncmp(path, "/proc", 5) == 0 || strncmp(path, "/sys", 4) == 0 ||
       strncmp(path, "/dev", 4) == 0)
@@ -274,16 +316,18 @@ static int ensure_bound(const char *path) {
     mkdir_p(XRUN_AGENT_HOST_ROOT);
     if (mount(XRUN_AGENT_9P_TAG, XRUN_AGENT_HOST_ROOT, "9p", 0,
               "trans=virtio,version=9p2000.L,msize=262144,cache=loose") != 0) {
-      send_log("cannot mount the host's files (9p tag %s): %s", XRUN_AGENT_9P_TAG, strerror(errno));
-      return -1;
+      int error = errno;
+      send_log("cannot mount the host's files (9p tag %s): %s", XRUN_AGENT_9P_TAG, strerror(error));
+      return error;
     }
     host_root_fd = open(XRUN_AGENT_HOST_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   }
   char source[4096];
   snprintf(source, sizeof source, "%s%s", XRUN_AGENT_HOST_ROOT, path);
   if (mkdir_p(path) != 0 || mount(source, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
-    send_log("cannot show host directory %s in the guest: %s", path, strerror(errno));
-    return -1;
+    int error = errno ? errno : EIO;
+    send_log("cannot show host directory %s in the guest: %s", path, strerror(error));
+    return error;
   }
   if (bound_count < MAX_BINDS) bound[bound_count++] = strdup(path);
   return 0;
@@ -384,8 +428,9 @@ static char *zygote_key(const char *path, const char *cwd, char **env) {
   return key;
 }
 
-/* The zygote for this program, started now if there is none; NULL when the
- * program cannot be forked that way (the caller starts it normally). */
+/* The zygote for this program: found, or started now (it becomes ready
+ * later, see the main loop); NULL when the program cannot be forked that
+ * way (the caller starts it normally). */
 static struct zygote *zygote_for(const char *path, const char *cwd, char **argv, char **env) {
   for (char **e = env; *e; e++)
     if (strncmp(*e, "LD_PRELOAD=", 11) == 0) return NULL; /* the user's preload wins */
@@ -395,7 +440,7 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   for (int i = 0; i < MAX_ZYGOTES; i++) {
     if (zygotes[i].key && strcmp(zygotes[i].key, key) == 0) {
       free(key);
-      return zygotes[i].sock >= 0 && !zygotes[i].busy ? &zygotes[i] : NULL;
+      return zygotes[i].sock >= 0 ? &zygotes[i] : NULL;
     }
     if (!zygotes[i].key && !slot) slot = &zygotes[i];
   }
@@ -405,6 +450,8 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   }
   slot->key = key;
   slot->sock = -1;
+  slot->ready = 0;
+  slot->busy = 0;
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return NULL;
   size_t envc = 0;
@@ -425,43 +472,102 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
     close(sv[0]);
     return NULL;
   }
-  /* Ready once every static initialiser ran; a program that never says so
-   * (static, or its initialisers hang) is not forked this way. */
-  struct pollfd p = {sv[0], POLLIN, 0};
-  char ready = 0;
-  if (poll(&p, 1, 20000) != 1 || read(sv[0], &ready, 1) != 1 || ready != 'R') {
-    kill(-pid, SIGKILL);
-    close(sv[0]);
-    send_log("%s cannot be forked from a started copy: starting it for every test", path);
-    return NULL;
-  }
   slot->pid = pid;
   slot->sock = sv[0];
+  slot->ready_by_ms = now_ms() + ZYGOTE_START_MS;
   return slot;
 }
 
-/* Asks the zygote for a child running argv with these stdio fds. */
-static pid_t zygote_fork(struct zygote *z, char **argv, int fd0, int fd1, int fd2) {
-  static char blob[1 << 20];
-  size_t n = 0;
-  for (char **a = argv; *a; a++) {
-    size_t len = strlen(*a) + 1;
-    if (n + len > sizeof blob) return -1;
-    memcpy(blob + n, *a, len);
-    n += len;
-  }
+static void zygote_give_up(struct zygote *z, const char *why) {
+  if (z->sock < 0) return;
+  kill(-z->pid, SIGKILL);
+  kill(z->pid, SIGKILL);
+  close(z->sock);
+  z->sock = -1; /* key kept: not tried again */
+  z->ready = z->busy = 0;
+  if (why) send_log("%s", why);
+}
+
+/* Asks the zygote for a child running argv with these stdio fds, and the
+ * environment changes `set_env` (its private TMPDIR). */
+static pid_t zygote_fork(struct zygote *z, char **argv, char **set_env, int fd0, int fd1, int fd2) {
   const int fds[3] = {fd0, fd1, fd2};
   int pid = -1;
   struct pollfd p = {z->sock, POLLIN, 0};
-  if (xrun_zygote_send_request(z->sock, blob, n, fds) < 0 || poll(&p, 1, 5000) != 1 ||
+  if (xrun_zygote_send_request(z->sock, argv, set_env, fds) < 0 || poll(&p, 1, 5000) != 1 ||
       read(z->sock, &pid, sizeof pid) != sizeof pid || pid <= 0) {
-    kill(z->pid, SIGKILL);
-    close(z->sock);
-    z->sock = -1; /* key kept: not tried again */
+    zygote_give_up(z, NULL);
     return -1;
   }
   z->busy = 1;
   return pid;
+}
+
+static void send_started(struct job *j) {
+  out_begin(&tx, XRUN_STARTED);
+  out_u32(&tx, j->id);
+  out_u32(&tx, (uint32_t)j->pid);
+  send_frame(&tx);
+}
+
+/* Starts a job that waited for its zygote: forked from it when it is ready
+ * (and free), else started normally. */
+static void start_waiting(struct job *j) {
+  struct zygote *z = j->waiting;
+  pid_t pid = -1;
+  char tmp_env[96];
+  char *set_env[] = {j->tmpdir[0] ? tmp_env : NULL, NULL};
+  if (j->tmpdir[0]) snprintf(tmp_env, sizeof tmp_env, "TMPDIR=%s", j->tmpdir);
+  if (z && z->sock >= 0 && z->ready && !z->busy) pid = zygote_fork(z, j->w_argv, set_env, j->w_fds[0], j->w_fds[1], j->w_fds[2]);
+  if (pid > 0) {
+    j->zygote = z;
+  } else {
+    j->zygote = NULL;
+    int error = spawn_process(&pid, j->w_path, j->w_argv, j->w_env, j->w_cwd, j->w_fds[0], j->w_fds[1], j->w_fds[2], -1);
+    if (error) {
+      char message[4200];
+      snprintf(message, sizeof message, "cannot run %s: %s", j->w_path, strerror(error));
+      send_exit(j->id, XRUN_EXIT_NOT_STARTED, error, message);
+      release(j);
+      return;
+    }
+  }
+  j->pid = pid;
+  j->deadline_ms = j->w_timeout_ms ? now_ms() + j->w_timeout_ms : 0;
+  j->pipes_quiet_until_ms = now_ms() + OUTPUT_BATCH_MS;
+  forget_waiting(j); /* closes our copies of the child's ends */
+  send_started(j);
+}
+
+/* The jobs waiting for `z` (it became ready, finished a child, or failed). */
+static void start_jobs_waiting_for(struct zygote *z) {
+  for (int i = 0; i < MAX_JOBS; i++) {
+    struct job *j = &jobs[i];
+    if (!j->used || j->waiting != z) continue;
+    if (z->sock >= 0 && (!z->ready || z->busy)) return; /* one child at a time; the next when it is done */
+    start_waiting(j);
+  }
+}
+
+/* The environment with TMPDIR replaced (a new array; strings shared). */
+static char **with_tmpdir(char **env, const char *assignment) {
+  size_t n = 0;
+  while (env[n]) n++;
+  char **out = calloc(n + 2, sizeof *out);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (strncmp(env[i], "TMPDIR=", 7) != 0) out[k++] = env[i];
+  out[k++] = (char *)assignment;
+  out[k] = NULL;
+  return out;
+}
+
+static char **copy_strv(char **v) {
+  size_t n = 0;
+  while (v && v[n]) n++;
+  char **out = calloc(n + 1, sizeof *out);
+  for (size_t i = 0; i < n; i++) out[i] = strdup(v[i]);
+  return out;
 }
 
 static void handle_run(struct in *in) {
@@ -469,9 +575,11 @@ static void handle_run(struct in *in) {
   char *path = in_str(in), *cwd = in_str(in);
   uint32_t argc, envc, nbinds;
   char **argv = in_strv(in, &argc), **env = in_strv(in, &envc), **binds = in_strv(in, &nbinds);
-  int out[2] = {-1, -1}, err[2] = {-1, -1}, inp[2] = {-1, -1};
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, inp[2] = {-1, -1}, null_in = -1;
   struct job *j = NULL;
-  char message[4096] = "";
+  char message[4200] = "";
+  char tmpdir[64] = "", tmp_env[96] = "";
+  char **run_env = env; /* env, or a copy with the private TMPDIR */
   int error = 0;
 
   if (in->bad || argc == 0) {
@@ -486,12 +594,30 @@ static void handle_run(struct in *in) {
     error = EBUSY;
     goto fail;
   }
-  for (uint32_t i = 0; i < nbinds; i++) ensure_bound(binds[i]);
+  /* A directory that cannot be shown would leave the program in an empty
+   * one: that is the VM's failure, not the test's. */
+  for (uint32_t i = 0; i < nbinds; i++) {
+    if ((error = ensure_bound(binds[i])) != 0) {
+      snprintf(message, sizeof message, "cannot show the host's %s in the VM: %s", binds[i], strerror(error));
+      goto fail;
+    }
+  }
   struct stat st;
   if (cwd[0] && stat(cwd, &st) != 0) {
     error = errno;
     snprintf(message, sizeof message, "working directory %s: %s", cwd, strerror(errno));
     goto fail;
+  }
+  if (flags & XRUN_RUN_PRIVATE_TMPDIR) {
+    strcpy(tmpdir, "/tmp/xrun-job-XXXXXX");
+    if (!mkdtemp(tmpdir)) {
+      error = errno;
+      snprintf(message, sizeof message, "cannot create a TMPDIR for the job: %s", strerror(errno));
+      tmpdir[0] = 0;
+      goto fail;
+    }
+    snprintf(tmp_env, sizeof tmp_env, "TMPDIR=%s", tmpdir);
+    run_env = with_tmpdir(env, tmp_env);
   }
   if (pipe2(out, O_CLOEXEC | O_NONBLOCK) != 0 || (!(flags & XRUN_RUN_MERGE) && pipe2(err, O_CLOEXEC | O_NONBLOCK) != 0) ||
       ((flags & XRUN_RUN_STDIN) && pipe2(inp, O_CLOEXEC) != 0)) {
@@ -500,53 +626,48 @@ static void handle_run(struct in *in) {
     goto fail;
   }
   fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* room for a batch of output */
-  pid_t pid = -1;
-  struct zygote *z = NULL;
-  if ((flags & XRUN_RUN_FORK_SERVER) && (z = zygote_for(path, cwd, argv, env))) {
-    int null_fd = (flags & XRUN_RUN_STDIN) ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
-    pid = zygote_fork(z, argv, (flags & XRUN_RUN_STDIN) ? inp[0] : null_fd, out[1],
-                      (flags & XRUN_RUN_MERGE) ? out[1] : err[1]);
-    if (null_fd >= 0) close(null_fd);
-    if (pid <= 0) z = NULL;
-  }
-  if (z) goto started;
-  int null_in = (flags & XRUN_RUN_STDIN) ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
-  error = spawn_process(&pid, path, argv, env, cwd, (flags & XRUN_RUN_STDIN) ? inp[0] : null_in, out[1],
-                        (flags & XRUN_RUN_MERGE) ? out[1] : err[1], -1);
-  if (null_in >= 0) close(null_in);
-  if (error) {
-    snprintf(message, sizeof message, "cannot run %s: %s", path, strerror(error));
-    goto fail;
-  }
-started:
-  close_fd(&out[1]);
-  close_fd(&err[1]);
-  close_fd(&inp[0]);
+  null_in = (flags & XRUN_RUN_STDIN) ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int child_in = (flags & XRUN_RUN_STDIN) ? inp[0] : null_in;
+  const int child_err = (flags & XRUN_RUN_MERGE) ? out[1] : err[1];
+
   memset(j, 0, sizeof *j);
   j->used = 1;
   j->id = id;
-  j->pid = pid;
   j->out_fd = out[0];
   j->err_fd = err[0];
   j->in_fd = inp[1];
-  j->zygote = z;
-  j->pipes_quiet_until_ms = now_ms() + OUTPUT_BATCH_MS;
-  j->deadline_ms = timeout_ms ? now_ms() + timeout_ms : 0;
-  out_begin(&tx, XRUN_STARTED);
-  out_u32(&tx, id);
-  out_u32(&tx, (uint32_t)pid);
-  send_frame(&tx);
+  out[0] = err[0] = inp[1] = -1;
+  j->w_fds[0] = j->w_fds[1] = j->w_fds[2] = -1;
+  strcpy(j->tmpdir, tmpdir);
+  tmpdir[0] = 0; /* the job removes it now */
+  j->w_timeout_ms = timeout_ms;
+  /* The child's ends, kept until it has started. */
+  j->w_fds[0] = child_in >= 0 ? fcntl(child_in, F_DUPFD_CLOEXEC, 3) : -1;
+  j->w_fds[1] = fcntl(out[1], F_DUPFD_CLOEXEC, 3);
+  j->w_fds[2] = fcntl(child_err, F_DUPFD_CLOEXEC, 3);
+  j->w_path = strdup(path);
+  j->w_cwd = strdup(cwd);
+  j->w_argv = copy_strv(argv);
+  j->w_env = copy_strv(run_env);
+  /* The zygote's key is the environment without the private TMPDIR: every
+   * job of a binary shares one copy, and each child gets its own TMPDIR. */
+  j->waiting = (flags & XRUN_RUN_FORK_SERVER) ? zygote_for(path, cwd, argv, env) : NULL;
+  if (j->waiting && !(j->waiting->ready && !j->waiting->busy)) goto done; /* it starts when the zygote can fork it */
+  start_waiting(j);
   goto done;
 
 fail:
+  send_exit(id, XRUN_EXIT_NOT_STARTED, error, message);
+  if (tmpdir[0]) rmdir(tmpdir);
+done:
   close_fd(&out[0]);
   close_fd(&out[1]);
   close_fd(&err[0]);
   close_fd(&err[1]);
   close_fd(&inp[0]);
   close_fd(&inp[1]);
-  send_exit(id, XRUN_EXIT_NOT_STARTED, error, message);
-done:
+  close_fd(&null_in);
+  if (run_env != env) free(run_env);
   free(path);
   free(cwd);
   free_strv(argv);
@@ -603,7 +724,12 @@ static void handle_frame(unsigned type, struct in *in) {
     case XRUN_SIGNAL: {
       struct job *j = find_job(in_u32(in));
       uint32_t sig = in_u32(in);
-      if (j && !in->bad) kill(-j->pid, (int)sig);
+      if (j && !in->bad && j->pid > 0) kill(-j->pid, (int)sig);
+      /* A job still waiting for its zygote never started: it ends as if the signal had killed it. */
+      if (j && !in->bad && j->pid <= 0) {
+        send_exit(j->id, XRUN_EXIT_SIGNAL, (int32_t)sig, "");
+        release(j);
+      }
       break;
     }
     default:
@@ -669,7 +795,7 @@ static void reap(void) {
   while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
     for (int i = 0; i < MAX_JOBS; i++) {
       struct job *j = &jobs[i];
-      if (!j->used || j->pid != pid) continue;
+      if (!j->used || j->pid <= 0 || j->pid != pid) continue;
       j->reaped = 1;
       j->status = status;
       j->reaped_at_ms = now_ms();
@@ -686,20 +812,42 @@ static void reap_forked(void) {
     if (!j->used || !j->zygote || j->reaped) continue;
     struct zygote *z = j->zygote;
     struct pollfd p = {z->sock, POLLIN, 0};
-    if (poll(&p, 1, 0) != 1) continue;
+    if (z->sock >= 0 && poll(&p, 1, 0) != 1) continue;
     int status = 0;
-    if (read(z->sock, &status, sizeof status) != sizeof status) {
+    if (z->sock < 0 || read(z->sock, &status, sizeof status) != sizeof status) {
       status = SIGKILL; /* the zygote itself died: count its child as killed */
-      kill(z->pid, SIGKILL);
-      close(z->sock);
-      z->sock = -1;
+      zygote_give_up(z, NULL);
     }
     z->busy = 0;
+    j->zygote = NULL;
     j->reaped = 1;
     j->status = status;
     j->reaped_at_ms = now_ms();
     kill(-j->pid, SIGKILL);
     close_fd(&j->in_fd);
+    start_jobs_waiting_for(z);
+  }
+}
+
+/* Zygotes still starting: ready ('R'), dead, or given up after ZYGOTE_START_MS. */
+static void watch_starting_zygotes(int64_t now) {
+  for (int i = 0; i < MAX_ZYGOTES; i++) {
+    struct zygote *z = &zygotes[i];
+    if (!z->key || z->sock < 0 || z->ready) continue;
+    struct pollfd p = {z->sock, POLLIN, 0};
+    if (poll(&p, 1, 0) == 1) {
+      char ready = 0;
+      if (read(z->sock, &ready, 1) == 1 && ready == 'R') {
+        z->ready = 1;
+      } else {
+        zygote_give_up(z, "a test binary's started copy died before it was ready: starting it for every test");
+      }
+    } else if (now >= z->ready_by_ms) {
+      zygote_give_up(z, "a test binary's started copy was not ready in 20 s: starting it for every test");
+    } else {
+      continue;
+    }
+    start_jobs_waiting_for(z);
   }
 }
 
@@ -782,7 +930,10 @@ int main(void) {
     load_modules();
     setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1);
   }
-  for (int i = 0; i < MAX_JOBS; i++) jobs[i].out_fd = jobs[i].err_fd = jobs[i].in_fd = -1;
+  for (int i = 0; i < MAX_JOBS; i++) {
+    jobs[i].out_fd = jobs[i].err_fd = jobs[i].in_fd = -1;
+    jobs[i].w_fds[0] = jobs[i].w_fds[1] = jobs[i].w_fds[2] = -1;
+  }
   port_fd = open_port();
   if (port_fd < 0) {
     console("no virtio-serial port named %s: is virtio_console loaded?", XRUN_AGENT_PORT_NAME);
@@ -796,7 +947,7 @@ int main(void) {
   int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
   console("ready");
 
-  struct pollfd fds[2 + 3 * MAX_JOBS];
+  struct pollfd fds[2 + 4 * MAX_JOBS + MAX_ZYGOTES]; /* a job's out, err, in and zygote; starting zygotes */
   for (;;) {
     int n = 0;
     fds[n++] = (struct pollfd){sfd, POLLIN, 0};
@@ -814,9 +965,16 @@ int main(void) {
       if (j->err_fd >= 0 && !quiet) fds[n++] = (struct pollfd){j->err_fd, POLLIN, 0};
       if (quiet && (wait < 0 || j->pipes_quiet_until_ms - now < wait)) wait = j->pipes_quiet_until_ms - now;
       if (j->in_fd >= 0 && j->in_len > 0) fds[n++] = (struct pollfd){j->in_fd, POLLOUT, 0};
-      if (j->zygote && !j->reaped) fds[n++] = (struct pollfd){j->zygote->sock, POLLIN, 0};
+      if (j->zygote && !j->reaped && j->zygote->sock >= 0) fds[n++] = (struct pollfd){j->zygote->sock, POLLIN, 0};
       int64_t due = j->reaped ? j->reaped_at_ms + 2000 : j->deadline_ms;
       if (due && (wait < 0 || due - now < wait)) wait = due > now ? due - now : 0;
+    }
+    for (int i = 0; i < MAX_ZYGOTES; i++) {
+      struct zygote *z = &zygotes[i];
+      if (!z->key || z->sock < 0 || z->ready) continue;
+      fds[n++] = (struct pollfd){z->sock, POLLIN, 0};
+      int64_t due = z->ready_by_ms;
+      if (wait < 0 || due - now < wait) wait = due > now ? due - now : 0;
     }
     /* Disconnected, the port reports POLLHUP at once: look again every 10 ms. */
     if (!host_connected && (wait < 0 || wait > 10)) wait = 10;
@@ -827,6 +985,7 @@ int main(void) {
     }
     reap();
     reap_forked();
+    watch_starting_zygotes(now_ms());
     if (fds[1].revents & POLLIN) {
       host_connected = 1;
       read_port();
@@ -844,7 +1003,7 @@ int main(void) {
         if (got) j->pipes_quiet_until_ms = now + OUTPUT_BATCH_MS;
       }
       if (j->in_fd >= 0 && j->in_len > 0) flush_stdin(j);
-      if (!j->reaped && j->deadline_ms && now >= j->deadline_ms && !j->timed_out) {
+      if (!j->reaped && j->pid > 0 && j->deadline_ms && now >= j->deadline_ms && !j->timed_out) {
         j->timed_out = 1;
         kill(-j->pid, SIGKILL);
       }

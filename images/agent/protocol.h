@@ -15,7 +15,9 @@
  *                    RUN_MERGE (stderr goes to the stdout stream, ordered),
  *                    RUN_FORK_SERVER (a dynamic program: the agent may fork it
  *                    from an already started copy, see zygote.c; it falls back
- *                    to starting it normally when that copy cannot be made)
+ *                    to starting it normally when that copy cannot be made),
+ *                    RUN_PRIVATE_TMPDIR (TMPDIR names a new empty directory
+ *                    in the guest's /tmp, removed when the job has ended)
  *             binds: host directories to show at the same path in the guest
  *             (9p share of the host's / mounted at /.xrun-host, then bind-mounted)
  *   STDIN     u32 job | bytes                     zero bytes: end of input
@@ -54,7 +56,7 @@ enum xrun_frame_type {
   XRUN_LOG = 0x86,
 };
 
-enum xrun_run_flags { XRUN_RUN_STDIN = 1, XRUN_RUN_MERGE = 2, XRUN_RUN_FORK_SERVER = 4 };
+enum xrun_run_flags { XRUN_RUN_STDIN = 1, XRUN_RUN_MERGE = 2, XRUN_RUN_FORK_SERVER = 4, XRUN_RUN_PRIVATE_TMPDIR = 8 };
 #define XRUN_AGENT_ZYGOTE_LIBRARY "/usr/lib/xrun/libxrun-zygote.so"
 
 enum xrun_exit_how { XRUN_EXIT_CODE = 0, XRUN_EXIT_SIGNAL = 1, XRUN_EXIT_TIMEOUT = 2, XRUN_EXIT_NOT_STARTED = 3 };

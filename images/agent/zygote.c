@@ -22,7 +22,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <stdint.h>
 #include <unistd.h>
+
+#include "zygote_request.h"
 
 typedef int (*main_fn)(int, char **, char **);
 static main_fn real_main;
@@ -30,7 +33,7 @@ static main_fn real_main;
 static int send_int(int fd, int value) { return send(fd, &value, sizeof value, MSG_NOSIGNAL) == sizeof value ? 0 : -1; }
 
 static int serve(int fd) {
-  static char buffer[1 << 20];
+  static char buffer[XRUN_ZYGOTE_REQUEST_MAX + 1];
   for (;;) {
     int fds[3] = {-1, -1, -1};
     char control[CMSG_SPACE(sizeof fds)];
@@ -46,13 +49,18 @@ static int serve(int fd) {
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
     if (!c || c->cmsg_type != SCM_RIGHTS || c->cmsg_len != CMSG_LEN(sizeof fds)) _exit(3);
     memcpy(fds, CMSG_DATA(c), sizeof fds);
-    /* argv: NUL-terminated strings back to back. */
+    /* argc, then argv and the environment changes: NUL-terminated strings back to back. */
+    uint32_t argc = 0;
+    if ((size_t)n < sizeof argc) _exit(3);
+    memcpy(&argc, buffer, sizeof argc);
     buffer[n] = 0;
-    int argc = 0;
-    for (ssize_t i = 0; i < n; i++) argc += buffer[i] == 0;
-    char **argv = calloc((size_t)argc + 1, sizeof *argv);
-    char *p = buffer;
-    for (int i = 0; i < argc; i++, p += strlen(p) + 1) argv[i] = p;
+    int strings = 0;
+    for (ssize_t i = sizeof argc; i < n; i++) strings += buffer[i] == 0;
+    if ((int)argc > strings) _exit(3);
+    char **argv = calloc((size_t)strings + 1, sizeof *argv);
+    char *p = buffer + sizeof argc;
+    for (int i = 0; i < strings; i++, p += strlen(p) + 1) argv[i] = p;
+    char **set_env = argv + argc;
 
     pid_t pid = fork();
     if (pid == 0) {
@@ -61,7 +69,9 @@ static int serve(int fd) {
       for (int i = 0; i < 3; i++) dup2(fds[i], i);
       for (int i = 0; i < 3; i++)
         if (fds[i] > 2) close(fds[i]);
-      exit(real_main(argc, argv, environ));
+      for (char **e = set_env; *e; e++) putenv(*e);
+      argv[argc] = NULL;
+      exit(real_main((int)argc, argv, environ));
     }
     if (pid > 0) setpgid(pid, pid); /* also here: the agent may signal the group at once */
     for (int i = 0; i < 3; i++) close(fds[i]);

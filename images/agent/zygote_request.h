@@ -1,20 +1,38 @@
-/* One request to a fork server (zygote.c): the child's argv as NUL-terminated
- * strings back to back, and its stdin, stdout and stderr as SCM_RIGHTS. The
- * zygote answers with the child's pid, then its wait status (two ints).
- * Shared by the agent and bench/guest_fork_server_loop.c, which plays the
- * agent's part to time the fork server alone. */
+/* One request to a fork server (zygote.c): the child's argc (a u32), its
+ * argv as NUL-terminated strings back to back, then NAME=value strings the
+ * child sets in its environment before main (its private TMPDIR), and its
+ * stdin, stdout and stderr as SCM_RIGHTS. The zygote answers with the
+ * child's pid, then its wait status (two ints). Shared by the agent and
+ * bench/guest_fork_server_loop.c, which plays the agent's part to time the
+ * fork server alone. */
 #ifndef XRUN_ZYGOTE_REQUEST_H
 #define XRUN_ZYGOTE_REQUEST_H
 
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-/* Returns what sendmsg returns. */
-static inline ssize_t xrun_zygote_send_request(int sock, const char *argv_blob, size_t len, const int fds[3]) {
+#define XRUN_ZYGOTE_REQUEST_MAX (1u << 20)
+
+/* Returns what sendmsg returns; -1 when the request does not fit. */
+static inline ssize_t xrun_zygote_send_request(int sock, char *const *argv, char *const *set_env, const int fds[3]) {
+  static char blob[XRUN_ZYGOTE_REQUEST_MAX];
+  uint32_t argc = 0;
+  size_t len = sizeof argc;
+  for (int pass = 0; pass < 2; pass++) {
+    for (char *const *s = pass == 0 ? argv : set_env; s && *s; s++) {
+      size_t n = strlen(*s) + 1;
+      if (len + n > sizeof blob) return -1;
+      memcpy(blob + len, *s, n);
+      len += n;
+      if (pass == 0) argc++;
+    }
+  }
+  memcpy(blob, &argc, sizeof argc);
   char control[CMSG_SPACE(3 * sizeof(int))];
   memset(control, 0, sizeof control);
-  struct iovec iov = {(void *)argv_blob, len};
+  struct iovec iov = {blob, len};
   struct msghdr msg;
   memset(&msg, 0, sizeof msg);
   msg.msg_iov = &iov;

@@ -75,10 +75,13 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
         job->callbacks.output("qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n");
         finish(job, JobExit{true, 0, SIGSEGV});
         return;
-      case Behaviour::InfraCrash:
+      case Behaviour::InfraCrash: {  // as the process runner reports qemu's own failure
         job->callbacks.output("qemu: fatal: something inside the emulator\n");
-        finish(job, JobExit{true, 0, SIGABRT});
+        JobExit exit{true, 0, SIGABRT};
+        exit.infra_error = "the emulator failed: qemu: fatal: something inside the emulator (qemu died of SIGABRT)";
+        finish(job, exit);
         return;
+      }
       case Behaviour::Exit3: finish(job, JobExit{false, 3, 0}); return;
       case Behaviour::FlakyOnce: break;  // resolved above
       case Behaviour::Hang:

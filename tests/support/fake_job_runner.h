@@ -34,6 +34,7 @@ class FakeJobRunner final : public JobRunner {
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   void signal(JobId id, int signal) override;
   void signal_all(int signal) override;
+  void send_stdin(JobId, std::string_view) override {}
 
   // What happened, for assertions.
   std::vector<JobRequest> started;

@@ -1,0 +1,40 @@
+// xrun's own options on a run line, `xrun [OPTIONS] [--] PROGRAM [ARGS...]`:
+// one grammar for everything that reads such a line -- the runner itself,
+// the options written before a subcommand (`xrun -v test ...`), and the
+// commands CTest runs through CMAKE_CROSSCOMPILING_EMULATOR
+// (`xrun;--backend;system;/b/suite`), which `xrun test --ctest` takes apart.
+//
+// Parsing is by hand, not by CLI11: only the options before PROGRAM belong
+// to xrun; everything from PROGRAM on reaches the program byte for byte,
+// including words that look like options.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/backend.h"
+#include "core/expected.h"
+
+namespace xrun {
+
+struct RunOptions {
+  bool verbose = false;                     // -v, --verbose
+  std::optional<std::string> target;        // --target T
+  std::optional<std::string> config_file;   // --config FILE
+  std::optional<Backend> backend;           // --backend B
+  bool cold_boot = false;                   // --cold-boot
+};
+
+struct RunLine {
+  RunOptions options;
+  std::vector<std::string> option_words;  // the options as written, to hand on to a subcommand
+  std::size_t program = 0;                // index of PROGRAM in the words; == size when there is none
+  bool after_dashes = false;              // "--" came first: PROGRAM is never a subcommand
+};
+
+// Errors (exit code Usage) name the option: an unknown one with a
+// suggestion, a missing value, a backend that does not exist.
+Expected<RunLine> parse_run_line(const std::vector<std::string>& words);
+
+}  // namespace xrun
