@@ -107,6 +107,8 @@ struct Scheduler::State {
   bool was_interrupted = false;
   std::string stop_reason;
 
+  Clock::time_point now() const { return options.clock ? options.clock() : Clock::now(); }
+
   BoundedOutput& output_of(Running& r, std::size_t index) {
     auto it = r.outputs.find(index);
     if (it == r.outputs.end())
@@ -208,7 +210,7 @@ struct Scheduler::State {
           return e.rfind("TMPDIR=", 0) == 0;  // the test's own choice (CTest's ENVIRONMENT)
         });
     if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
-    r->unit_start = r->test_start = Clock::now();
+    r->unit_start = r->test_start = now();
     auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },
                                           [this, r](const JobExit& exit) { on_exit(*r, exit); },
                                           [this, r] { begin(*r); }});
@@ -236,7 +238,7 @@ struct Scheduler::State {
   void begin(Running& r) {
     if (r.begun || r.cancelled) return;
     r.begun = true;
-    r.unit_start = r.test_start = Clock::now();
+    r.unit_start = r.test_start = now();
     if (r.kind == TestKind::Plain) {
       r.current = r.unit.tests.front();
       reporter.on_test_started((*tests)[*r.current]);
@@ -256,7 +258,7 @@ struct Scheduler::State {
     auto it = r.by_name.find(name);
     if (it == r.by_name.end()) return;
     r.current = it->second;
-    r.test_start = Clock::now();
+    r.test_start = now();
     arm_timeout(r);
     reporter.on_test_started((*tests)[it->second]);
   }
@@ -270,7 +272,7 @@ struct Scheduler::State {
     if (r.timed_out && r.timed_out_test == index) return;  // finished while being killed: still timed out
     TestResult result = base_result(index);
     result.backend = r.backend;
-    result.duration_seconds = std::chrono::duration<double>(Clock::now() - r.test_start).count();
+    result.duration_seconds = std::chrono::duration<double>(now() - r.test_start).count();
     result.status = verdict == Verdict::Passed ? Status::Passed : verdict == Verdict::Failed ? Status::Failed : Status::Skipped;
     result.message = verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
     if (verdict == Verdict::Failed && r.kind == TestKind::Libtest) {
@@ -351,7 +353,7 @@ struct Scheduler::State {
       TestResult result = base_result(index);
       result.backend = r.backend;
       result.duration_seconds =
-          std::chrono::duration<double>(Clock::now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
+          std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
       if (!exit.infra_error) {
         if (exit.signaled) result.signal = exit.signal;
         else result.exit_code = exit.code;
@@ -479,7 +481,7 @@ bool Scheduler::interrupted() const { return state_->was_interrupted; }
 
 std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   State& s = *state_;
-  const auto start = Clock::now();
+  const auto start = s.now();
   s.tests = &tests;
   s.states.assign(tests.size(), {});
   s.remaining = tests.size();
@@ -512,7 +514,7 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
     }
     results.push_back(s.states[i].result);
   }
-  s.reporter.on_finish(results, std::chrono::duration<double>(Clock::now() - start).count(), s.was_interrupted);
+  s.reporter.on_finish(results, std::chrono::duration<double>(s.now() - start).count(), s.was_interrupted);
   return results;
 }
 

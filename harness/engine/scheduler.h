@@ -16,6 +16,8 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -53,6 +55,10 @@ struct SchedulerOptions {
   // Every job gets a TMPDIR of its own (JobRequest::private_tmpdir), unless
   // the test's own environment sets one.
   bool private_tmpdirs = true;
+  // What durations are measured with; unset: the steady clock. (Tests give
+  // the fake runner's clock, so that durations are exact.) Timeouts are
+  // always real time.
+  std::function<std::chrono::steady_clock::time_point()> clock;
 };
 
 class Scheduler {

@@ -89,7 +89,7 @@ std::string seconds(double value) {
 
 }  // namespace
 
-std::string xml_escape(std::string_view text) {
+std::string xml_escape(std::string_view text, bool attribute) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size();) {
@@ -121,6 +121,10 @@ std::string xml_escape(std::string_view text) {
       out += "&apos;";
     } else if (c == '\r') {
       out += "&#13;";  // a raw CR would be normalised away by the parser
+    } else if (attribute && c == '\n') {
+      out += "&#10;";
+    } else if (attribute && c == '\t') {
+      out += "&#9;";
     } else {
       out.append(text.substr(i, length));
     }
@@ -174,7 +178,7 @@ std::string to_junit_xml(const RunReport& report) {
         // (as GoogleTest's own XML has it), or for a crash, a timeout or an
         // exit status, that and the end of the output.
         const std::string detail = !test->failure.empty() ? test->failure : test->message + "\n" + last_lines(test->output, 30);
-        xml += "      <failure message=\"" + xml_escape(test->failure.empty() ? test->message : test->failure) +
+        xml += "      <failure message=\"" + xml_escape(test->failure.empty() ? test->message : test->failure, true) +
                "\" type=\"" + type + "\">" + xml_escape(detail) + "</failure>\n";
       } else if (test->status == Status::InfraError) {
         xml += "      <error message=\"" + message + "\" type=\"infra-error\">" + message + "</error>\n";

@@ -17,7 +17,10 @@ namespace xrun {
 
 std::string to_junit_xml(const RunReport& report);
 
-// Text safe inside an XML 1.0 element or attribute value.
-std::string xml_escape(std::string_view text);
+// Text safe inside an XML 1.0 element or attribute value. In an attribute
+// (`attribute`), newlines and tabs are written as character references too:
+// a parser turns raw ones into spaces, and a multi-line assertion in a
+// <failure message="..."> would lose its lines.
+std::string xml_escape(std::string_view text, bool attribute = false);
 
 }  // namespace xrun

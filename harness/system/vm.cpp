@@ -210,6 +210,29 @@ const nlohmann::json kIgnoreShared = {
     {"execute", "migrate-set-capabilities"},
     {"arguments", {{"capabilities", {{{"capability", "x-ignore-shared"}, {"state", true}}}}}}};
 
+}  // namespace
+
+Expected<std::string> migration_state(const nlohmann::json& reply) {
+  // {"return": {"status": "active", ...}} or {"error": {"class": ..., "desc": ...}}
+  if (!reply.is_object()) return make_error(ExitCode::InfraError, "query-migrate: not a QMP reply: " + reply.dump());
+  if (auto error = reply.find("error"); error != reply.end()) {
+    const std::string desc = error->is_object() && error->contains("desc") && (*error)["desc"].is_string()
+                                 ? (*error)["desc"].get<std::string>()
+                                 : error->dump();
+    return make_error(ExitCode::InfraError, "query-migrate: qemu answered with an error: " + desc);
+  }
+  auto result = reply.find("return");
+  if (result == reply.end() || !result->is_object())
+    return make_error(ExitCode::InfraError, "query-migrate: an answer without a result: " + reply.dump());
+  auto status = result->find("status");
+  const std::string state = status != result->end() && status->is_string() ? status->get<std::string>() : "";
+  if (state == "failed" || state == "cancelled")
+    return make_error(ExitCode::InfraError, "migration " + state + ": " + reply.dump());
+  return state;
+}
+
+namespace {
+
 // Connects to qemu's QMP socket (retrying while qemu starts), negotiates,
 // and returns the fd; -1 with `why` set on failure.
 int qmp_open(const std::string& socket, pid_t qemu, std::string& pending, Clock::time_point deadline, std::string& why) {
@@ -365,9 +388,9 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   for (;;) {
     auto status = qmp(qmp_fd, pending, {{"execute", "query-migrate"}}, qmp_deadline);
     if (!status) return fail("query-migrate did not answer");
-    const std::string state = (*status)["return"].value("status", "");
-    if (state == "completed") break;
-    if (state == "failed" || state == "cancelled") return fail("migration " + state + ": " + status->dump());
+    const auto state = migration_state(*status);
+    if (!state) return fail(state.error().message);
+    if (*state == "completed") break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   cleanup();
@@ -443,7 +466,14 @@ std::optional<std::string> Vm::spawn() {
   if (!pid) return pid.error().message;
   pid_ = *pid;
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  if (pid_fd < 0) return std::string("pidfd_open: ") + std::strerror(errno);
+  if (pid_fd < 0) {
+    // Without a pidfd nobody would notice this qemu end, or end it: do now.
+    const std::string why = std::string("pidfd_open: ") + std::strerror(errno);
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+    return why;
+  }
   exit_watch_.emplace(io_, pid_fd);
   watch_exit();
   return std::nullopt;

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -59,6 +60,11 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
 // different qemu binary, image or machine options). An Error means no usable
 // saved state: callers cold-boot.
 Expected<std::string> ensure_snapshot(const VmSettings& settings);
+
+// The migration's state from a QMP query-migrate reply ("active",
+// "completed", ...); an Error for an error reply, a failed or cancelled
+// migration, or a reply that is not one (exposed for unit tests).
+Expected<std::string> migration_state(const nlohmann::json& reply);
 
 class Vm : public std::enable_shared_from_this<Vm> {
  public:

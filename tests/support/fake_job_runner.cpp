@@ -9,6 +9,7 @@ namespace xrun::testing {
 struct FakeJobRunner::Job {
   explicit Job(boost::asio::io_context& io) : timer(io) {}
   JobId id;
+  std::string program;
   std::vector<std::string> tests;
   std::size_t next = 0;
   bool in_test = false;
@@ -24,6 +25,7 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
   started.push_back(request);
   auto job = std::make_shared<Job>(io_);
   job->id = next_++;
+  job->program = request.program;
   job->callbacks = std::move(callbacks);
   for (const auto& arg : request.args) {
     if (arg.rfind("--gtest_filter=", 0) != 0) continue;
@@ -31,7 +33,10 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
     for (std::string name; std::getline(names, name, ':');) job->tests.push_back(name);
   }
   jobs_[job->id] = job;
+  job->hanging = hanging.count(request.program) > 0;
   max_concurrent = std::max<int>(max_concurrent, static_cast<int>(jobs_.size()));
+  int& by_program = max_concurrent_by_program[request.program];
+  by_program = std::max(by_program, ++running_by_program_[request.program]);
   if (start_delay.count() == 0) {
     step(job);
     return JobStarted{job->id, "fake"};
@@ -39,6 +44,7 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
   job->timer.expires_after(start_delay);
   job->timer.async_wait([this, job](const auto& error) {
     if (error || job->done) return;
+    elapsed_ += start_delay;
     job->callbacks.started();
     step(job);
   });
@@ -48,7 +54,8 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
 void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
   job->timer.expires_after(step_delay);
   job->timer.async_wait([this, job](const auto& error) {
-    if (error || job->done) return;
+    if (error || job->done || job->hanging) return;
+    elapsed_ += step_cost;
     if (job->next == job->tests.size()) {
       job->callbacks.output("[==========] done\n");
       finish(job, JobExit{false, 0, 0});
@@ -69,7 +76,9 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
     ++job->next;
     switch (b) {
       case Behaviour::Pass: job->callbacks.output("output of " + name + "\n[       OK ] " + name + " (1 ms)\n"); break;
-      case Behaviour::Fail: job->callbacks.output("boom\n[  FAILED  ] " + name + " (1 ms)\n"); break;
+      case Behaviour::Fail:
+        job->callbacks.output("fake_test.cpp:12: Failure\nValue of: boom\n[  FAILED  ] " + name + " (1 ms)\n");
+        break;
       case Behaviour::Skip: job->callbacks.output("[  SKIPPED ] " + name + " (0 ms)\n"); break;
       case Behaviour::Crash:
         job->callbacks.output("qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n");
@@ -99,6 +108,7 @@ void FakeJobRunner::finish(const std::shared_ptr<Job>& job, JobExit exit) {
   job->done = true;
   job->timer.cancel();
   jobs_.erase(job->id);
+  --running_by_program_[job->program];
   // Deliver the end asynchronously, as a real process would be.
   boost::asio::post(io_, [job, exit] { job->callbacks.exited(exit); });
 }

@@ -26,11 +26,18 @@ class FakeJobRunner final : public JobRunner {
 
   std::map<std::string, Behaviour> behaviour;  // by test name; default Pass
   std::set<std::string> unstartable;           // binaries whose start fails (infra)
+  std::set<std::string> hanging;               // binaries whose every run hangs until signalled
   std::chrono::milliseconds step_delay{2};     // between the lines it prints
   // Above zero: jobs wait this long before they start (like a booting VM),
   // reported with JobStarted::starts_later and Callbacks::started.
   std::chrono::milliseconds start_delay{0};
 
+  // A clock for the scheduler's durations (SchedulerOptions::clock) that
+  // moves only when this runner says time passed: by start_delay when a job
+  // begins, by step_cost for each line a job prints. Durations are then
+  // exact, whatever the machine's load.
+  std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::time_point{} + elapsed_; }
+  std::chrono::milliseconds step_cost{1};
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   void signal(JobId id, int signal) override;
   void signal_all(int signal) override;
@@ -40,6 +47,8 @@ class FakeJobRunner final : public JobRunner {
   std::vector<JobRequest> started;
   std::vector<std::pair<JobId, int>> signals;
   int max_concurrent = 0;
+  std::size_t running() const { return jobs_.size(); }
+  std::map<std::string, int> max_concurrent_by_program;
 
  private:
   struct Job;
@@ -48,6 +57,8 @@ class FakeJobRunner final : public JobRunner {
 
   boost::asio::io_context& io_;
   std::map<JobId, std::shared_ptr<Job>> jobs_;
+  std::map<std::string, int> running_by_program_;
+  std::chrono::steady_clock::duration elapsed_{0};
   std::map<std::string, int> runs_;  // per test, for FlakyOnce
   JobId next_ = 1;
 };

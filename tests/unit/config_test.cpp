@@ -216,3 +216,64 @@ TEST(ConfigTestSection, EnvironmentOverrides) {
 }
 
 }  // namespace
+
+namespace {
+
+// Every key is a row with its own check, read the same way from a file
+// (with file:line) and from the environment.
+TEST(ConfigRows, VmMemoryIsCheckedWhereItIsWritten) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\nvm_memory = 256\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->target("aarch64").vm_memory, 256);
+  dir.write("xrun.toml", "[targets.aarch64]\nvm_memory = 16\n");
+  config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message, dir.path() + "/xrun.toml:2:13: \"vm_memory\" must be a number of MiB from 32, not 16");
+  TempDir no_file;
+  auto inputs = inputs_in(no_file.path());
+  inputs.environment = {{"XRUN_AARCH64_VM_MEMORY", "lots"}};
+  config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message, "environment: XRUN_AARCH64_VM_MEMORY must be an integer, not \"lots\"");
+}
+
+TEST(ConfigRows, TheBackendIsOneValueFromFileAndEnvironment) {
+  TempDir dir;
+  dir.write("xrun.toml", "[targets.aarch64]\nbackend = \"system\"\n[targets.armhf]\nbackend = \"qemu-user\"\n");
+  auto inputs = inputs_in(dir.path());
+  inputs.environment = {{"XRUN_RISCV64_BACKEND", "system"}};
+  auto config = load_config(inputs);
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->target("aarch64").backend, Backend::System);
+  EXPECT_EQ(config->target("armhf").backend, Backend::QemuUser);
+  EXPECT_EQ(config->target("riscv64").backend, Backend::System);
+  inputs.environment = {{"XRUN_AARCH64_BACKEND", "qemu-system"}};
+  config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_EQ(config.error().message, "environment: XRUN_AARCH64_BACKEND must be \"qemu-user\" or \"system\", not \"qemu-system\"");
+}
+
+TEST(ConfigRows, TestGroupsWithTheirPatternsAndLimit) {
+  TempDir dir;
+  dir.write("xrun.toml", "[groups.serial]\nbinaries = [\"posix-mock-test\"]\nmax_jobs = 1\n"
+                         "[groups.two-at-a-time]\nfilter = [\"Db.*\", \"Net.*\"]\nmax_jobs = 2\n");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  ASSERT_EQ(config->groups.size(), 2u);
+  EXPECT_EQ(config->groups.at("serial").binaries, std::vector<std::string>{"posix-mock-test"});
+  EXPECT_TRUE(config->groups.at("serial").filter.empty());
+  EXPECT_EQ(config->groups.at("two-at-a-time").max_jobs, 2);
+  EXPECT_EQ(config->groups.at("two-at-a-time").filter, (std::vector<std::string>{"Db.*", "Net.*"}));
+
+  dir.write("xrun.toml", "[groups.bad]\nmax_jobs = 0\nfiltr = [\"x\"]\n[groups.empty]\nmax_jobs = 1\n");
+  config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  const auto& m = config.error().message;
+  EXPECT_NE(m.find("xrun.toml:2:12: \"max_jobs\" must be at least 1, not 0"), std::string::npos) << m;
+  EXPECT_NE(m.find("unknown key \"filtr\" in [groups.bad], did you mean \"filter\"?"), std::string::npos) << m;
+  EXPECT_NE(m.find("group \"empty\" has neither \"filter\" nor \"binaries\""), std::string::npos) << m;
+}
+
+}  // namespace

@@ -56,3 +56,54 @@ TEST(Discovery, CacheRoundTripsAndIsKeyedByContent) {
   dir.write("bin", "content two");  // rebuilt binary: the listing is stale
   EXPECT_FALSE(cache.load(binary, TestKind::GTest));
 }
+
+#include <signal.h>
+
+#include "support/fake_job_runner.h"
+
+namespace {
+
+using xrun::testing::FakeJobRunner;
+
+std::vector<BinarySpec> gtest_binaries(const std::vector<std::string>& paths) {
+  std::vector<BinarySpec> out;
+  for (const auto& path : paths) {
+    BinarySpec spec;
+    spec.path = path;
+    spec.kind = TestKind::GTest;
+    out.push_back(spec);
+  }
+  return out;
+}
+
+// A listing that hangs is killed when the timeout gives up on it, and it has
+// ended before discover_tests returns (its callbacks refer to the listing).
+TEST(Discovery, AHangingListingIsKilledWhenItsTimeIsUp) {
+  boost::asio::io_context io;
+  FakeJobRunner runner(io);
+  const std::string hangs = xrun::testing::host_helper(), fine = xrun::testing::helper("aarch64", "static");
+  runner.hanging = {hangs};
+  auto tests = discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 0.2);
+  ASSERT_FALSE(tests);
+  EXPECT_EQ(tests.error().message, "listing the tests took longer than 0.2 s (" + hangs + ")");
+  ASSERT_EQ(runner.signals.size(), 1u);
+  EXPECT_EQ(runner.signals[0].second, SIGKILL);
+  EXPECT_EQ(runner.running(), 0u) << "nothing may still run after discover_tests returned";
+}
+
+// A binary that cannot be listed stops discovery; the listings already
+// started are stopped too, not left running.
+TEST(Discovery, ALaterFailureStopsTheListingsAlreadyRunning) {
+  boost::asio::io_context io;
+  FakeJobRunner runner(io);
+  const std::string hangs = xrun::testing::host_helper(), broken = xrun::testing::helper("aarch64", "static");
+  runner.hanging = {hangs};
+  runner.unstartable = {broken};
+  auto tests = discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled());
+  ASSERT_FALSE(tests);
+  EXPECT_NE(tests.error().message.find("cannot list the tests of"), std::string::npos) << tests.error().message;
+  ASSERT_EQ(runner.signals.size(), 1u);
+  EXPECT_EQ(runner.running(), 0u);
+}
+
+}  // namespace

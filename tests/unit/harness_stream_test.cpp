@@ -118,4 +118,33 @@ TEST(HarnessArguments, SelectExactlyTheNamedTests) {
             (std::vector<std::string>{"--test-threads=1", "--exact", "--color=never", "m::a"}));
 }
 
+// What JUnit's <failure> shows: the assertion, as each harness prints it.
+TEST(FailureText, GoogleTestBlocksWithoutTheHarnessLines) {
+  const std::string output =
+      "[ RUN      ] Fail.Assertion\nabout to fail\n"
+      "/src/suite_test.cpp:26: Failure\nExpected equality of these values:\n  2 + 2\n    Which is: 4\n  5\n"
+      "arithmetic is broken\nunknown file: Failure\nC++ exception with description \"x\" thrown in the test body.\n"
+      "[  FAILED  ] Fail.Assertion (0 ms)\n";
+  EXPECT_EQ(failure_text(TestKind::GTest, output),
+            "/src/suite_test.cpp:26: Failure\nExpected equality of these values:\n  2 + 2\n    Which is: 4\n  5\n"
+            "arithmetic is broken\nunknown file: Failure\nC++ exception with description \"x\" thrown in the test body.");
+  EXPECT_EQ(failure_text(TestKind::GTest, "[ RUN      ] A.b\nno assertion here\n[  FAILED  ] A.b (0 ms)\n"), "");
+}
+
+TEST(FailureText, RustPanicsOldAndNewStyle) {
+  // rustc 1.63 (Debian 12) and rustc 1.73 and later word it differently.
+  const std::string old_style =
+      "test tests::bad ... FAILED\n\nfailures:\n\n---- tests::bad stdout ----\n"
+      "thread 'tests::bad' panicked at 'assertion failed: `(left == right)`\n  left: `1`,\n right: `2`', src/lib.rs:9:9\n"
+      "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n";
+  EXPECT_EQ(failure_text(TestKind::Libtest, old_style),
+            "thread 'tests::bad' panicked at 'assertion failed: `(left == right)`\n  left: `1`,\n right: `2`', "
+            "src/lib.rs:9:9");
+  const std::string new_style =
+      "---- tests::bad stdout ----\nthread 'tests::bad' panicked at src/lib.rs:9:9:\nassertion `left == right` failed\n"
+      "  left: 1\n right: 2\n\n\nfailures:\n    tests::bad\n";
+  EXPECT_EQ(failure_text(TestKind::Libtest, new_style),
+            "thread 'tests::bad' panicked at src/lib.rs:9:9:\nassertion `left == right` failed\n  left: 1\n right: 2");
+}
+
 }  // namespace

@@ -9,10 +9,16 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "support/paths.h"
+#include "support/temp_dir.h"
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
 
 using namespace xrun;
 using xrun::testing::helper;
 using xrun::testing::host_helper;
+using xrun::testing::TempDir;
 
 namespace {
 
@@ -74,14 +80,109 @@ TEST_F(ProcessRunnerTest, CwdAndExtraEnvironment) {
 }
 
 TEST_F(ProcessRunnerTest, SignalReachesTheWholeGroup) {
+  // The job's own child, detached from its output (so that nothing but the
+  // signal to the process group can end it), must die with the job.
+  TempDir dir;
+  const std::string pid_file = dir.path() + "/grandchild.pid";
   boost::asio::steady_timer later(io_);
-  auto f = run_job({helper("aarch64", "dynamic"), {"sleep", "60000"}, "", {}}, [&](JobId id) {
-    later.expires_after(std::chrono::milliseconds(200));
-    later.async_wait([&, id](const auto&) { runner_.signal(id, SIGTERM); });
-  });
+  auto f = run_job({"/bin/sh", {"-c", "sleep 600 >/dev/null 2>&1 & echo $! > " + pid_file + "; wait"}, "", {}},
+                   [&](JobId id) {
+                     later.expires_after(std::chrono::milliseconds(300));
+                     later.async_wait([&, id](const auto&) { runner_.signal(id, SIGTERM); });
+                   });
   ASSERT_TRUE(f.exit);
   EXPECT_TRUE(f.exit->signaled);
   EXPECT_EQ(f.exit->signal, SIGTERM);
+  int grandchild = 0;
+  std::ifstream(pid_file) >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  // Gone, or a zombie waiting for whoever reaps orphans here.
+  const auto dead = [](int pid) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_field, comm, state;
+    if (!(stat >> pid_field >> comm >> state)) return true;
+    return state == "Z" || state == "X";
+  };
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {  // the signal is delivered; give the kernel a moment to finish it
+    gone = dead(grandchild);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (!gone) ::kill(grandchild, SIGKILL);
+  EXPECT_TRUE(gone) << "the job's child " << grandchild << " outlived the signal to the job";
+}
+
+// What a single run needs from any runner: stdin forwarded, stderr apart.
+TEST_F(ProcessRunnerTest, StdinIsForwardedAndStderrCanComeApart) {
+  std::string out, err;
+  std::optional<JobExit> exit;
+  JobRequest request{helper("aarch64", "dynamic"), {"cat"}, "", {}};
+  request.forward_stdin = true;
+  JobRunner::Callbacks callbacks;
+  callbacks.output = [&](std::string_view b) { out.append(b); };
+  callbacks.error_output = [&](std::string_view b) { err.append(b); };
+  callbacks.exited = [&](const JobExit& e) { exit = e; };
+  auto started = runner_.start(request, callbacks);
+  ASSERT_TRUE(started) << started.error().message;
+  runner_.send_stdin(started->id, "line one\n");
+  runner_.send_stdin(started->id, std::string(200000, 'z'));
+  runner_.send_stdin(started->id, {});
+  while (!exit && io_.run_one() > 0) {
+  }
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(exit->code, 0);
+  EXPECT_EQ(out, "line one\n" + std::string(200000, 'z'));
+  exit.reset();
+  out.clear();
+  auto apart = runner_.start({host_helper(), {"stderr", "only here"}, "", {}}, callbacks);
+  ASSERT_TRUE(apart);
+  io_.restart();
+  while (!exit && io_.run_one() > 0) {
+  }
+  ASSERT_TRUE(exit);
+  EXPECT_EQ(out, "");
+  EXPECT_EQ(err, "only here\n");
+}
+
+// A private TMPDIR exists while the job runs, and is gone with what the job
+// left in it once the job has ended.
+TEST_F(ProcessRunnerTest, APrivateTmpdirLivesAsLongAsTheJob) {
+  JobRequest request{"/bin/sh", {"-c", "echo \"$TMPDIR\"; ls -A \"$TMPDIR\"; echo x > \"$TMPDIR/left-behind\""}, "", {}};
+  request.private_tmpdir = true;
+  auto f = run_job(request);
+  ASSERT_TRUE(f.exit);
+  EXPECT_EQ(f.exit->code, 0) << f.output;
+  const std::string dir = f.output.substr(0, f.output.find('\n'));
+  EXPECT_NE(dir, "/tmp");
+  EXPECT_EQ(f.output, dir + "\n") << "it starts empty";
+  EXPECT_FALSE(std::filesystem::exists(dir)) << dir << " outlived its job";
+  auto plain = run_job({"/bin/sh", {"-c", "echo \"${TMPDIR-unset}\""}, "", {}});
+  EXPECT_EQ(plain.output, (std::getenv("TMPDIR") ? std::string(std::getenv("TMPDIR")) : "unset") + "\n")
+      << "without private_tmpdir a job keeps xrun's own";
+}
+
+// qemu-user failing is an infrastructure error, said by the runner that
+// knows qemu; the same bytes from a program that is not emulated are its own.
+TEST_F(ProcessRunnerTest, QemuFailingIsAnInfraErrorOfTheJob) {
+  TempDir dir;
+  const std::string fake_qemu =
+      dir.write("qemu-aarch64", "#!/bin/sh\necho \"qemu-aarch64: Could not open '/lib/ld-linux-aarch64.so.1'\" >&2\nexit 255\n", true);
+  Config config;
+  config.targets["aarch64"].qemu = fake_qemu;
+  ProcessRunner runner(io_, config, OverlayStore::from_environment());
+  std::optional<JobExit> exit;
+  auto started = runner.start({helper("aarch64", "static"), {"exit", "0"}, "", {}},
+                              {[](std::string_view) {}, [&](const JobExit& e) { exit = e; }});
+  ASSERT_TRUE(started) << started.error().message;
+  while (!exit && io_.run_one() > 0) {
+  }
+  ASSERT_TRUE(exit);
+  ASSERT_TRUE(exit->infra_error);
+  EXPECT_EQ(*exit->infra_error,
+            "the emulator failed: qemu-aarch64: Could not open '/lib/ld-linux-aarch64.so.1' (exit status 255)");
+  auto own = run_job({"/bin/sh", {"-c", "echo 'qemu: fatal: printed by a test'; exit 1"}, "", {}});
+  ASSERT_TRUE(own.exit);
+  EXPECT_FALSE(own.exit->infra_error) << "a native program's output is its own";
 }
 
 TEST_F(ProcessRunnerTest, LaunchFailuresAreErrors) {

@@ -85,4 +85,36 @@ TEST(Summary, CountsEveryStatus) {
   EXPECT_EQ(counts["timed-out"], 0u);
 }
 
+// CI viewers show the <failure> element: it carries the assertion (as
+// GoogleTest's own XML does), and for a crash the signal and the output's end.
+TEST(Junit, FailuresCarryTheirAssertionAndCrashesTheirOutput) {
+  RunReport report = sample();
+  TestResult failed{"/build/suite", "Fail.Assertion", Status::Failed};
+  failed.message = "suite_test.cpp:26: Failure";
+  failed.failure = "suite_test.cpp:26: Failure\nExpected equality of these values:\n  2 + 2\n  5";
+  failed.attempts = 1;
+  report.tests.push_back(failed);
+  const std::string xml = to_junit_xml(report);
+  EXPECT_NE(xml.find("<failure message=\"suite_test.cpp:26: Failure&#10;Expected equality of these values:&#10;  2 + 2&#10;  5\" "
+                     "type=\"failed\">suite_test.cpp:26: Failure\nExpected equality"),
+            std::string::npos)
+      << xml;
+  EXPECT_NE(xml.find("<failure message=\"SIGSEGV (signal 11)\" type=\"crashed\">SIGSEGV (signal 11)\nbefore\n</failure>"),
+            std::string::npos)
+      << xml;
+  auto back = report_from_json(to_json(report), "r.json");
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->tests.back().failure, failed.failure);
+}
+
+// After Ctrl-C, tests that never ran are said to be that, not "skipped".
+TEST(Verdict, NotRunIsNotSkipped) {
+  std::vector<TestResult> results;
+  for (auto status : {Status::Passed, Status::Failed, Status::Skipped, Status::NotRun, Status::NotRun})
+    results.push_back(TestResult{"/b", "t", status});
+  EXPECT_EQ(verdict_line(results), "1 passed, 1 failed, 1 skipped, 2 not run");
+  results.resize(3);
+  EXPECT_EQ(verdict_line(results), "1 passed, 1 failed, 1 skipped");
+}
+
 }  // namespace

@@ -125,18 +125,19 @@ TEST(Scheduler, HugeSuitesAreSplitSoCommandLinesStaySmall) {
 
 TEST(Scheduler, TimeoutTerminatesThenKillsAndTheRestStillRuns) {
   Fixture f;
+  f.runner.step_delay = std::chrono::milliseconds(0);  // the passing tests take no real time at all
   f.runner.behaviour = {{"H.hang", Behaviour::Hang}, {"H.stubborn", Behaviour::HangIgnoringTerm}};
   SchedulerOptions options;
   options.jobs = 1;
-  options.timeout_seconds = 0.05;
-  options.grace_seconds = 0.05;
+  options.timeout_seconds = 0.5;
+  options.grace_seconds = 0.1;
   auto results = f.run(gtest_cases({"H.before", "H.hang", "H.stubborn", "H.after"}), options);
   auto s = by_name(results);
   EXPECT_EQ(s["H.before"], Status::Passed);
   EXPECT_EQ(s["H.hang"], Status::TimedOut);
   EXPECT_EQ(s["H.stubborn"], Status::TimedOut);
   EXPECT_EQ(s["H.after"], Status::Passed);
-  EXPECT_EQ(results[1].message, "timed out after 0.1 s");  // 0.05 rounds for display
+  EXPECT_EQ(results[1].message, "timed out after 0.5 s");
   // The stubborn one needed SIGKILL after the grace period.
   std::vector<int> sent;
   for (const auto& [job, sig] : f.runner.signals) sent.push_back(sig);
@@ -145,25 +146,27 @@ TEST(Scheduler, TimeoutTerminatesThenKillsAndTheRestStillRuns) {
 
 TEST(Scheduler, TimeoutAndDurationCountFromTheRealStart) {
   // Jobs that wait longer than the timeout before they start (a VM booting)
-  // do not time out; a hang after the start still does.
+  // do not time out; a hang after the start still does. Durations come from
+  // the fake runner's clock: its waits and lines, nothing of the machine's.
   Fixture f;
-  f.runner.start_delay = std::chrono::milliseconds(300);
+  f.runner.start_delay = std::chrono::milliseconds(400);
+  f.runner.step_delay = std::chrono::milliseconds(0);
   f.runner.behaviour = {{"W.hang", Behaviour::Hang}};
   SchedulerOptions options;
   options.jobs = 1;
   options.isolation = Isolation::Process;
-  options.timeout_seconds = 0.2;
+  options.timeout_seconds = 0.3;
   options.grace_seconds = 0.05;
-  const auto before = std::chrono::steady_clock::now();
+  options.clock = [&] { return f.runner.now(); };
   auto results = f.run(gtest_cases({"W.first", "W.hang", "W.last"}), options);
-  const double whole = std::chrono::duration<double>(std::chrono::steady_clock::now() - before).count();
   auto s = by_name(results);
   EXPECT_EQ(s["W.first"], Status::Passed);
   EXPECT_EQ(s["W.hang"], Status::TimedOut);
   EXPECT_EQ(s["W.last"], Status::Passed);
-  // Each waited 0.3 s to start: that is not part of its duration (compared
-  // with the run's own length, not with a wall-clock constant).
-  for (const auto& r : results) EXPECT_LT(r.duration_seconds, whole - 0.6) << r.name;
+  // Each waited 400 ms (of the fake clock) to start; what it is charged is
+  // the one line it printed between its start and its end.
+  EXPECT_DOUBLE_EQ(results[0].duration_seconds, 0.001);
+  EXPECT_DOUBLE_EQ(results[2].duration_seconds, 0.001);
 }
 
 TEST(Scheduler, InterruptBeforeAJobStartsMakesItNotRun) {
@@ -189,6 +192,7 @@ TEST(Scheduler, RetriesMakeFlakyAndKeepRealFailures) {
   auto s = by_name(results);
   EXPECT_EQ(s["R.flaky"], Status::Flaky);
   EXPECT_EQ(results[0].attempts, 2);
+  EXPECT_EQ(results[0].message, "passed on attempt 2 of 3");
   EXPECT_EQ(s["R.broken"], Status::Failed);
   EXPECT_EQ(results[1].attempts, 3);
   EXPECT_EQ(s["R.fine"], Status::Passed);
@@ -256,6 +260,70 @@ TEST(Scheduler, ListedSkipsAreReportedWithoutRunning) {
   EXPECT_EQ(results[0].attempts, 0);
   EXPECT_EQ(f.runner.started.size(), 1u);
   EXPECT_EQ(f.runner.started[0].args[0], "--gtest_filter=D.y");
+}
+
+// A failed test says what failed: its assertion as the harness printed it.
+TEST(Scheduler, AFailedTestCarriesItsAssertion) {
+  Fixture f;
+  f.runner.behaviour = {{"A.fail", Behaviour::Fail}};
+  auto results = f.run(gtest_cases({"A.fail"}), {});
+  ASSERT_EQ(results[0].status, Status::Failed);
+  EXPECT_EQ(results[0].message, "fake_test.cpp:12: Failure");
+  EXPECT_EQ(results[0].failure, "fake_test.cpp:12: Failure\nValue of: boom");
+}
+
+// Every job gets TMPDIR of its own, unless the test's own settings name one.
+TEST(Scheduler, JobsAskForAPrivateTmpdirUnlessTheTestSetsOne) {
+  Fixture f;
+  auto tests = gtest_cases({"T.a", "T.b"});
+  auto own = gtest_cases({"O.a"}, "/bin/own");
+  own[0].env = {"TMPDIR=/srv/tmp"};
+  tests.insert(tests.end(), own.begin(), own.end());
+  f.run(tests, {});
+  ASSERT_EQ(f.runner.started.size(), 2u);
+  for (const auto& request : f.runner.started)
+    EXPECT_EQ(request.private_tmpdir, request.program != "/bin/own") << request.program;
+}
+
+std::vector<TestCase> many(const std::string& binary, const std::string& suite, int n) {
+  std::vector<std::string> names;
+  for (int i = 0; i < n; ++i) names.push_back(suite + ".t" + std::to_string(i));
+  return gtest_cases(names, binary);
+}
+
+// A group with max_jobs = 1 runs its tests one process at a time, in both
+// isolation modes, while the other tests use every job slot.
+TEST(Scheduler, AGroupLimitsHowManyOfItsTestsRunAtOnce) {
+  for (auto isolation : {Isolation::Batch, Isolation::Process}) {
+    Fixture f;
+    auto tests = many("/build/posix-mock-test", "File", 8);
+    auto others = many("/build/format-test", "Format", 8);
+    tests.insert(tests.end(), others.begin(), others.end());
+    SchedulerOptions options;
+    options.jobs = 4;
+    options.isolation = isolation;
+    options.groups = {{"serial", {}, {"posix-mock-*"}, 1}};
+    auto results = f.run(tests, options);
+    for (const auto& r : results) EXPECT_EQ(r.status, Status::Passed) << r.name;
+    EXPECT_EQ(f.runner.max_concurrent_by_program["/build/posix-mock-test"], 1);
+    EXPECT_GT(f.runner.max_concurrent_by_program["/build/format-test"], 1) << "only the group is held back";
+    if (isolation == Isolation::Batch) {
+      int serial_processes = 0;
+      for (const auto& request : f.runner.started) serial_processes += request.program == "/build/posix-mock-test";
+      EXPECT_EQ(serial_processes, 1) << "a group of max_jobs 1 is one shard";
+    }
+  }
+}
+
+TEST(Scheduler, GroupsMatchByTestNameToo) {
+  const std::vector<TestGroupRule> groups = {{"db", {"Db.*"}, {}, 2}, {"later", {"*"}, {"never-*"}, 1}};
+  TestCase db;
+  db.binary = "/b/app_tests";
+  db.name = "Db.Connects";
+  TestCase other = db;
+  other.name = "Net.Connects";
+  EXPECT_EQ(group_of(db, groups), 0u);
+  EXPECT_EQ(group_of(other, groups), std::nullopt);
 }
 
 }  // namespace

@@ -268,3 +268,101 @@ TEST(ModuleLoadOrder, DependenciesFirstOnceEachBuiltInsSkipped) {
 
 }  // namespace
 }  // namespace xrun
+
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "system/vm.h"
+
+namespace xrun {
+namespace {
+
+// QMP answers with an error object where a result was expected: a message,
+// never a JSON type exception out of the system backend.
+TEST(MigrationState, ErrorRepliesAreErrorsNotExceptions) {
+  using nlohmann::json;
+  EXPECT_EQ(*migration_state(json::parse(R"({"return": {"status": "active"}})")), "active");
+  EXPECT_EQ(*migration_state(json::parse(R"({"return": {"status": "completed", "total-time": 12}})")), "completed");
+  auto error = migration_state(json::parse(R"({"error": {"class": "GenericError", "desc": "no migration in progress"}})"));
+  ASSERT_FALSE(error);
+  EXPECT_EQ(error.error().message, "query-migrate: qemu answered with an error: no migration in progress");
+  EXPECT_FALSE(migration_state(json::parse(R"({"return": {"status": "failed"}})")));
+  EXPECT_FALSE(migration_state(json::parse(R"({"return": 3})")));
+  EXPECT_FALSE(migration_state(json::parse(R"([1, 2])")));
+  EXPECT_FALSE(migration_state(json::parse(R"({"event": "STOP"})")));
+}
+
+// From here on, pidfd_open(2) fails with ENOSYS in this process (as on a
+// kernel without it, or under a container's seccomp policy).
+void refuse_pidfd_open() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_pidfd_open, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0)
+    ::_exit(90);
+}
+
+// A qemu that started but cannot be watched is not left running: the VM's
+// start fails, and that qemu is gone (run in a child, whose seccomp filter
+// makes pidfd_open fail).
+TEST(Vm, AQemuThatCannotBeWatchedIsNotLeftRunning) {
+  xrun::testing::TempDir dir;
+  const std::string fake_qemu = dir.write("qemu-system-aarch64", "#!/bin/sh\nexec sleep 600\n", true);
+  const pid_t child = ::fork();
+  if (child == 0) {
+    refuse_pidfd_open();
+    boost::asio::io_context io;
+    VmSettings settings;
+    settings.arch = find_vm_arch("aarch64");
+    settings.target = "aarch64";
+    settings.qemu = fake_qemu;
+    settings.cpu = "cortex-a57";
+    settings.image.name = "test";
+    settings.image.kernel = settings.image.initrd = dir.path() + "/none";
+    settings.work_dir = dir.path();
+    std::optional<std::string> failure;
+    auto vm = Vm::launch(io, settings, 0, false, [&](const std::shared_ptr<Vm>&, std::optional<std::string> error) {
+      failure = error.value_or("ready?");
+    });
+    while (!failure && io.run_one() > 0) {
+    }
+    if (!failure || failure->find("pidfd_open") == std::string::npos) ::_exit(91);
+    // Any child of this process still alive is the qemu that was left.
+    const auto live_children = [] {
+      int found = 0;
+      for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::ifstream stat(entry.path() / "stat");
+        std::string pid, comm, state;
+        long ppid = 0;
+        if (stat >> pid >> comm >> state >> ppid && ppid == ::getpid() && state != "Z") ++found;
+      }
+      return found;
+    };
+    const int left = live_children();
+    ::_exit(left == 0 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the qemu was left running; 9x: the test could not set up (" << WEXITSTATUS(status)
+                                    << ")";
+}
+
+}  // namespace
+}  // namespace xrun
