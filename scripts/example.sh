@@ -6,15 +6,18 @@
 # aarch64 VMs (system mode).
 #   scripts/example.sh
 # XRUN=/path/to/xrun skips installing and building xrun (the test suite runs
-# this script that way).
+# this script that way, with the xrun it built; CI also runs it the way a
+# newcomer does: a fresh clone, nothing preset, see .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
+scripts/first-run-cost.sh
 if [ -z "${XRUN:-}" ]; then
   scripts/install-deps.sh
   cmake -S . -B build -G Ninja >/dev/null
-  cmake --build build --target xrun
+  # xrun and what it puts into VMs: the guest agent and the fork-server library.
+  cmake --build build --target xrun xrun_agents
   XRUN=$root/build/runner/xrun
 fi
 out=${XRUN_EXAMPLE_DIR:-$root/build/examples}

@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 
+scripts/first-run-cost.sh
 scripts/install-deps.sh
 cmake -S . -B "$build" -G Ninja
 cmake --build "$build"

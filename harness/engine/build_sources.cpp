@@ -54,6 +54,9 @@ bool is_xrun(const std::string& program) {
 
 Expected<std::vector<BinarySpec>> parse_cargo_messages(std::string_view json_lines) {
   std::vector<BinarySpec> binaries;
+  // The crates' own binaries: an integration test runs them by the path
+  // Cargo compiled into it (env!("CARGO_BIN_EXE_<name>")).
+  std::vector<std::string> bin_dirs;
   std::istringstream lines{std::string(json_lines)};
   for (std::string line; std::getline(lines, line);) {
     if (line.empty() || line[0] != '{') continue;
@@ -65,7 +68,11 @@ Expected<std::vector<BinarySpec>> parse_cargo_messages(std::string_view json_lin
     }
     if (message.value("reason", "") != "compiler-artifact") continue;
     if (!message.contains("executable") || !message["executable"].is_string()) continue;
-    if (!message.contains("profile") || !message["profile"].value("test", false)) continue;
+    if (!message.contains("profile") || !message["profile"].value("test", false)) {
+      const std::string dir = dirname_of(message["executable"].get<std::string>());
+      if (std::find(bin_dirs.begin(), bin_dirs.end(), dir) == bin_dirs.end()) bin_dirs.push_back(dir);
+      continue;
+    }
     const std::string manifest = message.value("manifest_path", "");
     const auto [name, version] = package_name_version(message.value("package_id", ""), manifest);
     BinarySpec spec;
@@ -76,6 +83,7 @@ Expected<std::vector<BinarySpec>> parse_cargo_messages(std::string_view json_lin
                 "CARGO_CRATE_NAME=" + message["target"].value("name", name)};
     binaries.push_back(std::move(spec));
   }
+  for (auto& spec : binaries) spec.host_dirs = bin_dirs;
   return binaries;
 }
 

@@ -321,6 +321,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       tc.cwd = p.spec->cwd;
       tc.env = p.spec->env;
       tc.backend = p.spec->backend;
+      tc.host_dirs = p.spec->host_dirs;
       all.push_back(std::move(tc));
     }
   }

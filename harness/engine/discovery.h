@@ -50,6 +50,7 @@ struct BinarySpec {
   std::vector<std::string> args;          // Plain: arguments
   bool disabled = false;                  // Plain: listed but not to run (CTest's DISABLED)
   std::optional<Backend> backend;         // where its build system runs it (CTest's emulator options)
+  std::vector<std::string> host_dirs;     // see JobRequest::host_dirs
 };
 
 // Lists every binary's tests (in the order given, each in its harness's

@@ -36,6 +36,10 @@ struct JobRequest {
   // TMPDIR names a fresh empty directory of the job's own, removed after it:
   // tests of one binary running at once do not meet in /tmp.
   bool private_tmpdir = false;
+  // Host directories the program needs besides its own and the cwd (the
+  // binaries a Cargo test runs): a backend that does not share the host's
+  // files makes them visible at the same paths.
+  std::vector<std::string> host_dirs;
   // Already read from the program by whoever routed the job (the routing
   // runner probes once): runners use it instead of reading the file again.
   // Valid during start() only.

@@ -205,6 +205,7 @@ struct Scheduler::State {
     request.cwd = first.cwd;
     request.extra_env = first.env;
     request.backend = first.backend;
+    request.host_dirs = first.host_dirs;
     request.private_tmpdir =
         options.private_tmpdirs && std::none_of(first.env.begin(), first.env.end(), [](const std::string& e) {
           return e.rfind("TMPDIR=", 0) == 0;  // the test's own choice (CTest's ENVIRONMENT)

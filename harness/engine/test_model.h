@@ -32,6 +32,7 @@ struct TestCase {
   std::vector<std::string> env;    // extra "NAME=value" for this test
   std::vector<std::string> args;   // Plain only: arguments to the binary (ctest commands)
   std::optional<Backend> backend;  // where its build system asked for it to run (the CTest emulator's options)
+  std::vector<std::string> host_dirs;  // see JobRequest::host_dirs
 };
 
 struct TestResult {

@@ -68,6 +68,7 @@ std::string now_iso8601() {
 // `apt-cache show --no-all-versions PKG` fields of the candidate version.
 struct PackageInfo {
   std::string name, version, depends;
+  std::uint64_t size = 0;  // of the .deb, bytes
 };
 
 // The candidate versions of `packages` ("name:arch"), in one apt-cache call
@@ -81,7 +82,8 @@ Expected<std::map<std::string, PackageInfo>> candidates(const std::vector<std::s
   PackageInfo current;
   std::istringstream lines(result.out + "\n");
   for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("Package: ", 0) == 0) current = PackageInfo{line.substr(9), "", ""};
+    if (line.rfind("Package: ", 0) == 0) current = PackageInfo{line.substr(9), "", "", 0};
+    else if (line.rfind("Size: ", 0) == 0) current.size = std::strtoull(line.c_str() + 6, nullptr, 10);
     else if (line.rfind("Version: ", 0) == 0) current.version = line.substr(9);
     else if (line.rfind("Depends: ", 0) == 0) current.depends = line.substr(9);
     else if (line.empty() && !current.name.empty()) found.emplace(current.name, current), current = {};
@@ -291,8 +293,17 @@ Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part)
   }
   for (const auto& dir : dirs)
     if (is_regular_file(join_path(dir, file))) return join_path(dir, file);
-  return image_error("the guest's " + file + " is missing (looked next to xrun and in ../libexec/xrun): "
-                     "rebuild xrun with " + std::string(arch.multiarch) + "-gcc installed");
+  // It is built with xrun itself (images/CMakeLists.txt): the build that
+  // made this xrun did not make it, or it was copied without it.
+  std::string looked;
+  for (const auto& dir : dirs) looked += (looked.empty() ? "" : ", ") + dir;
+  const std::string compiler = std::string(arch.multiarch) + "-gcc";
+  return image_error("the guest's " + file + " is missing (looked in " + looked +
+                     "): it is built with xrun, by the xrun_agents target of xrun's CMake build (`cmake --build " +
+                     "BUILD_DIR`, or `cmake --build BUILD_DIR --target xrun_agents`); put it next to the xrun you run, "
+                     "or in ../libexec/xrun" +
+                     (find_program(compiler) ? "" : "; the build needs " + compiler + " (sudo apt-get install gcc-" +
+                                                    compiler.substr(0, compiler.size() - 4) + ")"));
 }
 
 Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings& settings,
@@ -436,7 +447,8 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   }
   if (release.empty() && !modules_dir.empty()) release = fs::path(modules_dir).filename().string();
   if (kernel_source) {
-    auto kernel = build_minimal_kernel(arch, {kernel_source->name, kernel_source->version}, kernel_config, progress);
+    auto kernel = build_minimal_kernel(arch, {kernel_source->name, kernel_source->version, kernel_source->size},
+                                       kernel_config, progress);
     if (!kernel) return kernel.error();
     kernel_file = kernel->image;
     release = kernel->release;

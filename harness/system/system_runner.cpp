@@ -246,6 +246,8 @@ Expected<JobStarted> SystemRunner::start(const JobRequest& request, Callbacks ca
   for (const auto& entry : f.env)
     if (!f.private_tmpdir && entry.rfind("TMPDIR=", 0) == 0 && is_directory(entry.substr(7))) f.binds.push_back(real_path(entry.substr(7)));
   for (const auto& share : (*pool)->settings.shares) f.binds.push_back(real_path(share));
+  for (const auto& dir : request.host_dirs)
+    if (is_directory(dir)) f.binds.push_back(real_path(dir));
   jobs_[job->id] = job;
   (*pool)->queue.push_back(job);
   dispatch(**pool);

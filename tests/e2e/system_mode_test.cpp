@@ -249,17 +249,19 @@ TEST(SystemMode, AGuestKernelPanicOrHangIsAnInfraErrorAndTheRunGoesOn) {
 }
 
 TEST(SystemMode, ATestsTimeoutStartsWhenItStartsNotWhenTheVmBoots) {
-  // A cold boot takes well over a second; the test itself a few milliseconds.
+  // One VM, two tests of 0.6 s each, a 1.5 s timeout: the second waits for
+  // a cold boot and for the first (well over 1.5 s) before it starts. Were
+  // its clock started when it was queued, it would time out.
   TempDir dir;
-  fs::create_symlink(kStatic, dir.path() + "/mode-ok");
-  auto r = run_xrun({"test", dir.path() + "/mode-ok", "--backend", "system", "--cold-boot", "--timeout", "1", "--json",
-                     dir.path() + "/r.json"},
+  fs::create_symlink(kStatic, dir.path() + "/mode-sleep-600");
+  fs::create_symlink(kStatic, dir.path() + "/mode-sleep-601");
+  auto r = run_xrun({"test", dir.path() + "/mode-sleep-600", dir.path() + "/mode-sleep-601", "--backend", "system",
+                     "--cold-boot", "-j1", "--timeout", "1.5", "--json", dir.path() + "/r.json"},
                     {.timeout_seconds = 120});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  auto report = read_json(dir.path() + "/r.json");
-  ASSERT_EQ(report["tests"].size(), 1u) << r.out;
-  EXPECT_EQ(report["tests"][0]["status"], "passed") << r.out;
-  EXPECT_LT(report["tests"][0]["duration_seconds"].get<double>(), 1.0) << r.out;
+  EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")),
+            (std::map<std::string, std::string>{{"mode-sleep-600", "passed"}, {"mode-sleep-601", "passed"}}))
+      << r.out;
 }
 
 const std::map<std::string, std::string> kSuiteStatuses = {
@@ -347,7 +349,7 @@ TEST(SystemMode, CtrlCLeavesNoQemuBehind) {
                                 "system", "-j2", "--json", json_path},
                                environment_with({"TMPDIR=" + tmp}));
   ASSERT_GT(pid, 0);
-  wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"});
+  ASSERT_TRUE(wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"})) << "the passing tests never finished";
   ASSERT_FALSE(processes_mentioning(tmp).empty()) << "the VMs should be running";
   const int status = interrupt_xrun(pid);
   ASSERT_TRUE(WIFEXITED(status));
@@ -363,15 +365,80 @@ TEST(SystemMode, CtrlCReachesASingleRunProgramAndNoQemuStays) {
   TempDir dir;
   const std::string tmp = dir.path() + "/tmp";
   fs::create_directories(tmp);
-  const pid_t pid = start_xrun({"--backend=system", kStatic, "sleep", "60000"}, environment_with({"TMPDIR=" + tmp}));
+  // The program marks that it runs (a file, through the share), then sleeps:
+  // the Ctrl-C comes only once it is running in the VM.
+  const std::string mark = dir.path() + "/running";
+  const pid_t pid = start_xrun({"--backend=system", kStatic, "mark", mark, "60000"}, environment_with({"TMPDIR=" + tmp}),
+                               "/dev/null", dir.path());  // the cwd is shared with the VM
   ASSERT_GT(pid, 0);
-  for (int i = 0; i < 100 && processes_mentioning(tmp).empty(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // the program is running in the VM
+  for (int i = 0; i < 600 && !fs::exists(mark); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(fs::exists(mark)) << "the program never ran";
   const int status = interrupt_xrun(pid);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
   auto left = processes_mentioning(tmp);
   EXPECT_TRUE(left.empty()) << "left behind:\n" << (left.empty() ? "" : left.front());
+}
+
+// The backend is chosen per job, by its target: --target holds in system mode
+// too, programs the host runs itself (a script, a host binary) run natively
+// under any backend, and one run can mix targets on different backends.
+TEST(SystemMode, TheBackendIsChosenPerJob) {
+  auto wrong = run_xrun({"--backend", "system", "--target", "armhf", kStatic, "exit", "0"});
+  EXPECT_EQ(wrong.exit_code, 126) << describe(wrong);
+  EXPECT_NE(wrong.err.find("built for aarch64, not for armhf"), std::string::npos) << wrong.err;
+
+  TempDir dir;
+  const std::string script = dir.write("check.sh", "#!/bin/sh\nexit 0\n", true);
+  fs::create_symlink(kStatic, dir.path() + "/mode-ok");
+  fs::create_symlink(helper("armhf", "static"), dir.path() + "/mode-ok-armhf");
+  fs::create_symlink(host_helper(), dir.path() + "/mode-ok-host");
+  dir.write("xrun.toml", "[targets.armhf]\nbackend = \"system\"\n");
+  auto r = run_xrun({"test", dir.path() + "/mode-ok", dir.path() + "/mode-ok-armhf", script, dir.path() + "/mode-ok-host", "--json",
+                     dir.path() + "/r.json"},
+                    {.cwd = dir.path(), .timeout_seconds = 240});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  std::map<std::string, std::string> where;
+  const auto report = read_json(dir.path() + "/r.json");
+  for (const auto& t : report["tests"])
+    where[t["name"].get<std::string>()] = t["backend"].get<std::string>();
+  EXPECT_EQ(where, (std::map<std::string, std::string>{{"mode-ok", "qemu-user"},
+                                                      {"mode-ok-armhf", "system"},
+                                                      {"check.sh", "native"},
+                                                      {"mode-ok-host", "native"}}))
+      << r.out;
+  auto system = run_xrun({"test", script, dir.path() + "/mode-ok", "--backend", "system", "--json", dir.path() + "/s.json"},
+                         {.cwd = dir.path(), .timeout_seconds = 240});
+  EXPECT_EQ(system.exit_code, 0) << "a script is not a VM's job: " << describe(system);
+}
+
+// A host directory the VM cannot show (here: the image has a file at its
+// path) is the VM's failure, an infra error, not the test's: before, the
+// program ran in an empty directory.
+TEST_F(PrivateImage, ADirectoryTheVmCannotShowIsAnInfraError) {
+  // The kernel compiled for the shared cache, so that the custom image
+  // below need not compile its own.
+  const std::string home = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME")
+                                                         : std::string(std::getenv("HOME")) + "/.cache";
+  fs::copy(home + "/xrun/kernels", cache_.path() + "/xrun/kernels", fs::copy_options::recursive);
+  TempDir work(XRUN_TEST_WORK_DIR);  // not under /tmp, which is a tmpfs of the guest's own
+  const std::string blocked = work.path() + "/blocked";
+  fs::create_directories(blocked);
+  // In the VM's root filesystem, the same path is a file.
+  const std::string rootfs = cache_.path() + "/rootfs";
+  fs::create_directories(rootfs + fs::canonical(work.path()).string());
+  std::ofstream(rootfs + fs::canonical(blocked).string()) << "a file, not a directory";
+  work.write("xrun.toml", "[targets.aarch64]\nrootfs = \"" + rootfs + "\"\n");
+  auto build = run_xrun({"image", "build", "--arch", "aarch64"}, {.cwd = work.path(), .env = env(), .timeout_seconds = 600});
+  ASSERT_EQ(build.exit_code, 0) << describe(build);
+  auto r = run_xrun({"test", kStatic, "--backend", "system", "--json", work.path() + "/r.json"},
+                    {.cwd = blocked, .env = env(), .timeout_seconds = 240});
+  EXPECT_EQ(r.exit_code, 3) << describe(r);
+  auto report = read_json(work.path() + "/r.json");
+  ASSERT_EQ(report["tests"].size(), 1u);
+  EXPECT_EQ(report["tests"][0]["status"], "infra-error") << report.dump(2);
+  EXPECT_NE(report["tests"][0]["message"].get<std::string>().find("cannot show the host's " + fs::canonical(blocked).string()),
+            std::string::npos)
+      << report.dump(2);
 }
 
 // The processes whose working directory is under `dir` ("pid: cmdline").

@@ -85,6 +85,10 @@ TEST_P(IsolationMode, EveryOutcomeOfTheSuiteIsReportedRightly) {
   std::ifstream xml(dir.path() + "/r.xml");
   const std::string junit((std::istreambuf_iterator<char>(xml)), {});
   EXPECT_NE(junit.find("<failure message=\"SIGSEGV (signal 11)\" type=\"crashed\">"), std::string::npos);
+  // A failure's element carries its assertion, which CI viewers show.
+  const auto failure = junit.find("suite_test.cpp:26: Failure&#10;Expected equality of these values:");
+  EXPECT_NE(failure, std::string::npos) << junit;
+  EXPECT_NE(junit.find("arithmetic is broken</failure>", failure), std::string::npos) << junit;
   EXPECT_NE(junit.find("<failure message=\"timed out after 3 s\" type=\"timed-out\">"), std::string::npos);
   // Terminal (not a TTY here): a line per test, failures with output, a summary.
   EXPECT_NE(r.out.find("   CRASH ["), std::string::npos) << r.out;
@@ -108,6 +112,7 @@ TEST(XrunTest, RetriesReportFlakyAndExitZero) {
   for (const auto& t : report["tests"])
     if (t["name"] == "Flaky.PassesOnRetry") {
       EXPECT_EQ(t["attempts"], 2);
+      EXPECT_EQ(t["message"], "passed on attempt 2 of 3");
     }
 }
 
@@ -219,7 +224,8 @@ TEST_F(CargoTest, LibtestBinariesRunLikeCargoWouldInBothModes) {
                                                      {"tests::cargo_environment_is_visible", "passed"},
                                                      {"tests::panics_as_expected", "passed"},
                                                      {"tests::ignored_test", "skipped"},
-                                                     {"tests::crashes_when_asked", "passed"}}))
+                                                     {"tests::crashes_when_asked", "passed"},
+                                                     {"the_binary_runs_with_its_arguments", "passed"}}))
         << mode;
   }
 }
@@ -233,16 +239,32 @@ TEST_F(CargoTest, ACrashingRustTestIsCrashedAndTheOthersStillRun) {
   EXPECT_EQ(s["tests::panics_as_expected"], "passed");
 }
 
+// A toolchain without the target's standard library (here Debian's rustc,
+// which has none for riscv64): the error says which cargo and rustc ran and
+// what is missing.
+TEST_F(CargoTest, AToolchainWithoutTheTargetsStandardLibraryIsNamed) {
+  auto r = run_xrun({"test", "--cargo", "--", "--offline", "--target", "riscv64gc-unknown-linux-gnu"},
+                    {.cwd = dir_.path() + "/crate",
+                     .env = environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir_.path() + "/home",
+                                              "CARGO_TARGET_DIR=" + dir_.path() + "/target", "RUSTUP_TOOLCHAIN"}),
+                     .timeout_seconds = 600});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.err.find("xrun: error: cargo test --no-run failed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("it ran /usr/bin/cargo (cargo 1."), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("with /usr/bin/rustc (rustc 1."), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("no standard library for riscv64gc-unknown-linux-gnu"), std::string::npos) << r.err;
+}
+
 TEST(XrunTest, CtrlCStopsEverythingAndLeavesAValidReport) {
   TempDir dir;
   const std::string suite = private_suite(dir);
   const std::string json_path = dir.path() + "/r.json";
   const pid_t pid = start_xrun({"test", suite, "--filter", "Hang.*", "--filter", "Pass.*", "-j2", "--isolation",
                                 "process", "--json", json_path},
-                               environment_with({}));
+                               environment_with({}), dir.path() + "/out.txt");
   ASSERT_GT(pid, 0);
   // Wait until the passing tests are in the report and the hang is running.
-  wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30);
+  ASSERT_TRUE(wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30)) << "the passing tests never finished";
   ASSERT_FALSE(processes_mentioning(suite).empty()) << "the hanging test should be running";
   const int status = interrupt_xrun(pid);
   ASSERT_TRUE(WIFEXITED(status));
@@ -252,6 +274,73 @@ TEST(XrunTest, CtrlCStopsEverythingAndLeavesAValidReport) {
   EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{
                                   {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}, {"Hang.Forever", "not-run"}}));
   EXPECT_TRUE(processes_mentioning(suite).empty()) << "left behind:\n" << processes_mentioning(suite).front();
+  // The closing line counts what did not run as such, not as skipped.
+  std::ifstream out(dir.path() + "/out.txt");
+  const std::string text((std::istreambuf_iterator<char>(out)), {});
+  EXPECT_NE(text.find("\n2 passed, 0 failed, 0 skipped, 1 not run\n"), std::string::npos) << text;
+}
+
+// Every option takes exactly its own value: the binary after a pattern is a binary.
+TEST(XrunTest, RepeatableOptionsTakeOneValueEach) {
+  TempDir dir;
+  auto r = run_xrun({"test", "--filter", "Pass.*", kSuite, "--exclude", "Pass.Threads", "--json", dir.path() + "/r.json"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")), (std::map<std::string, std::string>{{"Pass.Simple", "passed"}}));
+  auto arches = run_xrun({"binfmt", "status", "--arch", "aarch64", "riscv64"});
+  EXPECT_EQ(arches.exit_code, 2) << "one --arch, one value: " << describe(arches);
+}
+
+// xrun's own options work before a subcommand (`xrun -v test` is xrun's
+// test, not coreutils').
+TEST(XrunTest, OptionsBeforeTheSubcommandAreXruns) {
+  auto r = run_xrun({"-v", "test", kSuite, "--filter", "Pass.Simple"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("1 passed, 0 failed, 0 skipped"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("xrun: [debug]"), std::string::npos) << r.err;
+  TempDir dir;
+  dir.write("alt.toml", "[test]\njobs = 1\n");
+  auto config = run_xrun({"--config", dir.path() + "/alt.toml", "test", kSuite, "--filter", "Pass.Simple", "--list"});
+  EXPECT_EQ(config.exit_code, 0) << describe(config);
+  auto wrong = run_xrun({"--backend", "system", "image", "list"});
+  EXPECT_EQ(wrong.exit_code, 2) << "an option the subcommand has no use for is its usage error: " << describe(wrong);
+  auto program = run_xrun({"-v", "--", "test"});
+  EXPECT_NE(program.exit_code, 0) << "after --, test is a program";
+}
+
+// A report that cannot be written is an I/O error, with its own status.
+TEST(XrunTest, AReportThatCannotBeWrittenIsNotAUsageError) {
+  auto r = run_xrun({"test", kSuite, "--filter", "Pass.Simple", "--json", "/nonexistent/dir/r.json"});
+  EXPECT_EQ(r.exit_code, 4) << describe(r);
+  EXPECT_NE(r.err.find("/nonexistent/dir/r.json"), std::string::npos) << r.err;
+}
+
+// fmt registers one CTest test per binary: xrun runs its cases, with the
+// CTest test's cwd and environment; --ctest-granularity test keeps CTest's.
+TEST(XrunTest, CTestTestsRunningAWholeBinaryBecomeItsCases) {
+  TempDir dir;
+  auto cases = run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--filter", "Locale.*", "--json", dir.path() + "/c.json"});
+  EXPECT_EQ(cases.exit_code, 0) << describe(cases);
+  EXPECT_EQ(statuses(read_json(dir.path() + "/c.json")), (std::map<std::string, std::string>{{"Locale.CUtf8", "passed"}}))
+      << "GTEST_FILTER from the CTest test's ENVIRONMENT applies";
+  auto whole = run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--ctest-granularity", "test", "--filter", "env_*",
+                         "--json", dir.path() + "/w.json"});
+  EXPECT_EQ(whole.exit_code, 0) << describe(whole);
+  EXPECT_EQ(statuses(read_json(dir.path() + "/w.json")), (std::map<std::string, std::string>{{"env_locale", "passed"}}));
+}
+
+// Listing CTest's tests writes nothing into the user's build directory.
+TEST(XrunTest, CTestsOwnFilesInTheBuildAreLeftAlone) {
+  const std::string temporary = std::string(XRUN_GTEST_SUITE_BUILD) + "/Testing/Temporary";
+  std::filesystem::create_directories(temporary);
+  std::ofstream(temporary + "/LastTest.log") << "the user's last ctest run\n";
+  std::ofstream(temporary + "/CTestCostData.txt") << "suite_pass 1 0.5\n---\n";
+  const auto before = std::filesystem::last_write_time(temporary + "/LastTest.log");
+  auto r = run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--filter", "suite_pass"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  std::ifstream log(temporary + "/LastTest.log"), cost(temporary + "/CTestCostData.txt");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(log)), {}), "the user's last ctest run\n");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(cost)), {}), "suite_pass 1 0.5\n---\n");
+  EXPECT_EQ(std::filesystem::last_write_time(temporary + "/LastTest.log"), before);
 }
 
 }  // namespace

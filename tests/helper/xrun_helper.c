@@ -18,6 +18,7 @@
  *   write FILE TEXT   write TEXT to FILE
  *   exe               print the target of /proc/self/exe
  *   sleep MS          sleep MS milliseconds, then print "slept"
+ *   mark FILE MS      create FILE (proof that it runs), then sleep MS milliseconds
  *   spew BYTES        write BYTES bytes of 'x' lines to stdout
  *   stderr TEXT       write TEXT and a newline to stderr
  *   exec PROG ARGS    replace itself with PROG (argv[0] = PROG)
@@ -68,6 +69,10 @@ int main(int argc, char **argv) {
   const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
   if (argc < 2 && strncmp(base, "mode-", 5) == 0) {
     if (strncmp(base + 5, "ok", 2) == 0) return 0; /* mode-ok, mode-ok2 ... */
+    if (strncmp(base + 5, "sleep-", 6) == 0) {     /* mode-sleep-700: sleep 700 ms */
+      char *args[] = {argv[0], "sleep", (char *)base + 11, NULL};
+      return main(3, args);
+    }
     char *args[] = {argv[0], (char *)base + 5, NULL};
     return main(2, args);
   }
@@ -147,6 +152,16 @@ int main(int argc, char **argv) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
     printf("slept\n");
+    return 0;
+  }
+  if (strcmp(mode, "mark") == 0 && argc > 3) {
+    FILE *f = fopen(argv[2], "w");
+    if (!f) return 73;
+    fclose(f);
+    long ms = atol(argv[3]);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
     return 0;
   }
   if (strcmp(mode, "spew") == 0 && argc > 2) {

@@ -10,8 +10,10 @@
 
 namespace xrun::testing {
 
-TempDir::TempDir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "xrun-test-XXXXXX").string();
+TempDir::TempDir(const std::string& base) {
+  if (!base.empty()) std::filesystem::create_directories(base);
+  std::string pattern =
+      ((base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base)) / "xrun-test-XXXXXX").string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }

@@ -7,7 +7,8 @@ namespace xrun::testing {
 
 class TempDir {
  public:
-  TempDir();
+  // Under `base` (created if missing), or the system's temporary directory.
+  explicit TempDir(const std::string& base = "");
   ~TempDir();
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
