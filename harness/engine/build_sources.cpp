@@ -60,28 +60,30 @@ Expected<std::vector<BinarySpec>> parse_cargo_messages(std::string_view json_lin
   std::istringstream lines{std::string(json_lines)};
   for (std::string line; std::getline(lines, line);) {
     if (line.empty() || line[0] != '{') continue;
-    json message;
+    // Cargo only prints JSON here; a line that is not the message expected
+    // (another shape, another type) is skipped, never an exception.
     try {
-      message = json::parse(line);
+      const json message = json::parse(line);
+      if (!message.is_object() || message.value("reason", "") != "compiler-artifact") continue;
+      if (!message.contains("executable") || !message["executable"].is_string()) continue;
+      if (!message.contains("profile") || !message["profile"].value("test", false)) {
+        const std::string dir = dirname_of(message["executable"].get<std::string>());
+        if (std::find(bin_dirs.begin(), bin_dirs.end(), dir) == bin_dirs.end()) bin_dirs.push_back(dir);
+        continue;
+      }
+      const std::string manifest = message.value("manifest_path", "");
+      const auto [name, version] = package_name_version(message.value("package_id", ""), manifest);
+      BinarySpec spec;
+      spec.path = message["executable"].get<std::string>();
+      spec.cwd = dirname_of(manifest);
+      spec.kind = TestKind::Libtest;
+      const std::string crate = message.contains("target") ? message["target"].value("name", name) : name;
+      spec.env = {"CARGO_MANIFEST_DIR=" + spec.cwd, "CARGO_PKG_NAME=" + name, "CARGO_PKG_VERSION=" + version,
+                  "CARGO_CRATE_NAME=" + crate};
+      binaries.push_back(std::move(spec));
     } catch (const json::exception&) {
-      continue;  // cargo only prints JSON here; skip anything else
-    }
-    if (message.value("reason", "") != "compiler-artifact") continue;
-    if (!message.contains("executable") || !message["executable"].is_string()) continue;
-    if (!message.contains("profile") || !message["profile"].value("test", false)) {
-      const std::string dir = dirname_of(message["executable"].get<std::string>());
-      if (std::find(bin_dirs.begin(), bin_dirs.end(), dir) == bin_dirs.end()) bin_dirs.push_back(dir);
       continue;
     }
-    const std::string manifest = message.value("manifest_path", "");
-    const auto [name, version] = package_name_version(message.value("package_id", ""), manifest);
-    BinarySpec spec;
-    spec.path = message["executable"].get<std::string>();
-    spec.cwd = dirname_of(manifest);
-    spec.kind = TestKind::Libtest;
-    spec.env = {"CARGO_MANIFEST_DIR=" + spec.cwd, "CARGO_PKG_NAME=" + name, "CARGO_PKG_VERSION=" + version,
-                "CARGO_CRATE_NAME=" + message["target"].value("name", name)};
-    binaries.push_back(std::move(spec));
   }
   for (auto& spec : binaries) spec.host_dirs = bin_dirs;
   return binaries;

@@ -13,6 +13,7 @@
 
 #include "engine/bounded_output.h"
 #include "engine/harness_stream.h"
+#include "core/log.h"
 #include "engine/selection.h"
 
 namespace xrun {
@@ -504,8 +505,18 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   s.make_units(runnable);
   s.io.restart();  // discovery may have run the context out of work
   s.pump();
+  // A bug that throws out of a handler must not lose the run: it stops the
+  // run as an interrupt would (running jobs terminated, the rest not-run),
+  // and the reports are still finished below.
+  int faults = 0;
   while (s.remaining > 0 || !s.running.empty()) {
-    if (s.io.run_one() == 0) break;  // nothing left that could finish a test
+    try {
+      if (s.io.run_one() == 0) break;  // nothing left that could finish a test
+    } catch (const std::exception& e) {
+      spdlog::error("internal error while running the tests: {}", e.what());
+      s.stop(std::string("internal error: ") + e.what());
+      if (++faults > 100) break;
+    }
   }
   std::vector<TestResult> results;
   for (std::size_t i = 0; i < tests.size(); ++i) {

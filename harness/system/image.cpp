@@ -33,6 +33,14 @@ namespace {
 // C and C++ runtime, and libc-bin for its C.UTF-8 locale.
 constexpr const char* kImagePackages[] = {"busybox-static", "libc6", "libstdc++6", "libgcc-s1", "libc-bin"};
 
+// A string member of a manifest read from disk (anyone may have edited it):
+// the fallback for anything else, never a JSON type exception.
+std::string string_field(const json& object, const char* key, const std::string& fallback) {
+  if (!object.is_object()) return fallback;
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 constexpr std::string_view kManifestSchema = "xrun-image/1";
 // Bumped when the layout of the initramfs changes, so old images rebuild.
 constexpr std::string_view kImageLayoutVersion = "5";
@@ -386,9 +394,9 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   if (!options.force) {
     if (auto text = read_file(loc.manifest)) {
       json old = json::parse(*text, nullptr, false);
-      if (!old.is_discarded() && old.value("inputs", json()) == inputs && is_regular_file(loc.kernel) &&
+      if (old.is_object() && old.contains("inputs") && old["inputs"] == inputs && is_regular_file(loc.kernel) &&
           is_regular_file(loc.initrd)) {
-        result.summary = "up to date (" + old.value("kernel_release", std::string("?")) + ")";
+        result.summary = "up to date (" + string_field(old, "kernel_release", "?") + ")";
         return result;
       }
     }
@@ -579,13 +587,13 @@ std::vector<ImageSummary> list_images() {
     auto text = read_file(join_path(entry.path().string(), "manifest.json"));
     if (!text) continue;
     json manifest = json::parse(*text, nullptr, false);
-    if (manifest.is_discarded()) continue;
+    if (!manifest.is_object()) continue;
     ImageSummary s;
     s.name = name;
     s.dir = entry.path().string();
-    s.arch = manifest.value("arch", "?");
-    s.kernel_release = manifest.value("kernel_release", "?");
-    s.built_at = manifest.value("built_at", "?");
+    s.arch = string_field(manifest, "arch", "?");
+    s.kernel_release = string_field(manifest, "kernel_release", "?");
+    s.built_at = string_field(manifest, "built_at", "?");
     for (const auto& file : fs::recursive_directory_iterator(entry.path(), ec))
       if (file.is_regular_file(ec)) s.bytes += file.file_size(ec);
     out.push_back(std::move(s));

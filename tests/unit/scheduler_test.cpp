@@ -326,4 +326,31 @@ TEST(Scheduler, GroupsMatchByTestNameToo) {
   EXPECT_EQ(group_of(other, groups), std::nullopt);
 }
 
+// An exception out of a handler (a bug, or a library that throws) ends the
+// run like an interrupt: every test has a result and the reports are finished.
+TEST(Scheduler, AnExceptionInAHandlerStillFinishesTheRun) {
+  struct Throwing final : Reporter {
+    bool finished = false;
+    std::size_t results = 0;
+    void on_result(const TestResult& r) override {
+      if (r.name == "X.first") throw std::runtime_error("a reporter broke");
+      ++results;
+    }
+    void on_finish(const std::vector<TestResult>&, double, bool) override { finished = true; }
+  } reporter;
+  boost::asio::io_context io;
+  FakeJobRunner runner(io);
+  runner.behaviour = {{"X.hang", Behaviour::Hang}};
+  SchedulerOptions options;
+  options.jobs = 2;
+  options.isolation = Isolation::Process;
+  Scheduler scheduler(io, runner, reporter, options);
+  auto results = scheduler.run(gtest_cases({"X.first", "X.hang", "X.later"}));
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_TRUE(reporter.finished);
+  EXPECT_EQ(results[1].status, Status::NotRun);
+  EXPECT_NE(results[1].message.find("internal error: a reporter broke"), std::string::npos) << results[1].message;
+  EXPECT_EQ(runner.running(), 0u) << "the hanging job was stopped";
+}
+
 }  // namespace
