@@ -126,14 +126,19 @@ std::string explain_cargo_failure(const std::vector<std::string>& cargo_args) {
     has_std |= entry.path().filename().string().rfind("libstd-", 0) == 0;
   if (sysroot.empty() || has_std) return text;
   text += ", which has no standard library for " + target + " (nothing in " + std_dir + "): ";
+  // Debian names the architecture as its dpkg name: "arm64" for aarch64,
+  // the target's own name where they agree (armhf, riscv64).
   std::string debian_arch;
-  if (const TargetSpec* spec = TargetTable::builtin().find(target))
+  if (const TargetSpec* spec = TargetTable::builtin().find(target)) {
+    debian_arch = spec->name;
     for (const auto& name : spec->triples)
       if (name.find('-') == std::string::npos) debian_arch = name;
-  text += sysroot.find("/.rustup/") != std::string::npos ? "run `rustup target add " + target + "`" : "add it";
+  }
+  text += sysroot.find("/.rustup/") != std::string::npos ? "run `rustup target add " + target + "`"
+                                                          : "install the standard library for " + target + " into this toolchain";
   if (!debian_arch.empty())
-    text += ", or use Debian's Rust, which has it in libstd-rust-dev:" + debian_arch +
-            " (sudo apt-get install libstd-rust-dev:" + debian_arch + "; CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc)";
+    text += ", or use Debian's Rust where the archive has it for " + debian_arch + ": sudo apt-get install libstd-rust-dev:" +
+            debian_arch + ", then CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc";
   return text;
 }
 
