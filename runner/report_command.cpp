@@ -1,6 +1,8 @@
 // xrun report merge A.json B.json ... [--json OUT] [--junit OUT]: one report
 // from the reports of --partition shards (a CI matrix's last stage).
 #include <cstdio>
+#include <map>
+#include <tuple>
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -20,9 +22,14 @@ int report_command(const std::vector<std::string>& args) {
   merge->add_option("reports", inputs, "JSON reports written by xrun test --json")->required();
   merge->add_option("--json", json_out, "merged JSON report");
   merge->add_option("--junit", junit_out, "merged JUnit XML report");
+  bool allow_duplicates = false;
+  merge->add_flag("--allow-duplicates", allow_duplicates,
+                  "keep a test that two reports of the same partition both hold (else: an error)");
   if (auto stop = parse_subcommand(app, "report", args)) return *stop;
   RunReport merged;
   bool interrupted = false;
+  // (binary, test, partition): the same file merged twice would count twice.
+  std::map<std::tuple<std::string, std::string, std::string>, std::string> seen;
   for (const auto& path : inputs) {
     auto text = read_file(path);
     if (!text) {
@@ -37,6 +44,15 @@ int report_command(const std::vector<std::string>& args) {
     if (merged.started_at.empty() || report->started_at < merged.started_at) merged.started_at = report->started_at;
     merged.duration_seconds = std::max(merged.duration_seconds, report->duration_seconds);
     interrupted |= report->interrupted;
+    merged.complete = merged.complete && report->complete;
+    for (const auto& t : report->tests) {
+      auto [it, added] = seen.emplace(std::tuple{t.binary, t.name, report->partition.value_or("")}, path);
+      if (!added && !allow_duplicates) {
+        print_error(path + ": " + t.binary + " " + t.name + " is in " + it->second +
+                    " too (the same shard twice?); --allow-duplicates keeps both");
+        return to_int(ExitCode::Usage);
+      }
+    }
     merged.tests.insert(merged.tests.end(), report->tests.begin(), report->tests.end());
   }
   merged.interrupted = interrupted;

@@ -61,15 +61,15 @@ int run_program(const RunRequest& request, const RunOptions& options) {
       print_error(plan.error().message);
       return to_int(plan.error().code);
     }
-    spdlog::debug("target {}, {}", plan->target.empty() ? "script" : plan->target,
+    log_debug("target {}, {}", plan->target.empty() ? "script" : plan->target,
                   plan->emulated ? "qemu-user" : "native");
     if (!plan->sysroot.sysroot.empty() && plan->emulated)
-      spdlog::debug("libraries from {}", plan->sysroot.sysroot);
+      log_debug("libraries from {}", plan->sysroot.sysroot);
     // The program may start foreign programs itself (foreign_exec.h).
     if (plan->emulated && !ForeignExec::for_this_process().enter())
-      spdlog::debug("could not enter xrun's binfmt_misc namespace: running without it");
-    spdlog::debug("exec: {}", plan->command_line());
-    spdlog::default_logger()->flush();
+      log_debug("could not enter xrun's binfmt_misc namespace: running without it");
+    log_debug("exec: {}", plan->command_line());
+    log_flush();
     const Error failure = exec_plan(*plan);
     print_error(failure.message);
     return to_int(failure.code);

@@ -102,8 +102,10 @@ int test_command(const std::vector<std::string>& all_args) {
                  "test: one result per CTest test")
       ->check(CLI::IsMember({"case", "test"}));
   app.add_option("-j,--jobs", o.jobs, "tests at once (default: number of cores)")->check(CLI::PositiveNumber);
-  app.add_option("--timeout", o.timeout, "seconds per test before SIGTERM, then SIGKILL")->check(CLI::PositiveNumber);
-  app.add_option("--grace", o.grace, "seconds between SIGTERM and SIGKILL (default 2)")->check(CLI::PositiveNumber);
+  // Finite and at most a week, as in xrun.toml (config_keys.cpp).
+  const auto seconds = CLI::Range(0.0, 7.0 * 24 * 3600) & CLI::PositiveNumber;
+  app.add_option("--timeout", o.timeout, "seconds per test before SIGTERM, then SIGKILL")->check(seconds);
+  app.add_option("--grace", o.grace, "seconds between SIGTERM and SIGKILL (default 2)")->check(seconds);
   app.add_option("--retries", o.retries, "re-run failing tests; passing on a retry is flaky")->check(CLI::NonNegativeNumber);
   // Repeatable options take one value each time: `--filter 'A.*' ./tests`
   // names a binary after the pattern.
@@ -209,13 +211,25 @@ int test_command(const std::vector<std::string>& all_args) {
   signals.async_wait(on_signal);
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before the reports are written
 
-  auto tests = discover_tests(binaries, io, runner, o.no_cache ? ListingCache::disabled() : ListingCache::from_environment());
+  // A listing is bounded like a test, by --timeout (or [test] timeout), but
+  // given at least 30 s (it may wait for a VM to boot first); else 300 s.
+  const double listing_timeout = options.timeout_seconds ? std::max(*options.timeout_seconds, 30.0) : 300.0;
+  auto tests = discover_tests(binaries, io, runner, o.no_cache ? ListingCache::disabled() : ListingCache::from_environment(),
+                              listing_timeout);
+  // No tests will run: the report files still say so, and why.
+  const auto report_without_tests = [&](const std::string& why, bool stopped) {
+    if (o.list_only || (!json && !junit)) return;
+    ReportFiles files(io, json, junit, partition ? std::optional(o.partition) : std::nullopt);
+    files.finish_without_tests(why, stopped);
+  };
   if (interrupted) {
     print_error("interrupted while listing the tests");
+    report_without_tests("interrupted while listing the tests", true);
     return to_int(ExitCode::Interrupted);
   }
   if (!tests) {
     print_error(tests.error().message);
+    report_without_tests(tests.error().message, false);
     return to_int(tests.error().code);
   }
   auto selected = select_tests(std::move(*tests), o.filters, o.excludes, partition);
@@ -240,11 +254,11 @@ int test_command(const std::vector<std::string>& all_args) {
   signals.cancel();
   if (auto status = read_file("/proc/self/status")) {
     if (auto at = status->find("VmHWM:"); at != std::string::npos)
-      spdlog::debug("peak RSS of xrun itself: {}", trim_line(status->substr(at + 6)));
+      log_debug("peak RSS of xrun itself: {}", trim_line(status->substr(at + 6)));
   }
   rusage self{};
   ::getrusage(RUSAGE_SELF, &self);
-  spdlog::debug("CPU time of xrun itself: {:.2f} s user, {:.2f} s system",
+  log_debug("CPU time of xrun itself: {:.2f} s user, {:.2f} s system",
                 static_cast<double>(self.ru_utime.tv_sec) + static_cast<double>(self.ru_utime.tv_usec) / 1e6,
                 static_cast<double>(self.ru_stime.tv_sec) + static_cast<double>(self.ru_stime.tv_usec) / 1e6);
   runner.shutdown();

@@ -5,7 +5,8 @@
 #   sudo scripts/install-deps.sh
 #
 # Why each group is here:
-#   build       compiler, CMake + Ninja, the libraries xrun links against
+#   build       compiler, CMake + Ninja (and ccache, so that a second clone builds fast),
+#               the libraries xrun links against
 #   qemu        qemu-user and qemu-system-arm: the emulators xrun drives (user and
 #               system mode); kmod for depmod, which orders kernel modules when
 #               `xrun image build` makes a VM image; make, flex, bison, bc and xz-utils
@@ -27,7 +28,7 @@ fi
 
 export DEBIAN_FRONTEND=noninteractive
 
-build=(g++ cmake ninja-build meson pkg-config git file libxml2-utils bc
+build=(g++ cmake ninja-build meson pkg-config git file libxml2-utils bc ccache
        libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
        libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev)
 qemu=(qemu-user qemu-system-arm kmod make flex bison xz-utils)

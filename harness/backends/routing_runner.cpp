@@ -44,7 +44,7 @@ const Route& RoutingRunner::route_of(const JobRequest& request) {
   if (it == routes_.end()) {
     it = routes_.emplace(key, route_program(request.program, request.target, request.backend, config_, options_)).first;
     const Route& r = it->second;
-    spdlog::debug("{} runs {}", request.program,
+    log_debug("{} runs {}", request.program,
                   r.native ? std::string("natively") : "on " + std::string(backend_name(r.backend)) + " (" + r.target + ")");
   }
   return it->second;

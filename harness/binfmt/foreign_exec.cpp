@@ -180,13 +180,13 @@ ForeignExec make_foreign_exec() {
     }
   if (why.empty()) {
     result.how_ = ForeignExec::How::Private;
-    spdlog::debug("foreign programs run through xrun in a binfmt_misc of its own ({} registrations)", lines.size());
+    log_debug("foreign programs run through xrun in a binfmt_misc of its own ({} registrations)", lines.size());
     return result;
   }
   for (int* fd : {&result.user_ns_, &result.mount_ns_})
     if (*fd >= 0) ::close(std::exchange(*fd, -1));
   result.why_ = why + std::string(kHint);
-  spdlog::debug("no private binfmt_misc: {}", why);
+  log_debug("no private binfmt_misc: {}", why);
   return result;
 }
 

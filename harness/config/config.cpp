@@ -307,6 +307,12 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
 
   for (const auto& [name, value] : inputs.environment) {
     if (name.rfind("XRUN_", 0) != 0) continue;
+    // An unknown level would silently turn the trace, warnings included, off.
+    if (name == "XRUN_LOG" && !value.empty()) {
+      static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
+      if (std::find(std::begin(kLevels), std::end(kLevels), value) == std::end(kLevels))
+        problems.add("environment: XRUN_LOG must be trace, debug, info, warn, error or off, not " + quoted(value));
+    }
     bool handled = false;
     for (const auto& global : global_env_variables()) handled |= name == global.name;
     for (const auto& key : config_keys()) {

@@ -10,6 +10,8 @@ namespace xrun {
 
 namespace {
 
+constexpr double kMaxSeconds = 7 * 24 * 3600;
+
 std::string resolve_relative(const std::string& value, const std::string& base_dir) {
   if (value.empty() || value[0] == '/' || base_dir.empty()) return value;
   return join_path(base_dir, value);
@@ -33,7 +35,10 @@ std::string test_path(const ConfigValue& v, const ConfigSlot& slot) {
 }
 template <auto Member>
 std::string test_seconds(const ConfigValue& v, const ConfigSlot& slot) {
-  if (!(v.number > 0)) return "must be a positive number of seconds";
+  // Finite and at most a week: a larger value overflows the timers (every
+  // test would time out at once).
+  if (!(v.number > 0) || !(v.number <= kMaxSeconds))
+    return "must be a number of seconds above 0 and at most " + std::to_string(static_cast<long>(kMaxSeconds)) + " (a week)";
   slot.test->*Member = v.number;
   return "";
 }

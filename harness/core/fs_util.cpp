@@ -100,16 +100,57 @@ std::optional<std::string> get_env(const char* name) {
   return value ? std::optional<std::string>(value) : std::nullopt;
 }
 
+namespace {
+
+Expected<bool> write_all_to(int fd, std::string_view content) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    content.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+}  // namespace
+
 Expected<bool> write_file_atomically(const std::string& path, std::string_view content) {
-  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
-  FILE* f = std::fopen(temporary.c_str(), "we");
-  if (f == nullptr) return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(errno));
-  const bool written = std::fwrite(content.data(), 1, content.size(), f) == content.size();
-  const bool closed = std::fclose(f) == 0;
-  if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+  const auto failed = [&](int err) { return make_error(ExitCode::InfraError, path + ": cannot write: " + std::strerror(err)); };
+  // Not a file to replace (a FIFO, /dev/stdout, a terminal): write to it
+  // as it is. Renaming over it would replace the device node.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return failed(errno);
+    auto written = write_all_to(fd, content);
     const int err = errno;
+    ::close(fd);
+    return *written ? Expected<bool>(true) : failed(err);
+  }
+  // The temporary is made here, never opened through something another user
+  // put at that name (a symlink would make xrun write where it points).
+  const std::string temporary = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd < 0 && errno == EEXIST) {
+    // Left by a process of ours with the same pid that was killed; only
+    // our own regular file is removed, a symlink or another user's is not.
+    struct stat old {};
+    if (::lstat(temporary.c_str(), &old) == 0 && S_ISREG(old.st_mode) && old.st_uid == ::geteuid()) {
+      ::unlink(temporary.c_str());
+      fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    } else {
+      errno = EEXIST;
+    }
+  }
+  if (fd < 0) return failed(errno);
+  auto written = write_all_to(fd, content);
+  int err = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!closed) err = errno;
+  if (!*written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    if (*written && closed) err = errno;
     ::unlink(temporary.c_str());
-    return make_error(ExitCode::Usage, path + ": cannot write: " + std::strerror(err));
+    return failed(err);
   }
   return true;
 }

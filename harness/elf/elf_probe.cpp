@@ -16,6 +16,10 @@ namespace {
 
 constexpr std::uint32_t kPtDynamic = 2;
 constexpr std::uint32_t kPtInterp = 3;
+constexpr std::uint32_t kPtLoad = 1;
+// The largest page size a loader maps with (qemu-user on an x86_64 host
+// maps at 4 KiB; a segment's offset and address must agree modulo that).
+constexpr std::uint64_t kHostPageSize = 4096;
 constexpr std::uint32_t kShtArmAttributes = 0x70000003;
 constexpr std::uint16_t kMachineArm = 40;
 constexpr std::uint16_t kMachineRiscv = 243;
@@ -253,6 +257,9 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   info.elf_class = static_cast<ElfClass>(ei_class);
   info.byte_order = static_cast<ByteOrder>(ei_data);
   info.os_abi = (*ident)[7];
+  if ((*ident)[6] != 1)
+    return make_error(ExitCode::CannotExecute,
+                      path + ": corrupt ELF header: version " + std::to_string((*ident)[6]) + " (EI_VERSION must be 1)");
   const bool is64 = info.elf_class == ElfClass::Elf64;
   const Decoder d{info.byte_order};
 
@@ -280,11 +287,42 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   auto phdrs = file.read(phoff, std::uint64_t{phnum} * phentsize, "the program header table");
   if (!phdrs) return phdrs.error();
 
+  // What a loader would map: every PT_LOAD must lie within the file (a
+  // truncated file otherwise dies of SIGBUS when the missing page is touched)
+  // and be mappable (offset and address congruent modulo the page size).
+  int loads = 0;
+  for (std::uint16_t i = 0; i < phnum; ++i) {
+    const unsigned char* ph = phdrs->data() + std::size_t{i} * phentsize;
+    if (d.u32(ph) != kPtLoad) continue;
+    ++loads;
+    const std::uint64_t offset = is64 ? d.u64(ph + 0x08) : d.u32(ph + 0x04);
+    const std::uint64_t vaddr = is64 ? d.u64(ph + 0x10) : d.u32(ph + 0x08);
+    const std::uint64_t filesz = is64 ? d.u64(ph + 0x20) : d.u32(ph + 0x10);
+    const std::uint64_t memsz = is64 ? d.u64(ph + 0x28) : d.u32(ph + 0x14);
+    const std::uint64_t align = is64 ? d.u64(ph + 0x30) : d.u32(ph + 0x1c);
+    const std::string which = "segment " + std::to_string(i) + " (PT_LOAD)";
+    if (offset > file.size() || filesz > file.size() - offset)
+      return make_error(ExitCode::CannotExecute, path + ": truncated ELF file: " + which + " ends at byte " +
+                                                     std::to_string(offset + filesz) + ", the file has " +
+                                                     std::to_string(file.size()));
+    if (filesz > memsz)
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " is larger in the file than in memory");
+    if (align > 1 && (align & (align - 1)) != 0)
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " has an alignment of " +
+                                                     std::to_string(align) + ", not a power of two");
+    if ((offset % kHostPageSize) != (vaddr % kHostPageSize) || (align > 1 && offset % align != vaddr % align))
+      return make_error(ExitCode::CannotExecute,
+                        path + ": corrupt ELF file: " + which + " cannot be mapped (its offset and address are misaligned)");
+  }
+  if (loads == 0) return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: nothing to load (no PT_LOAD)");
+
   for (std::uint16_t i = 0; i < phnum; ++i) {
     const unsigned char* ph = phdrs->data() + std::size_t{i} * phentsize;
     const std::uint32_t p_type = d.u32(ph);
     if (p_type == kPtDynamic) info.has_dynamic_section = true;
     if (p_type != kPtInterp) continue;
+    if (info.interpreter)
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: two interpreters (PT_INTERP)");
     const std::uint64_t offset = is64 ? d.u64(ph + 0x08) : d.u32(ph + 0x04);
     const std::uint64_t size = is64 ? d.u64(ph + 0x20) : d.u32(ph + 0x10);
     if (size == 0 || size > kMaxInterpreterLength)

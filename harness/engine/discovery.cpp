@@ -259,9 +259,21 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
         auto listing = std::make_shared<Listing>();
         JobRequest request{spec.path, args, spec.cwd, spec.env};
         request.backend = spec.backend;
-        auto started = runner.start(request, {[listing](std::string_view bytes) { listing->output.append(bytes); },
+        // A listing is names, one a line: beyond this it is not one (and
+        // holding it would cost the memory of the whole output).
+        constexpr std::size_t kMaxListingBytes = 64u << 20;
+        auto started = runner.start(request, {[listing, &runner](std::string_view bytes) {
+                                                if (listing->output.size() + bytes.size() > kMaxListingBytes) {
+                                                  if (!listing->error)
+                                                    listing->error = "its listing is larger than 64 MiB";
+                                                  runner.signal(listing->job, SIGKILL);
+                                                  return;
+                                                }
+                                                listing->output.append(bytes);
+                                              },
                                               [listing](const JobExit& exit) {
                                                 listing->done = true;
+                                                if (listing->error) return;
                                                 if (exit.infra_error) listing->error = *exit.infra_error;
                                                 else if (exit.signaled) listing->error = "killed by " + signal_name(exit.signal);
                                                 else if (exit.code != 0)

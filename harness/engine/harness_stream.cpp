@@ -1,5 +1,6 @@
 #include "engine/harness_stream.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace xrun {
@@ -67,7 +68,9 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 // GoogleTest's default printer.
 class GTestStream final : public LineStream {
  public:
-  using LineStream::LineStream;
+  GTestStream(StreamEvents events, std::vector<std::string> expected)
+      : LineStream(std::move(events)), expected_(std::move(expected)) {}
+  bool ambiguous() const override { return ambiguous_; }
 
  private:
   void on_line(std::string_view line, bool had_newline) override {
@@ -75,8 +78,31 @@ class GTestStream final : public LineStream {
     static constexpr std::string_view kOk = "[       OK ] ";
     static constexpr std::string_view kFailed = "[  FAILED  ] ";
     static constexpr std::string_view kSkipped = "[  SKIPPED ] ";
+    if (ambiguous_) {
+      emit_output(current_, line, had_newline);
+      return;
+    }
     if (starts_with(line, kRun)) {
-      start_test(std::string(line.substr(kRun.size())));
+      const std::string name(line.substr(kRun.size()));
+      // GoogleTest never starts a test before the last one's result line:
+      // inside a test this is the test's own output (a nested run), unless
+      // it names the running test itself, after which its verdict lines
+      // cannot be trusted.
+      if (!current_.empty()) {
+        if (name == current_) nested_same_ = true;
+        emit_output(current_, line, had_newline);
+        return;
+      }
+      if (!expected_.empty() && (next_ >= expected_.size() || expected_[next_] != name)) {
+        // Another of ours out of order (a shuffle?), or a name we did not ask for.
+        if (std::find(expected_.begin() + static_cast<std::ptrdiff_t>(next_), expected_.end(), name) != expected_.end())
+          ambiguous_ = true;
+        emit_output(current_, line, had_newline);
+        return;
+      }
+      ++next_;
+      nested_same_ = false;
+      start_test(name);
       emit_output(current_, line, had_newline);
       return;
     }
@@ -86,12 +112,21 @@ class GTestStream final : public LineStream {
                                           std::pair{kSkipped, Verdict::Skipped}}) {
       if (!current_.empty() && starts_with(line, prefix) && names_current(line.substr(prefix.size()))) {
         emit_output(current_, line, had_newline);
+        if (nested_same_) {
+          ambiguous_ = true;  // its own verdict, or the nested run's?
+          return;
+        }
         finish_test(verdict);
         return;
       }
     }
     emit_output(current_, line, had_newline);
   }
+
+  std::vector<std::string> expected_;
+  std::size_t next_ = 0;
+  bool nested_same_ = false;
+  bool ambiguous_ = false;
 
   // "Name (3 ms)" or "Name, where GetParam() = 2 (3 ms)".
   bool names_current(std::string_view rest) const {
@@ -172,9 +207,10 @@ class PlainStream final : public LineStream {
 
 }  // namespace
 
-std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents events) {
+std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents events,
+                                                   std::vector<std::string> expected) {
   switch (kind) {
-    case TestKind::GTest: return std::make_unique<GTestStream>(std::move(events));
+    case TestKind::GTest: return std::make_unique<GTestStream>(std::move(events), std::move(expected));
     case TestKind::Libtest: return std::make_unique<LibtestStream>(std::move(events));
     case TestKind::Plain: break;
   }

@@ -42,9 +42,19 @@ class HarnessStream {
   virtual void finish() = 0;
   // The test that started and has not finished, or "".
   virtual const std::string& current() const = 0;
+  // The output could not be told apart from a nested run of the harness (a
+  // test printing another gtest run's lines that name a test of this one):
+  // no more events come, and the caller re-runs what is left one test per
+  // process, judged by the exit status.
+  virtual bool ambiguous() const { return false; }
 };
 
-std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents events);
+// `expected`: the tests the process was asked to run, in the order the
+// harness runs them; a start line is taken only for the next of them, and
+// only between tests (inside a test, harness lines are that test's output:
+// a test that runs a child GoogleTest binary and echoes it). Empty: any name.
+std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents events,
+                                                   std::vector<std::string> expected = {});
 
 // What a failed test's own output says went wrong, as the harness printed
 // it: GoogleTest's "file:line: Failure" blocks, libtest's "thread 'x'

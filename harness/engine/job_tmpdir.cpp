@@ -48,7 +48,7 @@ std::optional<std::string> JobTmpDirs::make() {
     remove_stale_run_dirs(base_);
     std::string tmpl = join_path(base_, std::string(kPrefix) + std::to_string(::getpid()) + "-XXXXXX");
     if (!::mkdtemp(tmpl.data())) {
-      spdlog::debug("cannot create a directory for the jobs' TMPDIR in {}: {}", base_, std::strerror(errno));
+      log_debug("cannot create a directory for the jobs' TMPDIR in {}: {}", base_, std::strerror(errno));
       return std::nullopt;
     }
     run_dir_ = tmpl;

@@ -67,16 +67,6 @@ ProcessRunner::~ProcessRunner() { kill_all(); }
 
 namespace {
 
-void set_env(std::vector<std::string>& env, const std::string& entry) {
-  const std::string name = entry.substr(0, entry.find('=') + 1);
-  for (auto& e : env) {
-    if (e.compare(0, name.size(), name) == 0) {
-      e = entry;
-      return;
-    }
-  }
-  env.push_back(entry);
-}
 
 // Pipes of one job, closed unless handed over.
 struct Pipes {
@@ -93,12 +83,12 @@ struct Pipes {
 
 Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks callbacks) {
   std::vector<std::string> env = base_env_;
-  for (const auto& entry : request.extra_env) set_env(env, entry);
+  set_environment(env, request.extra_env);
   std::string tmp_dir;
   if (request.private_tmpdir) {
     if (auto dir = tmp_dirs_.make()) {
       tmp_dir = *dir;
-      set_env(env, "TMPDIR=" + tmp_dir);
+      set_environment(env, {"TMPDIR=" + tmp_dir});
     }
   }
   struct TmpGuard {  // until the child owns it
@@ -117,7 +107,7 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
   run.elf = request.elf;
   auto plan = plan_launch(run, config_, TargetTable::builtin(), overlays_, env);
   if (!plan) return plan.error();
-  spdlog::debug("start{}: {}", request.cwd.empty() ? "" : " in " + request.cwd, plan->command_line());
+  log_debug("start{}: {}", request.cwd.empty() ? "" : " in " + request.cwd, plan->command_line());
 
   Pipes pipes;
   const auto pipe_error = [] { return make_error(ExitCode::InfraError, std::string("pipe: ") + std::strerror(errno)); };

@@ -198,7 +198,7 @@ struct Scheduler::State {
       else if (r->kind == TestKind::Plain) output_of(*r, r->unit.tests.front()).append(bytes);
       else r->unowned->append(bytes);
     };
-    r->stream = make_harness_stream(r->kind, std::move(events));
+    r->stream = make_harness_stream(r->kind, std::move(events), names);
 
     JobRequest request;
     request.program = first.binary;
@@ -336,10 +336,29 @@ struct Scheduler::State {
     r.deferred.clear();
     r.timeout_timer.cancel();
     r.kill_timer.cancel();
-    const bool abnormal = exit.signaled || exit.code != 0 || exit.infra_error;
+    // The harness's lines could not be trusted (harness_stream.h): what did
+    // not finish before that runs again, one test per process, where the
+    // exit status alone can judge it.
+    const bool ambiguous = r.stream->ambiguous() && !r.cancelled && !r.timed_out && !exit.infra_error;
+    if (ambiguous && r.unit.tests.size() > 1) {
+      for (std::size_t index : r.unit.tests)
+        if (!r.finished.count(index)) queue.push_front(Unit{{index}, r.unit.group});
+      if (r.counted_in_group) --group_running[*r.unit.group];
+      running.remove_if([&](const auto& p) { return p.get() == &r; });
+      pump();
+      return;
+    }
+    // A test that was running when its process ended well did not report
+    // success either (it called exit(0)): it failed, and the rest of its
+    // shard runs in a fresh process.
+    const bool ended_inside_a_test = r.current && r.kind != TestKind::Plain && !ambiguous;
+    const bool abnormal = exit.signaled || exit.code != 0 || exit.infra_error || ended_inside_a_test;
     std::optional<std::size_t> blamed;
     bool blamed_was_running = false;
-    if (r.timed_out) {
+    if (ambiguous) {
+      blamed = r.unit.tests.front();
+      blamed_was_running = true;
+    } else if (r.timed_out) {
       blamed = r.timed_out_test;
       blamed_was_running = r.current.has_value();
     } else if (r.current) {
@@ -376,6 +395,9 @@ struct Scheduler::State {
       } else if (exit.code != 0) {
         result.status = Status::Failed;
         result.message = "exit status " + std::to_string(exit.code);
+      } else if (ended_inside_a_test) {
+        result.status = Status::Failed;
+        result.message = "the process exited with status 0 before the test reported a result";
       } else {
         result.status = Status::Passed;
       }
@@ -513,7 +535,7 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
     try {
       if (s.io.run_one() == 0) break;  // nothing left that could finish a test
     } catch (const std::exception& e) {
-      spdlog::error("internal error while running the tests: {}", e.what());
+      log_error("internal error while running the tests: {}", e.what());
       s.stop(std::string("internal error: ") + e.what());
       if (++faults > 100) break;
     }

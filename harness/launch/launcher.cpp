@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <cerrno>
 #include <cstring>
 
@@ -20,17 +21,6 @@ namespace {
 bool is_native_on_host(const TargetSpec& spec) {
   static const std::string host = host_machine();
   return std::find(spec.native_on.begin(), spec.native_on.end(), host) != spec.native_on.end();
-}
-
-void set_env(std::vector<std::string>& env, const std::string& name, const std::string& value) {
-  const std::string prefix = name + "=";
-  for (auto& entry : env) {
-    if (entry.compare(0, prefix.size(), prefix) == 0) {
-      entry = prefix + value;
-      return;
-    }
-  }
-  env.push_back(prefix + value);
 }
 
 Expected<const TargetSpec*> pick_target(const RunRequest& request, const std::string& path, const ElfInfo& elf,
@@ -81,6 +71,19 @@ std::string LaunchPlan::command_line() const {
   return out;
 }
 
+void set_environment(std::vector<std::string>& env, const std::vector<std::string>& changes) {
+  if (changes.empty()) return;
+  const auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::unordered_map<std::string, std::size_t> index;  // name -> position in env
+  index.reserve(env.size() + changes.size());
+  for (std::size_t i = 0; i < env.size(); ++i) index.emplace(name_of(env[i]), i);
+  for (const auto& change : changes) {
+    auto [it, added] = index.emplace(name_of(change), env.size());
+    if (added) env.push_back(change);
+    else env[it->second] = change;
+  }
+}
+
 std::vector<std::string> current_environment() {
   std::vector<std::string> env;
   for (char** entry = environ; entry && *entry; ++entry) env.emplace_back(*entry);
@@ -128,7 +131,12 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   const TargetSpec& spec = **target;
   const TargetSettings& settings = config.target(spec.name);
   plan.target = spec.name;
-  for (const auto& [name, value] : settings.env) set_env(plan.env, name, value);
+  if (!settings.env.empty()) {
+    std::vector<std::string> changes;
+    changes.reserve(settings.env.size());
+    for (const auto& [name, value] : settings.env) changes.push_back(name + "=" + value);
+    set_environment(plan.env, changes);
+  }
 
   if (runs_natively(spec, *elf)) {
     plan.executable = path;

@@ -56,6 +56,10 @@ Error exec_plan(const LaunchPlan& plan);
 // The process's environment as "NAME=value" strings.
 std::vector<std::string> current_environment();
 
+// Sets each "NAME=value" of `changes` in `env`, replacing an earlier value
+// of NAME; linear in both (a configuration may set a million variables).
+void set_environment(std::vector<std::string>& env, const std::vector<std::string>& changes);
+
 // Quotes one word for a POSIX shell, only when it needs it.
 std::string shell_quote(const std::string& word);
 

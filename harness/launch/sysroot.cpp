@@ -55,8 +55,12 @@ Expected<bool> ensure_symlink(const std::string& target, const std::string& link
   return true;
 }
 
+// The overlay's empty loader cache. One that is there already is kept only
+// if it is what xrun writes: an empty regular file of this user's (contents
+// xrun did not write are never trusted).
 Expected<bool> ensure_empty_file(const std::string& path) {
-  if (is_regular_file(path)) return true;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == ::geteuid()) return true;
   if (auto dir = make_directories(dirname_of(path)); !dir) return dir;
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
   FILE* f = std::fopen(temporary.c_str(), "we");
@@ -98,11 +102,26 @@ std::string find_interpreter_in(const std::string& sysroot, const std::string& i
 OverlayStore OverlayStore::from_environment() {
   std::string base = join_path(xdg_cache_home(), "xrun/sysroots");
   if (make_directories(base) && ::access(base.c_str(), W_OK) == 0) return OverlayStore(base);
-  return OverlayStore("/tmp/xrun-" + std::to_string(::getuid()) + "/sysroots");
+  // /tmp is everyone's: the directory must be ours alone, made by us or
+  // checked when it is there already.
+  const std::string mine = "/tmp/xrun-" + std::to_string(::geteuid());
+  OverlayStore store(mine + "/sysroots");
+  if (::mkdir(mine.c_str(), 0700) != 0 && errno != EEXIST) {
+    store.unusable_ = "cannot create " + mine + ": " + std::strerror(errno);
+    return store;
+  }
+  struct stat st {};
+  if (::lstat(mine.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    store.unusable_ = mine + " is not a private directory of this user's (mode 0700, not a symlink): it was not made by "
+                      "xrun and is not used; remove it, or make " + xdg_cache_home() + " writable";
+    return store;
+  }
+  return store;
 }
 
 Expected<std::string> OverlayStore::ensure(const TargetSpec& spec, const std::string& sysroot,
                                            const std::string& interpreter) const {
+  if (unusable_) return make_error(ExitCode::CannotExecute, *unusable_);
   const std::string overlay = join_path(base_dir_, spec.name + "-" + fnv1a_hex(sysroot));
   if (auto ok = ensure_symlink(join_path(sysroot, "lib"), join_path(overlay, "lib/" + spec.multiarch)); !ok)
     return ok.error();

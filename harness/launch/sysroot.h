@@ -19,6 +19,7 @@
 // program's own.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "config/config.h"
@@ -45,6 +46,10 @@ struct SysrootChoice {
 class OverlayStore {
  public:
   explicit OverlayStore(std::string base_dir) : base_dir_(std::move(base_dir)) {}
+  // $XDG_CACHE_HOME/xrun/sysroots, or when that cannot be written
+  // /tmp/xrun-<uid>/sysroots -- which is used only if xrun made it: a
+  // directory of this user's, mode 0700, not a symlink (another user could
+  // have put one there with a loader cache of their choosing).
   static OverlayStore from_environment();
 
   // Creates (or reuses) the overlay for `sysroot`, adding the link for
@@ -55,6 +60,7 @@ class OverlayStore {
 
  private:
   std::string base_dir_;
+  std::optional<std::string> unusable_;  // why base_dir_ cannot be trusted
 };
 
 // Picks the sysroot for a dynamic program: the configured one (an error if it

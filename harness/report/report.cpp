@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -60,6 +61,8 @@ std::string to_json(const RunReport& report) {
       {"started_at", report.started_at},
       {"duration_seconds", report.duration_seconds},
       {"interrupted", report.interrupted},
+      {"complete", report.complete},
+      {"error", report.error ? json(*report.error) : json(nullptr)},
       {"partition", report.partition ? json(*report.partition) : json(nullptr)},
       {"summary", summary},
       {"tests", tests},
@@ -73,7 +76,7 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
   json document;
   try {
     document = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // a parse error, or a number out of range (1e999)
     return make_error(ExitCode::Usage, source + ": not a JSON report: " + e.what());
   }
   try {
@@ -84,19 +87,49 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
     report.started_at = document.value("started_at", "");
     report.duration_seconds = document.value("duration_seconds", 0.0);
     report.interrupted = document.value("interrupted", false);
+    report.complete = document.value("complete", true);
+    if (document.contains("error") && document["error"].is_string()) report.error = document["error"].get<std::string>();
     if (document.contains("partition") && document["partition"].is_string())
       report.partition = document["partition"].get<std::string>();
+    // What the schema allows, field by field: a value out of range is the
+    // file's error (named), never a wrapped number or an exception.
+    std::size_t position = 0;
     for (const auto& t : document.at("tests")) {
+      const std::string where = source + ": tests[" + std::to_string(position++) + "]";
+      const auto integer_in = [&](const char* field, std::int64_t low, std::int64_t high) -> Expected<std::optional<int>> {
+        if (!t.contains(field) || t[field].is_null()) return std::optional<int>();
+        const auto& v = t[field];
+        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(high)) ||
+            v.get<std::int64_t>() < low || v.get<std::int64_t>() > high)
+          return make_error(ExitCode::Usage, where + "." + field + " must be an integer from " + std::to_string(low) +
+                                                 " to " + std::to_string(high) + ", not " + v.dump());
+        return std::optional<int>(static_cast<int>(v.get<std::int64_t>()));
+      };
+      const auto seconds = [&](const char* field) -> Expected<double> {
+        if (!t.contains(field)) return 0.0;
+        const auto& v = t[field];
+        if (!v.is_number() || !(v.get<double>() >= 0) || !std::isfinite(v.get<double>()))
+          return make_error(ExitCode::Usage, where + "." + field + " must be a number of seconds, not " + v.dump());
+        return v.get<double>();
+      };
       TestResult r;
       r.binary = t.at("binary").get<std::string>();
       r.name = t.at("name").get<std::string>();
       auto status = status_from_name(t.at("status").get<std::string>());
       if (!status) return make_error(ExitCode::Usage, source + ": unknown status " + t.at("status").dump());
       r.status = *status;
-      if (t.contains("exit_code") && t["exit_code"].is_number_integer()) r.exit_code = t["exit_code"].get<int>();
-      if (t.contains("signal") && t["signal"].is_number_integer()) r.signal = t["signal"].get<int>();
-      r.duration_seconds = t.value("duration_seconds", 0.0);
-      r.attempts = t.value("attempts", 0);
+      auto exit_code = integer_in("exit_code", 0, 255);
+      if (!exit_code) return exit_code.error();
+      r.exit_code = *exit_code;
+      auto signal = integer_in("signal", 1, 127);
+      if (!signal) return signal.error();
+      r.signal = *signal;
+      auto duration = seconds("duration_seconds");
+      if (!duration) return duration.error();
+      r.duration_seconds = *duration;
+      auto attempts = integer_in("attempts", 0, 1000000);
+      if (!attempts) return attempts.error();
+      r.attempts = attempts->value_or(0);
       r.message = t.value("message", "");
       if (t.contains("failure") && t["failure"].is_string()) r.failure = t["failure"].get<std::string>();
       r.backend = t.value("backend", "");

@@ -18,6 +18,10 @@ struct RunReport {
   std::string started_at;        // ISO 8601 UTC
   double duration_seconds = 0;
   bool interrupted = false;
+  // False until the run ended and the report was finished: a file that
+  // still says false was left by an xrun that was killed (or is running).
+  bool complete = true;
+  std::optional<std::string> error;  // why no tests ran (the listing failed)
   std::optional<std::string> partition;  // "2/4"
   std::vector<TestResult> tests;
 };

@@ -11,21 +11,36 @@ ReportFiles::ReportFiles(boost::asio::io_context& io, std::optional<std::string>
     : json_path_(std::move(json_path)), junit_path_(std::move(junit_path)), interval_(interval), flush_(io) {
   report_.partition = std::move(partition);
   report_.started_at = utc_now_iso8601();
+  report_.complete = false;
   start_ = std::chrono::steady_clock::now();
 }
 
-void ReportFiles::on_plan(const std::vector<TestCase>&) {
-  write();  // valid (empty) files from the very start
+void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
+  report_.complete = false;
+  report_.tests.clear();
+  position_.clear();
+  for (const auto& t : tests) {
+    TestResult planned;
+    planned.binary = t.binary;
+    planned.name = t.name;
+    planned.status = Status::NotRun;
+    planned.message = "not run yet";
+    position_.emplace(std::pair{t.binary, t.name}, report_.tests.size());
+    report_.tests.push_back(std::move(planned));
+  }
+  write();  // the whole plan, from the very start
 }
 
 void ReportFiles::on_result(const TestResult& result) {
-  report_.tests.push_back(result);
-  const auto since = std::chrono::steady_clock::now() - last_write_;
-  if (since >= interval_) {
+  if (auto it = position_.find({result.binary, result.name}); it != position_.end()) report_.tests[it->second] = result;
+  else report_.tests.push_back(result);
+  const auto now = std::chrono::steady_clock::now();
+  const auto wait = std::max<std::chrono::steady_clock::duration>(interval_, 4 * last_cost_);
+  if (now - last_write_ >= wait) {
     write();
   } else if (!flush_pending_) {
     flush_pending_ = true;
-    flush_.expires_after(interval_ - since);
+    flush_.expires_after(wait - (now - last_write_));
     flush_.async_wait([this](const auto& error) {
       flush_pending_ = false;
       if (!error) write();
@@ -38,17 +53,30 @@ void ReportFiles::on_finish(const std::vector<TestResult>& results, double secon
   report_.tests = results;  // in plan order
   report_.duration_seconds = seconds;
   report_.interrupted = interrupted;
+  report_.complete = true;
+  write();
+}
+
+void ReportFiles::finish_without_tests(const std::string& why, bool interrupted) {
+  flush_.cancel();
+  report_.tests.clear();
+  report_.interrupted = interrupted;
+  report_.complete = false;
+  report_.error = why;
   write();
 }
 
 void ReportFiles::write() {
-  last_write_ = std::chrono::steady_clock::now();
-  report_.duration_seconds = std::chrono::duration<double>(last_write_ - start_).count();
+  const auto begin = std::chrono::steady_clock::now();
+  if (!report_.complete) report_.duration_seconds = std::chrono::duration<double>(begin - start_).count();
   for (const auto& [path, render] : {std::pair{json_path_, &to_json}, std::pair{junit_path_, &to_junit_xml}}) {
     if (!path) continue;
     auto written = write_file_atomically(*path, render(report_));
     if (!written && !error_) error_ = written.error().message;
   }
+  last_write_ = std::chrono::steady_clock::now();
+  last_cost_ = last_write_ - begin;
+  ++writes_;
 }
 
 }  // namespace xrun

@@ -1,13 +1,20 @@
 // Keeps the --json and --junit files up to date while the run goes on: each
-// rewrite is atomic, at most every `interval` -- a result that arrives sooner
-// is written by a deferred flush on the io_context, never held back until the
-// next result -- and always at the end. Whatever stops xrun (Ctrl-C, a crash,
-// a CI timeout) leaves valid files holding every test that had finished.
+// rewrite is atomic, and always at the end. Whatever stops xrun (Ctrl-C, a
+// crash, kill -9, a CI timeout) leaves valid files: every planned test is in
+// them from the start (not-run until it has a result), and "complete" says
+// false until the run ended.
+//
+// Rewrites come at most every `interval`, and never more often than four
+// times the last rewrite took: a result that arrives sooner is written by a
+// deferred flush, never held back until the next result, and a report of a
+// hundred thousand tests costs a bounded share of the run (each rewrite is
+// linear in the tests; their number shrinks as they grow).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -25,7 +32,12 @@ class ReportFiles final : public Reporter {
   void on_plan(const std::vector<TestCase>& tests) override;
   void on_result(const TestResult& result) override;
   void on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) override;
+  // No tests will run (the listing failed or was interrupted): the files say
+  // why, and that the run did not complete.
+  void finish_without_tests(const std::string& why, bool interrupted);
 
+  // How many times the files were rewritten (for tests of the schedule).
+  std::size_t writes() const { return writes_; }
   // The first write error, if any (reported once, at the end).
   const std::optional<std::string>& error() const { return error_; }
 
@@ -36,9 +48,12 @@ class ReportFiles final : public Reporter {
   RunReport report_;
   std::chrono::steady_clock::time_point start_, last_write_;
   std::chrono::milliseconds interval_;
+  std::chrono::steady_clock::duration last_cost_{0};  // of the last rewrite
+  std::map<std::pair<std::string, std::string>, std::size_t> position_;  // (binary, name) -> index in report_.tests
   boost::asio::steady_timer flush_;
   bool flush_pending_ = false;
   std::optional<std::string> error_;
+  std::size_t writes_ = 0;
 };
 
 }  // namespace xrun

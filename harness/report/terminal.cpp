@@ -34,10 +34,44 @@ const char* status_color(Status status) {
 }
 
 std::string display_name(const std::string& binary, const std::string& name) {
-  return binary.substr(binary.rfind('/') + 1) + " " + name;
+  return terminal_safe(binary.substr(binary.rfind('/') + 1) + " " + name, false);
+}
+
+void hex_byte(std::string& out, unsigned char c) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  out += "\\x";
+  out += kDigits[c >> 4];
+  out += kDigits[c & 15];
 }
 
 }  // namespace
+
+std::string terminal_safe(std::string_view text, bool keep_colors) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n' || c == '\t' || (c >= 0x20 && c != 0x7f)) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') continue;  // CRLF line ends
+    if (c == 0x1b && i + 1 < text.size() && text[i + 1] == '[') {
+      // CSI: parameter bytes, then one final byte; "m" is colour (SGR).
+      std::size_t end = i + 2;
+      while (end < text.size() && static_cast<unsigned char>(text[end]) >= 0x20 &&
+             static_cast<unsigned char>(text[end]) < 0x40)
+        ++end;
+      if (end < text.size() && text[end] == 'm') {
+        if (keep_colors) out.append(text.substr(i, end - i + 1));
+        i = end;
+        continue;
+      }
+    }
+    hex_byte(out, c);
+  }
+  return out;
+}
 
 TerminalReporter::TerminalReporter(boost::asio::io_context& io, std::FILE* out, bool interactive, bool color)
     : timer_(io), out_(out), interactive_(interactive), color_(color) {}
@@ -51,7 +85,7 @@ std::string TerminalReporter::result_line(const TestResult& r) const {
   char head[64];
   std::snprintf(head, sizeof head, "%8s [%8.3fs] ", status_label(r.status), r.duration_seconds);
   std::string line = paint(head, status_color(r.status)) + display_name(r.binary, r.name);
-  if (!r.message.empty() && r.status != Status::Passed) line += " (" + r.message + ")";
+  if (!r.message.empty() && r.status != Status::Passed) line += " (" + terminal_safe(r.message, false) + ")";
   return line;
 }
 
@@ -131,9 +165,9 @@ void TerminalReporter::on_finish(const std::vector<TestResult>& results, double 
     if (!header) std::fprintf(out_, "\n%s\n", paint("Failures:", "1").c_str());
     header = true;
     std::fprintf(out_, "\n--- %s ---\n", result_line(r).c_str());
-    std::string output = r.output;
+    std::string output = terminal_safe(r.output, color_);
     if (!output.empty() && output.back() != '\n') output += '\n';
-    std::fputs(output.c_str(), out_);
+    std::fwrite(output.data(), 1, output.size(), out_);
   }
   const auto counts = summarize(results);
   char title[96];

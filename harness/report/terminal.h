@@ -15,6 +15,13 @@
 
 namespace xrun {
 
+// Text from a test (its name, its output) made safe for the user's terminal:
+// newlines and tabs stay, colour sequences (SGR) stay when `keep_colors` and
+// are dropped otherwise, and every other control byte or escape sequence is
+// shown as \xNN, never interpreted (no cursor moves, no titles, nothing cut
+// at a NUL).
+std::string terminal_safe(std::string_view text, bool keep_colors);
+
 class TerminalReporter final : public Reporter {
  public:
   // `io` drives the progress line's refresh on a terminal.

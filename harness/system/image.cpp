@@ -282,7 +282,7 @@ ImageLocation image_location(const VmArch& arch, const TargetSettings& settings)
   loc.kernel = join_path(loc.dir, "kernel");
   loc.initrd = join_path(loc.dir, "initrd.cpio");
   loc.manifest = join_path(loc.dir, "manifest.json");
-  loc.snapshot_dir = join_path(loc.dir, "snapshot");
+  loc.snapshot_dir.clear();  // per machine settings: ensure_snapshot() names it
   return loc;
 }
 

@@ -33,7 +33,6 @@ struct SystemRunner::Pool {
   std::vector<std::shared_ptr<Vm>> vms;
   std::deque<std::shared_ptr<Job>> queue;
   bool from_snapshot = false;
-  bool keep_logs = false;  // a VM failed: its console log stays for the user
   int failed_boots = 0;
   std::optional<std::string> broken;  // VMs cannot start at all: every job fails with this
 };
@@ -50,15 +49,6 @@ std::string parent_of(const std::string& path) {
   return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
 }
 
-void set_env(std::vector<std::string>& env, const std::string& entry) {
-  const auto name = entry.substr(0, entry.find('=') + 1);
-  for (auto& e : env)
-    if (e.compare(0, name.size(), name) == 0) {
-      e = entry;
-      return;
-    }
-  env.push_back(entry);
-}
 
 }  // namespace
 
@@ -81,7 +71,7 @@ void SystemRunner::shutdown() {
     pool->vms.clear();
     pool->queue.clear();
     std::error_code ec;
-    if (!pool->keep_logs) std::filesystem::remove_all(pool->settings.work_dir, ec);
+    std::filesystem::remove_all(pool->settings.work_dir, ec);  // failed VMs' logs were kept in the cache
   }
   pools_.clear();
 }
@@ -94,7 +84,10 @@ Expected<SystemRunner::Pool*> SystemRunner::pool_for(const std::string& target) 
   pool->settings = *settings;
   if (!options_.cold_boot) {
     auto saved = ensure_snapshot(pool->settings);
-    if (saved) pool->from_snapshot = true;
+    if (saved) {
+      pool->from_snapshot = true;
+      pool->settings.image.snapshot_dir = *saved;  // the state for exactly these settings
+    }
     else print_warning(saved.error().message + "\n  (cold-booting the VMs instead)");
   }
   Pool* raw = pool.get();
@@ -124,7 +117,6 @@ void SystemRunner::launch_vm(Pool& pool, int index) {
         if (!error) {
           pool.failed_boots = 0;
           vm->on_death = [this, &pool, index] {
-            pool.keep_logs = true;
             // Replace it once the current call chain is over.
             asio::post(io_, [this, &pool, index] {
               if (!pool.broken) launch_vm(pool, index);
@@ -133,7 +125,6 @@ void SystemRunner::launch_vm(Pool& pool, int index) {
           dispatch(pool);
           return;
         }
-        pool.keep_logs = true;
         if (vm->from_snapshot()) {
           // The saved state does not work here (after a qemu upgrade, say):
           // every VM from now on cold-boots.
@@ -145,7 +136,7 @@ void SystemRunner::launch_vm(Pool& pool, int index) {
           return;
         }
         if (++pool.failed_boots < 3) {
-          spdlog::debug("VM {} failed to boot, retrying: {}", index, *error);
+          log_debug("VM {} failed to boot, retrying: {}", index, *error);
           launch_vm(pool, index);
           return;
         }
@@ -181,7 +172,7 @@ void SystemRunner::dispatch(Pool& pool) {
     handlers.started = [job] {
       if (job->callbacks.started) job->callbacks.started();
     };
-    spdlog::debug("VM {} runs job {}: {}", vm->index(), job->id, job->frame.path);
+    log_debug("VM {} runs job {}: {}", vm->index(), job->id, job->frame.path);
     vm->run(job->frame, std::move(handlers));
     if (!job->pending_stdin.empty()) vm->send_stdin(job->frame.job, job->pending_stdin);
     if (job->stdin_closed) vm->send_stdin(job->frame.job, {});
@@ -230,8 +221,10 @@ Expected<JobStarted> SystemRunner::start(const JobRequest& request, Callbacks ca
   f.argv.push_back(request.argv0.value_or(request.program));
   f.argv.insert(f.argv.end(), request.args.begin(), request.args.end());
   f.env = base_env_;
-  for (const auto& [name, value] : config_.target(spec->name).env) set_env(f.env, name + "=" + value);
-  for (const auto& entry : request.extra_env) set_env(f.env, entry);
+  std::vector<std::string> target_env;
+  for (const auto& [name, value] : config_.target(spec->name).env) target_env.push_back(name + "=" + value);
+  set_environment(f.env, target_env);
+  set_environment(f.env, request.extra_env);
   f.cwd = real_path(request.cwd.empty() ? current_directory() : request.cwd);
   f.forward_stdin = request.forward_stdin;
   f.merge_stderr = !job->callbacks.error_output;

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <boost/asio/write.hpp>
+#include <algorithm>
+#include <ctime>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -277,7 +279,7 @@ std::string trimmed_device_tree(const VmSettings& s) {
   const CaptureResult dumped = run_capturing(args, "", false);
   auto blob = read_file(dump);
   if (!dumped.started || dumped.status != 0 || !blob) {
-    spdlog::debug("{} could not dump its device tree (exit {}): booting with its own", s.qemu, dumped.status);
+    log_debug("{} could not dump its device tree (exit {}): booting with its own", s.qemu, dumped.status);
     return "";
   }
   const auto used = highest_virtio_mmio_addresses(*blob, virtio_devices);
@@ -285,7 +287,7 @@ std::string trimmed_device_tree(const VmSettings& s) {
   if (!trimmed || used.size() != static_cast<std::size_t>(virtio_devices) ||
       !write_file_atomically(path, *trimmed))
     return "";
-  spdlog::debug("device tree for {}: {} ({} bytes)", s.image.name, path, trimmed->size());
+  log_debug("device tree for {}: {} ({} bytes)", s.image.name, path, trimmed->size());
   return path;
 }
 
@@ -325,9 +327,34 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
   return s;
 }
 
+std::string keep_console_log(const std::string& log, const std::string& image_name) {
+  const std::string dir = join_path(xdg_cache_home(), "xrun/logs");
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
+  const std::string kept =
+      join_path(dir, image_name + "-" + stamp + "-" + std::to_string(::getpid()) + "-" + fs::path(log).filename().string());
+  fs::copy_file(log, kept, fs::copy_options::overwrite_existing, ec);
+  if (ec) return log;
+  // The newest kKeptLogs stay.
+  constexpr std::size_t kKeptLogs = 20;
+  std::vector<fs::directory_entry> logs;
+  for (const auto& entry : fs::directory_iterator(dir, ec))
+    if (entry.is_regular_file(ec)) logs.push_back(entry);
+  std::sort(logs.begin(), logs.end(),
+            [](const auto& a, const auto& b) { return a.last_write_time() > b.last_write_time(); });
+  for (std::size_t i = kKeptLogs; i < logs.size(); ++i) fs::remove(logs[i].path(), ec);
+  return kept;
+}
+
 Expected<std::string> ensure_snapshot(const VmSettings& s) {
-  const std::string dir = s.image.snapshot_dir;
   const std::string key = snapshot_key(s);
+  // One saved state per key (qemu build, image, machine options): runs with
+  // different settings (vm_memory, say) each keep theirs instead of
+  // replacing each other's.
+  const std::string dir = join_path(s.image.dir, "snapshot-" + key.substr(0, 16));
   if (read_file(join_path(dir, "key")).value_or("") == key + "\n" && is_regular_file(join_path(dir, "state")))
     return dir;
   // Made in a private directory and renamed into place: two xruns racing
@@ -338,8 +365,9 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   // Leftovers of runs killed while saving (128 MiB each): their pid is gone.
   for (const auto& entry : fs::directory_iterator(s.image.dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("snapshot.tmp-", 0) != 0) continue;
-    const pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + 13));
+    const auto mark = name.find(".tmp-");
+    if (name.rfind("snapshot", 0) != 0 || mark == std::string::npos) continue;
+    const pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + mark + 5));
     if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
   }
   fs::remove_all(tmp, ec);
@@ -358,7 +386,8 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   const auto fail = [&](const std::string& why) -> Error {
     cleanup();
     fs::remove_all(tmp, ec);
-    return make_error(ExitCode::InfraError, "cannot save the VM's state: " + why + "; last console lines:" +
+    return make_error(ExitCode::InfraError, "cannot save the VM's state: " + why + "; last console lines (" +
+                                                keep_console_log(console, s.image.name) + "):" +
                                                 last_lines(read_file(console).value_or(""), 8));
   };
   const auto deadline = started + std::chrono::milliseconds(static_cast<int>(s.boot_timeout_seconds * 1000));
@@ -401,8 +430,19 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
     fs::remove_all(tmp, ec);
     if (!is_regular_file(join_path(dir, "state"))) return make_error(ExitCode::InfraError, "cannot store " + dir);
   }
-  spdlog::debug("saved the VM state of {} in {:.2f} s", s.image.name,
+  log_debug("saved the VM state of {} in {:.2f} s", s.image.name,
                 std::chrono::duration<double>(Clock::now() - started).count());
+  // The newest few saved states stay (128 MiB of RAM each, and more).
+  constexpr std::size_t kKeptStates = 3;
+  std::vector<fs::directory_entry> states;
+  for (const auto& entry : fs::directory_iterator(s.image.dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if ((name.rfind("snapshot-", 0) == 0 || name == "snapshot") && entry.is_directory(ec) && entry.path() != dir)
+      states.push_back(entry);
+  }
+  std::sort(states.begin(), states.end(),
+            [](const auto& a, const auto& b) { return a.last_write_time() > b.last_write_time(); });
+  for (std::size_t i = kKeptStates - 1; i < states.size(); ++i) fs::remove_all(states[i].path(), ec);
   return dir;
 }
 
@@ -461,7 +501,7 @@ std::optional<std::string> Vm::spawn() {
                            agent_socket_, console_log_, from_snapshot_ ? qmp_socket_ : "");
   std::string line;
   for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
-  spdlog::debug("VM {}: {}", index_, line);
+  log_debug("VM {}: {}", index_, line);
   auto pid = spawn_qemu(argv, console_log_);
   if (!pid) return pid.error().message;
   pid_ = *pid;
@@ -561,7 +601,7 @@ void Vm::handle(const AgentFrame& frame) {
       if (!ready_ && frame.job == nonce_) {
         ready_ = true;
         boot_timer_.cancel();
-        spdlog::debug("VM {} ready in {:.3f} s ({}, kernel {})", index_,
+        log_debug("VM {} ready in {:.3f} s ({}, kernel {})", index_,
                       std::chrono::duration<double>(Clock::now() - started_at_).count(),
                       from_snapshot_ ? "restored" : "cold boot", frame.data);
         arm_watchdog();
@@ -600,7 +640,7 @@ void Vm::handle(const AgentFrame& frame) {
       break;
     }
     case XRUN_LOG:
-      spdlog::debug("VM {} agent: {}", index_, frame.data);
+      log_debug("VM {} agent: {}", index_, frame.data);
       break;
     default:
       break;
@@ -707,8 +747,11 @@ void Vm::die(const std::string& reason) {
     what = "the guest kernel panicked: \"" + console.substr(panic, end == std::string::npos ? end : end - panic) +
            "\" (" + reason + ")";
   }
+  // A VM that failed keeps its console log where the user finds it (the
+  // run's work directory goes at its end).
+  const std::string log = quiet_ ? console_log_ : keep_console_log(console_log_, settings_.image.name);
   const std::string message = "VM " + std::to_string(index_) + " (" + settings_.image.name + "): " + what +
-                              "; last console lines (" + console_log_ + "):" + last_lines(console, 6);
+                              "; last console lines (" + log + "):" + last_lines(console, 6);
   if (auto handler = std::exchange(ready_handler_, nullptr)) {
     handler(self, message);
     return;

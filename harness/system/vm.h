@@ -61,6 +61,11 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
 // saved state: callers cold-boot.
 Expected<std::string> ensure_snapshot(const VmSettings& settings);
 
+// A copy of a failed VM's console log in $XDG_CACHE_HOME/xrun/logs (the
+// newest 20 are kept), whose path the error names; the log itself if the
+// copy cannot be made.
+std::string keep_console_log(const std::string& log, const std::string& image_name);
+
 // The migration's state from a QMP query-migrate reply ("active",
 // "completed", ...); an Error for an error reply, a failed or cancelled
 // migration, or a reply that is not one (exposed for unit tests).

@@ -619,12 +619,17 @@ static void handle_run(struct in *in) {
     snprintf(tmp_env, sizeof tmp_env, "TMPDIR=%s", tmpdir);
     run_env = with_tmpdir(env, tmp_env);
   }
-  if (pipe2(out, O_CLOEXEC | O_NONBLOCK) != 0 || (!(flags & XRUN_RUN_MERGE) && pipe2(err, O_CLOEXEC | O_NONBLOCK) != 0) ||
+  if (pipe2(out, O_CLOEXEC) != 0 || (!(flags & XRUN_RUN_MERGE) && pipe2(err, O_CLOEXEC) != 0) ||
       ((flags & XRUN_RUN_STDIN) && pipe2(inp, O_CLOEXEC) != 0)) {
     error = errno;
     snprintf(message, sizeof message, "pipe: %s", strerror(errno));
     goto fail;
   }
+  /* Only the agent's ends are non-blocking: the program's stay blocking, so a
+   * program that writes faster than the host reads waits for room (the
+   * back-pressure of a pipe), instead of getting EAGAIN and losing bytes. */
+  fcntl(out[0], F_SETFL, O_NONBLOCK);
+  if (err[0] >= 0) fcntl(err[0], F_SETFL, O_NONBLOCK);
   fcntl(out[0], F_SETPIPE_SZ, 1 << 20); /* room for a batch of output */
   null_in = (flags & XRUN_RUN_STDIN) ? -1 : open("/dev/null", O_RDONLY | O_CLOEXEC);
   const int child_in = (flags & XRUN_RUN_STDIN) ? inp[0] : null_in;

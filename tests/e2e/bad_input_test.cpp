@@ -37,6 +37,11 @@ TEST(BadInput, TruncatedAndCorruptElfAre126) {
   std::string corrupt = bytes;
   corrupt[5] = 9;
   expect_error(run_xrun({dir.write("corrupt", corrupt, true)}), 126, "unknown byte order 9");
+  // Whole headers, but the segments run past the end: qemu would map them
+  // and the program die of SIGBUS; xrun says so before it starts.
+  expect_error(run_xrun({dir.write("cut", bytes.substr(0, 30000), true)}), 126, "truncated ELF file: segment");
+  auto in_test = run_xrun({"test", dir.path() + "/cut", "--json", dir.path() + "/r.json"});
+  EXPECT_EQ(in_test.exit_code, 3) << "an infra error, not a crash: " << describe(in_test);
 }
 
 TEST(BadInput, NotExecutableIsPermissionDenied) {

@@ -83,6 +83,19 @@ TEST(SystemMode, StdinStdoutStderrArgvAndEnvironmentPassThrough) {
   EXPECT_EQ(env.out, "XRUN_SYSTEM_PROBE=from the host\n") << describe(env);
 }
 
+// A program that writes faster than xrun reads waits for room; nothing is
+// dropped (the agent's pipes are blocking on the program's side).
+TEST(SystemMode, LargeOutputAndInputArriveWhole) {
+  auto spew = in_vm({kDynamic, "spew", "20000000"}, {.timeout_seconds = 240});
+  EXPECT_EQ(spew.exit_code, 0) << spew.err;
+  EXPECT_EQ(spew.out.size(), 20000000u);
+  const std::string input(5 * 1000 * 1000, 'i');
+  auto cat = in_vm({kDynamic, "cat"}, {.stdin_data = input, .timeout_seconds = 240});
+  EXPECT_EQ(cat.exit_code, 0) << cat.err;
+  EXPECT_EQ(cat.out.size(), input.size());
+  EXPECT_TRUE(cat.out == input) << "the bytes changed on the way";
+}
+
 // The default aarch64 kernel is xrun's minimal one, built from Debian's
 // linux-source package; `vm_kernel = "debian"` boots Debian's own kernel
 // package with its modules (scripts/test.sh builds both images).
@@ -187,7 +200,11 @@ TEST_F(PrivateImage, SavedStateIsMadeOnceThenUsedAndAStaleOneFallsBackToColdBoot
   auto first = in_vm({kStatic, "exit", "5"}, {.env = env({"XRUN_LOG=debug"})});
   EXPECT_EQ(first.exit_code, 5) << describe(first);
   EXPECT_NE(first.err.find("saved the VM state"), std::string::npos) << first.err;
-  ASSERT_TRUE(fs::exists(image_dir() + "/snapshot/state"));
+  // One saved state per machine settings: snapshot-<key>/state.
+  std::string state;
+  for (const auto& entry : fs::directory_iterator(image_dir()))
+    if (entry.path().filename().string().rfind("snapshot-", 0) == 0) state = entry.path().string() + "/state";
+  ASSERT_TRUE(fs::exists(state)) << "no saved state in " << image_dir();
 
   auto second = in_vm({kStatic, "exit", "6"}, {.env = env({"XRUN_LOG=debug"})});
   EXPECT_EQ(second.exit_code, 6) << describe(second);
@@ -195,9 +212,22 @@ TEST_F(PrivateImage, SavedStateIsMadeOnceThenUsedAndAStaleOneFallsBackToColdBoot
   EXPECT_NE(second.err.find("(restored,"), std::string::npos) << second.err;
 
   // Unusable saved state (same key, garbage inside): the run still works.
-  std::ofstream(image_dir() + "/snapshot/state", std::ios::trunc) << "not a migration stream";
-  auto broken = in_vm({kStatic, "exit", "7"}, {.env = env()});
+  // Another memory size has a saved state of its own; the first one stays.
+  auto bigger = in_vm({kStatic, "exit", "4"}, {.env = env({"XRUN_AARCH64_VM_MEMORY=256"})});
+  EXPECT_EQ(bigger.exit_code, 4) << describe(bigger);
+  int states = 0;
+  for (const auto& entry : fs::directory_iterator(image_dir()))
+    states += entry.path().filename().string().rfind("snapshot-", 0) == 0;
+  EXPECT_EQ(states, 2);
+  EXPECT_TRUE(fs::exists(state));
+
+  std::ofstream(state, std::ios::trunc) << "not a migration stream";
+  const std::string tmp = cache_.path() + "/tmp";
+  fs::create_directories(tmp);
+  auto broken = in_vm({kStatic, "exit", "7"}, {.env = env({"TMPDIR=" + tmp})});
   EXPECT_EQ(broken.exit_code, 7) << describe(broken);
+  EXPECT_TRUE(fs::is_empty(tmp)) << "a failed VM's work directory stays in TMPDIR";
+  EXPECT_NE(broken.err.find(cache_.path() + "/xrun/logs/"), std::string::npos) << "its console log is kept: " << broken.err;
   EXPECT_NE(broken.err.find("xrun: warning: starting a VM from saved state failed, cold-booting instead"),
             std::string::npos)
       << broken.err;
@@ -420,7 +450,7 @@ TEST_F(PrivateImage, ADirectoryTheVmCannotShowIsAnInfraError) {
   const std::string home = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME")
                                                          : std::string(std::getenv("HOME")) + "/.cache";
   fs::copy(home + "/xrun/kernels", cache_.path() + "/xrun/kernels", fs::copy_options::recursive);
-  TempDir work(XRUN_TEST_WORK_DIR);  // not under /tmp, which is a tmpfs of the guest's own
+  TempDir work("/var/tmp");  // not under /tmp, which is a tmpfs of the guest's own (the checkout may be in /tmp)
   const std::string blocked = work.path() + "/blocked";
   fs::create_directories(blocked);
   // In the VM's root filesystem, the same path is a file.

@@ -280,6 +280,32 @@ TEST(XrunTest, CtrlCStopsEverythingAndLeavesAValidReport) {
   EXPECT_NE(text.find("\n2 passed, 0 failed, 0 skipped, 1 not run\n"), std::string::npos) << text;
 }
 
+// kill -9 leaves a report that says it is not complete and holds the whole
+// plan; a listing that fails still leaves a report that says why.
+TEST(XrunTest, AReportLeftByAKilledRunSaysSo) {
+  TempDir dir;
+  const std::string suite = private_suite(dir);
+  const std::string json_path = dir.path() + "/r.json";
+  const pid_t pid = start_xrun({"test", suite, "--filter", "Hang.*", "--filter", "Pass.*", "-j2", "--json", json_path},
+                               environment_with({}));
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  const json report = read_json(json_path);
+  EXPECT_EQ(report["complete"], false);
+  EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{
+                                  {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}, {"Hang.Forever", "not-run"}}));
+
+  auto failed = run_xrun({"test", XRUN_GTEST_SUITE, "--no-cache", "--json", dir.path() + "/f.json"},
+                         {.env = environment_with({"XRUN_AARCH64_SYSROOT=/nonexistent/sysroot"})});
+  EXPECT_EQ(failed.exit_code, 3) << describe(failed);
+  const json listing = read_json(dir.path() + "/f.json");
+  EXPECT_EQ(listing["complete"], false);
+  EXPECT_TRUE(listing["tests"].empty());
+  EXPECT_NE(listing["error"].get<std::string>().find("/nonexistent/sysroot"), std::string::npos) << listing.dump(2);
+}
+
 // Every option takes exactly its own value: the binary after a pattern is a binary.
 TEST(XrunTest, RepeatableOptionsTakeOneValueEach) {
   TempDir dir;

@@ -14,6 +14,7 @@ struct FakeJobRunner::Job {
   std::size_t next = 0;
   bool in_test = false;
   bool hanging = false;
+  bool any_failed = false;  // a GoogleTest binary then exits 1
   bool ignores_term = false;
   bool done = false;
   Callbacks callbacks;
@@ -58,7 +59,7 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
     elapsed_ += step_cost;
     if (job->next == job->tests.size()) {
       job->callbacks.output("[==========] done\n");
-      finish(job, JobExit{false, 0, 0});
+      finish(job, JobExit{false, job->any_failed ? 1 : 0, 0});
       return;
     }
     const std::string& name = job->tests[job->next];
@@ -77,8 +78,20 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
     switch (b) {
       case Behaviour::Pass: job->callbacks.output("output of " + name + "\n[       OK ] " + name + " (1 ms)\n"); break;
       case Behaviour::Fail:
+        job->any_failed = true;
         job->callbacks.output("fake_test.cpp:12: Failure\nValue of: boom\n[  FAILED  ] " + name + " (1 ms)\n");
         break;
+      case Behaviour::EchoNext: {
+        const std::string other = job->next < job->tests.size() ? job->tests[job->next] : "Other.Test";
+        job->callbacks.output("[ RUN      ] " + other + "\n[       OK ] " + other + " (0 ms)\n[       OK ] " + name + " (1 ms)\n");
+        break;
+      }
+      case Behaviour::EchoSelf:
+        job->any_failed = true;
+        job->callbacks.output("[ RUN      ] " + name + "\n[       OK ] " + name + " (0 ms)\nfake_test.cpp:30: Failure\n[  FAILED  ] " +
+                              name + " (1 ms)\n");
+        break;
+      case Behaviour::Exit0: finish(job, JobExit{false, 0, 0}); return;
       case Behaviour::Skip: job->callbacks.output("[  SKIPPED ] " + name + " (0 ms)\n"); break;
       case Behaviour::Crash:
         job->callbacks.output("qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n");

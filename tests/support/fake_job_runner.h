@@ -18,7 +18,11 @@
 
 namespace xrun::testing {
 
-enum class Behaviour { Pass, Fail, Skip, Crash, Hang, HangIgnoringTerm, Exit3, FlakyOnce, InfraCrash };
+// Exit0: the process exits 0 in the middle of the test (exit(0) in a test).
+// EchoNext: passes, after printing a nested gtest run that "passes" the next
+// test of the shard. EchoSelf: fails, after printing a nested gtest run that
+// "passes" this very test.
+enum class Behaviour { Pass, Fail, Skip, Crash, Hang, HangIgnoringTerm, Exit3, Exit0, FlakyOnce, InfraCrash, EchoNext, EchoSelf };
 
 class FakeJobRunner final : public JobRunner {
  public:

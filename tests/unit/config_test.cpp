@@ -277,3 +277,35 @@ TEST(ConfigRows, TestGroupsWithTheirPatternsAndLimit) {
 }
 
 }  // namespace
+
+namespace {
+
+// A timeout that would overflow the timers (every test timing out at once)
+// is refused where it is written; so is a log level that would silently
+// turn the trace off.
+TEST(ConfigRows, SecondsAreFiniteAndAtMostAWeek) {
+  TempDir dir;
+  for (const char* value : {"inf", "1e10", "nan", "-1"}) {
+    dir.write("xrun.toml", std::string("[test]\ntimeout = ") + value + "\n");
+    auto config = load_config(inputs_in(dir.path()));
+    ASSERT_FALSE(config) << value;
+    EXPECT_NE(config.error().message.find("xrun.toml:2:11: \"timeout\" must be a number of seconds above 0 and at most 604800"),
+              std::string::npos)
+        << config.error().message;
+  }
+  TempDir no_file;
+  auto inputs = inputs_in(no_file.path());
+  inputs.environment = {{"XRUN_TEST_TIMEOUT", "inf"}, {"XRUN_LOG", "verbose"}};
+  auto config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("environment: XRUN_TEST_TIMEOUT must be a number of seconds above 0"),
+            std::string::npos)
+      << config.error().message;
+  EXPECT_NE(config.error().message.find("environment: XRUN_LOG must be trace, debug, info, warn, error or off, not \"verbose\""),
+            std::string::npos)
+      << config.error().message;
+  inputs.environment = {{"XRUN_TEST_TIMEOUT", "604800"}, {"XRUN_LOG", "debug"}};
+  EXPECT_TRUE(load_config(inputs));
+}
+
+}  // namespace

@@ -167,4 +167,46 @@ TEST(ElfProbe, RandomCorruptionNeverCrashes) {
   }
 }
 
+// Files qemu would fail on, or die of SIGBUS over, are caught before it
+// runs: segments past the end of a truncated file, segments that cannot be
+// mapped, a bad EI_VERSION, two interpreters.
+TEST(ElfProbe, WhatTheLoaderCannotMapIsRejectedUpFront) {
+  xrun::testing::TempDir dir;
+  const std::string original = *read_file(helper("aarch64", "dynamic"));
+  ASSERT_TRUE(probe_elf(dir.write("whole", original)));
+  const auto message = [&](const std::string& bytes) {
+    auto info = probe_elf(dir.write("t", bytes));
+    EXPECT_FALSE(info);
+    return info ? std::string() : info.error().message;
+  };
+  EXPECT_NE(message(original.substr(0, 30000)).find("truncated ELF file: segment"), std::string::npos);
+  std::string version = original;
+  version[6] = 0;
+  EXPECT_NE(message(version).find("EI_VERSION must be 1"), std::string::npos);
+  // Program headers of a 64-bit little-endian file: at e_phoff, 56 bytes each.
+  const auto u64 = [](const std::string& b, std::size_t at) {
+    std::uint64_t v = 0;
+    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
+    return v;
+  };
+  const std::size_t phoff = u64(original, 0x20);
+  const std::size_t phnum = static_cast<unsigned char>(original[0x38]);
+  std::size_t load = 0, interp = 0, other = 0;
+  for (std::size_t i = 0; i < phnum; ++i) {
+    const unsigned type = static_cast<unsigned char>(original[phoff + i * 56]);
+    if (type == 1 && load == 0) load = phoff + i * 56;
+    else if (type == 3) interp = phoff + i * 56;
+    else if (type == 4) other = phoff + i * 56;  // PT_NOTE
+  }
+  ASSERT_TRUE(load && interp && other);
+  std::string misaligned = original;
+  misaligned[load + 0x08] = static_cast<char>(misaligned[load + 0x08] + 1);  // p_offset + 1
+  EXPECT_NE(message(misaligned).find("cannot be mapped"), std::string::npos);
+  std::string two = original;
+  two.replace(other, 56, original.substr(interp, 56));
+  const std::string why = message(two);
+  EXPECT_NE(why.find("two interpreters (PT_INTERP)"), std::string::npos) << why;
+  EXPECT_EQ(why.find("install"), std::string::npos) << why;
+}
+
 }  // namespace

@@ -147,4 +147,21 @@ TEST(FailureText, RustPanicsOldAndNewStyle) {
             "thread 'tests::bad' panicked at src/lib.rs:9:9:\nassertion `left == right` failed\n  left: 1\n right: 2");
 }
 
+// Inside a test, harness lines are that test's output: a nested gtest run
+// echoed by a test does not start or finish other tests.
+TEST(GTestStream, OnlyTheExpectedTestsInOrderBetweenTests) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::GTest, trace.events_sink(), {"A.outer", "A.next"});
+  stream->feed("[ RUN      ] A.outer\n[ RUN      ] A.next\n[       OK ] A.next (0 ms)\n[       OK ] A.outer (2 ms)\n"
+               "[ RUN      ] Not.Asked\n[ RUN      ] A.next\n[  FAILED  ] A.next (1 ms)\n");
+  EXPECT_EQ(trace.events, (std::vector<std::string>{"start A.outer", "pass A.outer", "start A.next", "fail A.next"}));
+  EXPECT_FALSE(stream->ambiguous());
+  EXPECT_NE(trace.output["A.outer"].find("[       OK ] A.next (0 ms)"), std::string::npos);
+  Trace self;
+  auto nested = make_harness_stream(TestKind::GTest, self.events_sink(), {"A.t"});
+  nested->feed("[ RUN      ] A.t\n[ RUN      ] A.t\n[       OK ] A.t (0 ms)\n[  FAILED  ] A.t (1 ms)\n");
+  EXPECT_TRUE(nested->ambiguous());
+  EXPECT_EQ(self.events, std::vector<std::string>{"start A.t"});
+}
+
 }  // namespace

@@ -118,3 +118,110 @@ TEST(Verdict, NotRunIsNotSkipped) {
 }
 
 }  // namespace
+
+#include "report/terminal.h"
+
+namespace {
+
+// The terminal gets a test's output whole (nothing cut at a NUL) and never
+// raw control sequences: colour only where colour is on, the rest visible.
+TEST(Terminal, OutputIsShownWholeAndControlBytesVisibly) {
+  const std::string output = std::string("before\0after\n", 13) + "\x1b[31mred\x1b[0m \x1b]0;title\x07 \x1b[2J\r\n";
+  EXPECT_EQ(terminal_safe(output, true), "before\\x00after\n\x1b[31mred\x1b[0m \\x1b]0;title\\x07 \\x1b[2J\n");
+  EXPECT_EQ(terminal_safe(output, false), "before\\x00after\nred \\x1b]0;title\\x07 \\x1b[2J\n");
+}
+
+TEST(Terminal, TheFailureSummaryHasTheOutputAfterANul) {
+  boost::asio::io_context io;
+  char* buffer = nullptr;
+  std::size_t size = 0;
+  std::FILE* out = ::open_memstream(&buffer, &size);
+  TerminalReporter terminal(io, out, false, false);
+  TestResult failed{"/b/suite", "A.b", Status::Failed};
+  failed.output = std::string("[ RUN      ] A.b\n\0x.cpp:3: Failure\n[  FAILED  ] A.b (0 ms)\n", 59);
+  terminal.on_finish({failed}, 1.0, false);
+  std::fclose(out);
+  const std::string text(buffer, size);
+  std::free(buffer);
+  EXPECT_NE(text.find("\\x00x.cpp:3: Failure\n[  FAILED  ] A.b (0 ms)"), std::string::npos) << text;
+}
+
+}  // namespace
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "report/report_files.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+std::vector<TestCase> planned(int n) {
+  std::vector<TestCase> tests;
+  for (int i = 0; i < n; ++i) {
+    TestCase t;
+    t.binary = "/b/suite";
+    t.name = "T.t" + std::to_string(i);
+    tests.push_back(t);
+  }
+  return tests;
+}
+
+nlohmann::json read(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+// A report left by an xrun that was killed says so: every planned test is
+// in it from the start, and "complete" is false until the run ended.
+TEST(ReportFiles, ThePlanIsWrittenFirstAndCompleteComesLast) {
+  xrun::testing::TempDir dir;
+  boost::asio::io_context io;
+  ReportFiles files(io, dir.path() + "/r.json", dir.path() + "/r.xml", std::nullopt, std::chrono::milliseconds(0));
+  const auto plan = planned(3);
+  files.on_plan(plan);
+  auto report = read(dir.path() + "/r.json");
+  EXPECT_EQ(report["complete"], false);
+  ASSERT_EQ(report["tests"].size(), 3u);
+  EXPECT_EQ(report["tests"][1]["status"], "not-run");
+  files.on_result(TestResult{"/b/suite", "T.t1", Status::Passed});
+  io.run();  // the deferred rewrite
+  report = read(dir.path() + "/r.json");
+  EXPECT_EQ(report["tests"][1]["status"], "passed");
+  EXPECT_EQ(report["tests"].size(), 3u) << "a result takes its planned place";
+  std::vector<TestResult> results;
+  for (const auto& t : plan) results.push_back(TestResult{t.binary, t.name, Status::Passed});
+  files.on_finish(results, 1.0, false);
+  EXPECT_EQ(read(dir.path() + "/r.json")["complete"], true);
+}
+
+// Rewrites never come more often than four times what the last one took:
+// thousands of results arriving at once cost a few rewrites, not thousands.
+TEST(ReportFiles, RewritesAdaptToWhatTheyCost) {
+  xrun::testing::TempDir dir;
+  boost::asio::io_context io;
+  ReportFiles files(io, dir.path() + "/r.json", dir.path() + "/r.xml", std::nullopt, std::chrono::milliseconds(0));
+  const auto plan = planned(5000);
+  files.on_plan(plan);
+  for (const auto& t : plan) files.on_result(TestResult{t.binary, t.name, Status::Passed, 0, std::nullopt, 0.001});
+  EXPECT_LT(files.writes(), 500u) << "one rewrite per result is quadratic";
+}
+
+// What the schema does not allow is the file's error, with the field.
+TEST(JsonReport, ValuesOutOfRangeAreErrorsThatNameTheField) {
+  const auto with = [](const std::string& fields) {
+    return R"({"schema":"xrun-test-report/1","tests":[{"binary":"b","name":"n","status":"failed",)" + fields + "}]}";
+  };
+  auto huge = report_from_json(with(R"("exit_code": 99999999999999)"), "r.json");
+  ASSERT_FALSE(huge);
+  EXPECT_EQ(huge.error().message, "r.json: tests[0].exit_code must be an integer from 0 to 255, not 99999999999999");
+  auto overflow = report_from_json(with(R"("duration_seconds": 1e999)"), "r.json");
+  ASSERT_FALSE(overflow);
+  EXPECT_EQ(overflow.error().code, ExitCode::Usage);
+  auto negative = report_from_json(with(R"("duration_seconds": -3)"), "r.json");
+  ASSERT_FALSE(negative);
+  EXPECT_NE(negative.error().message.find("duration_seconds must be a number of seconds"), std::string::npos);
+  EXPECT_TRUE(report_from_json(with(R"("exit_code": 1, "signal": null)"), "r.json"));
+}
+
+}  // namespace

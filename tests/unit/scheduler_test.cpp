@@ -353,4 +353,54 @@ TEST(Scheduler, AnExceptionInAHandlerStillFinishesTheRun) {
   EXPECT_EQ(runner.running(), 0u) << "the hanging job was stopped";
 }
 
+// exit(0) in the middle of a test: that test did not report success (failed),
+// and the rest of its shard still runs, as in process isolation.
+TEST(Scheduler, ExitZeroInsideATestFailsItAndTheRestStillRun) {
+  for (auto isolation : {Isolation::Batch, Isolation::Process}) {
+    Fixture f;
+    f.runner.behaviour = {{"E.exits", Behaviour::Exit0}};
+    SchedulerOptions options;
+    options.jobs = 1;
+    options.isolation = isolation;
+    auto results = f.run(gtest_cases({"E.before", "E.exits", "E.after"}), options);
+    auto s = by_name(results);
+    EXPECT_EQ(s["E.before"], Status::Passed);
+    EXPECT_EQ(s["E.exits"], Status::Failed);
+    EXPECT_EQ(results[1].message, "the process exited with status 0 before the test reported a result");
+    EXPECT_EQ(s["E.after"], Status::Passed) << "not an infra error";
+  }
+}
+
+// A test that echoes a nested GoogleTest run naming the next test of its
+// shard must not decide that test's result: the lines of the process's own
+// run are only those that come between tests, in the order asked for.
+TEST(Scheduler, ANestedRunsLinesDoNotDecideAnotherTestsResult) {
+  Fixture f;
+  f.runner.behaviour = {{"N.echoes", Behaviour::EchoNext}, {"N.fails", Behaviour::Fail}};
+  SchedulerOptions options;
+  options.jobs = 1;
+  auto results = f.run(gtest_cases({"N.echoes", "N.fails", "N.last"}), options);
+  auto s = by_name(results);
+  EXPECT_EQ(s["N.echoes"], Status::Passed);
+  EXPECT_EQ(s["N.fails"], Status::Failed) << "its nested \"OK\" was not its own";
+  EXPECT_EQ(s["N.last"], Status::Passed);
+}
+
+// A nested run of the test itself makes its verdict lines ambiguous: it runs
+// again alone, and its exit status decides.
+TEST(Scheduler, AmbiguousLinesFallBackToAProcessOfItsOwn) {
+  Fixture f;
+  f.runner.behaviour = {{"S.self", Behaviour::EchoSelf}};
+  SchedulerOptions options;
+  options.jobs = 1;
+  auto results = f.run(gtest_cases({"S.first", "S.self", "S.last"}), options);
+  auto s = by_name(results);
+  EXPECT_EQ(s["S.first"], Status::Passed);
+  EXPECT_EQ(s["S.self"], Status::Failed) << "the nested OK is not a pass";
+  EXPECT_EQ(s["S.last"], Status::Passed);
+  std::size_t alone = 0;
+  for (const auto& request : f.runner.started) alone += request.args[0] == "--gtest_filter=S.self";
+  EXPECT_EQ(alone, 1u) << "S.self ran again in a process of its own";
+}
+
 }  // namespace

@@ -95,3 +95,51 @@ TEST(Sysroot, NothingInstalledNamesThePackage) {
 }
 
 }  // namespace
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+// A loader cache xrun did not write (another user's, or changed since) is
+// never used: the overlay's is empty, always.
+TEST(Sysroot, AnOverlaysLoaderCacheIsXrunsOwnEmptyOne) {
+  TempDir cache;
+  OverlayStore store(cache.path());
+  auto choice = choose_sysroot(aarch64(), {}, glibc_program(), store);
+  ASSERT_TRUE(choice) << choice.error().message;
+  const std::string ld_cache = choice->qemu_prefix + "/etc/ld.so.cache";
+  std::ofstream(ld_cache) << "a cache that maps libc to something else";
+  ASSERT_TRUE(choose_sysroot(aarch64(), {}, glibc_program(), store));
+  EXPECT_EQ(std::filesystem::file_size(ld_cache), 0u);
+}
+
+// The fallback under /tmp is used only when it is this user's private
+// directory: one somebody else could have made (here: mode 0777) is refused.
+TEST(Sysroot, TheFallbackInTmpMustBePrivate) {
+  const std::string mine = "/tmp/xrun-" + std::to_string(::geteuid());
+  const bool existed = std::filesystem::exists(mine);
+  struct stat before {};
+  if (existed) ::stat(mine.c_str(), &before);
+  ::mkdir(mine.c_str(), 0700);
+  ::chmod(mine.c_str(), 0777);
+  const char* old_cache = std::getenv("XDG_CACHE_HOME");
+  const std::string saved = old_cache ? old_cache : "";
+  ::setenv("XDG_CACHE_HOME", "/dev/null/unwritable", 1);  // the cache cannot be made: the fallback is used
+  auto store = OverlayStore::from_environment();
+  auto refused = choose_sysroot(aarch64(), {}, glibc_program(), store);
+  ::chmod(mine.c_str(), 0700);
+  auto accepted = choose_sysroot(aarch64(), {}, glibc_program(), OverlayStore::from_environment());
+  if (old_cache) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else ::unsetenv("XDG_CACHE_HOME");
+  if (existed) ::chmod(mine.c_str(), before.st_mode & 07777);
+  else std::filesystem::remove_all(mine);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("is not a private directory of this user's"), std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(accepted) << accepted.error().message;
+}
+
+}  // namespace
