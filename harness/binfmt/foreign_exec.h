@@ -32,6 +32,8 @@
 
 #include <string>
 
+#include "core/private_namespaces.h"
+
 namespace xrun {
 
 class ForeignExec {
@@ -55,7 +57,7 @@ class ForeignExec {
  private:
   How how_ = How::None;
   std::string why_;
-  int user_ns_ = -1, mount_ns_ = -1;
+  PrivateNamespaces namespaces_;
   friend ForeignExec make_foreign_exec();
 };
 

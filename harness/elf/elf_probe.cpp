@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -30,6 +31,8 @@ constexpr std::uint32_t kArmFloatSoft = 0x200;
 // allocate gigabytes.
 constexpr std::uint64_t kMaxInterpreterLength = 4096;
 constexpr std::uint64_t kMaxAttributesSize = 1 << 20;
+constexpr std::uint64_t kMaxDynamicSize = 1 << 20;
+constexpr std::uint64_t kDtNull = 0, kDtStrtab = 5, kDtStrsz = 10, kDtRpath = 15, kDtRunpath = 29;
 
 // Owns the file descriptor; reads with explicit bounds against the file size.
 class ElfFile {
@@ -170,6 +173,55 @@ Expected<char> read_arm_profile(const ElfFile& file, const Decoder& d, bool is64
     return parse_arm_profile(*data, d);
   }
   return char{0};
+}
+
+// DT_RUNPATH (or DT_RPATH) of the dynamic segment at `dynamic`. Only a hint
+// for what a VM must see, so anything malformed yields nothing rather than an
+// error: the loader judges the file, not this.
+std::vector<std::string> read_library_paths(const ElfFile& file, const Decoder& d, bool is64,
+                                            const std::vector<unsigned char>& phdrs, std::uint16_t phnum,
+                                            std::uint16_t phentsize, const unsigned char* dynamic) {
+  const std::uint64_t offset = is64 ? d.u64(dynamic + 0x08) : d.u32(dynamic + 0x04);
+  const std::uint64_t size = is64 ? d.u64(dynamic + 0x20) : d.u32(dynamic + 0x10);
+  if (size > kMaxDynamicSize) return {};
+  auto table = file.read(offset, size, "the dynamic section");
+  if (!table) return {};
+  const std::size_t entry = is64 ? 16 : 8;
+  std::uint64_t strtab = 0, strsz = 0, rpath = ~0ull, runpath = ~0ull;
+  for (std::size_t at = 0; at + entry <= table->size(); at += entry) {
+    const unsigned char* e = table->data() + at;
+    const std::uint64_t tag = is64 ? d.u64(e) : d.u32(e);
+    const std::uint64_t value = is64 ? d.u64(e + 8) : d.u32(e + 4);
+    if (tag == kDtNull) break;
+    if (tag == kDtStrtab) strtab = value;
+    if (tag == kDtStrsz) strsz = value;
+    if (tag == kDtRpath) rpath = value;
+    if (tag == kDtRunpath) runpath = value;
+  }
+  const std::uint64_t name = runpath != ~0ull ? runpath : rpath;
+  if (name == ~0ull || strsz == 0 || name >= strsz || strsz > kMaxDynamicSize) return {};
+  // DT_STRTAB is an address: find the PT_LOAD that holds it.
+  std::optional<std::uint64_t> strtab_offset;
+  for (std::uint16_t i = 0; i < phnum && !strtab_offset; ++i) {
+    const unsigned char* ph = phdrs.data() + std::size_t{i} * phentsize;
+    if (d.u32(ph) != kPtLoad) continue;
+    const std::uint64_t p_offset = is64 ? d.u64(ph + 0x08) : d.u32(ph + 0x04);
+    const std::uint64_t vaddr = is64 ? d.u64(ph + 0x10) : d.u32(ph + 0x08);
+    const std::uint64_t filesz = is64 ? d.u64(ph + 0x20) : d.u32(ph + 0x10);
+    if (strtab >= vaddr && strtab - vaddr < filesz) strtab_offset = p_offset + (strtab - vaddr);
+  }
+  if (!strtab_offset) return {};
+  auto strings = file.read(*strtab_offset + name, strsz - name, "the dynamic string table");
+  if (!strings) return {};
+  const auto nul = std::find(strings->begin(), strings->end(), '\0');
+  std::vector<std::string> paths;
+  std::string text(strings->begin(), nul);
+  for (std::size_t start = 0; start <= text.size();) {
+    const std::size_t colon = std::min(text.find(':', start), text.size());
+    if (colon > start) paths.push_back(text.substr(start, colon - start));
+    start = colon + 1;
+  }
+  return paths;
 }
 
 }  // namespace
@@ -319,7 +371,10 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   for (std::uint16_t i = 0; i < phnum; ++i) {
     const unsigned char* ph = phdrs->data() + std::size_t{i} * phentsize;
     const std::uint32_t p_type = d.u32(ph);
-    if (p_type == kPtDynamic) info.has_dynamic_section = true;
+    if (p_type == kPtDynamic && !info.has_dynamic_section) {
+      info.has_dynamic_section = true;
+      info.library_paths = read_library_paths(file, d, is64, *phdrs, phnum, phentsize, ph);
+    }
     if (p_type != kPtInterp) continue;
     if (info.interpreter)
       return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: two interpreters (PT_INTERP)");

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/expected.h"
 
@@ -31,6 +32,9 @@ struct ElfInfo {
   std::uint8_t os_abi = 0;
   std::optional<std::string> interpreter;  // PT_INTERP, e.g. /lib/ld-linux-aarch64.so.1
   bool has_dynamic_section = false;         // PT_DYNAMIC
+  // DT_RUNPATH, else DT_RPATH, split at ':' and unexpanded ("$ORIGIN/../lib"):
+  // where the loader looks for libraries first. Empty when absent or unreadable.
+  std::vector<std::string> library_paths;
   // Tag_CPU_arch_profile from .ARM.attributes: 'A', 'R', 'M', 'S', or 0 when
   // absent or not looked for (only read for ARM files without an interpreter).
   char arm_profile = 0;

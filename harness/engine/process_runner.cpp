@@ -19,6 +19,7 @@
 #include "binfmt/foreign_exec.h"
 #include "core/fs_util.h"
 #include "core/log.h"
+#include "engine/job_namespace.h"
 #include "engine/test_model.h"
 #include "launch/launcher.h"
 #include "launch/qemu_faults.h"
@@ -148,6 +149,9 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
     // close-on-exec. Not a plain close: the error pipe must live until exec.
     ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
     if (foreign) foreign->enter();  // if the kernel refuses, it runs as it would have without
+    // From here on the program and all it starts live in a PID namespace
+    // of the job's own, where the kernel allows one (job_namespace.h).
+    enter_job_pid_namespace(exec_error);
     int err = 0;
     if (cwd && ::chdir(cwd) != 0) err = errno;
     if (err == 0) {

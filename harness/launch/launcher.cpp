@@ -11,6 +11,7 @@
 #include "core/fs_util.h"
 #include "core/suggest.h"
 #include "elf/elf_probe.h"
+#include "launch/qemu_check.h"
 
 extern char** environ;
 
@@ -155,6 +156,11 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
                                                    "): install " + spec.packages.qemu + " (apt-get install " +
                                                    spec.packages.qemu + ")");
   }
+
+  // What the user configured for qemu, checked against this qemu (cached).
+  if (settings.cpu || settings.qemu_args)
+    if (auto checked = check_qemu_settings(*qemu, spec.name, settings.cpu, settings.qemu_args); !checked)
+      return checked.error();
 
   plan.emulated = true;
   plan.executable = *qemu;

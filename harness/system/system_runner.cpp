@@ -5,6 +5,7 @@
 
 #include <boost/asio/post.hpp>
 #include <climits>
+#include <cstring>
 #include <filesystem>
 
 #include "core/diagnostics.h"
@@ -233,14 +234,39 @@ Expected<JobStarted> SystemRunner::start(const JobRequest& request, Callbacks ca
   // The agent's own deadline is a backstop: the scheduler normally stops the
   // job first (SIGTERM, grace, SIGKILL) and the VM watchdog catches a hang.
   if (request.deadline_seconds) f.timeout_ms = static_cast<std::uint32_t>((*request.deadline_seconds + 5) * 1000);
-  f.binds = {f.cwd, parent_of(f.path)};
-  // A TMPDIR from the host names a host directory: show it too, or programs
-  // that make temporary files there would fail only in the VM.
+  // What the job sees of the host (host_view.h): its cwd, a TMPDIR from the
+  // host (programs that make temporary files there would fail only in the
+  // VM otherwise) and the configured shares writable; the program's
+  // directory and the directories xrun adds for the job read-only.
+  std::vector<std::pair<std::string, bool>> shown{{f.cwd, true}, {parent_of(f.path), false}};
   for (const auto& entry : f.env)
-    if (!f.private_tmpdir && entry.rfind("TMPDIR=", 0) == 0 && is_directory(entry.substr(7))) f.binds.push_back(real_path(entry.substr(7)));
-  for (const auto& share : (*pool)->settings.shares) f.binds.push_back(real_path(share));
+    if (!f.private_tmpdir && entry.rfind("TMPDIR=", 0) == 0 && is_directory(entry.substr(7)))
+      shown.emplace_back(real_path(entry.substr(7)), true);
+  for (const auto& share : (*pool)->settings.shares) shown.emplace_back(real_path(share), true);
   for (const auto& dir : request.host_dirs)
-    if (is_directory(dir)) f.binds.push_back(real_path(dir));
+    if (is_directory(dir)) shown.emplace_back(real_path(dir), false);
+  // Libraries of the build tree: the program's RUNPATH ($ORIGIN is its
+  // directory) and an LD_LIBRARY_PATH set for the job.
+  std::vector<std::string> library_dirs;
+  for (const auto& entry : elf.library_paths) {
+    std::string dir = entry;
+    for (const char* origin : {"${ORIGIN}", "$ORIGIN"})
+      if (dir.rfind(origin, 0) == 0) dir = parent_of(f.path) + dir.substr(std::strlen(origin));
+    library_dirs.push_back(dir);
+  }
+  for (const auto& entry : f.env)
+    if (entry.rfind("LD_LIBRARY_PATH=", 0) == 0)
+      for (std::size_t start = 16; start <= entry.size();) {
+        const std::size_t colon = std::min(entry.find(':', start), entry.size());
+        library_dirs.push_back(entry.substr(start, colon - start));
+        start = colon + 1;
+      }
+  for (const auto& dir : library_dirs)
+    if (!dir.empty() && dir[0] == '/' && is_directory(dir)) shown.emplace_back(real_path(dir), false);
+  for (const auto& [dir, writable] : shown) {
+    if (auto exposed = (*pool)->settings.host_view->expose(dir, writable); !exposed) return exposed.error();
+    f.binds.push_back(dir);
+  }
   jobs_[job->id] = job;
   (*pool)->queue.push_back(job);
   dispatch(**pool);

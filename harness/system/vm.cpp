@@ -64,7 +64,10 @@ enum class Mode { Cold, SaveState, Restore };
 
 // The machine options must be identical when saving and restoring, so they
 // are built in one place, and their text is part of the saved state's key.
-std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std::string& state_dir) {
+// `export_dir` is what the 9p device exports (HostView::root()); not part
+// of any saved state, so keys are made with a placeholder.
+std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std::string& state_dir,
+                                      const std::string& export_dir) {
   const std::string mem = std::to_string(s.memory_mb);
   std::string machine = std::string(s.arch->machine);
   std::vector<std::string> args{"-cpu", s.cpu, "-m", mem + "M", "-nodefaults", "-no-user-config", "-display", "none",
@@ -102,7 +105,9 @@ std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std:
                    (s.append.empty() ? "" : " " + s.append),
                "-device", "virtio-serial-device", "-device",
                "virtserialport,chardev=agent,name=" XRUN_AGENT_PORT_NAME, "-fsdev",
-               "local,id=host,path=/,security_model=none", "-device",
+               // multidevs=remap: the tree's bind mounts are other file systems, whose
+               // inode numbers could collide in the guest's cache.
+               "local,id=host,path=" + export_dir + ",security_model=none,multidevs=remap", "-device",
                "virtio-9p-device,fsdev=host,mount_tag=" XRUN_AGENT_9P_TAG});
   return args;
 }
@@ -111,7 +116,7 @@ std::vector<std::string> qemu_command(const VmSettings& s, Mode mode, const std:
                                       const std::string& agent_socket, const std::string& console_log,
                                       const std::string& qmp_socket) {
   std::vector<std::string> argv{s.qemu};
-  for (auto& a : machine_args(s, mode, state_dir)) argv.push_back(std::move(a));
+  for (auto& a : machine_args(s, mode, state_dir, s.host_view ? s.host_view->root() : "/")) argv.push_back(std::move(a));
   argv.insert(argv.end(), {"-chardev", "file,id=con,path=" + console_log + ",append=on", "-serial", "chardev:con",
                            "-chardev", "socket,id=agent,path=" + agent_socket + ",server=on,wait=off"});
   if (!qmp_socket.empty()) argv.insert(argv.end(), {"-qmp", "unix:" + qmp_socket + ",server=on,wait=off"});
@@ -124,7 +129,7 @@ std::vector<std::string> qemu_command(const VmSettings& s, Mode mode, const std:
 
 // fork/exec qemu in its own process group (a terminal's Ctrl-C is xrun's to
 // handle, not qemu's), dying with xrun, its stdout/stderr in the console log.
-Expected<pid_t> spawn_qemu(const std::vector<std::string>& argv, const std::string& console_log) {
+Expected<pid_t> spawn_qemu(const std::vector<std::string>& argv, const std::string& console_log, const HostView* view) {
   const int log_fd = ::open(console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (log_fd < 0) return make_error(ExitCode::InfraError, "cannot write " + console_log + ": " + std::strerror(errno));
   std::vector<char*> args;
@@ -138,6 +143,7 @@ Expected<pid_t> spawn_qemu(const std::vector<std::string>& argv, const std::stri
   }
   if (pid == 0) {
     ::setpgid(0, 0);
+    if (view && !view->enter()) _exit(127);  // qemu sees the tree HostView mounts, the host sees nothing change
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) _exit(127);
     sigset_t none;
@@ -165,7 +171,7 @@ std::string qemu_identity(const std::string& qemu) {
 
 std::string snapshot_key(const VmSettings& s) {
   std::string text = qemu_identity(s.qemu) + read_file(s.image.manifest).value_or("") + "\n";
-  for (const auto& a : machine_args(s, Mode::Restore, "STATE")) text += a + "\n";
+  for (const auto& a : machine_args(s, Mode::Restore, "STATE", "EXPORT")) text += a + "\n";
   return fnv1a_hex(text);
 }
 
@@ -259,9 +265,9 @@ int qmp_open(const std::string& socket, pid_t qemu, std::string& pending, Clock:
 std::string trimmed_device_tree(const VmSettings& s) {
   VmSettings plain = s;
   plain.dtb.clear();
-  std::vector<std::string> args = machine_args(plain, Mode::Cold, "");
   std::string key = qemu_identity(s.qemu);
-  for (const auto& a : args) key += a + "\n";
+  for (const auto& a : machine_args(plain, Mode::Cold, "", "EXPORT")) key += a + "\n";
+  std::vector<std::string> args = machine_args(plain, Mode::Cold, "", s.host_view ? s.host_view->root() : "/");
   const std::string path = join_path(s.image.dir, "machine-" + fnv1a_hex(key) + ".dtb");
   if (auto cached = read_file(path); cached && !device_tree_node_paths(*cached).empty()) return path;
 
@@ -323,6 +329,16 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
   if (!::mkdtemp(tmpl.data()))
     return make_error(ExitCode::InfraError, "cannot create a work directory in /tmp: " + std::string(std::strerror(errno)));
   s.work_dir = tmpl;
+  const std::string export_dir = join_path(s.work_dir, "host");
+  Expected<std::shared_ptr<HostView>> view =
+      make_error(ExitCode::InfraError, "cannot create " + export_dir + ": " + std::strerror(errno));
+  if (::mkdir(export_dir.c_str(), 0700) == 0) view = HostView::make(export_dir);
+  if (!view) {
+    std::error_code ec;
+    fs::remove_all(s.work_dir, ec);
+    return view.error();
+  }
+  s.host_view = *view;
   s.dtb = trimmed_device_tree(s);
   return s;
 }
@@ -374,7 +390,8 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   fs::create_directories(tmp, ec);
   const std::string agent_socket = join_path(s.work_dir, "save.sock"), qmp_socket = join_path(s.work_dir, "save.qmp"),
                     console = join_path(s.work_dir, "save-console.log");
-  auto pid = spawn_qemu(qemu_command(s, Mode::SaveState, tmp, agent_socket, console, qmp_socket), console);
+  auto pid = spawn_qemu(qemu_command(s, Mode::SaveState, tmp, agent_socket, console, qmp_socket), console,
+                        s.host_view.get());
   if (!pid) return pid.error();
   int agent_fd = -1, qmp_fd = -1;
   const auto cleanup = [&] {
@@ -502,7 +519,7 @@ std::optional<std::string> Vm::spawn() {
   std::string line;
   for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
   log_debug("VM {}: {}", index_, line);
-  auto pid = spawn_qemu(argv, console_log_);
+  auto pid = spawn_qemu(argv, console_log_, settings_.host_view.get());
   if (!pid) return pid.error().message;
   pid_ = *pid;
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));

@@ -30,6 +30,7 @@
 #include "core/expected.h"
 #include "engine/job_runner.h"
 #include "system/agent_client.h"
+#include "system/host_view.h"
 #include "system/image.h"
 #include "system/vm_arch.h"
 
@@ -45,6 +46,7 @@ struct VmSettings {
   std::string append;  // more kernel command line (targets.<t>.vm_append)
   std::string dtb;     // -dtb: qemu's tree without the devices nothing uses; "": qemu's own
   std::vector<std::string> shares;  // host directories shown in every job
+  std::shared_ptr<HostView> host_view;  // what the 9p device exports; qemu runs in its namespaces
   std::string work_dir;             // this run's sockets and console logs
   double boot_timeout_seconds = 30;
   double restore_timeout_seconds = 5;  // then: cold boot instead

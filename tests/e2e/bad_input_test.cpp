@@ -44,6 +44,25 @@ TEST(BadInput, TruncatedAndCorruptElfAre126) {
   EXPECT_EQ(in_test.exit_code, 3) << "an infra error, not a crash: " << describe(in_test);
 }
 
+// qemu settings qemu would refuse are configuration errors that say which
+// key and what qemu has, checked once per qemu build and value.
+TEST(BadInput, QemuSettingsAreCheckedAgainstTheQemuThatRunsThem) {
+  TempDir cache;
+  const std::string program = helper("aarch64", "static");
+  auto cpu = run_xrun({program, "exit", "0"},
+                      {.env = environment_with({"XDG_CACHE_HOME=" + cache.path(), "XRUN_AARCH64_CPU=nonsense"})});
+  expect_error(cpu, 2, "targets.aarch64.cpu: qemu-aarch64 has no CPU model \"nonsense\" (it has: a64fx,");
+  auto args = run_xrun({program, "exit", "0"},
+                       {.env = environment_with({"XDG_CACHE_HOME=" + cache.path(), "XRUN_AARCH64_QEMU_ARGS=--bogus"})});
+  expect_error(args, 2, "targets.aarch64.qemu_args: qemu-aarch64 refuses \"--bogus\"");
+  for (int again = 0; again < 2; ++again) {  // the second time from the cache
+    auto fine = run_xrun({program, "exit", "3"}, {.env = environment_with({"XDG_CACHE_HOME=" + cache.path(),
+                                                                           "XRUN_AARCH64_CPU=cortex-a57",
+                                                                           "XRUN_AARCH64_QEMU_ARGS=-d unimp"})});
+    EXPECT_EQ(fine.exit_code, 3) << describe(fine);
+  }
+}
+
 TEST(BadInput, NotExecutableIsPermissionDenied) {
   TempDir dir;
   const std::string copy = dir.write("prog", *read_file(helper("aarch64", "static")), false);

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "core/fs_util.h"
 #include "e2e/xrun_runner.h"
 #include "support/report_json.h"
 #include "support/temp_dir.h"
@@ -153,6 +154,54 @@ TEST(SystemMode, FixturesAreSharedAtTheSamePathBothWays) {
   auto write = in_vm({kDynamic, "write", "out/written.txt", "written in the VM"}, {.cwd = dir.path() + "/data"});
   EXPECT_EQ(write.exit_code, 0) << describe(write);
   EXPECT_EQ(slurp(dir.path() + "/data/out/written.txt"), "written in the VM") << "the file must be on the host";
+}
+
+// The guest sees the job's cwd and the configured shares writable, the
+// program's directory read-only, and nothing else of the host: not through
+// the 9p mount either (on 29a5cf7 /.xrun-host was the host's whole `/`).
+TEST(SystemMode, TheGuestSeesOnlyTheDirectoriesTheJobNeeds) {
+  TempDir secret, bin, work, share;
+  const std::string secret_file = secret.write("secret.txt", "not for the guest\n");
+  const std::string program = bin.write("prog", *read_file(kDynamic), true);
+  work.write("xrun.toml", "[targets.aarch64]\nshares = [\"" + share.path() + "\"]\n");
+  const RunOptions in_work{.cwd = work.path()};
+
+  for (const std::string& path : std::vector<std::string>{secret_file, "/.xrun-host" + secret_file, "/.xrun-host/etc/passwd"}) {
+    auto r = in_vm({program, "read", path}, in_work);
+    EXPECT_NE(r.exit_code, 0) << path << " must not be reachable: " << describe(r);
+    EXPECT_EQ(r.out, "") << path;
+  }
+  auto in_bin = in_vm({program, "write", bin.path() + "/planted", "x"}, in_work);
+  EXPECT_NE(in_bin.exit_code, 0) << "the program's directory is read-only: " << describe(in_bin);
+  EXPECT_FALSE(fs::exists(bin.path() + "/planted"));
+  EXPECT_EQ(in_vm({program, "read", "prog"}, {.cwd = bin.path()}).exit_code, 0) << "it stays readable";
+
+  auto in_cwd = in_vm({program, "write", "out.txt", "from the VM"}, in_work);
+  EXPECT_EQ(in_cwd.exit_code, 0) << describe(in_cwd);
+  EXPECT_EQ(slurp(work.path() + "/out.txt"), "from the VM");
+  auto in_share = in_vm({program, "write", share.path() + "/shared.txt", "to the share"}, in_work);
+  EXPECT_EQ(in_share.exit_code, 0) << describe(in_share);
+  EXPECT_EQ(slurp(share.path() + "/shared.txt"), "to the share");
+
+  // A program under its cwd writes next to itself; the directory shown
+  // read-only for one job becomes writable when a later job's cwd is it.
+  fs::create_directories(work.path() + "/tests");
+  const std::string nested = work.write("tests/prog", *read_file(kDynamic), true);
+  EXPECT_EQ(in_vm({nested, "write", work.path() + "/tests/next.txt", "x"}, in_work).exit_code, 0);
+
+  // One VM, jobs from two directories that the VM learns of as they come.
+  TempDir a, b;
+  for (auto* d : {&a, &b}) d->write("sample_tests", *read_file(XRUN_GTEST_SAMPLE), true);
+  auto both = run_xrun({"test", "--backend", "system", "-j1", a.path() + "/sample_tests", b.path() + "/sample_tests",
+                        "--filter", "Math*"},
+                       {.timeout_seconds = 240});
+  EXPECT_EQ(both.exit_code, 0) << describe(both);
+
+  // A library of the build tree in a directory the VM is not shown otherwise,
+  // found through the test's (absolute) RUNPATH.
+  const std::string linked = bin.write("runpath_tests", *read_file(XRUN_GTEST_RUNPATH), true);
+  auto runpath = run_xrun({"test", "--backend", "system", linked}, {.cwd = work.path(), .timeout_seconds = 240});
+  EXPECT_EQ(runpath.exit_code, 0) << describe(runpath);
 }
 
 TEST(SystemMode, AMissingImageSaysHowToBuildIt) {

@@ -306,6 +306,39 @@ TEST(XrunTest, AReportLeftByAKilledRunSaysSo) {
   EXPECT_NE(listing["error"].get<std::string>().find("/nonexistent/sysroot"), std::string::npos) << listing.dump(2);
 }
 
+// A test's child that closes its stdio and calls setsid() ends with the
+// test (its PID namespace goes), under qemu-user and natively, in both
+// isolation modes; and with xrun when xrun is killed.
+TEST(XrunTest, NoDescendantOfATestOutlivesIt) {
+  for (const std::string target : {"aarch64", "x86_64"}) {
+    for (const std::string isolation : {"batch", "process"}) {
+      TempDir dir;
+      const std::string link = dir.path() + "/mode-orphan";
+      std::filesystem::create_symlink(helper(target, "static"), link);
+      auto r = run_xrun({"test", link, "--isolation", isolation});
+      EXPECT_EQ(r.exit_code, 0) << describe(r);
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the kernel takes the namespace down
+      auto left = processes_mentioning(link + ".pid");
+      for (const auto& p : left) ::kill(std::stoi(p), SIGKILL);
+      EXPECT_TRUE(left.empty()) << target << " " << isolation << ": left behind:\n" << (left.empty() ? "" : left.front());
+    }
+  }
+  // xrun killed while the test (and its orphan) still run.
+  TempDir dir;
+  const std::string script = dir.write("t.sh", "#!/bin/sh\n" + helper("aarch64", "static") + " orphan " + dir.path() +
+                                                   "/orphan.pid\nexec sleep 600\n", true);
+  const pid_t pid = start_xrun({"test", script}, environment_with({}));
+  ASSERT_GT(pid, 0);
+  for (int i = 0; i < 100 && !std::filesystem::exists(dir.path() + "/orphan.pid"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto left = processes_mentioning(dir.path() + "/orphan.pid");
+  for (const auto& p : left) ::kill(std::stoi(p), SIGKILL);
+  EXPECT_TRUE(left.empty()) << "after kill -9 of xrun: " << (left.empty() ? "" : left.front());
+}
+
 // Every option takes exactly its own value: the binary after a pattern is a binary.
 TEST(XrunTest, RepeatableOptionsTakeOneValueEach) {
   TempDir dir;

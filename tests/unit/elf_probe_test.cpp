@@ -93,6 +93,17 @@ TEST(ElfProbe, StaticArmLinuxProgramIsApplicationProfile) {
   EXPECT_EQ(info->arm_profile, 'A');
 }
 
+// What a VM must show for a test's libraries: CMake's build RUNPATH.
+TEST(ElfProbe, TheRunpathIsRead) {
+  auto linked = probe_elf(XRUN_GTEST_RUNPATH);
+  ASSERT_TRUE(linked) << linked.error().message;
+  const std::string libs = std::string(XRUN_GTEST_SUITE_BUILD) + "/libs";
+  EXPECT_EQ(linked->library_paths, std::vector<std::string>{libs});
+  auto plain = probe_elf(XRUN_GTEST_SUITE);
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(plain->library_paths.empty());
+}
+
 TEST(ElfProbe, MissingFileIsNotFound) {
   auto info = probe_elf("/nonexistent/xrun/program");
   ASSERT_FALSE(info);

@@ -11,6 +11,7 @@
 #include "support/paths.h"
 #include "support/temp_dir.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -37,8 +38,15 @@ class ProcessRunnerTest : public ::testing::Test {
     if (!started) return finished;
     if (after_start) after_start(started->id);
     io_.restart();  // the previous job may have run the context out of work
-    while (!finished.exit && io_.run_one() > 0) {
+    // A job that never ends fails the test instead of hanging it.
+    boost::asio::steady_timer give_up(io_, std::chrono::seconds(30));
+    bool gave_up = false;
+    give_up.async_wait([&](const auto& error) { gave_up = !error; });
+    while (!finished.exit && !gave_up && io_.run_one() > 0) {
     }
+    give_up.cancel();
+    io_.poll();
+    if (!finished.exit) runner_.signal(started->id, SIGKILL);
     return finished;
   }
   boost::asio::io_context io_;
@@ -81,35 +89,38 @@ TEST_F(ProcessRunnerTest, CwdAndExtraEnvironment) {
 
 TEST_F(ProcessRunnerTest, SignalReachesTheWholeGroup) {
   // The job's own child, detached from its output (so that nothing but the
-  // signal to the process group can end it), must die with the job.
-  TempDir dir;
-  const std::string pid_file = dir.path() + "/grandchild.pid";
+  // signal to the process group can end it), must die with the job. It is
+  // found by its command line (its pid may be one of a PID namespace's).
+  const std::string marker = std::to_string(600 + ::getpid() % 1000) + ".25";
   boost::asio::steady_timer later(io_);
-  auto f = run_job({"/bin/sh", {"-c", "sleep 600 >/dev/null 2>&1 & echo $! > " + pid_file + "; wait"}, "", {}},
-                   [&](JobId id) {
-                     later.expires_after(std::chrono::milliseconds(300));
-                     later.async_wait([&, id](const auto&) { runner_.signal(id, SIGTERM); });
-                   });
+  auto f = run_job({"/bin/sh", {"-c", "sleep " + marker + " >/dev/null 2>&1 & wait"}, "", {}}, [&](JobId id) {
+    later.expires_after(std::chrono::milliseconds(300));
+    later.async_wait([&, id](const auto&) { runner_.signal(id, SIGTERM); });
+  });
   ASSERT_TRUE(f.exit);
   EXPECT_TRUE(f.exit->signaled);
   EXPECT_EQ(f.exit->signal, SIGTERM);
-  int grandchild = 0;
-  std::ifstream(pid_file) >> grandchild;
-  ASSERT_GT(grandchild, 0);
-  // Gone, or a zombie waiting for whoever reaps orphans here.
-  const auto dead = [](int pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string pid_field, comm, state;
-    if (!(stat >> pid_field >> comm >> state)) return true;
-    return state == "Z" || state == "X";
+  // Alive: not gone, and not a zombie waiting for whoever reaps orphans here.
+  const auto alive = [&] {
+    std::vector<int> found;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream cmdline(entry.path() / "cmdline");
+      std::string text((std::istreambuf_iterator<char>(cmdline)), {});
+      std::replace(text.begin(), text.end(), '\0', ' ');
+      std::ifstream stat(entry.path() / "stat");
+      std::string pid, comm, state;
+      stat >> pid >> comm >> state;
+      if (text == "sleep " + marker + " " && state != "Z") found.push_back(std::stoi(pid));
+    }
+    return found;
   };
-  bool gone = false;
-  for (int i = 0; i < 100 && !gone; ++i) {  // the signal is delivered; give the kernel a moment to finish it
-    gone = dead(grandchild);
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::vector<int> left = alive();
+  for (int i = 0; i < 100 && !left.empty(); ++i) {  // the signal is delivered; give the kernel a moment
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    left = alive();
   }
-  if (!gone) ::kill(grandchild, SIGKILL);
-  EXPECT_TRUE(gone) << "the job's child " << grandchild << " outlived the signal to the job";
+  for (int pid : left) ::kill(pid, SIGKILL);
+  EXPECT_TRUE(left.empty()) << "the job's child outlived the signal to the job";
 }
 
 // What a single run needs from any runner: stdin forwarded, stderr apart.

@@ -1,0 +1,114 @@
+#include "system/host_view.h"
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "core/log.h"
+
+namespace xrun {
+
+namespace {
+
+const char* mount_tree(const void* context) {
+  const char* root = static_cast<const char*>(context);
+  // Size: directories only (the bind mounts' contents are the host's).
+  if (::mount("xrun-host-view", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=4m") != 0)
+    return "cannot mount a tmpfs for the VM's view of the host";
+  return nullptr;
+}
+
+bool inside(const std::string& path, const std::string& dir) {
+  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                         (dir == "/" || path[dir.size()] == '/'));
+}
+
+// Bind flags a read-only remount must keep: in a user namespace the kernel
+// refuses to clear nosuid, nodev, noexec or the atime flags that the source
+// mount has (they are locked).
+unsigned long locked_flags(const char* path) {
+  struct statvfs st {};
+  if (::statvfs(path, &st) != 0) return 0;
+  unsigned long flags = 0;
+  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+  return flags;
+}
+
+}  // namespace
+
+Expected<std::shared_ptr<HostView>> HostView::make(const std::string& root) {
+  auto view = std::make_shared<HostView>();
+  auto namespaces = PrivateNamespaces::make(mount_tree, root.c_str());
+  if (namespaces) {
+    view->root_ = root;
+    view->namespaces_ = std::move(*namespaces);
+    return view;
+  }
+  if (get_env("XRUN_VM_SHARE_HOST_ROOT").value_or("") == "1") {
+    log_debug("the VM sees the whole host (XRUN_VM_SHARE_HOST_ROOT=1): {}", namespaces.error().message);
+    view->root_ = "/";
+    return view;
+  }
+  return make_error(ExitCode::CannotExecute,
+                    "system mode shows a VM only the host directories its jobs need, through a mount namespace of "
+                    "xrun's own, and this machine refuses one (" + namespaces.error().message +
+                        "): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or "
+                        "kernel.apparmor_restrict_unprivileged_userns=0), or set XRUN_VM_SHARE_HOST_ROOT=1 to "
+                        "let the VM see the whole host read-write");
+}
+
+Expected<bool> HostView::expose(const std::string& dir, bool writable) {
+  if (whole_host()) return true;
+  bool remount = false;
+  for (const auto& [shown, shown_writable] : shown_) {
+    if (!inside(dir, shown)) continue;
+    if (shown_writable || !writable) return true;  // already reachable as asked
+    if (shown == dir) remount = true;             // read-only so far: make it writable
+  }
+  // Everything the child touches is made here: between fork and exec (of
+  // nothing) only system calls, as this process may have threads.
+  const std::string target = root_ + dir;
+  std::string parents = target;  // mkdir -p, one '/' at a time
+  const std::size_t first = root_.size() + 1;
+  const pid_t child = ::fork();
+  if (child < 0) return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(errno));
+  if (child == 0) {
+    if (!namespaces_.enter()) _exit(errno ? errno : EPERM);
+    for (std::size_t at = first; at <= parents.size(); ++at) {
+      if (at != parents.size() && parents[at] != '/') continue;
+      parents[at] = '\0';
+      if (::mkdir(parents.c_str(), 0755) != 0 && errno != EEXIST) _exit(errno);
+      if (at != parents.size()) parents[at] = '/';
+    }
+    if (!remount && ::mount(dir.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) _exit(errno);
+    const unsigned long keep = locked_flags(target.c_str());
+    if ((!writable || remount) &&
+        ::mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_BIND | keep | (writable ? 0 : MS_RDONLY), nullptr) != 0)
+      _exit(errno);
+    _exit(0);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  const int error = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
+  if (error != 0)
+    return make_error(ExitCode::InfraError, "cannot show host directory " + quoted(dir) + " to the VM (" +
+                                                std::strerror(error) + ")");
+  shown_[dir] = writable;
+  log_debug("the VM sees {} ({})", dir, writable ? "read-write" : "read-only");
+  return true;
+}
+
+}  // namespace xrun
