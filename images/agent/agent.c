@@ -64,6 +64,7 @@ struct job {
   struct zygote *zygote; /* forked by a zygote: its status comes from there */
   int64_t pipes_quiet_until_ms; /* output is read in batches, see the main loop */
   char tmpdir[64];              /* its private TMPDIR ("" without RUN_PRIVATE_TMPDIR) */
+  char cgroup[64];              /* its cgroup ("" without cgroup2), see job cgroups */
   /* A job whose zygote is still starting waits here, not yet STARTED: what
    * it needs to start once the zygote is ready (or has failed). */
   struct zygote *waiting;
@@ -232,12 +233,89 @@ static void forget_waiting(struct job *j) {
   j->waiting = NULL;
 }
 
+/* ------------------------------------------------------- job cgroups --- */
+
+/* Every process a job starts ends with it. Each job runs in a cgroup (v2) of
+ * its own; once its leader is reaped the agent writes cgroup.kill, which
+ * kills everything left there -- a child that called setsid() or closed its
+ * stdio, a daemon -- where the job's process group reaches only the
+ * processes that stayed in it. The cgroup is removed once its last process
+ * is reaped (the agent is their init). A kernel without cgroup2 leaves only
+ * the process group, and the agent says so once. */
+#define CGROUP_ROOT "/sys/fs/cgroup"
+static int cgroups_mounted = -1; /* -1: not tried yet */
+/* Made once and reused (creating and removing a cgroup per job cost more
+ * than the job under TCG): a slot is free when no job holds it and its
+ * last process is gone. */
+static struct {
+  int made, held;
+} cgroup_slots[MAX_JOBS];
+
+static int write_text(const char *dir, const char *file, const char *text) {
+  char path[160];
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static int cgroup_empty(const char *dir) {
+  char path[160], c;
+  snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, &c, 1);
+  close(fd);
+  return n == 0;
+}
+
+static void cgroup_make(struct job *j) {
+  j->cgroup[0] = 0;
+  if (cgroups_mounted < 0) {
+    mkdir(CGROUP_ROOT, 0755);
+    /* favordynmods: moving a task into a cgroup then waits for no RCU grace
+     * period; fork and exit pay a little instead. Older kernels lack the
+     * option: mount without it. */
+    const unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    cgroups_mounted = mount("cgroup2", CGROUP_ROOT, "cgroup2", flags, "favordynmods") == 0 ||
+                      mount("cgroup2", CGROUP_ROOT, "cgroup2", flags, NULL) == 0 || errno == EBUSY;
+    if (!cgroups_mounted)
+      send_log("no cgroup2 in this kernel (%s): a job's processes that leave its process group can outlive it",
+               strerror(errno));
+  }
+  if (!cgroups_mounted) return;
+  for (int i = 0; i < MAX_JOBS; i++) {
+    char dir[64];
+    snprintf(dir, sizeof dir, CGROUP_ROOT "/job-%d", i);
+    if (cgroup_slots[i].held || (cgroup_slots[i].made && !cgroup_empty(dir))) continue;
+    if (!cgroup_slots[i].made && mkdir(dir, 0755) != 0 && errno != EEXIST) return;
+    cgroup_slots[i].made = cgroup_slots[i].held = 1;
+    memcpy(j->cgroup, dir, sizeof dir);
+    return;
+  }
+}
+
+static void cgroup_kill(struct job *j) {
+  if (j->cgroup[0]) write_text(j->cgroup, "cgroup.kill", "1");
+}
+
+static void cgroup_release(struct job *j) {
+  if (!j->cgroup[0]) return;
+  cgroup_kill(j);
+  int slot = atoi(j->cgroup + sizeof CGROUP_ROOT "/job-" - 1);
+  if (slot >= 0 && slot < MAX_JOBS) cgroup_slots[slot].held = 0;
+  j->cgroup[0] = 0;
+}
+
 static void release(struct job *j) {
   close_fd(&j->out_fd);
   close_fd(&j->err_fd);
   close_fd(&j->in_fd);
   free(j->in_buf);
   forget_waiting(j);
+  cgroup_release(j);
   if (j->tmpdir[0]) nftw(j->tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
   memset(j, 0, sizeof *j);
   j->out_fd = j->err_fd = j->in_fd = -1;
@@ -277,6 +355,7 @@ static void go_disconnected(void) {
       continue;
     }
     if (!jobs[i].reaped) kill(-jobs[i].pid, SIGKILL);
+    cgroup_kill(&jobs[i]);
     jobs[i].id = 0xffffffffu; /* finishes silently */
   }
   for (int i = 0; i < MAX_ZYGOTES; i++) {
@@ -387,11 +466,15 @@ static void free_strv(char **v) {
  * The child shares our memory until execve, so it reports failure through
  * `child_errno`. Returns 0 or an errno. */
 static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **env, const char *cwd, int fd0,
-                         int fd1, int fd2, int fd3) {
+                         int fd1, int fd2, int fd3, int cgroup_procs) {
   volatile int child_errno = 0;
   pid_t pid = vfork();
   if (pid < 0) return errno;
   if (pid == 0) {
+    /* Into the job's cgroup before anything runs (if that fails, only its
+     * process group is killed at the end, as without cgroup2). */
+    if (cgroup_procs >= 0 && write(cgroup_procs, "0", 1) != 1) {
+    }
     setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
@@ -463,7 +546,7 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   char *zargv[] = {argv[0], NULL};
   pid_t pid;
   int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC), null_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  int error = spawn_process(&pid, path, zargv, zenv, cwd, null_in, null_out, null_out, sv[1]);
+  int error = spawn_process(&pid, path, zargv, zenv, cwd, null_in, null_out, null_out, sv[1], -1);
   close(null_in);
   close(null_out);
   free(zenv);
@@ -515,15 +598,22 @@ static void send_started(struct job *j) {
 static void start_waiting(struct job *j) {
   struct zygote *z = j->waiting;
   pid_t pid = -1;
-  char tmp_env[96];
-  char *set_env[] = {j->tmpdir[0] ? tmp_env : NULL, NULL};
-  if (j->tmpdir[0]) snprintf(tmp_env, sizeof tmp_env, "TMPDIR=%s", j->tmpdir);
+  char tmp_env[96], cgroup_env[128];
+  char *set_env[3] = {NULL, NULL, NULL}, **next = set_env;
+  cgroup_make(j);
+  if (j->tmpdir[0]) snprintf(*next++ = tmp_env, sizeof tmp_env, "TMPDIR=%s", j->tmpdir);
+  if (j->cgroup[0]) snprintf(*next++ = cgroup_env, sizeof cgroup_env, XRUN_ZYGOTE_CGROUP_PROCS "=%s/cgroup.procs", j->cgroup);
   if (z && z->sock >= 0 && z->ready && !z->busy) pid = zygote_fork(z, j->w_argv, set_env, j->w_fds[0], j->w_fds[1], j->w_fds[2]);
   if (pid > 0) {
     j->zygote = z;
   } else {
     j->zygote = NULL;
-    int error = spawn_process(&pid, j->w_path, j->w_argv, j->w_env, j->w_cwd, j->w_fds[0], j->w_fds[1], j->w_fds[2], -1);
+    char procs[128];
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", j->cgroup);
+    int procs_fd = j->cgroup[0] ? open(procs, O_WRONLY | O_CLOEXEC) : -1;
+    int error = spawn_process(&pid, j->w_path, j->w_argv, j->w_env, j->w_cwd, j->w_fds[0], j->w_fds[1], j->w_fds[2], -1,
+                              procs_fd);
+    if (procs_fd >= 0) close(procs_fd);
     if (error) {
       char message[4200];
       snprintf(message, sizeof message, "cannot run %s: %s", j->w_path, strerror(error));
@@ -805,6 +895,7 @@ static void reap(void) {
       j->status = status;
       j->reaped_at_ms = now_ms();
       kill(-pid, SIGKILL); /* what is left of its process group */
+      cgroup_kill(j);        /* and of everything it started */
       close_fd(&j->in_fd);
     }
   }
@@ -829,6 +920,7 @@ static void reap_forked(void) {
     j->status = status;
     j->reaped_at_ms = now_ms();
     kill(-j->pid, SIGKILL);
+    cgroup_kill(j);
     close_fd(&j->in_fd);
     start_jobs_waiting_for(z);
   }

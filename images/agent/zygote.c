@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,18 @@ static int serve(int fd) {
       for (int i = 0; i < 3; i++) dup2(fds[i], i);
       for (int i = 0; i < 3; i++)
         if (fds[i] > 2) close(fds[i]);
-      for (char **e = set_env; *e; e++) putenv(*e);
+      for (char **e = set_env; *e; e++) {
+        const size_t prefix = sizeof XRUN_ZYGOTE_CGROUP_PROCS;  /* with its '=' */
+        if (strncmp(*e, XRUN_ZYGOTE_CGROUP_PROCS "=", prefix) != 0) {
+          putenv(*e);
+          continue;
+        }
+        /* Into the job's cgroup before the test runs: what it starts ends with the job. */
+        int procs = open(*e + prefix, O_WRONLY | O_CLOEXEC);
+        if (procs >= 0 && write(procs, "0", 1) != 1) {
+        } /* then only its process group is killed */
+        if (procs >= 0) close(procs);
+      }
       argv[argc] = NULL;
       exit(real_main((int)argc, argv, environ));
     }

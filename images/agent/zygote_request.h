@@ -1,7 +1,8 @@
 /* One request to a fork server (zygote.c): the child's argc (a u32), its
  * argv as NUL-terminated strings back to back, then NAME=value strings the
  * child sets in its environment before main (its private TMPDIR), and its
- * stdin, stdout and stderr as SCM_RIGHTS. The zygote answers with the
+ * stdin, stdout and stderr as SCM_RIGHTS. One set_env entry is not for
+ * the environment: XRUN_ZYGOTE_CGROUP_PROCS=<the job's cgroup.procs>. The zygote answers with the
  * child's pid, then its wait status (two ints). Shared by the agent and
  * bench/guest_fork_server_loop.c, which plays the agent's part to time the
  * fork server alone. */
@@ -14,6 +15,10 @@
 #include <sys/uio.h>
 
 #define XRUN_ZYGOTE_REQUEST_MAX (1u << 20)
+
+/* Not an environment variable: a set_env entry naming the job's
+ * cgroup.procs, which the child writes itself into before main. */
+#define XRUN_ZYGOTE_CGROUP_PROCS "XRUN_ZYGOTE_CGROUP_PROCS"
 
 /* Returns what sendmsg returns; -1 when the request does not fit. */
 static inline ssize_t xrun_zygote_send_request(int sock, char *const *argv, char *const *set_env, const int fds[3]) {

@@ -204,6 +204,24 @@ TEST(SystemMode, TheGuestSeesOnlyTheDirectoriesTheJobNeeds) {
   EXPECT_EQ(runpath.exit_code, 0) << describe(runpath);
 }
 
+// A test's child that leaves its process group (setsid, stdio closed) ends
+// with the test: the next test in the same VM finds no trace of it. The
+// static program is exec'd, the dynamic one forked by the fork server.
+TEST(SystemMode, NoDescendantOfATestOutlivesIt) {
+  for (const std::string kind : {"static", "dynamic"}) {
+    TempDir dir;
+    for (const std::string mode : {"mode-orphan-named", "mode-no-orphan"})
+      fs::create_symlink(helper("aarch64", kind), dir.path() + "/" + mode);
+    auto r = run_xrun({"test", "--backend", "system", "-j1", "--json", dir.path() + "/r.json",
+                       dir.path() + "/mode-orphan-named", dir.path() + "/mode-no-orphan"},
+                      {.timeout_seconds = 240});
+    EXPECT_EQ(r.exit_code, 0) << kind << ": " << describe(r);
+    const auto s = statuses(read_json(dir.path() + "/r.json"));
+    EXPECT_EQ(s.size(), 2u) << kind;
+    for (const auto& [name, status] : s) EXPECT_EQ(status, "passed") << kind << " " << name;
+  }
+}
+
 TEST(SystemMode, AMissingImageSaysHowToBuildIt) {
   TempDir cache;
   auto r = in_vm({kDynamic, "exit", "0"}, {.env = environment_with({"XDG_CACHE_HOME=" + cache.path()})});

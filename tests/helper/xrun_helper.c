@@ -19,12 +19,16 @@
  *   exe               print the target of /proc/self/exe
  *   sleep MS          sleep MS milliseconds, then print "slept"
  *   mark FILE MS      create FILE (proof that it runs), then sleep MS milliseconds
+ *   orphan FILE       start a child that leaves the process group (setsid) and
+ *                     closes its stdio, write its pid to FILE, and exit 0;
+ *                     the child sleeps for ten minutes
  *   spew BYTES        write BYTES bytes of 'x' lines to stdout
  *   stderr TEXT       write TEXT and a newline to stderr
  *   exec PROG ARGS    replace itself with PROG (argv[0] = PROG)
  *   fds               print the open file descriptors above 2, or "none"
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -33,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -69,6 +74,44 @@ int main(int argc, char **argv) {
   const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
   if (argc < 2 && strncmp(base, "mode-", 5) == 0) {
     if (strncmp(base + 5, "ok", 2) == 0) return 0; /* mode-ok, mode-ok2 ... */
+    if (strcmp(base + 5, "orphan") == 0) { /* mode-orphan: its pid into <link>.pid */
+      static char file[4096];
+      snprintf(file, sizeof file, "%s.pid", argv[0]);
+      char *args[] = {argv[0], "orphan", file, NULL};
+      return main(3, args);
+    }
+    if (strcmp(base + 5, "orphan-named") == 0) { /* mode-orphan-named: as orphan, named xrun-orphan, no file */
+      pid_t child = fork();
+      if (child == 0) {
+        setsid();
+        prctl(PR_SET_NAME, "xrun-orphan");
+        close(0), close(1), close(2);
+        struct timespec ts = {600, 0};
+        nanosleep(&ts, NULL);
+        _exit(0);
+      }
+      return child > 0 ? 0 : 71;
+    }
+    if (strcmp(base + 5, "no-orphan") == 0) { /* mode-no-orphan: fails while an xrun-orphan lives */
+      DIR *proc = opendir("/proc");
+      if (!proc) return 72;
+      int found = 0;
+      for (struct dirent *e; (e = readdir(proc)) != NULL;) {
+        char path[300], stat[256] = "";
+        snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        /* "pid (comm) state ...": a zombie is dead, only not reaped yet */
+        const char *name = fgets(stat, sizeof stat, f) ? strstr(stat, " (xrun-orphan) ") : NULL;
+        if (name && name[15] != 'Z') {
+          printf("left behind: pid %s\n", e->d_name);
+          found = 1;
+        }
+        fclose(f);
+      }
+      closedir(proc);
+      return found;
+    }
     if (strncmp(base + 5, "sleep-", 6) == 0) {     /* mode-sleep-700: sleep 700 ms */
       char *args[] = {argv[0], "sleep", (char *)base + 11, NULL};
       return main(3, args);
@@ -152,6 +195,21 @@ int main(int argc, char **argv) {
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
     printf("slept\n");
+    return 0;
+  }
+  if (strcmp(mode, "orphan") == 0 && argc > 2) {
+    pid_t child = fork();
+    if (child == 0) {
+      setsid();
+      close(0), close(1), close(2);
+      struct timespec ts = {600, 0};
+      nanosleep(&ts, NULL);
+      _exit(0);
+    }
+    FILE *f = fopen(argv[2], "w");
+    if (!f) return 73;
+    fprintf(f, "%d\n", (int)child);
+    fclose(f);
     return 0;
   }
   if (strcmp(mode, "mark") == 0 && argc > 3) {
