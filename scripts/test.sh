@@ -20,3 +20,5 @@ cmake --build "$build"
 XRUN_AARCH64_VM_KERNEL=debian "$build/runner/xrun" image build --arch aarch64
 "$build/runner/xrun" image build --arch armhf
 ctest --test-dir "$build" -j"$(nproc)" --output-on-failure
+# The unit tests and the fuzzers again under ASan + UBSan (build-asan).
+scripts/sanitize.sh "$build-asan"

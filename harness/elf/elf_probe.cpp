@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,11 +19,17 @@ namespace {
 constexpr std::uint32_t kPtDynamic = 2;
 constexpr std::uint32_t kPtInterp = 3;
 constexpr std::uint32_t kPtLoad = 1;
+constexpr std::uint32_t kPtGnuProperty = 0x6474e553;
+constexpr std::uint32_t kPfWrite = 2;
 // The largest page size a loader maps with (qemu-user on an x86_64 host
 // maps at 4 KiB; a segment's offset and address must agree modulo that).
 constexpr std::uint64_t kHostPageSize = 4096;
+// vm.mmap_min_addr's usual value (Debian, most distributions): no mapping below it.
+constexpr std::uint64_t kLowestMappableAddress = 65536;
+constexpr std::uint64_t kUserAddressSpace = 1ull << 47;  // x86_64's user half, where qemu-user maps a guest
 constexpr std::uint32_t kShtArmAttributes = 0x70000003;
 constexpr std::uint16_t kMachineArm = 40;
+constexpr std::uint16_t kMachineAarch64 = 183;
 constexpr std::uint16_t kMachineRiscv = 243;
 constexpr std::uint8_t kOsAbiStandalone = 255;
 constexpr std::uint32_t kArmFloatHard = 0x400;
@@ -224,6 +231,37 @@ std::vector<std::string> read_library_paths(const ElfFile& file, const Decoder& 
   return paths;
 }
 
+// An aarch64 program's PT_GNU_PROPERTY (BTI and PAC markings), checked the
+// way Linux and qemu-user check it before they run the file: both refuse a
+// malformed one. "" when it is well formed, else what is wrong.
+std::string gnu_property_problem(const ElfFile& file, const Decoder& d, bool is64, const unsigned char* ph) {
+  const std::uint64_t offset = is64 ? d.u64(ph + 0x08) : d.u32(ph + 0x04);
+  const std::uint64_t size = is64 ? d.u64(ph + 0x20) : d.u32(ph + 0x10);
+  constexpr std::uint64_t kNoteHeader = 12, kNameSize = 4, kTypeGnuProperty0 = 5, kMaxSize = 1024;
+  if (size < kNoteHeader + kNameSize || size > kMaxSize) return "of " + std::to_string(size) + " bytes";
+  auto note = file.read(offset, size, "PT_GNU_PROPERTY");
+  if (!note) return "beyond the end of the file";
+  const unsigned char* n = note->data();
+  if (d.u32(n) != kNameSize || d.u32(n + 8) != kTypeGnuProperty0 || std::memcmp(n + 12, "GNU", 4) != 0)
+    return "that is not a GNU property note";
+  const std::uint64_t end = kNoteHeader + kNameSize + std::uint64_t{d.u32(n + 4)};
+  if (end > size) return "whose properties end beyond it";
+  const std::uint64_t align = is64 ? 8 : 4;
+  bool first = true;
+  std::uint32_t previous = 0;
+  for (std::uint64_t at = kNoteHeader + kNameSize; at != end;) {
+    if (end - at < 8) return "with a cut property";
+    const std::uint32_t type = d.u32(n + at), length = d.u32(n + at + 4);
+    const std::uint64_t step = (std::uint64_t{length} + align - 1) / align * align;
+    if (step > end - at - 8) return "with a property longer than the note";
+    if (!first && type <= previous) return "with properties out of order";
+    first = false;
+    previous = type;
+    at += 8 + step;
+  }
+  return "";
+}
+
 }  // namespace
 
 bool ElfInfo::is_bare_metal() const {
@@ -336,6 +374,12 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   if (phentsize != (is64 ? 56 : 32))
     return make_error(ExitCode::CannotExecute, path + ": corrupt ELF header: program header size " +
                                                    std::to_string(phentsize));
+  // The kernel ignores e_ehsize; qemu-user refuses a file whose e_ehsize is
+  // not the header's size ("Invalid ELF image for this architecture").
+  const std::uint16_t ehsize = d.u16(&h[is64 ? 0x34 : 0x28]);
+  if (ehsize != (is64 ? 64 : 52))
+    return make_error(ExitCode::CannotExecute, path + ": corrupt ELF header: header size " + std::to_string(ehsize) +
+                                                   " (e_ehsize must be " + (is64 ? "64" : "52") + ")");
   auto phdrs = file.read(phoff, std::uint64_t{phnum} * phentsize, "the program header table");
   if (!phdrs) return phdrs.error();
 
@@ -343,6 +387,7 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   // truncated file otherwise dies of SIGBUS when the missing page is touched)
   // and be mappable (offset and address congruent modulo the page size).
   int loads = 0;
+  std::uint64_t lowest = ~0ull, highest = 0, total_memory = 0;
   for (std::uint16_t i = 0; i < phnum; ++i) {
     const unsigned char* ph = phdrs->data() + std::size_t{i} * phentsize;
     if (d.u32(ph) != kPtLoad) continue;
@@ -359,6 +404,28 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
                                                      std::to_string(file.size()));
     if (filesz > memsz)
       return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " is larger in the file than in memory");
+    // The part of a segment beyond its file bytes is zeroed by the loader:
+    // qemu-user (7.2) writes those zeroes into a segment mapped without
+    // write permission, and dies of SIGSEGV. Linkers put .bss in a writable
+    // segment; a read-only one with it is corrupt.
+    const std::uint32_t p_flags = d.u32(ph + (is64 ? 0x04 : 0x18));
+    if (memsz > filesz && !(p_flags & kPfWrite))
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which +
+                                                     " is not writable but larger in memory than in the file");
+    // qemu-user sizes the image from every PT_LOAD's last byte: an empty one
+    // wraps that to the top of the address space and the file is refused.
+    if (memsz == 0)
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " is empty (p_memsz 0)");
+    if (vaddr + memsz < vaddr || (!is64 && vaddr + memsz > 0x100000000ull))
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " ends beyond the address space");
+    lowest = std::min(lowest, vaddr & ~(kHostPageSize - 1));
+    highest = std::max(highest, vaddr + memsz);
+    total_memory = memsz > ~0ull - total_memory ? ~0ull : total_memory + memsz;
+    // A fixed-address program mapped at the lowest pages: the kernel
+    // refuses those mappings (vm.mmap_min_addr), and so does qemu-user.
+    if (info.type == kElfTypeExec && vaddr < kLowestMappableAddress)
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " is at address " +
+                                                     std::to_string(vaddr) + ", below the lowest mappable page");
     if (align > 1 && (align & (align - 1)) != 0)
       return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " has an alignment of " +
                                                      std::to_string(align) + ", not a power of two");
@@ -367,10 +434,29 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
                         path + ": corrupt ELF file: " + which + " cannot be mapped (its offset and address are misaligned)");
   }
   if (loads == 0) return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: nothing to load (no PT_LOAD)");
+  // What qemu-user reserves for the image: its segments' whole span, in the
+  // host's 47-bit user address space (at their own addresses for a fixed-
+  // address program), and their memory, which the kernel must be willing to
+  // commit.
+  if (is64 && (highest - lowest > kUserAddressSpace || (info.type == kElfTypeExec && highest > kUserAddressSpace)))
+    return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: its segments span " +
+                                                   std::to_string(highest - lowest) +
+                                                   " bytes, beyond a 47-bit address space");
+  struct sysinfo machine {};
+  if (::sysinfo(&machine) == 0) {
+    const std::uint64_t available = (std::uint64_t{machine.totalram} + machine.totalswap) * machine.mem_unit;
+    if (available > 0 && total_memory > available)
+      return make_error(ExitCode::CannotExecute, path + ": its segments need " + std::to_string(total_memory >> 20) +
+                                                     " MiB of memory, more than this machine has (" +
+                                                     std::to_string(available >> 20) + " MiB)");
+  }
 
   for (std::uint16_t i = 0; i < phnum; ++i) {
     const unsigned char* ph = phdrs->data() + std::size_t{i} * phentsize;
     const std::uint32_t p_type = d.u32(ph);
+    if (p_type == kPtGnuProperty && info.machine == kMachineAarch64)
+      if (const std::string problem = gnu_property_problem(file, d, is64, ph); !problem.empty())
+        return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: a PT_GNU_PROPERTY " + problem);
     if (p_type == kPtDynamic && !info.has_dynamic_section) {
       info.has_dynamic_section = true;
       info.library_paths = read_library_paths(file, d, is64, *phdrs, phnum, phentsize, ph);
@@ -385,10 +471,15 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
                         path + ": corrupt ELF file: interpreter name of " + std::to_string(size) + " bytes");
     auto interp = file.read(offset, size, "the interpreter name (PT_INTERP)");
     if (!interp) return interp.error();
+    // As Linux and qemu-user read it: a NUL-terminated name filling the
+    // segment (its last byte the NUL), and an absolute path.
     const auto nul = std::find(interp->begin(), interp->end(), '\0');
-    if (nul == interp->end() || nul == interp->begin())
+    if (nul == interp->end() || nul == interp->begin() || nul + 1 != interp->end())
       return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: malformed interpreter name");
     info.interpreter = std::string(interp->begin(), nul);
+    if ((*info.interpreter)[0] != '/')
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: interpreter " + *info.interpreter +
+                                                     " is not an absolute path");
   }
 
   if (info.machine == kMachineArm && !info.interpreter) {

@@ -63,6 +63,20 @@ TEST(BadInput, QemuSettingsAreCheckedAgainstTheQemuThatRunsThem) {
   }
 }
 
+// Large configurations cost linear time: 300,000 environment entries (on
+// 29a5cf7 setting them was quadratic: 40,000 took 3.3 s, these would take
+// minutes and hit the run's 60 s limit). Too many to pass to execve, which
+// xrun reports as such.
+TEST(BadInput, AHugeEnvironmentTableIsReadInLinearTime) {
+  TempDir dir;
+  std::string toml = "[targets.aarch64.env]\n";
+  for (int i = 0; i < 300000; ++i) toml += "K" + std::to_string(i) + " = \"v" + std::to_string(i) + "\"\n";
+  const std::string config = dir.write("xrun.toml", toml);
+  auto r = run_xrun({"--config", config, helper("aarch64", "static"), "exit", "3"});
+  EXPECT_FALSE(r.timed_out) << "quadratic again?";
+  expect_error(r, 126, "Argument list too long");
+}
+
 TEST(BadInput, NotExecutableIsPermissionDenied) {
   TempDir dir;
   const std::string copy = dir.write("prog", *read_file(helper("aarch64", "static")), false);

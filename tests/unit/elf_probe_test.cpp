@@ -220,4 +220,73 @@ TEST(ElfProbe, WhatTheLoaderCannotMapIsRejectedUpFront) {
   EXPECT_EQ(why.find("install"), std::string::npos) << why;
 }
 
+// What tests/fuzz/xrun_fuzz found qemu-user (7.2) refusing or dying on,
+// though the headers above were fine: each is now refused before qemu runs.
+TEST(ElfProbe, WhatTheFuzzerFoundQemuRefusingIsRejectedUpFront) {
+  xrun::testing::TempDir dir;
+  const std::string original = *read_file(helper("aarch64", "dynamic"));
+  const auto message = [&](const std::string& bytes) {
+    auto info = probe_elf(dir.write("t", bytes));
+    return info ? std::string("accepted") : info.error().message;
+  };
+  const auto put = [](std::string& b, std::size_t at, int size, std::uint64_t v) {
+    for (int i = 0; i < size; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+  };
+  const auto get = [](const std::string& b, std::size_t at, int size) {
+    std::uint64_t v = 0;
+    for (int i = size - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<std::size_t>(i)]);
+    return v;
+  };
+  const std::size_t phoff = get(original, 0x20, 8), phnum = get(original, 0x38, 2);
+  std::size_t text = 0, data = 0, interp = 0, note = 0;
+  for (std::size_t i = 0; i < phnum; ++i) {
+    const std::size_t ph = phoff + i * 56;
+    const auto type = get(original, ph, 4), flags = get(original, ph + 4, 4);
+    if (type == 1 && !(flags & 2) && !text) text = ph;
+    if (type == 1 && (flags & 2) && !data) data = ph;
+    if (type == 3) interp = ph;
+    if (type == 4) note = ph;
+  }
+  ASSERT_TRUE(text && data && interp && note);
+  const auto mutant = [&](auto change) {
+    std::string b = original;
+    change(b);
+    return message(b);
+  };
+  EXPECT_NE(mutant([&](std::string& b) { put(b, 0x34, 2, 4096); }).find("e_ehsize must be 64"), std::string::npos);
+  EXPECT_NE(mutant([&](std::string& b) { put(b, data + 0x20, 8, 0), put(b, data + 0x28, 8, 0); }).find("p_memsz 0"),
+            std::string::npos);
+  EXPECT_NE(mutant([&](std::string& b) { put(b, data + 0x10, 8, (1ull << 50) + get(b, data + 0x10, 8)); })
+                .find("beyond a 47-bit address space"),
+            std::string::npos);
+  EXPECT_NE(mutant([&](std::string& b) { put(b, data + 0x28, 8, 1ull << 45); }).find("more than this machine has"),
+            std::string::npos);
+  EXPECT_NE(mutant([&](std::string& b) { put(b, text + 0x28, 8, get(b, text + 0x20, 8) + 1); })
+                .find("is not writable but larger in memory than in the file"),
+            std::string::npos);
+  EXPECT_NE(mutant([&](std::string& b) { put(b, interp + 0x20, 8, get(b, interp + 0x20, 8) + 1); })
+                .find("malformed interpreter name"),
+            std::string::npos);
+  EXPECT_NE(mutant([&](std::string& b) {
+              put(b, interp + 0x08, 8, get(b, interp + 0x08, 8) + 1), put(b, interp + 0x20, 8, get(b, interp + 0x20, 8) - 1);
+            }).find("is not an absolute path"),
+            std::string::npos);
+  // A PT_GNU_PROPERTY over the build-id note: a note of another type.
+  EXPECT_NE(mutant([&](std::string& b) { put(b, note, 4, 0x6474e553); }).find("not a GNU property note"),
+            std::string::npos);
+  // A fixed-address program mapped at the lowest pages.
+  const std::string fixed = *read_file(helper("aarch64", "static"));
+  const std::size_t first_load = get(fixed, 0x20, 8);
+  std::string low = fixed;
+  for (std::size_t i = 0; i < get(fixed, 0x38, 2); ++i)
+    if (get(fixed, first_load + i * 56, 4) == 1) {
+      put(low, first_load + i * 56 + 0x10, 8, 0x1000);
+      put(low, first_load + i * 56 + 0x08, 8, 0);
+      break;
+    }
+  EXPECT_NE(message(low).find("below the lowest mappable page"), std::string::npos) << message(low);
+  EXPECT_EQ(message(original), "accepted");
+  EXPECT_EQ(message(fixed), "accepted");
+}
+
 }  // namespace
