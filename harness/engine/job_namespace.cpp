@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +49,24 @@ void close_all_but(int keep) {
   ::_exit(128 + sig);
 }
 
+// In B, before the program starts: a mount namespace of the job's own with a
+// /proc of the PID namespace, so that /proc/self, /proc/<getpid()> and
+// getpid() agree (with the host's /proc the program's own pid, 2, names
+// another process's entry). The new mounts stay in the job's namespace
+// (everything is made a slave first). binfmt_misc is mounted again over the
+// new /proc where it was mounted (the same registrations: an instance belongs
+// to the user namespace, not to the mount). Anything refused leaves the
+// host's /proc, as before.
+void mount_own_proc() {
+  constexpr long kBinfmtMagic = 0x42494e4d;
+  struct statfs binfmt {};
+  const bool had_binfmt = ::statfs("/proc/sys/fs/binfmt_misc", &binfmt) == 0 && binfmt.f_type == kBinfmtMagic;
+  if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0) return;
+  constexpr unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (::mount("proc", "/proc", "proc", kFlags, nullptr) == 0 && had_binfmt)
+    ::mount("binfmt_misc", "/proc/sys/fs/binfmt_misc", "binfmt_misc", kFlags, nullptr);
+}
+
 }  // namespace
 
 void enter_job_pid_namespace(int exec_error_fd) {
@@ -66,6 +86,7 @@ void enter_job_pid_namespace(int exec_error_fd) {
     // before B but by SIGKILL, which the death signal covers from now on.)
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     ::close(status_pipe[0]);
+    mount_own_proc();
     const pid_t c = ::fork();
     if (c < 0) ::_exit(127);
     if (c == 0) {

@@ -19,7 +19,8 @@
 // namespace: root, or a job inside xrun's binfmt_misc namespace
 // (binfmt/foreign_exec.h). Elsewhere the job runs as before: its process
 // group is signalled, and a descendant that left the group can outlive it.
-// Inside, getpid() says 2 while /proc (the host's) shows the host's pid.
+// Inside, getpid() says 2, and B mounts a /proc of the namespace (in a mount
+// namespace of the job's own) so that /proc/self agrees with it.
 #pragma once
 
 namespace xrun {

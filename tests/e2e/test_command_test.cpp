@@ -323,6 +323,15 @@ TEST(XrunTest, NoDescendantOfATestOutlivesIt) {
       EXPECT_TRUE(left.empty()) << target << " " << isolation << ": left behind:\n" << (left.empty() ? "" : left.front());
     }
   }
+  // Inside the job's PID namespace /proc is the namespace's: /proc/self is
+  // the entry getpid() names (with the host's /proc, getpid() said 2 and
+  // /proc/2 was another process).
+  for (const std::string target : {"aarch64", "x86_64"}) {
+    TempDir dir;
+    std::filesystem::create_symlink(helper(target, "static"), dir.path() + "/mode-proc-self");
+    auto r = run_xrun({"test", dir.path() + "/mode-proc-self"});
+    EXPECT_EQ(r.exit_code, 0) << target << ": " << describe(r);
+  }
   // xrun killed while the test (and its orphan) still run.
   TempDir dir;
   const std::string script = dir.write("t.sh", "#!/bin/sh\n" + helper("aarch64", "static") + " orphan " + dir.path() +

@@ -92,6 +92,15 @@ int main(int argc, char **argv) {
       }
       return child > 0 ? 0 : 71;
     }
+    if (strcmp(base + 5, "proc-self") == 0) { /* mode-proc-self: /proc/self is getpid()'s entry */
+      char link[64] = "", mine[32];
+      ssize_t n = readlink("/proc/self", link, sizeof link - 1);
+      if (n > 0) link[n] = 0;
+      snprintf(mine, sizeof mine, "%d", (int)getpid());
+      if (strcmp(link, mine) == 0) return 0;
+      printf("/proc/self is %s, getpid() is %s\n", link, mine);
+      return 1;
+    }
     if (strcmp(base + 5, "no-orphan") == 0) { /* mode-no-orphan: fails while an xrun-orphan lives */
       DIR *proc = opendir("/proc");
       if (!proc) return 72;
