@@ -46,6 +46,16 @@ std::optional<std::string> find_program(std::string_view name, std::optional<std
   return std::nullopt;
 }
 
+std::vector<std::string> split_path_list(std::string_view list) {
+  std::vector<std::string> elements;
+  for (std::size_t start = 0;;) {
+    const std::size_t colon = list.find(':', start);
+    elements.emplace_back(list.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start));
+    if (colon == std::string_view::npos) return elements;
+    start = colon + 1;
+  }
+}
+
 std::optional<std::string> read_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;

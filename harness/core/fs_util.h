@@ -46,6 +46,10 @@ std::string join_path(std::string_view a, std::string_view b);
 // Value of an environment variable, nullopt when unset.
 std::optional<std::string> get_env(const char* name);
 
+// The elements of a ':'-separated list (PATH, LD_LIBRARY_PATH, an ELF
+// RUNPATH), empty ones included: "a::b" is {"a", "", "b"}.
+std::vector<std::string> split_path_list(std::string_view list);
+
 // A directory tree removed on every path out of the scope that owns it (a
 // build's scratch space).
 struct ScratchDir {

@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/fs_util.h"
+
 namespace xrun {
 
 namespace {
@@ -221,13 +223,8 @@ std::vector<std::string> read_library_paths(const ElfFile& file, const Decoder& 
   auto strings = file.read(*strtab_offset + name, strsz - name, "the dynamic string table");
   if (!strings) return {};
   const auto nul = std::find(strings->begin(), strings->end(), '\0');
-  std::vector<std::string> paths;
-  std::string text(strings->begin(), nul);
-  for (std::size_t start = 0; start <= text.size();) {
-    const std::size_t colon = std::min(text.find(':', start), text.size());
-    if (colon > start) paths.push_back(text.substr(start, colon - start));
-    start = colon + 1;
-  }
+  std::vector<std::string> paths = split_path_list(std::string(strings->begin(), nul));
+  std::erase(paths, std::string());
   return paths;
 }
 

@@ -6,8 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -82,6 +84,26 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
   const std::string target = root_ + dir;
   std::string parents = target;  // mkdir -p, one '/' at a time
   const std::size_t first = root_.size() + 1;
+  // Directories already shown inside this one: the new mount covers theirs,
+  // so they are mounted again on top of it, outer ones first (a job's cwd
+  // stays writable when a later job shows its parent read-only).
+  struct Inner {
+    std::string source, target;
+    bool writable;
+  };
+  std::vector<Inner> inner;
+  for (const auto& [shown, shown_writable] : shown_)
+    if (shown != dir && inside(shown, dir)) inner.push_back({shown, root_ + shown, shown_writable});
+  std::sort(inner.begin(), inner.end(), [](const Inner& a, const Inner& b) { return a.source.size() < b.source.size(); });
+  const auto show = [](const char* source, const char* at, bool bind, bool writable) {
+    if (bind && ::mount(source, at, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
+    if (!bind || !writable) {
+      const unsigned long keep = locked_flags(at);
+      if (::mount(nullptr, at, nullptr, MS_REMOUNT | MS_BIND | keep | (writable ? 0 : MS_RDONLY), nullptr) != 0)
+        return errno;
+    }
+    return 0;
+  };
   const pid_t child = ::fork();
   if (child < 0) return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(errno));
   if (child == 0) {
@@ -92,11 +114,10 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
       if (::mkdir(parents.c_str(), 0755) != 0 && errno != EEXIST) _exit(errno);
       if (at != parents.size()) parents[at] = '/';
     }
-    if (!remount && ::mount(dir.c_str(), target.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) _exit(errno);
-    const unsigned long keep = locked_flags(target.c_str());
-    if ((!writable || remount) &&
-        ::mount(nullptr, target.c_str(), nullptr, MS_REMOUNT | MS_BIND | keep | (writable ? 0 : MS_RDONLY), nullptr) != 0)
-      _exit(errno);
+    if (const int error = show(dir.c_str(), target.c_str(), !remount, writable)) _exit(error);
+    if (!remount)
+      for (const auto& i : inner)
+        if (const int error = show(i.source.c_str(), i.target.c_str(), true, i.writable)) _exit(error);
     _exit(0);
   }
   int status = 0;

@@ -256,11 +256,7 @@ Expected<JobStarted> SystemRunner::start(const JobRequest& request, Callbacks ca
   }
   for (const auto& entry : f.env)
     if (entry.rfind("LD_LIBRARY_PATH=", 0) == 0)
-      for (std::size_t start = 16; start <= entry.size();) {
-        const std::size_t colon = std::min(entry.find(':', start), entry.size());
-        library_dirs.push_back(entry.substr(start, colon - start));
-        start = colon + 1;
-      }
+      for (auto& dir : split_path_list(std::string_view(entry).substr(16))) library_dirs.push_back(std::move(dir));
   for (const auto& dir : library_dirs)
     if (!dir.empty() && dir[0] == '/' && is_directory(dir)) shown.emplace_back(real_path(dir), false);
   for (const auto& [dir, writable] : shown) {

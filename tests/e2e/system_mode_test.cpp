@@ -189,6 +189,14 @@ TEST(SystemMode, TheGuestSeesOnlyTheDirectoriesTheJobNeeds) {
   const std::string nested = work.write("tests/prog", *read_file(kDynamic), true);
   EXPECT_EQ(in_vm({nested, "write", work.path() + "/tests/next.txt", "x"}, in_work).exit_code, 0);
 
+  // A cwd inside the program's (read-only) directory stays writable, whichever
+  // is shown first (fmt's tests write ./temp in build/test, next to a RUNPATH
+  // of build/).
+  fs::create_directories(bin.path() + "/sub");
+  auto below = in_vm({program, "write", "out.txt", "x"}, {.cwd = bin.path() + "/sub"});
+  EXPECT_EQ(below.exit_code, 0) << describe(below);
+  EXPECT_EQ(slurp(bin.path() + "/sub/out.txt"), "x");
+
   // One VM, jobs from two directories that the VM learns of as they come.
   TempDir a, b;
   for (auto* d : {&a, &b}) d->write("sample_tests", *read_file(XRUN_GTEST_SAMPLE), true);

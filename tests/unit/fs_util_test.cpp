@@ -62,4 +62,10 @@ TEST(WriteFileAtomically, WritesToWhatIsNotAFileInPlace) {
   EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/null must stay a device";
 }
 
+TEST(SplitPathList, KeepsEveryElementInOrder) {
+  EXPECT_EQ(split_path_list("/a:/b"), (std::vector<std::string>{"/a", "/b"}));
+  EXPECT_EQ(split_path_list("a::b:"), (std::vector<std::string>{"a", "", "b", ""}));
+  EXPECT_EQ(split_path_list(""), (std::vector<std::string>{""}));
+}
+
 }  // namespace
