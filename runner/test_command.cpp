@@ -120,8 +120,10 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_flag("--list", o.list_only, "list the tests that would run, then stop");
   app.add_flag("--no-cache", o.no_cache, "list the tests again instead of using the listing cache");
   app.add_option("--config", o.config_file, "configuration file instead of the nearest xrun.toml");
-  app.add_option("--backend", o.backend, "qemu-user (default) or system: tests run in booted target VMs, one per job")
-      ->check(CLI::IsMember({"qemu-user", "system"}));
+  app.add_option("--backend", o.backend,
+                 "qemu-user (default); system: tests run in booted target VMs, one per job; board: on the target's "
+                 "boards over SSH ([boards.NAME])")
+      ->check(CLI::IsMember({"qemu-user", "system", "board"}));
   app.add_flag("--cold-boot", o.cold_boot, "system mode: boot the VMs instead of starting them from saved state");
   app.add_flag("--no-fork-server", o.no_fork_server,
                "system mode: exec every test's program instead of forking it from a started copy");

@@ -26,11 +26,12 @@ usage:
   xrun setup cargo|cmake|meson --target T [--print] wire a build system to xrun
   xrun doctor [--target T]                 what each target runs with, and what is missing
   xrun image build|list|rm [--arch A]      VM images for system mode (--backend system)
+  xrun board list|check [NAME...]          the boards of [boards.NAME]: reachable, key, arch, agent
 
 run options:
   --target T      run as target T (name or triple) instead of probing the ELF file
-  --backend B     qemu-user (default) or system: run inside a booted target VM
-                  (also per target in xrun.toml: backend = "system")
+  --backend B     qemu-user (default); system: inside a booted target VM; board:
+                  on a real board over SSH (per target in xrun.toml: backend = "...")
   --cold-boot     system mode: boot the VM instead of starting from saved state
   --config FILE   read FILE instead of the nearest xrun.toml (also XRUN_CONFIG)
   -v, --verbose   trace what xrun decides and launches (also XRUN_LOG=debug)
@@ -39,7 +40,7 @@ run options:
 
 Everything after PROGRAM is passed to it untouched. Options before a
 subcommand apply to it (`xrun -v test ...`). To run a program whose name is
-a subcommand (test, report, binfmt, setup, doctor, image), write `xrun -- test`.
+a subcommand (test, report, binfmt, setup, doctor, image, board), write `xrun -- test`.
 `xrun test --help` lists the test options.
 
 exit status:
@@ -88,7 +89,8 @@ int xrun_main(int argc, char** argv) {
     if (!line->after_dashes && line->program < args.size()) {
       static const std::map<std::string, int (*)(const std::vector<std::string>&)> kSubcommands = {
           {"doctor", doctor_command}, {"test", test_command},   {"report", report_command},
-          {"binfmt", binfmt_command}, {"setup", setup_command}, {"image", image_command}};
+          {"binfmt", binfmt_command}, {"setup", setup_command}, {"image", image_command},
+          {"board", board_command}};
       if (auto it = kSubcommands.find(args[line->program]); it != kSubcommands.end()) {
         // -v is everyone's; the other options go to the subcommand, which
         // says so if it has no use for one.

@@ -22,6 +22,7 @@ int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTI
 int test_command(const std::vector<std::string>& args);     // xrun test [OPTIONS] [BINARY...]
 int report_command(const std::vector<std::string>& args);   // xrun report merge ...
 int image_command(const std::vector<std::string>& args);    // xrun image build|list|rm
+int board_command(const std::vector<std::string>& args);    // xrun board list|check
 
 struct TestResult;
 // `xrun test`'s exit status for a set of results (shared with report merge).

@@ -34,6 +34,7 @@ RoutingRunner::~RoutingRunner() { shutdown(); }
 
 void RoutingRunner::shutdown() {
   if (system_) system_->shutdown();
+  if (board_) board_->shutdown();
   if (process_) process_->kill_all();
 }
 
@@ -51,8 +52,12 @@ const Route& RoutingRunner::route_of(const JobRequest& request) {
 }
 
 JobRunner& RoutingRunner::runner_for(const Route& route) {
+  if (!route.native && route.backend == Backend::Board) {
+    if (!board_) board_ = make_board_runner(io_, config_);
+    return *board_;
+  }
   if (!route.native && route.backend == Backend::System) {
-    if (!system_) system_ = std::make_unique<SystemRunner>(io_, config_, options_.system);
+    if (!system_) system_ = make_system_runner(io_, config_, options_.system);
     return *system_;
   }
   if (!process_) process_ = std::make_unique<ProcessRunner>(io_, config_, OverlayStore::from_environment());
@@ -94,6 +99,11 @@ void RoutingRunner::signal_all(int sig) {
 
 void RoutingRunner::send_stdin(JobId id, std::string_view bytes) {
   if (auto it = jobs_.find(id); it != jobs_.end()) it->second.runner->send_stdin(it->second.id, bytes);
+}
+
+std::string RoutingRunner::machine_of(JobId id) const {
+  auto it = jobs_.find(id);
+  return it != jobs_.end() ? it->second.runner->machine_of(it->second.id) : "";
 }
 
 }  // namespace xrun

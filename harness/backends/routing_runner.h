@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "elf/elf_probe.h"
 #include "engine/job_runner.h"
+#include "board/board.h"
 #include "system/system_runner.h"
 
 namespace xrun {
@@ -58,6 +59,7 @@ class RoutingRunner final : public JobRunner {
   void signal(JobId id, int signal) override;
   void signal_all(int signal) override;
   void send_stdin(JobId id, std::string_view bytes) override;
+  std::string machine_of(JobId id) const override;
   // Stops every VM and kills every process still running.
   void shutdown();
 
@@ -73,7 +75,8 @@ class RoutingRunner final : public JobRunner {
   const Config& config_;
   RoutingOptions options_;
   std::unique_ptr<ProcessRunner> process_;
-  std::unique_ptr<SystemRunner> system_;
+  std::unique_ptr<MachinePool> system_;
+  std::unique_ptr<MachinePool> board_;
   std::map<std::string, Route> routes_;  // by program, target and requested backend
   std::map<JobId, Inner> jobs_;
   JobId next_id_ = 1;

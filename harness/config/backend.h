@@ -13,12 +13,13 @@ namespace xrun {
 enum class Backend {
   QemuUser,  // one qemu-user process per program: xrun execs it in place
   System,    // a booted target VM (qemu-system) with xrun's agent inside
+  Board,     // a real board over SSH, xrun's agent started there ([boards.NAME])
 };
 
-// "qemu-user" -> QemuUser, "system" -> System; nullopt for anything else.
+// "qemu-user" -> QemuUser, "system" -> System, "board" -> Board; nullopt for anything else.
 std::optional<Backend> parse_backend(std::string_view name);
 std::string_view backend_name(Backend backend);
-// The accepted names, for messages: "\"qemu-user\" or \"system\"".
+// The accepted names, for messages: "\"qemu-user\", \"system\" or \"board\"".
 std::string_view backend_choices();
 
 // The name a report gives a program the host ran itself (a host program, a script).

@@ -243,9 +243,31 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
       }
       continue;
     }
+    if (section == "boards") {
+      const auto* boards = section_node.as_table();
+      if (!boards) {
+        problems.add_at(file, section_node.source(), ": \"boards\" must be a table of boards, like [boards.pi4]");
+        continue;
+      }
+      for (const auto& [board_key, board_node] : *boards) {
+        const std::string name(board_key.str());
+        const auto* keys = board_node.as_table();
+        if (!keys) {
+          problems.add_at(file, board_node.source(), ": boards." + name + " must be a table, like [boards." + name + "]");
+          continue;
+        }
+        BoardSettings& board = config.boards[name];
+        board.defined_in = file;
+        apply_table(*keys, "boards.*", "boards." + name, file, file_dir,
+                    ConfigSlot{nullptr, nullptr, nullptr, &board}, problems);
+        if (board.host.empty())
+          problems.add_at(file, board_key.source(), ": board " + quoted(name) + " has no \"host\" (what ssh connects to)");
+      }
+      continue;
+    }
     if (section != "targets") {
       problems.add_at(file, section_key.source(), ": unknown section " + quoted(section) +
-                   did_you_mean(section, {"targets", "test", "groups"}));
+                   did_you_mean(section, {"targets", "test", "groups", "boards"}));
       continue;
     }
     const auto* targets = section_node.as_table();
@@ -393,6 +415,14 @@ Expected<Config> load_config(const ConfigInputs& inputs) {
     load_file(*project, config, problems);
   }
   load_environment(inputs, config, problems);
+  for (const auto& [target, settings] : config.targets)
+    for (const auto& board : settings.boards)
+      if (!config.boards.count(board)) {
+        std::vector<std::string> known;
+        for (const auto& [name, b] : config.boards) known.push_back(name);
+        problems.add("targets." + target + ".boards: no board " + quoted(board) + " is defined ([boards." + board + "])" +
+                     did_you_mean(board, known));
+      }
   if (!problems.empty()) return problems.to_error();
   return config;
 }

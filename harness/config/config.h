@@ -37,7 +37,27 @@ struct TargetSettings {
   std::optional<std::string> vm_cpu;   // qemu-system -cpu
   std::optional<std::int64_t> vm_memory;  // qemu-system -m (MiB)
   std::optional<std::string> vm_append;  // more kernel command line
-  std::vector<std::string> shares;     // more host directories shown in the VM
+  std::vector<std::string> shares;     // more host directories shown in the VM (and mirrored onto boards)
+  std::vector<std::string> boards;     // backend "board": the [boards.NAME] that run the target's programs
+};
+
+// A board reached over SSH ([boards.NAME], harness/board). Everything but
+// `host` is optional; ssh's own configuration fills in the rest.
+struct BoardSettings {
+  std::string host;                     // anything ssh accepts: an alias, a name, an address
+  std::optional<std::string> user;      // ssh -l
+  std::optional<std::int64_t> port;     // ssh -p
+  std::optional<std::string> identity;  // ssh -i
+  std::optional<std::string> ssh_config;  // ssh -F (relative to the file that names it)
+  std::optional<std::string> arch;      // checked against `uname -m` on first contact
+  std::optional<std::string> host_key;  // "SHA256:...": the pinned host key; else the user's known_hosts
+  std::int64_t max_jobs = 1;
+  std::vector<std::string> tags;
+  std::optional<std::string> reset;     // a shell command that power-cycles the board
+  bool exclusive = false;               // one xrun run at a time on it
+  double lock_timeout = 600;            // waiting for another run's lock, seconds
+  double connect_timeout = 10;          // ssh's ConnectTimeout, and the agent's start
+  std::string defined_in;               // the file, for messages
 };
 
 // `xrun test` defaults from [test]; command-line options override them.
@@ -65,6 +85,7 @@ struct Config {
   std::map<std::string, TargetSettings, std::less<>> targets;
   TestSettings test;
   std::map<std::string, TestGroup> groups;
+  std::map<std::string, BoardSettings> boards;
   std::vector<std::string> files;  // the files that were read, lowest precedence first
 
   // Settings for a target; an empty set when nothing is configured.

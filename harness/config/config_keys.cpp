@@ -141,6 +141,87 @@ constexpr ConfigKey kConfigKeys[] = {
      }},
     {"test", "junit", ValueType::String, "XRUN_TEST_JUNIT", "JUnit XML report path", test_path<&TestSettings::junit>},
     {"test", "json", ValueType::String, "XRUN_TEST_JSON", "JSON report path", test_path<&TestSettings::json>},
+    {"targets.*", "boards", ValueType::StringArray, "",
+     "backend \"board\": the boards ([boards.NAME]) that run the target's programs; jobs spread over them",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.target->boards = v.strings;
+       return std::string();
+     }},
+    {"boards.*", "host", ValueType::String, "", "what ssh connects to: a ~/.ssh/config alias, a name or an address",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.text.empty() || v.text[0] == '-') return "must be a host name, not " + quoted(v.text);
+       slot.board->host = v.text;
+       return std::string();
+     }},
+    {"boards.*", "user", ValueType::String, "", "the user to log in as (ssh -l); default: ssh's",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.text.empty() || v.text[0] == '-') return "must be a user name, not " + quoted(v.text);
+       slot.board->user = v.text;
+       return std::string();
+     }},
+    {"boards.*", "port", ValueType::Integer, "", "the SSH port (ssh -p); default: ssh's",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.integer < 1 || v.integer > 65535) return "must be a port from 1 to 65535, not " + std::to_string(v.integer);
+       slot.board->port = v.integer;
+       return std::string();
+     }},
+    {"boards.*", "identity", ValueType::String, "", "a private key file (ssh -i), relative to this file",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.board->identity = resolve_relative(v.text, v.base_dir);
+       return std::string();
+     }},
+    {"boards.*", "ssh_config", ValueType::String, "", "an ssh configuration file (ssh -F), relative to this file",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.board->ssh_config = resolve_relative(v.text, v.base_dir);
+       return std::string();
+     }},
+    {"boards.*", "arch", ValueType::String, "", "the board's `uname -m` (aarch64, armv7l, ...), checked on first contact",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.board->arch = v.text;
+       return std::string();
+     }},
+    {"boards.*", "host_key", ValueType::String, "",
+     "the board's host key fingerprint (\"SHA256:...\", as `xrun board check` prints it); default: known_hosts",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.text.rfind("SHA256:", 0) != 0 || v.text.size() < 20)
+         return "must be a fingerprint like \"SHA256:AbC...\" (ssh-keygen -lf), not " + quoted(v.text);
+       slot.board->host_key = v.text;
+       return std::string();
+     }},
+    {"boards.*", "max_jobs", ValueType::Integer, "", "tests at once on the board (default 1)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.integer < 1 || v.integer > 60) return "must be from 1 to 60, not " + std::to_string(v.integer);
+       slot.board->max_jobs = v.integer;
+       return std::string();
+     }},
+    {"boards.*", "tags", ValueType::StringArray, "", "labels for the board (shown by `xrun board list`)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.board->tags = v.strings;
+       return std::string();
+     }},
+    {"boards.*", "reset", ValueType::String, "",
+     "a shell command that power-cycles the board (a smart plug, a relay, a BMC), run when it stops answering",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.board->reset = v.text;
+       return std::string();
+     }},
+    {"boards.*", "exclusive", ValueType::Boolean, "", "serve one xrun run at a time (a lock the board's kernel releases)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.board->exclusive = v.boolean;
+       return std::string();
+     }},
+    {"boards.*", "lock_timeout", ValueType::Number, "", "how long to wait for another run's lock, in seconds (default 600)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.number < 0) return "must not be negative, not " + std::to_string(v.number);
+       slot.board->lock_timeout = v.number;
+       return std::string();
+     }},
+    {"boards.*", "connect_timeout", ValueType::Number, "", "seconds to connect and start the agent (default 10)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (v.number <= 0 || v.number > 3600) return "must be more than 0 and at most 3600, not " + std::to_string(v.number);
+       slot.board->connect_timeout = v.number;
+       return std::string();
+     }},
     {"groups.*", "filter", ValueType::StringArray, "",
      "test names (globs: * and ?) that belong to the group; default: every test of its binaries",
      [](const ConfigValue& v, const ConfigSlot& slot) {

@@ -19,6 +19,7 @@ struct Config;
 struct TargetSettings;
 struct TestSettings;
 struct TestGroup;
+struct BoardSettings;
 
 enum class ValueType { String, StringArray, StringTable, Integer, Number, Boolean };
 
@@ -42,6 +43,7 @@ struct ConfigSlot {
   TargetSettings* target = nullptr;  // "targets.*"
   TestSettings* test = nullptr;      // "test"
   TestGroup* group = nullptr;        // "groups.*"
+  BoardSettings* board = nullptr;    // "boards.*"
 };
 
 struct ConfigKey {

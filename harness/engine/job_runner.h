@@ -53,6 +53,10 @@ struct JobExit {
   // Set when the job's environment failed under it (its VM died or hung):
   // the exit fields mean nothing and the test is an infrastructure error.
   std::optional<std::string> infra_error;
+  // With infra_error: the machine it ran on went away under it (a board
+  // whose network dropped), which says nothing of the test: the scheduler
+  // runs it again, elsewhere, once.
+  bool machine_lost = false;
 };
 
 using JobId = std::uint64_t;
@@ -85,6 +89,9 @@ class JobRunner {
   // Input for a job started with forward_stdin; empty: the end of it. Bytes
   // for a job that no longer reads them are dropped.
   virtual void send_stdin(JobId id, std::string_view bytes) = 0;
+  // Which one of the backend's machines runs the job, when they are not
+  // interchangeable (a board's name); "" otherwise. Valid once it started.
+  virtual std::string machine_of(JobId) const { return ""; }
 };
 
 }  // namespace xrun

@@ -76,6 +76,7 @@ struct Scheduler::State {
     JobId job = 0;
     bool counted_in_group = false;
     std::string backend;
+    std::string machine;  // the board it ran on (JobRunner::machine_of)
     std::unique_ptr<HarnessStream> stream;
     std::map<std::string, std::size_t> by_name;
     std::set<std::size_t> finished;
@@ -241,6 +242,7 @@ struct Scheduler::State {
     if (r.begun || r.cancelled) return;
     r.begun = true;
     r.unit_start = r.test_start = now();
+    r.machine = runner.machine_of(r.job);
     if (r.kind == TestKind::Plain) {
       r.current = r.unit.tests.front();
       reporter.on_test_started((*tests)[*r.current]);
@@ -274,6 +276,7 @@ struct Scheduler::State {
     if (r.timed_out && r.timed_out_test == index) return;  // finished while being killed: still timed out
     TestResult result = base_result(index);
     result.backend = r.backend;
+      result.machine = r.machine;
     result.duration_seconds = std::chrono::duration<double>(now() - r.test_start).count();
     result.status = verdict == Verdict::Passed ? Status::Passed : verdict == Verdict::Failed ? Status::Failed : Status::Skipped;
     result.message = verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
@@ -368,11 +371,17 @@ struct Scheduler::State {
       blamed = first_unfinished(r);
     }
 
+    // Its machine went away under it: the test runs again with the rest of
+    // its shard (on another machine), once; not a test retry.
+    if (blamed && exit.infra_error && exit.machine_lost && !r.cancelled && !stopping &&
+        machine_retries[*blamed]++ < 1)
+      blamed.reset();
     if (blamed && !r.finished.count(*blamed)) {
       const std::size_t index = *blamed;
       r.finished.insert(index);
       TestResult result = base_result(index);
       result.backend = r.backend;
+      result.machine = r.machine;
       result.duration_seconds =
           std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
       if (!exit.infra_error) {
@@ -418,6 +427,7 @@ struct Scheduler::State {
         for (std::size_t index : rest.tests) {
           TestResult result = base_result(index);
           result.backend = r.backend;
+      result.machine = r.machine;
           result.status = Status::InfraError;
           result.message = "the test harness exited without running this test";
           result.exit_code = exit.code;
@@ -429,6 +439,8 @@ struct Scheduler::State {
     running.remove_if([&](const auto& p) { return p.get() == &r; });
     pump();
   }
+
+  std::map<std::size_t, int> machine_retries;  // runs again because their machine went away
 
   TestResult base_result(std::size_t index) const {
     const TestCase& tc = (*tests)[index];

@@ -48,6 +48,7 @@ struct TestResult {
   std::string message;             // one line: "SIGSEGV (signal 11)", "timed out after 2 s", ...
   std::string failure;             // a failed test: its assertion as the harness printed it (harness_stream.h)
   std::string backend;             // "qemu-user", "native"
+  std::string machine;             // the board that ran it ("" elsewhere)
 };
 
 // "SIGSEGV" for 11; "signal 77" for numbers without a name.

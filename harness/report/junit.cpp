@@ -187,8 +187,9 @@ std::string to_junit_xml(const RunReport& report) {
       }
       // JUnit has no "flaky" or "attempts": say it where every reader shows it.
       std::string out;
+      if (!test->machine.empty()) out = "[xrun] ran on " + test->machine + "\n";
       if (test->attempts > 1) {
-        out = "[xrun] " + type + " after " + std::to_string(test->attempts) + " attempts" +
+        out += "[xrun] " + type + " after " + std::to_string(test->attempts) + " attempts" +
               (test->message.empty() ? "" : ": " + test->message) + "\n";
       }
       out += test->output;

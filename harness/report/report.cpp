@@ -49,6 +49,7 @@ std::string to_json(const RunReport& report) {
         {"message", t.message},
         {"failure", t.failure.empty() ? json(nullptr) : json(t.failure)},
         {"backend", t.backend},
+        {"machine", t.machine.empty() ? json(nullptr) : json(t.machine)},
         {"output", t.output},
         {"output_cut_bytes", t.output_cut_bytes},
     });
@@ -133,6 +134,7 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
       r.message = t.value("message", "");
       if (t.contains("failure") && t["failure"].is_string()) r.failure = t["failure"].get<std::string>();
       r.backend = t.value("backend", "");
+      if (t.contains("machine") && t["machine"].is_string()) r.machine = t["machine"].get<std::string>();
       r.output = t.value("output", "");
       r.output_cut_bytes = t.value("output_cut_bytes", std::uint64_t{0});
       report.tests.push_back(std::move(r));

@@ -17,7 +17,7 @@
 #include "core/fs_util.h"
 #include "core/hash.h"
 #include "core/process_util.h"
-#include "system/agent_client.h"
+#include "machine/agent_protocol.h"
 #include "system/apt_download.h"
 #include "system/cpio.h"
 #include "system/kernel_build.h"

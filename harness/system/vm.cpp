@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <algorithm>
 #include <ctime>
@@ -470,10 +471,8 @@ Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_sn
       settings_(settings),
       index_(index),
       from_snapshot_(from_snapshot),
-      socket_(io),
       connect_timer_(io),
-      boot_timer_(io),
-      watchdog_(io) {
+      boot_timer_(io) {
   static int generation = 0;
   const std::string stem = join_path(settings.work_dir, "vm" + std::to_string(index) + "-" + std::to_string(++generation));
   agent_socket_ = stem + ".sock";
@@ -482,35 +481,35 @@ Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_sn
 }
 
 Vm::~Vm() {
+  if (session_) session_->close("the VM is gone");
   if (pid_ > 0 && !dead_) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
 }
 
-std::shared_ptr<Vm> Vm::launch(asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot,
-                               ReadyHandler ready) {
-  std::shared_ptr<Vm> vm(new Vm(io, settings, index, from_snapshot));
-  vm->ready_handler_ = std::move(ready);
-  vm->started_at_ = Clock::now();
-  if (auto error = vm->spawn()) {
-    vm->dead_ = true;
-    asio::post(io, [vm, e = *error] {
-      if (auto handler = std::exchange(vm->ready_handler_, nullptr)) handler(vm, e);
+std::string Vm::name() const { return "VM " + std::to_string(index_) + " (" + settings_.image.name + ")"; }
+
+void Vm::start(ReadyHandler ready) {
+  ready_handler_ = std::move(ready);
+  started_at_ = Clock::now();
+  if (auto error = spawn()) {
+    dead_ = true;
+    asio::post(io_, [self = shared_from_this(), e = *error] {
+      if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(e);
     });
-    return vm;
+    return;
   }
-  const double limit = from_snapshot ? settings.restore_timeout_seconds : settings.boot_timeout_seconds;
-  vm->boot_timer_.expires_after(std::chrono::milliseconds(static_cast<int>(limit * 1000)));
-  vm->boot_timer_.async_wait([weak = std::weak_ptr<Vm>(vm), limit](const auto& error) {
+  const double limit = from_snapshot_ ? settings_.restore_timeout_seconds : settings_.boot_timeout_seconds;
+  boot_timer_.expires_after(std::chrono::milliseconds(static_cast<int>(limit * 1000)));
+  boot_timer_.async_wait([weak = weak_from_this(), limit](const auto& error) {
     auto self = weak.lock();
     if (error || !self || self->ready_ || self->dead_) return;
     self->die("the VM did not become ready in " + format_seconds(limit));
   });
-  // Posted: the caller stores `vm` before any handler can run, and every VM
-  // of a pool is spawned before the first one is talked to.
-  asio::post(io, [vm] { vm->try_connect(); });
-  return vm;
+  // Posted: the pool stores this VM before any handler can run, and every
+  // VM of a pool is spawned before the first one is talked to.
+  asio::post(io_, [self = shared_from_this()] { self->try_connect(); });
 }
 
 std::optional<std::string> Vm::spawn() {
@@ -558,6 +557,7 @@ void Vm::watch_exit() {
 }
 
 void Vm::try_connect() {
+  if (dead_) return;
   if (from_snapshot_ && !incoming_started_) {
     // A few milliseconds of blocking QMP: qemu answers as soon as it is up.
     std::string pending, why;
@@ -575,174 +575,44 @@ void Vm::try_connect() {
     }
     incoming_started_ = true;
   }
-  boost::system::error_code error;
-  socket_.connect(asio::local::stream_protocol::endpoint(agent_socket_), error);
-  if (error) {
-    socket_.close(error);
+  const int fd = connect_unix(agent_socket_);
+  if (fd < 0) {
     connect_timer_.expires_after(std::chrono::milliseconds(3));
     connect_timer_.async_wait([weak = weak_from_this()](const auto& e) {
       if (auto self = weak.lock(); self && !e && !self->dead_) self->try_connect();
     });
     return;
   }
-  nonce_ = static_cast<std::uint32_t>(index_ + 1) * 7919u;
-  write(encode_hello(nonce_));
-  read_more();
-}
-
-void Vm::read_more() {
-  socket_.async_read_some(asio::buffer(rx_buffer_), [weak = weak_from_this(), this](const auto& error, std::size_t n) {
+  AgentSession::Events events;
+  events.ready = [weak = weak_from_this()](const std::string& release) {
     auto self = weak.lock();
-    if (!self || dead_) return;
-    if (error) {
-      die("the connection to the agent broke (" + error.message() + ")");
-      return;
-    }
-    last_heard_ = Clock::now();
-    reader_.feed(std::string_view(rx_buffer_.data(), n));
-    while (auto frame = reader_.next()) {
-      handle(*frame);
-      if (dead_) return;
-    }
-    if (reader_.corrupt()) {
-      die("the agent sent a malformed frame");
-      return;
-    }
-    read_more();
-  });
-}
-
-void Vm::handle(const AgentFrame& frame) {
-  switch (frame.type) {
-    case XRUN_HELLO_ACK:
-      if (!ready_ && frame.job == nonce_) {
-        ready_ = true;
-        boot_timer_.cancel();
-        log_debug("VM {} ready in {:.3f} s ({}, kernel {})", index_,
-                      std::chrono::duration<double>(Clock::now() - started_at_).count(),
-                      from_snapshot_ ? "restored" : "cold boot", frame.data);
-        arm_watchdog();
-        if (auto handler = std::exchange(ready_handler_, nullptr)) handler(shared_from_this(), std::nullopt);
-      }
-      break;
-    case XRUN_STDOUT:
-    case XRUN_STDERR: {
-      auto it = jobs_.find(frame.job);
-      if (it == jobs_.end()) break;
-      auto& sink = frame.type == XRUN_STDOUT || !it->second.err ? it->second.out : it->second.err;
-      if (sink) sink(frame.data);
-      break;
-    }
-    case XRUN_STARTED: {
-      auto it = jobs_.find(frame.job);
-      if (it != jobs_.end() && it->second.started) it->second.started();
-      break;
-    }
-    case XRUN_EXIT: {
-      auto it = jobs_.find(frame.job);
-      if (it == jobs_.end()) break;
-      auto handlers = std::move(it->second);
-      jobs_.erase(it);
-      killed_at_.erase(frame.job);
-      JobExit end;
-      switch (frame.value) {
-        case XRUN_EXIT_CODE: end = JobExit{false, frame.code, 0}; break;
-        case XRUN_EXIT_SIGNAL:
-        case XRUN_EXIT_TIMEOUT: end = JobExit{true, 0, frame.code}; break;
-        default:
-          end = JobExit{false, frame.code == ENOENT ? 127 : 126, 0};
-          end.infra_error = frame.data.empty() ? "the agent could not start the program" : frame.data;
-      }
-      if (handlers.done) handlers.done(end);
-      break;
-    }
-    case XRUN_LOG:
-      log_debug("VM {} agent: {}", index_, frame.data);
-      break;
-    default:
-      break;
-  }
-}
-
-void Vm::arm_watchdog() {
-  // While jobs run, ping the agent each second; silence for
-  // unresponsive_seconds (or a SIGKILL that never ends its job) means the
-  // guest is hung: the VM is killed and its jobs become infra errors.
-  watchdog_.expires_after(std::chrono::seconds(1));
-  watchdog_.async_wait([weak = weak_from_this(), this](const auto& error) {
+    if (!self || self->ready_ || self->dead_) return;
+    self->ready_ = true;
+    self->boot_timer_.cancel();
+    log_debug("VM {} ready in {:.3f} s ({}, kernel {})", self->index_,
+              std::chrono::duration<double>(Clock::now() - self->started_at_).count(),
+              self->from_snapshot_ ? "restored" : "cold boot", release);
+    if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(std::nullopt);
+  };
+  events.closed = [weak = weak_from_this()](const std::string& reason) {
     auto self = weak.lock();
-    if (error || !self || dead_) return;
-    const auto now = Clock::now();
-    const auto limit = std::chrono::milliseconds(static_cast<int>(settings_.unresponsive_seconds * 1000));
-    if (!jobs_.empty() && now - last_heard_ > limit) {
-      die("the VM stopped responding for " + format_seconds(settings_.unresponsive_seconds) +
-          " (guest hung or overloaded)");
-      return;
-    }
-    for (const auto& [job, when] : killed_at_) {
-      if (now - when > limit) {
-        die("a job sent SIGKILL did not end within " + format_seconds(settings_.unresponsive_seconds) +
-            " (guest hung)");
-        return;
-      }
-    }
-    if (!jobs_.empty()) write(encode_hello(nonce_));  // answered with HELLO_ACK: proof of life
-    arm_watchdog();
-  });
-}
-
-void Vm::run(RunFrame frame, JobHandlers handlers) {
-  if (dead_) {
-    JobExit end;
-    end.infra_error = "the VM is gone";
-    if (handlers.done) handlers.done(end);
-    return;
-  }
-  if (jobs_.empty()) last_heard_ = Clock::now();
-  jobs_[frame.job] = std::move(handlers);
-  write(encode_run(frame));
-}
-
-void Vm::send_stdin(std::uint32_t job, std::string_view bytes) {
-  if (!dead_ && jobs_.count(job)) write(encode_stdin(job, bytes));
-}
-
-void Vm::signal(std::uint32_t job, int sig) {
-  if (dead_ || !jobs_.count(job)) return;
-  if (sig == SIGKILL && !killed_at_.count(job)) killed_at_[job] = Clock::now();
-  write(encode_signal(job, sig));
-}
-
-void Vm::write(std::string bytes) {
-  tx_queue_.push_back(std::move(bytes));
-  if (!writing_) write_next();
-}
-
-void Vm::write_next() {
-  if (tx_queue_.empty() || dead_) {
-    writing_ = false;
-    return;
-  }
-  writing_ = true;
-  asio::async_write(socket_, asio::buffer(tx_queue_.front()), [weak = weak_from_this(), this](const auto& error, std::size_t) {
-    auto self = weak.lock();
-    if (!self || dead_) return;
-    if (error) {
-      die("cannot write to the agent (" + error.message() + ")");
-      return;
-    }
-    tx_queue_.pop_front();
-    write_next();
-  });
+    return self ? self->die(reason) : reason;
+  };
+  AgentSession::Options options;
+  options.name = "VM " + std::to_string(index_);
+  options.unresponsive_seconds = settings_.unresponsive_seconds;
+  session_ = AgentSession::open(io_, fd, fd, options, std::move(events));
+  session_->hello(static_cast<std::uint32_t>(index_ + 1) * 7919u);
 }
 
 void Vm::kill(const std::string& reason) {
   quiet_ = true;  // asked for: not a failure worth keeping the console log for
+  on_death = nullptr;
   die(reason);
 }
 
-void Vm::die(const std::string& reason) {
-  if (dead_) return;
+std::string Vm::die(const std::string& reason) {
+  if (dead_) return reason;
   dead_ = true;
   auto self = shared_from_this();
   if (pid_ > 0) {
@@ -751,11 +621,9 @@ void Vm::die(const std::string& reason) {
     pid_ = -1;
   }
   boost::system::error_code ignored;
-  socket_.close(ignored);
   if (exit_watch_) exit_watch_->close(ignored);
   connect_timer_.cancel();
   boot_timer_.cancel();
-  watchdog_.cancel();
   // A panic prints a long backtrace; its first line says what happened.
   const std::string console = read_file(console_log_).value_or("");
   std::string what = reason;
@@ -767,20 +635,16 @@ void Vm::die(const std::string& reason) {
   // A VM that failed keeps its console log where the user finds it (the
   // run's work directory goes at its end).
   const std::string log = quiet_ ? console_log_ : keep_console_log(console_log_, settings_.image.name);
-  const std::string message = "VM " + std::to_string(index_) + " (" + settings_.image.name + "): " + what +
-                              "; last console lines (" + log + "):" + last_lines(console, 6);
+  const std::string message =
+      name() + ": " + what + "; last console lines (" + log + "):" + last_lines(console, 6);
   if (auto handler = std::exchange(ready_handler_, nullptr)) {
-    handler(self, message);
-    return;
+    if (session_) session_->close(message);
+    handler(message);
+    return message;
   }
-  auto jobs = std::move(jobs_);
-  jobs_.clear();
-  for (auto& [id, handlers] : jobs) {
-    JobExit end;
-    end.infra_error = message;
-    if (handlers.done) handlers.done(end);
-  }
-  if (on_death) on_death();
+  if (session_) session_->close(message);  // its jobs end with this message (no-op when the session ended first)
+  if (auto death = std::exchange(on_death, nullptr)) death(message);
+  return message;
 }
 
 bool Vm::failed() const { return dead_ && !quiet_; }

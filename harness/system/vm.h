@@ -14,7 +14,6 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
@@ -29,7 +28,8 @@
 #include "config/config.h"
 #include "core/expected.h"
 #include "engine/job_runner.h"
-#include "system/agent_client.h"
+#include "machine/agent_protocol.h"
+#include "machine/machine.h"
 #include "system/host_view.h"
 #include "system/image.h"
 #include "system/vm_arch.h"
@@ -73,48 +73,33 @@ std::string keep_console_log(const std::string& log, const std::string& image_na
 // migration, or a reply that is not one (exposed for unit tests).
 Expected<std::string> migration_state(const nlohmann::json& reply);
 
-class Vm : public std::enable_shared_from_this<Vm> {
+// One VM as a Machine (machine/machine.h): qemu plus the agent's session
+// over the unix socket behind its virtio-serial port.
+class Vm final : public Machine, public std::enable_shared_from_this<Vm> {
  public:
-  struct JobHandlers {
-    std::function<void(std::string_view)> out;
-    std::function<void(std::string_view)> err;  // unused with merge_stderr
-    std::function<void(const JobExit&)> done;  // infra_error: the VM failed
-    std::function<void()> started;             // the agent started it
-  };
-  using ReadyHandler = std::function<void(const std::shared_ptr<Vm>&, std::optional<std::string> error)>;
+  Vm(boost::asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot);
+  ~Vm() override;
 
   // Starts qemu; `ready` runs once: when the agent answered, or with why not.
-  static std::shared_ptr<Vm> launch(boost::asio::io_context& io, const VmSettings& settings, int index,
-                                    bool from_snapshot, ReadyHandler ready);
-  ~Vm();
-
-  void run(RunFrame frame, JobHandlers handlers);
-  void send_stdin(std::uint32_t job, std::string_view bytes);
-  void signal(std::uint32_t job, int signal);
+  void start(ReadyHandler ready) override;
+  AgentSession* session() override { return ready_ && !dead_ ? session_.get() : nullptr; }
   // SIGKILL to qemu; every job ends with an infra error naming `reason`.
-  void kill(const std::string& reason);
+  void kill(const std::string& reason) override;
+  bool alive() const override { return !dead_; }
+  bool ready() const override { return ready_; }
+  std::string name() const override;
 
-  bool alive() const { return !dead_; }
   bool failed() const;  // died on its own (not by kill()): its console log is worth keeping
-  bool ready() const { return ready_; }
-  std::size_t jobs() const { return jobs_.size(); }
   int index() const { return index_; }
   bool from_snapshot() const { return from_snapshot_; }
-  // Called once when the VM dies after it was ready (the pool replaces it).
-  std::function<void()> on_death;
   std::string console_tail(std::size_t lines) const;
 
  private:
-  Vm(boost::asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot);
   std::optional<std::string> spawn();
   void try_connect();
   void watch_exit();
-  void read_more();
-  void handle(const AgentFrame& frame);
-  void write(std::string bytes);
-  void write_next();
-  void die(const std::string& reason);
-  void arm_watchdog();
+  // Ends the VM; returns the message its jobs end with (console lines included).
+  std::string die(const std::string& reason);
 
   boost::asio::io_context& io_;
   VmSettings settings_;
@@ -124,18 +109,11 @@ class Vm : public std::enable_shared_from_this<Vm> {
   bool incoming_started_ = false;
   pid_t pid_ = -1;
   std::optional<boost::asio::posix::stream_descriptor> exit_watch_;
-  boost::asio::local::stream_protocol::socket socket_;
-  boost::asio::steady_timer connect_timer_, boot_timer_, watchdog_;
-  std::chrono::steady_clock::time_point started_at_, last_heard_;
+  boost::asio::steady_timer connect_timer_, boot_timer_;
+  std::chrono::steady_clock::time_point started_at_;
   ReadyHandler ready_handler_;
   bool ready_ = false, dead_ = false, quiet_ = false;
-  std::uint32_t nonce_ = 0;
-  std::array<char, 65536> rx_buffer_{};
-  AgentFrameReader reader_;
-  std::deque<std::string> tx_queue_;
-  bool writing_ = false;
-  std::map<std::uint32_t, JobHandlers> jobs_;
-  std::map<std::uint32_t, std::chrono::steady_clock::time_point> killed_at_;  // SIGKILL sent, no EXIT yet
+  std::shared_ptr<AgentSession> session_;
 };
 
 }  // namespace xrun

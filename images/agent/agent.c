@@ -1,11 +1,20 @@
-/* xrun-agent: the init of an xrun VM image and the host's hands inside it.
+/* xrun-agent: the host's hands on a target machine, over one byte stream.
  *
- * As PID 1 it mounts /proc, /sys, /dev and /tmp, loads the kernel modules the
- * image builder listed in /etc/xrun/modules (already in dependency order),
- * finds its virtio-serial port by name and then serves the host over the
- * protocol in protocol.h: run a program with argv, env and cwd, stream its
- * stdout/stderr, forward stdin, enforce a deadline, signal its process group,
- * report how it ended. It also reaps every orphan, as an init must.
+ * Two transports, one service:
+ *  - in an xrun VM it is the init (PID 1): it mounts /proc, /sys, /dev and
+ *    /tmp, loads the kernel modules the image builder listed in
+ *    /etc/xrun/modules (already in dependency order), finds its
+ *    virtio-serial port by name and serves the host there (become_init,
+ *    open_port);
+ *  - on a board it is started over SSH as `xrun-agent --stdio --store DIR`
+ *    (harness/board): it serves the host on its stdin/stdout, and when that
+ *    channel closes for any reason (xrun killed, network lost) it kills every
+ *    job and exits -- OpenSSH alone would leave them running.
+ * Either way it serves the protocol in protocol.h: run a program with argv,
+ * env and cwd, stream its stdout/stderr, forward stdin, enforce a deadline,
+ * signal its process group, report how it ended, and (boards) put files in
+ * place by content hash. It reaps every orphan, as an init (or, on a board,
+ * a child subreaper) must.
  *
  * One thread, one poll() loop: the port, each job's pipes, a signalfd for
  * SIGCHLD. Programs start with vfork + execve (see spawn_process: what keeps
@@ -30,6 +39,7 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -90,7 +100,10 @@ struct zygote {
 static struct zygote zygotes[MAX_ZYGOTES];
 
 static struct job jobs[MAX_JOBS];
-static int port_fd = -1;
+static int in_fd = -1, out_fd = -1; /* the host: one virtio-serial port (both), or stdin and stdout */
+static int stdio_mode = 0;  /* a board: the channel's end is the agent's end */
+static int is_init = 0;     /* PID 1 of an xrun VM: cgroups, 9p binds and mounts are ours */
+static const char *store_dir; /* --store: objects sent by content hash, and the mirror prefix */
 static int host_connected = 0;
 static unsigned char *rx;
 static size_t rx_len, rx_cap;
@@ -145,6 +158,7 @@ static void out_begin(struct out *o, unsigned type) {
 }
 
 static void go_disconnected(void);
+static void kill_adopted(void);
 
 /* Frames are queued and written together once per turn of the main loop
  * (flush_frames): a test's last output and its EXIT then cross virtio-serial
@@ -167,15 +181,16 @@ static void send_frame(struct out *o) {
 static void flush_frames(void) {
   size_t done = 0;
   while (host_connected && done < queued.len) {
-    ssize_t w = write(port_fd, queued.data + done, queued.len - done);
+    ssize_t w = write(out_fd, queued.data + done, queued.len - done);
     if (w > 0) {
       done += (size_t)w;
       continue;
     }
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) {
-      struct pollfd p = {port_fd, POLLOUT, 0};
-      if (poll(&p, 1, 5000) > 0 && (p.revents & POLLOUT)) continue;
+      /* Over SSH a congested network stalls the channel for longer than virtio-serial ever does. */
+      struct pollfd p = {out_fd, POLLOUT, 0};
+      if (poll(&p, 1, stdio_mode ? 60000 : 5000) > 0 && (p.revents & POLLOUT)) continue;
     }
     go_disconnected();
   }
@@ -273,6 +288,9 @@ static int cgroup_empty(const char *dir) {
 
 static void cgroup_make(struct job *j) {
   j->cgroup[0] = 0;
+  /* On a board the cgroup tree is its init's (systemd's): a job's processes
+   * are followed through its process group and the agent's subreaping. */
+  if (!is_init) return;
   if (cgroups_mounted < 0) {
     mkdir(CGROUP_ROOT, 0755);
     /* favordynmods: moving a task into a cgroup then waits for no RCU grace
@@ -365,6 +383,44 @@ static void go_disconnected(void) {
     free(zygotes[i].key);
     memset(&zygotes[i], 0, sizeof zygotes[i]);
   }
+  if (stdio_mode) {
+    /* Their leaders' deaths re-parent what they left to the agent: wait for
+     * those, then kill what came to us (three rounds: an adopted process's
+     * own children come next). */
+    for (int i = 0; i < MAX_JOBS; i++)
+      if (jobs[i].used && jobs[i].pid > 0 && !jobs[i].reaped) waitpid(jobs[i].pid, NULL, 0);
+    for (int round = 0; round < 3; round++) {
+      kill_adopted();
+      usleep(20000);
+    }
+    exit(0); /* on a board the host does not come back on this channel: the next run starts another agent */
+  }
+}
+
+/* A board: the processes that left their job's process group and whose
+ * parent died were re-parented to the agent (PR_SET_CHILD_SUBREAPER); when
+ * the host is gone they go too. */
+static void kill_adopted(void) {
+  DIR *d = opendir("/proc");
+  struct dirent *e;
+  char path[64], line[256];
+  const pid_t self = getpid();
+  while (d && (e = readdir(d))) {
+    const pid_t pid = (pid_t)atoi(e->d_name);
+    if (pid <= 0 || pid == self) continue;
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) continue;
+    while (fgets(line, sizeof line, f))
+      if (strncmp(line, "PPid:", 5) == 0) {
+        if ((pid_t)atoi(line + 5) == self) kill(pid, SIGKILL);
+        break;
+      }
+    fclose(f);
+  }
+  if (d) closedir(d);
+  while (waitpid(-1, NULL, WNOHANG) > 0) {
+  }
 }
 
 static int mkdir_p(const char *path) {
@@ -386,6 +442,7 @@ static int mkdir_p(const char *path) {
  * restored: a mounted 9p share blocks migration), each path a bind mount.
  * Returns 0, or the errno of what failed. */
 static int ensure_bound(const char *path) {
+  if (!is_init) return ENOTSUP; /* a board has no host share: its files come in FILES/OBJECT frames */
   if (strcmp(path, "/") == 0 || strncmp(path, "/proc", 5) == 0 || strncmp(path, "/sys", 4) == 0 ||
       strncmp(path, "/dev", 4) == 0)
     return 0;
@@ -652,6 +709,30 @@ static char **with_tmpdir(char **env, const char *assignment) {
   return out;
 }
 
+/* A board: the host sends only what the test needs (never its own PATH or
+ * HOME); the board's own login environment fills in the rest. */
+static char **with_board_defaults(char **env) {
+  static const char *names[] = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "TZ", NULL};
+  size_t given_count = 0;
+  while (env[given_count]) given_count++;
+  size_t n = given_count;
+  char **out = calloc(n + 8, sizeof *out);
+  memcpy(out, env, n * sizeof *out);
+  for (const char **name = names; *name; name++) {
+    size_t len = strlen(*name);
+    int given = 0;
+    for (size_t i = 0; i < given_count && !given; i++) given = strncmp(env[i], *name, len) == 0 && env[i][len] == '=';
+    if (given) continue;
+    for (char **e = environ; *e; e++)
+      if (strncmp(*e, *name, len) == 0 && (*e)[len] == '=') {
+        out[n++] = *e;
+        break;
+      }
+  }
+  out[n] = NULL;
+  return out;
+}
+
 static char **copy_strv(char **v) {
   size_t n = 0;
   while (v && v[n]) n++;
@@ -708,6 +789,11 @@ static void handle_run(struct in *in) {
     }
     snprintf(tmp_env, sizeof tmp_env, "TMPDIR=%s", tmpdir);
     run_env = with_tmpdir(env, tmp_env);
+  }
+  if (stdio_mode) {
+    char **defaults = with_board_defaults(run_env);
+    if (run_env != env) free(run_env);
+    run_env = defaults;
   }
   if (pipe2(out, O_CLOEXEC) != 0 || (!(flags & XRUN_RUN_MERGE) && pipe2(err, O_CLOEXEC) != 0) ||
       ((flags & XRUN_RUN_STDIN) && pipe2(inp, O_CLOEXEC) != 0)) {
@@ -770,6 +856,178 @@ done:
   free_strv(binds);
 }
 
+
+/* -------------------------------------------------------------- files --- */
+
+/* A board has a filesystem of its own: before a job runs, the host names
+ * every file it needs (FILES: path, mode, size, mtime, content hash). A file
+ * already there with that size and modification time is left alone; one
+ * whose content is in the store (DIR/objects/<hash>, sent by an earlier run
+ * for any path) is copied into place; the rest are asked for, and come as
+ * OBJECT frames. Files are written beside their place and renamed onto it,
+ * so a program is never exec'd while it is open for writing (ETXTBSY) and a
+ * running one keeps its old inode. The copy is a copy, not a hard link: a
+ * test that rewrites a fixture in place must not change the stored object.
+ *
+ * Paths are mirrored at the same absolute place when the board's user can
+ * create it (absolute paths compiled into tests keep working), else under
+ * DIR/mirror; FILES_ACK says which, and the host runs jobs there. */
+static char mirror_prefix[4096];
+static int mirror_decided = 0;
+static char object_error[4400]; /* the first OBJECT that could not be stored, told in the next FILES_ACK */
+
+static uint64_t in_u64(struct in *in) {
+  uint64_t lo = in_u32(in), hi = in_u32(in);
+  return lo | (hi << 32);
+}
+
+static int hash_is_safe(const char *hash) {
+  if (!hash[0] || strlen(hash) > 128) return 0;
+  for (const char *c = hash; *c; c++)
+    if (!((*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f'))) return 0;
+  return 1;
+}
+
+static void object_path(char *out, size_t n, const char *hash, const char *suffix) {
+  snprintf(out, n, "%s/objects/%s%s", store_dir, hash, suffix);
+}
+
+static int copy_file_to(const char *from, const char *to, mode_t mode) {
+  int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
+  if (in < 0) return -1;
+  out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777);
+  if (out >= 0) {
+    static char buf[PIPE_CHUNK];
+    ssize_t r;
+    rc = 0;
+    while ((r = read(in, buf, sizeof buf)) != 0) {
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 || write(out, buf, (size_t)r) != r) {
+        rc = -1;
+        break;
+      }
+    }
+    fchmod(out, mode & 07777); /* not narrowed by the umask */
+    if (close(out) != 0) rc = -1;
+  }
+  int saved = errno;
+  close(in);
+  errno = saved;
+  return rc;
+}
+
+static void decide_mirror(const char *first_path) {
+  mirror_decided = 1;
+  mirror_prefix[0] = 0;
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", first_path);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) *slash = 0;
+  if (mkdir_p(dir) == 0 && access(dir, W_OK) == 0) return;
+  snprintf(mirror_prefix, sizeof mirror_prefix, "%s/mirror", store_dir);
+  send_log("cannot create %s on this board (%s): files are mirrored under %s", dir, strerror(errno), mirror_prefix);
+}
+
+/* 1: in place now; 0: its object is missing; -1: failed (message set). */
+static int place_file(const char *path, uint32_t mode, uint64_t size, uint64_t mtime_ns, const char *hash,
+                      char *message, size_t message_size) {
+  char at[4200];
+  snprintf(at, sizeof at, "%s%s", mirror_prefix, path);
+  struct stat st;
+  if (S_ISDIR(mode)) {
+    if (mkdir_p(at) == 0) return 1;
+    snprintf(message, message_size, "cannot create directory %s on the board: %s", at, strerror(errno));
+    return -1;
+  }
+  if (lstat(at, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size &&
+      (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec == mtime_ns &&
+      (st.st_mode & 07777) == (mode & 07777))
+    return 1;
+  char object[4200], tmp[4300];
+  object_path(object, sizeof object, hash, "");
+  if (access(object, R_OK) != 0) return 0;
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s", at);
+  char *slash = strrchr(dir, '/');
+  if (slash && slash != dir) *slash = 0;
+  snprintf(tmp, sizeof tmp, "%s.xrun-%d", at, (int)getpid());
+  if (mkdir_p(dir) != 0 || copy_file_to(object, tmp, mode) != 0) {
+    snprintf(message, message_size, "cannot write %s on the board: %s", at, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  struct timespec times[2] = {{0, UTIME_OMIT}, {(time_t)(mtime_ns / 1000000000u), (long)(mtime_ns % 1000000000u)}};
+  utimensat(AT_FDCWD, tmp, times, 0);
+  if (rename(tmp, at) != 0) {
+    snprintf(message, message_size, "cannot put %s in place on the board: %s", at, strerror(errno));
+    unlink(tmp);
+    return -1;
+  }
+  return 1;
+}
+
+static void handle_files(struct in *in) {
+  uint32_t req = in_u32(in), count = in_u32(in);
+  struct out ack = {0};
+  uint32_t *missing = calloc(count ? count : 1, sizeof *missing), nmissing = 0;
+  char message[4600] = "";
+  if (!store_dir) snprintf(message, sizeof message, "this agent has no file store (started without --store)");
+  for (uint32_t i = 0; i < count && !message[0] && !in->bad; i++) {
+    char *path = in_str(in);
+    uint32_t mode = in_u32(in);
+    uint64_t size = in_u64(in), mtime_ns = in_u64(in);
+    char *hash = in_str(in);
+    if (in->bad || path[0] != '/' || strstr(path, "/../") || (!S_ISDIR(mode) && !hash_is_safe(hash))) {
+      snprintf(message, sizeof message, "malformed FILES request");
+    } else {
+      if (!mirror_decided) decide_mirror(path);
+      int placed = place_file(path, mode, size, mtime_ns, hash, message, sizeof message);
+      if (placed == 0) missing[nmissing++] = i;
+    }
+    free(path);
+    free(hash);
+  }
+  if (in->bad && !message[0]) snprintf(message, sizeof message, "malformed FILES request");
+  if (!message[0] && object_error[0]) snprintf(message, sizeof message, "%s", object_error);
+  object_error[0] = 0;
+  out_begin(&ack, XRUN_FILES_ACK);
+  out_u32(&ack, req);
+  out_str(&ack, mirror_prefix, strlen(mirror_prefix));
+  out_u32(&ack, message[0] ? 0 : nmissing);
+  for (uint32_t i = 0; i < nmissing && !message[0]; i++) out_u32(&ack, missing[i]);
+  out_str(&ack, message, strlen(message));
+  send_frame(&ack);
+  free(ack.data);
+  free(missing);
+}
+
+static void handle_object(struct in *in) {
+  in_u32(in); /* the request it belongs to */
+  char *hash = in_str(in);
+  uint32_t last = in_u32(in);
+  char part[4200], done[4200], dir[4200];
+  if (in->bad || !store_dir || !hash_is_safe(hash)) {
+    snprintf(object_error, sizeof object_error, "malformed OBJECT frame");
+    free(hash);
+    return;
+  }
+  object_path(part, sizeof part, hash, ".part");
+  object_path(done, sizeof done, hash, "");
+  snprintf(dir, sizeof dir, "%s/objects", store_dir);
+  mkdir_p(dir);
+  int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  size_t n = (size_t)(in->end - in->p);
+  if (fd < 0 || (n && write(fd, in->p, n) != (ssize_t)n)) {
+    if (!object_error[0])
+      snprintf(object_error, sizeof object_error, "cannot store a file on the board in %s: %s", dir, strerror(errno));
+    unlink(part);
+  }
+  if (fd >= 0) close(fd);
+  if (last && !object_error[0] && rename(part, done) != 0)
+    snprintf(object_error, sizeof object_error, "cannot store a file on the board in %s: %s", dir, strerror(errno));
+  free(hash);
+}
+
 static void flush_stdin(struct job *j) {
   while (j->in_fd >= 0 && j->in_len > 0) {
     ssize_t w = write(j->in_fd, j->in_buf, j->in_len);
@@ -800,6 +1058,12 @@ static void handle_frame(unsigned type, struct in *in) {
     }
     case XRUN_RUN:
       handle_run(in);
+      break;
+    case XRUN_FILES:
+      handle_files(in);
+      break;
+    case XRUN_OBJECT:
+      handle_object(in);
       break;
     case XRUN_STDIN: {
       struct job *j = find_job(in_u32(in));
@@ -837,7 +1101,7 @@ static void read_port(void) {
     rx_cap = rx_cap * 2 + PIPE_CHUNK;
     rx = realloc(rx, rx_cap);
   }
-  ssize_t n = read(port_fd, rx + rx_len, rx_cap - rx_len);
+  ssize_t n = read(in_fd, rx + rx_len, rx_cap - rx_len);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return;
   if (n <= 0) {
     go_disconnected();
@@ -1020,21 +1284,58 @@ static int open_port(void) {
   return -1;
 }
 
-int main(void) {
+/* PID 1 of an xrun VM: what an init does before serving anyone. */
+static void become_init(void) {
+  is_init = 1;
+  mount_basics();
+  load_modules();
+  setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1);
+  in_fd = out_fd = open_port();
+  if (in_fd < 0) {
+    console("no virtio-serial port named %s: is virtio_console loaded?", XRUN_AGENT_PORT_NAME);
+    for (;;) pause(); /* an init must not exit; the host reports the timeout */
+  }
+}
+
+/* Started over SSH on a board: the channel is stdin and stdout, and the host
+ * is there from the first byte (no HELLO handshake after reconnects). */
+static void serve_stdio(void) {
+  stdio_mode = 1;
+  host_connected = 1;
+  in_fd = STDIN_FILENO;
+  out_fd = STDOUT_FILENO;
+  fcntl(in_fd, F_SETFL, fcntl(in_fd, F_GETFL) | O_NONBLOCK);
+  fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);
+  /* What a job leaves behind when its parent dies comes to the agent, which kills it with the session. */
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  /* The SSH server's child: when sshd goes (the connection dropped), so do we. */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* stderr is the channel's, and the host shows it only if the agent dies: the console of a board. */
+}
+
+int main(int argc, char **argv) {
   setvbuf(stderr, NULL, _IONBF, 0);
-  if (getpid() == 1) {
-    mount_basics();
-    load_modules();
-    setenv("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", 1);
+  /* As a VM's init, the arguments are the kernel command line's leftovers: not ours. */
+  for (int i = 1; i < argc && getpid() != 1; i++) {
+    if (strcmp(argv[i], "--stdio") == 0) stdio_mode = 1;
+    else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) store_dir = argv[++i];
+    else if (strcmp(argv[i], "--version") == 0) {
+      printf("xrun-agent protocol %d\n", XRUN_AGENT_PROTOCOL_VERSION);
+      return 0;
+    } else {
+      console("unknown argument %s (usage: xrun-agent [--stdio [--store DIR]])", argv[i]);
+      return 2;
+    }
   }
   for (int i = 0; i < MAX_JOBS; i++) {
     jobs[i].out_fd = jobs[i].err_fd = jobs[i].in_fd = -1;
     jobs[i].w_fds[0] = jobs[i].w_fds[1] = jobs[i].w_fds[2] = -1;
   }
-  port_fd = open_port();
-  if (port_fd < 0) {
-    console("no virtio-serial port named %s: is virtio_console loaded?", XRUN_AGENT_PORT_NAME);
-    for (;;) pause(); /* an init must not exit; the host reports the timeout */
+  if (stdio_mode) serve_stdio();
+  else if (getpid() == 1) become_init();
+  else {
+    console("not PID 1: run me as a VM's init, or with --stdio");
+    return 2;
   }
   sigset_t chld;
   sigemptyset(&chld);
@@ -1048,7 +1349,7 @@ int main(void) {
   for (;;) {
     int n = 0;
     fds[n++] = (struct pollfd){sfd, POLLIN, 0};
-    fds[n++] = (struct pollfd){port_fd, POLLIN, 0};
+    fds[n++] = (struct pollfd){in_fd, POLLIN, 0};
     int64_t now = now_ms(), wait = -1;
     for (int i = 0; i < MAX_JOBS; i++) {
       struct job *j = &jobs[i];

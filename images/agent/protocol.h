@@ -1,6 +1,8 @@
-/* The framed protocol between xrun (host) and xrun-agent (guest), over one
- * virtio-serial port named "xrun.agent". Shared by the agent (C) and the host
- * side (harness/system/agent_client.cpp), so both sides agree by construction.
+/* The framed protocol between xrun (host) and xrun-agent (the machine), over
+ * one byte stream: a virtio-serial port named "xrun.agent" in a VM, the
+ * stdin/stdout of `ssh BOARD xrun-agent --stdio` on a board. Shared by the
+ * agent (C) and the host side (harness/machine/agent_protocol.cpp), so both
+ * sides agree by construction.
  *
  * Every frame:   u32 length | u8 type | payload      (length counts type+payload)
  * Integers are little-endian. A string is u32 length | bytes (no NUL).
@@ -22,6 +24,13 @@
  *             (9p share of the host's / mounted at /.xrun-host, then bind-mounted)
  *   STDIN     u32 job | bytes                     zero bytes: end of input
  *   SIGNAL    u32 job | u32 signal                to the job's whole process group
+ *   FILES     u32 req | u32 n | n * (str path | u32 mode | u64 size | u64 mtime_ns | str hash)
+ *             put these files (S_IFREG) and directories (S_IFDIR) in place
+ *             on a board before a job (agent.c, "files"); answered by FILES_ACK
+ *   OBJECT    u32 req | str hash | u32 last | bytes
+ *             a piece of the content named `hash` for the store; `last`
+ *             completes it. Sent for what FILES_ACK said is missing, then
+ *             FILES again.
  *
  * Guest -> host
  *   HELLO_ACK u32 nonce | str uname-release
@@ -34,6 +43,10 @@
  *                  EXIT_NOT_STARTED (value = errno, message says what failed)
  *             sent after the last STDOUT/STDERR frame of the job
  *   LOG       str                                 the agent's diagnostics
+ *   FILES_ACK u32 req | str prefix | u32 nmissing | u32 index[nmissing] | str error
+ *             prefix: "" (files are at their own paths) or where they are
+ *             mirrored instead; index: the entries whose content is needed;
+ *             error: non-empty when the files cannot be put in place
  */
 #ifndef XRUN_AGENT_PROTOCOL_H
 #define XRUN_AGENT_PROTOCOL_H
@@ -42,18 +55,23 @@
 #define XRUN_AGENT_9P_TAG "xrunhost"
 #define XRUN_AGENT_HOST_ROOT "/.xrun-host"
 #define XRUN_AGENT_MAX_FRAME (16u * 1024u * 1024u)
+/* Printed by `xrun-agent --version`; raised when a frame changes meaning. */
+#define XRUN_AGENT_PROTOCOL_VERSION 2
 
 enum xrun_frame_type {
   XRUN_HELLO = 1,
   XRUN_RUN = 2,
   XRUN_STDIN = 3,
   XRUN_SIGNAL = 4,
+  XRUN_FILES = 5,
+  XRUN_OBJECT = 6,
   XRUN_HELLO_ACK = 0x81,
   XRUN_STARTED = 0x82,
   XRUN_STDOUT = 0x83,
   XRUN_STDERR = 0x84,
   XRUN_EXIT = 0x85,
   XRUN_LOG = 0x86,
+  XRUN_FILES_ACK = 0x87,
 };
 
 enum xrun_run_flags { XRUN_RUN_STDIN = 1, XRUN_RUN_MERGE = 2, XRUN_RUN_FORK_SERVER = 4, XRUN_RUN_PRIVATE_TMPDIR = 8 };

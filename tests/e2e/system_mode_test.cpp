@@ -440,7 +440,7 @@ TEST(SystemMode, TheBackendCanBeChosenPerTargetInTheConfig) {
   dir.write("bad/xrun.toml", "[targets.aarch64]\nbackend = \"vm\"\n");
   auto bad = run_xrun({kDynamic, "exit", "0"}, {.cwd = dir.path() + "/bad"});
   EXPECT_EQ(bad.exit_code, 2) << describe(bad);
-  EXPECT_NE(bad.err.find("\"qemu-user\" or \"system\""), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("\"qemu-user\", \"system\" or \"board\""), std::string::npos) << bad.err;
 }
 
 // Ctrl-C in the middle of a run: exit 130, a valid report, and no qemu left

@@ -252,7 +252,7 @@ TEST(ConfigRows, TheBackendIsOneValueFromFileAndEnvironment) {
   inputs.environment = {{"XRUN_AARCH64_BACKEND", "qemu-system"}};
   config = load_config(inputs);
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error().message, "environment: XRUN_AARCH64_BACKEND must be \"qemu-user\" or \"system\", not \"qemu-system\"");
+  EXPECT_EQ(config.error().message, "environment: XRUN_AARCH64_BACKEND must be \"qemu-user\", \"system\" or \"board\", not \"qemu-system\"");
 }
 
 TEST(ConfigRows, TestGroupsWithTheirPatternsAndLimit) {

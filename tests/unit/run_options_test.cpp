@@ -35,7 +35,7 @@ TEST(RunLine, MistakesAreUsageErrorsThatSayWhich) {
   auto bad = parse_run_line({"--backend=vm", "prog"});
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, ExitCode::Usage);
-  EXPECT_EQ(bad.error().message, "--backend must be \"qemu-user\" or \"system\", not \"vm\"");
+  EXPECT_EQ(bad.error().message, "--backend must be \"qemu-user\", \"system\" or \"board\", not \"vm\"");
   auto missing = parse_run_line({"--target"});
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, "option --target needs a value");

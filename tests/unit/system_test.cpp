@@ -4,7 +4,7 @@
 #include <sys/stat.h>
 
 #include "support/temp_dir.h"
-#include "system/agent_client.h"
+#include "machine/agent_protocol.h"
 #include "system/cpio.h"
 #include "system/image.h"
 #include "system/kernel_build.h"
@@ -337,9 +337,8 @@ TEST(Vm, AQemuThatCannotBeWatchedIsNotLeftRunning) {
     settings.image.kernel = settings.image.initrd = dir.path() + "/none";
     settings.work_dir = dir.path();
     std::optional<std::string> failure;
-    auto vm = Vm::launch(io, settings, 0, false, [&](const std::shared_ptr<Vm>&, std::optional<std::string> error) {
-      failure = error.value_or("ready?");
-    });
+    auto vm = std::make_shared<Vm>(io, settings, 0, false);
+    vm->start([&](std::optional<std::string> error) { failure = error.value_or("ready?"); });
     while (!failure && io.run_one() > 0) {
     }
     if (!failure || failure->find("pidfd_open") == std::string::npos) ::_exit(91);

@@ -1,4 +1,4 @@
-#include "system/agent_client.h"
+#include "machine/agent_protocol.h"
 
 namespace xrun {
 
@@ -64,6 +64,61 @@ std::string encode_signal(std::uint32_t job, int signal) {
   return frame(XRUN_SIGNAL, p);
 }
 
+namespace {
+void put_u64(std::string& out, std::uint64_t v) {
+  put_u32(out, static_cast<std::uint32_t>(v & 0xffffffffu));
+  put_u32(out, static_cast<std::uint32_t>(v >> 32));
+}
+}  // namespace
+
+std::string encode_files(std::uint32_t request, const std::vector<FileEntry>& entries) {
+  std::string p;
+  put_u32(p, request);
+  put_u32(p, static_cast<std::uint32_t>(entries.size()));
+  for (const auto& e : entries) {
+    put_str(p, e.path);
+    put_u32(p, e.mode);
+    put_u64(p, e.size);
+    put_u64(p, e.mtime_ns);
+    put_str(p, e.hash);
+  }
+  return frame(XRUN_FILES, p);
+}
+
+std::string encode_object(std::uint32_t request, std::string_view hash, bool last, std::string_view bytes) {
+  std::string p;
+  put_u32(p, request);
+  put_str(p, hash);
+  put_u32(p, last ? 1 : 0);
+  p.append(bytes);
+  return frame(XRUN_OBJECT, p);
+}
+
+std::optional<FilesAck> decode_files_ack(std::string_view data) {
+  FilesAck ack;
+  std::size_t at = 0;
+  const auto u32 = [&](std::uint32_t& v) {
+    if (data.size() - at < 4) return false;
+    v = get_u32(data, at);
+    at += 4;
+    return true;
+  };
+  const auto str = [&](std::string& s) {
+    std::uint32_t n = 0;
+    if (!u32(n) || data.size() - at < n) return false;
+    s = std::string(data.substr(at, n));
+    at += n;
+    return true;
+  };
+  std::uint32_t count = 0;
+  if (!str(ack.prefix) || !u32(count) || count > (data.size() - at) / 4) return std::nullopt;
+  ack.missing.resize(count);
+  for (auto& index : ack.missing)
+    if (!u32(index)) return std::nullopt;
+  if (!str(ack.error)) return std::nullopt;
+  return ack;
+}
+
 std::optional<AgentFrame> AgentFrameReader::next() {
   if (corrupt_) return std::nullopt;
   if (at_ > 0 && at_ >= buffer_.size() / 2) {
@@ -108,6 +163,11 @@ std::optional<AgentFrame> AgentFrameReader::next() {
       break;
     case XRUN_LOG:
       if (!need(4)) return std::nullopt;
+      f.data = std::string(body.substr(4));
+      break;
+    case XRUN_FILES_ACK:
+      if (!need(4)) return std::nullopt;
+      f.job = get_u32(body, 0);
       f.data = std::string(body.substr(4));
       break;
     default:

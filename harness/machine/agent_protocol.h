@@ -1,6 +1,6 @@
 // The host's half of the agent protocol (images/agent/protocol.h): encoding
 // requests and decoding the agent's frames. No I/O here, so it is unit-tested
-// on its own; vm.cpp moves the bytes.
+// on its own; machine/agent_session moves the bytes.
 #pragma once
 
 #include <cstdint>
@@ -30,12 +30,32 @@ std::string encode_run(const RunFrame& run);
 std::string encode_stdin(std::uint32_t job, std::string_view bytes);  // empty: end of input
 std::string encode_signal(std::uint32_t job, int signal);
 
+// A file (or directory) a job needs on a machine with its own filesystem.
+struct FileEntry {
+  std::string path;     // where it goes on the board (absolute; the mirror prefix is the agent's)
+  std::string source;   // where its bytes are on the host (files only)
+  std::uint32_t mode = 0;  // st_mode: S_IFREG or S_IFDIR, and permissions
+  std::uint64_t size = 0;
+  std::uint64_t mtime_ns = 0;
+  std::string hash;     // content hash (files only)
+};
+std::string encode_files(std::uint32_t request, const std::vector<FileEntry>& entries);
+std::string encode_object(std::uint32_t request, std::string_view hash, bool last, std::string_view bytes);
+
+// FILES_ACK, decoded from an AgentFrame's data.
+struct FilesAck {
+  std::string prefix;                  // "" or where the agent mirrors paths
+  std::vector<std::uint32_t> missing;  // indexes of the entries whose content it needs
+  std::string error;
+};
+std::optional<FilesAck> decode_files_ack(std::string_view data);
+
 struct AgentFrame {
   std::uint8_t type = 0;
-  std::uint32_t job = 0;    // STARTED, STDOUT, STDERR, EXIT; the nonce for HELLO_ACK
+  std::uint32_t job = 0;    // STARTED, STDOUT, STDERR, EXIT; the nonce for HELLO_ACK; FILES_ACK's request
   std::uint32_t value = 0;  // STARTED: pid; EXIT: how
   std::int32_t code = 0;    // EXIT: status, signal or errno
-  std::string data;         // STDOUT/STDERR bytes; EXIT message; LOG text; HELLO_ACK release
+  std::string data;         // STDOUT/STDERR bytes; EXIT message; LOG text; HELLO_ACK release; FILES_ACK's rest
 };
 
 // Accumulates bytes from the agent and yields whole frames.

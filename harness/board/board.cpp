@@ -1,0 +1,434 @@
+#include "board/board.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "board/board_link.h"
+#include "board/file_mirror.h"
+#include "board/ssh.h"
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "core/log.h"
+#include "core/sha256.h"
+#include "elf/elf_probe.h"
+#include "launch/launcher.h"
+#include "system/image.h"
+#include "system/vm_arch.h"
+
+namespace xrun {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string real_path(const std::string& path) {
+  char buffer[PATH_MAX];
+  return ::realpath(path.c_str(), buffer) ? std::string(buffer) : path;
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string last_lines(const std::string& text, std::size_t count) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  std::string out;
+  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
+  return out;
+}
+
+// Environment variables of xrun's own that a test on a board gets: what
+// build tools set for the tests they run. Never PATH, HOME or the like: the
+// board's own are the program's (the agent adds them).
+bool forwarded_to_boards(std::string_view entry) {
+  for (std::string_view prefix : {"CARGO_", "RUST_", "GTEST_", "XRUN_TEST_", "CTEST_", "MESON_TEST_"})
+    if (entry.rfind(prefix, 0) == 0) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------- Board ---
+
+class Board final : public Machine, public std::enable_shared_from_this<Board> {
+ public:
+  Board(asio::io_context& io, std::string name, BoardSettings settings, const std::string& work_dir, std::string target)
+      : io_(io), target_(std::move(target)), link_(std::move(name), std::move(settings), work_dir) {}
+  ~Board() override {
+    stop_processes();
+    if (thread_.joinable()) thread_.join();
+    if (session_) session_->close("the board is no longer used");
+  }
+
+  // Steps 1-4 of board_link.h in a thread (the network may keep each
+  // waiting for seconds); the session starts on the io_context.
+  void start(ReadyHandler ready) override {
+    ready_handler_ = std::move(ready);
+    thread_ = std::thread([this, weak = weak_from_this()] {
+      auto result = bring_up();
+      asio::post(io_, [weak, result = std::move(result)]() mutable {
+        if (auto self = weak.lock()) self->brought_up(std::move(result));
+      });
+      // The ssh processes die with the thread that started them
+      // (PR_SET_PDEATHSIG follows the thread, not the process): it stays
+      // until the board is done with.
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, [this] { return stopping_.load(); });
+    });
+  }
+
+  AgentSession* session() override { return ready_ && !dead_ ? session_.get() : nullptr; }
+  void kill(const std::string& reason) override {
+    on_death = nullptr;
+    die(reason);
+  }
+  bool alive() const override { return !dead_; }
+  bool ready() const override { return ready_; }
+  std::string name() const override { return "board " + link_.name(); }
+  std::string report_name() const override { return link_.name(); }
+
+  // Whether power-cycling it could bring it back: not when it answered and
+  // refused (a host key, a login), or cannot run the target's programs.
+  bool reset_may_help() const { return reset_may_help_; }
+
+  const std::string& prefix() const { return prefix_; }
+  void set_prefix(const std::string& prefix) { prefix_ = prefix; }
+  // Files this run already put on the board: path -> size and mtime.
+  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> placed;
+  bool staging = false;                          // a transfer is under way
+  std::deque<std::function<void()>> waiting;     // jobs staging after it
+
+ private:
+  struct BroughtUp {
+    std::optional<std::string> error;
+    PipedChild agent;
+  };
+
+  BroughtUp bring_up() {
+    if (auto connected = link_.connect(); !connected) {
+      reset_may_help_ = !link_.refused();
+      return {connected.error().message, {}};
+    }
+    auto facts = link_.probe();
+    if (!facts) return {facts.error().message, {}};
+    reset_may_help_ = false;  // from here on, what fails is not the board's being away
+    if (agent_arch_for(facts->machine) != target_)
+      return {"board " + link_.name() + " is " + facts->machine + ": it cannot run " + target_ + " programs", {}};
+    auto command = link_.install_agent(*facts);
+    if (!command) return {command.error().message, {}};
+    if (stopping_) return {"stopped", {}};
+    auto channel = spawn_piped(*command, link_.log());
+    if (!channel) return {channel.error().message, {}};
+    agent_pid_ = channel->pid;
+    reset_may_help_ = true;
+    return {std::nullopt, *channel};
+  }
+
+  void brought_up(BroughtUp result) {
+    if (dead_) {
+      for (int fd : {result.agent.stdin_fd, result.agent.stdout_fd})
+        if (fd >= 0) ::close(fd);
+      return;
+    }
+    if (result.error) {
+      die(*result.error);
+      return;
+    }
+    AgentSession::Events events;
+    events.ready = [weak = weak_from_this()](const std::string&) {
+      auto self = weak.lock();
+      if (!self || self->ready_ || self->dead_) return;
+      self->ready_ = true;
+      if (self->hello_timer_) self->hello_timer_->cancel();
+      if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(std::nullopt);
+    };
+    events.closed = [weak = weak_from_this()](const std::string& reason) {
+      auto self = weak.lock();
+      return self ? self->die(reason) : reason;
+    };
+    AgentSession::Options options;
+    options.name = name();
+    // A board's network is slower to answer than virtio-serial: ssh's own
+    // keep-alive (15 s) notices a dead link; this catches a hung agent.
+    options.unresponsive_seconds = 30;
+    session_ = AgentSession::open(io_, result.agent.stdout_fd, result.agent.stdin_fd, options, std::move(events));
+    session_->hello(0x600d);
+    // The agent answers at once; a board whose agent does not is taken out.
+    hello_timer_.emplace(io_);
+    hello_timer_->expires_after(std::chrono::milliseconds(static_cast<long>(link_.settings().connect_timeout * 1000)));
+    hello_timer_->async_wait([weak = weak_from_this()](const auto& error) {
+      auto self = weak.lock();
+      if (error || !self || self->ready_ || self->dead_) return;
+      self->die("its agent did not answer");
+    });
+  }
+
+  void stop_processes() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    done_.notify_all();
+    if (const pid_t pid = agent_pid_.exchange(-1); pid > 0) {
+      ::kill(-pid, SIGKILL);
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+    link_.stop();
+  }
+
+  std::string die(const std::string& reason) {
+    if (dead_) return reason;
+    dead_ = true;
+    auto self = shared_from_this();
+    // The master goes: the agent's channel closes and the agent kills its jobs on the board.
+    stop_processes();
+    if (hello_timer_) hello_timer_->cancel();
+    // Jobs waiting for their files find the board gone.
+    staging = false;
+    for (auto& next : std::exchange(waiting, {})) asio::post(io_, std::move(next));
+    const std::string log = read_file(link_.log()).value_or("");
+    const std::string message = reason.rfind("board ", 0) == 0 ? reason : name() + ": " + reason;
+    const std::string full = message + (log.empty() ? "" : "; ssh said:" + last_lines(log, 4));
+    if (auto handler = std::exchange(ready_handler_, nullptr)) {
+      if (session_) session_->close(full);
+      handler(full);
+      return full;
+    }
+    if (session_) session_->close(full);
+    if (auto death = std::exchange(on_death, nullptr)) death(full);
+    return full;
+  }
+
+  asio::io_context& io_;
+  std::string target_;
+  BoardLink link_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable done_;
+  std::atomic<pid_t> agent_pid_{-1};
+  ReadyHandler ready_handler_;
+  bool ready_ = false, dead_ = false;
+  std::shared_ptr<AgentSession> session_;
+  std::optional<asio::steady_timer> hello_timer_;
+  std::string prefix_;
+  std::atomic<bool> reset_may_help_{true};
+};
+
+// ----------------------------------------------------------- BoardFleet ---
+
+class BoardFleet final : public MachineFleet {
+ public:
+  BoardFleet(const Config& config, std::string target, std::vector<std::string> boards, std::string work_dir)
+      : config_(config), target_(std::move(target)), boards_(std::move(boards)), work_dir_(std::move(work_dir)) {}
+
+  std::size_t slots() const override { return boards_.size(); }
+  std::size_t jobs_per_machine(std::size_t slot) const override {
+    return static_cast<std::size_t>(config_.boards.at(boards_[slot]).max_jobs);
+  }
+  bool requeue_jobs_of_dead_machines() const override { return true; }
+
+  std::shared_ptr<Machine> make(asio::io_context& io, std::size_t slot) override {
+    io_ = &io;
+    auto board = std::make_shared<Board>(io, boards_[slot], config_.boards.at(boards_[slot]), work_dir_, target_);
+    made_[slot] = board;
+    return board;
+  }
+
+  // A board that failed is quarantined: its jobs go to the other boards.
+  // With a `reset` command (a smart plug, a relay, a BMC; the stand-in
+  // board's script restarts its qemu) it is power-cycled once, in a thread
+  // (it takes as long as a boot), and comes back when its SSH server answers
+  // again; otherwise, or if it fails again, it is out for the rest of the run.
+  void recover(std::size_t slot, bool was_ready, const std::string& error, std::function<void(bool)> again) override {
+    const BoardSettings& settings = config_.boards.at(boards_[slot]);
+    const std::string name = boards_[slot];
+    auto failed = made_[slot].lock();
+    const bool may_help = !failed || failed->reset_may_help();
+    if (!settings.reset || !may_help || resets_[slot]++ > 0 || stopping_) {
+      print_warning("board " + name + " is out of this run" + (was_ready ? " (it stopped answering)" : "") + ": " + error);
+      again(false);
+      return;
+    }
+    print_warning("board " + name + " failed (" + error + "): resetting it with `" + *settings.reset + "`");
+    resetters_.emplace_back([io = io_, alive = std::weak_ptr<bool>(alive_), name, command = *settings.reset,
+                             again = std::move(again)] {
+      const CommandResult reset = run_command({"sh", "-c", command}, "", kResetSeconds);
+      asio::post(*io, [alive, name, reset, again] {
+        if (auto fleet = alive.lock(); !fleet || !*fleet) return;  // the run is over
+        if (reset.status != 0 || reset.timed_out) {
+          std::string said = reset.out + reset.err;
+          if (said.size() > 2000) said = said.substr(said.size() - 2000);
+          print_warning("board " + name + ": its reset command " +
+                        (reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
+                                         : "failed with status " + std::to_string(reset.status)) +
+                        "; it is out of this run. It said:\n" + said);
+          again(false);
+          return;
+        }
+        again(true);  // the next start waits for its SSH server (connect_timeout)
+      });
+    });
+  }
+  ~BoardFleet() override { BoardFleet::shutdown(); }
+
+  Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override {
+    RunFrame& f = job.frame;
+    for (const auto& entry : current_environment())
+      if (forwarded_to_boards(entry)) f.env.push_back(entry);
+    std::vector<std::string> target_env;
+    for (const auto& [name, value] : config_.target(target_).env) target_env.push_back(name + "=" + value);
+    set_environment(f.env, target_env);
+    set_environment(f.env, request.extra_env);
+    // What the job reads: the program, the libraries of its build tree, its
+    // cwd and the shares.
+    if (auto added = mirror_.add_file(f.path, job.files); !added) return added;
+    if (auto added = mirror_.add_tree(f.cwd, job.files); !added) return added;
+    for (const auto& share : config_.target(target_).shares)
+      if (auto added = mirror_.add_tree(real_path(share), job.files); !added) return added;
+    std::vector<std::string> library_dirs;
+    for (const auto& entry : elf.library_paths) {
+      std::string dir = entry;
+      for (const char* origin : {"${ORIGIN}", "$ORIGIN"})
+        if (dir.rfind(origin, 0) == 0) dir = parent_of(f.path) + dir.substr(std::strlen(origin));
+      library_dirs.push_back(dir);
+    }
+    for (const auto& entry : f.env)
+      if (entry.rfind("LD_LIBRARY_PATH=", 0) == 0)
+        for (auto& dir : split_path_list(std::string_view(entry).substr(16))) library_dirs.push_back(std::move(dir));
+    for (const auto& dir : library_dirs)
+      if (!dir.empty() && dir[0] == '/' && is_directory(dir))
+        if (auto added = mirror_.add_files_in(real_path(dir), job.files); !added) return added;
+    return true;
+  }
+
+  void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
+             std::function<void(std::optional<std::string>)> done) override {
+    auto& board = static_cast<Board&>(machine);
+    // One transfer at a time per board: jobs starting together (a suite's
+    // shards) need the same files, which then go once.
+    if (board.staging) {
+      board.waiting.push_back([this, held = job->machine, job, done] {
+        if (held) stage(*held, job, done);
+        else done("the board is gone");
+      });
+      return;
+    }
+    // The agent mirrors under a prefix when the board's user cannot create the paths themselves.
+    const auto place_frame = [](const Board& on, MachineJob& placed_job) {
+      placed_job.frame.path = on.prefix() + placed_job.host_path;
+      placed_job.frame.cwd = on.prefix() + placed_job.host_cwd;
+    };
+    // What this run already put on this board, unchanged since, is not offered again.
+    std::vector<FileEntry> needed;
+    for (const auto& entry : job->files) {
+      auto it = board.placed.find(entry.path);
+      if (it == board.placed.end() || it->second != std::pair{entry.size, entry.mtime_ns}) needed.push_back(entry);
+    }
+    if (needed.empty()) {
+      place_frame(board, *job);
+      done(std::nullopt);
+      return;
+    }
+    AgentSession* session = board.session();
+    if (!session) {
+      done(board.name() + " is gone");
+      return;
+    }
+    auto weak = std::weak_ptr<Machine>(job->machine);
+    board.staging = true;
+    session->put_files(needed, [this, weak, needed, job, place_frame, done](Expected<AgentSession::FilesResult> result) {
+      auto alive = weak.lock();
+      if (!alive) return done("the board is gone");
+      auto& on = static_cast<Board&>(*alive);
+      on.staging = false;
+      // The next one's turn, after this job has been handed over.
+      if (!on.waiting.empty()) {
+        auto next = std::move(on.waiting.front());
+        on.waiting.pop_front();
+        asio::post(*io_, std::move(next));
+      }
+      if (!result) return done(on.name() + ": " + result.error().message);
+      on.set_prefix(result->prefix);
+      for (const auto& entry : needed) on.placed[entry.path] = {entry.size, entry.mtime_ns};
+      bytes_sent_ += result->bytes_sent;
+      if (result->bytes_sent) log_debug("{}: sent {} files, {} bytes", on.name(), result->files_sent, result->bytes_sent);
+      place_frame(on, *job);
+      done(std::nullopt);
+    });
+  }
+
+  void shutdown() override {
+    if (stopping_) return;
+    stopping_ = true;
+    *alive_ = false;
+    for (auto& thread : resetters_)
+      if (thread.joinable()) thread.join();
+    resetters_.clear();
+    if (bytes_sent_ || get_env("XRUN_BOARD_REPORT_TRANSFER"))
+      log_debug("boards of {}: {} bytes of files sent", target_, bytes_sent_);
+    if (auto path = get_env("XRUN_BOARD_TRANSFER_FILE")) write_file_atomically(*path, std::to_string(bytes_sent_) + "\n");
+    std::error_code ec;
+    fs::remove_all(work_dir_, ec);
+  }
+
+ private:
+  const Config& config_;
+  std::string target_;
+  std::vector<std::string> boards_;
+  std::string work_dir_;
+  FileMirror mirror_;
+  std::uint64_t bytes_sent_ = 0;
+  asio::io_context* io_ = nullptr;
+  std::map<std::size_t, int> resets_;
+  std::map<std::size_t, std::weak_ptr<Board>> made_;
+  std::vector<std::thread> resetters_;
+  bool stopping_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // what a reset thread's answer checks
+  static constexpr double kResetSeconds = 300;
+};
+
+}  // namespace
+
+Expected<std::string> board_agent_for(const std::string& uname_machine) {
+  const std::string arch = agent_arch_for(uname_machine);
+  const VmArch* vm_arch = arch.empty() ? nullptr : find_vm_arch(arch);
+  if (!vm_arch) return make_error(ExitCode::InfraError, "xrun has no agent for a board that is " + uname_machine);
+  return find_guest_part(*vm_arch, "xrun-agent");
+}
+
+std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config) {
+  return std::make_unique<MachinePool>(
+      io, Backend::Board, [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+        const auto& boards = config.target(target).boards;
+        if (boards.empty())
+          return make_error(ExitCode::Usage, "backend \"board\" for " + target + " needs boards: name them in [targets." +
+                                                 target + "] as boards = [\"NAME\", ...], each a [boards.NAME]");
+        // Short: the master's ControlPath lives here, and sun_path holds 108 bytes.
+        std::string tmpl = "/tmp/xrun-b-XXXXXX";
+        if (!::mkdtemp(tmpl.data()))
+          return make_error(ExitCode::InfraError, std::string("cannot create a directory in /tmp: ") + std::strerror(errno));
+        return std::unique_ptr<MachineFleet>(std::make_unique<BoardFleet>(config, target, boards, tmpl));
+      });
+}
+
+}  // namespace xrun

@@ -1,0 +1,31 @@
+// The board backend: real machines over SSH, as Machines (machine/machine.h)
+// of the one MachinePool. A Board brings its agent up in four steps, in a
+// thread of its own (each may wait for the network for connect_timeout):
+//   1. host key: a pin is checked against what the board presents;
+//   2. the master connection (ssh -M, ControlPath in the run's directory),
+//      which every later ssh goes through;
+//   3. a probe in the board's shell: `uname -m`, where the agent is kept
+//      (~/.cache/xrun-agent, or /tmp), whether this agent build is there;
+//      if not, it is sent with `cat` (a board needs a POSIX shell, no scp);
+//   4. `exec xrun-agent-<hash> --stdio --store DIR`: the agent's session
+//      over that ssh's stdin and stdout.
+// Killing the master (xrun ends, or dies: PR_SET_PDEATHSIG) closes the
+// channel, and the agent kills every job it runs.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+
+#include "config/config.h"
+#include "machine/machine_pool.h"
+
+namespace xrun {
+
+// The pool of the board backend.
+std::unique_ptr<MachinePool> make_board_runner(boost::asio::io_context& io, const Config& config);
+
+// The agent build for a board's `uname -m` ("aarch64", "armv7l"), found next
+// to xrun like system mode's (image.h); an Error names what is missing.
+Expected<std::string> board_agent_for(const std::string& uname_machine);
+
+}  // namespace xrun

@@ -1,0 +1,185 @@
+#include "board/board_link.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include "board/board.h"
+#include "core/diagnostics.h"
+#include "core/fs_util.h"
+#include "core/log.h"
+#include "core/sha256.h"
+
+namespace xrun {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+std::string last_lines(const std::string& text, std::size_t count) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  std::string out;
+  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
+  return out;
+}
+
+// Run by the board's own shell: where the agent lives and what the board is.
+// Every line is NAME=VALUE; only POSIX sh and busybox-level tools.
+constexpr const char* kProbe =
+    "d=\"${XDG_CACHE_HOME:-$HOME/.cache}/xrun-agent\"; "
+    "{ mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ]; } || "
+    "{ d=/tmp/xrun-agent-$(id -u); mkdir -p \"$d\" && chmod 700 \"$d\"; }; "
+    "echo \"machine=$(uname -m)\"; echo \"dir=$d\"; echo \"clock=$(date +%s)\"; "
+    "echo \"free=$(df -Pk \"$d\" 2>/dev/null | tail -n 1 | awk '{print $4}')\"; "
+    "for f in \"$d\"/agent-*; do [ -x \"$f\" ] && echo \"have=${f##*/}\"; done; "
+    "for l in /lib/*-linux-*/libc.so.6 /usr/lib/*-linux-*/libc.so.6 /lib/libc.so.6; do "
+    "[ -x \"$l\" ] && { echo \"libc=$(\"$l\" 2>/dev/null | head -n 1)\"; break; }; done; true";
+
+}  // namespace
+
+std::string agent_arch_for(const std::string& machine) {
+  if (machine == "aarch64" || machine == "arm64") return "aarch64";
+  if (machine.rfind("armv", 0) == 0) return "armhf";
+  return "";
+}
+
+BoardLink::BoardLink(std::string name, BoardSettings settings, const std::string& work_dir) {
+  endpoint_.board = std::move(name);
+  endpoint_.settings = std::move(settings);
+  endpoint_.control_path = join_path(work_dir, endpoint_.board + ".ctl");
+  if (endpoint_.settings.host_key) endpoint_.known_hosts = join_path(work_dir, endpoint_.board + ".known_hosts");
+  log_ = join_path(work_dir, endpoint_.board + ".log");
+}
+
+BoardLink::~BoardLink() { stop(); }
+
+std::vector<std::string> BoardLink::ssh(const std::string& remote, std::vector<std::string> options) const {
+  std::vector<std::string> argv{"ssh"};
+  for (auto& o : ssh_options(endpoint_)) argv.push_back(std::move(o));
+  for (auto& o : options) argv.push_back(std::move(o));
+  argv.push_back(endpoint_.settings.host);
+  if (!remote.empty()) argv.push_back(remote);
+  return argv;
+}
+
+CommandResult BoardLink::run(const std::string& remote, const std::string& input, double seconds) const {
+  return run_command(ssh(remote, {"-o", "ControlMaster=no"}), input, seconds);
+}
+
+Expected<bool> BoardLink::connect() {
+  const double timeout = endpoint_.settings.connect_timeout;
+  if (stopping_) return make_error(ExitCode::InfraError, "stopped");
+  std::vector<std::string> master_options{"-M", "-N", "-o", "ControlMaster=yes", "-o", "ControlPersist=no"};
+  if (pinned()) {
+    std::error_code ec;
+    std::filesystem::remove(endpoint_.known_hosts, ec);  // only what this connection meets
+  }
+  auto master = spawn_piped(ssh("", master_options), log_);
+  if (!master) return master.error();
+  ::close(master->stdin_fd);
+  ::close(master->stdout_fd);
+  master_pid_ = master->pid;
+  // qemu's user-mode network (and many a NAT) accepts the TCP connection
+  // before the SSH server is up: ssh retries within ConnectTimeout, and
+  // this waits for the master's socket to answer.
+  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>((timeout + 2) * 1000));
+  for (;;) {
+    int status = 0;
+    if (::waitpid(master->pid, &status, WNOHANG) == master->pid) {
+      master_pid_ = -1;
+      const std::string said = read_file(log_).value_or("");
+      refused_ = said.find("Host key verification failed") != std::string::npos ||
+                 said.find("Permission denied") != std::string::npos;
+      return make_error(ExitCode::InfraError, explain_ssh_failure(endpoint_, said));
+    }
+    if (stopping_) return make_error(ExitCode::InfraError, "stopped");
+    if (Clock::now() > deadline)
+      return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": no SSH connection within " +
+                                                  std::to_string(static_cast<int>(timeout + 2)) + " s (connect_timeout)" +
+                                                  last_lines(read_file(log_).value_or(""), 3));
+    if (run_command(ssh("", {"-O", "check"}), "", 5).status == 0) {
+      if (auto key = check_pinned_host_key(endpoint_); !key) {
+        refused_ = true;
+        stop();
+        return key.error();
+      }
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  }
+}
+
+Expected<BoardFacts> BoardLink::probe() {
+  const CommandResult probed = run(shell_command({"sh", "-c", kProbe}), "", endpoint_.settings.connect_timeout + 5);
+  if (probed.status != 0)
+    return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": the probe in its shell failed (status " +
+                                                std::to_string(probed.status) + ")" + last_lines(probed.err, 3));
+  BoardFacts facts;
+  std::istringstream lines(probed.out);
+  for (std::string line; std::getline(lines, line);) {
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
+    if (key == "machine") facts.machine = value;
+    if (key == "dir") facts.agent_dir = value;
+    if (key == "have") facts.agents.push_back(value);
+    if (key == "free" && !value.empty()) facts.free_kb = std::atoll(value.c_str());
+    if (key == "clock" && !value.empty()) facts.clock = std::atoll(value.c_str());
+    if (key == "libc") {
+      // "GNU C Library (Debian GLIBC 2.36-9+deb12u7) stable release version 2.36."
+      const auto at = value.rfind("version ");
+      if (at != std::string::npos) {
+        facts.libc = value.substr(at + 8);
+        while (!facts.libc.empty() && (facts.libc.back() == '.' || facts.libc.back() == ',')) facts.libc.pop_back();
+      }
+    }
+  }
+  if (facts.machine.empty() || facts.agent_dir.empty())
+    return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": its shell did not answer the probe (got " +
+                                                xrun::quoted(probed.out.substr(0, 200)) + ")");
+  if (endpoint_.settings.arch && *endpoint_.settings.arch != facts.machine)
+    return make_error(ExitCode::InfraError, "board " + endpoint_.board + " is " + facts.machine + ", not " +
+                                                *endpoint_.settings.arch + " (its arch in [boards." + endpoint_.board + "])");
+  return facts;
+}
+
+Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& facts) {
+  auto agent = board_agent_for(facts.machine);
+  if (!agent) return agent.error();
+  auto bytes = read_file(*agent);
+  if (!bytes) return make_error(ExitCode::InfraError, "cannot read " + *agent);
+  agent_file = "agent-" + sha256_hex(*bytes).substr(0, 16);
+  if (std::find(facts.agents.begin(), facts.agents.end(), agent_file) == facts.agents.end()) {
+    // Written beside its name and renamed: a half-sent agent is never run,
+    // and a running one is never written to (ETXTBSY).
+    const std::string upload =
+        "mkdir -p \"$1\" && cat > \"$1/$2.tmp.$$\" && chmod 755 \"$1/$2.tmp.$$\" && mv -f \"$1/$2.tmp.$$\" \"$1/$2\"";
+    const CommandResult sent = run(shell_command({"sh", "-c", upload, "xrun", facts.agent_dir, agent_file}), *bytes, 120);
+    if (sent.status != 0)
+      return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": cannot put xrun's agent in " +
+                                                  facts.agent_dir + last_lines(sent.err, 3));
+    log_debug("board {}: sent the agent ({} bytes) to {}", endpoint_.board, bytes->size(), facts.agent_dir);
+  }
+  std::vector<std::string> command{"exec", facts.agent_dir + "/" + agent_file, "--stdio", "--store", facts.agent_dir};
+  return ssh(shell_command(command), {"-o", "ControlMaster=no"});
+}
+
+void BoardLink::stop() {
+  stopping_ = true;
+  const pid_t pid = master_pid_.exchange(-1);
+  if (pid <= 0) return;
+  ::kill(-pid, SIGKILL);
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+}
+
+}  // namespace xrun

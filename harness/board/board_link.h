@@ -1,0 +1,77 @@
+// Reaching one board, step by step and blocking (each step may wait for the
+// network up to connect_timeout): the Board machine runs these in a thread of
+// its own, `xrun board check` runs them in place.
+//   1. host key: a pin is checked against what the board presents;
+//   2. the master connection (ssh -M, ControlPath in the run's directory),
+//      which every later ssh goes through;
+//   3. a probe in the board's shell: `uname -m`, where the agent is kept
+//      (~/.cache/xrun-agent, or /tmp), which agent builds are there, free
+//      space, its clock, its C library;
+//   4. the agent, sent with `cat` if this build is not there yet (a board
+//      needs a POSIX shell, no scp or sftp), then started as
+//      `exec xrun-agent-<hash> --stdio --store DIR` over ssh's stdin/stdout.
+// stop() kills the master: every channel through it closes, and the agent
+// kills the jobs it runs. Nothing started here outlives xrun (PDEATHSIG).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "board/ssh.h"
+#include "config/config.h"
+#include "core/expected.h"
+
+namespace xrun {
+
+struct BoardFacts {
+  std::string machine;  // uname -m
+  std::string agent_dir;
+  std::vector<std::string> agents;  // agent builds already there
+  std::optional<long long> free_kb;
+  std::optional<long long> clock;  // the board's time, seconds since the epoch
+  std::string libc;                // "2.36", or "" when it is not glibc
+};
+
+class BoardLink {
+ public:
+  // `work_dir`: short (the master's socket is there), private to the run.
+  BoardLink(std::string name, BoardSettings settings, const std::string& work_dir);
+  ~BoardLink();
+  BoardLink(const BoardLink&) = delete;
+  BoardLink& operator=(const BoardLink&) = delete;
+
+  Expected<bool> connect();  // steps 1 and 2
+  Expected<BoardFacts> probe();
+  // Puts this agent build there if needed; returns the command that starts it.
+  Expected<std::vector<std::string>> install_agent(const BoardFacts& facts);
+  // ssh through the master, running `remote` (a shell command line).
+  std::vector<std::string> ssh(const std::string& remote, std::vector<std::string> options = {}) const;
+  CommandResult run(const std::string& remote, const std::string& input, double seconds) const;
+  // The master goes, and with it every channel; waits for nothing.
+  void stop();
+
+  const std::string& name() const { return endpoint_.board; }
+  const BoardSettings& settings() const { return endpoint_.settings; }
+  const std::string& log() const { return log_; }  // what ssh said
+  bool pinned() const { return !endpoint_.known_hosts.empty(); }
+  std::string agent_file;  // "agent-<hash>", once install_agent() ran
+  // The last connect() failed although the board answered (its host key,
+  // the login): power-cycling it would not help.
+  bool refused() const { return refused_; }
+
+ private:
+  SshEndpoint endpoint_;
+  std::string log_;
+  std::atomic<pid_t> master_pid_{-1};
+  std::atomic<bool> stopping_{false};
+  bool refused_ = false;
+};
+
+// The agent build a board of `uname -m` runs ("aarch64", "armhf"; "" for none).
+std::string agent_arch_for(const std::string& uname_machine);
+
+}  // namespace xrun

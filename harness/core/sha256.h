@@ -1,0 +1,16 @@
+// SHA-256, for content addresses: a file on a board is named by the hash of
+// its bytes, so an unchanged file is never sent twice (harness/board).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace xrun {
+
+// 64 lowercase hex digits.
+std::string sha256_hex(std::string_view bytes);
+// Of a file's content; nullopt when it cannot be read.
+std::optional<std::string> sha256_file_hex(const std::string& path);
+
+}  // namespace xrun

@@ -1,0 +1,340 @@
+// The board backend end to end, against stand-in boards (tests/board/): two
+// emulated aarch64 machines with root file systems of their own and
+// Dropbear behind qemu's user-mode network, reached only over SSH on a
+// forwarded loopback port. CTest's `boards` fixture starts them before these
+// tests and stops them after (tests/board/boards.sh); they share nothing
+// with the host.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include "core/fs_util.h"
+#include "e2e/xrun_runner.h"
+#include "support/report_json.h"
+#include "support/temp_dir.h"
+
+extern char** environ;
+
+namespace xrun::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kBoards = XRUN_BOARDS_DIR;
+const std::string kDynamic = helper("aarch64", "dynamic");
+const std::string kStatic = helper("aarch64", "static");
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+std::string port_of(const std::string& board) {
+  std::string port = slurp(kBoards + "/" + board + ".port");
+  while (!port.empty() && port.back() == '\n') port.pop_back();
+  return port;
+}
+
+// A project directory whose xrun.toml sends aarch64 programs to `boards`.
+struct BoardProject {
+  TempDir dir;
+  explicit BoardProject(const std::string& boards = "\"pi-a\"", const std::string& extra = "") {
+    std::string config = slurp(kBoards + "/xrun.toml");
+    config = std::regex_replace(config, std::regex("identity = \"id_ed25519\""), "identity = \"" + kBoards + "/id_ed25519\"");
+    config = std::regex_replace(config, std::regex("boards = \\[\"pi-a\"\\]"), "boards = [" + boards + "]");
+    dir.write("xrun.toml", config + extra);
+  }
+  const std::string& path() const { return dir.path(); }
+  RunResult xrun(std::vector<std::string> args, RunOptions options = {}) const {
+    options.cwd = dir.path();
+    if (options.timeout_seconds == 60) options.timeout_seconds = 120;
+    return run_xrun(std::move(args), options);
+  }
+};
+
+// The tests' own look at a board (never xrun's way in: this one trusts the
+// known_hosts file the boards' setup wrote).
+RunResult on_board(const std::string& board, const std::string& command) {
+  return run({"ssh", "-i", kBoards + "/id_ed25519", "-p", port_of(board), "-o", "BatchMode=yes", "-o",
+              "UserKnownHostsFile=" + kBoards + "/known_hosts", "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR",
+              "root@127.0.0.1", command},
+             {.timeout_seconds = 30});
+}
+
+TEST(Board, TheSingleRunContractHolds) {
+  BoardProject project;
+  for (int code : {0, 1, 42, 255}) {
+    auto r = project.xrun({kDynamic, "exit", std::to_string(code)});
+    EXPECT_TRUE(r.exited) << describe(r);
+    EXPECT_EQ(r.exit_code, code) << describe(r);
+  }
+  auto segv = project.xrun({kStatic, "signal", "SEGV"});
+  EXPECT_FALSE(segv.exited) << describe(segv);
+  EXPECT_EQ(segv.signal, SIGSEGV) << describe(segv);
+
+  std::string bytes = "line one\n";
+  for (int i = 0; i < 256; ++i) bytes.push_back(static_cast<char>(i));
+  auto cat = project.xrun({kDynamic, "cat"}, {.stdin_data = bytes});
+  EXPECT_EQ(cat.out, bytes) << describe(cat);
+
+  auto err = project.xrun({kDynamic, "stderr", "to stderr only"});
+  EXPECT_EQ(err.out, "");
+  EXPECT_NE(err.err.find("to stderr only"), std::string::npos) << describe(err);
+
+  // Never through a shell: spaces, quotes and $(...) arrive as they are.
+  auto argv = project.xrun({kDynamic, "argv", "a b", "", "$(touch /tmp/pwned)", "it's"});
+  EXPECT_EQ(argv.out, "0:" + std::to_string(kDynamic.size()) + ":" + kDynamic +
+                          "\n1:4:argv\n2:3:a b\n3:0:\n4:19:$(touch /tmp/pwned)\n5:4:it's\n")
+      << describe(argv);
+  EXPECT_NE(on_board("pi-a", "test -e /tmp/pwned").exit_code, 0);
+
+  // What build tools set for tests goes; the host's own PATH and HOME do not.
+  auto env = project.xrun({kDynamic, "env", "CARGO_PKG_NAME", "GTEST_COLOR", "UNRELATED", "PATH", "HOME"},
+                          {.env = environment_with({"CARGO_PKG_NAME=crate", "GTEST_COLOR=no", "UNRELATED=x",
+                                                    "PATH=/host/only:/usr/bin:/bin", "HOME=/host/home"})});
+  EXPECT_NE(env.out.find("CARGO_PKG_NAME=crate\n"), std::string::npos) << describe(env);
+  EXPECT_NE(env.out.find("GTEST_COLOR=no\n"), std::string::npos) << describe(env);
+  EXPECT_NE(env.out.find("UNRELATED unset\n"), std::string::npos) << describe(env);
+  EXPECT_EQ(env.out.find("/host/only"), std::string::npos) << describe(env);
+  EXPECT_NE(env.out.find("HOME=/root\n"), std::string::npos) << describe(env);
+
+  // A fixture read relative to the cwd, which is mirrored at the same path.
+  project.dir.write("data/fixture.txt", "fixture on the host\n");
+  auto read = project.xrun({kDynamic, "read", "data/fixture.txt"});
+  EXPECT_EQ(read.out, "fixture on the host\n") << describe(read);
+  auto cwd = project.xrun({kDynamic, "cwd"});
+  EXPECT_EQ(cwd.out, fs::canonical(project.path()).string() + "\n") << describe(cwd);
+}
+
+TEST(Board, CtrlCReachesTheProgramOnTheBoard) {
+  BoardProject project;
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  const pid_t pid = start_xrun({kDynamic, "sleep", "60000"}, env, "/dev/null", project.path());
+  ASSERT_GT(pid, 0);
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    running = on_board("pi-a", "ps | grep -v grep | grep -q 'xrun_helper-aarch64-dynamic sleep'").exit_code == 0;
+  }
+  ASSERT_TRUE(running) << "the program never showed up on the board";
+  const int status = interrupt_xrun(pid);
+  EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
+  EXPECT_NE(on_board("pi-a", "ps | grep -v grep | grep -q 'xrun_helper-aarch64-dynamic sleep'").exit_code, 0);
+}
+
+TEST(Board, KillNineOfXrunLeavesNoTestProcessOnTheBoard) {
+  BoardProject project;
+  // A test that sleeps a minute (the helper reads its mode from its name).
+  const std::string sleeper = project.path() + "/mode-sleep-60000";
+  fs::copy_file(kDynamic, sleeper);
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  const pid_t pid = start_xrun({"test", sleeper}, env, "/dev/null", project.path());
+  ASSERT_GT(pid, 0);
+  const std::string probe = "ps | grep -v grep | grep -q mode-sleep-60000";
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    running = on_board("pi-a", probe).exit_code == 0;
+  }
+  ASSERT_TRUE(running) << "the test never showed up on the board";
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  // OpenSSH alone would leave it running: the agent kills it when the channel closes.
+  bool gone = false;
+  for (int i = 0; i < 50 && !gone; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    gone = on_board("pi-a", probe).exit_code != 0;
+  }
+  EXPECT_TRUE(gone) << on_board("pi-a", "ps").out;
+  EXPECT_NE(on_board("pi-a", "ps | grep -v grep | grep -q 'agent-.*--stdio'").exit_code, 0) << on_board("pi-a", "ps").out;
+}
+
+TEST(Board, TheGoogleTestSuiteGetsTheSameStatusesAsUnderQemuUser) {
+  BoardProject project;
+  const std::map<std::string, std::string> expected = {
+      {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}, {"Fail.Assertion", "failed"},
+      {"Crash.Segfault", "crashed"}, {"Crash.Abort", "crashed"}, {"Hang.Forever", "timed-out"}};
+  std::map<std::string, std::map<std::string, std::string>> by_run;
+  for (const std::string backend : {"qemu-user", "board"}) {
+    for (const std::string isolation : {"batch", "process"}) {
+      const std::string json_path = project.path() + "/" + backend + "-" + isolation + ".json";
+      const std::string junit_path = project.path() + "/" + backend + "-" + isolation + ".xml";
+      auto r = project.xrun({"test", XRUN_GTEST_SUITE, "--backend", backend, "--isolation", isolation, "-j4",
+                             "--timeout", "4", "--json", json_path, "--junit", junit_path},
+                            {.timeout_seconds = 240});
+      EXPECT_EQ(r.exit_code, 1) << backend << " " << isolation << ": " << describe(r);
+      auto report = read_json(json_path);
+      auto s = statuses(report);
+      for (const auto& [name, status] : expected) EXPECT_EQ(s[name], status) << backend << " " << isolation << " " << name;
+      by_run[backend + " " + isolation] = s;
+      if (backend == "board") {
+        for (const auto& t : report["tests"]) {
+          if (t["status"] == "skipped") continue;
+          EXPECT_EQ(t["backend"], "board") << t.dump();
+          EXPECT_EQ(t["machine"], "pi-a") << t.dump();
+        }
+        EXPECT_NE(slurp(junit_path).find("[xrun] ran on pi-a"), std::string::npos);
+      }
+    }
+  }
+  EXPECT_EQ(by_run["board batch"], by_run["qemu-user batch"]);
+  EXPECT_EQ(by_run["board process"], by_run["qemu-user process"]);
+  // The hanging test was killed on the board, which is still usable.
+  EXPECT_NE(on_board("pi-a", "ps | grep -v grep | grep -q suite_tests").exit_code, 0) << on_board("pi-a", "ps").out;
+  EXPECT_EQ(project.xrun({kDynamic, "exit", "7"}).exit_code, 7);
+}
+
+TEST(Board, TheRustCrateGetsTheSameStatusesAsUnderQemuUser) {
+  BoardProject project;
+  TempDir dir;
+  fs::copy(std::string(XRUN_SOURCE_DIR) + "/tests/fixtures/rust_sample", dir.path() + "/crate",
+           fs::copy_options::recursive);
+  fs::copy(project.path() + "/xrun.toml", dir.path() + "/crate/xrun.toml");
+  const auto env = environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir.path() + "/home",
+                                     "CARGO_TARGET_DIR=" + dir.path() + "/target",
+                                     "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc",
+                                     "RUSTUP_TOOLCHAIN"});
+  std::map<std::string, std::map<std::string, std::string>> by_backend;
+  for (const std::string backend : {"qemu-user", "board"}) {
+    auto r = run_xrun({"test", "--cargo", "--backend", backend, "-j2", "--json", dir.path() + "/r.json", "--",
+                       "--offline", "--target", "aarch64-unknown-linux-gnu"},
+                      {.cwd = dir.path() + "/crate", .env = env, .timeout_seconds = 600});
+    EXPECT_EQ(r.exit_code, 0) << backend << ": " << describe(r);
+    by_backend[backend] = statuses(read_json(dir.path() + "/r.json"));
+  }
+  // env!("CARGO_MANIFEST_DIR") compiled in: the crate is mirrored at the same path.
+  EXPECT_EQ(by_backend["board"]["tests::fixture_relative_to_package_root"], "passed");
+  EXPECT_EQ(by_backend["board"]["tests::ignored_test"], "skipped");
+  EXPECT_EQ(by_backend["board"], by_backend["qemu-user"]);
+}
+
+TEST(Board, AnUnchangedSecondRunTransfersZeroBytes) {
+  BoardProject project;
+  // Content no earlier run sent, so the first run has to send it.
+  project.dir.write("data/unique.txt", "made at " + std::to_string(::getpid()) + "-" +
+                                           std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+  TempDir elsewhere;  // not under the cwd, which is mirrored
+  const std::string counter = elsewhere.path() + "/sent";
+  const auto env = environment_with({"XRUN_BOARD_TRANSFER_FILE=" + counter});
+  auto first = project.xrun({"test", XRUN_GTEST_SUITE, "--filter", "Pass.*"}, {.env = env});
+  EXPECT_EQ(first.exit_code, 0) << describe(first);
+  EXPECT_GT(std::stoll(slurp(counter)), 0);
+  auto second = project.xrun({"test", XRUN_GTEST_SUITE, "--filter", "Pass.*"}, {.env = env});
+  EXPECT_EQ(second.exit_code, 0) << describe(second);
+  EXPECT_EQ(slurp(counter), "0\n") << "an unchanged suite was sent again";
+  // A changed file is sent again, and only it.
+  project.dir.write("data/unique.txt", "changed");
+  auto third = project.xrun({"test", XRUN_GTEST_SUITE, "--filter", "Pass.*"}, {.env = env});
+  EXPECT_EQ(third.exit_code, 0) << describe(third);
+  EXPECT_EQ(slurp(counter), "7\n");
+}
+
+TEST(Board, AWrongOrUnknownHostKeyOrAClosedPortIsAnInfraErrorWithinTheTimeout) {
+  // A pin that is not the board's key.
+  BoardProject wrong;
+  std::string config = slurp(wrong.path() + "/xrun.toml");
+  config = std::regex_replace(config, std::regex("host_key = \"SHA256:[^\"]*\""),
+                              "host_key = \"SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"");
+  wrong.dir.write("xrun.toml", config);
+  const auto started = std::chrono::steady_clock::now();
+  const std::string ok = wrong.path() + "/mode-ok";
+  fs::copy_file(kDynamic, ok);
+  auto r = wrong.xrun({"test", ok});
+  EXPECT_EQ(r.exit_code, 3) << describe(r);
+  EXPECT_NE(r.err.find("not the pinned one"), std::string::npos) << describe(r);
+  const std::string real_key = slurp(kBoards + "/image/host_key.fingerprint");
+  EXPECT_NE(r.err.find(real_key.substr(0, real_key.size() - 1)), std::string::npos) << describe(r);
+  EXPECT_EQ(r.err.find("resetting it"), std::string::npos) << "a power cycle does not change a host key\n" << r.err;
+
+  // No pin, and a known_hosts that does not know the board: ssh refuses,
+  // and the message names the fingerprint to pin. (The user's own ssh
+  // configuration, given as ssh_config, says which known_hosts.)
+  BoardProject unknown;
+  config = std::regex_replace(slurp(unknown.path() + "/xrun.toml"), std::regex("host_key = \"SHA256:[^\"]*\"\n"), "");
+  config = std::regex_replace(config, std::regex("\\[boards.pi-a\\]\n"), "[boards.pi-a]\nssh_config = \"ssh_config\"\n");
+  unknown.dir.write("xrun.toml", config);
+  unknown.dir.write("ssh_config", "UserKnownHostsFile " + unknown.path() + "/known_hosts\nGlobalKnownHostsFile /dev/null\n");
+  unknown.dir.write("known_hosts", "");
+  auto u = unknown.xrun({kDynamic, "exit", "0"});
+  EXPECT_EQ(u.exit_code, 126) << describe(u);
+  EXPECT_NE(u.err.find("host key is unknown"), std::string::npos) << describe(u);
+  EXPECT_NE(u.err.find(real_key.substr(0, real_key.size() - 1)), std::string::npos) << describe(u);
+  // ... and with the key in that known_hosts, the same board works unpinned.
+  unknown.dir.write("known_hosts", slurp(kBoards + "/known_hosts"));
+  auto k = unknown.xrun({kDynamic, "exit", "5"});
+  EXPECT_EQ(k.exit_code, 5) << describe(k);
+
+  // A port nobody listens on.
+  BoardProject closed;
+  config = std::regex_replace(slurp(closed.path() + "/xrun.toml"), std::regex("port = " + port_of("pi-a")), "port = 9");
+  closed.dir.write("xrun.toml", config);
+  fs::copy_file(kDynamic, closed.path() + "/mode-ok");
+  auto c = closed.xrun({"test", closed.path() + "/mode-ok"});
+  EXPECT_EQ(c.exit_code, 3) << describe(c);
+  EXPECT_NE(c.err.find("pi-a"), std::string::npos) << describe(c);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 60);
+}
+
+TEST(Board, BoardCheckSaysWhatEachBoardIs) {
+  BoardProject project("\"pi-a\", \"pi-b\"");
+  auto r = project.xrun({"board", "check"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  for (const char* expected : {"pi-a", "pi-b", "reachable yes", "(pinned, checked)", "aarch64 (runs aarch64 programs)",
+                               "xrun-agent protocol", "glibc 2.36", "mirrored at the same paths"})
+    EXPECT_NE(r.out.find(expected), std::string::npos) << expected << "\n" << r.out;
+  auto list = project.xrun({"board", "list"});
+  EXPECT_NE(list.out.find("targets=aarch64"), std::string::npos) << list.out;
+  auto none = project.xrun({"board", "check", "pi-z"});
+  EXPECT_EQ(none.exit_code, 2) << describe(none);
+}
+
+// Last: it pulls pi-b's plug mid-run.
+TEST(Board, ABoardLostMidRunIsResetAndItsTestsFinishOnTheOther) {
+  BoardProject project("\"pi-a\", \"pi-b\"");
+  // 16 tests of 3 s each, 8 at once over two boards of max_jobs 4.
+  std::vector<std::string> args{"test", "-j8", "--json", project.path() + "/r.json"};
+  for (int i = 0; i < 16; ++i) {
+    const std::string copy = project.path() + "/mode-sleep-3000-" + std::to_string(i);
+    fs::copy_file(kDynamic, copy);
+    args.push_back(copy);
+  }
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  const pid_t pid = start_xrun(args, env, project.path() + "/out", project.path());
+  ASSERT_GT(pid, 0);
+  bool on_b = false;
+  for (int i = 0; i < 100 && !on_b; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    on_b = on_board("pi-b", "ps | grep -v grep | grep -q mode-sleep-3000").exit_code == 0;
+  }
+  ASSERT_TRUE(on_b) << "no test ever ran on pi-b";
+  // The board goes away mid-test: no answer, no goodbye.
+  run({std::string(XRUN_SOURCE_DIR) + "/tests/board/boards.sh", "stop", kBoards, "pi-b"});
+  int status = 0;
+  for (int i = 0; i < 600 && ::waitpid(pid, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  ASSERT_TRUE(WIFEXITED(status)) << "xrun did not finish: " << slurp(project.path() + "/out");
+  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp(project.path() + "/out");
+  auto report = read_json(project.path() + "/r.json");
+  ASSERT_EQ(report["tests"].size(), 16u);
+  std::map<std::string, int> by_machine;
+  for (const auto& t : report["tests"]) {
+    EXPECT_EQ(t["status"], "passed") << t.dump();
+    by_machine[t["machine"].is_string() ? t["machine"].get<std::string>() : "?"]++;
+  }
+  EXPECT_GT(by_machine["pi-a"], 8) << "the lost board's tests ran on the other";
+  // The reset command (boards.sh restart) brought it back.
+  EXPECT_EQ(on_board("pi-b", "true").exit_code, 0) << "pi-b was not reset";
+}
+
+}  // namespace
+}  // namespace xrun::testing

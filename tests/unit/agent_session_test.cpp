@@ -1,0 +1,171 @@
+// AgentSession against the real agent (images/agent/agent.c built for the
+// host) in --stdio mode, over pipes: the transport a board's ssh channel is.
+#include "machine/agent_session.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "board/file_mirror.h"
+#include "board/ssh.h"
+#include "core/fs_util.h"
+#include "support/temp_dir.h"
+
+namespace xrun {
+namespace {
+
+struct RunningAgent {
+  PipedChild child;
+  std::shared_ptr<AgentSession> session;
+  bool ready = false;
+  std::optional<std::string> closed;
+};
+
+std::unique_ptr<RunningAgent> start_agent(boost::asio::io_context& io, const std::string& store) {
+  auto agent = std::make_unique<RunningAgent>();
+  auto child = spawn_piped({XRUN_AGENT_HOST, "--stdio", "--store", store}, store + "/agent.log");
+  EXPECT_TRUE(child) << (child ? "" : child.error().message);
+  agent->child = *child;
+  AgentSession::Events events;
+  auto* raw = agent.get();
+  events.ready = [raw](const std::string&) { raw->ready = true; };
+  events.closed = [raw](const std::string& reason) {
+    raw->closed = reason;
+    return reason;
+  };
+  agent->session = AgentSession::open(io, child->stdout_fd, child->stdin_fd, {"test agent", 10}, std::move(events));
+  agent->session->hello(7);
+  while (!agent->ready && io.run_one_for(std::chrono::seconds(5)) > 0) {
+  }
+  EXPECT_TRUE(agent->ready);
+  return agent;
+}
+
+JobExit run(boost::asio::io_context& io, AgentSession& session, std::uint32_t id, std::vector<std::string> argv,
+            const std::string& cwd, std::string* output = nullptr) {
+  RunFrame frame;
+  frame.job = id;
+  frame.path = argv[0];
+  frame.argv = std::move(argv);
+  frame.cwd = cwd;
+  frame.merge_stderr = true;
+  std::optional<JobExit> result;
+  AgentSession::JobHandlers handlers;
+  handlers.out = [output](std::string_view bytes) {
+    if (output) output->append(bytes);
+  };
+  handlers.done = [&](const JobExit& exit) { result = exit; };
+  session.run(frame, std::move(handlers));
+  while (!result && io.run_one_for(std::chrono::seconds(10)) > 0) {
+  }
+  EXPECT_TRUE(result.has_value());
+  return result.value_or(JobExit{});
+}
+
+TEST(AgentSession, ExitCodesSignalsAndOutputComeFromTheProtocol) {
+  testing::TempDir store;
+  boost::asio::io_context io;
+  auto agent = start_agent(io, store.path());
+  std::string out;
+  JobExit exit = run(io, *agent->session, 1, {"/bin/sh", "-c", "echo hello; exit 3"}, "/", &out);
+  EXPECT_FALSE(exit.signaled);
+  EXPECT_EQ(exit.code, 3);
+  EXPECT_EQ(out, "hello\n");
+  exit = run(io, *agent->session, 2, {"/bin/sh", "-c", "kill -SEGV $$"}, "/");
+  EXPECT_TRUE(exit.signaled);
+  EXPECT_EQ(exit.signal, SIGSEGV);
+  exit = run(io, *agent->session, 3, {"/nonexistent/program"}, "/");
+  EXPECT_TRUE(exit.infra_error.has_value());
+  EXPECT_EQ(exit.code, 127);
+  agent->session->close("done");
+  ::close(agent->child.stdin_fd);
+  ::waitpid(agent->child.pid, nullptr, 0);
+}
+
+TEST(AgentSession, FilesGoByContentHashAndAnUnchangedSecondPutSendsNothing) {
+  testing::TempDir store, host;
+  boost::asio::io_context io;
+  auto agent = start_agent(io, store.path());
+  // The "board" is this machine: files are mirrored to a directory of the test's.
+  const std::string source = host.write("data/fixture.txt", "fixture content\n");
+  host.write("data/copy.txt", "fixture content\n");  // same content, another path: sent once
+  FileMirror mirror;
+  std::vector<FileEntry> entries;
+  ASSERT_TRUE(mirror.add_tree(host.path() + "/data", entries));
+  // Put them somewhere else on "the board", so the check cannot see the sources themselves.
+  const std::string target = store.path() + "/mirror-target";
+  for (auto& e : entries) e.path = target + e.path;
+  const auto put = [&] {
+    std::optional<Expected<AgentSession::FilesResult>> result;
+    agent->session->put_files(entries, [&](Expected<AgentSession::FilesResult> r) { result = std::move(r); });
+    while (!result && io.run_one_for(std::chrono::seconds(10)) > 0) {
+    }
+    EXPECT_TRUE(result && *result) << (result && !*result ? result->error().message : "no answer");
+    return result && *result ? **result : AgentSession::FilesResult{};
+  };
+  const auto first = put();
+  EXPECT_EQ(first.files_sent, 1u);
+  EXPECT_EQ(first.bytes_sent, 16u);
+  EXPECT_EQ(read_file(target + source).value_or(""), "fixture content\n");
+  EXPECT_EQ(read_file(target + host.path() + "/data/copy.txt").value_or(""), "fixture content\n");
+  const auto second = put();
+  EXPECT_EQ(second.bytes_sent, 0u);
+  // A file changed on the board is put back from the store, still without sending.
+  write_file_atomically(target + source, "changed on the board\n");
+  const auto third = put();
+  EXPECT_EQ(third.bytes_sent, 0u);
+  EXPECT_EQ(read_file(target + source).value_or(""), "fixture content\n");
+  agent->session->close("done");
+  ::close(agent->child.stdin_fd);
+  ::waitpid(agent->child.pid, nullptr, 0);
+}
+
+TEST(AgentSession, WhenTheChannelClosesTheAgentKillsItsJobsAndExits) {
+  testing::TempDir store;
+  boost::asio::io_context io;
+  auto agent = start_agent(io, store.path());
+  const std::string pid_file = store.path() + "/pids";
+  RunFrame frame;
+  frame.job = 1;
+  frame.path = "/bin/sh";
+  // A job with a child that left its process group: both must go.
+  frame.argv = {"/bin/sh", "-c", "setsid sleep 300 & echo $! > " + pid_file + "; echo $$ >> " + pid_file + "; sleep 300"};
+  frame.cwd = "/";
+  bool started = false;
+  AgentSession::JobHandlers handlers;
+  handlers.started = [&] { started = true; };
+  agent->session->run(frame, std::move(handlers));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(std::chrono::milliseconds(50));
+    auto text = read_file(pid_file);
+    if (started && text && std::count(text->begin(), text->end(), '\n') == 2) break;
+  }
+  std::vector<pid_t> pids;
+  std::istringstream lines(read_file(pid_file).value_or(""));
+  for (pid_t pid; lines >> pid;) pids.push_back(pid);
+  ASSERT_EQ(pids.size(), 2u);
+  for (pid_t pid : pids) EXPECT_EQ(::kill(pid, 0), 0);
+  // The host goes away: what ssh does when xrun is killed or the network drops.
+  agent->session->close("gone");
+  int status = 0;
+  ASSERT_EQ(::waitpid(agent->child.pid, &status, 0), agent->child.pid);
+  EXPECT_TRUE(WIFEXITED(status));
+  for (int i = 0; i < 100; ++i) {
+    bool any = false;
+    for (pid_t pid : pids) any |= ::kill(pid, 0) == 0;
+    if (!any) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (pid_t pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " outlived the agent's channel";
+}
+
+}  // namespace
+}  // namespace xrun
