@@ -132,7 +132,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     reset_may_help_ = false;  // from here on, what fails is not the board's being away
     if (agent_arch_for(facts->machine) != target_)
       return {"board " + link_.name() + " is " + facts->machine + ": it cannot run " + target_ + " programs", {}};
-    auto command = link_.install_agent(*facts);
+    auto command = link_.install_agent(*facts, link_.settings().exclusive);
     if (!command) return {command.error().message, {}};
     if (stopping_) return {"stopped", {}};
     auto channel = spawn_piped(*command, link_.log());
@@ -164,6 +164,17 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
       auto self = weak.lock();
       return self ? self->die(reason) : reason;
     };
+    // An exclusive board another run holds: wait for it, up to lock_timeout.
+    events.log = [weak = weak_from_this()](std::string_view text) {
+      auto self = weak.lock();
+      if (!self || self->ready_ || text.rfind("xrun-lock-wait", 0) != 0) return;
+      const double wait = self->link_.settings().lock_timeout;
+      print_warning(self->name() + " is in use by another xrun run (exclusive = true): waiting for it, up to " +
+                    std::to_string(static_cast<long>(wait)) + " s (lock_timeout)");
+      self->waiting_for_lock_ = true;
+      self->hello_timer_->expires_after(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
+      self->arm_hello_timer();
+    };
     AgentSession::Options options;
     options.name = name();
     // A board's network is slower to answer than virtio-serial: ssh's own
@@ -174,10 +185,15 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     // The agent answers at once; a board whose agent does not is taken out.
     hello_timer_.emplace(io_);
     hello_timer_->expires_after(std::chrono::milliseconds(static_cast<long>(link_.settings().connect_timeout * 1000)));
+    arm_hello_timer();
+  }
+
+  void arm_hello_timer() {
     hello_timer_->async_wait([weak = weak_from_this()](const auto& error) {
       auto self = weak.lock();
       if (error || !self || self->ready_ || self->dead_) return;
-      self->die("its agent did not answer");
+      if (self->waiting_for_lock_) self->reset_may_help_ = false;  // busy is not broken
+      self->die(self->waiting_for_lock_ ? "another xrun run held it for longer than lock_timeout" : "its agent did not answer");
     });
   }
 
@@ -232,6 +248,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   std::optional<asio::steady_timer> hello_timer_;
   std::string prefix_;
   std::atomic<bool> reset_may_help_{true};
+  bool waiting_for_lock_ = false;
 };
 
 // ----------------------------------------------------------- BoardFleet ---

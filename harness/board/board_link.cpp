@@ -152,7 +152,7 @@ Expected<BoardFacts> BoardLink::probe() {
   return facts;
 }
 
-Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& facts) {
+Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& facts, bool exclusive) {
   auto agent = board_agent_for(facts.machine);
   if (!agent) return agent.error();
   auto bytes = read_file(*agent);
@@ -170,6 +170,7 @@ Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& fa
     log_debug("board {}: sent the agent ({} bytes) to {}", endpoint_.board, bytes->size(), facts.agent_dir);
   }
   std::vector<std::string> command{"exec", facts.agent_dir + "/" + agent_file, "--stdio", "--store", facts.agent_dir};
+  if (exclusive) command.push_back("--lock");
   return ssh(shell_command(command), {"-o", "ControlMaster=no"});
 }
 

@@ -47,7 +47,8 @@ class BoardLink {
   Expected<bool> connect();  // steps 1 and 2
   Expected<BoardFacts> probe();
   // Puts this agent build there if needed; returns the command that starts it.
-  Expected<std::vector<std::string>> install_agent(const BoardFacts& facts);
+  // (`exclusive`: the agent takes the board's lock before it serves.)
+  Expected<std::vector<std::string>> install_agent(const BoardFacts& facts, bool exclusive = false);
   // ssh through the master, running `remote` (a shell command line).
   std::vector<std::string> ssh(const std::string& remote, std::vector<std::string> options = {}) const;
   CommandResult run(const std::string& remote, const std::string& input, double seconds) const;

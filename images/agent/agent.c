@@ -38,6 +38,7 @@
 #include <string.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -104,6 +105,7 @@ static int in_fd = -1, out_fd = -1; /* the host: one virtio-serial port (both), 
 static int stdio_mode = 0;  /* a board: the channel's end is the agent's end */
 static int is_init = 0;     /* PID 1 of an xrun VM: cgroups, 9p binds and mounts are ours */
 static const char *store_dir; /* --store: objects sent by content hash, and the mirror prefix */
+static int exclusive = 0;     /* --lock: one xrun run at a time on this board */
 static int host_connected = 0;
 static unsigned char *rx;
 static size_t rx_len, rx_cap;
@@ -1297,6 +1299,27 @@ static void become_init(void) {
   }
 }
 
+/* --lock: the board serves one run at a time. The lock is an flock() on a
+ * file of the store, held by this process: the kernel releases it when the
+ * agent ends, however it ends, so a cancelled CI job never leaves a stale
+ * lock. While another run holds it, the host hears so (LOG "xrun-lock-wait")
+ * and this agent waits; the host's HELLO is answered once it has the lock. */
+static void take_board_lock(void) {
+  char path[4200];
+  snprintf(path, sizeof path, "%s/lock", store_dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    send_log("cannot open the board's lock %s: %s", path, strerror(errno));
+    return;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) return;
+  send_log("xrun-lock-wait: another xrun run holds %s", path);
+  flush_frames();
+  while (flock(fd, LOCK_EX) != 0 && errno == EINTR) {
+  }
+  send_log("xrun-lock-taken");
+}
+
 /* Started over SSH on a board: the channel is stdin and stdout, and the host
  * is there from the first byte (no HELLO handshake after reconnects). */
 static void serve_stdio(void) {
@@ -1311,6 +1334,7 @@ static void serve_stdio(void) {
   /* The SSH server's child: when sshd goes (the connection dropped), so do we. */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   /* stderr is the channel's, and the host shows it only if the agent dies: the console of a board. */
+  if (exclusive && store_dir) take_board_lock();
 }
 
 int main(int argc, char **argv) {
@@ -1319,6 +1343,7 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc && getpid() != 1; i++) {
     if (strcmp(argv[i], "--stdio") == 0) stdio_mode = 1;
     else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) store_dir = argv[++i];
+    else if (strcmp(argv[i], "--lock") == 0) exclusive = 1;
     else if (strcmp(argv[i], "--version") == 0) {
       printf("xrun-agent protocol %d\n", XRUN_AGENT_PROTOCOL_VERSION);
       return 0;

@@ -43,7 +43,14 @@ stop_one() {
   fi
 }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# A loopback port nobody listens on (bash's /dev/tcp: a refused connect means free).
+free_port() {
+  local port
+  while :; do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return; fi
+  done
+}
 
 case $cmd in
   up)
@@ -51,9 +58,13 @@ case $cmd in
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
     # The kernel: xrun's minimal aarch64 build (it has virtio-net), from its cache.
-    # (`xrun image build --arch aarch64` built it; scripts/test.sh runs that first.)
-    "$xrun" image build --arch aarch64 >/dev/null
-    kernel=$(ls -t "${XDG_CACHE_HOME:-$HOME/.cache}"/xrun/kernels/aarch64-*/Image 2>/dev/null | head -1 || true)
+    # (`xrun image build --arch aarch64` builds it; scripts/test.sh runs that before the tests.)
+    kernels="${XDG_CACHE_HOME:-$HOME/.cache}/xrun/kernels"
+    kernel=$(ls -t "$kernels"/aarch64-*/Image 2>/dev/null | head -1 || true)
+    if [ -z "$kernel" ]; then
+      "$xrun" image build --arch aarch64 >/dev/null
+      kernel=$(ls -t "$kernels"/aarch64-*/Image 2>/dev/null | head -1 || true)
+    fi
     [ -n "$kernel" ] || { echo "boards: no aarch64 kernel built (run: xrun image build --arch aarch64)" >&2; exit 1; }
     echo "$kernel" > "$dir/kernel"
     [ -f "$dir/id_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C xrun-board-tests -f "$dir/id_ed25519"

@@ -297,6 +297,52 @@ TEST(Board, BoardCheckSaysWhatEachBoardIs) {
   EXPECT_EQ(none.exit_code, 2) << describe(none);
 }
 
+// Two runs (two CI jobs) on an exclusive board: the second waits, saying
+// so; when the first is killed with SIGKILL (a cancelled job), the kernel
+// releases its lock and the second goes on.
+TEST(Board, AnExclusiveBoardServesOneRunAndACancelledRunLeavesNoStaleLock) {
+  BoardProject project("\"pi-a\"", "");
+  std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("\\[boards.pi-a\\]\n"),
+                                          "[boards.pi-a]\nexclusive = true\nlock_timeout = 120\n");
+  project.dir.write("xrun.toml", config);
+  const std::string sleeper = project.path() + "/mode-sleep-60000", quick = project.path() + "/mode-ok";
+  fs::copy_file(kDynamic, sleeper);
+  fs::copy_file(kDynamic, quick);
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  const pid_t first = start_xrun({"test", sleeper}, env, "/dev/null", project.path());
+  ASSERT_GT(first, 0);
+  bool running = false;
+  for (int i = 0; i < 100 && !running; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    running = on_board("pi-a", "ps | grep -v grep | grep -q mode-sleep-60000").exit_code == 0;
+  }
+  ASSERT_TRUE(running);
+  // The second run's stderr, to see it wait.
+  const std::string err = project.path() + "/second.err";
+  const pid_t second = ::fork();
+  if (second == 0) {
+    ::freopen(err.c_str(), "w", stderr);
+    ::chdir(project.path().c_str());
+    ::execl(XRUN_BINARY, XRUN_BINARY, "test", quick.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  bool waiting = false;
+  for (int i = 0; i < 100 && !waiting; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    waiting = slurp(err).find("in use by another xrun run") != std::string::npos;
+  }
+  EXPECT_TRUE(waiting) << slurp(err);
+  int status = 0;
+  EXPECT_EQ(::waitpid(second, &status, WNOHANG), 0) << "the second run did not wait";
+  ::kill(first, SIGKILL);
+  ::waitpid(first, nullptr, 0);
+  for (int i = 0; i < 300 && ::waitpid(second, &status, WNOHANG) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(err);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << slurp(err);
+}
+
 // Last: it pulls pi-b's plug mid-run.
 TEST(Board, ABoardLostMidRunIsResetAndItsTestsFinishOnTheOther) {
   BoardProject project("\"pi-a\", \"pi-b\"");
