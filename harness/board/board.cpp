@@ -110,6 +110,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   bool reset_may_help() const { return reset_may_help_; }
 
   const std::string& prefix() const { return prefix_; }
+  const std::string& libc() const { return libc_; }  // "2.36"; "" when not glibc (or not found)
   void set_prefix(const std::string& prefix) { prefix_ = prefix; }
   // Files this run already put on the board: path -> size and mtime.
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> placed;
@@ -129,6 +130,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     }
     auto facts = link_.probe();
     if (!facts) return {facts.error().message, {}};
+    libc_ = facts->libc;
     reset_may_help_ = false;  // from here on, what fails is not the board's being away
     if (agent_arch_for(facts->machine) != target_)
       return {"board " + link_.name() + " is " + facts->machine + ": it cannot run " + target_ + " programs", {}};
@@ -249,6 +251,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   std::string prefix_;
   std::atomic<bool> reset_may_help_{true};
   bool waiting_for_lock_ = false;
+  std::string libc_;  // written by the bring-up thread before the session starts
 };
 
 // ----------------------------------------------------------- BoardFleet ---
@@ -316,6 +319,10 @@ class BoardFleet final : public MachineFleet {
     for (const auto& [name, value] : config_.target(target_).env) target_env.push_back(name + "=" + value);
     set_environment(f.env, target_env);
     set_environment(f.env, request.extra_env);
+    // The newest glibc the program needs, checked against each board's before it runs there.
+    auto known = glibc_needed_.find(f.path);
+    if (known == glibc_needed_.end()) known = glibc_needed_.emplace(f.path, glibc_version_needed(f.path)).first;
+    job.glibc_needed = known->second.value_or("");
     // What the job reads: the program, the libraries of its build tree, its
     // cwd and the shares.
     if (auto added = mirror_.add_file(f.path, job.files); !added) return added;
@@ -341,6 +348,18 @@ class BoardFleet final : public MachineFleet {
   void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
              std::function<void(std::optional<std::string>)> done) override {
     auto& board = static_cast<Board&>(machine);
+    // A program built against a newer glibc than the board's would fail in
+    // its loader with a line in the test's output: say so before.
+    if (!job->glibc_needed.empty() && !board.libc().empty()) {
+      const auto needed = parse_glibc_version("GLIBC_" + job->glibc_needed);
+      const auto has = parse_glibc_version("GLIBC_" + board.libc());
+      if (needed && has && *needed > *has) {
+        done(board.name() + " has glibc " + board.libc() + ", but " + job->host_path + " needs GLIBC_" +
+             job->glibc_needed + ": build it against the board's glibc (an older toolchain or sysroot), or update "
+             "the board");
+        return;
+      }
+    }
     // One transfer at a time per board: jobs starting together (a suite's
     // shards) need the same files, which then go once.
     if (board.staging) {
@@ -378,12 +397,10 @@ class BoardFleet final : public MachineFleet {
       if (!alive) return done("the board is gone");
       auto& on = static_cast<Board&>(*alive);
       on.staging = false;
-      // The next one's turn, after this job has been handed over.
-      if (!on.waiting.empty()) {
-        auto next = std::move(on.waiting.front());
-        on.waiting.pop_front();
-        asio::post(*io_, std::move(next));
-      }
+      // The others' turn, after this job has been handed over: each looks
+      // again (most now find their files there; one that does not starts
+      // the next transfer, and the rest wait for that one).
+      for (auto& next : std::exchange(on.waiting, {})) asio::post(*io_, std::move(next));
       if (!result) return done(on.name() + ": " + result.error().message);
       on.set_prefix(result->prefix);
       for (const auto& entry : needed) on.placed[entry.path] = {entry.size, entry.mtime_ns};
@@ -391,6 +408,23 @@ class BoardFleet final : public MachineFleet {
       if (result->bytes_sent) log_debug("{}: sent {} files, {} bytes", on.name(), result->files_sent, result->bytes_sent);
       place_frame(on, *job);
       done(std::nullopt);
+    });
+  }
+
+  // sync_back: what the test wrote under its cwd and the shares comes back.
+  void after(Machine& machine, const std::shared_ptr<MachineJob>& job, std::function<void()> done) override {
+    auto& board = static_cast<Board&>(machine);
+    AgentSession* session = board.session();
+    if (!config_.boards.at(board.report_name()).sync_back || !session) return done();
+    std::vector<std::string> dirs{job->host_cwd};
+    for (const auto& share : config_.target(target_).shares) dirs.push_back(real_path(share));
+    // Since the job began, plus a second of slack for a board clock's coarse file times.
+    const auto ran = std::chrono::steady_clock::now() - job->dispatched_at;
+    const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(ran).count() + 1000;
+    session->pull_files(dirs, static_cast<std::uint32_t>(ago), [name = board.name(), done](auto result) {
+      if (!result) print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
+      else if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
+      done();
     });
   }
 
@@ -418,6 +452,7 @@ class BoardFleet final : public MachineFleet {
   asio::io_context* io_ = nullptr;
   std::map<std::size_t, int> resets_;
   std::map<std::size_t, std::weak_ptr<Board>> made_;
+  std::map<std::string, std::optional<std::string>> glibc_needed_;  // by program
   std::vector<std::thread> resetters_;
   bool stopping_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // what a reset thread's answer checks

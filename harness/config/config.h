@@ -57,6 +57,7 @@ struct BoardSettings {
   bool exclusive = false;               // one xrun run at a time on it
   double lock_timeout = 600;            // waiting for another run's lock, seconds
   double connect_timeout = 10;          // ssh's ConnectTimeout, and the agent's start
+  bool sync_back = false;               // copy back what a test writes under its cwd and shares
   std::string defined_in;               // the file, for messages
 };
 

@@ -216,6 +216,12 @@ constexpr ConfigKey kConfigKeys[] = {
        slot.board->lock_timeout = v.number;
        return std::string();
      }},
+    {"boards.*", "sync_back", ValueType::Boolean, "",
+     "copy back to the host what a test wrote on the board under its cwd and the shares (default false)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.board->sync_back = v.boolean;
+       return std::string();
+     }},
     {"boards.*", "connect_timeout", ValueType::Number, "", "seconds to connect and start the agent (default 10)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.number <= 0 || v.number > 3600) return "must be more than 0 and at most 3600, not " + std::to_string(v.number);

@@ -306,6 +306,80 @@ std::string ElfInfo::describe() const {
   return out;
 }
 
+std::optional<std::pair<int, int>> parse_glibc_version(std::string_view name) {
+  if (name.rfind("GLIBC_", 0) != 0) return std::nullopt;
+  int major = 0, minor = 0;
+  if (std::sscanf(std::string(name.substr(6)).c_str(), "%d.%d", &major, &minor) < 1) return std::nullopt;
+  return std::pair{major, minor};
+}
+
+std::optional<std::string> glibc_version_needed(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    ::close(fd);
+    return std::nullopt;
+  }
+  ElfFile file(fd, static_cast<std::uint64_t>(st.st_size), path);
+  auto header = file.read(0, 64, "the ELF header");
+  if (!header || std::memcmp(header->data(), "\x7f" "ELF", 4) != 0) return std::nullopt;
+  const bool is64 = (*header)[4] == 2;
+  const Decoder d{(*header)[5] == 2 ? ByteOrder::Big : ByteOrder::Little};
+  const std::uint64_t shoff = is64 ? d.u64(&(*header)[0x28]) : d.u32(&(*header)[0x20]);
+  const std::uint16_t shentsize = d.u16(&(*header)[is64 ? 0x3a : 0x2e]);
+  const std::uint16_t shnum = d.u16(&(*header)[is64 ? 0x3c : 0x30]);
+  if (shoff == 0 || shnum == 0 || shentsize != (is64 ? 64 : 40)) return std::nullopt;
+  auto table = file.read(shoff, std::uint64_t{shnum} * shentsize, "the section header table");
+  if (!table) return std::nullopt;
+  const auto section = [&](std::uint32_t index, std::uint64_t& offset, std::uint64_t& size) {
+    const unsigned char* sh = table->data() + std::size_t{index} * shentsize;
+    offset = is64 ? d.u64(sh + 0x18) : d.u32(sh + 0x10);
+    size = is64 ? d.u64(sh + 0x20) : d.u32(sh + 0x14);
+    return d.u32(sh + 4);
+  };
+  constexpr std::uint32_t kShtGnuVerneed = 0x6ffffffe;
+  std::optional<std::pair<int, int>> highest;
+  for (std::uint32_t i = 0; i < shnum; ++i) {
+    std::uint64_t offset = 0, size = 0;
+    if (section(i, offset, size) != kShtGnuVerneed || size > kMaxDynamicSize) continue;
+    const unsigned char* sh = table->data() + std::size_t{i} * shentsize;
+    const std::uint32_t link = d.u32(sh + (is64 ? 0x28 : 0x18));
+    std::uint64_t str_offset = 0, str_size = 0;
+    if (link >= shnum) return std::nullopt;
+    section(link, str_offset, str_size);
+    if (str_size > kMaxDynamicSize) return std::nullopt;
+    auto needs = file.read(offset, size, "the version needs");
+    auto strings = file.read(str_offset, str_size, "their names");
+    if (!needs || !strings) return std::nullopt;
+    // Elf{32,64}_Verneed: u16 version, u16 cnt, u32 file, u32 aux, u32 next;
+    // Elf{32,64}_Vernaux: u32 hash, u16 flags, u16 other, u32 name, u32 next.
+    std::uint64_t at = 0;
+    for (int guard = 0; guard < 256 && at + 16 <= needs->size(); ++guard) {
+      const unsigned char* vn = needs->data() + at;
+      const std::uint16_t count = d.u16(vn + 2);
+      std::uint64_t aux = at + d.u32(vn + 8);
+      for (std::uint16_t k = 0; k < count && aux + 16 <= needs->size(); ++k) {
+        const unsigned char* va = needs->data() + aux;
+        const std::uint32_t name = d.u32(va + 8);
+        if (name < strings->size()) {
+          const char* text = reinterpret_cast<const char*>(strings->data() + name);
+          const auto version = parse_glibc_version(std::string_view(text, strnlen(text, strings->size() - name)));
+          if (version && (!highest || *version > *highest)) highest = version;
+        }
+        const std::uint32_t next = d.u32(va + 12);
+        if (next == 0) break;
+        aux += next;
+      }
+      const std::uint32_t next = d.u32(vn + 12);
+      if (next == 0) break;
+      at += next;
+    }
+  }
+  if (!highest) return std::nullopt;
+  return std::to_string(highest->first) + "." + std::to_string(highest->second);
+}
+
 Expected<ElfInfo> probe_elf(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {

@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,13 @@ struct ElfInfo {
 // directory, an unreadable file, a non-ELF file, and a truncated or corrupt
 // ELF file. The message starts with the path.
 Expected<ElfInfo> probe_elf(const std::string& path);
+
+// The newest glibc symbol version the program needs ("2.34" for GLIBC_2.34),
+// from its version needs (.gnu.version_r); nullopt when it needs none or the
+// file has no section headers. Read only where it matters (a board's libc).
+std::optional<std::string> glibc_version_needed(const std::string& path);
+// "GLIBC_2.34" -> {2, 34}; nullopt for names of other version families.
+std::optional<std::pair<int, int>> parse_glibc_version(std::string_view name);
 
 // True when the file starts with "#!": the kernel runs such files natively
 // whatever architecture the interpreter is for.

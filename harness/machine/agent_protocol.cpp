@@ -94,6 +94,28 @@ std::string encode_object(std::uint32_t request, std::string_view hash, bool las
   return frame(XRUN_OBJECT, p);
 }
 
+std::string encode_pull(std::uint32_t request, std::uint32_t since_ms_ago, const std::vector<std::string>& dirs) {
+  std::string p;
+  put_u32(p, request);
+  put_u32(p, since_ms_ago);
+  put_strings(p, dirs);
+  return frame(XRUN_PULL, p);
+}
+
+std::optional<PulledPiece> decode_pulled(std::string_view data) {
+  PulledPiece piece;
+  if (data.size() < 4) return std::nullopt;
+  const std::uint32_t n = get_u32(data, 0);
+  if (data.size() - 4 < n || data.size() - 4 - n < 16) return std::nullopt;
+  piece.path = std::string(data.substr(4, n));
+  std::size_t at = 4 + n;
+  piece.mode = get_u32(data, at);
+  piece.mtime_ns = std::uint64_t{get_u32(data, at + 4)} | (std::uint64_t{get_u32(data, at + 8)} << 32);
+  piece.last = get_u32(data, at + 12) != 0;
+  piece.bytes = std::string(data.substr(at + 16));
+  return piece;
+}
+
 std::optional<FilesAck> decode_files_ack(std::string_view data) {
   FilesAck ack;
   std::size_t at = 0;
@@ -166,6 +188,8 @@ std::optional<AgentFrame> AgentFrameReader::next() {
       f.data = std::string(body.substr(4));
       break;
     case XRUN_FILES_ACK:
+    case XRUN_PULLED:
+    case XRUN_PULL_DONE:
       if (!need(4)) return std::nullopt;
       f.job = get_u32(body, 0);
       f.data = std::string(body.substr(4));

@@ -41,6 +41,17 @@ struct FileEntry {
 };
 std::string encode_files(std::uint32_t request, const std::vector<FileEntry>& entries);
 std::string encode_object(std::uint32_t request, std::string_view hash, bool last, std::string_view bytes);
+std::string encode_pull(std::uint32_t request, std::uint32_t since_ms_ago, const std::vector<std::string>& dirs);
+
+// PULLED, decoded from an AgentFrame's data.
+struct PulledPiece {
+  std::string path;
+  std::uint32_t mode = 0;
+  std::uint64_t mtime_ns = 0;
+  bool last = false;
+  std::string bytes;
+};
+std::optional<PulledPiece> decode_pulled(std::string_view data);
 
 // FILES_ACK, decoded from an AgentFrame's data.
 struct FilesAck {

@@ -1,12 +1,16 @@
 #include "machine/agent_session.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <set>
 
@@ -123,6 +127,12 @@ void AgentSession::handle(const AgentFrame& frame) {
     case XRUN_FILES_ACK:
       handle_files_ack(frame);
       break;
+    case XRUN_PULLED:
+      handle_pulled(frame);
+      break;
+    case XRUN_PULL_DONE:
+      handle_pull_done(frame);
+      break;
     case XRUN_LOG:
       log_debug("{} agent: {}", options_.name, frame.data);
       if (events_.log) events_.log(frame.data);
@@ -142,7 +152,7 @@ void AgentSession::arm_watchdog() {
     if (error || !self || !open_) return;
     const auto now = Clock::now();
     const auto limit = std::chrono::milliseconds(static_cast<int>(options_.unresponsive_seconds * 1000));
-    const bool busy = !jobs_.empty() || !files_.empty();
+    const bool busy = !jobs_.empty() || !files_.empty() || !pulls_.empty();
     if (busy && now - last_heard_ > limit) {
       fail("the machine stopped responding for " + format_seconds(options_.unresponsive_seconds) +
            " (hung, overloaded or unreachable)");
@@ -235,6 +245,79 @@ void AgentSession::handle_files_ack(const AgentFrame& frame) {
   write(encode_files(frame.job, pending.entries));
 }
 
+void AgentSession::pull_files(std::vector<std::string> dirs, std::uint32_t since_ms_ago,
+                              std::function<void(Expected<PullResult>)> done) {
+  if (!open_) {
+    asio::post(io_, [done] { done(make_error(ExitCode::InfraError, "the machine is gone")); });
+    return;
+  }
+  const std::uint32_t request = next_files_request_++;
+  if (files_.empty() && pulls_.empty() && jobs_.empty()) last_heard_ = Clock::now();
+  pulls_[request].done = std::move(done);
+  pulls_[request].dirs = dirs;
+  write(encode_pull(request, since_ms_ago, dirs));
+}
+
+void AgentSession::handle_pulled(const AgentFrame& frame) {
+  auto it = pulls_.find(frame.job);
+  if (it == pulls_.end()) return;
+  auto& pull = it->second;
+  auto piece = decode_pulled(frame.data);
+  if (!piece) return fail("the agent sent a malformed PULLED frame");
+  if (!pull.error.empty()) return;
+  // A board is not trusted with the host's files: only what lies under the
+  // directories asked for is written.
+  const bool asked = std::any_of(pull.dirs.begin(), pull.dirs.end(), [&](const std::string& dir) {
+    return piece->path.size() > dir.size() + 1 && piece->path.compare(0, dir.size(), dir) == 0 &&
+           piece->path[dir.size()] == '/';
+  });
+  if (!asked || piece->path.find("/../") != std::string::npos || piece->path.find("/./") != std::string::npos) {
+    pull.error = "the machine sent back a file outside the job's directories: " + piece->path;
+    return;
+  }
+  if (pull.fd < 0) {
+    pull.writing = piece->path;
+    pull.temporary = piece->path + ".xrun-back-" + std::to_string(::getpid());
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(piece->path).parent_path(), ec);
+    pull.fd = ::open(pull.temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (pull.fd < 0) {
+      pull.error = "cannot write " + pull.temporary + ": " + std::strerror(errno);
+      return;
+    }
+  }
+  if (!piece->bytes.empty() &&
+      ::write(pull.fd, piece->bytes.data(), piece->bytes.size()) != static_cast<ssize_t>(piece->bytes.size()))
+    pull.error = "cannot write " + pull.temporary + ": " + std::strerror(errno);
+  pull.result.bytes += piece->bytes.size();
+  if (!piece->last) return;
+  ::fchmod(pull.fd, piece->mode & 07777);
+  const struct timespec times[2] = {{0, UTIME_OMIT},
+                                    {static_cast<time_t>(piece->mtime_ns / 1000000000u),
+                                     static_cast<long>(piece->mtime_ns % 1000000000u)}};
+  ::futimens(pull.fd, times);  // the board's time: the next run sees the file as the board has it
+  ::close(pull.fd);
+  pull.fd = -1;
+  if (pull.error.empty() && ::rename(pull.temporary.c_str(), pull.writing.c_str()) != 0)
+    pull.error = "cannot put " + pull.writing + " in place: " + std::strerror(errno);
+  if (!pull.error.empty()) ::unlink(pull.temporary.c_str());
+  ++pull.result.files;
+}
+
+void AgentSession::handle_pull_done(const AgentFrame& frame) {
+  auto it = pulls_.find(frame.job);
+  if (it == pulls_.end()) return;
+  auto pull = std::move(it->second);
+  pulls_.erase(it);
+  if (pull.fd >= 0) {
+    ::close(pull.fd);
+    ::unlink(pull.temporary.c_str());
+  }
+  std::string error = pull.error;
+  if (error.empty() && frame.data.size() >= 4) error = frame.data.substr(4);
+  if (pull.done) pull.done(error.empty() ? Expected<PullResult>(pull.result) : Expected<PullResult>(make_error(ExitCode::InfraError, error)));
+}
+
 void AgentSession::write(std::string bytes) {
   tx_queue_.push_back(std::move(bytes));
   if (!writing_) write_next();
@@ -287,6 +370,12 @@ void AgentSession::end(const std::string& reason, bool tell) {
   files_.clear();
   for (auto& [id, pending] : files)
     if (pending.done) pending.done(make_error(ExitCode::InfraError, message));
+  auto pulls = std::move(pulls_);
+  pulls_.clear();
+  for (auto& [id, pull] : pulls) {
+    if (pull.fd >= 0) ::close(pull.fd), ::unlink(pull.temporary.c_str());
+    if (pull.done) pull.done(make_error(ExitCode::InfraError, message));
+  }
 }
 
 }  // namespace xrun

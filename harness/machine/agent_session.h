@@ -72,6 +72,16 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   };
   void put_files(std::vector<FileEntry> entries, std::function<void(Expected<FilesResult>)> done);
 
+  // Brings back the regular files changed under `dirs` on the machine in
+  // the last `since_ms_ago` (a board's sync_back), written at the same
+  // paths on the host with the machine's mode and modification time.
+  struct PullResult {
+    std::size_t files = 0;
+    std::uint64_t bytes = 0;
+  };
+  void pull_files(std::vector<std::string> dirs, std::uint32_t since_ms_ago,
+                  std::function<void(Expected<PullResult>)> done);
+
   // Ends the session: jobs end with an infra error naming `reason`;
   // Events::closed does not run.
   void close(const std::string& reason);
@@ -112,6 +122,17 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   std::map<std::uint32_t, JobHandlers> jobs_;
   std::map<std::uint32_t, std::chrono::steady_clock::time_point> killed_at_;  // SIGKILL sent, no EXIT yet
   std::map<std::uint32_t, FilesRequest> files_;
+  struct PullRequest {
+    std::function<void(Expected<PullResult>)> done;
+    PullResult result;
+    std::string error;
+    int fd = -1;  // the file being written
+    std::string writing, temporary;
+    std::vector<std::string> dirs;  // what was asked for: nothing else is written
+  };
+  std::map<std::uint32_t, PullRequest> pulls_;
+  void handle_pulled(const AgentFrame& frame);
+  void handle_pull_done(const AgentFrame& frame);
   std::uint32_t next_files_request_ = 1;
 };
 

@@ -6,6 +6,7 @@
 // make its machines, what a job needs there, and what to do when one fails.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -50,11 +51,13 @@ struct MachineJob {
   RunFrame frame;
   std::string host_path, host_cwd;  // the program and cwd as the host names them (frame's may be the machine's)
   std::vector<FileEntry> files;  // to put on the machine before it runs (boards)
+  std::string glibc_needed;      // "2.34": the newest glibc the program needs (boards); "" unknown or none
   JobRunner::Callbacks callbacks;
   std::shared_ptr<Machine> machine;  // where it runs, once dispatched
   std::string pending_stdin;
   bool stdin_closed = false;
   bool dispatched = false;  // the agent has been asked to run it
+  std::chrono::steady_clock::time_point dispatched_at;
   bool started = false;     // the agent started it
   int machine_failures = 0;  // machines that died under it: re-queued, not a test retry
 };
@@ -76,6 +79,12 @@ class MachineFleet {
                      std::function<void(std::optional<std::string> error)> done) {
     (void)machine, (void)job;
     done(std::nullopt);
+  }
+  // After the job ended on `machine` (not for infra errors): a board may
+  // bring back what it wrote. `done` then hands the exit on.
+  virtual void after(Machine& machine, const std::shared_ptr<MachineJob>& job, std::function<void()> done) {
+    (void)machine, (void)job;
+    done();
   }
   // The machine of `slot` failed to start (was_ready false) or died
   // (true) with `error`. `again(true)` starts a new one in the slot (now or

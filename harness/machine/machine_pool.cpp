@@ -195,6 +195,10 @@ void MachinePool::run_on(Pool& pool, const std::shared_ptr<MachineJob>& job, con
       finish(id, lost);
       return;
     }
+    if (!exit.infra_error && ran_on && ran_on->alive()) {
+      pool.fleet->after(*ran_on, ending, [this, id, exit] { finish(id, exit); });
+      return;
+    }
     finish(id, exit);
   };
   pool.fleet->stage(*machine, job, [this, job, machine, ended](std::optional<std::string> error) {
@@ -219,6 +223,7 @@ void MachinePool::run_on(Pool& pool, const std::shared_ptr<MachineJob>& job, con
     log_debug("{} runs job {}: {}", machine->name(), job->id, job->frame.path);
     session->run(job->frame, std::move(handlers));
     job->dispatched = true;
+    job->dispatched_at = std::chrono::steady_clock::now();
     if (!job->pending_stdin.empty()) session->send_stdin(job->frame.job, job->pending_stdin);
     if (job->stdin_closed) session->send_stdin(job->frame.job, {});
     job->pending_stdin.clear();
@@ -290,8 +295,16 @@ void MachinePool::signal(JobId id, int sig) {
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   auto job = it->second;
-  if (job->machine) {
+  if (job->machine && job->dispatched) {
     if (AgentSession* session = job->machine->session()) session->signal(job->frame.job, sig);
+    return;
+  }
+  if (job->machine) {
+    // Still being staged (its files going to a board): it never started,
+    // so it ends as if the signal had killed it, and its room is free.
+    if (Pool* pool = job_pool_[id]; pool && pool->running[job->machine.get()] > 0) --pool->running[job->machine.get()];
+    job->machine = nullptr;
+    asio::post(io_, [this, id, sig] { finish(id, JobExit{true, 0, sig}); });
     return;
   }
   // Still queued: it never started, so it ends as if the signal had killed it.

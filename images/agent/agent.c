@@ -1030,6 +1030,66 @@ static void handle_object(struct in *in) {
   free(hash);
 }
 
+/* PULL: what a job wrote under its directories goes back to the host (a
+ * board's sync_back). Regular files changed since the job began, each in
+ * pieces, named as the host names them (the mirror prefix taken off). */
+static uint32_t pull_request;
+static int64_t pull_since_ns;
+static size_t pull_prefix_len;
+
+static int pull_one(const char *path, const struct stat *st, int type, struct FTW *ftw) {
+  (void)ftw;
+  if (type != FTW_F || !S_ISREG(st->st_mode)) return 0;
+  const int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  if (mtime < pull_since_ns || strstr(path, ".xrun-")) return 0; /* not new, or one of ours being placed */
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  static unsigned char buf[1 << 20];
+  const char *name = path + pull_prefix_len;
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) n = 0;
+    struct out o = {0};
+    out_begin(&o, XRUN_PULLED);
+    out_u32(&o, pull_request);
+    out_str(&o, name, strlen(name));
+    out_u32(&o, st->st_mode & 07777);
+    out_u32(&o, (uint32_t)((uint64_t)mtime & 0xffffffffu));
+    out_u32(&o, (uint32_t)((uint64_t)mtime >> 32));
+    const int last = (size_t)n < sizeof buf;
+    out_u32(&o, (uint32_t)last);
+    out_bytes(&o, buf, (size_t)n);
+    send_frame(&o);
+    free(o.data);
+    flush_frames(); /* a large output does not pile up in memory */
+    if (last) break;
+  }
+  close(fd);
+  return 0;
+}
+
+static void handle_pull(struct in *in) {
+  uint32_t req = in_u32(in), ago_ms = in_u32(in), count;
+  char **dirs = in_strv(in, &count);
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  pull_request = req;
+  pull_since_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec - (int64_t)ago_ms * 1000000;
+  pull_prefix_len = strlen(mirror_prefix);
+  for (uint32_t i = 0; i < count && !in->bad; i++) {
+    char at[4200];
+    snprintf(at, sizeof at, "%s%s", mirror_prefix, dirs[i]);
+    nftw(at, pull_one, 16, FTW_PHYS);
+  }
+  const char *error = in->bad ? "malformed PULL request" : "";
+  out_begin(&tx, XRUN_PULL_DONE);
+  out_u32(&tx, req);
+  out_str(&tx, error, strlen(error));
+  send_frame(&tx);
+  free_strv(dirs);
+}
+
 static void flush_stdin(struct job *j) {
   while (j->in_fd >= 0 && j->in_len > 0) {
     ssize_t w = write(j->in_fd, j->in_buf, j->in_len);
@@ -1066,6 +1126,9 @@ static void handle_frame(unsigned type, struct in *in) {
       break;
     case XRUN_OBJECT:
       handle_object(in);
+      break;
+    case XRUN_PULL:
+      handle_pull(in);
       break;
     case XRUN_STDIN: {
       struct job *j = find_job(in_u32(in));

@@ -31,6 +31,10 @@
  *             a piece of the content named `hash` for the store; `last`
  *             completes it. Sent for what FILES_ACK said is missing, then
  *             FILES again.
+ *   PULL      u32 req | u32 since_ms_ago | u32 n | str dirs[n]
+ *             send back the regular files under these directories changed
+ *             in the last since_ms_ago (a board's sync_back), as PULLED
+ *             frames, then PULL_DONE
  *
  * Guest -> host
  *   HELLO_ACK u32 nonce | str uname-release
@@ -47,6 +51,9 @@
  *             prefix: "" (files are at their own paths) or where they are
  *             mirrored instead; index: the entries whose content is needed;
  *             error: non-empty when the files cannot be put in place
+ *   PULLED    u32 req | str path | u32 mode | u64 mtime_ns | u32 last | bytes
+ *             a piece of a changed file (path as the host names it); `last` ends it
+ *   PULL_DONE u32 req | str error
  */
 #ifndef XRUN_AGENT_PROTOCOL_H
 #define XRUN_AGENT_PROTOCOL_H
@@ -56,7 +63,7 @@
 #define XRUN_AGENT_HOST_ROOT "/.xrun-host"
 #define XRUN_AGENT_MAX_FRAME (16u * 1024u * 1024u)
 /* Printed by `xrun-agent --version`; raised when a frame changes meaning. */
-#define XRUN_AGENT_PROTOCOL_VERSION 2
+#define XRUN_AGENT_PROTOCOL_VERSION 3
 
 enum xrun_frame_type {
   XRUN_HELLO = 1,
@@ -65,6 +72,7 @@ enum xrun_frame_type {
   XRUN_SIGNAL = 4,
   XRUN_FILES = 5,
   XRUN_OBJECT = 6,
+  XRUN_PULL = 7,
   XRUN_HELLO_ACK = 0x81,
   XRUN_STARTED = 0x82,
   XRUN_STDOUT = 0x83,
@@ -72,6 +80,8 @@ enum xrun_frame_type {
   XRUN_EXIT = 0x85,
   XRUN_LOG = 0x86,
   XRUN_FILES_ACK = 0x87,
+  XRUN_PULLED = 0x88,
+  XRUN_PULL_DONE = 0x89,
 };
 
 enum xrun_run_flags { XRUN_RUN_STDIN = 1, XRUN_RUN_MERGE = 2, XRUN_RUN_FORK_SERVER = 4, XRUN_RUN_PRIVATE_TMPDIR = 8 };

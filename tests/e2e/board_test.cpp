@@ -284,6 +284,39 @@ TEST(Board, AWrongOrUnknownHostKeyOrAClosedPortIsAnInfraErrorWithinTheTimeout) {
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 60);
 }
 
+TEST(Board, AProgramNeedingANewerGlibcThanTheBoardsFailsBeforeItRuns) {
+  BoardProject project;
+  std::string bytes = slurp(kDynamic);
+  for (std::size_t at; (at = bytes.find("GLIBC_2.34")) != std::string::npos;) bytes.replace(at, 10, "GLIBC_2.99");
+  const std::string newer = project.dir.write("newer-glibc", bytes, true);
+  auto r = project.xrun({newer, "exit", "0"});
+  EXPECT_EQ(r.exit_code, 126) << describe(r);
+  EXPECT_NE(r.err.find("has glibc 2.36, but " + fs::canonical(newer).string() + " needs GLIBC_2.99"), std::string::npos)
+      << describe(r);
+}
+
+TEST(Board, WhatATestWritesComesBackWithSyncBack) {
+  // Without sync_back, what a test writes stays on the board.
+  BoardProject plain;
+  plain.dir.write("out/.keep", "");  // the directory the test writes into (mirrored)
+  auto r = plain.xrun({kDynamic, "write", "out/written.txt", "from the board"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_FALSE(fs::exists(plain.path() + "/out/written.txt"));
+  EXPECT_EQ(on_board("pi-a", "cat " + fs::canonical(plain.path()).string() + "/out/written.txt").out, "from the board");
+  // With it, the file is on the host after the job, and only what the test wrote came back.
+  BoardProject synced;
+  std::string config = std::regex_replace(slurp(synced.path() + "/xrun.toml"), std::regex("\\[boards.pi-a\\]\n"),
+                                          "[boards.pi-a]\nsync_back = true\n");
+  synced.dir.write("xrun.toml", config);
+  synced.dir.write("fixture.txt", "untouched");
+  synced.dir.write("out/.keep", "");
+  const auto before = fs::last_write_time(synced.path() + "/fixture.txt");
+  auto s = synced.xrun({kDynamic, "write", "out/written.txt", "from the board"});
+  EXPECT_EQ(s.exit_code, 0) << describe(s);
+  EXPECT_EQ(slurp(synced.path() + "/out/written.txt"), "from the board");
+  EXPECT_EQ(fs::last_write_time(synced.path() + "/fixture.txt"), before);
+}
+
 TEST(Board, BoardCheckSaysWhatEachBoardIs) {
   BoardProject project("\"pi-a\", \"pi-b\"");
   auto r = project.xrun({"board", "check"});

@@ -289,4 +289,20 @@ TEST(ElfProbe, WhatTheFuzzerFoundQemuRefusingIsRejectedUpFront) {
   EXPECT_EQ(message(fixed), "accepted");
 }
 
+// What a board's libc is checked against: the newest GLIBC_ version the
+// program needs, from .gnu.version_r.
+TEST(ElfProbe, TheNewestGlibcVersionAProgramNeedsIsRead) {
+  EXPECT_EQ(glibc_version_needed(helper("aarch64", "dynamic")).value_or("none"), "2.34");  // pthread_create
+  EXPECT_EQ(glibc_version_needed(helper("aarch64", "static")).value_or("none"), "none");
+  // The same program, its version names changed: one built against a newer glibc.
+  xrun::testing::TempDir dir;
+  std::string bytes = read_file(helper("aarch64", "dynamic")).value();
+  for (std::size_t at; (at = bytes.find("GLIBC_2.34")) != std::string::npos;) bytes.replace(at, 10, "GLIBC_2.99");
+  const std::string newer = dir.write("newer", bytes, true);
+  EXPECT_EQ(glibc_version_needed(newer).value_or("none"), "2.99");
+  EXPECT_EQ(glibc_version_needed(dir.write("garbage", std::string(200, 'x'))), std::nullopt);
+  EXPECT_EQ(parse_glibc_version("GLIBC_2.9"), (std::pair{2, 9}));
+  EXPECT_EQ(parse_glibc_version("GCC_3.0"), std::nullopt);
+}
+
 }  // namespace
