@@ -323,6 +323,9 @@ class BoardFleet final : public MachineFleet {
     auto known = glibc_needed_.find(f.path);
     if (known == glibc_needed_.end()) known = glibc_needed_.emplace(f.path, glibc_version_needed(f.path)).first;
     job.glibc_needed = known->second.value_or("");
+    // A dynamic test program is forked from a copy the agent started once
+    // (images/agent/zygote.c, sent with the agent), as in system mode.
+    f.fork_server = !f.forward_stdin && elf.interpreter.has_value();
     // What the job reads: the program, the libraries of its build tree, its
     // cwd and the shares.
     if (auto added = mirror_.add_file(f.path, job.files); !added) return added;
@@ -461,11 +464,11 @@ class BoardFleet final : public MachineFleet {
 
 }  // namespace
 
-Expected<std::string> board_agent_for(const std::string& uname_machine) {
+Expected<std::string> board_agent_for(const std::string& uname_machine, std::string_view part) {
   const std::string arch = agent_arch_for(uname_machine);
   const VmArch* vm_arch = arch.empty() ? nullptr : find_vm_arch(arch);
   if (!vm_arch) return make_error(ExitCode::InfraError, "xrun has no agent for a board that is " + uname_machine);
-  return find_guest_part(*vm_arch, "xrun-agent");
+  return find_guest_part(*vm_arch, part);
 }
 
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config) {

@@ -40,7 +40,7 @@ constexpr const char* kProbe =
     "{ d=/tmp/xrun-agent-$(id -u); mkdir -p \"$d\" && chmod 700 \"$d\"; }; "
     "echo \"machine=$(uname -m)\"; echo \"dir=$d\"; echo \"clock=$(date +%s)\"; "
     "echo \"free=$(df -Pk \"$d\" 2>/dev/null | tail -n 1 | awk '{print $4}')\"; "
-    "for f in \"$d\"/agent-*; do [ -x \"$f\" ] && echo \"have=${f##*/}\"; done; "
+    "for f in \"$d\"/agent-* \"$d\"/zygote-*; do [ -f \"$f\" ] && echo \"have=${f##*/}\"; done; "
     "for l in /lib/*-linux-*/libc.so.6 /usr/lib/*-linux-*/libc.so.6 /lib/libc.so.6; do "
     "[ -x \"$l\" ] && { echo \"libc=$(\"$l\" 2>/dev/null | head -n 1)\"; break; }; done; true";
 
@@ -171,6 +171,18 @@ Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& fa
   }
   std::vector<std::string> command{"exec", facts.agent_dir + "/" + agent_file, "--stdio", "--store", facts.agent_dir};
   if (exclusive) command.push_back("--lock");
+  // The fork-server library, sent the same way; without it the agent execs every test.
+  if (auto zygote = board_agent_for(facts.machine, "xrun-zygote")) {
+    if (auto library = read_file(*zygote)) {
+      const std::string name = "zygote-" + sha256_hex(*library).substr(0, 16) + ".so";
+      bool there = false;
+      for (const auto& have : facts.agents) there |= have == name;
+      const std::string upload =
+          "mkdir -p \"$1\" && cat > \"$1/$2.tmp.$$\" && mv -f \"$1/$2.tmp.$$\" \"$1/$2\"";
+      if (there || run(shell_command({"sh", "-c", upload, "xrun", facts.agent_dir, name}), *library, 120).status == 0)
+        command.insert(command.end(), {"--zygote", facts.agent_dir + "/" + name});
+    }
+  }
   return ssh(shell_command(command), {"-o", "ControlMaster=no"});
 }
 

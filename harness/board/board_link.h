@@ -30,7 +30,7 @@ namespace xrun {
 struct BoardFacts {
   std::string machine;  // uname -m
   std::string agent_dir;
-  std::vector<std::string> agents;  // agent builds already there
+  std::vector<std::string> agents;  // agent builds (and fork-server libraries) already there
   std::optional<long long> free_kb;
   std::optional<long long> clock;  // the board's time, seconds since the epoch
   std::string libc;                // "2.36", or "" when it is not glibc

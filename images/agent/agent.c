@@ -106,6 +106,7 @@ static int stdio_mode = 0;  /* a board: the channel's end is the agent's end */
 static int is_init = 0;     /* PID 1 of an xrun VM: cgroups, 9p binds and mounts are ours */
 static const char *store_dir; /* --store: objects sent by content hash, and the mirror prefix */
 static int exclusive = 0;     /* --lock: one xrun run at a time on this board */
+static const char *zygote_library = XRUN_AGENT_ZYGOTE_LIBRARY; /* --zygote: where a board keeps it */
 static int host_connected = 0;
 static unsigned char *rx;
 static size_t rx_len, rx_cap;
@@ -576,7 +577,7 @@ static char *zygote_key(const char *path, const char *cwd, char **env) {
 static struct zygote *zygote_for(const char *path, const char *cwd, char **argv, char **env) {
   for (char **e = env; *e; e++)
     if (strncmp(*e, "LD_PRELOAD=", 11) == 0) return NULL; /* the user's preload wins */
-  if (access(XRUN_AGENT_ZYGOTE_LIBRARY, R_OK) != 0) return NULL;
+  if (access(zygote_library, R_OK) != 0) return NULL;
   char *key = zygote_key(path, cwd, env);
   struct zygote *slot = NULL;
   for (int i = 0; i < MAX_ZYGOTES; i++) {
@@ -600,7 +601,9 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   while (env[envc]) envc++;
   char **zenv = calloc(envc + 3, sizeof *zenv);
   memcpy(zenv, env, envc * sizeof *zenv);
-  zenv[envc] = "LD_PRELOAD=" XRUN_AGENT_ZYGOTE_LIBRARY;
+  static char preload[4200];
+  snprintf(preload, sizeof preload, "LD_PRELOAD=%s", zygote_library);
+  zenv[envc] = preload;
   zenv[envc + 1] = "XRUN_ZYGOTE_FD=3";
   char *zargv[] = {argv[0], NULL};
   pid_t pid;
@@ -834,7 +837,10 @@ static void handle_run(struct in *in) {
   j->w_env = copy_strv(run_env);
   /* The zygote's key is the environment without the private TMPDIR: every
    * job of a binary shares one copy, and each child gets its own TMPDIR. */
-  j->waiting = (flags & XRUN_RUN_FORK_SERVER) ? zygote_for(path, cwd, argv, env) : NULL;
+  /* On a board the copy gets the board's login defaults too, as an exec'd job does. */
+  char **zygote_env = stdio_mode ? with_board_defaults(env) : env;
+  j->waiting = (flags & XRUN_RUN_FORK_SERVER) ? zygote_for(path, cwd, argv, zygote_env) : NULL;
+  if (zygote_env != env) free(zygote_env);
   if (j->waiting && !(j->waiting->ready && !j->waiting->busy)) goto done; /* it starts when the zygote can fork it */
   start_waiting(j);
   goto done;
@@ -1407,6 +1413,7 @@ int main(int argc, char **argv) {
     if (strcmp(argv[i], "--stdio") == 0) stdio_mode = 1;
     else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) store_dir = argv[++i];
     else if (strcmp(argv[i], "--lock") == 0) exclusive = 1;
+    else if (strcmp(argv[i], "--zygote") == 0 && i + 1 < argc) zygote_library = argv[++i];
     else if (strcmp(argv[i], "--version") == 0) {
       printf("xrun-agent protocol %d\n", XRUN_AGENT_PROTOCOL_VERSION);
       return 0;
