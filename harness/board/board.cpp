@@ -37,26 +37,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string real_path(const std::string& path) {
-  char buffer[PATH_MAX];
-  return ::realpath(path.c_str(), buffer) ? std::string(buffer) : path;
-}
-
-std::string parent_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string last_lines(const std::string& text, std::size_t count) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  std::string out;
-  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
-  return out;
-}
-
 // Environment variables of xrun's own that a test on a board gets: what
 // build tools set for the tests they run. Never PATH, HOME or the like: the
 // board's own are the program's (the agent adds them).
@@ -225,7 +205,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     for (auto& next : std::exchange(waiting, {})) asio::post(io_, std::move(next));
     const std::string log = read_file(link_.log()).value_or("");
     const std::string message = reason.rfind("board ", 0) == 0 ? reason : name() + ": " + reason;
-    const std::string full = message + (log.empty() ? "" : "; ssh said:" + last_lines(log, 4));
+    const std::string full = message + (log.empty() ? "" : "; ssh said:" + quoted_tail(log, 4));
     if (auto handler = std::exchange(ready_handler_, nullptr)) {
       if (session_) session_->close(full);
       handler(full);
@@ -332,19 +312,8 @@ class BoardFleet final : public MachineFleet {
     if (auto added = mirror_.add_tree(f.cwd, job.files); !added) return added;
     for (const auto& share : config_.target(target_).shares)
       if (auto added = mirror_.add_tree(real_path(share), job.files); !added) return added;
-    std::vector<std::string> library_dirs;
-    for (const auto& entry : elf.library_paths) {
-      std::string dir = entry;
-      for (const char* origin : {"${ORIGIN}", "$ORIGIN"})
-        if (dir.rfind(origin, 0) == 0) dir = parent_of(f.path) + dir.substr(std::strlen(origin));
-      library_dirs.push_back(dir);
-    }
-    for (const auto& entry : f.env)
-      if (entry.rfind("LD_LIBRARY_PATH=", 0) == 0)
-        for (auto& dir : split_path_list(std::string_view(entry).substr(16))) library_dirs.push_back(std::move(dir));
-    for (const auto& dir : library_dirs)
-      if (!dir.empty() && dir[0] == '/' && is_directory(dir))
-        if (auto added = mirror_.add_files_in(real_path(dir), job.files); !added) return added;
+    for (const auto& dir : build_tree_library_dirs(elf, f.path, f.env))
+      if (auto added = mirror_.add_files_in(dir, job.files); !added) return added;
     return true;
   }
 

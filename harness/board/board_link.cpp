@@ -22,16 +22,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string last_lines(const std::string& text, std::size_t count) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) lines.push_back(line);
-  std::string out;
-  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
-  return out;
-}
-
 // Run by the board's own shell: where the agent lives and what the board is.
 // Every line is NAME=VALUE; only POSIX sh and busybox-level tools.
 constexpr const char* kProbe =
@@ -105,7 +95,7 @@ Expected<bool> BoardLink::connect() {
     if (Clock::now() > deadline)
       return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": no SSH connection within " +
                                                   std::to_string(static_cast<int>(timeout + 2)) + " s (connect_timeout)" +
-                                                  last_lines(read_file(log_).value_or(""), 3));
+                                                  quoted_tail(read_file(log_).value_or(""), 3));
     if (run_command(ssh("", {"-O", "check"}), "", 5).status == 0) {
       if (auto key = check_pinned_host_key(endpoint_); !key) {
         refused_ = true;
@@ -122,7 +112,7 @@ Expected<BoardFacts> BoardLink::probe() {
   const CommandResult probed = run(shell_command({"sh", "-c", kProbe}), "", endpoint_.settings.connect_timeout + 5);
   if (probed.status != 0)
     return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": the probe in its shell failed (status " +
-                                                std::to_string(probed.status) + ")" + last_lines(probed.err, 3));
+                                                std::to_string(probed.status) + ")" + quoted_tail(probed.err, 3));
   BoardFacts facts;
   std::istringstream lines(probed.out);
   for (std::string line; std::getline(lines, line);) {
@@ -166,7 +156,7 @@ Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& fa
     const CommandResult sent = run(shell_command({"sh", "-c", upload, "xrun", facts.agent_dir, agent_file}), *bytes, 120);
     if (sent.status != 0)
       return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": cannot put xrun's agent in " +
-                                                  facts.agent_dir + last_lines(sent.err, 3));
+                                                  facts.agent_dir + quoted_tail(sent.err, 3));
     log_debug("board {}: sent the agent ({} bytes) to {}", endpoint_.board, bytes->size(), facts.agent_dir);
   }
   std::vector<std::string> command{"exec", facts.agent_dir + "/" + agent_file, "--stdio", "--store", facts.agent_dir};

@@ -47,6 +47,16 @@ std::string seconds_text(double s) { return std::to_string(std::max(1, static_ca
 
 }  // namespace
 
+std::string quoted_tail(const std::string& text, std::size_t count) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) lines.push_back(line);
+  std::string out;
+  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
+  return out;
+}
+
 std::string shell_command(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& w : words) out += (out.empty() ? "" : " ") + shell_quote(w);

@@ -37,6 +37,10 @@ std::vector<std::string> ssh_options(const SshEndpoint& endpoint);
 // POSIX shell (ssh hands the command line to the user's shell).
 std::string shell_command(const std::vector<std::string>& words);
 
+// The last `count` non-empty lines of what ssh (or a board) said, each on a
+// line of its own indented under a message.
+std::string quoted_tail(const std::string& text, std::size_t count);
+
 struct CommandResult {
   bool started = false;
   bool timed_out = false;

@@ -46,6 +46,16 @@ std::optional<std::string> find_program(std::string_view name, std::optional<std
   return std::nullopt;
 }
 
+std::string real_path(const std::string& path) {
+  char buffer[PATH_MAX];
+  return ::realpath(path.c_str(), buffer) ? std::string(buffer) : path;
+}
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
 std::vector<std::string> split_path_list(std::string_view list) {
   std::vector<std::string> elements;
   for (std::size_t start = 0;;) {

@@ -50,6 +50,11 @@ std::optional<std::string> get_env(const char* name);
 // RUNPATH), empty ones included: "a::b" is {"a", "", "b"}.
 std::vector<std::string> split_path_list(std::string_view list);
 
+// The path with symlinks resolved (realpath(3)); the path itself when that fails.
+std::string real_path(const std::string& path);
+// "/a/b" for "/a/b/c", "/" for "/c" or a bare name.
+std::string parent_of(const std::string& path);
+
 // A directory tree removed on every path out of the scope that owns it (a
 // build's scratch space).
 struct ScratchDir {

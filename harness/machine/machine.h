@@ -22,6 +22,13 @@ namespace xrun {
 
 struct ElfInfo;
 
+// Where a program's libraries come from in its build tree: its RUNPATH
+// (RPATH) with $ORIGIN expanded, and the LD_LIBRARY_PATH of the job's
+// environment; absolute, existing directories only. A machine that does not
+// share the host's files shows (a VM) or mirrors (a board) them.
+std::vector<std::string> build_tree_library_dirs(const ElfInfo& elf, const std::string& program,
+                                                 const std::vector<std::string>& env);
+
 class Machine {
  public:
   using ReadyHandler = std::function<void(std::optional<std::string> error)>;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <climits>
+#include <cstring>
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -31,15 +32,29 @@ struct MachinePool::Pool {
 
 namespace {
 
-std::string real_path(const std::string& path) {
-  char buffer[PATH_MAX];
-  return ::realpath(path.c_str(), buffer) ? std::string(buffer) : path;
-}
-
 // A machine that failed one job twice is more likely hit by the job than by bad luck.
 constexpr int kMachineFailuresPerJob = 2;
 
 }  // namespace
+
+std::vector<std::string> build_tree_library_dirs(const ElfInfo& elf, const std::string& program,
+                                                 const std::vector<std::string>& env) {
+  const std::string program_dir = parent_of(program);
+  std::vector<std::string> dirs;
+  for (const auto& entry : elf.library_paths) {
+    std::string dir = entry;
+    for (const char* origin : {"${ORIGIN}", "$ORIGIN"})
+      if (dir.rfind(origin, 0) == 0) dir = program_dir + dir.substr(std::strlen(origin));
+    dirs.push_back(dir);
+  }
+  for (const auto& entry : env)
+    if (entry.rfind("LD_LIBRARY_PATH=", 0) == 0)
+      for (auto& dir : split_path_list(std::string_view(entry).substr(16))) dirs.push_back(std::move(dir));
+  std::vector<std::string> found;
+  for (const auto& dir : dirs)
+    if (!dir.empty() && dir[0] == '/' && is_directory(dir)) found.push_back(real_path(dir));
+  return found;
+}
 
 MachinePool::MachinePool(asio::io_context& io, Backend backend, FleetFactory make_fleet)
     : io_(io), backend_(backend), make_fleet_(std::move(make_fleet)) {}

@@ -21,16 +21,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-std::string real_path(const std::string& path) {
-  char buffer[PATH_MAX];
-  return ::realpath(path.c_str(), buffer) ? std::string(buffer) : path;
-}
-
-std::string parent_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
-}
-
 class VmFleet final : public MachineFleet {
  public:
   VmFleet(VmSettings settings, const Config& config, SystemRunnerOptions options)
@@ -113,20 +103,8 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
   for (const auto& share : settings_.shares) shown.emplace_back(real_path(share), true);
   for (const auto& dir : request.host_dirs)
     if (is_directory(dir)) shown.emplace_back(real_path(dir), false);
-  // Libraries of the build tree: the program's RUNPATH ($ORIGIN is its
-  // directory) and an LD_LIBRARY_PATH set for the job.
-  std::vector<std::string> library_dirs;
-  for (const auto& entry : elf.library_paths) {
-    std::string dir = entry;
-    for (const char* origin : {"${ORIGIN}", "$ORIGIN"})
-      if (dir.rfind(origin, 0) == 0) dir = parent_of(f.path) + dir.substr(std::strlen(origin));
-    library_dirs.push_back(dir);
-  }
-  for (const auto& entry : f.env)
-    if (entry.rfind("LD_LIBRARY_PATH=", 0) == 0)
-      for (auto& dir : split_path_list(std::string_view(entry).substr(16))) library_dirs.push_back(std::move(dir));
-  for (const auto& dir : library_dirs)
-    if (!dir.empty() && dir[0] == '/' && is_directory(dir)) shown.emplace_back(real_path(dir), false);
+  // Libraries of the build tree: the program's RUNPATH and an LD_LIBRARY_PATH set for the job.
+  for (const auto& dir : build_tree_library_dirs(elf, f.path, f.env)) shown.emplace_back(dir, false);
   for (const auto& [dir, writable] : shown) {
     if (auto exposed = settings_.host_view->expose(dir, writable); !exposed) return exposed.error();
     f.binds.push_back(dir);
