@@ -317,6 +317,25 @@ TEST(Board, WhatATestWritesComesBackWithSyncBack) {
   EXPECT_EQ(fs::last_write_time(synced.path() + "/fixture.txt"), before);
 }
 
+// A board user who cannot create the host's paths gets them under the
+// agent's directory instead, and `xrun board check` says so.
+TEST(Board, WhereTheUserCannotCreateTheHostsPathsFilesGoUnderAPrefix) {
+  BoardProject project;
+  std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""),
+                                          "user = \"tester\"");
+  project.dir.write("xrun.toml", config);
+  project.dir.write("data/fixture.txt", "fixture for tester\n");
+  auto read = project.xrun({kDynamic, "read", "data/fixture.txt"});
+  EXPECT_EQ(read.exit_code, 0) << describe(read);
+  EXPECT_EQ(read.out, "fixture for tester\n");
+  auto cwd = project.xrun({kDynamic, "cwd"});
+  const std::string expected = "/home/tester/.cache/xrun-agent/mirror" + fs::canonical(project.path()).string() + "\n";
+  EXPECT_EQ(cwd.out, expected) << describe(cwd);
+  auto check = project.xrun({"board", "check", "pi-a"});
+  EXPECT_EQ(check.exit_code, 0) << describe(check);
+  EXPECT_NE(check.out.find("mirrored under /home/tester/.cache/xrun-agent/mirror"), std::string::npos) << check.out;
+}
+
 TEST(Board, BoardCheckSaysWhatEachBoardIs) {
   BoardProject project("\"pi-a\", \"pi-b\"");
   auto r = project.xrun({"board", "check"});
