@@ -45,7 +45,10 @@ std::string port_of(const std::string& board) {
 // A project directory whose xrun.toml sends aarch64 programs to `boards`.
 struct BoardProject {
   TempDir dir;
-  explicit BoardProject(const std::string& boards = "\"pi-a\"", const std::string& extra = "") {
+  // `base`: where the project lives on the host (default: the system's temporary directory).
+  explicit BoardProject(const std::string& boards = "\"pi-a\"", const std::string& extra = "",
+                        const std::string& base = "")
+      : dir(base) {
     std::string config = slurp(kBoards + "/xrun.toml");
     config = std::regex_replace(config, std::regex("identity = \"id_ed25519\""), "identity = \"" + kBoards + "/id_ed25519\"");
     config = std::regex_replace(config, std::regex("boards = \\[\"pi-a\"\\]"), "boards = [" + boards + "]");
@@ -320,7 +323,8 @@ TEST(Board, WhatATestWritesComesBackWithSyncBack) {
 // A board user who cannot create the host's paths gets them under the
 // agent's directory instead, and `xrun board check` says so.
 TEST(Board, WhereTheUserCannotCreateTheHostsPathsFilesGoUnderAPrefix) {
-  BoardProject project;
+  // Under the build tree: /work/... is root's on the board (/tmp would be anyone's).
+  BoardProject project("\"pi-a\"", "", XRUN_TEST_WORK_DIR);
   std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""),
                                           "user = \"tester\"");
   project.dir.write("xrun.toml", config);
