@@ -313,7 +313,7 @@ class BoardFleet final : public MachineFleet {
     for (const auto& share : config_.target(target_).shares)
       if (auto added = mirror_.add_tree(real_path(share), job.files); !added) return added;
     for (const auto& dir : build_tree_library_dirs(elf, f.path, f.env))
-      if (auto added = mirror_.add_files_in(dir, job.files); !added) return added;
+      if (auto added = mirror_.add_libraries_in(dir, job.files); !added) return added;
     return true;
   }
 

@@ -73,20 +73,37 @@ Expected<bool> BoardLink::connect() {
     std::error_code ec;
     std::filesystem::remove(endpoint_.known_hosts, ec);  // only what this connection meets
   }
-  auto master = spawn_piped(ssh("", master_options), log_);
-  if (!master) return master.error();
-  ::close(master->stdin_fd);
-  ::close(master->stdout_fd);
-  master_pid_ = master->pid;
   // qemu's user-mode network (and many a NAT) accepts the TCP connection
-  // before the SSH server is up: ssh retries within ConnectTimeout, and
-  // this waits for the master's socket to answer.
+  // before the SSH server is up, and Dropbear closes a connection at once
+  // while it has five unauthenticated ones from the address: the master is
+  // started again on such a failure, and waited for, up to connect_timeout.
   const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>((timeout + 2) * 1000));
+  const auto start_master = [&]() -> Expected<PipedChild> {
+    auto started = spawn_piped(ssh("", master_options), log_);
+    if (!started) return started.error();
+    ::close(started->stdin_fd);
+    ::close(started->stdout_fd);
+    master_pid_ = started->pid;
+    return started;
+  };
+  auto master = start_master();
+  if (!master) return master.error();
   for (;;) {
     int status = 0;
     if (::waitpid(master->pid, &status, WNOHANG) == master->pid) {
       master_pid_ = -1;
       const std::string said = read_file(log_).value_or("");
+      const bool transient = said.find("kex_exchange_identification") != std::string::npos ||
+                             said.find("Connection closed by remote host") != std::string::npos ||
+                             said.find("Connection reset by peer") != std::string::npos;
+      if (transient && !stopping_ && Clock::now() + std::chrono::milliseconds(300) < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        std::error_code ec;
+        std::filesystem::remove(log_, ec);  // what the next attempt says is what counts
+        master = start_master();
+        if (!master) return master.error();
+        continue;
+      }
       refused_ = said.find("Host key verification failed") != std::string::npos ||
                  said.find("Permission denied") != std::string::npos;
       return make_error(ExitCode::InfraError, explain_ssh_failure(endpoint_, said));

@@ -44,11 +44,13 @@ Expected<bool> FileMirror::add_file(const std::string& path, std::vector<FileEnt
   return add_entry(path, false, into);
 }
 
-Expected<bool> FileMirror::add_files_in(const std::string& dir, std::vector<FileEntry>& into) {
+Expected<bool> FileMirror::add_libraries_in(const std::string& dir, std::vector<FileEntry>& into) {
   std::error_code ec;
   if (auto added = add_entry(dir, true, into); !added) return added;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!entry.is_regular_file(ec)) continue;
+    const std::string name = entry.path().filename().string();
+    const auto so = name.find(".so");
+    if (!entry.is_regular_file(ec) || so == std::string::npos || (so + 3 != name.size() && name[so + 3] != '.')) continue;
     if (auto added = add_entry(entry.path().string(), false, into); !added) return added;
   }
   return true;

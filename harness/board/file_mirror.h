@@ -27,8 +27,10 @@ class FileMirror {
   Expected<bool> add_file(const std::string& path, std::vector<FileEntry>& into);
   // A directory and what is under it (see above for what is left out).
   Expected<bool> add_tree(const std::string& dir, std::vector<FileEntry>& into);
-  // The regular files directly in `dir` (a library directory).
-  Expected<bool> add_files_in(const std::string& dir, std::vector<FileEntry>& into);
+  // The shared libraries directly in `dir` (a RUNPATH or LD_LIBRARY_PATH
+  // directory: often the build directory itself, whose other files --
+  // .ninja_log, CMakeCache.txt -- are no test's business and change).
+  Expected<bool> add_libraries_in(const std::string& dir, std::vector<FileEntry>& into);
 
   // Most files a tree may hold before xrun says so instead of copying it.
   static constexpr std::size_t kMaxTreeFiles = 20000;
