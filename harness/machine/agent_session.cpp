@@ -337,7 +337,10 @@ void AgentSession::write_next() {
       return;
     }
     // A large transfer keeps the agent busy reading: that is not silence.
-    last_heard_ = Clock::now();
+    // (Only file contents count: a ping that a hung guest's socket buffer
+    // takes proves nothing.)
+    if (tx_queue_.front().size() > 4 && static_cast<unsigned char>(tx_queue_.front()[4]) == XRUN_OBJECT)
+      last_heard_ = Clock::now();
     tx_queue_.pop_front();
     write_next();
   });
