@@ -205,7 +205,10 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     for (auto& next : std::exchange(waiting, {})) asio::post(io_, std::move(next));
     const std::string log = read_file(link_.log()).value_or("");
     const std::string message = reason.rfind("board ", 0) == 0 ? reason : name() + ": " + reason;
-    const std::string full = message + (log.empty() ? "" : "; ssh said:" + quoted_tail(log, 4));
+    // What ssh said, unless the message already quotes it.
+    const std::string said = quoted_tail(log, 4);
+    const std::string last = said.substr(said.rfind("\n    ") == std::string::npos ? 0 : said.rfind("\n    ") + 5);
+    const std::string full = message + (log.empty() || message.find(last) != std::string::npos ? "" : "; ssh said:" + said);
     if (auto handler = std::exchange(ready_handler_, nullptr)) {
       if (session_) session_->close(full);
       handler(full);

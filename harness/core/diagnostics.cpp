@@ -69,4 +69,10 @@ std::string quoted(std::string_view value) {
   return out;
 }
 
+std::string format_seconds(double seconds) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3g s", seconds);
+  return buffer;
+}
+
 }  // namespace xrun

@@ -20,5 +20,7 @@ bool stderr_wants_color();
 // Quotes a value for a message the way a shell user would read it back:
 // "value" with backslash escapes for quotes and control characters.
 std::string quoted(std::string_view value);
+// "10 s", "0.25 s": a duration in a message (three significant digits).
+std::string format_seconds(double seconds);
 
 }  // namespace xrun

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <set>
 
+#include "core/diagnostics.h"
 #include "core/log.h"
 
 namespace xrun {
@@ -22,12 +23,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string format_seconds(double s) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3g s", s);
-  return buffer;
-}
 
 // Object pieces: large enough that a board's agent does one write() per
 // piece, small enough that a job's frames are not held up behind a binary.

@@ -39,12 +39,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string format_seconds(double s) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "%.3g s", s);
-  return buffer;
-}
-
 std::string last_lines(const std::string& text, std::size_t count) {
   std::size_t end = text.size();
   while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r')) --end;
