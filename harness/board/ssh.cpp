@@ -50,8 +50,10 @@ std::string seconds_text(double s) { return std::to_string(std::max(1, static_ca
 std::string quoted_tail(const std::string& text, std::size_t count) {
   std::vector<std::string> lines;
   std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // ssh ends its lines with CR LF at times
     if (!line.empty()) lines.push_back(line);
+  }
   std::string out;
   for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
   return out;
