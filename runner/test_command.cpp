@@ -20,6 +20,7 @@
 #include "engine/discovery.h"
 #include "engine/scheduler.h"
 #include "engine/selection.h"
+#include "report/github.h"
 #include "report/report_files.h"
 #include "report/terminal.h"
 #include "cli_parse.h"
@@ -39,7 +40,9 @@ struct TestOptions {
   std::optional<int> retries;
   std::vector<std::string> filters, excludes;
   bool fail_fast = false;
-  std::string partition, junit, json, isolation, config_file;
+  std::string partition, junit, json, html, baseline, isolation, config_file;
+  std::optional<double> slow, slowdown;
+  std::optional<std::size_t> slowest;
   bool verbose = false, list_only = false, no_cache = false;
   std::string backend;
   bool cold_boot = false;
@@ -115,6 +118,14 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_option("--partition", o.partition, "run slice K of N (K/N), for CI matrices");
   app.add_option("--junit", o.junit, "write a JUnit XML report");
   app.add_option("--json", o.json, "write a JSON report (schema: docs/report-schema.md)");
+  app.add_option("--html", o.html, "write an HTML report: one file that opens from disk, no network");
+  app.add_option("--baseline", o.baseline,
+                 "compare with an earlier run's JSON report: new failures, fixed, new and removed tests, slower tests");
+  app.add_option("--slowdown", o.slowdown,
+                 "with --baseline: a test is slower when its duration grew by more than PERCENT (default 50) and 0.1 s")
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, 1e6));
+  app.add_option("--slow", o.slow, "seconds before a running test is marked SLOW (default 60)")->check(seconds);
+  app.add_option("--slowest", o.slowest, "list the N slowest tests in the summary (default 5 on a terminal)");
   app.add_option("--isolation", o.isolation, "batch (a process per shard, default) or process (a process per test)")
       ->check(CLI::IsMember({"batch", "process"}));
   app.add_flag("--list", o.list_only, "list the tests that would run, then stop");
@@ -129,6 +140,8 @@ int test_command(const std::vector<std::string>& all_args) {
                "system mode: exec every test's program instead of forking it from a started copy");
   app.add_flag("-v,--verbose", o.verbose, "debug trace");
   if (auto stop = parse_subcommand(app, "test", args)) return *stop;
+  std::vector<std::string> command_line{"xrun", "test"};
+  command_line.insert(command_line.end(), all_args.begin(), all_args.end());
   init_logging(o.verbose);
 
   auto config = load_config(config_inputs_from_process(o.config_file.empty() ? std::nullopt
@@ -150,6 +163,19 @@ int test_command(const std::vector<std::string>& all_args) {
     options.groups.push_back({name, group.filter, group.binaries, static_cast<int>(group.max_jobs)});
   std::optional<std::string> junit = !o.junit.empty() ? std::optional(o.junit) : defaults.junit;
   std::optional<std::string> json = !o.json.empty() ? std::optional(o.json) : defaults.json;
+  std::optional<std::string> html = !o.html.empty() ? std::optional(o.html) : defaults.html;
+  // The baseline is read before anything runs: a wrong path is a usage error, not a lost run.
+  std::optional<RunReport> baseline;
+  if (!o.baseline.empty()) {
+    auto read = read_baseline(o.baseline);
+    if (!read) {
+      print_error(read.error().message);
+      return to_int(read.error().code);
+    }
+    baseline = std::move(*read);
+  }
+  SlowdownRule slowdown;
+  if (o.slowdown) slowdown.share = *o.slowdown / 100;
   std::optional<Partition> partition;
   if (!o.partition.empty()) {
     auto parsed = parse_partition(o.partition);
@@ -219,9 +245,14 @@ int test_command(const std::vector<std::string>& all_args) {
   auto tests = discover_tests(binaries, io, runner, o.no_cache ? ListingCache::disabled() : ListingCache::from_environment(),
                               listing_timeout);
   // No tests will run: the report files still say so, and why.
+  const auto report_setup = [&] {
+    ReportSetup setup{json, junit, html, partition ? std::optional(o.partition) : std::nullopt, command_line, baseline,
+                      o.baseline, slowdown};
+    return setup;
+  };
   const auto report_without_tests = [&](const std::string& why, bool stopped) {
-    if (o.list_only || (!json && !junit)) return;
-    ReportFiles files(io, json, junit, partition ? std::optional(o.partition) : std::nullopt);
+    if (o.list_only || (!json && !junit && !html)) return;
+    ReportFiles files(io, report_setup());
     files.finish_without_tests(why, stopped);
   };
   if (interrupted) {
@@ -244,8 +275,18 @@ int test_command(const std::vector<std::string>& all_args) {
 
   const bool interactive = ::isatty(STDOUT_FILENO) == 1;
   const char* no_color = std::getenv("NO_COLOR");
-  TerminalReporter terminal(io, stdout, interactive, interactive && !(no_color && *no_color));
-  ReportFiles files(io, json, junit, partition ? std::optional(o.partition) : std::nullopt);
+  TerminalOptions shown;
+  shown.interactive = interactive;
+  shown.color = interactive && !(no_color && *no_color);
+  shown.slow_seconds = o.slow ? o.slow : defaults.slow.value_or(60.0);
+  const std::size_t slowest =
+      o.slowest.value_or(defaults.slowest ? static_cast<std::size_t>(*defaults.slowest) : interactive ? 5 : 0);
+  shown.slowest = slowest;
+  shown.baseline = baseline ? &*baseline : nullptr;
+  shown.baseline_source = o.baseline;
+  shown.slowdown = slowdown;
+  TerminalReporter terminal(io, stdout, shown);
+  ReportFiles files(io, report_setup());
   Reporters reporters;
   reporters.add(&terminal);
   reporters.add(&files);
@@ -265,6 +306,9 @@ int test_command(const std::vector<std::string>& all_args) {
                 static_cast<double>(self.ru_stime.tv_sec) + static_cast<double>(self.ru_stime.tv_usec) / 1e6);
   runner.shutdown();
   hint_foreign_exec(results);
+  // Five slowest in a GitHub step summary even when the log is not a terminal.
+  if (auto problem = publish_to_github_actions(files.report(), stdout, o.slowest.value_or(std::max<std::size_t>(slowest, 5))))
+    print_warning(*problem);
   if (files.error()) {
     print_error(*files.error());
     return to_int(ExitCode::ReportNotWritten);

@@ -71,6 +71,9 @@ struct TestSettings {
   std::optional<bool> fail_fast;
   std::optional<std::string> junit;
   std::optional<std::string> json;
+  std::optional<std::string> html;
+  std::optional<double> slow;           // seconds before a running test is marked SLOW
+  std::optional<std::int64_t> slowest;  // the summary's list of the slowest tests
 };
 
 // Tests that must not run too many at once ([groups.NAME]): those of the

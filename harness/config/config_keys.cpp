@@ -141,6 +141,12 @@ constexpr ConfigKey kConfigKeys[] = {
      }},
     {"test", "junit", ValueType::String, "XRUN_TEST_JUNIT", "JUnit XML report path", test_path<&TestSettings::junit>},
     {"test", "json", ValueType::String, "XRUN_TEST_JSON", "JSON report path", test_path<&TestSettings::json>},
+    {"test", "html", ValueType::String, "XRUN_TEST_HTML", "HTML report path (one self-contained file)",
+     test_path<&TestSettings::html>},
+    {"test", "slow", ValueType::Number, "XRUN_TEST_SLOW", "seconds before a running test is marked SLOW (default 60)",
+     test_seconds<&TestSettings::slow>},
+    {"test", "slowest", ValueType::Integer, "XRUN_TEST_SLOWEST",
+     "the slowest tests the summary lists (default 5 on a terminal, else 0)", test_count<&TestSettings::slowest, 0>},
     {"targets.*", "boards", ValueType::StringArray, "",
      "backend \"board\": the boards ([boards.NAME]) that run the target's programs; jobs spread over them",
      [](const ConfigValue& v, const ConfigSlot& slot) {

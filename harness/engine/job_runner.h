@@ -64,6 +64,7 @@ using JobId = std::uint64_t;
 struct JobStarted {
   JobId id = 0;
   std::string backend;  // backend_name() of where it runs, or "native"
+  std::string target;   // the target it runs as ("aarch64"); empty when native
   // The job may wait in the runner (for a VM to boot or to be free):
   // Callbacks::started says when it really begins, and its timeout and
   // duration count from then.

@@ -207,8 +207,9 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
   watch_exit(child);
   read_more(child, child->out);
   if (!child->err.closed) read_more(child, child->err);
-  return JobStarted{child->id, plan->emulated ? std::string(backend_name(Backend::QemuUser))
-                                              : std::string(kNativeBackendName)};
+  return JobStarted{child->id,
+                    plan->emulated ? std::string(backend_name(Backend::QemuUser)) : std::string(kNativeBackendName),
+                    plan->target};
 }
 
 void ProcessRunner::watch_exit(const std::shared_ptr<Child>& child) {

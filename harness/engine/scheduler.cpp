@@ -66,6 +66,7 @@ struct Scheduler::State {
     bool failed_before = false;
     bool final = false;
     TestResult result;
+    std::vector<Attempt> history;  // the attempts before the last, for TestResult::history
   };
 
   // One unit in flight.
@@ -76,7 +77,8 @@ struct Scheduler::State {
     JobId job = 0;
     bool counted_in_group = false;
     std::string backend;
-    std::string machine;  // the board it ran on (JobRunner::machine_of)
+    std::string machine;  // the board or VM it ran on (JobRunner::machine_of)
+    std::string target;   // JobStarted::target
     std::unique_ptr<HarnessStream> stream;
     std::map<std::string, std::size_t> by_name;
     std::set<std::size_t> finished;
@@ -229,6 +231,7 @@ struct Scheduler::State {
     }
     r->job = started->id;
     r->backend = started->backend;
+    r->target = started->target;
     if (r->unit.group) {
       ++group_running[*r->unit.group];
       r->counted_in_group = true;
@@ -277,6 +280,7 @@ struct Scheduler::State {
     TestResult result = base_result(index);
     result.backend = r.backend;
       result.machine = r.machine;
+      result.target = r.target;
     result.duration_seconds = std::chrono::duration<double>(now() - r.test_start).count();
     result.status = verdict == Verdict::Passed ? Status::Passed : verdict == Verdict::Failed ? Status::Failed : Status::Skipped;
     result.message = verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
@@ -382,6 +386,7 @@ struct Scheduler::State {
       TestResult result = base_result(index);
       result.backend = r.backend;
       result.machine = r.machine;
+      result.target = r.target;
       result.duration_seconds =
           std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
       if (!exit.infra_error) {
@@ -428,6 +433,7 @@ struct Scheduler::State {
           TestResult result = base_result(index);
           result.backend = r.backend;
       result.machine = r.machine;
+      result.target = r.target;
           result.status = Status::InfraError;
           result.message = "the test harness exited without running this test";
           result.exit_code = exit.code;
@@ -471,6 +477,7 @@ struct Scheduler::State {
     result.attempts = st.attempts;
     if (is_test_failure(result.status) && st.attempts <= options.retries && !stopping) {
       st.failed_before = true;
+      st.history.push_back({result.status, result.duration_seconds, result.message});
       st.result = std::move(result);
       queue.push_back(Unit{{index}, group_of_test[index]});
       return;
@@ -478,6 +485,10 @@ struct Scheduler::State {
     if (result.status == Status::Passed && st.failed_before) {
       result.status = Status::Flaky;
       result.message = "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(options.retries + 1);
+    }
+    if (!st.history.empty()) {
+      result.history = std::move(st.history);
+      result.history.push_back({result.status, result.duration_seconds, result.message});
     }
     st.result = std::move(result);
     st.final = true;

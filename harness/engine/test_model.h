@@ -35,6 +35,13 @@ struct TestCase {
   std::vector<std::string> host_dirs;  // see JobRequest::host_dirs
 };
 
+// One run of a test that was retried (TestResult::history).
+struct Attempt {
+  Status status = Status::NotRun;
+  double duration_seconds = 0;
+  std::string message;
+};
+
 struct TestResult {
   std::string binary;
   std::string name;
@@ -48,7 +55,11 @@ struct TestResult {
   std::string message;             // one line: "SIGSEGV (signal 11)", "timed out after 2 s", ...
   std::string failure;             // a failed test: its assertion as the harness printed it (harness_stream.h)
   std::string backend;             // "qemu-user", "native"
-  std::string machine;             // the board that ran it ("" elsewhere)
+  std::string machine;             // the board or VM that ran it ("" under qemu-user)
+  std::string target;              // the target it ran as ("aarch64"); "" when native
+  // A retried test's attempts, first to last (the last is this result);
+  // empty when it ran once.
+  std::vector<Attempt> history;
 };
 
 // "SIGSEGV" for 11; "signal 77" for numbers without a name.

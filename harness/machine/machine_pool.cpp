@@ -303,7 +303,7 @@ Expected<JobStarted> MachinePool::start(const JobRequest& request, Callbacks cal
   grow(**pool);
   // It starts once a machine is up and free (a cold boot takes seconds):
   // the test's timeout and duration count from the agent's STARTED.
-  return JobStarted{job->id, std::string(backend_name(backend_)), true};
+  return JobStarted{job->id, std::string(backend_name(backend_)), spec->name, true};
 }
 
 void MachinePool::signal(JobId id, int sig) {

@@ -1,6 +1,9 @@
 #include "report/report.h"
 
+#include <sys/utsname.h>
 #include <unistd.h>
+
+#include <array>
 
 #include <cerrno>
 #include <cmath>
@@ -34,29 +37,95 @@ std::string verdict_line(const std::vector<TestResult>& tests) {
   return line;
 }
 
-std::string to_json(const RunReport& report) {
-  json tests = json::array();
-  for (const auto& t : report.tests) {
-    tests.push_back({
-        {"binary", t.binary},
-        {"name", t.name},
-        {"status", status_name(t.status)},
-        {"exit_code", t.exit_code ? json(*t.exit_code) : json(nullptr)},
-        {"signal", t.signal ? json(*t.signal) : json(nullptr)},
-        {"signal_name", t.signal ? json(signal_name(*t.signal)) : json(nullptr)},
-        {"duration_seconds", t.duration_seconds},
-        {"attempts", t.attempts},
-        {"message", t.message},
-        {"failure", t.failure.empty() ? json(nullptr) : json(t.failure)},
-        {"backend", t.backend},
-        {"machine", t.machine.empty() ? json(nullptr) : json(t.machine)},
-        {"output", t.output},
-        {"output_cut_bytes", t.output_cut_bytes},
-    });
+namespace {
+
+json compared_to_json(const std::vector<ComparedTest>& tests) {
+  json list = json::array();
+  for (const auto& t : tests) {
+    json entry = {{"binary", t.binary}, {"name", t.name}};
+    entry["status"] = t.status.empty() ? json(nullptr) : json(t.status);
+    entry["before"] = t.before.empty() ? json(nullptr) : json(t.before);
+    entry["duration_seconds"] = t.seconds;
+    entry["before_duration_seconds"] = t.before_seconds;
+    list.push_back(std::move(entry));
   }
+  return list;
+}
+
+std::vector<ComparedTest> compared_from_json(const json& list) {
+  std::vector<ComparedTest> tests;
+  if (!list.is_array()) return tests;
+  for (const auto& entry : list) {
+    ComparedTest t;
+    t.binary = entry.value("binary", "");
+    t.name = entry.value("name", "");
+    if (entry.contains("status") && entry["status"].is_string()) t.status = entry["status"].get<std::string>();
+    if (entry.contains("before") && entry["before"].is_string()) t.before = entry["before"].get<std::string>();
+    t.seconds = entry.value("duration_seconds", 0.0);
+    t.before_seconds = entry.value("before_duration_seconds", 0.0);
+    tests.push_back(std::move(t));
+  }
+  return tests;
+}
+
+// The sections of a comparison, by their JSON names.
+template <typename Comparison>
+auto comparison_sections(Comparison& c) {
+  return std::array{std::pair{"new_failures", &c.new_failures}, std::pair{"fixed", &c.fixed},
+                    std::pair{"still_failing", &c.still_failing}, std::pair{"new_tests", &c.new_tests},
+                    std::pair{"removed_tests", &c.removed_tests}, std::pair{"slower", &c.slower}};
+}
+
+json baseline_to_json(const BaselineComparison& c) {
+  json document = {{"source", c.source},
+                   {"started_at", c.started_at},
+                   {"slowdown", c.slowdown},
+                   {"slowdown_floor_seconds", c.slowdown_floor_seconds}};
+  for (const auto& [name, tests] : comparison_sections(c)) document[name] = compared_to_json(*tests);
+  return document;
+}
+
+BaselineComparison baseline_from_json(const json& document) {
+  BaselineComparison c;
+  c.source = document.value("source", "");
+  c.started_at = document.value("started_at", "");
+  c.slowdown = document.value("slowdown", 0.5);
+  c.slowdown_floor_seconds = document.value("slowdown_floor_seconds", 0.1);
+  for (const auto& [name, tests] : comparison_sections(c))
+    if (document.contains(name)) *tests = compared_from_json(document[name]);
+  return c;
+}
+
+}  // namespace
+
+json test_result_to_json(const TestResult& t) {
+  json history = json::array();
+  for (const auto& a : t.history)
+    history.push_back({{"status", status_name(a.status)}, {"duration_seconds", a.duration_seconds}, {"message", a.message}});
+  return {
+      {"binary", t.binary},
+      {"name", t.name},
+      {"status", status_name(t.status)},
+      {"exit_code", t.exit_code ? json(*t.exit_code) : json(nullptr)},
+      {"signal", t.signal ? json(*t.signal) : json(nullptr)},
+      {"signal_name", t.signal ? json(signal_name(*t.signal)) : json(nullptr)},
+      {"duration_seconds", t.duration_seconds},
+      {"attempts", t.attempts},
+      {"history", std::move(history)},
+      {"message", t.message},
+      {"failure", t.failure.empty() ? json(nullptr) : json(t.failure)},
+      {"backend", t.backend},
+      {"target", t.target.empty() ? json(nullptr) : json(t.target)},
+      {"machine", t.machine.empty() ? json(nullptr) : json(t.machine)},
+      {"output", t.output},
+      {"output_cut_bytes", t.output_cut_bytes},
+  };
+}
+
+json run_to_json(const RunReport& report) {
   json summary = json::object();
   for (const auto& [name, count] : summarize(report.tests)) summary[name] = count;
-  json document = {
+  return {
       {"schema", kReportSchema},
       {"xrun_version", XRUN_VERSION_STRING},
       {"started_at", report.started_at},
@@ -65,9 +134,18 @@ std::string to_json(const RunReport& report) {
       {"complete", report.complete},
       {"error", report.error ? json(*report.error) : json(nullptr)},
       {"partition", report.partition ? json(*report.partition) : json(nullptr)},
+      {"command_line", report.command_line},
+      {"host", report.host},
       {"summary", summary},
-      {"tests", tests},
+      {"baseline", report.baseline ? baseline_to_json(*report.baseline) : json(nullptr)},
   };
+}
+
+std::string to_json(const RunReport& report) {
+  json tests = json::array();
+  for (const auto& t : report.tests) tests.push_back(test_result_to_json(t));
+  json document = run_to_json(report);
+  document["tests"] = std::move(tests);
   // Test output is arbitrary bytes: invalid UTF-8 becomes U+FFFD instead of
   // an exception (the report must always be written).
   return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
@@ -92,6 +170,12 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
     if (document.contains("error") && document["error"].is_string()) report.error = document["error"].get<std::string>();
     if (document.contains("partition") && document["partition"].is_string())
       report.partition = document["partition"].get<std::string>();
+    if (document.contains("command_line") && document["command_line"].is_array())
+      for (const auto& word : document["command_line"])
+        if (word.is_string()) report.command_line.push_back(word.get<std::string>());
+    report.host = document.value("host", "");
+    if (document.contains("baseline") && document["baseline"].is_object())
+      report.baseline = baseline_from_json(document["baseline"]);
     // What the schema allows, field by field: a value out of range is the
     // file's error (named), never a wrapped number or an exception.
     std::size_t position = 0;
@@ -135,6 +219,14 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
       if (t.contains("failure") && t["failure"].is_string()) r.failure = t["failure"].get<std::string>();
       r.backend = t.value("backend", "");
       if (t.contains("machine") && t["machine"].is_string()) r.machine = t["machine"].get<std::string>();
+      if (t.contains("target") && t["target"].is_string()) r.target = t["target"].get<std::string>();
+      if (t.contains("history") && t["history"].is_array()) {
+        for (const auto& a : t["history"]) {
+          auto attempt_status = status_from_name(a.value("status", ""));
+          if (!attempt_status) return make_error(ExitCode::Usage, where + ".history: unknown status " + a.value("status", "\"\""));
+          r.history.push_back({*attempt_status, a.value("duration_seconds", 0.0), a.value("message", "")});
+        }
+      }
       r.output = t.value("output", "");
       r.output_cut_bytes = t.value("output_cut_bytes", std::uint64_t{0});
       report.tests.push_back(std::move(r));
@@ -143,6 +235,12 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
   } catch (const json::exception& e) {
     return make_error(ExitCode::Usage, source + ": malformed xrun test report: " + e.what());
   }
+}
+
+std::string host_description() {
+  utsname names{};
+  if (::uname(&names) != 0) return "";
+  return std::string(names.nodename) + " (" + names.machine + ")";
 }
 
 std::string utc_now_iso8601() {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,24 @@ namespace xrun {
 
 inline constexpr const char* kReportSchema = "xrun-test-report/1";
 
+// A test as a comparison names it, with its status on either side.
+struct ComparedTest {
+  std::string binary, name;
+  std::string status;         // now ("" when removed)
+  std::string before;         // in the baseline ("" when new)
+  double seconds = 0, before_seconds = 0;
+};
+
+// What changed since a baseline report (`--baseline PREV.json`); see
+// report/baseline.h for how tests are matched.
+struct BaselineComparison {
+  std::string source;          // the baseline's path, as given
+  std::string started_at;      // the baseline run's
+  double slowdown = 0.5;       // a test is slower when its duration grew by more than this share...
+  double slowdown_floor_seconds = 0.1;  // ...and by more than this
+  std::vector<ComparedTest> new_failures, fixed, still_failing, new_tests, removed_tests, slower;
+};
+
 struct RunReport {
   std::string started_at;        // ISO 8601 UTC
   double duration_seconds = 0;
@@ -23,6 +42,9 @@ struct RunReport {
   bool complete = true;
   std::optional<std::string> error;  // why no tests ran (the listing failed)
   std::optional<std::string> partition;  // "2/4"
+  std::vector<std::string> command_line;  // xrun's argv, as given
+  std::string host;              // "ci-runner-3 (x86_64)": where xrun ran
+  std::optional<BaselineComparison> baseline;
   std::vector<TestResult> tests;
 };
 
@@ -34,10 +56,16 @@ std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& test
 std::string verdict_line(const std::vector<TestResult>& tests);
 
 std::string to_json(const RunReport& report);
+// Pieces of to_json() for the other writers (the HTML report embeds them):
+// the run without its tests, and one test.
+nlohmann::json run_to_json(const RunReport& report);
+nlohmann::json test_result_to_json(const TestResult& test);
 Expected<RunReport> report_from_json(const std::string& text, const std::string& source);
 
 
 // "2026-11-22T10:00:00Z"
 std::string utc_now_iso8601();
+// This machine's name and architecture, for RunReport::host.
+std::string host_description();
 
 }  // namespace xrun

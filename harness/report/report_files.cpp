@@ -5,11 +5,11 @@
 
 namespace xrun {
 
-ReportFiles::ReportFiles(boost::asio::io_context& io, std::optional<std::string> json_path,
-                         std::optional<std::string> junit_path, std::optional<std::string> partition,
-                         std::chrono::milliseconds interval)
-    : json_path_(std::move(json_path)), junit_path_(std::move(junit_path)), interval_(interval), flush_(io) {
-  report_.partition = std::move(partition);
+ReportFiles::ReportFiles(boost::asio::io_context& io, ReportSetup setup, std::chrono::milliseconds interval)
+    : setup_(std::move(setup)), interval_(interval), flush_(io) {
+  report_.partition = setup_.partition;
+  report_.command_line = setup_.command_line;
+  report_.host = host_description();
   report_.started_at = utc_now_iso8601();
   report_.complete = false;
   start_ = std::chrono::steady_clock::now();
@@ -69,11 +69,16 @@ void ReportFiles::finish_without_tests(const std::string& why, bool interrupted)
 void ReportFiles::write() {
   const auto begin = std::chrono::steady_clock::now();
   if (!report_.complete) report_.duration_seconds = std::chrono::duration<double>(begin - start_).count();
-  for (const auto& [path, render] : {std::pair{json_path_, &to_json}, std::pair{junit_path_, &to_junit_xml}}) {
-    if (!path) continue;
-    auto written = write_file_atomically(*path, render(report_));
+  if (setup_.baseline)
+    report_.baseline = compare_with_baseline(report_.tests, *setup_.baseline, setup_.baseline_source, setup_.slowdown);
+  const auto save = [&](const std::optional<std::string>& path, const auto& render) {
+    if (!path) return;
+    auto written = write_file_atomically(*path, render());
     if (!written && !error_) error_ = written.error().message;
-  }
+  };
+  save(setup_.json_path, [&] { return to_json(report_); });
+  save(setup_.junit_path, [&] { return to_junit_xml(report_); });
+  save(setup_.html_path, [&] { return html_.render(report_); });
   last_write_ = std::chrono::steady_clock::now();
   last_cost_ = last_write_ - begin;
   ++writes_;

@@ -1,4 +1,4 @@
-// Keeps the --json and --junit files up to date while the run goes on: each
+// Keeps the --json, --junit and --html files up to date while the run goes on: each
 // rewrite is atomic, and always at the end. Whatever stops xrun (Ctrl-C, a
 // crash, kill -9, a CI timeout) leaves valid files: every planned test is in
 // them from the start (not-run until it has a result), and "complete" says
@@ -19,14 +19,25 @@
 #include <string>
 
 #include "engine/reporter.h"
+#include "report/baseline.h"
+#include "report/html.h"
 #include "report/report.h"
 
 namespace xrun {
 
+struct ReportSetup {
+  std::optional<std::string> json_path, junit_path, html_path;
+  std::optional<std::string> partition;   // "2/4"
+  std::vector<std::string> command_line;  // for RunReport::command_line
+  // --baseline: every rewrite compares with it (RunReport::baseline).
+  std::optional<RunReport> baseline;
+  std::string baseline_source;
+  SlowdownRule slowdown;
+};
+
 class ReportFiles final : public Reporter {
  public:
-  ReportFiles(boost::asio::io_context& io, std::optional<std::string> json_path,
-              std::optional<std::string> junit_path, std::optional<std::string> partition,
+  ReportFiles(boost::asio::io_context& io, ReportSetup setup,
               std::chrono::milliseconds interval = std::chrono::milliseconds(250));
 
   void on_plan(const std::vector<TestCase>& tests) override;
@@ -36,6 +47,8 @@ class ReportFiles final : public Reporter {
   // why, and that the run did not complete.
   void finish_without_tests(const std::string& why, bool interrupted);
 
+  // The run as the files last said it.
+  const RunReport& report() const { return report_; }
   // How many times the files were rewritten (for tests of the schedule).
   std::size_t writes() const { return writes_; }
   // The first write error, if any (reported once, at the end).
@@ -44,8 +57,9 @@ class ReportFiles final : public Reporter {
  private:
   void write();
 
-  std::optional<std::string> json_path_, junit_path_;
+  ReportSetup setup_;
   RunReport report_;
+  HtmlReportWriter html_;
   std::chrono::steady_clock::time_point start_, last_write_;
   std::chrono::milliseconds interval_;
   std::chrono::steady_clock::duration last_cost_{0};  // of the last rewrite

@@ -1,5 +1,6 @@
 #include "report/terminal.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "report/report.h"
@@ -73,8 +74,8 @@ std::string terminal_safe(std::string_view text, bool keep_colors) {
   return out;
 }
 
-TerminalReporter::TerminalReporter(boost::asio::io_context& io, std::FILE* out, bool interactive, bool color)
-    : timer_(io), out_(out), interactive_(interactive), color_(color) {}
+TerminalReporter::TerminalReporter(boost::asio::io_context& io, std::FILE* out, TerminalOptions options)
+    : timer_(io), out_(out), options_(std::move(options)), interactive_(options_.interactive), color_(options_.color) {}
 
 std::string TerminalReporter::paint(std::string_view text, const char* code) const {
   if (!color_) return std::string(text);
@@ -92,7 +93,7 @@ std::string TerminalReporter::result_line(const TestResult& r) const {
 void TerminalReporter::on_plan(const std::vector<TestCase>& tests) {
   total_ = tests.size();
   std::fprintf(out_, "xrun: running %zu tests\n", total_);
-  if (interactive_) tick();
+  if (interactive_ || options_.slow_seconds) tick();
   std::fflush(out_);
 }
 
@@ -100,13 +101,30 @@ void TerminalReporter::tick() {
   timer_.expires_after(std::chrono::milliseconds(200));
   timer_.async_wait([this](const auto& error) {
     if (error || finished_) return;
+    report_slow_tests();
     draw_progress();
     tick();
   });
 }
 
 void TerminalReporter::on_test_started(const TestCase& test) {
-  running_[display_name(test.binary, test.name)] = std::chrono::steady_clock::now();
+  running_[display_name(test.binary, test.name)] = {std::chrono::steady_clock::now(), 0};
+}
+
+void TerminalReporter::report_slow_tests() {
+  if (!options_.slow_seconds) return;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto& [name, test] : running_) {
+    const double seconds = std::chrono::duration<double>(now - test.since).count();
+    const int periods = static_cast<int>(seconds / *options_.slow_seconds);
+    if (periods <= test.slow_periods) continue;
+    test.slow_periods = periods;
+    char head[64];
+    std::snprintf(head, sizeof head, "%8s [>%7.3fs] ", "SLOW", periods * *options_.slow_seconds);
+    clear_progress();
+    std::fprintf(out_, "%s%s\n", paint(head, "33").c_str(), name.c_str());
+    std::fflush(out_);
+  }
 }
 
 void TerminalReporter::on_result(const TestResult& result) {
@@ -136,8 +154,8 @@ void TerminalReporter::draw_progress() {
   std::string slowest;
   double slowest_seconds = -1;
   const auto now = std::chrono::steady_clock::now();
-  for (const auto& [name, since] : running_) {
-    const double seconds = std::chrono::duration<double>(now - since).count();
+  for (const auto& [name, test] : running_) {
+    const double seconds = std::chrono::duration<double>(now - test.since).count();
     if (seconds > slowest_seconds) slowest_seconds = seconds, slowest = name;
   }
   char line[512];
@@ -169,6 +187,9 @@ void TerminalReporter::on_finish(const std::vector<TestResult>& results, double 
     if (!output.empty() && output.back() != '\n') output += '\n';
     std::fwrite(output.data(), 1, output.size(), out_);
   }
+  print_slowest(results);
+  if (options_.baseline)
+    print_comparison(compare_with_baseline(results, *options_.baseline, options_.baseline_source, options_.slowdown));
   const auto counts = summarize(results);
   char title[96];
   std::snprintf(title, sizeof title, "Summary%s, %.2fs:", interrupted ? " (interrupted)" : "", seconds);
@@ -181,6 +202,48 @@ void TerminalReporter::on_finish(const std::vector<TestResult>& results, double 
   std::fprintf(out_, "  %-12s %6zu\n", "total", counts.at("total"));
   std::fprintf(out_, "%s\n", verdict_line(results).c_str());
   std::fflush(out_);
+}
+
+void TerminalReporter::print_slowest(const std::vector<TestResult>& results) {
+  if (options_.slowest == 0) return;
+  std::vector<const TestResult*> ran;
+  for (const auto& r : results)
+    if (r.status != Status::NotRun && r.status != Status::Skipped) ran.push_back(&r);
+  if (ran.empty()) return;
+  const std::size_t shown = std::min(options_.slowest, ran.size());
+  std::partial_sort(ran.begin(), ran.begin() + static_cast<std::ptrdiff_t>(shown), ran.end(),
+                    [](const TestResult* a, const TestResult* b) { return a->duration_seconds > b->duration_seconds; });
+  std::fprintf(out_, "\n%s\n", paint("Slowest " + std::to_string(shown) + ":", "1").c_str());
+  for (std::size_t i = 0; i < shown; ++i)
+    std::fprintf(out_, "  %9.3fs  %s\n", ran[i]->duration_seconds, display_name(ran[i]->binary, ran[i]->name).c_str());
+}
+
+void TerminalReporter::print_comparison(const BaselineComparison& c) {
+  const auto count = [](std::size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+  };
+  std::string title = "Compared with " + terminal_safe(c.source, false) + (c.started_at.empty() ? "" : " (" + c.started_at + ")") + ":";
+  std::fprintf(out_, "\n%s %s, %s, %s, %s, %s, %s\n", paint(title, "1").c_str(),
+               count(c.new_failures.size(), "new failure", "new failures").c_str(), count(c.fixed.size(), "fixed", "fixed").c_str(),
+               count(c.still_failing.size(), "still failing", "still failing").c_str(),
+               count(c.new_tests.size(), "new test", "new tests").c_str(),
+               count(c.removed_tests.size(), "removed", "removed").c_str(), count(c.slower.size(), "slower", "slower").c_str());
+  // What needs attention, a screenful at most; the HTML and JSON reports list all.
+  constexpr std::size_t kShown = 10;
+  const auto list = [&](const char* label, const std::vector<ComparedTest>& tests, const char* color, bool durations) {
+    for (std::size_t i = 0; i < tests.size() && i < kShown; ++i) {
+      const auto& t = tests[i];
+      std::string line = display_name(t.binary, t.name);
+      char detail[96];
+      if (durations) std::snprintf(detail, sizeof detail, " (%.3fs -> %.3fs)", t.before_seconds, t.seconds);
+      else std::snprintf(detail, sizeof detail, " (%s -> %s)", t.before.empty() ? "new" : t.before.c_str(), t.status.c_str());
+      std::fprintf(out_, "  %s %s%s\n", paint(label, color).c_str(), line.c_str(), detail);
+    }
+    if (tests.size() > kShown) std::fprintf(out_, "  ... and %zu more %s\n", tests.size() - kShown, label);
+  };
+  list("new failure:", c.new_failures, "1;31", false);
+  list("fixed:", c.fixed, "32", false);
+  list("slower:", c.slower, "33", true);
 }
 
 }  // namespace xrun

@@ -1,8 +1,10 @@
 // What `xrun test` prints. On a terminal: a live progress line (done/total,
 // failures so far, the slowest running test) with failures printed above it
-// as they happen. Otherwise: one plain line per finished test. At the end:
-// each failure with its output, and a summary table. Colour only on a
-// terminal, never with NO_COLOR.
+// as they happen. Otherwise: one plain line per finished test. Either way, a
+// test still running after `slow_seconds` gets a SLOW line (again at each
+// multiple), as nextest's slow-timeout does. At the end: each failure with
+// its output, the slowest tests, what changed since the baseline, and a
+// summary table. Colour only on a terminal, never with NO_COLOR.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -12,6 +14,7 @@
 #include <map>
 
 #include "engine/reporter.h"
+#include "report/baseline.h"
 
 namespace xrun {
 
@@ -22,10 +25,20 @@ namespace xrun {
 // at a NUL).
 std::string terminal_safe(std::string_view text, bool keep_colors);
 
+struct TerminalOptions {
+  bool interactive = false;  // a terminal: the progress line
+  bool color = false;
+  std::optional<double> slow_seconds = 60;
+  std::size_t slowest = 0;   // the summary lists this many of the slowest tests
+  const RunReport* baseline = nullptr;  // --baseline: the summary says what changed
+  std::string baseline_source;
+  SlowdownRule slowdown;
+};
+
 class TerminalReporter final : public Reporter {
  public:
-  // `io` drives the progress line's refresh on a terminal.
-  TerminalReporter(boost::asio::io_context& io, std::FILE* out, bool interactive, bool color);
+  // `io` drives the progress line's refresh and the SLOW lines.
+  TerminalReporter(boost::asio::io_context& io, std::FILE* out, TerminalOptions options);
 
   void on_plan(const std::vector<TestCase>& tests) override;
   void on_test_started(const TestCase& test) override;
@@ -36,14 +49,23 @@ class TerminalReporter final : public Reporter {
   void draw_progress();
   void clear_progress();
   void tick();
+  void report_slow_tests();
+  void print_slowest(const std::vector<TestResult>& results);
+  void print_comparison(const BaselineComparison& comparison);
   std::string paint(std::string_view text, const char* code) const;
   std::string result_line(const TestResult& result) const;
 
+  struct RunningTest {
+    std::chrono::steady_clock::time_point since;
+    int slow_periods = 0;  // SLOW lines printed so far
+  };
+
   boost::asio::steady_timer timer_;
   std::FILE* out_;
+  TerminalOptions options_;
   bool interactive_, color_;
   std::size_t total_ = 0, done_ = 0, failures_ = 0;
-  std::map<std::string, std::chrono::steady_clock::time_point> running_;
+  std::map<std::string, RunningTest> running_;
   bool progress_shown_ = false;
   bool finished_ = false;
 };

@@ -88,6 +88,8 @@ class Vm final : public Machine, public std::enable_shared_from_this<Vm> {
   bool alive() const override { return !dead_; }
   bool ready() const override { return ready_; }
   std::string name() const override;
+  // "VM 2 (debian-aarch64)": which of the run's VMs a test ran in.
+  std::string report_name() const override { return name(); }
 
   bool failed() const;  // died on its own (not by kill()): its console log is worth keeping
   int index() const { return index_; }

@@ -49,7 +49,7 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
     job->callbacks.started();
     step(job);
   });
-  return JobStarted{job->id, "fake", true};
+  return JobStarted{job->id, "fake", "", true};
 }
 
 void FakeJobRunner::step(const std::shared_ptr<Job>& job) {

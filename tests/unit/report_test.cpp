@@ -136,7 +136,7 @@ TEST(Terminal, TheFailureSummaryHasTheOutputAfterANul) {
   char* buffer = nullptr;
   std::size_t size = 0;
   std::FILE* out = ::open_memstream(&buffer, &size);
-  TerminalReporter terminal(io, out, false, false);
+  TerminalReporter terminal(io, out, TerminalOptions{});
   TestResult failed{"/b/suite", "A.b", Status::Failed};
   failed.output = std::string("[ RUN      ] A.b\n\0x.cpp:3: Failure\n[  FAILED  ] A.b (0 ms)\n", 59);
   terminal.on_finish({failed}, 1.0, false);
@@ -177,7 +177,10 @@ nlohmann::json read(const std::string& path) {
 TEST(ReportFiles, ThePlanIsWrittenFirstAndCompleteComesLast) {
   xrun::testing::TempDir dir;
   boost::asio::io_context io;
-  ReportFiles files(io, dir.path() + "/r.json", dir.path() + "/r.xml", std::nullopt, std::chrono::milliseconds(0));
+  ReportSetup setup;
+  setup.json_path = dir.path() + "/r.json";
+  setup.junit_path = dir.path() + "/r.xml";
+  ReportFiles files(io, setup, std::chrono::milliseconds(0));
   const auto plan = planned(3);
   files.on_plan(plan);
   auto report = read(dir.path() + "/r.json");
@@ -200,7 +203,10 @@ TEST(ReportFiles, ThePlanIsWrittenFirstAndCompleteComesLast) {
 TEST(ReportFiles, RewritesAdaptToWhatTheyCost) {
   xrun::testing::TempDir dir;
   boost::asio::io_context io;
-  ReportFiles files(io, dir.path() + "/r.json", dir.path() + "/r.xml", std::nullopt, std::chrono::milliseconds(0));
+  ReportSetup setup;
+  setup.json_path = dir.path() + "/r.json";
+  setup.junit_path = dir.path() + "/r.xml";
+  ReportFiles files(io, setup, std::chrono::milliseconds(0));
   const auto plan = planned(5000);
   files.on_plan(plan);
   for (const auto& t : plan) files.on_result(TestResult{t.binary, t.name, Status::Passed, 0, std::nullopt, 0.001});

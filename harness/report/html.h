@@ -1,0 +1,49 @@
+// The HTML report (`xrun test --html`, `xrun report html`): one
+// self-contained file that opens from disk or a CI artifact with no network.
+// The page and its script are harness/report/html/, compiled into xrun; the
+// run is embedded as JSON (schema: docs/report-schema.md, "The HTML report").
+//
+// What keeps it small and fast at 20,000 tests:
+//   - an output of more than kCompressAbove bytes is deflated and
+//     base64-encoded, and decoded only when its test is opened (or a search
+//     reaches it);
+//   - a passed or skipped test keeps at most kPassedHead + kPassedTail bytes
+//     of its output (the rest is in the JSON report); a failing one keeps all
+//     that xrun captured;
+//   - the page puts only the rows in sight into the DOM.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+#include "report/report.h"
+
+namespace xrun {
+
+class HtmlReportWriter {
+ public:
+  static constexpr std::size_t kCompressAbove = 1024;
+  static constexpr std::size_t kPassedHead = 4096, kPassedTail = 4096;
+
+  // The whole page. A writer that rewrites the report during a run encodes
+  // each test's output once: it keeps what it encoded until the test's
+  // output changes.
+  std::string render(const RunReport& report);
+
+ private:
+  struct EncodedOutput {
+    std::size_t hash = 0;
+    std::string json;      // the "o" value
+    std::uint64_t cut = 0;  // "hc": bytes of a passed test's output left out
+  };
+  const EncodedOutput& encode_output(const TestResult& test);
+  std::unordered_map<std::string, EncodedOutput> outputs_;  // by binary '\0' name
+};
+
+std::string to_html(const RunReport& report);
+
+// zlib's format (RFC 1950), what DecompressionStream("deflate") reads.
+std::string deflate_zlib(std::string_view bytes);
+std::string base64_encode(std::string_view bytes);
+
+}  // namespace xrun
