@@ -18,7 +18,8 @@ TestResult result(const std::string& binary, const std::string& name, Status sta
 TEST(HtmlReport, HostileOutputNeverLeavesTheDataElement) {
   RunReport report;
   auto t = result("/b/suite", "Hostile.</script><b>", Status::Failed);
-  t.output = std::string("</script><script>alert(1)</script><!-- \x1b[31m\0\xff", 52);
+  static constexpr char kHostile[] = "</script><script>alert(1)</script><!-- \x1b[31m\0\xff";
+  t.output = std::string(kHostile, sizeof kHostile - 1);
   report.tests.push_back(t);
   const std::string page = to_html(report);
   const auto data = page.find("id=\"xrun-data\">");
