@@ -32,7 +32,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 build=(g++ cmake ninja-build meson pkg-config git file libxml2-utils bc ccache
        libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-       libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev)
+       libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev zlib1g-dev)
 qemu=(qemu-user qemu-system-arm kmod make flex bison xz-utils)
 cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
        gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf
