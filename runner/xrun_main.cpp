@@ -22,6 +22,7 @@ usage:
   xrun test --cargo [-- CARGO ARGS]        ... the test binaries `cargo test` builds
   xrun test --ctest BUILD_DIR              ... the tests CTest knows
   xrun report merge A.json B.json ...      merge the reports of --partition shards
+  xrun report html A.json... [-o OUT]      the HTML report of a run (or of merged shards)
   xrun binfmt install|uninstall|status [--arch A]   run foreign ELF files through xrun (binfmt_misc)
   xrun setup cargo|cmake|meson --target T [--print] wire a build system to xrun
   xrun doctor [--target T]                 what each target runs with, and what is missing

@@ -20,7 +20,7 @@ int setup_command(const std::vector<std::string>& args);    // xrun setup cargo|
 int binfmt_command(const std::vector<std::string>& args);   // xrun binfmt install|uninstall|status
 int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]
 int test_command(const std::vector<std::string>& args);     // xrun test [OPTIONS] [BINARY...]
-int report_command(const std::vector<std::string>& args);   // xrun report merge ...
+int report_command(const std::vector<std::string>& args);   // xrun report merge|html ...
 int image_command(const std::vector<std::string>& args);    // xrun image build|list|rm
 int board_command(const std::vector<std::string>& args);    // xrun board list|check
 

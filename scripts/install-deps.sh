@@ -15,6 +15,7 @@
 #               which is the sysroot xrun runs dynamic programs against
 #   boards      the board backend drives the user's own OpenSSH client (ssh, ssh-keygen);
 #               the board tests' stand-in boards are built with cpio and dpkg-deb
+#   report      headless Chromium loads the HTML report from file:// in the report tests
 #   rust        Debian's rustc/cargo plus the arm64 standard library, so a Rust crate
 #               cross-builds for aarch64-unknown-linux-gnu without any download.
 #               This needs the arm64 architecture in dpkg, which also pulls in the
@@ -44,6 +45,7 @@ cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
        libc6-dev-riscv64-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
        libc6-dev-mips64el-cross libc6-dev-i386-cross)
 boards=(openssh-client cpio)
+report=(chromium)
 rust=(rustc cargo libstd-rust-dev:arm64)
 
 # arm64 and armhf packages: Rust's arm64 standard library, and what
@@ -64,7 +66,7 @@ update_indexes() {
 }
 
 missing=()
-for p in "${build[@]}" "${qemu[@]}" "${cross[@]}" "${boards[@]}" "${rust[@]}"; do
+for p in "${build[@]}" "${qemu[@]}" "${cross[@]}" "${boards[@]}" "${report[@]}" "${rust[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
 

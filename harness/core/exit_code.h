@@ -12,7 +12,7 @@ enum class ExitCode : int {
   TestsFailed = 1,     // `xrun test`: at least one test failed, crashed or timed out
   Usage = 2,           // bad command line or configuration (xrun.toml, XRUN_*)
   InfraError = 3,      // `xrun test`/`doctor`: the emulation could not run something
-  ReportNotWritten = 4,  // `xrun test`/`report merge`: a report file could not be written (an I/O error)
+  ReportNotWritten = 4,  // `xrun test`/`report merge`/`report html`: a report file could not be written (an I/O error)
   CannotExecute = 126, // the program exists but cannot be run: not ELF, unknown
                        // architecture, missing qemu, sysroot or loader
   NotFound = 127,      // the program does not exist

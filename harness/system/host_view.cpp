@@ -95,11 +95,11 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
   for (const auto& [shown, shown_writable] : shown_)
     if (shown != dir && inside(shown, dir)) inner.push_back({shown, root_ + shown, shown_writable});
   std::sort(inner.begin(), inner.end(), [](const Inner& a, const Inner& b) { return a.source.size() < b.source.size(); });
-  const auto show = [](const char* source, const char* at, bool bind, bool writable) {
+  const auto show = [](const char* source, const char* at, bool bind, bool read_write) {
     if (bind && ::mount(source, at, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
-    if (!bind || !writable) {
+    if (!bind || !read_write) {
       const unsigned long keep = locked_flags(at);
-      if (::mount(nullptr, at, nullptr, MS_REMOUNT | MS_BIND | keep | (writable ? 0 : MS_RDONLY), nullptr) != 0)
+      if (::mount(nullptr, at, nullptr, MS_REMOUNT | MS_BIND | keep | (read_write ? 0 : MS_RDONLY), nullptr) != 0)
         return errno;
     }
     return 0;

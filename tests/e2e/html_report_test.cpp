@@ -1,0 +1,215 @@
+// The HTML report as a person sees it: real runs of the hostile GoogleTest
+// suite under qemu-user, their reports opened from file:// in headless
+// Chromium, and the DOM the page's script built checked against the JSON
+// report of the same run.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "e2e/xrun_runner.h"
+#include "support/browser.h"
+#include "support/report_json.h"
+#include "support/temp_dir.h"
+
+namespace xrun::testing {
+namespace {
+
+using nlohmann::json;
+
+// Chip counts as the page shows them: status -> count.
+std::map<std::string, int> chip_counts(const std::string& dom) {
+  std::map<std::string, int> out;
+  const std::regex chip(R"re(data-status="([a-z-]+)" data-count="(\d+)")re");
+  for (auto it = std::sregex_iterator(dom.begin(), dom.end(), chip); it != std::sregex_iterator(); ++it)
+    out[(*it)[1]] = std::stoi((*it)[2]);
+  return out;
+}
+
+// The names of the rows in the list, in order.
+std::vector<std::string> row_names(const std::string& dom) {
+  return all_matches(dom, R"re(<span class="name"[^>]*>[^<]* ([^<]+)</span>)re");
+}
+std::vector<std::string> row_statuses(const std::string& dom) {
+  return all_matches(dom, R"re(class="row[^"]*" href="[^"]*" data-index="\d+" data-status="([a-z-]+)")re");
+}
+std::string shown_count(const std::string& dom) { return all_matches(dom, R"re(data-shown="(\d+)")re").at(0); }
+
+class HtmlReportInBrowser : public ::testing::Test {
+ protected:
+  // One run of the whole suite: every status the page has a chip for but
+  // infra-error and not-run (CtrlC... below has not-run).
+  void SetUp() override {
+    auto r = run_xrun({"test", XRUN_GTEST_SUITE, "--timeout", "2", "--retries", "1", "--json", json_path_, "--html",
+                       html_path_},
+                      {.env = environment_with({"FLAKY_DIR=" + dir_.path(), "SPEW_BYTES=20000"}), .timeout_seconds = 240});
+    ASSERT_EQ(r.exit_code, 1) << describe(r);
+    report_ = read_json(json_path_);
+  }
+  int index_of(const std::string& name) const {
+    for (std::size_t i = 0; i < report_["tests"].size(); ++i)
+      if (report_["tests"][i]["name"] == name) return static_cast<int>(i);
+    ADD_FAILURE() << name << " is not in the report";
+    return -1;
+  }
+
+  TempDir dir_;
+  const std::string json_path_ = dir_.path() + "/r.json";
+  const std::string html_path_ = dir_.path() + "/r.html";
+  json report_;
+};
+
+TEST_F(HtmlReportInBrowser, EveryChipCountsWhatTheJsonReportCounts) {
+  const auto page = load_in_chromium(html_path_);
+  ASSERT_TRUE(page.loaded) << page.problem;
+  const auto chips = chip_counts(page.dom);
+  for (const auto& [status, count] : report_["summary"].items()) {
+    const std::string chip = status == "total" ? "all" : status;
+    ASSERT_TRUE(chips.count(chip)) << "no chip for " << status;
+    EXPECT_EQ(chips.at(chip), count.get<int>()) << status;
+  }
+  EXPECT_GT(chips.at("flaky"), 0);
+  EXPECT_GT(chips.at("timed-out"), 0);
+  EXPECT_EQ(shown_count(page.dom), std::to_string(report_["tests"].size()));
+  // The run's own facts are in the header.
+  EXPECT_NE(page.dom.find("<dt>command</dt><dd>xrun test " + std::string(XRUN_GTEST_SUITE)), std::string::npos);
+  EXPECT_NE(page.dom.find("<dt>started</dt><dd>" + report_["started_at"].get<std::string>() + "</dd>"),
+            std::string::npos);
+}
+
+TEST_F(HtmlReportInBrowser, ACrashedTestShowsItsSignal) {
+  const auto list = load_in_chromium(html_path_, "status=crashed");
+  ASSERT_TRUE(list.loaded) << list.problem;
+  EXPECT_EQ(row_names(list.dom), (std::vector<std::string>{"Crash.Segfault", "Crash.Abort"}));
+  EXPECT_NE(list.dom.find("crashed (SIGSEGV 1, SIGABRT 1)"), std::string::npos) << "the chip names the signals";
+
+  const auto detail = load_in_chromium(html_path_, "status=crashed&test=" + std::to_string(index_of("Crash.Segfault")));
+  ASSERT_TRUE(detail.loaded) << detail.problem;
+  EXPECT_NE(detail.dom.find("<th>signal</th><td>11 (SIGSEGV)</td>"), std::string::npos);
+  EXPECT_NE(detail.dom.find("<th>ran on</th><td>qemu-user · aarch64</td>"), std::string::npos);
+  const std::string output = element_inner_html(detail.dom, R"(<pre id="output" data-state="ready">)", "pre");
+  EXPECT_NE(output.find("before the crash"), std::string::npos) << output;
+}
+
+TEST_F(HtmlReportInBrowser, ASearchNarrowsTheListByNameAndByOutput) {
+  const auto by_name = load_in_chromium(html_path_, "q=segf");
+  ASSERT_TRUE(by_name.loaded) << by_name.problem;
+  EXPECT_EQ(row_names(by_name.dom), std::vector<std::string>{"Crash.Segfault"});
+  EXPECT_EQ(shown_count(by_name.dom), "1");
+  // Only in a test's output; Spew.Output's is compressed in the page and
+  // searched in the background.
+  const auto by_output = load_in_chromium(html_path_, "q=invalid%20utf-8");
+  ASSERT_TRUE(by_output.loaded) << by_output.problem;
+  EXPECT_EQ(row_names(by_output.dom), std::vector<std::string>{"Hostile.Output"});
+  const auto compressed = load_in_chromium(html_path_, "q=yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy");
+  ASSERT_TRUE(compressed.loaded) << compressed.problem;
+  EXPECT_EQ(row_names(compressed.dom), std::vector<std::string>{"Spew.Output"});
+}
+
+TEST_F(HtmlReportInBrowser, ChipsFilterTheListAndTheLinkKeepsTheView) {
+  const auto page = load_in_chromium(html_path_, "status=failed,timed-out&sort=name");
+  ASSERT_TRUE(page.loaded) << page.problem;
+  EXPECT_EQ(row_names(page.dom), (std::vector<std::string>{"Fail.Assertion", "Hang.Forever"}));
+  EXPECT_EQ(row_statuses(page.dom), (std::vector<std::string>{"failed", "timed-out"}));
+  // The chips of the view are shown as chosen.
+  EXPECT_NE(page.dom.find(R"(data-status="failed" data-count="1" class="active")"), std::string::npos);
+  EXPECT_NE(page.dom.find(R"(data-status="timed-out" data-count="1" class="active")"), std::string::npos);
+  EXPECT_NE(page.dom.find(R"(data-sort="name" class="active")"), std::string::npos);
+}
+
+TEST_F(HtmlReportInBrowser, HostileOutputIsShownAsTextNeverAsMarkup) {
+  const auto page = load_in_chromium(html_path_, "test=" + std::to_string(index_of("Hostile.Output")));
+  ASSERT_TRUE(page.loaded) << page.problem;
+  const std::string output = element_inner_html(page.dom, R"(<pre id="output" data-state="ready">)", "pre");
+  ASSERT_FALSE(output.empty()) << "the output was never shown";
+  // The output printed </script>, <script>, <img onerror>: all of it text.
+  EXPECT_NE(output.find("&lt;/script&gt;&lt;script&gt;document.documentElement.dataset.pwned"), std::string::npos)
+      << output;
+  EXPECT_NE(output.find("&lt;img src=x onerror="), std::string::npos) << output;
+  EXPECT_NE(output.find("&lt;tag&gt; &amp;"), std::string::npos) << output;
+  EXPECT_EQ(std::regex_search(page.dom, std::regex("<html[^>]* data-pwned")), false) << "the output's script ran";
+  // ANSI red rendered as colour, control bytes and the NUL as \xNN, invalid
+  // UTF-8 as U+FFFD; the only elements in the output are xrun's own spans.
+  EXPECT_NE(output.find(R"(<span style="color: rgb(205, 49, 49);">red</span>)"), std::string::npos) << output;
+  EXPECT_NE(output.find(R"(nul <span class="ctl">\x00</span> byte)"), std::string::npos) << output;
+  EXPECT_NE(output.find(R"(<span class="ctl">\x07</span>)"), std::string::npos) << output;
+  EXPECT_NE(output.find("\xef\xbf\xbd invalid utf-8"), std::string::npos) << output;
+  const std::string tags_removed = std::regex_replace(output, std::regex(R"(<span[^>]*>|</span>)"), "");
+  EXPECT_EQ(tags_removed.find('<'), std::string::npos) << "markup in the output: " << output;
+}
+
+// Defence in depth: the page's Content-Security-Policy allows its own
+// script and style and nothing else, so markup that reached the page by a
+// bug could neither run nor fetch. Its own script still runs (the page
+// renders), which also shows the policy's hashes are the embedded script's.
+TEST_F(HtmlReportInBrowser, ThePagePolicyBlocksAnyScriptButItsOwn) {
+  std::ifstream in(html_path_);
+  std::string html((std::istreambuf_iterator<char>(in)), {});
+  const std::string injected = "<img src=\"x\" onerror=\"document.documentElement.dataset.pwned='img'\">"
+                               "<script>document.documentElement.dataset.pwned='script'</script>";
+  html.insert(html.find("<body>") + 6, injected);
+  const std::string tampered = dir_.path() + "/tampered.html";
+  std::ofstream(tampered) << html;
+  const auto page = load_in_chromium(tampered);
+  ASSERT_TRUE(page.loaded) << page.problem;
+  EXPECT_EQ(std::regex_search(page.dom, std::regex("<html[^>]* data-pwned")), false) << "injected markup ran";
+  EXPECT_EQ(chip_counts(page.dom).at("all"), report_["summary"]["total"].get<int>());
+}
+
+// `xrun report html RUN.json --baseline PREV.json`: the comparison comes
+// first on the page, new failures open.
+TEST_F(HtmlReportInBrowser, TheBaselinesNewFailuresAreShownFirst) {
+  json baseline = report_;
+  json& tests = baseline["tests"];
+  json gone = tests[0];
+  gone["name"] = "Gone.Away";                                      // not there now: removed
+  for (auto& t : tests) {
+    if (t["name"] == "Crash.Segfault") t["status"] = "passed";   // now crashed: a new failure
+    if (t["name"] == "Pass.Simple") t["status"] = "failed";      // now passed: fixed
+  }
+  tests.erase(tests.begin() + index_of("Pass.Threads"));          // now there: a new test
+  tests.push_back(gone);
+  const std::string previous = dir_.path() + "/previous.json";
+  std::ofstream(previous) << baseline.dump();
+
+  const std::string html = dir_.path() + "/compared.html";
+  auto r = run_xrun({"report", "html", json_path_, "--baseline", previous, "-o", html});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);  // the run's verdict
+  EXPECT_NE(r.out.find("wrote " + html + ": 17 tests from 1 report"), std::string::npos) << r.out;
+  const auto page = load_in_chromium(html);
+  ASSERT_TRUE(page.loaded) << page.problem;
+  const std::size_t section = page.dom.find(R"(<section id="baseline">)");
+  ASSERT_NE(section, std::string::npos) << "no baseline section shown";
+  EXPECT_LT(section, page.dom.find(R"(<nav id="controls">)")) << "the comparison comes before the list";
+  const std::string new_failures =
+      element_inner_html(page.dom, R"(<details id="baseline-new_failures" data-count="1" open="")", "details");
+  EXPECT_NE(new_failures.find("suite_tests Crash.Segfault  (passed → crashed)"), std::string::npos) << page.dom;
+  for (const char* other : {"fixed", "new_tests", "removed_tests"})
+    EXPECT_NE(page.dom.find("<details id=\"baseline-" + std::string(other) + "\" data-count=\"1\">"), std::string::npos)
+        << other;
+  EXPECT_NE(page.dom.find("suite_tests Gone.Away  (was passed)"), std::string::npos);
+}
+
+// Ctrl-C mid-run: the HTML written so far is complete and says so.
+TEST(HtmlReportAfterCtrlC, SaysTheRunWasInterruptedAndCountsWhatDidNotRun) {
+  TempDir dir;
+  const std::string json_path = dir.path() + "/r.json", html_path = dir.path() + "/r.html";
+  const pid_t pid = start_xrun({"test", XRUN_GTEST_SUITE, "--filter", "Hang.*", "--filter", "Pass.*", "-j2",
+                                "--json", json_path, "--html", html_path},
+                               environment_with({}));
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30)) << "the passing tests never finished";
+  const int status = interrupt_xrun(pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "status " << status;
+  const auto page = load_in_chromium(html_path);
+  ASSERT_TRUE(page.loaded) << page.problem;
+  EXPECT_NE(page.dom.find("The run was interrupted"), std::string::npos);
+  const auto chips = chip_counts(page.dom);
+  EXPECT_EQ(chips.at("passed"), 2);
+  EXPECT_EQ(chips.at("not-run"), 1);
+}
+
+}  // namespace
+}  // namespace xrun::testing
