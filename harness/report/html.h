@@ -10,6 +10,10 @@
 //   - a passed or skipped test keeps at most kPassedHead + kPassedTail bytes
 //     of its output (the rest is in the JSON report); a failing one keeps all
 //     that xrun captured;
+//   - all outputs together take at most kOutputBudget bytes of the page,
+//     failing tests' first: a test whose output no longer fits has it only
+//     in the JSON report ("ob"), so the file has a size bound whatever the
+//     run printed (docs/report-schema.md gives it);
 //   - the page puts only the rows in sight into the DOM.
 #pragma once
 
@@ -24,6 +28,8 @@ class HtmlReportWriter {
  public:
   static constexpr std::size_t kCompressAbove = 1024;
   static constexpr std::size_t kPassedHead = 4096, kPassedTail = 4096;
+  static constexpr std::size_t kOutputBudget = 32u << 20;  // encoded bytes, all outputs together
+  static constexpr std::size_t kFailureLimit = 16u << 10;  // a test's failure text ("f") in the page
 
   // The whole page. A writer that rewrites the report during a run encodes
   // each test's output once: it keeps what it encoded until the test's
@@ -32,7 +38,7 @@ class HtmlReportWriter {
 
  private:
   struct EncodedOutput {
-    std::size_t hash = 0;
+    std::size_t fingerprint = 0;  // of the result it encodes (see encode_output)
     std::string json;      // the "o" value
     std::uint64_t cut = 0;  // "hc": bytes of a passed test's output left out
   };

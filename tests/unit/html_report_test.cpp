@@ -2,6 +2,9 @@
 // in a browser is checked by the browser tests; these are the rules below it.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
 #include "report/baseline.h"
 #include "report/html.h"
 
@@ -43,6 +46,60 @@ TEST(HtmlReport, OnlyPassedTestsLoseTheMiddleOfTheirOutput) {
   EXPECT_NE(page.find("\"hc\":" + std::to_string(100000 - HtmlReportWriter::kPassedHead - HtmlReportWriter::kPassedTail)),
             std::string::npos);
   EXPECT_EQ(page.find("\"hc\"", page.find("\"n\":\"F.f\"")), std::string::npos) << "the failing test kept all of it";
+}
+
+// 64 KiB of what a test log looks like: timestamps, counters and hex that
+// differ on every line (deflate gets about a third of it off).
+std::string log_output(unsigned seed) {
+  std::string out;
+  std::uint64_t x = seed * 2654435761u + 1;
+  char line[128];
+  while (out.size() < 65536) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const int n = std::snprintf(line, sizeof line, "[%10.6f] worker %u: step %u checksum 0x%08x %s\n",
+                                double(x >> 40) / 1e6, unsigned(x >> 60), unsigned(x >> 20) & 0xfffff,
+                                unsigned(x >> 8), (x & 16) ? "ok" : "retrying after a short wait");
+    out.append(line, n);
+  }
+  out.resize(65536);
+  return out;
+}
+
+nlohmann::json embedded_data(const std::string& page) {
+  const auto start = page.find("id=\"xrun-data\">") + 15;
+  return nlohmann::json::parse(page.substr(start, page.find("</script>", start) - start));
+}
+
+// The documented bound (docs/report-schema.md): 20,000 tests that printed
+// 64 KiB each make a page under 40 MiB, and every failing test's output is
+// in it whole; passed tests' outputs fill what is left of the budget.
+TEST(HtmlReport, TwentyThousandTestsOf64KiBStayUnderTheSizeBound) {
+  RunReport report;
+  report.tests.reserve(20000);
+  std::vector<std::string> outputs;
+  for (unsigned i = 0; i < 16; ++i) outputs.push_back(log_output(i));
+  for (int i = 0; i < 20000; ++i) {
+    auto t = result("/build/tests/suite_" + std::to_string(i / 1000), "Suite" + std::to_string(i % 97) + ".Case" +
+                    std::to_string(i), i % 40 == 7 ? Status::Failed : Status::Passed);
+    t.output = outputs[i % outputs.size()];
+    if (t.status == Status::Failed) t.failure = "suite.cpp:42: Failure\nExpected equality of these values";
+    report.tests.push_back(std::move(t));
+  }
+  const std::string page = to_html(report);
+  EXPECT_LT(page.size(), 40u << 20);
+  const auto data = embedded_data(page);
+  ASSERT_EQ(data["tests"].size(), 20000u);
+  std::size_t kept_outputs = 0, left_out = 0;
+  for (const auto& t : data["tests"]) {
+    if (t["s"] == "failed") {
+      EXPECT_FALSE(t.contains("ob")) << t["n"] << ": a failing test lost its output to passed ones";
+      EXPECT_EQ(t["o"]["n"], 65536) << t["n"];
+    }
+    if (t.contains("ob")) ++left_out;
+    else kept_outputs += t["o"].dump().size();
+  }
+  EXPECT_LE(kept_outputs, HtmlReportWriter::kOutputBudget);
+  EXPECT_GT(left_out, 0u) << "the budget did not bind: the test shows nothing";
 }
 
 TEST(HtmlReport, Base64IsStandard) {

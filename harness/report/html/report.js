@@ -344,13 +344,15 @@
     const notes = [];
     if (t.c) notes.push(`xrun kept the first and last 64 KiB: ${t.c} bytes in between were cut during the run`);
     if (t.hc) notes.push(`${t.hc} more bytes of this passed test's output are only in the JSON report`);
+    if (t.ob) notes.push(`all ${t.ob} bytes are only in the JSON report: this page holds ${Math.round(data.output_budget / 1048576)} MiB of outputs, failing tests' first`);
     parts.push(el('h3', { text: 'output' + (notes.length ? ' (' + notes.join('; ') + ')' : '') }), output);
     detail.replaceChildren(...parts);
     detail.scrollTop = 0;
     outputOf(t).then((text) => {
       if (detailShown !== t.i) return;
       output.replaceChildren();
-      if (!text) output.textContent = '(no output)';
+      if (t.ob) output.textContent = '(in the JSON report)';
+      else if (!text) output.textContent = '(no output)';
       else renderText(output, text);
       output.dataset.state = 'ready';
     });
@@ -398,6 +400,9 @@
     const position = shown.findIndex((t) => t.i === selected);
     if (position >= 0) { $('list').scrollTop = Math.max(0, position * ROW_HEIGHT - 100); drawVisibleRows(); }
   }
+  // For bench/html_report.sh: the script's own time, and the time since the
+  // navigation began (reading the file, parsing the page and its data).
   document.documentElement.dataset.renderMs = (performance.now() - started).toFixed(1);
+  document.documentElement.dataset.loadMs = performance.now().toFixed(1);
   document.documentElement.dataset.ready = 'true';
 })();
