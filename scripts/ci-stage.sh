@@ -6,10 +6,15 @@
 #   scripts/ci-stage.sh setup            install everything, build xrun
 #   scripts/ci-stage.sh build            cross-build the example for aarch64
 #   scripts/ci-stage.sh test K N         run shard K of N, JUnit + JSON in reports/
-#   scripts/ci-stage.sh merge            merge the shards' reports into reports/all.*
+#   scripts/ci-stage.sh merge            merge the shards' reports into reports/all.* and
+#                                        reports/report.html (the one a person opens)
 #
 # Environment: XRUN (an xrun to use instead of building one), CI_STAGE_DIR
-# (where builds and reports go; default: ./ci-stage).
+# (where builds and reports go; default: ./ci-stage), CI_STAGE_BASELINE (an
+# earlier run's all.json: report.html and the merge's summary then show new
+# failures, fixed and slower tests first).
+# Under GitHub Actions `xrun test` also annotates failures at their source
+# line and writes the job's step summary; GitLab reads the JUnit files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -36,10 +41,20 @@ case "${1:-}" in
     # From the project root, where the tests find their fixtures.
     cd examples/cpp
     "$xrun" test "$out/cpp/ringbuf_tests" --partition "$k/$n" \
-      --junit "$out/reports/junit-$k.xml" --json "$out/reports/shard-$k.json"
+      --junit "$out/reports/junit-$k.xml" --json "$out/reports/shard-$k.json" --html "$out/reports/shard-$k.html"
     ;;
   merge)
-    "$xrun" report merge "$out"/reports/shard-*.json --json "$out/reports/all.json" --junit "$out/reports/junit.xml"
+    # Exit 1 is the run's verdict (tests failed): the reports are still
+    # written, and the stage fails after the HTML report is made too.
+    verdict=0
+    "$xrun" report merge "$out"/reports/shard-*.json --json "$out/reports/all.json" \
+      --junit "$out/reports/junit.xml" || verdict=$?
+    [ "$verdict" -le 1 ] || exit "$verdict"
+    made=0
+    "$xrun" report html "$out/reports/all.json" -o "$out/reports/report.html" \
+      ${CI_STAGE_BASELINE:+--baseline "$CI_STAGE_BASELINE"} || made=$?
+    [ "$made" -le 1 ] || exit "$made"
+    exit "$verdict"
     ;;
   *)
     echo "usage: scripts/ci-stage.sh setup|build|test K N|merge" >&2
