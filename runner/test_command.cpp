@@ -137,7 +137,8 @@ int test_command(const std::vector<std::string>& all_args) {
       ->check(CLI::IsMember({"qemu-user", "system", "board"}));
   app.add_flag("--cold-boot", o.cold_boot, "system mode: boot the VMs instead of starting them from saved state");
   app.add_flag("--no-fork-server", o.no_fork_server,
-               "system mode: exec every test's program instead of forking it from a started copy");
+               "exec every test's program instead of forking it from a started copy (a fork server: system "
+               "mode, and qemu-user in process isolation)");
   app.add_flag("-v,--verbose", o.verbose, "debug trace");
   if (auto stop = parse_subcommand(app, "test", args)) return *stop;
   std::vector<std::string> command_line{"xrun", "test"};
@@ -221,6 +222,7 @@ int test_command(const std::vector<std::string>& all_args) {
   RoutingOptions routing;
   if (!o.backend.empty()) routing.backend = parse_backend(o.backend);
   routing.system = SystemRunnerOptions{options.jobs, o.cold_boot, !o.no_fork_server};
+  routing.qemu_fork_server = !o.no_fork_server;
   RoutingRunner runner(io, *config, routing);
   Scheduler* active = nullptr;
   bool interrupted = false;

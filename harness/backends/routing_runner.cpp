@@ -4,6 +4,8 @@
 #include "core/log.h"
 #include "engine/process_runner.h"
 #include "launch/launcher.h"
+#include "system/image.h"
+#include "system/vm_arch.h"
 #include "target/target_table.h"
 
 namespace xrun {
@@ -60,7 +62,22 @@ JobRunner& RoutingRunner::runner_for(const Route& route) {
     if (!system_) system_ = make_system_runner(io_, config_, options_.system);
     return *system_;
   }
-  if (!process_) process_ = std::make_unique<ProcessRunner>(io_, config_, OverlayStore::from_environment());
+  if (!process_) {
+    ProcessRunnerOptions process;
+    if (options_.qemu_fork_server) {
+      // The library system mode's agent preloads in the VM, built for each
+      // target xrun has VMs for and found next to xrun (system/image.h).
+      process.fork_server_library = [found = std::map<std::string, std::optional<std::string>>()](
+                                        const std::string& target) mutable {
+        auto [it, inserted] = found.emplace(target, std::nullopt);
+        if (inserted)
+          if (const VmArch* arch = find_vm_arch(target))
+            if (auto library = find_guest_part(*arch, "xrun-zygote")) it->second = *library;
+        return it->second;
+      };
+    }
+    process_ = std::make_unique<ProcessRunner>(io_, config_, OverlayStore::from_environment(), std::move(process));
+  }
   return *process_;
 }
 

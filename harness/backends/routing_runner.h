@@ -31,6 +31,9 @@ class ProcessRunner;
 struct RoutingOptions {
   std::optional<Backend> backend;  // --backend: every foreign program runs there
   SystemRunnerOptions system;      // how the system backend runs its VMs
+  // qemu-user: a job that may fork from a fork server (JobRequest::fork_server)
+  // does, where the target has the fork-server library (--no-fork-server: no).
+  bool qemu_fork_server = false;
 };
 
 // Where one program runs.

@@ -36,6 +36,10 @@ struct JobRequest {
   // TMPDIR names a fresh empty directory of the job's own, removed after it:
   // tests of one binary running at once do not meet in /tmp.
   bool private_tmpdir = false;
+  // One of many runs of this program (process isolation): a runner may fork
+  // it from a copy of the program started once (a fork server) instead of
+  // starting it afresh, when the program is a dynamically linked one.
+  bool fork_server = false;
   // Host directories the program needs besides its own and the cwd (the
   // binaries a Cargo test runs): a backend that does not share the host's
   // files makes them visible at the same paths.

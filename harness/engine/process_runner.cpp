@@ -1,14 +1,13 @@
 #include "engine/process_runner.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <signal.h>
 #include <sys/syscall.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
+#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -16,10 +15,10 @@
 #include <cstring>
 #include <deque>
 
-#include "binfmt/foreign_exec.h"
 #include "core/fs_util.h"
 #include "core/log.h"
-#include "engine/job_namespace.h"
+#include "engine/fork_server.h"
+#include "engine/spawn.h"
 #include "engine/test_model.h"
 #include "launch/launcher.h"
 #include "launch/qemu_faults.h"
@@ -39,9 +38,13 @@ struct ProcessRunner::Stream {
 };
 
 struct ProcessRunner::Child {
-  Child(asio::io_context& io, int pid_fd) : out(io), err(io), in(io), exit_watch(io, pid_fd), drain(io) {}
+  explicit Child(asio::io_context& io) : out(io), err(io), in(io), exit_watch(io), drain(io) {}
+  ~Child() {
+    for (int fd : handoff)
+      if (fd >= 0) ::close(fd);
+  }
   JobId id = 0;
-  pid_t pid = -1;
+  pid_t pid = -1;  // -1 until it started (a fork server's child may start later)
   Stream out, err;
   asio::posix::stream_descriptor in;  // the write end of the program's stdin, with forward_stdin
   std::deque<std::string> stdin_queue;
@@ -55,32 +58,44 @@ struct ProcessRunner::Child {
   bool emulated = false;
   QemuFaultScan faults;
   std::string tmp_dir;  // its private TMPDIR, removed at the end
+  // A fork server's child: its status comes from the server, not waitpid.
+  bool forked = false;
+  // Until it starts: the program's ends of its stdin, stdout and stderr,
+  // what a fork server gets (or an exec, when the server cannot start).
+  std::array<int, 3> handoff{-1, -1, -1};
+  std::optional<LaunchPlan> plan;  // for that exec
+  std::string program, cwd;
+  double ready_seconds = 0;  // the longest its server may take to start
+  int pending_signal = 0;  // signalled before it started: sent once it has
 };
 
-ProcessRunner::ProcessRunner(asio::io_context& io, const Config& config, OverlayStore overlays)
+// A fork server and whether a job holds it.
+struct ProcessRunner::ServerSlot {
+  std::shared_ptr<ForkServer> server;
+  bool claimed = false;
+};
+
+ProcessRunner::ProcessRunner(asio::io_context& io, const Config& config, OverlayStore overlays,
+                             ProcessRunnerOptions options)
     : io_(io),
       config_(config),
       overlays_(std::move(overlays)),
+      options_(std::move(options)),
       base_env_(current_environment()),
       tmp_dirs_(get_env("TMPDIR").value_or("/tmp")) {}
 
 ProcessRunner::~ProcessRunner() { kill_all(); }
 
-namespace {
-
-
 // Pipes of one job, closed unless handed over.
-struct Pipes {
-  int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1}, exec_error[2] = {-1, -1};
+struct ProcessRunner::Pipes {
+  int out[2] = {-1, -1}, err[2] = {-1, -1}, in[2] = {-1, -1};
   ~Pipes() {
-    for (int* pair : {out, err, in, exec_error})
+    for (int* pair : {out, err, in})
       for (int i = 0; i < 2; ++i)
         if (pair[i] >= 0) ::close(pair[i]);
   }
   static int take(int& fd) { return std::exchange(fd, -1); }
 };
-
-}  // namespace
 
 Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks callbacks) {
   std::vector<std::string> env = base_env_;
@@ -112,85 +127,53 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
 
   Pipes pipes;
   const auto pipe_error = [] { return make_error(ExitCode::InfraError, std::string("pipe: ") + std::strerror(errno)); };
-  if (::pipe2(pipes.out, O_CLOEXEC) != 0 || ::pipe2(pipes.exec_error, O_CLOEXEC) != 0) return pipe_error();
+  if (::pipe2(pipes.out, O_CLOEXEC) != 0) return pipe_error();
   if (callbacks.error_output && ::pipe2(pipes.err, O_CLOEXEC) != 0) return pipe_error();
   if (request.forward_stdin && ::pipe2(pipes.in, O_CLOEXEC) != 0) return pipe_error();
-  std::vector<char*> argv, envp;
-  for (auto& word : plan->argv) argv.push_back(word.data());
-  argv.push_back(nullptr);
-  for (auto& entry : plan->env) envp.push_back(entry.data());
-  envp.push_back(nullptr);
-  const char* cwd = request.cwd.empty() ? nullptr : request.cwd.c_str();
-  const pid_t parent = ::getpid();
-  const int child_in = pipes.in[0], child_out = pipes.out[1], child_err = pipes.err[1] >= 0 ? pipes.err[1] : pipes.out[1];
-  const int exec_error = pipes.exec_error[1];
-  // An emulated program may run foreign programs itself (foreign_exec.h):
-  // decided before the fork, entered by the child.
-  const ForeignExec* foreign = plan->emulated ? &ForeignExec::for_this_process() : nullptr;
-
-  const pid_t pid = ::fork();
-  if (pid < 0) return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) {
-    // Child: only async-signal-safe calls from here to exec.
-    ::setpgid(0, 0);  // its own group: timeouts and Ctrl-C signal the whole tree
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // if xrun dies, so does the job
-    if (::getppid() != parent) _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    ::signal(SIGPIPE, SIG_DFL);
-    // Close-on-exec: after dup2 only fds 0-2 reach the program.
-    const int in = child_in >= 0 ? child_in : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (in >= 0) ::dup2(in, STDIN_FILENO);
-    ::dup2(child_out, STDOUT_FILENO);
-    ::dup2(child_err, STDERR_FILENO);
-    // Descriptors xrun itself inherited without close-on-exec (from a shell,
-    // a CI agent) must not reach the test: mark everything above stderr
-    // close-on-exec. Not a plain close: the error pipe must live until exec.
-    ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-    if (foreign) foreign->enter();  // if the kernel refuses, it runs as it would have without
-    // From here on the program and all it starts live in a PID namespace
-    // of the job's own, where the kernel allows one (job_namespace.h).
-    enter_job_pid_namespace(exec_error);
-    int err = 0;
-    if (cwd && ::chdir(cwd) != 0) err = errno;
-    if (err == 0) {
-      ::execve(plan->executable.c_str(), argv.data(), envp.data());
-      err = errno;
-    }
-    // Tell the parent why, through the close-on-exec pipe (Boost.Process's habit).
-    (void)!::write(exec_error, &err, sizeof err);
-    _exit(127);
-  }
-  ::setpgid(pid, pid);  // also here, so a signal sent right away reaches the group
-  for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.in[0], &pipes.exec_error[1]}) {
-    if (*fd >= 0) ::close(Pipes::take(*fd));
-  }
-  int child_errno = 0;
-  ssize_t n;
-  while ((n = ::read(pipes.exec_error[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
-  }
-  if (n == sizeof child_errno) {
-    ::waitpid(pid, nullptr, 0);
-    return make_error(ExitCode::InfraError, (request.cwd.empty() || child_errno != ENOENT
-                                                 ? plan->executable + ": cannot execute: "
-                                                 : "cannot enter " + request.cwd + ": ") +
-                                                std::strerror(child_errno));
-  }
-  // pidfd_open(2): raw syscall, glibc 2.36's <sys/pidfd.h> is not usable from C++.
-  const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pid_fd < 0) {
-    const int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return make_error(ExitCode::InfraError, std::string("pidfd_open: ") + std::strerror(err));
-  }
-  auto child = std::make_shared<Child>(io_, pid_fd);
+  auto child = std::make_shared<Child>(io_);
   child->id = next_id_++;
-  child->pid = pid;
   child->callbacks = std::move(callbacks);
   child->emulated = plan->emulated;
+  child->cwd = request.cwd;
+  JobStarted started{child->id,
+                     plan->emulated ? std::string(backend_name(Backend::QemuUser)) : std::string(kNativeBackendName),
+                     plan->target};
+
+  if (auto server = fork_server_for(request, *plan, env)) {
+    // Forked from a fork server once it is ready: the scheduler counts the
+    // test's time from then (Callbacks::started).
+    child->forked = true;
+    const int out = Pipes::take(pipes.out[1]);
+    const int err = pipes.err[1] >= 0 ? Pipes::take(pipes.err[1]) : ::fcntl(out, F_DUPFD_CLOEXEC, 0);
+    const int in = pipes.in[0] >= 0 ? Pipes::take(pipes.in[0]) : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    child->handoff = {in, out, err};
+    child->plan = std::move(*plan);
+    child->program = request.program;
+    child->ready_seconds = request.deadline_seconds.value_or(3600);
+    std::vector<std::string> argv{request.argv0.value_or(request.program)};
+    argv.insert(argv.end(), request.args.begin(), request.args.end());
+    std::vector<std::string> set_env;
+    if (!tmp_dir.empty()) set_env.push_back("TMPDIR=" + tmp_dir);
+    child->tmp_dir = std::exchange(tmp_dir, "");
+    adopt_pipes(child, pipes);
+    start_from_fork_server(child, *server, std::move(argv), std::move(set_env));
+    started.starts_later = true;
+    return started;
+  }
+
+  SpawnSpec spawn{&*plan, request.cwd, pipes.in[0], pipes.out[1], pipes.err[1] >= 0 ? pipes.err[1] : pipes.out[1]};
+  auto spawned = spawn_job_process(spawn);
+  if (!spawned) return spawned.error();
+  for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.in[0]}) {
+    if (*fd >= 0) ::close(Pipes::take(*fd));
+  }
+  if (auto watched = watch_pid(child, *spawned); !watched) return watched.error();
   child->tmp_dir = std::exchange(tmp_dir, "");
+  adopt_pipes(child, pipes);
+  return started;
+}
+
+void ProcessRunner::adopt_pipes(const std::shared_ptr<Child>& child, Pipes& pipes) {
   child->out.pipe.assign(Pipes::take(pipes.out[0]));
   child->out.closed = false;
   if (pipes.err[0] >= 0) {
@@ -203,13 +186,151 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
     child->in.assign(Pipes::take(pipes.in[1]));
   }
   children_[child->id] = child;
-
-  watch_exit(child);
   read_more(child, child->out);
   if (!child->err.closed) read_more(child, child->err);
-  return JobStarted{child->id,
-                    plan->emulated ? std::string(backend_name(Backend::QemuUser)) : std::string(kNativeBackendName),
-                    plan->target};
+}
+
+Expected<bool> ProcessRunner::watch_pid(const std::shared_ptr<Child>& child, pid_t pid) {
+  // pidfd_open(2): raw syscall, glibc 2.36's <sys/pidfd.h> is not usable from C++.
+  const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  if (pid_fd < 0) {
+    const int err = errno;
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    return make_error(ExitCode::InfraError, std::string("pidfd_open: ") + std::strerror(err));
+  }
+  child->pid = pid;
+  child->exit_watch.assign(pid_fd);
+  watch_exit(child);
+  return true;
+}
+
+// ------------------------------------------------------- fork servers ---
+
+std::optional<ProcessRunner::ServerChoice> ProcessRunner::fork_server_for(const JobRequest& request,
+                                                                         const LaunchPlan& plan,
+                                                                         const std::vector<std::string>& env) {
+  if (!request.fork_server || !options_.fork_server_library || request.forward_stdin || !plan.emulated ||
+      !request.elf || !request.elf->interpreter)
+    return std::nullopt;
+  std::vector<std::string> server_env;
+  for (const auto& entry : env) {
+    if (entry.rfind("LD_PRELOAD=", 0) == 0) return std::nullopt;  // the user's preload wins
+    if (entry.rfind("TMPDIR=", 0) != 0 || !request.private_tmpdir) server_env.push_back(entry);
+  }
+  const auto library = options_.fork_server_library(plan.target);
+  if (!library) return std::nullopt;
+  // One server serves the jobs that would start the same process: the same
+  // program, argv[0], cwd and environment (but the private TMPDIR).
+  std::string key = request.program + '\0' + request.argv0.value_or("") + '\0' + request.cwd + '\0' + *library;
+  for (const auto& entry : server_env) key += '\0' + entry;
+  if (unforkable_.count(key)) return std::nullopt;
+  return ServerChoice{std::move(key), *library, std::move(server_env)};
+}
+
+void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, const ServerChoice& choice,
+                                           std::vector<std::string> argv, std::vector<std::string> set_env) {
+  auto& slots = servers_[choice.key];
+  ServerSlot* slot = nullptr;
+  for (auto& candidate : slots)
+    if (!candidate.claimed && !candidate.server->dead()) slot = &candidate;
+  if (!slot) {
+    // A new server: idle ones of other programs go (a run goes through its
+    // binaries one after another; their servers would only hold memory).
+    for (auto& [key, others] : servers_) {
+      if (key == choice.key) continue;
+      std::erase_if(others, [](const ServerSlot& s) { return !s.claimed; });
+    }
+    std::erase_if(slots, [](const ServerSlot& s) { return s.server->dead() && !s.claimed; });
+    RunRequest run;
+    run.program = child->program;
+    run.argv0 = argv.front();
+    run.target = child->plan->target;
+    auto plan = plan_launch(run, config_, TargetTable::builtin(), overlays_, choice.env);
+    Expected<std::shared_ptr<ForkServer>> server =
+        plan ? ForkServer::start(io_, *plan, choice.library, child->cwd, child->ready_seconds)
+             : Expected<std::shared_ptr<ForkServer>>(plan.error());
+    if (!server) {
+      log_debug("no fork server for {}: {}", child->program, server.error().message);
+      unforkable_.insert(choice.key);
+      asio::post(io_, [this, child] { exec_instead(child); });
+      return;
+    }
+    slots.push_back(ServerSlot{std::move(*server), false});
+    slot = &slots.back();
+  }
+  slot->claimed = true;
+  std::shared_ptr<ForkServer> server = slot->server;
+  const std::string key = choice.key;
+  server->when_ready([this, child, server, key, argv = std::move(argv), set_env = std::move(set_env)](bool ok) {
+    if (!ok) {
+      // It never got to main(): the program is started afresh, as without a
+      // fork server, and so are later jobs of it (exactly the statuses of a
+      // fresh process, whatever its static initialisers do).
+      log_debug("the fork server of {} did not start: tests exec it", child->program);
+      unforkable_.insert(key);
+      release(key, server);
+      asio::post(io_, [this, child] { exec_instead(child); });
+      return;
+    }
+    if (child->exited) {  // cancelled while it waited
+      release(key, server);
+      return;
+    }
+    server->fork(argv, set_env, child->handoff,
+                 [this, child, key, server](pid_t pid) {
+                   for (int& fd : child->handoff)
+                     if (fd >= 0) ::close(std::exchange(fd, -1));
+                   if (pid <= 0) {
+                     release(key, server);
+                     end_child(child, JobExit{false, 0, 0, "the fork server of " + child->program +
+                                                               " died before it could start the test"});
+                     return;
+                   }
+                   child->pid = pid;
+                   if (child->callbacks.started) child->callbacks.started();
+                   if (child->pending_signal) ::kill(-pid, child->pending_signal);
+                 },
+                 [this, child, key, server](ForkServer::Exit exit) {
+                   release(key, server);
+                   if (!exit.ok) {
+                     ::kill(-child->pid, SIGKILL);  // it may outlive its server
+                     end_child(child, JobExit{false, 0, 0, "the fork server of " + child->program +
+                                                               " died while the test ran"});
+                     return;
+                   }
+                   const int status = exit.wait_status;
+                   end_child(child, WIFSIGNALED(status) ? JobExit{true, 0, WTERMSIG(status)}
+                                                        : JobExit{false, WEXITSTATUS(status), 0});
+                 });
+  });
+}
+
+void ProcessRunner::release(const std::string& key, const std::shared_ptr<ForkServer>& server) {
+  auto it = servers_.find(key);
+  if (it == servers_.end()) return;
+  for (auto& slot : it->second)
+    if (slot.server == server) slot.claimed = false;
+  std::erase_if(it->second, [](const ServerSlot& s) { return !s.claimed && s.server->dead(); });
+}
+
+void ProcessRunner::exec_instead(const std::shared_ptr<Child>& child) {
+  if (child->exited) return;  // cancelled while it waited
+  child->forked = false;
+  SpawnSpec spawn{&*child->plan, child->cwd, child->handoff[0], child->handoff[1], child->handoff[2]};
+  auto spawned = spawn_job_process(spawn);
+  for (int& fd : child->handoff)
+    if (fd >= 0) ::close(std::exchange(fd, -1));
+  if (!spawned) {
+    end_child(child, JobExit{false, 0, 0, spawned.error().message});
+    return;
+  }
+  if (auto watched = watch_pid(child, *spawned); !watched) {
+    end_child(child, JobExit{false, 0, 0, watched.error().message});
+    return;
+  }
+  if (child->callbacks.started) child->callbacks.started();
+  if (child->pending_signal) ::kill(-child->pid, child->pending_signal);
 }
 
 void ProcessRunner::watch_exit(const std::shared_ptr<Child>& child) {
@@ -226,16 +347,26 @@ void ProcessRunner::watch_exit(const std::shared_ptr<Child>& child) {
       watch_exit(child);
       return;
     }
+    end_child(child, WIFSIGNALED(status) ? JobExit{true, 0, WTERMSIG(status)} : JobExit{false, WEXITSTATUS(status), 0});
+  });
+}
+
+// The job's process ended (or never could start): what is left is the
+// output still in its pipes.
+void ProcessRunner::end_child(const std::shared_ptr<Child>& child, JobExit exit) {
+  {
+    if (child->exited) return;
     child->exited = true;
-    if (WIFSIGNALED(status)) child->exit = JobExit{true, 0, WTERMSIG(status)};
-    else child->exit = JobExit{false, WEXITSTATUS(status), 0};
+    child->exit = std::move(exit);
+    for (int& fd : child->handoff)
+      if (fd >= 0) ::close(std::exchange(fd, -1));
     boost::system::error_code ignored;
     child->in.close(ignored);
     if (!child->out.closed || !child->err.closed) {
       child->drain.expires_after(std::chrono::seconds(2));
       child->drain.async_wait([this, child](const auto& e) {
         if (e || (child->out.closed && child->err.closed)) return;
-        ::kill(-child->pid, SIGKILL);
+        if (child->pid > 0) ::kill(-child->pid, SIGKILL);
         boost::system::error_code ignored_too;
         for (Stream* s : {&child->out, &child->err}) {
           s->pipe.close(ignored_too);
@@ -245,7 +376,7 @@ void ProcessRunner::watch_exit(const std::shared_ptr<Child>& child) {
       });
     }
     maybe_finish(child);
-  });
+  }
 }
 
 void ProcessRunner::read_more(const std::shared_ptr<Child>& child, Stream& stream) {
@@ -278,7 +409,7 @@ void ProcessRunner::maybe_finish(const std::shared_ptr<Child>& child) {
   if (!child->tmp_dir.empty()) tmp_dirs_.remove(child->tmp_dir);
   // qemu failing is not the program failing; a program that ended well is
   // its own however odd its output.
-  if (child->emulated && (child->exit.signaled || child->exit.code != 0)) {
+  if (child->emulated && !child->exit.infra_error && (child->exit.signaled || child->exit.code != 0)) {
     if (auto line = child->faults.finish()) {
       child->exit.infra_error =
           "the emulator failed: " + *line + " (" +
@@ -323,25 +454,34 @@ void ProcessRunner::write_stdin(const std::shared_ptr<Child>& child) {
 void ProcessRunner::signal(JobId id, int sig) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->exited) return;
-  ::kill(-it->second->pid, sig);
+  signal_child(*it->second, sig);
 }
 
 void ProcessRunner::signal_all(int sig) {
   for (auto& [id, child] : children_)
-    if (!child->exited) ::kill(-child->pid, sig);
+    if (!child->exited) signal_child(*child, sig);
+}
+
+void ProcessRunner::signal_child(Child& child, int sig) {
+  if (child.pid > 0) ::kill(-child.pid, sig);
+  else if (child.pending_signal != SIGKILL) child.pending_signal = sig;  // not started yet
 }
 
 void ProcessRunner::kill_all() {
   for (auto& [id, child] : children_) {
-    if (child->exited) continue;
+    if (child->exited || child->pid <= 0) continue;
     ::kill(-child->pid, SIGKILL);
   }
-  // Reap synchronously: nothing may outlive us.
+  // Reap synchronously: nothing may outlive us. A fork server's children
+  // are its own: they die with it (the library asks for that).
   for (auto& [id, child] : children_) {
-    if (!child->exited) ::waitpid(child->pid, nullptr, 0);
+    if (!child->exited && !child->forked && child->pid > 0) ::waitpid(child->pid, nullptr, 0);
     child->exited = true;
     if (!child->tmp_dir.empty()) tmp_dirs_.remove(child->tmp_dir);
   }
+  for (auto& [key, slots] : servers_)
+    for (auto& slot : slots) slot.server->kill();
+  servers_.clear();
 }
 
 }  // namespace xrun

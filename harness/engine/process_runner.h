@@ -11,19 +11,32 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 
 #include "config/config.h"
 #include "engine/job_runner.h"
 #include "engine/job_tmpdir.h"
+#include "launch/launcher.h"
 #include "launch/sysroot.h"
 
 namespace xrun {
 
+class ForkServer;
+
+struct ProcessRunnerOptions {
+  // The fork-server library for a target ("aarch64"), where there is one
+  // (engine/fork_server.h). Unset: every job is exec'd.
+  std::function<std::optional<std::string>(const std::string& target)> fork_server_library;
+};
+
 class ProcessRunner final : public JobRunner {
  public:
-  ProcessRunner(boost::asio::io_context& io, const Config& config, OverlayStore overlays);
+  ProcessRunner(boost::asio::io_context& io, const Config& config, OverlayStore overlays,
+                ProcessRunnerOptions options = {});
   ~ProcessRunner() override;
 
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
@@ -40,6 +53,23 @@ class ProcessRunner final : public JobRunner {
  private:
   struct Child;
   struct Stream;
+  struct Pipes;
+  struct ServerSlot;
+  struct ServerChoice {
+    std::string key, library;
+    std::vector<std::string> env;  // the server's: the job's without its private TMPDIR
+  };
+  void adopt_pipes(const std::shared_ptr<Child>& child, Pipes& pipes);
+  Expected<bool> watch_pid(const std::shared_ptr<Child>& child, pid_t pid);
+  void end_child(const std::shared_ptr<Child>& child, JobExit exit);
+  void signal_child(Child& child, int signal);
+  // Fork servers: whether this job forks from one, then forking it.
+  std::optional<ServerChoice> fork_server_for(const JobRequest& request, const LaunchPlan& plan,
+                                              const std::vector<std::string>& env);
+  void start_from_fork_server(const std::shared_ptr<Child>& child, const ServerChoice& choice,
+                              std::vector<std::string> argv, std::vector<std::string> set_env);
+  void release(const std::string& key, const std::shared_ptr<ForkServer>& server);
+  void exec_instead(const std::shared_ptr<Child>& child);
   void watch_exit(const std::shared_ptr<Child>& child);
   void read_more(const std::shared_ptr<Child>& child, Stream& stream);
   void write_stdin(const std::shared_ptr<Child>& child);
@@ -48,9 +78,12 @@ class ProcessRunner final : public JobRunner {
   boost::asio::io_context& io_;
   const Config& config_;
   OverlayStore overlays_;
+  ProcessRunnerOptions options_;
   std::vector<std::string> base_env_;
   JobTmpDirs tmp_dirs_;
   std::map<JobId, std::shared_ptr<Child>> children_;
+  std::map<std::string, std::vector<ServerSlot>> servers_;  // by ServerChoice::key
+  std::set<std::string> unforkable_;  // keys whose server never reached main(): exec'd
   JobId next_id_ = 1;
 };
 

@@ -214,6 +214,7 @@ struct Scheduler::State {
         options.private_tmpdirs && std::none_of(first.env.begin(), first.env.end(), [](const std::string& e) {
           return e.rfind("TMPDIR=", 0) == 0;  // the test's own choice (CTest's ENVIRONMENT)
         });
+    request.fork_server = options.isolation == Isolation::Process && first.kind != TestKind::Plain;
     if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
     r->unit_start = r->test_start = now();
     auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },

@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <stdint.h>
@@ -67,6 +68,9 @@ static int serve(int fd) {
     if (pid == 0) {
       close(fd);
       setpgid(0, 0);
+      /* Dies with the zygote, and so with xrun (the zygote dies with xrun):
+       * under qemu-user the tests are xrun's grandchildren. */
+      prctl(PR_SET_PDEATHSIG, SIGKILL);
       for (int i = 0; i < 3; i++) dup2(fds[i], i);
       for (int i = 0; i < 3; i++)
         if (fds[i] > 2) close(fds[i]);

@@ -1,0 +1,151 @@
+// Process isolation under qemu-user with fork servers (engine/fork_server.h):
+// the statuses of fresh processes, each test a fresh process, and a server
+// that dies mid-run. Real cross-built GoogleTest suites under real qemu-user.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "e2e/xrun_runner.h"
+#include "support/report_json.h"
+#include "support/temp_dir.h"
+
+namespace xrun::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string copy_of(const std::string& binary, const TempDir& dir) {
+  const std::string copy = dir.path() + "/" + std::filesystem::path(binary).filename().string();
+  std::filesystem::copy_file(binary, copy);
+  return copy;
+}
+
+std::string isolation_tests() { return std::string(XRUN_GTEST_SUITE_BUILD) + "/isolation_tests"; }
+
+// name -> (status, signal, exit code)
+std::map<std::string, std::string> outcomes(const json& report) {
+  std::map<std::string, std::string> out;
+  for (const auto& t : report["tests"])
+    out[t["name"]] = t["status"].get<std::string>() + " " + t["signal"].dump() + " " + t["exit_code"].dump();
+  return out;
+}
+
+TEST(ForkServer, TheHostileSuiteEndsExactlyAsInFreshProcesses) {
+  TempDir dir;
+  const std::string suite = copy_of(XRUN_GTEST_SUITE, dir);
+  std::map<std::string, std::string> seen[2];
+  for (int forked = 0; forked < 2; ++forked) {
+    std::vector<std::string> args = {"-v", "test", suite, "--isolation", "process", "-j2", "--timeout", "3",
+                                     "--retries", "1", "--json", dir.path() + "/r.json"};
+    if (!forked) args.push_back("--no-fork-server");
+    std::filesystem::remove_all(dir.path() + "/flaky");
+    std::filesystem::create_directories(dir.path() + "/flaky");
+    auto r = run_xrun(args, {.env = environment_with({"FLAKY_DIR=" + dir.path() + "/flaky"}), .timeout_seconds = 240});
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    // The debug trace says whether the tests were forked from a server.
+    EXPECT_EQ(r.err.find("fork server") != std::string::npos, forked == 1) << r.err;
+    seen[forked] = outcomes(read_json(dir.path() + "/r.json"));
+  }
+  EXPECT_EQ(seen[1], seen[0]);
+  EXPECT_EQ(seen[1]["Crash.Segfault"], "crashed 11 null");
+  EXPECT_EQ(seen[1]["Hang.Forever"], "timed-out 15 null");
+  EXPECT_EQ(seen[1]["Flaky.PassesOnRetry"], "flaky null null");
+  EXPECT_TRUE(processes_mentioning(suite).empty()) << "left behind:\n" << processes_mentioning(suite).front();
+}
+
+// A global changed by one test is pristine in the next; the library leaves
+// no trace in the test's environment, descriptors or /proc/self/exe; a test
+// that exits ends only its own process. Batch isolation (one process) shows
+// the same suite can tell.
+TEST(ForkServer, EveryTestIsAFreshProcess) {
+  TempDir dir;
+  const std::string binary = copy_of(isolation_tests(), dir);
+  const std::map<std::string, std::string> expected = {{"Global.AModifies", "passed"},
+                                                       {"Global.IsPristine", "passed"},
+                                                       {"Start.LooksFresh", "passed"},
+                                                       {"Exit.FromInsideTheTest", "failed"},
+                                                       {"Exit.TheNextTestRuns", "passed"}};
+  for (const char* fork_server : {"", "--no-fork-server"}) {
+    std::vector<std::string> args = {"test", binary, "--isolation", "process", "--json", dir.path() + "/r.json"};
+    if (*fork_server) args.push_back(fork_server);
+    auto r = run_xrun(args, {.timeout_seconds = 120});
+    EXPECT_EQ(r.exit_code, 1) << describe(r);
+    const json report = read_json(dir.path() + "/r.json");
+    EXPECT_EQ(statuses(report), expected) << fork_server << "\n" << r.out;
+    for (const auto& t : report["tests"]) {
+      if (t["name"] == "Exit.FromInsideTheTest") {
+        EXPECT_EQ(t["exit_code"], 3);
+      }
+    }
+  }
+  auto batch = run_xrun({"test", binary, "-j1", "--json", dir.path() + "/b.json"}, {.timeout_seconds = 120});
+  EXPECT_EQ(statuses(read_json(dir.path() + "/b.json"))["Global.IsPristine"], "failed") << batch.out;
+
+  // A test that forks and execs a foreign program, and private TMPDIRs.
+  auto env = run_xrun({"test", XRUN_GTEST_ENV, "--isolation", "process", "--filter", "Exec.*", "--filter", "Tmp.*",
+                       "--json", dir.path() + "/e.json"},
+                      {.timeout_seconds = 120});
+  EXPECT_EQ(env.exit_code, 0) << describe(env);
+}
+
+// The pid of the fork server of `binary`: of the qemus started with the
+// library's variable, the one whose parent is not one of them (the tests it
+// forked have the same command line).
+pid_t fork_server_of(const std::string& binary) {
+  std::map<pid_t, pid_t> parent_of;
+  for (const auto& line : processes_mentioning("XRUN_ZYGOTE_FD=3 " + binary)) {
+    const pid_t pid = std::stoi(line);
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(stat)), {});
+    const auto after_name = text.rfind(')');
+    if (after_name == std::string::npos) continue;
+    int ppid = 0;
+    char state = 0;
+    std::sscanf(text.c_str() + after_name + 1, " %c %d", &state, &ppid);
+    parent_of[pid] = ppid;
+  }
+  for (const auto& [pid, ppid] : parent_of)
+    if (!parent_of.count(ppid)) return pid;
+  return -1;
+}
+
+// The server killed while its test runs: that test is an infra error (not a
+// failure), the server is started again for the next, and nothing is left.
+TEST(ForkServer, AServerKilledMidRunFailsOnlyItsTestAsAnInfraError) {
+  TempDir dir;
+  const std::string suite = copy_of(XRUN_GTEST_SUITE, dir);
+  const std::string json_path = dir.path() + "/r.json";
+  const pid_t pid = start_xrun({"test", suite, "--isolation", "process", "-j1", "--filter", "Hang.*", "--filter",
+                                "Hostile.*", "--timeout", "60", "--json", json_path},
+                               environment_with({}), dir.path() + "/out.txt");
+  ASSERT_GT(pid, 0);
+  pid_t server = -1;
+  for (int i = 0; i < 200 && server < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server = fork_server_of(suite);
+  }
+  ASSERT_GT(server, 0) << "no fork server appeared";
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Hang.Forever is running
+  ::kill(server, SIGKILL);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "status " << status;  // infra errors only
+  const json report = read_json(json_path);
+  EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{{"Hang.Forever", "infra-error"},
+                                                                  {"Hostile.Output", "passed"}}));
+  for (const auto& t : report["tests"]) {
+    if (t["name"] == "Hang.Forever") {
+      EXPECT_NE(t["message"].get<std::string>().find("fork server"), std::string::npos) << t["message"];
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(processes_mentioning(suite).empty()) << "left behind:\n" << processes_mentioning(suite).front();
+}
+
+}  // namespace
+}  // namespace xrun::testing
