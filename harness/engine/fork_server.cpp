@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -98,7 +99,8 @@ void ForkServer::fork(const std::vector<std::string>& argv, const std::vector<st
   if (state_ != State::Ready || busy_ || xrun_zygote_send_request(socket_.native_handle(), argv_c.data(), env_c.data(),
                                                                   fds.data()) < 0) {
     if (state_ == State::Ready && !busy_) died();
-    started(-1);
+    // Never from inside the call: the caller may still be setting the job up.
+    asio::post(socket_.get_executor(), [started = std::move(started)] { started(-1); });
     return;
   }
   busy_ = true;

@@ -214,9 +214,13 @@ class CargoTest : public ::testing::Test {
   TempDir dir_;
 };
 
+// Process isolation forks the libtest binaries from fork servers
+// (engine/fork_server.h) unless --no-fork-server: the statuses are the same.
 TEST_F(CargoTest, LibtestBinariesRunLikeCargoWouldInBothModes) {
-  for (const std::string mode : {"batch", "process"}) {
-    auto r = xrun_cargo({"--isolation", mode});
+  for (const std::string mode : {"batch", "process", "process --no-fork-server"}) {
+    std::vector<std::string> flags = {"--isolation", mode.substr(0, mode.find(' '))};
+    if (mode.find(' ') != std::string::npos) flags.push_back(mode.substr(mode.find(' ') + 1));
+    auto r = xrun_cargo(flags);
     EXPECT_EQ(r.exit_code, 0) << mode << ": " << describe(r);
     auto s = statuses(read_json(dir_.path() + "/r.json"));
     EXPECT_EQ(s, (std::map<std::string, std::string>{{"tests::threads_add_up", "passed"},
