@@ -64,7 +64,7 @@ TEST(GitHubActions, AFailureIsAnAnnotationAtItsLineAndTheRunIsTheStepSummary) {
   EXPECT_FALSE(std::ifstream(dir.path() + "/no.md").good());
 }
 
-TEST(Terminal, ATestRunningLongIsMarkedSlowAndTheSlowestAreListed) {
+TEST(TerminalSummary, ATestRunningLongIsMarkedSlowAndTheSlowestAreListed) {
   auto r = run_xrun({"test", XRUN_GTEST_SUITE, "--filter", "Hang.*", "--filter", "Pass.*", "--timeout", "3", "--slow",
                      "1", "--slowest", "2"},
                     {.timeout_seconds = 120});

@@ -192,6 +192,30 @@ TEST_F(HtmlReportInBrowser, TheBaselinesNewFailuresAreShownFirst) {
   EXPECT_NE(page.dom.find("suite_tests Gone.Away  (was passed)"), std::string::npos);
 }
 
+// The shards of a --partition run make one page: `xrun report html` merges
+// them as `xrun report merge` does.
+TEST(HtmlReportOfShards, TheShardsMakeOnePage) {
+  TempDir dir;
+  std::vector<std::string> shards;
+  for (const char* k : {"1", "2"}) {
+    shards.push_back(dir.path() + "/shard-" + k + ".json");
+    run_xrun({"test", XRUN_GTEST_SUITE, "--filter", "Pass.*", "--filter", "Crash.*", "--partition",
+              std::string(k) + "/2", "--json", shards.back()},
+             {.timeout_seconds = 120});
+  }
+  const std::string html = dir.path() + "/all.html";
+  auto r = run_xrun({"report", "html", shards[0], shards[1], "-o", html});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  EXPECT_NE(r.out.find("wrote " + html + ": 4 tests from 2 reports"), std::string::npos) << r.out;
+  const auto page = load_in_chromium(html);
+  ASSERT_TRUE(page.loaded) << page.problem;
+  const auto chips = chip_counts(page.dom);
+  EXPECT_EQ(chips.at("all"), 4);
+  EXPECT_EQ(chips.at("passed"), 2);
+  EXPECT_EQ(chips.at("crashed"), 2);
+  EXPECT_EQ(page.dom.find("<dt>partition</dt>"), std::string::npos) << "the merged run is no shard";
+}
+
 // Ctrl-C mid-run: the HTML written so far is complete and says so.
 TEST(HtmlReportAfterCtrlC, SaysTheRunWasInterruptedAndCountsWhatDidNotRun) {
   TempDir dir;

@@ -292,7 +292,7 @@
       const where = [t.be, t.t, t.mc].filter(Boolean).join(' · ');
       const row = el('a', { className: 'row', href: withView({ test: t.i }), 'data-index': String(t.i), 'data-status': t.s },
                      el('span', { className: 'badge s-' + t.s, text: t.s }),
-                     el('span', { className: 'name', text: displayName(t), title: t.m || '' }),
+                     el('span', { className: 'name', text: displayName(t), title: displayName(t) + (t.m ? ' — ' + t.m : '') }),
                      el('span', { className: 'where', text: where }),
                      el('span', { className: 'duration', text: seconds(t.d) }));
       if (view.test === t.i) row.classList.add('selected');
