@@ -8,7 +8,9 @@
 
 #include <boost/asio/steady_timer.hpp>
 
+#include "elf/elf_probe.h"
 #include "support/paths.h"
+#include "support/report_json.h"
 #include "support/temp_dir.h"
 
 #include <algorithm>
@@ -219,3 +221,69 @@ TEST_F(ProcessRunnerTest, BackendNameSaysHowItRuns) {
 }
 
 }  // namespace
+
+// Jobs that may fork from a fork server (JobRequest::fork_server) do, for a
+// dynamically linked program under qemu-user: each is a fresh child with its
+// own argv, exit status or death by signal, stdio only, and a start the
+// scheduler is told of; the server stays for the next job and goes with the
+// runner. (tests/e2e/fork_server_test.cpp runs GoogleTest suites this way.)
+TEST(ProcessRunnerForkServer, ChildrenEndAsExecdProcessesDo) {
+  boost::asio::io_context io;
+  Config config;
+  ProcessRunnerOptions options;
+  options.fork_server_library = [](const std::string& target) -> std::optional<std::string> {
+    if (target != "aarch64") return std::nullopt;
+    return std::string(XRUN_ZYGOTE_AARCH64);
+  };
+  const std::string program = helper("aarch64", "dynamic");
+  auto elf = probe_elf(program);
+  ASSERT_TRUE(elf);
+  struct Outcome {
+    std::string output;
+    std::optional<JobExit> exit;
+    bool started_later = false, told_started = false;
+  };
+  {
+    ProcessRunner runner(io, config, OverlayStore::from_environment(), options);
+    const auto run = [&](std::vector<std::string> args) {
+      Outcome outcome;
+      JobRequest request{program, std::move(args), "", {}};
+      request.fork_server = true;
+      request.elf = &*elf;
+      auto started = runner.start(request, {[&](std::string_view b) { outcome.output.append(b); },
+                                            [&](const JobExit& e) { outcome.exit = e; },
+                                            [&] { outcome.told_started = true; }});
+      EXPECT_TRUE(started) << started.error().message;
+      if (!started) return outcome;
+      outcome.started_later = started->starts_later;
+      io.restart();
+      boost::asio::steady_timer give_up(io, std::chrono::seconds(60));
+      bool gave_up = false;
+      give_up.async_wait([&](const auto& error) { gave_up = !error; });
+      while (!outcome.exit && !gave_up && io.run_one() > 0) {
+      }
+      give_up.cancel();
+      io.poll();
+      return outcome;
+    };
+    auto exited = run({"exit", "5"});
+    ASSERT_TRUE(exited.exit);
+    EXPECT_TRUE(exited.started_later && exited.told_started);
+    EXPECT_FALSE(exited.exit->signaled);
+    EXPECT_EQ(exited.exit->code, 5);
+    EXPECT_FALSE(exited.exit->infra_error) << *exited.exit->infra_error;
+    EXPECT_EQ(xrun::testing::processes_mentioning("XRUN_ZYGOTE_FD=3 " + program).size(), 1u)
+        << "one server, waiting for the next job";
+
+    auto killed = run({"signal", "ABRT"});
+    ASSERT_TRUE(killed.exit);
+    EXPECT_TRUE(killed.exit->signaled);
+    EXPECT_EQ(killed.exit->signal, SIGABRT);
+
+    EXPECT_EQ(run({"fds"}).output, "none\n");
+    EXPECT_EQ(run({"argv", "a b", ""}).output, "0:" + std::to_string(program.size()) + ":" + program + "\n1:4:argv\n2:3:a b\n3:0:\n");
+    EXPECT_EQ(run({"env", "LD_PRELOAD", "XRUN_ZYGOTE_FD"}).output, "LD_PRELOAD unset\nXRUN_ZYGOTE_FD unset\n");
+    EXPECT_EQ(xrun::testing::processes_mentioning("XRUN_ZYGOTE_FD=3 " + program).size(), 1u) << "the same server";
+  }
+  EXPECT_TRUE(xrun::testing::processes_mentioning("XRUN_ZYGOTE_FD=3 " + program).empty()) << "it went with the runner";
+}
