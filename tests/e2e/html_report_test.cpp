@@ -216,6 +216,35 @@ TEST(HtmlReportOfShards, TheShardsMakeOnePage) {
   EXPECT_EQ(page.dom.find("<dt>partition</dt>"), std::string::npos) << "the merged run is no shard";
 }
 
+// 20,000 tests: only the rows in sight are in the DOM (what keeps scrolling
+// smooth), and the counts and the last test are still all there.
+TEST(HtmlReportOfManyTests, OnlyTheRowsInSightAreInTheDom) {
+  TempDir dir;
+  json report = {{"schema", "xrun-test-report/1"}, {"started_at", "2026-12-03T00:00:00Z"}, {"complete", true},
+                 {"tests", json::array()}};
+  for (int i = 0; i < 20000; ++i)
+    report["tests"].push_back({{"binary", "/b/suite"}, {"name", "Many.Case" + std::to_string(i)},
+                               {"status", i % 100 == 99 ? "failed" : "passed"}, {"duration_seconds", 0.001},
+                               {"attempts", 1}, {"output", "case " + std::to_string(i) + "\n"}});
+  const std::string input = dir.path() + "/many.json", html = dir.path() + "/many.html";
+  std::ofstream(input) << report.dump();
+  auto r = run_xrun({"report", "html", input, "-o", html});
+  EXPECT_EQ(r.exit_code, 1) << describe(r);
+  const auto page = load_in_chromium(html, "sort=name&q=case19999");
+  ASSERT_TRUE(page.loaded) << page.problem;
+  EXPECT_EQ(row_names(page.dom), std::vector<std::string>{"Many.Case19999"});
+  for (const char* window : {"800,600", "1600,1000"}) {  // the narrow layout and the wide one
+    const auto all = load_in_chromium(html, "", window);
+    ASSERT_TRUE(all.loaded) << all.problem;
+    EXPECT_EQ(chip_counts(all.dom).at("all"), 20000);
+    EXPECT_EQ(chip_counts(all.dom).at("failed"), 200);
+    EXPECT_EQ(shown_count(all.dom), "20000");
+    const auto rows = row_names(all.dom).size();
+    EXPECT_GT(rows, 10u) << window;
+    EXPECT_LT(rows, 200u) << window << ": the list put every row into the DOM";
+  }
+}
+
 // Ctrl-C mid-run: the HTML written so far is complete and says so.
 TEST(HtmlReportAfterCtrlC, SaysTheRunWasInterruptedAndCountsWhatDidNotRun) {
   TempDir dir;

@@ -21,11 +21,15 @@ struct PageDump {
 // returns the DOM once the page settled. --virtual-time-budget lets the
 // page's timers and promises (background output decoding) run to the end
 // without the test waiting in real time.
-inline PageDump load_in_chromium(const std::string& path, const std::string& fragment = "") {
+// `window` is "WIDTH,HEIGHT" (default: headless Chromium's 800x600, which
+// the page lays out as a narrow window).
+inline PageDump load_in_chromium(const std::string& path, const std::string& fragment = "",
+                                 const std::string& window = "800,600") {
   TempDir profile;  // a profile per load: tests run side by side
   const std::string url = "file://" + path + (fragment.empty() ? "" : "#" + fragment);
   auto r = run({XRUN_CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--user-data-dir=" + profile.path(), "--virtual-time-budget=20000", "--dump-dom", url},
+                "--user-data-dir=" + profile.path(), "--window-size=" + window, "--virtual-time-budget=20000",
+                "--dump-dom", url},
                {.timeout_seconds = 120});
   PageDump page;
   page.dom = r.out;
