@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <functional>
@@ -140,21 +141,41 @@ std::vector<TestCase> parse_libtest_list(const std::string& binary, std::string_
 
 ListingCache ListingCache::from_environment() { return ListingCache(join_path(xdg_cache_home(), "xrun/listings")); }
 
-std::string ListingCache::key_path(const std::string& binary, TestKind kind) const {
+namespace {
+
+// What a listing ran with besides the binary: the job's environment and the
+// harnesses' own variables inherited from xrun's. "" when nothing.
+std::string listing_context(const std::vector<std::string>& env) {
+  std::vector<std::string> entries = env;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "GTEST_", 6) == 0 || std::strncmp(*e, "RUST_TEST_", 10) == 0) entries.push_back(*e);
+  std::sort(entries.begin(), entries.end());
+  std::string context;
+  for (const auto& entry : entries) context += entry + '\0';
+  return context;
+}
+
+}  // namespace
+
+std::string ListingCache::key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env) const {
   MappedFile file(binary);
   if (!file.ok()) return "";
   // std::hash of the bytes: fast (GB/s) and stable for this xrun build, which
   // is all a cache keyed by the xrun version needs.
   const std::size_t hash = std::hash<std::string_view>{}(file.view());
-  char name[96];
-  std::snprintf(name, sizeof name, "%s-%016zx-%zu-%s.txt", XRUN_CACHE_VERSION, hash, file.view().size(),
-                std::string(kind_name(kind)).c_str());
+  // "e": keyed by the environment too. Listings of earlier builds were not,
+  // and one made under a GTEST_FILTER may hold a part of a list: not read.
+  const std::string context = listing_context(env);
+  char name[128];
+  std::snprintf(name, sizeof name, "%s-e-%016zx-%zu-%s-%016zx.txt", XRUN_CACHE_VERSION, hash, file.view().size(),
+                std::string(kind_name(kind)).c_str(), context.empty() ? 0 : std::hash<std::string>{}(context));
   return join_path(dir_, name);
 }
 
-std::optional<std::vector<TestCase>> ListingCache::load(const std::string& binary, TestKind kind) const {
+std::optional<std::vector<TestCase>> ListingCache::load(const std::string& binary, TestKind kind,
+                                                        const std::vector<std::string>& env) const {
   if (dir_.empty()) return std::nullopt;
-  const std::string path = key_path(binary, kind);
+  const std::string path = key_path(binary, kind, env);
   if (path.empty()) return std::nullopt;
   auto text = read_file(path);
   if (!text) return std::nullopt;
@@ -179,9 +200,10 @@ std::optional<std::vector<TestCase>> ListingCache::load(const std::string& binar
   return tests;
 }
 
-void ListingCache::store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests) const {
+void ListingCache::store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests,
+                         const std::vector<std::string>& env) const {
   if (dir_.empty()) return;
-  const std::string path = key_path(binary, kind);
+  const std::string path = key_path(binary, kind, env);
   if (path.empty()) return;
   std::string text;
   for (const auto& tc : tests) text += tc.skip_reason ? "S " + *tc.skip_reason + "\t" + tc.name + "\n" : "T " + tc.name + "\n";
@@ -247,7 +269,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       tc.args = spec.args;
       if (spec.disabled) tc.skip_reason = "disabled";
       p.tests.push_back(std::move(tc));
-    } else if (auto cached = cache.load(spec.path, p.kind)) {
+    } else if (auto cached = cache.load(spec.path, p.kind, spec.env)) {
       p.tests = std::move(*cached);
     } else {
       const std::vector<std::vector<std::string>> commands =
@@ -327,7 +349,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       p.tests = p.kind == TestKind::GTest ? parse_gtest_list(p.spec->path, p.listings[0]->output)
                                           : parse_libtest_list(p.spec->path, p.listings[0]->output,
                                                                p.listings[1]->output);
-      cache.store(p.spec->path, p.kind, p.tests);
+      cache.store(p.spec->path, p.kind, p.tests, p.spec->env);
     }
     for (auto& tc : p.tests) {
       tc.cwd = p.spec->cwd;

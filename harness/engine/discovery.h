@@ -25,18 +25,25 @@ std::vector<TestCase> parse_gtest_list(const std::string& binary, std::string_vi
 std::vector<TestCase> parse_libtest_list(const std::string& binary, std::string_view listing,
                                          std::string_view ignored_listing);
 
-// Where listings are cached: one file per (content hash, kind).
+// Where listings are cached: one file per (content hash, kind, what the
+// listing ran with). A harness lists what its environment selects: CTest's
+// ENVIRONMENT "GTEST_FILTER=Locale.*" lists one test of a binary, and that
+// listing must never stand for the binary's whole list. `env` is the job's
+// own environment (BinarySpec::env); the harnesses' variables in xrun's own
+// (GTEST_*, RUST_TEST_*) count too.
 class ListingCache {
  public:
   explicit ListingCache(std::string dir) : dir_(std::move(dir)) {}
   static ListingCache from_environment();
   static ListingCache disabled() { return ListingCache(""); }
 
-  std::optional<std::vector<TestCase>> load(const std::string& binary, TestKind kind) const;
-  void store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests) const;
+  std::optional<std::vector<TestCase>> load(const std::string& binary, TestKind kind,
+                                            const std::vector<std::string>& env = {}) const;
+  void store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests,
+             const std::vector<std::string>& env = {}) const;
 
  private:
-  std::string key_path(const std::string& binary, TestKind kind) const;
+  std::string key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env) const;
   std::string dir_;
 };
 

@@ -66,7 +66,6 @@ struct ProcessRunner::Child {
   std::optional<LaunchPlan> plan;  // for that exec
   std::string program, cwd;
   double ready_seconds = 0;  // the longest its server may take to start
-  int pending_signal = 0;  // signalled before it started: sent once it has
 };
 
 // A fork server and whether a job holds it.
@@ -287,14 +286,17 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
                                                                " died before it could start the test"});
                      return;
                    }
+                   if (child->exited) {  // ended while its request was on the way (signal_child)
+                     ::kill(-pid, SIGKILL);
+                     return;
+                   }
                    child->pid = pid;
                    if (child->callbacks.started) child->callbacks.started();
-                   if (child->pending_signal) ::kill(-pid, child->pending_signal);
                  },
                  [this, child, key, server](ForkServer::Exit exit) {
                    release(key, server);
                    if (!exit.ok) {
-                     ::kill(-child->pid, SIGKILL);  // it may outlive its server
+                     if (child->pid > 0) ::kill(-child->pid, SIGKILL);  // it may outlive its server
                      end_child(child, JobExit{false, 0, 0, "the fork server of " + child->program +
                                                                " died while the test ran"});
                      return;
@@ -330,7 +332,6 @@ void ProcessRunner::exec_instead(const std::shared_ptr<Child>& child) {
     return;
   }
   if (child->callbacks.started) child->callbacks.started();
-  if (child->pending_signal) ::kill(-child->pid, child->pending_signal);
 }
 
 void ProcessRunner::watch_exit(const std::shared_ptr<Child>& child) {
@@ -454,17 +455,26 @@ void ProcessRunner::write_stdin(const std::shared_ptr<Child>& child) {
 void ProcessRunner::signal(JobId id, int sig) {
   auto it = children_.find(id);
   if (it == children_.end() || it->second->exited) return;
-  signal_child(*it->second, sig);
+  signal_child(it->second, sig);
 }
 
 void ProcessRunner::signal_all(int sig) {
   for (auto& [id, child] : children_)
-    if (!child->exited) signal_child(*child, sig);
+    if (!child->exited) signal_child(child, sig);
 }
 
-void ProcessRunner::signal_child(Child& child, int sig) {
-  if (child.pid > 0) ::kill(-child.pid, sig);
-  else if (child.pending_signal != SIGKILL) child.pending_signal = sig;  // not started yet
+void ProcessRunner::signal_child(const std::shared_ptr<Child>& child, int sig) {
+  if (child->pid > 0) {
+    ::kill(-child->pid, sig);
+    return;
+  }
+  // Still waiting for its fork server (Ctrl-C, --fail-fast): it ends now,
+  // as if the signal had met it at its start, not once the server is ready
+  // (a server whose static initialisers take long would hold up Ctrl-C).
+  // Told after this call returns, like any exit.
+  asio::post(io_, [this, child, sig] {
+    if (!child->exited && child->pid <= 0) end_child(child, JobExit{true, 0, sig});
+  });
 }
 
 void ProcessRunner::kill_all() {

@@ -62,7 +62,7 @@ class ProcessRunner final : public JobRunner {
   void adopt_pipes(const std::shared_ptr<Child>& child, Pipes& pipes);
   Expected<bool> watch_pid(const std::shared_ptr<Child>& child, pid_t pid);
   void end_child(const std::shared_ptr<Child>& child, JobExit exit);
-  void signal_child(Child& child, int signal);
+  void signal_child(const std::shared_ptr<Child>& child, int signal);
   // Fork servers: whether this job forks from one, then forking it.
   std::optional<ServerChoice> fork_server_for(const JobRequest& request, const LaunchPlan& plan,
                                               const std::vector<std::string>& env);

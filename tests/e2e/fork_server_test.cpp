@@ -86,11 +86,20 @@ TEST(ForkServer, EveryTestIsAFreshProcess) {
   auto batch = run_xrun({"test", binary, "-j1", "--json", dir.path() + "/b.json"}, {.timeout_seconds = 120});
   EXPECT_EQ(statuses(read_json(dir.path() + "/b.json"))["Global.IsPristine"], "failed") << batch.out;
 
-  // A test that forks and execs a foreign program, and private TMPDIRs.
-  auto env = run_xrun({"test", XRUN_GTEST_ENV, "--isolation", "process", "--filter", "Exec.*", "--filter", "Tmp.*",
-                       "--json", dir.path() + "/e.json"},
-                      {.timeout_seconds = 120});
-  EXPECT_EQ(env.exit_code, 0) << describe(env);
+  // Tests that fork and exec a foreign program (fork+exec, posix_spawn,
+  // system(), a threadsafe death test re-running /proc/self/exe), and
+  // private TMPDIRs: all 7 pass, forked or not.
+  for (const char* fork_server : {"", "--no-fork-server"}) {
+    std::vector<std::string> args = {"test", XRUN_GTEST_ENV, "--isolation", "process", "--filter", "Exec.*",
+                                     "--filter", "Tmp.*", "--json", dir.path() + "/e.json"};
+    if (*fork_server) args.push_back(fork_server);
+    auto env = run_xrun(args, {.env = environment_with({"XRUN_FIXTURE_HELPER=" + helper("aarch64", "dynamic")}),
+                               .timeout_seconds = 120});
+    EXPECT_EQ(env.exit_code, 0) << fork_server << "\n" << describe(env);
+    const auto s = statuses(read_json(dir.path() + "/e.json"));
+    EXPECT_EQ(s.size(), 7u) << fork_server;
+    for (const auto& [name, status] : s) EXPECT_EQ(status, "passed") << fork_server << " " << name;
+  }
 }
 
 // The pid of the fork server of `binary`: of the qemus started with the
@@ -145,6 +154,41 @@ TEST(ForkServer, AServerKilledMidRunFailsOnlyItsTestAsAnInfraError) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   EXPECT_TRUE(processes_mentioning(suite).empty()) << "left behind:\n" << processes_mentioning(suite).front();
+}
+
+// Ctrl-C while the tests wait for a fork server whose static initialisers
+// take 30 s: xrun stops at once (the waiting tests end unstarted), not when
+// the server is ready, and leaves nothing behind.
+TEST(ForkServer, CtrlCWhileTheServerStartsStopsAtOnce) {
+  TempDir dir;
+  const std::string binary = copy_of(XRUN_GTEST_ENV, dir);
+  const std::string json_path = dir.path() + "/r.json";
+  ASSERT_EQ(run_xrun({"test", binary, "--list"}, {.timeout_seconds = 120}).exit_code, 0);  // the listing, cached
+  const pid_t pid = start_xrun({"test", binary, "--isolation", "process", "-j2", "--filter", "Tmp.*", "--json",
+                                json_path},
+                               environment_with({"XRUN_FIXTURE_SLOW_INIT=30"}), dir.path() + "/out.txt");
+  ASSERT_GT(pid, 0);
+  pid_t server = -1;
+  for (int i = 0; i < 200 && server < 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    server = fork_server_of(binary);
+  }
+  ASSERT_GT(server, 0) << "no fork server appeared";
+  ::kill(pid, SIGINT);
+  // Bounded: the server would be ready after 30 s.
+  int status = 0;
+  pid_t reaped = 0;
+  for (int i = 0; i < 100 && (reaped = ::waitpid(pid, &status, WNOHANG)) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (reaped == 0) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    FAIL() << "xrun waited for the fork server after Ctrl-C";
+  }
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "status " << status;
+  for (const auto& [name, test_status] : statuses(read_json(json_path))) EXPECT_EQ(test_status, "not-run") << name;
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_TRUE(processes_mentioning(binary).empty()) << "left behind:\n" << processes_mentioning(binary).front();
 }
 
 }  // namespace

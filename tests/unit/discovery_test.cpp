@@ -57,6 +57,24 @@ TEST(Discovery, CacheRoundTripsAndIsKeyedByContent) {
   EXPECT_FALSE(cache.load(binary, TestKind::GTest));
 }
 
+// CTest's ENVIRONMENT "GTEST_FILTER=Locale.*" lists one test of a binary:
+// that listing is not the binary's whole list (it was, and a later `xrun
+// test` of the binary silently ran that one test).
+TEST(Discovery, AListingIsCachedForTheEnvironmentItRanWith) {
+  xrun::testing::TempDir dir;
+  ListingCache cache(dir.path() + "/cache");
+  const std::string binary = dir.write("bin", "content");
+  cache.store(binary, TestKind::GTest, parse_gtest_list(binary, "Locale.\n  CUtf8\n"), {"GTEST_FILTER=Locale.*"});
+  EXPECT_FALSE(cache.load(binary, TestKind::GTest)) << "the filtered listing stood for the whole one";
+  cache.store(binary, TestKind::GTest, parse_gtest_list(binary, "Locale.\n  CUtf8\nTmp.\n  A\n"));
+  auto filtered = cache.load(binary, TestKind::GTest, {"GTEST_FILTER=Locale.*"});
+  ASSERT_TRUE(filtered);
+  EXPECT_EQ(filtered->size(), 1u);
+  auto whole = cache.load(binary, TestKind::GTest);
+  ASSERT_TRUE(whole);
+  EXPECT_EQ(whole->size(), 2u);
+}
+
 #include <signal.h>
 
 #include "support/fake_job_runner.h"
