@@ -102,10 +102,10 @@ TEST(ForkServer, EveryTestIsAFreshProcess) {
   }
 }
 
-// The pid of the fork server of `binary`: of the qemus started with the
-// library's variable, the one whose parent is not one of them (the tests it
-// forked have the same command line).
-pid_t fork_server_of(const std::string& binary) {
+// pid -> parent pid of the qemus started with the fork-server library's
+// variable for `binary`: servers and the tests they forked (which have the
+// same command line).
+std::map<pid_t, pid_t> server_processes(const std::string& binary) {
   std::map<pid_t, pid_t> parent_of;
   for (const auto& line : processes_mentioning("XRUN_ZYGOTE_FD=3 " + binary)) {
     const pid_t pid = std::stoi(line);
@@ -118,9 +118,22 @@ pid_t fork_server_of(const std::string& binary) {
     std::sscanf(text.c_str() + after_name + 1, " %c %d", &state, &ppid);
     parent_of[pid] = ppid;
   }
+  return parent_of;
+}
+
+// The fork server of `binary`: the one of them whose parent is not one of them.
+pid_t fork_server_of(const std::string& binary) {
+  const auto parent_of = server_processes(binary);
   for (const auto& [pid, ppid] : parent_of)
     if (!parent_of.count(ppid)) return pid;
   return -1;
+}
+
+// Whether the server is running a test it forked.
+bool server_runs_a_test(const std::string& binary, pid_t server) {
+  for (const auto& [pid, ppid] : server_processes(binary))
+    if (ppid == server) return true;
+  return false;
 }
 
 // The server killed while its test runs: that test is an infra error (not a
@@ -133,13 +146,14 @@ TEST(ForkServer, AServerKilledMidRunFailsOnlyItsTestAsAnInfraError) {
                                 "Hostile.*", "--timeout", "60", "--json", json_path},
                                environment_with({}), dir.path() + "/out.txt");
   ASSERT_GT(pid, 0);
+  // Killed once Hang.Forever runs in a child it forked.
   pid_t server = -1;
-  for (int i = 0; i < 200 && server < 0; ++i) {
+  for (int i = 0; i < 600 && !(server > 0 && server_runs_a_test(suite, server)); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     server = fork_server_of(suite);
   }
   ASSERT_GT(server, 0) << "no fork server appeared";
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Hang.Forever is running
+  ASSERT_TRUE(server_runs_a_test(suite, server)) << "the fork server never ran Hang.Forever";
   ::kill(server, SIGKILL);
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
