@@ -69,6 +69,9 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
                        return;
                      }
                      self->state_ = State::Ready;
+                     // pid 2 of its namespace (job_namespace.h), or the job process itself.
+                     const pid_t inner = self->descendant_with_inner_pid(2);
+                     self->server_pid_ = inner > 0 ? inner : self->pid_;
                      for (auto& ready : std::exchange(self->waiting_, {})) ready(true);
                    });
   return server;
@@ -155,6 +158,11 @@ pid_t innermost_pid(pid_t pid) {
 // the job process itself. The child is the descendant whose innermost pid
 // is the one reported.
 pid_t ForkServer::host_pid(pid_t reported) const {
+  const pid_t found = descendant_with_inner_pid(reported);
+  return found > 0 ? found : reported;  // no namespace (or no /proc/.../children): the pid is xrun's
+}
+
+pid_t ForkServer::descendant_with_inner_pid(pid_t inner) const {
   std::vector<pid_t> level{pid_};
   for (int depth = 0; depth < 4 && !level.empty(); ++depth) {
     std::vector<pid_t> next;
@@ -164,7 +172,7 @@ pid_t ForkServer::host_pid(pid_t reported) const {
       for (std::size_t at = 0; at < children.size();) {
         const pid_t child = static_cast<pid_t>(std::atoi(children.c_str() + at));
         if (child > 0) {
-          if (innermost_pid(child) == reported) return child;
+          if (innermost_pid(child) == inner) return child;
           next.push_back(child);
         }
         at = children.find(' ', at);
@@ -174,7 +182,7 @@ pid_t ForkServer::host_pid(pid_t reported) const {
     }
     level = std::move(next);
   }
-  return reported;  // no namespace (or no /proc/.../children): the pid is xrun's
+  return -1;
 }
 
 void ForkServer::died() {
@@ -184,17 +192,49 @@ void ForkServer::died() {
   for (auto& ready : std::exchange(waiting_, {})) ready(false);
 }
 
+namespace {
+
+bool reaped_within(pid_t pid, int milliseconds) {
+  for (int waited = 0;; waited += 5) {
+    const pid_t r = ::waitpid(pid, nullptr, WNOHANG);
+    if (r == pid || (r < 0 && errno != EINTR)) return true;
+    if (waited >= milliseconds) return false;
+    ::usleep(5000);
+  }
+}
+
+// Gone, or a zombie its new parent has yet to reap (it holds nothing).
+bool ended(pid_t pid) {
+  const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
+  const auto name_end = stat.rfind(')');
+  return stat.empty() || name_end == std::string::npos || stat.compare(name_end + 1, 3, " Z ") == 0;
+}
+
+}  // namespace
+
+// When this returns nothing of the server is left: xrun's tests and users
+// look for leftover processes the moment xrun exits.
 void ForkServer::kill() {
   if (pid_ <= 0) return;
-  ::kill(-pid_, SIGKILL);
-  ::kill(pid_, SIGKILL);
-  while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+  boost::system::error_code ignored;
+  ready_timer_.cancel();
+  // Its socket closed, a waiting server exits by itself (a busy one once its
+  // child, already killed, is reaped), and the job process mirrors it, after
+  // the server is gone.
+  socket_.close(ignored);
+  if (!reaped_within(pid_, state_ == State::Ready ? 1000 : 0)) {
+    // Stuck (in a static initialiser) or not reading: killed, the server
+    // first (the namespace it is in goes only after the job process).
+    if (server_pid_ > 0 && server_pid_ != pid_) ::kill(server_pid_, SIGKILL);
+    ::kill(-pid_, SIGKILL);
+    ::kill(pid_, SIGKILL);
+    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    for (int waited = 0; server_pid_ > 0 && server_pid_ != pid_ && !ended(server_pid_) && waited < 1000; waited += 5)
+      ::usleep(5000);
   }
   pid_ = -1;
   state_ = State::Dead;
-  boost::system::error_code ignored;
-  ready_timer_.cancel();
-  socket_.close(ignored);
 }
 
 }  // namespace xrun

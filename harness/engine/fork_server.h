@@ -78,11 +78,13 @@ class ForkServer : public std::enable_shared_from_this<ForkServer> {
   ForkServer(boost::asio::io_context& io, pid_t pid, int socket);
   void read_int(std::function<void(bool, int)> done);
   pid_t host_pid(pid_t reported) const;
+  pid_t descendant_with_inner_pid(pid_t inner) const;  // -1: none
   void died();
 
   boost::asio::posix::stream_descriptor socket_;
   boost::asio::steady_timer ready_timer_;
-  pid_t pid_;
+  pid_t pid_;              // the job process xrun started (and reaps)
+  pid_t server_pid_ = -1;  // the server itself, once ready: pid_ or, in a namespace, its pid 2
   State state_ = State::Starting;
   bool busy_ = false;
   std::vector<std::function<void(bool)>> waiting_;
