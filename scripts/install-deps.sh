@@ -15,7 +15,8 @@
 #               which is the sysroot xrun runs dynamic programs against
 #   boards      the board backend drives the user's own OpenSSH client (ssh, ssh-keygen);
 #               the board tests' stand-in boards are built with cpio and dpkg-deb
-#   report      headless Chromium loads the HTML report from file:// in the report tests
+#   report      headless Chromium and Firefox ESR load the HTML report from file:// in the
+#               report tests
 #   rust        Debian's rustc/cargo plus the arm64 standard library, so a Rust crate
 #               cross-builds for aarch64-unknown-linux-gnu without any download.
 #               This needs the arm64 architecture in dpkg, which also pulls in the
@@ -45,7 +46,7 @@ cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
        libc6-dev-riscv64-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
        libc6-dev-mips64el-cross libc6-dev-i386-cross)
 boards=(openssh-client cpio)
-report=(chromium)
+report=(chromium firefox-esr)
 rust=(rustc cargo libstd-rust-dev:arm64)
 
 # arm64 and armhf packages: Rust's arm64 standard library, and what

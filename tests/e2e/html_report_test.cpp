@@ -1,7 +1,7 @@
 // The HTML report as a person sees it: real runs of the hostile GoogleTest
 // suite under qemu-user, their reports opened from file:// in headless
-// Chromium, and the DOM the page's script built checked against the JSON
-// report of the same run.
+// Chromium (and Firefox ESR), and the DOM the page's script built checked
+// against the JSON report of the same run.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -11,6 +11,7 @@
 
 #include "e2e/xrun_runner.h"
 #include "support/browser.h"
+#include "support/firefox.h"
 #include "support/report_json.h"
 #include "support/temp_dir.h"
 
@@ -156,6 +157,59 @@ TEST_F(HtmlReportInBrowser, ThePagePolicyBlocksAnyScriptButItsOwn) {
   ASSERT_TRUE(page.loaded) << page.problem;
   EXPECT_EQ(std::regex_search(page.dom, std::regex("<html[^>]* data-pwned")), false) << "injected markup ran";
   EXPECT_EQ(chip_counts(page.dom).at("all"), report_["summary"]["total"].get<int>());
+}
+
+// The same page in Firefox ESR, from file://, driven over WebDriver BiDi:
+// the counts, a crashed test's signal, hostile output as text, and a
+// compressed output decoded (DecompressionStream) as in Chromium.
+TEST_F(HtmlReportInBrowser, FirefoxShowsTheSameReport) {
+  Firefox firefox;
+  ASSERT_TRUE(firefox.ready()) << firefox.problem();
+  // In the page: wait until the selected test's output is shown, then say
+  // what a person sees.
+  const std::string what_is_shown = R"js(new Promise((done) => {
+    const look = () => {
+      const output = document.getElementById('output');
+      if (document.documentElement.dataset.ready !== 'true' || !output || output.dataset.state !== 'ready')
+        return setTimeout(look, 20);
+      const signal = [...document.querySelectorAll('#detail th')].find((th) => th.textContent === 'signal');
+      done(JSON.stringify({
+        chips: Object.fromEntries([...document.querySelectorAll('#chips [data-status]')]
+                                    .map((chip) => [chip.dataset.status, Number(chip.dataset.count)])),
+        rows: [...document.querySelectorAll('#rows .row .name')].map((name) => name.textContent),
+        signal: signal ? signal.nextSibling.textContent : null,
+        output: output.textContent,
+        elements: [...output.querySelectorAll('*')].map((e) => e.tagName + '.' + e.className),
+        pwned: document.documentElement.dataset.pwned || null,
+      }));
+    };
+    look();
+  }))js";
+  int load = 0;
+  const auto show = [&](const std::string& fragment) {
+    // A query of its own: each is a whole new load, not a fragment change.
+    const std::string url = "file://" + html_path_ + "?load=" + std::to_string(++load) + "#" + fragment;
+    auto shown = json::parse(firefox.evaluate_at(url, what_is_shown), nullptr, false);
+    EXPECT_TRUE(shown.is_object()) << url << ": " << firefox.problem();
+    return shown.is_object() ? shown : json::object();
+  };
+  const auto crashed = show("status=crashed&test=" + std::to_string(index_of("Crash.Segfault")));
+  for (const auto& [status, count] : report_["summary"].items())
+    EXPECT_EQ(crashed["chips"][status == "total" ? "all" : status], count) << status;
+  EXPECT_EQ(crashed["rows"], json({"suite_tests Crash.Segfault", "suite_tests Crash.Abort"}));
+  EXPECT_EQ(crashed["signal"], "11 (SIGSEGV)");
+  EXPECT_NE(crashed.value("output", "").find("before the crash"), std::string::npos) << crashed.dump();
+
+  const auto hostile = show("test=" + std::to_string(index_of("Hostile.Output")));
+  EXPECT_NE(hostile.value("output", "").find("</script><script>document.documentElement.dataset.pwned"),
+            std::string::npos)
+      << hostile.dump();
+  EXPECT_NE(hostile.value("output", "").find("nul \\x00 byte"), std::string::npos) << hostile.dump();
+  for (const auto& element : hostile["elements"]) EXPECT_EQ(element.get<std::string>().rfind("SPAN.", 0), 0u) << element;
+  EXPECT_TRUE(hostile["pwned"].is_null());
+
+  const auto compressed = show("test=" + std::to_string(index_of("Spew.Output")));
+  EXPECT_NE(compressed.value("output", "").find(std::string(99, 'y')), std::string::npos) << compressed.dump();
 }
 
 // `xrun report html RUN.json --baseline PREV.json`: the comparison comes
