@@ -18,11 +18,8 @@
 #   bench/board_throughput.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-build=$(realpath "${1:-build}")
-xrun=$build/runner/xrun
+. bench/common.sh "${1:-build}"
 . bench/peer_suite.sh
-[ -x "$xrun" ] || { echo "bench: build xrun first (cmake --build $build)" >&2; exit 2; }
 build_peer_suite
 
 boards=$build/bench/boards
@@ -42,7 +39,6 @@ names=()
 for i in $(seq 0 199); do names+=("Trivial.T$i"); done
 filter=(--filter 'Trivial.T?' --filter 'Trivial.T??' --filter 'Trivial.T1??')
 
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 
 naive() {
   "${ssh_board[@]}" 'cat > /tmp/naive_tests && chmod +x /tmp/naive_tests' < bench_tests

@@ -13,14 +13,10 @@
 #   bench/fork_server.sh [BUILD_DIR]   (after scripts/test.sh or cmake --build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-build=$(realpath "${1:-build}")
-xrun=$build/runner/xrun
+. bench/common.sh "${1:-build}"
 . bench/peer_suite.sh
-[ -x "$xrun" ] || { echo "bench: build xrun first (cmake --build $build)" >&2; exit 2; }
 build_peer_suite
 
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 
 # ---- yaml-cpp from Debian's source package ------------------------------
 yaml_dir=$build/bench/yaml-cpp

@@ -16,17 +16,13 @@
 #   bench/html_report.sh [BUILD_DIR]   (after scripts/test.sh or cmake --build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-build=$(realpath "${1:-build}")
-xrun=$build/runner/xrun
+. bench/common.sh "${1:-build}"
 . bench/peer_suite.sh
-[ -x "$xrun" ] || { echo "bench: build xrun first (cmake --build $build)" >&2; exit 2; }
 command -v chromium >/dev/null || { echo "bench: needs chromium (scripts/install-deps.sh)" >&2; exit 2; }
 build_peer_suite
 work=$(mktemp -d /tmp/xrun-bench-html.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 median() { printf '%s\n' "$@" | sort -g | sed -n "$(( ($# + 1) / 2 ))p"; }
 size() { stat -c %s "$1"; }
 mib() { echo "$1 / 1048576" | bc -l; }

@@ -14,16 +14,12 @@
 #   bench/test_throughput.sh [BUILD_DIR]   (after scripts/test.sh or cmake --build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-root=$PWD
-build=$(realpath "${1:-build}")
-xrun=$build/runner/xrun
+. bench/common.sh "${1:-build}"
 . bench/peer_suite.sh
-[ -x "$xrun" ] || { echo "bench: build xrun first (cmake --build $build)" >&2; exit 2; }
 
 build_peer_suite
 count=$(ctest --test-dir "$peer_dir" -N -R '^(Trivial|Sleepy)\.' | sed -n 's/^Total Tests: //p')
 
-seconds() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N); echo "$e - $s" | bc -l; }
 
 "$xrun" test "$bin" --list >/dev/null  # warm the listing cache, as any second run would be
 t_peer=$(seconds ctest --test-dir "$peer_dir" -j2 -R '^(Trivial|Sleepy)\.')

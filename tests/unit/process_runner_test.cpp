@@ -28,28 +28,38 @@ namespace {
 struct Finished {
   std::string output;
   std::optional<JobExit> exit;
+  bool starts_later = false;  // JobStarted said so...
+  bool told_started = false;  // ...and Callbacks::started came
 };
+
+// Runs one job on `runner` to its end (or 60 s: a job that never ends fails
+// the test instead of hanging it).
+Finished run_job_on(boost::asio::io_context& io, ProcessRunner& runner, const JobRequest& request,
+                    std::function<void(JobId)> after_start = {}) {
+  Finished finished;
+  auto started = runner.start(request, {[&](std::string_view b) { finished.output.append(b); },
+                                        [&](const JobExit& e) { finished.exit = e; },
+                                        [&] { finished.told_started = true; }});
+  EXPECT_TRUE(started) << started.error().message;
+  if (!started) return finished;
+  finished.starts_later = started->starts_later;
+  if (after_start) after_start(started->id);
+  io.restart();  // the previous job may have run the context out of work
+  boost::asio::steady_timer give_up(io, std::chrono::seconds(60));
+  bool gave_up = false;
+  give_up.async_wait([&](const auto& error) { gave_up = !error; });
+  while (!finished.exit && !gave_up && io.run_one() > 0) {
+  }
+  give_up.cancel();
+  io.poll();
+  if (!finished.exit) runner.signal(started->id, SIGKILL);
+  return finished;
+}
 
 class ProcessRunnerTest : public ::testing::Test {
  protected:
   Finished run_job(const JobRequest& request, std::function<void(JobId)> after_start = {}) {
-    Finished finished;
-    auto started = runner_.start(request, {[&](std::string_view b) { finished.output.append(b); },
-                                           [&](const JobExit& e) { finished.exit = e; }});
-    EXPECT_TRUE(started) << started.error().message;
-    if (!started) return finished;
-    if (after_start) after_start(started->id);
-    io_.restart();  // the previous job may have run the context out of work
-    // A job that never ends fails the test instead of hanging it.
-    boost::asio::steady_timer give_up(io_, std::chrono::seconds(30));
-    bool gave_up = false;
-    give_up.async_wait([&](const auto& error) { gave_up = !error; });
-    while (!finished.exit && !gave_up && io_.run_one() > 0) {
-    }
-    give_up.cancel();
-    io_.poll();
-    if (!finished.exit) runner_.signal(started->id, SIGKILL);
-    return finished;
+    return run_job_on(io_, runner_, request, std::move(after_start));
   }
   boost::asio::io_context io_;
   Config config_;
@@ -238,37 +248,17 @@ TEST(ProcessRunnerForkServer, ChildrenEndAsExecdProcessesDo) {
   const std::string program = helper("aarch64", "dynamic");
   auto elf = probe_elf(program);
   ASSERT_TRUE(elf);
-  struct Outcome {
-    std::string output;
-    std::optional<JobExit> exit;
-    bool started_later = false, told_started = false;
-  };
   {
     ProcessRunner runner(io, config, OverlayStore::from_environment(), options);
     const auto run = [&](std::vector<std::string> args) {
-      Outcome outcome;
       JobRequest request{program, std::move(args), "", {}};
       request.fork_server = true;
       request.elf = &*elf;
-      auto started = runner.start(request, {[&](std::string_view b) { outcome.output.append(b); },
-                                            [&](const JobExit& e) { outcome.exit = e; },
-                                            [&] { outcome.told_started = true; }});
-      EXPECT_TRUE(started) << started.error().message;
-      if (!started) return outcome;
-      outcome.started_later = started->starts_later;
-      io.restart();
-      boost::asio::steady_timer give_up(io, std::chrono::seconds(60));
-      bool gave_up = false;
-      give_up.async_wait([&](const auto& error) { gave_up = !error; });
-      while (!outcome.exit && !gave_up && io.run_one() > 0) {
-      }
-      give_up.cancel();
-      io.poll();
-      return outcome;
+      return run_job_on(io, runner, request);
     };
     auto exited = run({"exit", "5"});
     ASSERT_TRUE(exited.exit);
-    EXPECT_TRUE(exited.started_later && exited.told_started);
+    EXPECT_TRUE(exited.starts_later && exited.told_started);
     EXPECT_FALSE(exited.exit->signaled);
     EXPECT_EQ(exited.exit->code, 5);
     EXPECT_FALSE(exited.exit->infra_error) << *exited.exit->infra_error;
