@@ -29,8 +29,9 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
                                                         const std::string& library, const std::string& cwd,
                                                         double ready_seconds) {
   // The preload is the guest's alone (-E): qemu itself, a host program,
-  // must not try to load an aarch64 library. The program path is last.
-  plan.argv.insert(plan.argv.end() - 1, {"-E", "LD_PRELOAD=" + library, "-E", "XRUN_ZYGOTE_FD=3"});
+  // must not try to load an aarch64 library. Right after qemu's name: before
+  // the program and its arguments.
+  plan.argv.insert(plan.argv.begin() + 1, {"-E", "LD_PRELOAD=" + library, "-E", "XRUN_ZYGOTE_FD=3"});
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return make_error(ExitCode::InfraError, std::string("socketpair: ") + std::strerror(errno));

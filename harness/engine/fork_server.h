@@ -42,7 +42,8 @@ namespace xrun {
 
 class ForkServer : public std::enable_shared_from_this<ForkServer> {
  public:
-  // Starts `plan` (the binary under qemu-user, argv[0] only) as a server:
+  // Starts `plan` (the binary under qemu-user, with arguments that do no
+  // harm if it runs main itself) as a server:
   // LD_PRELOAD=`library` for the guest only. It is ready once the library
   // says so; a server that is not ready within `ready_seconds` (a static
   // initialiser that hangs) is killed.

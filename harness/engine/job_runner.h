@@ -40,6 +40,10 @@ struct JobRequest {
   // it from a copy of the program started once (a fork server) instead of
   // starting it afresh, when the program is a dynamically linked one.
   bool fork_server = false;
+  // With fork_server: the arguments the started copy gets. They must do no
+  // harm should the fork-server library not load (the copy then runs its
+  // own main once): a listing.
+  std::vector<std::string> fork_server_args;
   // Host directories the program needs besides its own and the cwd (the
   // binaries a Cargo test runs): a backend that does not share the host's
   // files makes them visible at the same paths.

@@ -65,6 +65,7 @@ struct ProcessRunner::Child {
   std::array<int, 3> handoff{-1, -1, -1};
   std::optional<LaunchPlan> plan;  // for that exec
   std::string program, cwd;
+  std::vector<std::string> server_args;  // what its fork server is started with
   double ready_seconds = 0;  // the longest its server may take to start
 };
 
@@ -148,6 +149,7 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
     child->handoff = {in, out, err};
     child->plan = std::move(*plan);
     child->program = request.program;
+    child->server_args = request.fork_server_args;
     child->ready_seconds = request.deadline_seconds.value_or(3600);
     std::vector<std::string> argv{request.argv0.value_or(request.program)};
     argv.insert(argv.end(), request.args.begin(), request.args.end());
@@ -243,6 +245,7 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
     std::erase_if(slots, [](const ServerSlot& s) { return s.server->dead() && !s.claimed; });
     RunRequest run;
     run.program = child->program;
+    run.args = child->server_args;
     run.argv0 = argv.front();
     run.target = child->plan->target;
     auto plan = plan_launch(run, config_, TargetTable::builtin(), overlays_, choice.env);

@@ -214,7 +214,14 @@ struct Scheduler::State {
         options.private_tmpdirs && std::none_of(first.env.begin(), first.env.end(), [](const std::string& e) {
           return e.rfind("TMPDIR=", 0) == 0;  // the test's own choice (CTest's ENVIRONMENT)
         });
-    request.fork_server = options.isolation == Isolation::Process && first.kind != TestKind::Plain;
+    // A fork server is started with the arguments of a test of no name that
+    // has room for any (zygote.c writes a child's arguments over them, for
+    // programs that read them at start): they run no test if its library
+    // does not load.
+    static const std::string kNoTestWithRoom = "xrun-fork-server-runs-no-test-" + std::string(4096, 'x');
+    request.fork_server = options.isolation == Isolation::Process && first.kind != TestKind::Plain &&
+                          names.size() == 1 && names.front().size() <= kNoTestWithRoom.size();
+    if (request.fork_server) request.fork_server_args = harness_arguments(first.kind, {kNoTestWithRoom});
     if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
     r->unit_start = r->test_start = now();
     auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },

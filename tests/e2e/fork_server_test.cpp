@@ -121,7 +121,8 @@ TEST(ForkServer, EveryTestIsAFreshProcess) {
 // same command line).
 std::map<pid_t, pid_t> server_processes(const std::string& binary) {
   std::map<pid_t, pid_t> parent_of;
-  for (const auto& line : processes_mentioning("XRUN_ZYGOTE_FD=3 " + binary)) {
+  for (const auto& line : processes_mentioning(binary)) {
+    if (line.find(" XRUN_ZYGOTE_FD=3 ") == std::string::npos) continue;
     const pid_t pid = std::stoi(line);
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string text((std::istreambuf_iterator<char>(stat)), {});

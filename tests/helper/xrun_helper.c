@@ -10,6 +10,8 @@
  *   cat               copy stdin to stdout
  *   env [NAME...]     print NAME=value (or NAME unset) per name; all if none
  *   argv              print "index:length:bytes" per argument, argv[0] included
+ *   init-argv         the same, of the arguments a constructor got before main
+ *                     (as Rust's std on glibc takes them)
  *   panic             (system mode, as root in the guest) crash the kernel: sysrq c
  *   hog               (system mode) take the only CPU for good: real-time priority,
  *                     RT throttling off, busy loop -- the guest stops answering
@@ -66,6 +68,15 @@ static int die_of(const char *name) {
   }
   fprintf(stderr, "helper: unknown or survived signal %s\n", name);
   return 99;
+}
+
+/* glibc passes argc, argv and envp to ELF constructors too. */
+static int init_argc;
+static char **init_argv;
+__attribute__((constructor)) static void take_arguments(int argc, char **argv, char **envp) {
+  (void)envp;
+  init_argc = argc;
+  init_argv = argv;
 }
 
 int main(int argc, char **argv) {
@@ -165,6 +176,10 @@ int main(int argc, char **argv) {
   }
   if (strcmp(mode, "argv") == 0) {
     for (int i = 0; i < argc; ++i) printf("%d:%zu:%s\n", i, strlen(argv[i]), argv[i]);
+    return 0;
+  }
+  if (strcmp(mode, "init-argv") == 0) {
+    for (int i = 0; i < init_argc; ++i) printf("%d:%zu:%s\n", i, strlen(init_argv[i]), init_argv[i]);
     return 0;
   }
   if (strcmp(mode, "cwd") == 0) {
