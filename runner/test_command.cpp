@@ -48,6 +48,7 @@ struct TestOptions {
   bool cold_boot = false;
   bool no_fork_server = false;
   std::string ctest_granularity = "case";
+  std::string no_tests;
 };
 
 // Under qemu-user without any binfmt_misc for foreign programs, a test that
@@ -80,6 +81,31 @@ int exit_status_for(const std::vector<TestResult>& results, bool interrupted) {
     infra |= r.status == Status::InfraError;
   }
   return to_int(infra ? ExitCode::InfraError : ExitCode::Success);
+}
+
+// "no tests to run: ..." naming what selected nothing, so that a CI log
+// says where to look.
+std::string no_tests_message(const std::vector<BinarySpec>& binaries, std::size_t listed, std::size_t selected,
+                             const std::vector<std::string>& filters, const std::vector<std::string>& excludes,
+                             const std::string& partition) {
+  std::string names;
+  std::vector<std::string> seen;
+  for (const auto& b : binaries) {
+    const std::string name = b.path.substr(b.path.rfind('/') + 1);
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) seen.push_back(name);
+  }
+  for (std::size_t i = 0; i < seen.size() && i < 3; ++i) names += (i ? ", " : "") + seen[i];
+  if (seen.size() > 3) names += " and " + std::to_string(seen.size() - 3) + " more";
+  std::string why = "no tests to run: " + std::to_string(binaries.size()) + " binar" +
+                    (binaries.size() == 1 ? "y" : "ies") + " (" + names + ") listed " + std::to_string(listed) + " test" +
+                    (listed == 1 ? "" : "s");
+  std::string selection;
+  for (const auto& f : filters) selection += " --filter '" + f + "'";
+  for (const auto& e : excludes) selection += " --exclude '" + e + "'";
+  if (!partition.empty()) selection += " --partition " + partition;
+  if (listed > 0 && !selection.empty()) why += ";" + selection + " left " + std::to_string(selected);
+  if (selected > 0) why += ", all of them skipped (disabled or ignored)";
+  return why;
 }
 
 }  // namespace
@@ -128,6 +154,10 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_option("--slowest", o.slowest, "list the N slowest tests in the summary (default 5 on a terminal)");
   app.add_option("--isolation", o.isolation, "batch (a process per shard, default) or process (a process per test)")
       ->check(CLI::IsMember({"batch", "process"}));
+  app.add_option("--no-tests", o.no_tests,
+                 "when no test is left to run (an empty listing, filters or a partition that select none): fail "
+                 "(default, exit 5), warn, or pass")
+      ->check(CLI::IsMember({"fail", "warn", "pass"}));
   app.add_flag("--list", o.list_only, "list the tests that would run, then stop");
   app.add_flag("--no-cache", o.no_cache, "list the tests again instead of using the listing cache");
   app.add_option("--config", o.config_file, "configuration file instead of the nearest xrun.toml");
@@ -244,8 +274,25 @@ int test_command(const std::vector<std::string>& all_args) {
   // A listing is bounded like a test, by --timeout (or [test] timeout), but
   // given at least 30 s (it may wait for a VM to boot first); else 300 s.
   const double listing_timeout = options.timeout_seconds ? std::max(*options.timeout_seconds, 30.0) : 300.0;
-  auto tests = discover_tests(binaries, io, runner, o.no_cache ? ListingCache::disabled() : ListingCache::from_environment(),
-                              listing_timeout);
+  ListingCache cache = o.no_cache ? ListingCache::disabled() : ListingCache::from_environment();
+  std::vector<std::string> written_here;
+  for (const auto& path : {json, junit, html})
+    if (path) written_here.push_back(*path);
+  cache.ignore_files(written_here);
+  DiscoveryStats discovered;
+  auto tests = discover_tests(binaries, io, runner, cache, listing_timeout, &discovered);
+  if (tests && discovered.from_cache > 0 && !o.list_only) {
+    // Said, since a listing can go stale in ways the cache cannot see (what
+    // it read below its directory).
+    const double age = discovered.oldest_cached_seconds;
+    char when[48];
+    if (age < 120) std::snprintf(when, sizeof when, "%.0f s", age);
+    else if (age < 7200) std::snprintf(when, sizeof when, "%.0f min", age / 60);
+    else if (age < 2 * 86400) std::snprintf(when, sizeof when, "%.0f h", age / 3600);
+    else std::snprintf(when, sizeof when, "%.0f days", age / 86400);
+    std::printf("xrun: the tests of %zu binar%s come from the listing cache (listed up to %s ago; --no-cache lists again)\n",
+                discovered.from_cache, discovered.from_cache == 1 ? "y" : "ies", when);
+  }
   // No tests will run: the report files still say so, and why.
   const auto report_setup = [&] {
     ReportSetup setup{json, junit, html, partition ? std::optional(o.partition) : std::nullopt, command_line, baseline,
@@ -267,13 +314,16 @@ int test_command(const std::vector<std::string>& all_args) {
     report_without_tests(tests.error().message, false);
     return to_int(tests.error().code);
   }
+  const std::size_t tests_listed = tests->size();
   auto selected = select_tests(std::move(*tests), o.filters, o.excludes, partition);
   if (o.list_only) {
     for (const auto& t : selected)
       std::printf("%s %s%s\n", t.binary.c_str(), t.name.c_str(), t.skip_reason ? (" (" + *t.skip_reason + ")").c_str() : "");
     return 0;
   }
-  if (selected.empty()) print_warning("no tests to run (check --filter, --exclude and --partition)");
+  const std::size_t runnable =
+      std::count_if(selected.begin(), selected.end(), [](const TestCase& t) { return !t.skip_reason; });
+  const std::string no_tests_policy = !o.no_tests.empty() ? o.no_tests : defaults.no_tests.value_or("fail");
 
   const bool interactive = ::isatty(STDOUT_FILENO) == 1;
   const char* no_color = std::getenv("NO_COLOR");
@@ -311,11 +361,28 @@ int test_command(const std::vector<std::string>& all_args) {
   // Five slowest in a GitHub step summary even when the log is not a terminal.
   if (auto problem = publish_to_github_actions(files.report(), stdout, o.slowest.value_or(std::max<std::size_t>(slowest, 5))))
     print_warning(*problem);
+  // A bug stopped the run: its results are no verdict, and the reports say
+  // they are not complete.
+  if (const auto& bug = scheduler.internal_error()) {
+    files.mark_incomplete("internal error: " + *bug);
+    print_error("internal error while running the tests: " + *bug +
+                " (a bug in xrun: the tests that had not finished are not-run and the report is incomplete)");
+    return to_int(ExitCode::InternalError);
+  }
   if (files.error()) {
     print_error(*files.error());
     return to_int(ExitCode::ReportNotWritten);
   }
-  return exit_status_for(results, scheduler.interrupted() || interrupted);
+  const bool stopped = scheduler.interrupted() || interrupted;
+  if (runnable == 0 && !stopped && no_tests_policy != "pass") {
+    const std::string why = no_tests_message(binaries, tests_listed, selected.size(), o.filters, o.excludes, o.partition);
+    if (no_tests_policy == "fail") {
+      print_error(why + " (--no-tests=warn or =pass if that is expected)");
+      return to_int(ExitCode::NoTests);
+    }
+    print_warning(why);
+  }
+  return exit_status_for(results, stopped);
 }
 
 }  // namespace xrun

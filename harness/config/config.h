@@ -69,6 +69,7 @@ struct TestSettings {
   std::optional<std::int64_t> retries;
   std::optional<std::string> isolation;
   std::optional<bool> fail_fast;
+  std::optional<std::string> no_tests;  // "fail", "warn" or "pass"
   std::optional<std::string> junit;
   std::optional<std::string> json;
   std::optional<std::string> html;

@@ -134,6 +134,13 @@ constexpr ConfigKey kConfigKeys[] = {
        slot.test->isolation = v.text;
        return std::string();
      }},
+    {"test", "no_tests", ValueType::String, "XRUN_TEST_NO_TESTS",
+     "when no test is left to run: \"fail\" (default, exit 5), \"warn\" or \"pass\" (exit 0)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       if (auto problem = one_of(v.text, {"fail", "warn", "pass"}); !problem.empty()) return problem;
+       slot.test->no_tests = v.text;
+       return std::string();
+     }},
     {"test", "fail_fast", ValueType::Boolean, "XRUN_TEST_FAIL_FAST", "stop at the first failing test",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        slot.test->fail_fast = v.boolean;

@@ -1,5 +1,6 @@
 #include "engine/discovery.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -155,9 +156,47 @@ std::string listing_context(const std::vector<std::string>& env) {
   return context;
 }
 
+// Where a listing ran and what lay directly in that directory: its real path,
+// then name, size and mtime of each regular file in it (sorted; at most 4096).
+std::string directory_context(const std::string& cwd, const std::vector<std::string>& ignored) {
+  std::string dir = cwd.empty() ? current_directory() : cwd;
+  if (auto real = real_path(dir); !real.empty()) dir = real;
+  std::string context = dir + '\0';
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return context;
+  std::vector<std::string> entries;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.' || entries.size() >= 4096) continue;  // hidden: a build tool's logs (.ninja_log)
+    const std::string path = dir + "/" + e->d_name;
+    if (std::find(ignored.begin(), ignored.end(), path) != ignored.end()) continue;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    char line[64];
+    std::snprintf(line, sizeof line, "\t%lld\t%lld.%09ld", static_cast<long long>(st.st_size),
+                  static_cast<long long>(st.st_mtim.tv_sec), st.st_mtim.tv_nsec);
+    entries.push_back(e->d_name + std::string(line));
+  }
+  ::closedir(d);
+  std::sort(entries.begin(), entries.end());
+  for (const auto& entry : entries) context += entry + '\0';
+  return context;
+}
+
 }  // namespace
 
-std::string ListingCache::key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env) const {
+void ListingCache::ignore_files(const std::vector<std::string>& paths) {
+  for (const auto& path : paths) {
+    std::string absolute = path.empty() || path[0] == '/' ? path : join_path(current_directory(), path);
+    // The file may not exist yet: resolve its directory.
+    const auto slash = absolute.rfind('/');
+    if (slash != std::string::npos && slash > 0)
+      if (auto parent = real_path(absolute.substr(0, slash)); !parent.empty()) absolute = parent + absolute.substr(slash);
+    ignored_.push_back(absolute);
+  }
+}
+
+std::string ListingCache::key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env,
+                                   const std::string& cwd) const {
   MappedFile file(binary);
   if (!file.ok()) return "";
   // std::hash of the bytes: fast (GB/s) and stable for this xrun build, which
@@ -165,21 +204,27 @@ std::string ListingCache::key_path(const std::string& binary, TestKind kind, con
   const std::size_t hash = std::hash<std::string_view>{}(file.view());
   // "e": keyed by the environment too. Listings of earlier builds were not,
   // and one made under a GTEST_FILTER may hold a part of a list: not read.
+  // "d": keyed by the directory too (earlier listings were not: not read).
   const std::string context = listing_context(env);
-  char name[128];
-  std::snprintf(name, sizeof name, "%s-e-%016zx-%zu-%s-%016zx.txt", XRUN_CACHE_VERSION, hash, file.view().size(),
-                std::string(kind_name(kind)).c_str(), context.empty() ? 0 : std::hash<std::string>{}(context));
+  const std::string where = directory_context(cwd, ignored_);
+  char name[160];
+  std::snprintf(name, sizeof name, "%s-d-%016zx-%zu-%s-%016zx-%016zx.txt", XRUN_CACHE_VERSION, hash,
+                file.view().size(), std::string(kind_name(kind)).c_str(),
+                context.empty() ? 0 : std::hash<std::string>{}(context), std::hash<std::string>{}(where));
   return join_path(dir_, name);
 }
 
-std::optional<std::vector<TestCase>> ListingCache::load(const std::string& binary, TestKind kind,
-                                                        const std::vector<std::string>& env) const {
+std::optional<ListingCache::Hit> ListingCache::load(const std::string& binary, TestKind kind,
+                                                    const std::vector<std::string>& env, const std::string& cwd) const {
   if (dir_.empty()) return std::nullopt;
-  const std::string path = key_path(binary, kind, env);
+  const std::string path = key_path(binary, kind, env, cwd);
   if (path.empty()) return std::nullopt;
   auto text = read_file(path);
   if (!text) return std::nullopt;
-  std::vector<TestCase> tests;
+  Hit hit;
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0) hit.age_seconds = std::max(0.0, static_cast<double>(::time(nullptr) - st.st_mtime));
+  std::vector<TestCase>& tests = hit.tests;
   std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) {
     // "T name" to run; "S reason\tname" listed but skipped.
@@ -197,13 +242,14 @@ std::optional<std::vector<TestCase>> ListingCache::load(const std::string& binar
     }
     tests.push_back(std::move(tc));
   }
-  return tests;
+  if (tests.empty()) return std::nullopt;  // never stored so; an old xrun's
+  return hit;
 }
 
 void ListingCache::store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests,
-                         const std::vector<std::string>& env) const {
-  if (dir_.empty()) return;
-  const std::string path = key_path(binary, kind, env);
+                         const std::vector<std::string>& env, const std::string& cwd) const {
+  if (dir_.empty() || tests.empty()) return;
+  const std::string path = key_path(binary, kind, env, cwd);
   if (path.empty()) return;
   std::string text;
   for (const auto& tc : tests) text += tc.skip_reason ? "S " + *tc.skip_reason + "\t" + tc.name + "\n" : "T " + tc.name + "\n";
@@ -217,7 +263,8 @@ void ListingCache::store(const std::string& binary, TestKind kind, const std::ve
 }
 
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
-                                               JobRunner& runner, const ListingCache& cache, double timeout_seconds) {
+                                               JobRunner& runner, const ListingCache& cache, double timeout_seconds,
+                                               DiscoveryStats* stats) {
   struct Pending {
     const BinarySpec* spec;
     TestKind kind;
@@ -269,8 +316,12 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       tc.args = spec.args;
       if (spec.disabled) tc.skip_reason = "disabled";
       p.tests.push_back(std::move(tc));
-    } else if (auto cached = cache.load(spec.path, p.kind, spec.env)) {
-      p.tests = std::move(*cached);
+    } else if (auto cached = cache.load(spec.path, p.kind, spec.env, spec.cwd)) {
+      p.tests = std::move(cached->tests);
+      if (stats) {
+        ++stats->from_cache;
+        stats->oldest_cached_seconds = std::max(stats->oldest_cached_seconds, cached->age_seconds);
+      }
     } else {
       const std::vector<std::vector<std::string>> commands =
           p.kind == TestKind::GTest
@@ -349,7 +400,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       p.tests = p.kind == TestKind::GTest ? parse_gtest_list(p.spec->path, p.listings[0]->output)
                                           : parse_libtest_list(p.spec->path, p.listings[0]->output,
                                                                p.listings[1]->output);
-      cache.store(p.spec->path, p.kind, p.tests, p.spec->env);
+      cache.store(p.spec->path, p.kind, p.tests, p.spec->env, p.spec->cwd);
     }
     for (auto& tc : p.tests) {
       tc.cwd = p.spec->cwd;

@@ -31,20 +31,45 @@ std::vector<TestCase> parse_libtest_list(const std::string& binary, std::string_
 // listing must never stand for the binary's whole list. `env` is the job's
 // own environment (BinarySpec::env); the harnesses' variables in xrun's own
 // (GTEST_*, RUST_TEST_*) count too.
+//
+// A listing may also read files (a value-parameterised suite whose cases come
+// from ./cases.txt): the key holds the directory it ran in and what is
+// directly in it (names, sizes, mtimes of its regular files, but for the
+// files this run writes itself, `ignore_files`), so other data, or changed
+// data, is listed again. What a listing reads from deeper directories is not
+// seen: --no-cache. An empty listing is never stored: it is how a harness
+// that never ran its listing looks (a fork server that lost the arguments),
+// and listing again is cheap when there is nothing to list.
 class ListingCache {
  public:
   explicit ListingCache(std::string dir) : dir_(std::move(dir)) {}
   static ListingCache from_environment();
   static ListingCache disabled() { return ListingCache(""); }
 
-  std::optional<std::vector<TestCase>> load(const std::string& binary, TestKind kind,
-                                            const std::vector<std::string>& env = {}) const;
+  struct Hit {
+    std::vector<TestCase> tests;
+    double age_seconds = 0;  // since the listing was made
+  };
+  // `cwd`: where the listing runs ("" : xrun's own).
+  std::optional<Hit> load(const std::string& binary, TestKind kind, const std::vector<std::string>& env = {},
+                          const std::string& cwd = "") const;
   void store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests,
-             const std::vector<std::string>& env = {}) const;
+             const std::vector<std::string>& env = {}, const std::string& cwd = "") const;
+  // Files (absolute or relative to xrun's cwd) that do not count as what a
+  // listing reads: the reports this run writes.
+  void ignore_files(const std::vector<std::string>& paths);
 
  private:
-  std::string key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env) const;
+  std::string key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env,
+                       const std::string& cwd) const;
   std::string dir_;
+  std::vector<std::string> ignored_;  // absolute
+};
+
+// What discovery did, for the terminal.
+struct DiscoveryStats {
+  std::size_t from_cache = 0;       // binaries whose listing came from the cache
+  double oldest_cached_seconds = 0;
 };
 
 // What to run a binary's tests with (cargo and ctest set these per binary).
@@ -64,6 +89,6 @@ struct BinarySpec {
 // order), running the listings concurrently on `io`.
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
                                                JobRunner& runner, const ListingCache& cache,
-                                               double timeout_seconds = 300);
+                                               double timeout_seconds = 300, DiscoveryStats* stats = nullptr);
 
 }  // namespace xrun

@@ -35,6 +35,9 @@ struct ProcessRunner::Stream {
   std::array<char, 65536> buffer;
   bool closed = true;  // until a pipe is assigned
   bool to_error_sink = false;
+  // qemu's own failure lines, looked for in each stream apart: with stderr
+  // on a pipe of its own, lines of the two would otherwise interleave.
+  QemuFaultScan faults;
 };
 
 struct ProcessRunner::Child {
@@ -56,7 +59,6 @@ struct ProcessRunner::Child {
   bool reported = false;
   JobExit exit;
   bool emulated = false;
-  QemuFaultScan faults;
   std::string tmp_dir;  // its private TMPDIR, removed at the end
   // A fork server's child: its status comes from the server, not waitpid.
   bool forked = false;
@@ -387,7 +389,7 @@ void ProcessRunner::read_more(const std::shared_ptr<Child>& child, Stream& strea
   stream.pipe.async_read_some(asio::buffer(stream.buffer), [this, child, &stream](const auto& error, std::size_t n) {
     if (n > 0) {
       const std::string_view bytes(stream.buffer.data(), n);
-      if (child->emulated) child->faults.feed(bytes);  // qemu's own lines are on stderr, or on the one pipe
+      if (child->emulated) stream.faults.feed(bytes);  // qemu's own lines are on stderr, or on the one pipe
       const auto& sink = stream.to_error_sink ? child->callbacks.error_output : child->callbacks.output;
       if (sink) sink(bytes);
     }
@@ -414,7 +416,9 @@ void ProcessRunner::maybe_finish(const std::shared_ptr<Child>& child) {
   // qemu failing is not the program failing; a program that ended well is
   // its own however odd its output.
   if (child->emulated && !child->exit.infra_error && (child->exit.signaled || child->exit.code != 0)) {
-    if (auto line = child->faults.finish()) {
+    auto line = child->err.faults.finish();
+    if (!line) line = child->out.faults.finish();
+    if (line) {
       child->exit.infra_error =
           "the emulator failed: " + *line + " (" +
           (child->exit.signaled ? "qemu died of " + signal_name(child->exit.signal)

@@ -91,9 +91,14 @@ struct Scheduler::State {
     // libtest prints a failed test's captured output after the whole run:
     // its result waits for the process to end.
     std::vector<std::pair<std::size_t, TestResult>> deferred;
+    // The test that finished last, until the next one starts or the process
+    // ends: stderr is a pipe of its own, and what the test wrote there may
+    // be read after the stdout line that ended it.
+    std::optional<std::pair<std::size_t, TestResult>> held;
     bool timed_out = false;
     bool cancelled = false;
     bool begun = false;  // see JobStarted::starts_later
+    bool reported_failure = false;  // a test of this process said it failed (its exit status is then not 0)
   };
 
   asio::io_context& io;
@@ -224,9 +229,15 @@ struct Scheduler::State {
     if (request.fork_server) request.fork_server_args = harness_arguments(first.kind, {kNoTestWithRoom});
     if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
     r->unit_start = r->test_start = now();
-    auto started = runner.start(request, {[r](std::string_view bytes) { r->stream->feed(bytes); },
-                                          [this, r](const JobExit& exit) { on_exit(*r, exit); },
-                                          [this, r] { begin(*r); }});
+    JobRunner::Callbacks callbacks{[r](std::string_view bytes) { r->stream->feed(bytes); },
+                                   [this, r](const JobExit& exit) { on_exit(*r, exit); }, [this, r] { begin(*r); }};
+    // A harness writes its lines to stdout; what a test writes to stderr
+    // (unbuffered, mid-line) must not split them ("test a ... " <stderr> "ok"),
+    // so the parser reads stdout alone and stderr goes, as it arrives, to the
+    // test running then. A plain program's two streams stay one pipe: there
+    // is nothing to parse, and their order is exact.
+    if (r->kind != TestKind::Plain) callbacks.error_output = [this, r](std::string_view bytes) { on_stderr(*r, bytes); };
+    auto started = runner.start(request, std::move(callbacks));
     if (!started) {
       for (std::size_t index : r->unit.tests) {
         TestResult result = base_result(index);
@@ -246,6 +257,29 @@ struct Scheduler::State {
     }
     running.push_back(std::move(owned));
     if (!started->starts_later) begin(*r);
+  }
+
+  // stderr comes on a pipe of its own, so it may be read after the stdout
+  // line that ended the test that wrote it: a process of one test owns all
+  // of it; in a shard it goes to the test running then, else unowned.
+  void on_stderr(Running& r, std::string_view bytes) {
+    if (r.unit.tests.size() == 1) {
+      output_of(r, r.unit.tests.front()).append(bytes);
+      return;
+    }
+    const std::string& name = r.stream->current();
+    auto it = name.empty() ? r.by_name.end() : r.by_name.find(name);
+    if (it != r.by_name.end()) output_of(r, it->second).append(bytes);
+    else if (r.held) output_of(r, r.held->first).append(bytes);
+    else r.unowned->append(bytes);
+  }
+
+  void release_held(Running& r) {
+    if (!r.held) return;
+    auto [index, result] = std::move(*r.held);
+    r.held.reset();
+    take_output(r, index, result, false);
+    finalize_attempt(index, std::move(result));
   }
 
   // The job really runs from now: its clock and timeout start.
@@ -272,6 +306,7 @@ struct Scheduler::State {
   void on_started(Running& r, const std::string& name) {
     auto it = r.by_name.find(name);
     if (it == r.by_name.end()) return;
+    release_held(r);
     r.current = it->second;
     r.test_start = now();
     arm_timeout(r);
@@ -292,12 +327,16 @@ struct Scheduler::State {
     result.duration_seconds = std::chrono::duration<double>(now() - r.test_start).count();
     result.status = verdict == Verdict::Passed ? Status::Passed : verdict == Verdict::Failed ? Status::Failed : Status::Skipped;
     result.message = verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
-    if (verdict == Verdict::Failed && r.kind == TestKind::Libtest) {
+    if (verdict == Verdict::Failed) r.reported_failure = true;
+    // A process of one test *is* the test: how it ends (a crash in a static
+    // destructor, LeakSanitizer's exit status) is part of its result, known
+    // only at its exit.
+    if ((verdict == Verdict::Failed && r.kind == TestKind::Libtest) || r.unit.tests.size() == 1) {
       r.deferred.emplace_back(index, std::move(result));
       return;
     }
-    take_output(r, index, result, false);
-    finalize_attempt(index, std::move(result));
+    release_held(r);
+    r.held.emplace(index, std::move(result));
   }
 
   // A failed test's message is its assertion's first line, when it has one.
@@ -344,8 +383,15 @@ struct Scheduler::State {
   void on_exit(Running& r, const JobExit& exit) {
     if (!r.begun && !r.cancelled && !exit.infra_error) begin(r);  // ended without a word of its start
     r.stream->finish();
+    release_held(r);
+    const auto ended_badly = ended_badly_after_its_tests(r, exit);
     for (auto& [index, result] : r.deferred) {
-      take_output(r, index, result, false);
+      const bool alone = r.unit.tests.size() == 1;
+      take_output(r, index, result, alone && ended_badly);  // what the process printed as it ended
+      // Its process is what it cost: static initialisers and the exit count
+      // (a test that reports in a moment and then takes 50 s to exit is slow).
+      if (alone) result.duration_seconds = std::chrono::duration<double>(now() - r.unit_start).count();
+      if (alone && ended_badly) blame_the_exit(result, exit, r.timed_out, "after the test reported " + std::string(status_name(result.status)));
       finalize_attempt(index, std::move(result));
     }
     r.deferred.clear();
@@ -426,6 +472,29 @@ struct Scheduler::State {
       finalize_attempt(index, std::move(result));
     }
 
+    // Every test of a shard reported and then the process crashed, hung or
+    // exited with a status its results do not explain: that is not a pass.
+    // No test can be blamed for it (run with --isolation process to see
+    // which one's process does it), so the binary gets a result of its own.
+    if (r.unit.tests.size() > 1 && ended_badly && !first_unfinished(r)) {
+      TestResult result = base_result(r.unit.tests.front());
+      result.name = std::string(kProcessExitTestName);
+      result.backend = r.backend;
+      result.machine = r.machine;
+      result.target = r.target;
+      result.duration_seconds = std::chrono::duration<double>(now() - r.unit_start).count();
+      result.attempts = 1;
+      result.output = r.unowned->text();
+      result.output_cut_bytes = r.unowned->cut_bytes();
+      std::string names;
+      for (std::size_t i = 0; i < r.unit.tests.size() && i < 5; ++i) names += (i ? ", " : "") + (*tests)[r.unit.tests[i]].name;
+      if (r.unit.tests.size() > 5) names += ", ... (" + std::to_string(r.unit.tests.size()) + " tests)";
+      blame_the_exit(result, exit, r.timed_out, "after its tests reported (" + names + ")");
+      extra_results.push_back(result);
+      reporter.on_result(result);
+      if (options.fail_fast) stop("--fail-fast after " + result.name);
+    }
+
     // Tests of the shard that never ran.
     Unit rest;
     for (std::size_t index : r.unit.tests)
@@ -455,6 +524,33 @@ struct Scheduler::State {
   }
 
   std::map<std::size_t, int> machine_retries;  // runs again because their machine went away
+  std::vector<TestResult> extra_results;       // a process's own end after its tests (kProcessExitTestName)
+  std::optional<std::string> internal_error;   // an exception stopped the run
+
+  // A process whose tests had all reported ended in a way they do not
+  // explain: a signal, a hang (its timeout), or a non-zero status when none
+  // of its tests failed (a harness exits 1 or 101 for a failed test).
+  bool ended_badly_after_its_tests(const Running& r, const JobExit& exit) const {
+    if (r.kind == TestKind::Plain || r.cancelled || exit.infra_error || r.current || first_unfinished(r)) return false;
+    return r.timed_out || exit.signaled || (exit.code != 0 && !r.reported_failure);
+  }
+
+  void blame_the_exit(TestResult& result, const JobExit& exit, bool timed_out, const std::string& when) const {
+    result.signal.reset();
+    result.exit_code.reset();
+    if (timed_out) {
+      result.status = Status::TimedOut;
+      result.message = "timed out after " + format_seconds(*options.timeout_seconds) + ", " + when;
+    } else if (exit.signaled) {
+      result.status = Status::Crashed;
+      result.signal = exit.signal;
+      result.message = signal_name(exit.signal) + " (signal " + std::to_string(exit.signal) + ") " + when;
+    } else {
+      result.status = Status::Failed;
+      result.exit_code = exit.code;
+      result.message = "exit status " + std::to_string(exit.code) + " " + when;
+    }
+  }
 
   TestResult base_result(std::size_t index) const {
     const TestCase& tc = (*tests)[index];
@@ -534,6 +630,8 @@ void Scheduler::interrupt() {
 
 bool Scheduler::interrupted() const { return state_->was_interrupted; }
 
+const std::optional<std::string>& Scheduler::internal_error() const { return state_->internal_error; }
+
 std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   State& s = *state_;
   const auto start = s.now();
@@ -567,6 +665,7 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
       if (s.io.run_one() == 0) break;  // nothing left that could finish a test
     } catch (const std::exception& e) {
       log_error("internal error while running the tests: {}", e.what());
+      if (!s.internal_error) s.internal_error = e.what();
       s.stop(std::string("internal error: ") + e.what());
       if (++faults > 100) break;
     }
@@ -579,6 +678,7 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
     }
     results.push_back(s.states[i].result);
   }
+  results.insert(results.end(), s.extra_results.begin(), s.extra_results.end());
   s.reporter.on_finish(results, std::chrono::duration<double>(s.now() - start).count(), s.was_interrupted);
   return results;
 }

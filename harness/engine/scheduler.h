@@ -68,7 +68,9 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
-  // Runs everything and returns one result per test, in the order given.
+  // Runs everything and returns one result per test, in the order given,
+  // then one per batch process that ended badly after all its tests had
+  // reported (named kProcessExitTestName, see below).
   std::vector<TestResult> run(const std::vector<TestCase>& tests);
 
   // Stops the run (Ctrl-C): running jobs are terminated (then killed after the
@@ -76,11 +78,20 @@ class Scheduler {
   // Safe to call from an io_context handler during run().
   void interrupt();
   bool interrupted() const;
+  // Set when a bug (an exception out of a handler) stopped the run: its
+  // results are not a verdict on the tests.
+  const std::optional<std::string>& internal_error() const;
 
  private:
   struct State;
   std::unique_ptr<State> state_;
 };
+
+// The name of the result a batch process gets when it crashed, hung or
+// exited with an unexplained status after every one of its tests reported
+// (a static destructor's SIGSEGV, LeakSanitizer's exit status 23). Its
+// binary is the test binary.
+inline constexpr std::string_view kProcessExitTestName = "(process exit)";
 
 // The group a test belongs to (an index into `groups`), if any.
 std::optional<std::size_t> group_of(const TestCase& test, const std::vector<TestGroupRule>& groups);

@@ -66,6 +66,13 @@ void ReportFiles::finish_without_tests(const std::string& why, bool interrupted)
   write();
 }
 
+void ReportFiles::mark_incomplete(const std::string& why) {
+  flush_.cancel();
+  report_.complete = false;
+  report_.error = why;
+  write();
+}
+
 void ReportFiles::write() {
   const auto begin = std::chrono::steady_clock::now();
   if (!report_.complete) report_.duration_seconds = std::chrono::duration<double>(begin - start_).count();

@@ -46,6 +46,9 @@ class ReportFiles final : public Reporter {
   // No tests will run (the listing failed or was interrupted): the files say
   // why, and that the run did not complete.
   void finish_without_tests(const std::string& why, bool interrupted);
+  // After on_finish: the run did not end as a run should (a bug in xrun
+  // stopped it), so the files say it is not complete, and why.
+  void mark_incomplete(const std::string& why);
 
   // The run as the files last said it.
   const RunReport& report() const { return report_; }

@@ -59,6 +59,16 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
     elapsed_ += step_cost;
     if (job->next == job->tests.size()) {
       job->callbacks.output("[==========] done\n");
+      if (hang_after_tests.count(job->program)) {
+        job->hanging = true;
+        return;
+      }
+      auto special = exit_after_tests.find(job->program);
+      if (special != exit_after_tests.end()) {
+        job->callbacks.output("what the process printed at its exit\n");
+        finish(job, special->second);
+        return;
+      }
       finish(job, JobExit{false, job->any_failed ? 1 : 0, 0});
       return;
     }
@@ -92,6 +102,13 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
                               name + " (1 ms)\n");
         break;
       case Behaviour::Exit0: finish(job, JobExit{false, 0, 0}); return;
+      case Behaviour::StderrMidLine: {
+        const auto& to_stderr = job->callbacks.error_output ? job->callbacks.error_output : job->callbacks.output;
+        job->callbacks.output("output of " + name + "\n");
+        to_stderr("written to stderr by " + name + " without a newline");
+        job->callbacks.output("[       OK ] " + name + " (1 ms)\n");
+        break;
+      }
       case Behaviour::Skip: job->callbacks.output("[  SKIPPED ] " + name + " (0 ms)\n"); break;
       case Behaviour::Crash:
         job->callbacks.output("qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n");

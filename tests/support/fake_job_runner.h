@@ -22,7 +22,11 @@ namespace xrun::testing {
 // EchoNext: passes, after printing a nested gtest run that "passes" the next
 // test of the shard. EchoSelf: fails, after printing a nested gtest run that
 // "passes" this very test.
-enum class Behaviour { Pass, Fail, Skip, Crash, Hang, HangIgnoringTerm, Exit3, Exit0, FlakyOnce, InfraCrash, EchoNext, EchoSelf };
+// StderrMidLine: passes, after writing to stderr without a newline just
+// before its result line (an unbuffered write to stderr): with one pipe for
+// both streams the result line would not start a line.
+enum class Behaviour { Pass, Fail, Skip, Crash, Hang, HangIgnoringTerm, Exit3, Exit0, FlakyOnce, InfraCrash, EchoNext, EchoSelf,
+                       StderrMidLine };
 
 class FakeJobRunner final : public JobRunner {
  public:
@@ -31,6 +35,11 @@ class FakeJobRunner final : public JobRunner {
   std::map<std::string, Behaviour> behaviour;  // by test name; default Pass
   std::set<std::string> unstartable;           // binaries whose start fails (infra)
   std::set<std::string> hanging;               // binaries whose every run hangs until signalled
+  // Binaries whose process, after its tests all reported, ends like this
+  // instead of with the harness's status (a crash in a static destructor,
+  // LeakSanitizer's exit status); `hang` there: it hangs until signalled.
+  std::map<std::string, JobExit> exit_after_tests;
+  std::set<std::string> hang_after_tests;
   std::chrono::milliseconds step_delay{2};     // between the lines it prints
   // Above zero: jobs wait this long before they start (like a booting VM),
   // reported with JobStarted::starts_later and Callbacks::started.

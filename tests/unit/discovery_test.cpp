@@ -50,9 +50,9 @@ TEST(Discovery, CacheRoundTripsAndIsKeyedByContent) {
   cache.store(binary, TestKind::GTest, tests);
   auto loaded = cache.load(binary, TestKind::GTest);
   ASSERT_TRUE(loaded);
-  ASSERT_EQ(loaded->size(), 2u);
-  EXPECT_EQ((*loaded)[1].name, "S.DISABLED_b");
-  EXPECT_EQ((*loaded)[1].skip_reason, "disabled");
+  ASSERT_EQ(loaded->tests.size(), 2u);
+  EXPECT_EQ(loaded->tests[1].name, "S.DISABLED_b");
+  EXPECT_EQ(loaded->tests[1].skip_reason, "disabled");
   dir.write("bin", "content two");  // rebuilt binary: the listing is stale
   EXPECT_FALSE(cache.load(binary, TestKind::GTest));
 }
@@ -69,10 +69,40 @@ TEST(Discovery, AListingIsCachedForTheEnvironmentItRanWith) {
   cache.store(binary, TestKind::GTest, parse_gtest_list(binary, "Locale.\n  CUtf8\nTmp.\n  A\n"));
   auto filtered = cache.load(binary, TestKind::GTest, {"GTEST_FILTER=Locale.*"});
   ASSERT_TRUE(filtered);
-  EXPECT_EQ(filtered->size(), 1u);
+  EXPECT_EQ(filtered->tests.size(), 1u);
   auto whole = cache.load(binary, TestKind::GTest);
   ASSERT_TRUE(whole);
-  EXPECT_EQ(whole->size(), 2u);
+  EXPECT_EQ(whole->tests.size(), 2u);
+}
+
+// A listing that reads ./cases.txt lists other cases in another directory,
+// or once the file changed: neither may come from the cache. The run's own
+// report files do not count.
+TEST(Discovery, AListingIsCachedForTheDirectoryAndTheFilesItRanWith) {
+  xrun::testing::TempDir dir;
+  ListingCache cache(dir.path() + "/cache");
+  cache.ignore_files({dir.path() + "/here/report.json"});
+  const std::string binary = dir.write("bin", "content");
+  const std::string here = dir.path() + "/here", there = dir.path() + "/there";
+  dir.write("here/cases.txt", "one\ntwo\n");
+  dir.write("there/cases.txt", "three\n");
+  cache.store(binary, TestKind::GTest, parse_gtest_list(binary, "P.\n  one\n  two\n"), {}, here);
+  ASSERT_TRUE(cache.load(binary, TestKind::GTest, {}, here));
+  EXPECT_FALSE(cache.load(binary, TestKind::GTest, {}, there)) << "another directory, other data";
+  dir.write("here/report.json", "{}");
+  EXPECT_TRUE(cache.load(binary, TestKind::GTest, {}, here)) << "the run's own report is not listing input";
+  dir.write("here/cases.txt", "one\ntwo\nthree, which fails\n");
+  EXPECT_FALSE(cache.load(binary, TestKind::GTest, {}, here)) << "the data changed";
+}
+
+// An empty listing is what a harness that never listed looks like: it is
+// not stored, so another backend (or a fixed one) lists again.
+TEST(Discovery, AnEmptyListingIsNeverCached) {
+  xrun::testing::TempDir dir;
+  ListingCache cache(dir.path() + "/cache");
+  const std::string binary = dir.write("bin", "content");
+  cache.store(binary, TestKind::Libtest, {});
+  EXPECT_FALSE(cache.load(binary, TestKind::Libtest));
 }
 
 #include <signal.h>

@@ -164,9 +164,9 @@ TEST(Scheduler, TimeoutAndDurationCountFromTheRealStart) {
   EXPECT_EQ(s["W.hang"], Status::TimedOut);
   EXPECT_EQ(s["W.last"], Status::Passed);
   // Each waited 400 ms (of the fake clock) to start; what it is charged is
-  // the one line it printed between its start and its end.
-  EXPECT_DOUBLE_EQ(results[0].duration_seconds, 0.001);
-  EXPECT_DOUBLE_EQ(results[2].duration_seconds, 0.001);
+  // its process from its start to its exit: the three lines it printed.
+  EXPECT_DOUBLE_EQ(results[0].duration_seconds, 0.003);
+  EXPECT_DOUBLE_EQ(results[2].duration_seconds, 0.003);
 }
 
 TEST(Scheduler, InterruptBeforeAJobStartsMakesItNotRun) {
@@ -351,6 +351,8 @@ TEST(Scheduler, AnExceptionInAHandlerStillFinishesTheRun) {
   EXPECT_EQ(results[1].status, Status::NotRun);
   EXPECT_NE(results[1].message.find("internal error: a reporter broke"), std::string::npos) << results[1].message;
   EXPECT_EQ(runner.running(), 0u) << "the hanging job was stopped";
+  ASSERT_TRUE(scheduler.internal_error().has_value()) << "the run says it was stopped by a bug";
+  EXPECT_EQ(*scheduler.internal_error(), "a reporter broke");
 }
 
 // exit(0) in the middle of a test: that test did not report success (failed),
@@ -401,6 +403,96 @@ TEST(Scheduler, AmbiguousLinesFallBackToAProcessOfItsOwn) {
   std::size_t alone = 0;
   for (const auto& request : f.runner.started) alone += request.args[0] == "--gtest_filter=S.self";
   EXPECT_EQ(alone, 1u) << "S.self ran again in a process of its own";
+}
+
+// A process that crashes, or exits with a status its results do not
+// explain, after every one of its tests reported is not a pass: in process
+// isolation the process is the test; in batch the binary gets a result of its
+// own, since no test can be blamed.
+TEST(Scheduler, AProcessThatEndsBadlyAfterItsTestsIsNotAPass) {
+  const std::vector<std::pair<JobExit, Status>> endings = {{JobExit{true, 0, SIGSEGV}, Status::Crashed},
+                                                           {JobExit{false, 23, 0}, Status::Failed},
+                                                           {JobExit{false, 3, 0}, Status::Failed}};
+  for (const auto& [ending, status] : endings) {
+    for (auto isolation : {Isolation::Batch, Isolation::Process}) {
+      SCOPED_TRACE(std::string(status_name(status)) + (isolation == Isolation::Batch ? " batch" : " process"));
+      Fixture f;
+      f.runner.exit_after_tests["/bin/fake"] = ending;
+      SchedulerOptions options;
+      options.jobs = 1;
+      options.isolation = isolation;
+      auto results = f.run(gtest_cases({"D.one", "D.two"}), options);
+      if (isolation == Isolation::Process) {
+        ASSERT_EQ(results.size(), 2u);
+        for (const auto& r : results) {
+          EXPECT_EQ(r.status, status) << r.name << ": " << r.message;
+          EXPECT_NE(r.message.find("after the test reported passed"), std::string::npos) << r.message;
+          EXPECT_NE(r.output.find("what the process printed at its exit"), std::string::npos);
+          if (ending.signaled) EXPECT_EQ(r.signal, ending.signal);
+          else EXPECT_EQ(r.exit_code, ending.code);
+        }
+      } else {
+        ASSERT_EQ(results.size(), 3u);
+        EXPECT_EQ(results[0].status, Status::Passed);
+        EXPECT_EQ(results[1].status, Status::Passed);
+        EXPECT_EQ(results[2].name, kProcessExitTestName);
+        EXPECT_EQ(results[2].binary, "/bin/fake");
+        EXPECT_EQ(results[2].status, status) << results[2].message;
+        EXPECT_NE(results[2].message.find("after its tests reported (D.one, D.two)"), std::string::npos)
+            << results[2].message;
+        EXPECT_NE(results[2].output.find("what the process printed at its exit"), std::string::npos);
+        EXPECT_EQ(f.recorder.results.size(), 3u) << "the reporters heard of it";
+      }
+    }
+  }
+}
+
+// A harness exits 1 when one of its tests failed: that status is explained.
+TEST(Scheduler, AFailedTestExplainsItsProcesssStatus) {
+  Fixture f;
+  f.runner.behaviour = {{"F.fails", Behaviour::Fail}};
+  SchedulerOptions options;
+  options.jobs = 1;
+  auto results = f.run(gtest_cases({"F.passes", "F.fails"}), options);
+  ASSERT_EQ(results.size(), 2u) << "no result for the process";
+  EXPECT_EQ(results[0].status, Status::Passed);
+  EXPECT_EQ(results[1].status, Status::Failed);
+}
+
+TEST(Scheduler, AProcessThatHangsAfterItsTestsTimesOut) {
+  for (auto isolation : {Isolation::Batch, Isolation::Process}) {
+    Fixture f;
+    f.runner.hang_after_tests.insert("/bin/fake");
+    SchedulerOptions options;
+    options.jobs = 1;
+    options.isolation = isolation;
+    options.timeout_seconds = 0.05;
+    options.grace_seconds = 0.01;
+    auto results = f.run(gtest_cases({"H.one", "H.two"}), options);
+    const Status last = results.back().status;
+    EXPECT_EQ(last, Status::TimedOut) << results.back().name << ": " << results.back().message;
+    if (isolation == Isolation::Batch) EXPECT_EQ(results.back().name, kProcessExitTestName);
+  }
+}
+
+// What a test writes to stderr without a newline does not split its
+// harness's result line: the parser reads stdout alone, and the stderr bytes
+// are still the test's output.
+TEST(Scheduler, StderrDoesNotSplitTheHarnesssLines) {
+  for (auto isolation : {Isolation::Batch, Isolation::Process}) {
+    Fixture f;
+    f.runner.behaviour = {{"W.writes", Behaviour::StderrMidLine}};
+    SchedulerOptions options;
+    options.jobs = 1;
+    options.isolation = isolation;
+    auto results = f.run(gtest_cases({"W.first", "W.writes", "W.last"}), options);
+    auto s = by_name(results);
+    EXPECT_EQ(s["W.writes"], Status::Passed) << results[1].message;
+    EXPECT_EQ(s["W.last"], Status::Passed);
+    EXPECT_NE(results[1].output.find("written to stderr by W.writes"), std::string::npos) << results[1].output;
+    EXPECT_EQ(results[0].output.find("written to stderr"), std::string::npos);
+    EXPECT_EQ(f.runner.started.size(), isolation == Isolation::Batch ? 1u : 3u) << "no re-run";
+  }
 }
 
 }  // namespace
