@@ -7,6 +7,8 @@
 
 #include <map>
 
+#include "engine/harness_catch2.h"
+#include "engine/harness_doctest.h"
 #include "engine/harness_stream.h"
 
 using namespace xrun;
@@ -205,6 +207,48 @@ TEST(DoctestStream, FailureTextIsTheAssertion) {
   EXPECT_EQ(failure_text(TestKind::Doctest, trace.output["wildXcard"]),
             "doctest_suite_test.cpp:53: FATAL ERROR: only this one fails");
   EXPECT_EQ(failure_text(TestKind::Doctest, trace.output["aborts"]), "crash: SIGABRT - Abort (abnormal termination) signal");
+}
+
+// Mutated recordings (bytes flipped, cut, duplicated; a fixed seed): the
+// stream and listing parsers never crash, a case finishes only after it started and at most
+// once, and the listing parsers return names, whatever they are fed.
+TEST(XmlReporterStreams, MutatedOutputIsHandled) {
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  const auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  for (int round = 0; round < 400; ++round) {
+    const bool catch2 = round % 2 == 0;
+    std::string text = catch2 ? kCatch2 : kDoctest;
+    for (int edits = 1 + static_cast<int>(next() % 8); edits > 0; --edits) {
+      const std::size_t at = next() % text.size();
+      switch (next() % 4) {
+        case 0: text[at] = static_cast<char>(next()); break;
+        case 1: text.erase(at, next() % 64); break;
+        case 2: text.insert(at, text.substr(next() % text.size(), next() % 200)); break;
+        case 3: text.insert(at, next() % 2 ? "<TestCase name=\"" : "</TestCase>"); break;
+      }
+      if (text.empty()) text = "<";
+    }
+    Trace trace;
+    std::map<std::string, int> started, finished;
+    StreamEvents events = trace.events_sink();
+    events.started = [&](const std::string& n) { ++started[n]; };
+    events.finished = [&](const std::string& n, Verdict) {
+      EXPECT_EQ(started[n], 1) << n;
+      EXPECT_EQ(++finished[n], 1) << n;
+    };
+    auto stream = make_harness_stream(catch2 ? TestKind::Catch2 : TestKind::Doctest, std::move(events),
+                                      {"passes", "fails", "aborts", "wild?card", "MIXED CASE"});
+    play(*stream, text, next() % 2 == 0);
+    (void)failure_text(catch2 ? TestKind::Catch2 : TestKind::Doctest, text);
+    for (const auto& tc : parse_doctest_list("/b", text)) EXPECT_EQ(tc.kind, TestKind::Doctest);
+    for (const auto& tc : parse_catch2_list("/b", {text})) EXPECT_EQ(tc.kind, TestKind::Catch2);
+    (void)parse_catch2_list("/b", {text, text});
+  }
 }
 
 TEST(XmlText, EntitiesAndAttributesDecode) {
