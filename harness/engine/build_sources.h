@@ -13,10 +13,13 @@
 // untouched). A command that starts with xrun itself (CMake's
 // CMAKE_CROSSCOMPILING_EMULATOR) loses that prefix, read with xrun's own
 // grammar (launch/run_options.h): the engine is xrun, and a `--backend` in
-// it says where the test runs. A test whose command runs a whole GoogleTest
-// or libtest binary (no arguments, no pass/fail rewriting properties)
-// becomes the binary's cases, each with the test's cwd and environment,
-// unless CTest's own granularity is asked for.
+// it says where the test runs. A test whose command runs a whole GoogleTest,
+// libtest, Catch2 or doctest binary (no arguments, no pass/fail rewriting
+// properties) becomes the binary's cases, each with the test's cwd and
+// environment, unless CTest's own granularity is asked for. A test that
+// runs one case (gtest_discover_tests, catch_discover_tests,
+// doctest_discover_tests) is already a case: it stays one test, judged by
+// its exit status, named as CTest names it.
 #pragma once
 
 #include <string>
@@ -35,7 +38,7 @@ Expected<std::vector<BinarySpec>> parse_cargo_messages(std::string_view json_lin
 std::string explain_cargo_failure(const std::vector<std::string>& cargo_args);
 
 enum class CTestGranularity {
-  Case,  // a test that runs a whole GoogleTest or libtest binary becomes its cases
+  Case,  // a test that runs a whole GoogleTest, libtest, Catch2 or doctest binary becomes its cases
   Test,  // one result per CTest test, as ctest reports them
 };
 

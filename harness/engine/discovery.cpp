@@ -15,6 +15,8 @@
 #include <sstream>
 
 #include "core/fs_util.h"
+#include "engine/harness_catch2.h"
+#include "engine/harness_doctest.h"
 #include "launch/sysroot.h"
 
 namespace xrun {
@@ -85,6 +87,8 @@ Expected<TestKind> detect_kind(const std::string& binary) {
   };
   if (contains("--gtest_list_tests") || contains("libgtest.so")) return TestKind::GTest;
   if (contains("RUST_TEST_THREADS")) return TestKind::Libtest;
+  if (is_catch2_binary(bytes)) return TestKind::Catch2;
+  if (is_doctest_binary(bytes)) return TestKind::Doctest;
   return TestKind::Plain;
 }
 
@@ -324,10 +328,13 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       }
     } else {
       const std::vector<std::vector<std::string>> commands =
-          p.kind == TestKind::GTest
-              ? std::vector<std::vector<std::string>>{{"--gtest_list_tests"}}
-              : std::vector<std::vector<std::string>>{{"--list", "--format", "terse"},
-                                                       {"--list", "--format", "terse", "--ignored"}};
+          p.kind == TestKind::GTest     ? std::vector<std::vector<std::string>>{{"--gtest_list_tests"}}
+          : p.kind == TestKind::Catch2  ? catch2_listing_commands(spec.path)
+          : p.kind == TestKind::Doctest ? doctest_listing_commands()
+                                        : std::vector<std::vector<std::string>>{{"--list", "--format", "terse"},
+                                                                                {"--list", "--format", "terse", "--ignored"}};
+      // Catch2 v2 lists with the number of cases listed as its exit status.
+      const bool exit_status_counts = p.kind != TestKind::Catch2;
       for (const auto& args : commands) {
         auto listing = std::make_shared<Listing>();
         JobRequest request{spec.path, args, spec.cwd, spec.env};
@@ -344,12 +351,12 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
                                                 }
                                                 listing->output.append(bytes);
                                               },
-                                              [listing](const JobExit& exit) {
+                                              [listing, exit_status_counts](const JobExit& exit) {
                                                 listing->done = true;
                                                 if (listing->error) return;
                                                 if (exit.infra_error) listing->error = *exit.infra_error;
                                                 else if (exit.signaled) listing->error = "killed by " + signal_name(exit.signal);
-                                                else if (exit.code != 0)
+                                                else if (exit.code != 0 && exit_status_counts)
                                                   listing->error = "exit status " + std::to_string(exit.code);
                                               }});
         if (!started) return make_error(ExitCode::InfraError, "cannot list the tests of " + started.error().message);
@@ -397,9 +404,15 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
                                 (tail.empty() ? "" : ":\n" + tail));
         }
       }
-      p.tests = p.kind == TestKind::GTest ? parse_gtest_list(p.spec->path, p.listings[0]->output)
-                                          : parse_libtest_list(p.spec->path, p.listings[0]->output,
-                                                               p.listings[1]->output);
+      std::vector<std::string_view> outputs;
+      for (const auto& l : p.listings) outputs.push_back(l->output);
+      switch (p.kind) {
+        case TestKind::GTest: p.tests = parse_gtest_list(p.spec->path, outputs[0]); break;
+        case TestKind::Libtest: p.tests = parse_libtest_list(p.spec->path, outputs[0], outputs[1]); break;
+        case TestKind::Catch2: p.tests = parse_catch2_list(p.spec->path, outputs); break;
+        case TestKind::Doctest: p.tests = parse_doctest_list(p.spec->path, outputs[0]); break;
+        case TestKind::Plain: break;
+      }
       cache.store(p.spec->path, p.kind, p.tests, p.spec->env, p.spec->cwd);
     }
     for (auto& tc : p.tests) {

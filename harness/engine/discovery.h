@@ -17,7 +17,8 @@
 namespace xrun {
 
 // GoogleTest if the file carries gtest's flags (or links libgtest), Rust
-// libtest if it carries libtest's, plain otherwise. Errors if unreadable.
+// libtest if it carries libtest's, Catch2 or doctest if it carries theirs
+// (harness_catch2.h, harness_doctest.h), plain otherwise. Errors if unreadable.
 Expected<TestKind> detect_kind(const std::string& binary);
 
 // Parsers for the harnesses' list formats (exposed for unit tests).

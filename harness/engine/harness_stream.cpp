@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <vector>
 
+#include "engine/harness_catch2.h"
+#include "engine/harness_doctest.h"
+#include "engine/harness_xml_stream.h"
+
 namespace xrun {
 
 namespace {
@@ -212,6 +216,8 @@ std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents e
   switch (kind) {
     case TestKind::GTest: return std::make_unique<GTestStream>(std::move(events), std::move(expected));
     case TestKind::Libtest: return std::make_unique<LibtestStream>(std::move(events));
+    case TestKind::Catch2: return make_xml_reporter_stream(XmlDialect::Catch2, std::move(events), std::move(expected));
+    case TestKind::Doctest: return make_xml_reporter_stream(XmlDialect::Doctest, std::move(events), std::move(expected));
     case TestKind::Plain: break;
   }
   return std::make_unique<PlainStream>(std::move(events));
@@ -275,6 +281,8 @@ std::string failure_text(TestKind kind, std::string_view output) {
       while (!kept.empty() && kept.back().empty()) kept.pop_back();
       break;
     }
+    case TestKind::Catch2:
+    case TestKind::Doctest: return xml_failure_text(output);
     case TestKind::Plain: break;
   }
   return joined(kept);
@@ -293,6 +301,8 @@ std::vector<std::string> harness_arguments(TestKind kind, const std::vector<std:
       args = {"--test-threads=1", "--exact", "--color=never"};
       args.insert(args.end(), names.begin(), names.end());
       break;
+    case TestKind::Catch2: args = catch2_arguments(names); break;
+    case TestKind::Doctest: args = doctest_arguments(names); break;
     case TestKind::Plain: break;
   }
   return args;

@@ -529,10 +529,14 @@ struct Scheduler::State {
 
   // A process whose tests had all reported ended in a way they do not
   // explain: a signal, a hang (its timeout), or a non-zero status when none
-  // of its tests failed (a harness exits 1 or 101 for a failed test).
+  // of its tests failed (GoogleTest exits 1 and libtest 101 for a failed test).
   bool ended_badly_after_its_tests(const Running& r, const JobExit& exit) const {
     if (r.kind == TestKind::Plain || r.cancelled || exit.infra_error || r.current || first_unfinished(r)) return false;
-    return r.timed_out || exit.signaled || (exit.code != 0 && !r.reported_failure);
+    // Catch2 and doctest exit with the number of cases that failed, counting
+    // those a test spec matched besides ours (their names match case-
+    // insensitively, or as wildcards): only a signal or a hang says more.
+    const bool status_counts_other_cases = r.kind == TestKind::Catch2 || r.kind == TestKind::Doctest;
+    return r.timed_out || exit.signaled || (exit.code != 0 && !r.reported_failure && !status_counts_other_cases);
   }
 
   void blame_the_exit(TestResult& result, const JobExit& exit, bool timed_out, const std::string& when) const {

@@ -12,7 +12,7 @@
 namespace xrun {
 
 // How a binary reports its tests.
-enum class TestKind { GTest, Libtest, Plain };
+enum class TestKind { GTest, Libtest, Catch2, Doctest, Plain };
 std::string_view kind_name(TestKind kind);
 
 // Final status of one test. Infra errors are failures of the emulation, not
