@@ -189,7 +189,7 @@ class LibtestStream final : public LineStream {
   void on_line(std::string_view line, bool had_newline) override {
     if (auto name = started_name(line); name && !ambiguous_) {
       if (current_.empty() && takes_start(*name)) start_test(*name);
-      if (current_ == *name) {
+      if (!current_.empty() && current_ == *name) {
         // Output the test printed without capture lands between "..." and the verdict.
         emit_output(current_, line, had_newline);
         std::string_view verdict = line.substr(line.find(kDots) + kDots.size());

@@ -200,4 +200,13 @@ TEST(LibtestStream, AnExpectedTestOutOfOrderIsAmbiguous) {
   EXPECT_TRUE(trace.events.empty());
 }
 
+// Found by tests/fuzz/parser_fuzz.cpp: a line of no name ("test  ... FAILED")
+// finished the test of no name that was not running.
+TEST(LibtestStream, ALineOfNoNameIsOutput) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink(), {"a"});
+  stream->feed("test  ... FAILED\ntest a ... ok\n");
+  EXPECT_EQ(trace.events, (std::vector<std::string>{"start a", "pass a"}));
+}
+
 }  // namespace
