@@ -82,7 +82,7 @@ class GTestStream final : public LineStream {
       emit_output(current_, line, had_newline);
       return;
     }
-    if (starts_with(line, kRun)) {
+    if (starts_with(line, kRun) && line.size() > kRun.size()) {  // a RUN line of no name is output
       const std::string name(line.substr(kRun.size()));
       // GoogleTest never starts a test before the last one's result line:
       // inside a test this is the test's own output (a nested run), unless

@@ -143,6 +143,7 @@ std::vector<std::size_t> chunking(std::size_t size) {
 }
 
 std::string random_name() {
+  if (one_in(20)) return "";
   static const std::vector<std::string> parts{"A",          "Suite",
                                               "t",          "tests",
                                               "mod",        "a b",

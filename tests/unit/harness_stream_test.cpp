@@ -66,6 +66,16 @@ TEST(GTestStream, CrashLeavesTheTestCurrent) {
   EXPECT_EQ(trace.output["C.crash"], "[ RUN      ] C.crash\nbefore\nqemu: uncaught target signal 11");
 }
 
+// Found by tests/fuzz/parser_fuzz.cpp: "[ RUN      ] " alone started a test
+// of no name.
+TEST(GTestStream, ARunLineOfNoNameIsOutput) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
+  stream->feed("[ RUN      ] \n[       OK ]  (0 ms)\n");
+  EXPECT_TRUE(trace.events.empty());
+  EXPECT_EQ(trace.output[""], "[ RUN      ] \n[       OK ]  (0 ms)\n");
+}
+
 TEST(GTestStream, ANameThatIsAPrefixOfAnotherIsNotConfused) {
   Trace trace;
   auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
