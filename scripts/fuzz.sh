@@ -2,8 +2,8 @@
 # The fuzzers of tests/fuzz/xrun_fuzz.cpp, longer than CTest runs them: every
 # fuzzer for ITERATIONS inputs under each of SEEDS seeds, against BUILD_DIR's
 # xrun (a sanitizer build finds more: scripts/sanitize.sh makes build-asan);
-# and the in-process parser fuzzers of tests/fuzz/parser_fuzz.cpp, 100 times
-# as many inputs (they take thousands a second).
+# and the in-process parser fuzzers of tests/fuzz/parser_fuzz.cpp, 20 times
+# as many inputs (they take thousands a second: about a minute a seed).
 # A violation keeps its input and the run fails; the seed reproduces it.
 #   scripts/fuzz.sh [BUILD_DIR] [ITERATIONS] [SEEDS]    (default build 5000 "1 2 3")
 set -euo pipefail
@@ -22,7 +22,7 @@ corpus=("$helpers"/xrun_helper-aarch64-static "$helpers"/xrun_helper-aarch64-dyn
         "$build"/tests/gtest_sample-aarch64/sample_tests "$build"/tests/gtest_suite-aarch64/runpath_tests)
 status=0
 for seed in $seeds; do
-  "$parser_fuzz" all --iterations $((iterations * 100)) --seed "$seed" | tail -n 80 || status=1
+  "$parser_fuzz" all --iterations $((iterations * 20)) --seed "$seed" | tail -n 80 || status=1
   "$fuzz" elf --xrun "$xrun" --iterations "$iterations" --seed "$seed" "${corpus[@]}" | tail -n 40 || status=1
   "$fuzz" config --xrun "$xrun" --iterations "$iterations" --seed "$seed" | tail -n 40 || status=1
   "$fuzz" merge --xrun "$xrun" --iterations "$iterations" --seed "$seed" "$build"/tests/gtest_sample-aarch64/sample_tests |
