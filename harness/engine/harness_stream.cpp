@@ -86,7 +86,7 @@ class GTestStream final : public LineStream {
       emit_output(current_, line, had_newline);
       return;
     }
-    if (starts_with(line, kRun)) {
+    if (starts_with(line, kRun) && line.size() > kRun.size()) {  // a RUN line of no name is output
       const std::string name(line.substr(kRun.size()));
       // GoogleTest never starts a test before the last one's result line:
       // inside a test this is the test's own output (a nested run), unless
@@ -143,7 +143,9 @@ class GTestStream final : public LineStream {
 // Rust's libtest, pretty format, --test-threads=1.
 class LibtestStream final : public LineStream {
  public:
-  using LineStream::LineStream;
+  LibtestStream(StreamEvents events, std::vector<std::string> expected)
+      : LineStream(std::move(events)), expected_(std::move(expected)) {}
+  bool ambiguous() const override { return ambiguous_; }
 
  private:
   static constexpr std::string_view kTest = "test ";
@@ -161,27 +163,46 @@ class LibtestStream final : public LineStream {
     return std::string(name);
   }
 
+  // libtest prints "test x ... " only between tests: inside one, it is that
+  // test's output (a child process writing to the same stdout, another
+  // libtest run among them), and later, in the failures section, a test's
+  // captured output. With `expected`, only the next of them starts (the
+  // order libtest runs them in, sorted as it listed them); another of them
+  // between tests cannot be placed: ambiguous, as for GoogleTest.
+  bool takes_start(const std::string& name) {
+    if (!current_.empty() || name.empty()) return false;
+    if (expected_.empty()) return true;
+    if (next_ < expected_.size() && expected_[next_] == name) {
+      ++next_;
+      return true;
+    }
+    if (std::find(expected_.begin() + static_cast<std::ptrdiff_t>(next_), expected_.end(), name) != expected_.end())
+      ambiguous_ = true;
+    return false;
+  }
+
   void on_partial(std::string_view partial) override {
     // The start line has no newline until the test ends: that is how we know
     // which test is running (and which one a crash or hang belongs to).
-    if (current_.empty()) {
-      if (auto name = started_name(partial); name && partial.size() >= kDots.size() &&
-                                             partial.substr(partial.size() - kDots.size()) == kDots) {
-        start_test(*name);
-      }
+    if (current_.empty() && !ambiguous_ && partial.size() >= kDots.size() &&
+        partial.substr(partial.size() - kDots.size()) == kDots) {
+      if (auto name = started_name(partial); name && takes_start(*name)) start_test(*name);
     }
   }
 
   void on_line(std::string_view line, bool had_newline) override {
-    if (auto name = started_name(line)) {
-      if (current_ != *name) start_test(*name);
-      std::string_view verdict = line.substr(line.find(kDots) + kDots.size());
-      // Output the test printed without capture lands between "..." and the verdict.
-      emit_output(current_, line, had_newline);
-      if (verdict == "ok") finish_test(Verdict::Passed);
-      else if (verdict == "FAILED") finish_test(Verdict::Failed);
-      else if (starts_with(verdict, "ignored")) finish_test(Verdict::Skipped);
-      return;
+    if (auto name = started_name(line); name && !ambiguous_) {
+      if (current_.empty() && takes_start(*name)) start_test(*name);
+      if (!current_.empty() && current_ == *name) {
+        // Output the test printed without capture lands between "..." and the verdict.
+        emit_output(current_, line, had_newline);
+        std::string_view verdict = line.substr(line.find(kDots) + kDots.size());
+        if (verdict == "ok") finish_test(Verdict::Passed);
+        else if (verdict == "FAILED") finish_test(Verdict::Failed);
+        else if (starts_with(verdict, "ignored")) finish_test(Verdict::Skipped);
+        return;
+      }
+      // Not a test of this run starting: output like any other line.
     }
     // "---- a::b stdout ----" opens a failed test's captured output.
     if (starts_with(line, "---- ") && line.size() > 16 && line.substr(line.size() - 12) == " stdout ----") {
@@ -194,6 +215,9 @@ class LibtestStream final : public LineStream {
     emit_output(owner, line, had_newline);
   }
 
+  std::vector<std::string> expected_;
+  std::size_t next_ = 0;
+  bool ambiguous_ = false;
   std::string failure_section_;
 };
 
@@ -215,7 +239,7 @@ std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents e
                                                    std::vector<std::string> expected) {
   switch (kind) {
     case TestKind::GTest: return std::make_unique<GTestStream>(std::move(events), std::move(expected));
-    case TestKind::Libtest: return std::make_unique<LibtestStream>(std::move(events));
+    case TestKind::Libtest: return std::make_unique<LibtestStream>(std::move(events), std::move(expected));
     case TestKind::Catch2: return make_xml_reporter_stream(XmlDialect::Catch2, std::move(events), std::move(expected));
     case TestKind::Doctest: return make_xml_reporter_stream(XmlDialect::Doctest, std::move(events), std::move(expected));
     case TestKind::Plain: break;

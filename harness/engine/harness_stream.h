@@ -43,7 +43,8 @@ class HarnessStream {
   // The test that started and has not finished, or "".
   virtual const std::string& current() const = 0;
   // The output could not be told apart from a nested run of the harness (a
-  // test printing another gtest run's lines that name a test of this one):
+  // test printing another run's lines that name a test of this one, out of
+  // the order it was asked for):
   // no more events come, and the caller re-runs what is left one test per
   // process, judged by the exit status.
   virtual bool ambiguous() const { return false; }

@@ -99,8 +99,7 @@ namespace {
 class XmlReporterStream final : public HarnessStream {
  public:
   XmlReporterStream(XmlDialect dialect, StreamEvents events, std::vector<std::string> expected)
-      : dialect_(dialect), events_(std::move(events)), expected_(std::move(expected)),
-        started_(expected_.size(), false) {}
+      : dialect_(dialect), events_(std::move(events)), expected_(std::move(expected)) {}
 
   void feed(std::string_view bytes) override {
     partial_.append(bytes);
@@ -115,7 +114,7 @@ class XmlReporterStream final : public HarnessStream {
     // The start tag is flushed as the case starts; its newline may come in
     // the next read. Knowing the case now is what lets a hang or a crash in
     // it be blamed on it.
-    if (!partial_.empty() && current_.empty()) {
+    if (!partial_.empty() && current_.empty() && !ambiguous_) {
       const std::string_view tag = trim_view(partial_);
       if (tag.size() > 1 && tag.back() == '>' && tag[tag.size() - 2] != '/') {
         if (auto name = case_start(tag)) {
@@ -134,23 +133,25 @@ class XmlReporterStream final : public HarnessStream {
   }
 
   const std::string& current() const override { return current_; }
+  bool ambiguous() const override { return ambiguous_; }
 
  private:
-  // "<TestCase name=..." that starts one of the cases asked for (the next
-  // not yet started with that name).
+  // "<TestCase name=..." that starts the next of the cases asked for: they
+  // run in the order they were listed (--order decl, --dt-order-by=file).
+  // Another of ours out of order means the lines cannot be trusted (a child
+  // run's report, or an order we did not expect): ambiguous, as GoogleTest's
+  // stream is; a name we did not ask for (a case a spec also matched) is
+  // output.
   std::optional<std::string> case_start(std::string_view tag) {
     // doctest writes <TestCase .../> for each case its filters left out.
     if (!starts_with(tag, "<TestCase ") || tag.size() < 2 || tag.substr(tag.size() - 2) == "/>") return std::nullopt;
     auto name = xml_attribute(tag, "name");
-    if (!name) return std::nullopt;
+    if (!name || name->empty()) return std::nullopt;
     if (expected_.empty()) return name;
-    for (std::size_t i = 0; i < expected_.size(); ++i) {
-      // Catch2 writes the name trimmed.
-      if (!started_[i] && trim_view(expected_[i]) == *name) {
-        started_[i] = true;
-        return expected_[i];
-      }
-    }
+    // Catch2 writes the name trimmed.
+    if (next_ < expected_.size() && trim_view(expected_[next_]) == *name) return expected_[next_++];
+    for (std::size_t i = next_ + 1; i < expected_.size(); ++i)
+      if (trim_view(expected_[i]) == *name) ambiguous_ = true;
     return std::nullopt;
   }
 
@@ -175,6 +176,10 @@ class XmlReporterStream final : public HarnessStream {
   }
 
   void on_line(std::string_view line, bool had_newline) {
+    if (ambiguous_) {
+      emit(current_, line, had_newline);
+      return;
+    }
     const std::string_view tag = trim_view(line);
     if (start_line_pending_) {
       start_line_pending_ = false;
@@ -212,7 +217,8 @@ class XmlReporterStream final : public HarnessStream {
   XmlDialect dialect_;
   StreamEvents events_;
   std::vector<std::string> expected_;
-  std::vector<bool> started_;
+  std::size_t next_ = 0;  // the next of expected_ to start
+  bool ambiguous_ = false;
   std::string partial_;
   std::string current_;
   std::optional<Verdict> verdict_;

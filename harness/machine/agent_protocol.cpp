@@ -167,7 +167,8 @@ std::optional<AgentFrame> AgentFrameReader::next() {
     case XRUN_HELLO_ACK:
     case XRUN_STDOUT:
     case XRUN_STDERR:
-      if (!need(4)) return std::nullopt;
+      // HELLO_ACK: the nonce and the release string's length at least.
+      if (!need(f.type == XRUN_HELLO_ACK ? 8 : 4)) return std::nullopt;
       f.job = get_u32(body, 0);
       f.data = std::string(body.substr(f.type == XRUN_HELLO_ACK ? 8 : 4));
       break;

@@ -66,6 +66,16 @@ TEST(GTestStream, CrashLeavesTheTestCurrent) {
   EXPECT_EQ(trace.output["C.crash"], "[ RUN      ] C.crash\nbefore\nqemu: uncaught target signal 11");
 }
 
+// Found by tests/fuzz/parser_fuzz.cpp: "[ RUN      ] " alone started a test
+// of no name.
+TEST(GTestStream, ARunLineOfNoNameIsOutput) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
+  stream->feed("[ RUN      ] \n[       OK ]  (0 ms)\n");
+  EXPECT_TRUE(trace.events.empty());
+  EXPECT_EQ(trace.output[""], "[ RUN      ] \n[       OK ]  (0 ms)\n");
+}
+
 TEST(GTestStream, ANameThatIsAPrefixOfAnotherIsNotConfused) {
   Trace trace;
   auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
@@ -162,6 +172,51 @@ TEST(GTestStream, OnlyTheExpectedTestsInOrderBetweenTests) {
   nested->feed("[ RUN      ] A.t\n[ RUN      ] A.t\n[       OK ] A.t (0 ms)\n[  FAILED  ] A.t (1 ms)\n");
   EXPECT_TRUE(nested->ambiguous());
   EXPECT_EQ(self.events, std::vector<std::string>{"start A.t"});
+}
+
+// Found by tests/fuzz/parser_fuzz.cpp. libtest's start lines count only
+// between tests: a test's child process that writes another libtest run to
+// the same stdout does not start (or pass) a test of this run.
+TEST(LibtestStream, AnotherRunsLinesInsideATestAreItsOutput) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink(), {"cli::outer", "cli::z"});
+  stream->feed("running 2 tests\ntest cli::outer ... \nrunning 1 test\ntest cli::z ... ok\n");
+  EXPECT_EQ(trace.events, std::vector<std::string>{"start cli::outer"});
+  EXPECT_EQ(stream->current(), "cli::outer");
+  EXPECT_NE(trace.output["cli::outer"].find("test cli::z ... ok"), std::string::npos);
+}
+
+// ...and a failed test's captured output, printed in the failures section
+// after every test ran, is not a second verdict: a child run's "test x ...
+// ok" in it once turned the failed test into a pass.
+TEST(LibtestStream, TestLinesInTheFailuresSectionAreNotVerdicts) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink(), {"a::bad", "a::ok"});
+  stream->feed("running 2 tests\ntest a::bad ... FAILED\ntest a::ok ... ok\n\nfailures:\n\n"
+               "---- a::bad stdout ----\nthe child said:\ntest a::ok ... FAILED\ntest a::bad ... ok\n\n"
+               "failures:\n    a::bad\n\ntest result: FAILED. 1 passed; 1 failed\n");
+  stream->finish();
+  EXPECT_EQ(trace.events, (std::vector<std::string>{"start a::bad", "fail a::bad", "start a::ok", "pass a::ok"}));
+  EXPECT_NE(trace.output["a::bad"].find("test a::bad ... ok"), std::string::npos);
+  EXPECT_FALSE(stream->ambiguous());
+}
+
+// As for GoogleTest: another test of the run out of order cannot be placed.
+TEST(LibtestStream, AnExpectedTestOutOfOrderIsAmbiguous) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink(), {"a", "b"});
+  stream->feed("test b ... ok\ntest a ... ok\n");
+  EXPECT_TRUE(stream->ambiguous());
+  EXPECT_TRUE(trace.events.empty());
+}
+
+// Found by tests/fuzz/parser_fuzz.cpp: a line of no name ("test  ... FAILED")
+// finished the test of no name that was not running.
+TEST(LibtestStream, ALineOfNoNameIsOutput) {
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink(), {"a"});
+  stream->feed("test  ... FAILED\ntest a ... ok\n");
+  EXPECT_EQ(trace.events, (std::vector<std::string>{"start a", "pass a"}));
 }
 
 }  // namespace

@@ -60,6 +60,12 @@ TEST(AgentFrameReader, ABadLengthOrAShortFrameIsCorruptNotACrash) {
   short_exit.feed(frame(XRUN_EXIT, u32(1)));
   EXPECT_FALSE(short_exit.next());
   EXPECT_TRUE(short_exit.corrupt());
+  // Found by tests/fuzz/parser_fuzz.cpp: a HELLO_ACK shorter than its nonce
+  // and string length threw std::out_of_range out of next().
+  AgentFrameReader short_hello;
+  short_hello.feed(frame(XRUN_HELLO_ACK, u32(7) + "ab"));
+  EXPECT_FALSE(short_hello.next());
+  EXPECT_TRUE(short_hello.corrupt());
 }
 
 TEST(AgentRequests, RunCarriesEveryFieldInTheDocumentedLayout) {
