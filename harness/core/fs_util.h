@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,6 +33,8 @@ std::optional<std::string> read_file(const std::string& path);
 // `path`: readers see the old file or the whole new one. The error says
 // "PATH: cannot write: why".
 Expected<bool> write_file_atomically(const std::string& path, std::string_view content);
+// The same with the content in pieces, written in order.
+Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content);
 
 // $XDG_CONFIG_HOME or ~/.config; $XDG_CACHE_HOME or ~/.cache.
 std::string xdg_config_home();

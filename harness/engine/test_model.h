@@ -40,6 +40,7 @@ struct Attempt {
   Status status = Status::NotRun;
   double duration_seconds = 0;
   std::string message;
+  friend bool operator==(const Attempt&, const Attempt&) = default;
 };
 
 struct TestResult {
@@ -60,6 +61,8 @@ struct TestResult {
   // A retried test's attempts, first to last (the last is this result);
   // empty when it ran once.
   std::vector<Attempt> history;
+  // Every field: ReportFiles re-encodes a result that differs in any.
+  friend bool operator==(const TestResult&, const TestResult&) = default;
 };
 
 // "SIGSEGV" for 11; "signal 77" for numbers without a name.

@@ -3,7 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <map>
+#include <cstring>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <numeric>
 
@@ -101,17 +102,20 @@ const HtmlReportWriter::EncodedOutput& HtmlReportWriter::encode_output(const Tes
                 std::string(kept.substr(kept.size() - kPassedTail));
     kept = shortened;
   }
+  ++encodings_;
+  slot.json.clear();
   if (kept.size() > kCompressAbove) {
     slot.json = json{{"z", base64_encode(deflate_zlib(kept))}, {"n", kept.size()}}.dump();
   } else {
-    slot.json = json(std::string(kept)).dump(-1, ' ', false, kDump);
+    append_script_safe(slot.json, json(std::string(kept)).dump(-1, ' ', false, kDump));
   }
   return slot;
 }
 
-std::string HtmlReportWriter::render(const RunReport& report) {
+void HtmlReportWriter::render_pieces(const RunReport& report, const std::vector<std::uint64_t>* versions,
+                                     std::string& scratch, std::vector<std::string_view>& out) {
   // Binaries are named once and referred to by index.
-  std::map<std::string, std::size_t> binary_index;
+  std::unordered_map<std::string_view, std::size_t> binary_index;
   json binaries = json::array();
   for (const auto& t : report.tests)
     if (binary_index.emplace(t.binary, binaries.size()).second) binaries.push_back(t.binary);
@@ -131,45 +135,79 @@ std::string HtmlReportWriter::render(const RunReport& report) {
     outputs[i] = &encoded;
   }
 
-  std::string data = "{\"run\":" + run_to_json(report).dump(-1, ' ', false, kDump) +
-                     ",\"binaries\":" + binaries.dump(-1, ' ', false, kDump) +
-                     ",\"output_budget\":" + std::to_string(kOutputBudget) + ",\"tests\":[";
-  bool first = true;
+  // Each test's row is encoded when its version changed; what depends on
+  // the budget ("hc", "ob", "o") is added around it. Pieces in `scratch`
+  // are kept as offsets until it stops growing.
+  rows_.resize(report.tests.size());
+  struct Piece {
+    const char* data;  // nullptr: at `offset` in scratch
+    std::size_t offset, size;
+  };
+  std::vector<Piece> pieces;
+  pieces.reserve(4 * report.tests.size() + 4);
+  const auto from_scratch = [&](const std::string& text) {
+    pieces.push_back({nullptr, scratch.size(), text.size()});
+    scratch += text;
+  };
+  scratch.clear();
+  pieces.push_back({kHtmlReportBeforeData, 0, std::strlen(kHtmlReportBeforeData)});
+  std::string run_data;
+  append_script_safe(run_data, "{\"run\":" + run_to_json(report).dump(-1, ' ', false, kDump) +
+                                   ",\"binaries\":" + binaries.dump(-1, ' ', false, kDump) +
+                                   ",\"output_budget\":" + std::to_string(kOutputBudget) + ",\"tests\":[");
+  from_scratch(run_data);
   for (std::size_t i = 0; i < report.tests.size(); ++i) {
     const TestResult& t = report.tests[i];
-    // Short keys: at 20,000 tests every byte of a field name is 20 KB.
-    json fields = {{"b", binary_index.at(t.binary)}, {"n", t.name}, {"s", status_name(t.status)},
-                   {"d", t.duration_seconds}, {"a", t.attempts}};
-    if (!t.message.empty()) fields["m"] = t.message;
-    if (!t.failure.empty()) fields["f"] = shortened_failure(t.failure);
-    if (!t.backend.empty()) fields["be"] = t.backend;
-    if (!t.target.empty()) fields["t"] = t.target;
-    if (!t.machine.empty()) fields["mc"] = t.machine;
-    if (t.exit_code) fields["x"] = *t.exit_code;
-    if (t.signal) fields["sg"] = *t.signal, fields["sn"] = signal_name(*t.signal);
-    if (t.output_cut_bytes) fields["c"] = t.output_cut_bytes;
-    if (!t.history.empty()) {
-      json history = json::array();
-      for (const auto& a : t.history) history.push_back(json::array({status_name(a.status), a.duration_seconds, a.message}));
-      fields["h"] = std::move(history);
+    Row& row = rows_[i];
+    const std::size_t binary = binary_index.at(t.binary);
+    if (!versions || row.version == 0 || row.version != (*versions)[i] || row.binary != binary) {
+      // Short keys: at 20,000 tests every byte of a field name is 20 KB.
+      json fields = {{"b", binary}, {"n", t.name}, {"s", status_name(t.status)},
+                     {"d", t.duration_seconds}, {"a", t.attempts}};
+      if (!t.message.empty()) fields["m"] = t.message;
+      if (!t.failure.empty()) fields["f"] = shortened_failure(t.failure);
+      if (!t.backend.empty()) fields["be"] = t.backend;
+      if (!t.target.empty()) fields["t"] = t.target;
+      if (!t.machine.empty()) fields["mc"] = t.machine;
+      if (t.exit_code) fields["x"] = *t.exit_code;
+      if (t.signal) fields["sg"] = *t.signal, fields["sn"] = signal_name(*t.signal);
+      if (t.output_cut_bytes) fields["c"] = t.output_cut_bytes;
+      if (!t.history.empty()) {
+        json history = json::array();
+        for (const auto& a : t.history) history.push_back(json::array({status_name(a.status), a.duration_seconds, a.message}));
+        fields["h"] = std::move(history);
+      }
+      std::string text = fields.dump(-1, ' ', false, kDump);
+      text.pop_back();  // the closing brace: the output goes last
+      row.text.clear();
+      append_script_safe(row.text, text);
+      row.binary = binary;
+      row.version = versions ? (*versions)[i] : 0;
+      ++encodings_;
     }
+    if (i > 0) from_scratch(",");
+    pieces.push_back({row.text.data(), 0, row.text.size()});
     const EncodedOutput* output = outputs[i];
-    if (output && output->cut) fields["hc"] = output->cut;
-    if (!output) fields["ob"] = t.output.size();
-    std::string text = fields.dump(-1, ' ', false, kDump);
-    text.pop_back();  // the closing brace: the output goes last
-    if (!first) data += ',';
-    first = false;
-    data += text;
-    data += ",\"o\":";
-    data += output ? output->json : "\"\"";
-    data += '}';
+    std::string around;
+    if (output && output->cut) around += ",\"hc\":" + std::to_string(output->cut);
+    if (!output) around += ",\"ob\":" + std::to_string(t.output.size());
+    around += ",\"o\":";
+    from_scratch(around);
+    if (output) pieces.push_back({output->json.data(), 0, output->json.size()});
+    else from_scratch("\"\"");
+    from_scratch("}");
   }
-  data += "]}";
+  from_scratch("]}");
+  pieces.push_back({kHtmlReportAfterData, 0, std::strlen(kHtmlReportAfterData)});
+  for (const auto& p : pieces)
+    out.emplace_back(p.data ? std::string_view(p.data + p.offset, p.size) : std::string_view(scratch).substr(p.offset, p.size));
+}
 
-  std::string page = kHtmlReportBeforeData;
-  append_script_safe(page, data);
-  page += kHtmlReportAfterData;
+std::string HtmlReportWriter::render(const RunReport& report, const std::vector<std::uint64_t>* versions) {
+  std::string scratch, page;
+  std::vector<std::string_view> pieces;
+  render_pieces(report, versions, scratch, pieces);
+  for (auto piece : pieces) page += piece;
   return page;
 }
 

@@ -18,7 +18,10 @@
 #pragma once
 
 #include <string>
+#include <cstdint>
+#include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "report/report.h"
 
@@ -33,17 +36,32 @@ class HtmlReportWriter {
 
   // The whole page. A writer that rewrites the report during a run encodes
   // each test's output once: it keeps what it encoded until the test's
-  // output changes.
-  std::string render(const RunReport& report);
+  // output changes. With `versions` (ReportFiles keeps them: for each test,
+  // a number that changes whenever its result does), each test's row is
+  // encoded once too, and a rewrite copies it.
+  std::string render(const RunReport& report, const std::vector<std::uint64_t>* versions = nullptr);
+  // The page in pieces (views into this writer's cache and `scratch`, valid
+  // until the next call), for write_file_atomically.
+  void render_pieces(const RunReport& report, const std::vector<std::uint64_t>* versions, std::string& scratch,
+                     std::vector<std::string_view>& out);
+  // Rows and outputs encoded so far (what a rewrite costs beyond copying).
+  std::size_t encodings() const { return encodings_; }
 
  private:
   struct EncodedOutput {
     std::size_t fingerprint = 0;  // of the result it encodes (see encode_output)
-    std::string json;      // the "o" value
+    std::string json;      // the "o" value, script-safe
     std::uint64_t cut = 0;  // "hc": bytes of a passed test's output left out
+  };
+  struct Row {
+    std::uint64_t version = 0;  // 0: not encoded
+    std::size_t binary = 0;
+    std::string text;  // the test's fields, script-safe, without "o", "hc", "ob" and the closing brace
   };
   const EncodedOutput& encode_output(const TestResult& test);
   std::unordered_map<std::string, EncodedOutput> outputs_;  // by binary '\0' name
+  std::vector<Row> rows_;  // by index in the report
+  std::size_t encodings_ = 0;
 };
 
 std::string to_html(const RunReport& report);

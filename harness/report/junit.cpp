@@ -1,7 +1,7 @@
 #include "report/junit.h"
 
 #include <cstdio>
-#include <map>
+#include <unordered_map>
 #include <vector>
 
 namespace xrun {
@@ -133,72 +133,96 @@ std::string xml_escape(std::string_view text, bool attribute) {
   return out;
 }
 
-std::string to_junit_xml(const RunReport& report) {
-  // One suite per binary, in the order binaries first appear.
-  std::vector<std::string> order;
-  std::map<std::string, std::vector<const TestResult*>> by_binary;
-  for (const auto& t : report.tests) {
-    if (!by_binary.count(t.binary)) order.push_back(t.binary);
-    by_binary[t.binary].push_back(&t);
+std::string junit_testcase(const TestResult& t) {
+  const TestResult* test = &t;
+  std::string name;
+  const std::string classname = classname_of(*test, &name);
+  std::string xml = "    <testcase name=\"" + xml_escape(name) + "\" classname=\"" + xml_escape(classname) +
+                    "\" time=\"" + seconds(test->duration_seconds) + "\">\n";
+  const std::string message = xml_escape(test->message);
+  const std::string type(status_name(test->status));
+  if (is_test_failure(test->status)) {
+    // What CI viewers show of a failure is this element: the assertion
+    // (as GoogleTest's own XML has it), or for a crash, a timeout or an
+    // exit status, that and the end of the output.
+    const std::string detail = !test->failure.empty() ? test->failure : test->message + "\n" + last_lines(test->output, 30);
+    xml += "      <failure message=\"" + xml_escape(test->failure.empty() ? test->message : test->failure, true) +
+           "\" type=\"" + type + "\">" + xml_escape(detail) + "</failure>\n";
+  } else if (test->status == Status::InfraError) {
+    xml += "      <error message=\"" + message + "\" type=\"infra-error\">" + message + "</error>\n";
+  } else if (test->status == Status::Skipped || test->status == Status::NotRun) {
+    xml += "      <skipped message=\"" + message + "\"/>\n";
   }
-  const auto counts = [](const std::vector<const TestResult*>& tests) {
+  // JUnit has no "flaky" or "attempts": say it where every reader shows it.
+  std::string out;
+  if (!test->machine.empty()) out = "[xrun] ran on " + test->machine + "\n";
+  if (test->attempts > 1) {
+    out += "[xrun] " + type + " after " + std::to_string(test->attempts) + " attempts" +
+           (test->message.empty() ? "" : ": " + test->message) + "\n";
+  }
+  out += test->output;
+  if (!out.empty()) xml += "      <system-out>" + xml_escape(out) + "</system-out>\n";
+  xml += "    </testcase>\n";
+  return xml;
+}
+
+void junit_xml_pieces(const RunReport& report, const std::vector<std::string>& testcases, std::string& scratch,
+                      std::vector<std::string_view>& out) {
+  // One suite per binary, in the order binaries first appear.
+  std::vector<std::string_view> order;
+  std::unordered_map<std::string_view, std::vector<std::size_t>> by_binary;
+  for (std::size_t i = 0; i < report.tests.size(); ++i) {
+    auto [it, inserted] = by_binary.try_emplace(report.tests[i].binary);
+    if (inserted) order.push_back(report.tests[i].binary);
+    it->second.push_back(i);
+  }
+  struct Counts {
     std::size_t failures = 0, errors = 0, skipped = 0;
     double time = 0;
-    for (const auto* t : tests) {
-      failures += is_test_failure(t->status);
-      errors += t->status == Status::InfraError;
-      skipped += t->status == Status::Skipped || t->status == Status::NotRun;
-      time += t->duration_seconds;
+    void add(const TestResult& t) {
+      failures += is_test_failure(t.status);
+      errors += t.status == Status::InfraError;
+      skipped += t.status == Status::Skipped || t.status == Status::NotRun;
+      time += t.duration_seconds;
     }
-    return std::tuple{failures, errors, skipped, time};
   };
-  std::string xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  std::vector<const TestResult*> all;
-  for (const auto& t : report.tests) all.push_back(&t);
-  auto [failures, errors, skipped, time] = counts(all);
-  xml += "<testsuites name=\"xrun\" tests=\"" + std::to_string(all.size()) + "\" failures=\"" +
-         std::to_string(failures) + "\" errors=\"" + std::to_string(errors) + "\" skipped=\"" +
-         std::to_string(skipped) + "\" time=\"" + seconds(report.duration_seconds) + "\">\n";
+  Counts all;
+  for (const auto& t : report.tests) all.add(t);
+  // The suites' opening tags go in `scratch`, each at an offset kept until
+  // it is complete (appending may move it).
+  scratch = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  scratch += "<testsuites name=\"xrun\" tests=\"" + std::to_string(report.tests.size()) + "\" failures=\"" +
+             std::to_string(all.failures) + "\" errors=\"" + std::to_string(all.errors) + "\" skipped=\"" +
+             std::to_string(all.skipped) + "\" time=\"" + seconds(report.duration_seconds) + "\">\n";
+  std::vector<std::pair<std::size_t, std::size_t>> opening{{0, scratch.size()}};
   for (const auto& binary : order) {
-    const auto& tests = by_binary[binary];
-    auto [f, e, s, t] = counts(tests);
-    xml += "  <testsuite name=\"" + xml_escape(binary) + "\" tests=\"" + std::to_string(tests.size()) +
-           "\" failures=\"" + std::to_string(f) + "\" errors=\"" + std::to_string(e) + "\" skipped=\"" +
-           std::to_string(s) + "\" time=\"" + seconds(t) + "\" timestamp=\"" + xml_escape(report.started_at) +
-           "\">\n";
-    for (const auto* test : tests) {
-      std::string name;
-      const std::string classname = classname_of(*test, &name);
-      xml += "    <testcase name=\"" + xml_escape(name) + "\" classname=\"" + xml_escape(classname) + "\" time=\"" +
-             seconds(test->duration_seconds) + "\">\n";
-      const std::string message = xml_escape(test->message);
-      const std::string type(status_name(test->status));
-      if (is_test_failure(test->status)) {
-        // What CI viewers show of a failure is this element: the assertion
-        // (as GoogleTest's own XML has it), or for a crash, a timeout or an
-        // exit status, that and the end of the output.
-        const std::string detail = !test->failure.empty() ? test->failure : test->message + "\n" + last_lines(test->output, 30);
-        xml += "      <failure message=\"" + xml_escape(test->failure.empty() ? test->message : test->failure, true) +
-               "\" type=\"" + type + "\">" + xml_escape(detail) + "</failure>\n";
-      } else if (test->status == Status::InfraError) {
-        xml += "      <error message=\"" + message + "\" type=\"infra-error\">" + message + "</error>\n";
-      } else if (test->status == Status::Skipped || test->status == Status::NotRun) {
-        xml += "      <skipped message=\"" + message + "\"/>\n";
-      }
-      // JUnit has no "flaky" or "attempts": say it where every reader shows it.
-      std::string out;
-      if (!test->machine.empty()) out = "[xrun] ran on " + test->machine + "\n";
-      if (test->attempts > 1) {
-        out += "[xrun] " + type + " after " + std::to_string(test->attempts) + " attempts" +
-              (test->message.empty() ? "" : ": " + test->message) + "\n";
-      }
-      out += test->output;
-      if (!out.empty()) xml += "      <system-out>" + xml_escape(out) + "</system-out>\n";
-      xml += "    </testcase>\n";
-    }
-    xml += "  </testsuite>\n";
+    Counts c;
+    for (std::size_t i : by_binary[binary]) c.add(report.tests[i]);
+    const std::size_t begin = scratch.size();
+    scratch += "  <testsuite name=\"" + xml_escape(binary) + "\" tests=\"" + std::to_string(by_binary[binary].size()) +
+               "\" failures=\"" + std::to_string(c.failures) + "\" errors=\"" + std::to_string(c.errors) +
+               "\" skipped=\"" + std::to_string(c.skipped) + "\" time=\"" + seconds(c.time) + "\" timestamp=\"" +
+               xml_escape(report.started_at) + "\">\n";
+    opening.emplace_back(begin, scratch.size() - begin);
   }
-  xml += "</testsuites>\n";
+  const std::string_view text = scratch;
+  out.push_back(text.substr(opening[0].first, opening[0].second));
+  for (std::size_t b = 0; b < order.size(); ++b) {
+    out.push_back(text.substr(opening[b + 1].first, opening[b + 1].second));
+    for (std::size_t i : by_binary[order[b]]) out.push_back(testcases[i]);
+    out.push_back("  </testsuite>\n");
+  }
+  out.push_back("</testsuites>\n");
+}
+
+std::string to_junit_xml(const RunReport& report) {
+  std::vector<std::string> testcases;
+  testcases.reserve(report.tests.size());
+  for (const auto& t : report.tests) testcases.push_back(junit_testcase(t));
+  std::string scratch, xml;
+  std::vector<std::string_view> pieces;
+  junit_xml_pieces(report, testcases, scratch, pieces);
+  for (auto piece : pieces) xml += piece;
   return xml;
 }
 

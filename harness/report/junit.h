@@ -10,12 +10,21 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "report/report.h"
 
 namespace xrun {
 
 std::string to_junit_xml(const RunReport& report);
+// to_junit_xml() from each test's <testcase> element as junit_testcase()
+// wrote it (`testcases[i]` for `report.tests[i]`), kept by a writer between
+// rewrites: only the suites' counts are computed again. Appended to `out`
+// as pieces (string_views into `testcases` and `scratch`, which must outlive
+// them), so a rewrite copies each element once, into the file.
+void junit_xml_pieces(const RunReport& report, const std::vector<std::string>& testcases, std::string& scratch,
+                      std::vector<std::string_view>& out);
+std::string junit_testcase(const TestResult& test);
 
 // Text safe inside an XML 1.0 element or attribute value. In an attribute
 // (`attribute`), newlines and tabs are written as character references too:

@@ -18,11 +18,19 @@ namespace xrun {
 using nlohmann::json;
 
 std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& tests) {
+  // Counted by value first: a report is summarised at every rewrite, and a
+  // map lookup per test was a measurable part of it at 100,000 tests.
+  constexpr Status kStatuses[] = {Status::Passed, Status::Failed,     Status::Crashed, Status::TimedOut,
+                                  Status::Skipped, Status::Flaky, Status::InfraError, Status::NotRun};
+  std::array<std::size_t, std::size(kStatuses)> by_status{};
+  for (const auto& t : tests)
+    for (std::size_t i = 0; i < std::size(kStatuses); ++i)
+      if (t.status == kStatuses[i]) {
+        ++by_status[i];
+        break;
+      }
   std::map<std::string, std::size_t> counts;
-  for (auto status : {Status::Passed, Status::Failed, Status::Crashed, Status::TimedOut, Status::Skipped,
-                      Status::Flaky, Status::InfraError, Status::NotRun})
-    counts[std::string(status_name(status))] = 0;
-  for (const auto& t : tests) ++counts[std::string(status_name(t.status))];
+  for (std::size_t i = 0; i < std::size(kStatuses); ++i) counts[std::string(status_name(kStatuses[i]))] = by_status[i];
   counts["total"] = tests.size();
   return counts;
 }
@@ -141,14 +149,158 @@ json run_to_json(const RunReport& report) {
   };
 }
 
+namespace {
+
+// Test output is arbitrary bytes: invalid UTF-8 becomes U+FFFD (as
+// nlohmann's error_handler_t::replace does), never an exception: the report
+// must always be written.
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  std::size_t run = 0;  // start of the bytes not yet copied
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t length = 1;
+    if (c >= 0x80) {
+      // A valid sequence is copied as it is: its length by the lead byte,
+      // continuation bytes, and no overlong form, surrogate or value above
+      // U+10FFFF.
+      length = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+      bool valid = length != 0 && i + length <= text.size();
+      for (std::size_t k = 1; valid && k < length; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+      if (valid && length >= 3) {
+        const auto second = static_cast<unsigned char>(text[i + 1]);
+        valid = !(c == 0xe0 && second < 0xa0) && !(c == 0xed && second > 0x9f) && !(c == 0xf0 && second < 0x90) &&
+                !(c == 0xf4 && second > 0x8f);
+      }
+      if (valid) {
+        i += length;
+        continue;
+      }
+      length = 1;
+    }
+    out.append(text.substr(run, i - run));
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += "\xEF\xBF\xBD";  // U+FFFD for a byte that starts no valid sequence
+        }
+    }
+    i += length;
+    run = i;
+  }
+  out.append(text.substr(run));
+  out += '"';
+}
+
+void append_number(std::string& out, double value) { out += json(value).dump(); }
+
+}  // namespace
+
+std::string json_test_entry(const TestResult& t) {
+  // Keys in the (sorted) order the report always had, indented as an
+  // element of the report's "tests".
+  std::string out;
+  out.reserve(400 + t.output.size() + t.message.size() + t.failure.size());
+  const auto key = [&](std::string_view name) {
+    out += "      \"";
+    out += name;
+    out += "\": ";
+  };
+  const auto string_field = [&](std::string_view name, std::string_view value) {
+    key(name);
+    append_json_string(out, value);
+    out += ",\n";
+  };
+  const auto optional_field = [&](std::string_view name, std::string_view value) {
+    key(name);
+    if (value.empty()) out += "null";
+    else append_json_string(out, value);
+    out += ",\n";
+  };
+  out += "    {\n";
+  key("attempts");
+  out += std::to_string(t.attempts) + ",\n";
+  string_field("backend", t.backend);
+  string_field("binary", t.binary);
+  key("duration_seconds");
+  append_number(out, t.duration_seconds);
+  out += ",\n";
+  key("exit_code");
+  out += (t.exit_code ? std::to_string(*t.exit_code) : "null") + ",\n";
+  optional_field("failure", t.failure);
+  key("history");
+  if (t.history.empty()) {
+    out += "[],\n";
+  } else {
+    out += "[\n";
+    for (std::size_t i = 0; i < t.history.size(); ++i) {
+      const Attempt& a = t.history[i];
+      out += "        {\n          \"duration_seconds\": ";
+      append_number(out, a.duration_seconds);
+      out += ",\n          \"message\": ";
+      append_json_string(out, a.message);
+      out += ",\n          \"status\": \"";
+      out += status_name(a.status);
+      out += i + 1 < t.history.size() ? "\"\n        },\n" : "\"\n        }\n";
+    }
+    out += "      ],\n";
+  }
+  optional_field("machine", t.machine);
+  string_field("message", t.message);
+  string_field("name", t.name);
+  string_field("output", t.output);
+  key("output_cut_bytes");
+  out += std::to_string(t.output_cut_bytes) + ",\n";
+  key("signal");
+  out += (t.signal ? std::to_string(*t.signal) : "null") + ",\n";
+  key("signal_name");
+  if (t.signal) append_json_string(out, signal_name(*t.signal));
+  else out += "null";
+  out += ",\n";
+  key("status");
+  out += '"';
+  out += status_name(t.status);
+  out += "\",\n";
+  key("target");
+  if (t.target.empty()) out += "null";
+  else append_json_string(out, t.target);
+  out += "\n    }";
+  return out;
+}
+
+std::string json_report_head(const RunReport& report) {
+  // The run's fields, then "tests" last: the file is written in pieces,
+  // and the tests are the only long one.
+  std::string head = run_to_json(report).dump(2, ' ', false, json::error_handler_t::replace);
+  head.resize(head.size() - 2);  // "\n}"
+  head += ",\n  \"tests\": [";
+  return head;
+}
+
 std::string to_json(const RunReport& report) {
-  json tests = json::array();
-  for (const auto& t : report.tests) tests.push_back(test_result_to_json(t));
-  json document = run_to_json(report);
-  document["tests"] = std::move(tests);
-  // Test output is arbitrary bytes: invalid UTF-8 becomes U+FFFD instead of
-  // an exception (the report must always be written).
-  return document.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+  std::string out = json_report_head(report);
+  for (std::size_t i = 0; i < report.tests.size(); ++i) {
+    out += i == 0 ? "\n" : ",\n";
+    out += json_test_entry(report.tests[i]);
+  }
+  out += report.tests.empty() ? kJsonReportEmptyTail : kJsonReportTail;
+  return out;
 }
 
 Expected<RunReport> report_from_json(const std::string& text, const std::string& source) {

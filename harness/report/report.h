@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/expected.h"
@@ -56,6 +57,15 @@ std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& test
 std::string verdict_line(const std::vector<TestResult>& tests);
 
 std::string to_json(const RunReport& report);
+// to_json() in pieces, for a writer that keeps each test's text between
+// rewrites: the document is json_report_head(report), then the entries of
+// its tests separated by ",\n", then kJsonReportTail. An entry
+// (json_test_entry) is written without nlohmann's tree: at a hundred
+// thousand tests the tree took seconds per rewrite.
+std::string json_report_head(const RunReport& report);
+std::string json_test_entry(const TestResult& test);
+inline constexpr std::string_view kJsonReportTail = "\n  ]\n}\n";
+inline constexpr std::string_view kJsonReportEmptyTail = "]\n}\n";  // after a head, when there are no tests
 // Pieces of to_json() for the other writers (the HTML report embeds them):
 // the run without its tests, and one test.
 nlohmann::json run_to_json(const RunReport& report);

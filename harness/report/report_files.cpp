@@ -15,10 +15,25 @@ ReportFiles::ReportFiles(boost::asio::io_context& io, ReportSetup setup, std::ch
   start_ = std::chrono::steady_clock::now();
 }
 
+void ReportFiles::encode(std::size_t index) {
+  const TestResult& t = report_.tests[index];
+  if (json_entries_.size() <= index) {
+    json_entries_.resize(index + 1);
+    junit_testcases_.resize(index + 1);
+    versions_.resize(index + 1);
+  }
+  if (setup_.json_path) json_entries_[index] = json_test_entry(t), ++encodings_;
+  if (setup_.junit_path) junit_testcases_[index] = junit_testcase(t), ++encodings_;
+  versions_[index] = next_version_++;  // the HTML row is encoded at the next rewrite, once
+}
+
 void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
   report_.complete = false;
   report_.tests.clear();
   position_.clear();
+  json_entries_.clear();
+  junit_testcases_.clear();
+  versions_.clear();
   for (const auto& t : tests) {
     TestResult planned;
     planned.binary = t.binary;
@@ -27,15 +42,24 @@ void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
     planned.message = "not run yet";
     position_.emplace(std::pair{t.binary, t.name}, report_.tests.size());
     report_.tests.push_back(std::move(planned));
+    encode(report_.tests.size() - 1);
   }
   write();  // the whole plan, from the very start
 }
 
 void ReportFiles::on_result(const TestResult& result) {
-  if (auto it = position_.find({result.binary, result.name}); it != position_.end()) report_.tests[it->second] = result;
-  else report_.tests.push_back(result);
+  std::size_t index = report_.tests.size();
+  if (auto it = position_.find({result.binary, result.name}); it != position_.end()) {
+    index = it->second;
+    report_.tests[index] = result;
+  } else {
+    report_.tests.push_back(result);
+  }
+  encode(index);
   const auto now = std::chrono::steady_clock::now();
-  const auto wait = std::max<std::chrono::steady_clock::duration>(interval_, 4 * last_cost_);
+  const auto by_bytes = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(last_bytes_) / kRewriteBytesPerSecond));
+  const auto wait = std::max<std::chrono::steady_clock::duration>({interval_, 4 * last_cost_, by_bytes});
   if (now - last_write_ >= wait) {
     write();
   } else if (!flush_pending_) {
@@ -50,7 +74,20 @@ void ReportFiles::on_result(const TestResult& result) {
 
 void ReportFiles::on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) {
   flush_.cancel();
-  report_.tests = results;  // in plan order
+  // In plan order. Most results are those on_result had (their pieces are
+  // kept); the tests that never ran get their final message here.
+  const bool same_tests = results.size() == report_.tests.size();
+  if (!same_tests) {
+    report_.tests = results;
+    json_entries_.clear(), junit_testcases_.clear(), versions_.clear();
+    for (std::size_t i = 0; i < results.size(); ++i) encode(i);
+  } else {
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      if (results[i] == report_.tests[i]) continue;
+      report_.tests[i] = results[i];
+      encode(i);
+    }
+  }
   report_.duration_seconds = seconds;
   report_.interrupted = interrupted;
   report_.complete = true;
@@ -60,6 +97,7 @@ void ReportFiles::on_finish(const std::vector<TestResult>& results, double secon
 void ReportFiles::finish_without_tests(const std::string& why, bool interrupted) {
   flush_.cancel();
   report_.tests.clear();
+  json_entries_.clear(), junit_testcases_.clear(), versions_.clear();
   report_.interrupted = interrupted;
   report_.complete = false;
   report_.error = why;
@@ -78,14 +116,39 @@ void ReportFiles::write() {
   if (!report_.complete) report_.duration_seconds = std::chrono::duration<double>(begin - start_).count();
   if (setup_.baseline)
     report_.baseline = compare_with_baseline(report_.tests, *setup_.baseline, setup_.baseline_source, setup_.slowdown);
-  const auto save = [&](const std::optional<std::string>& path, const auto& render) {
+  std::uint64_t bytes = 0;
+  std::vector<std::string_view> pieces;
+  const auto save = [&](const std::optional<std::string>& path) {
     if (!path) return;
-    auto written = write_file_atomically(*path, render());
+    for (auto piece : pieces) bytes += piece.size();
+    auto written = write_file_atomically(*path, pieces);
     if (!written && !error_) error_ = written.error().message;
   };
-  save(setup_.json_path, [&] { return to_json(report_); });
-  save(setup_.junit_path, [&] { return to_junit_xml(report_); });
-  save(setup_.html_path, [&] { return html_.render(report_); });
+  if (setup_.json_path) {
+    const std::string head = json_report_head(report_);
+    pieces.clear();
+    pieces.reserve(2 * json_entries_.size() + 2);
+    pieces.push_back(head);
+    for (std::size_t i = 0; i < json_entries_.size(); ++i) {
+      pieces.push_back(i == 0 ? "\n" : ",\n");
+      pieces.push_back(json_entries_[i]);
+    }
+    pieces.push_back(json_entries_.empty() ? kJsonReportEmptyTail : kJsonReportTail);
+    save(setup_.json_path);
+  }
+  std::string scratch;
+  if (setup_.junit_path) {
+    pieces.clear();
+    junit_xml_pieces(report_, junit_testcases_, scratch, pieces);
+    save(setup_.junit_path);
+  }
+  if (setup_.html_path) {
+    pieces.clear();
+    html_.render_pieces(report_, &versions_, scratch, pieces);
+    save(setup_.html_path);
+  }
+  bytes_written_ += bytes;
+  last_bytes_ = bytes;
   last_write_ = std::chrono::steady_clock::now();
   last_cost_ = last_write_ - begin;
   ++writes_;

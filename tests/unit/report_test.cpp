@@ -151,6 +151,8 @@ TEST(Terminal, TheFailureSummaryHasTheOutputAfterANul) {
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "report/html.h"
+#include "report/junit.h"
 #include "report/report_files.h"
 #include "support/temp_dir.h"
 
@@ -211,6 +213,109 @@ TEST(ReportFiles, RewritesAdaptToWhatTheyCost) {
   files.on_plan(plan);
   for (const auto& t : plan) files.on_result(TestResult{t.binary, t.name, Status::Passed, 0, std::nullopt, 0.001});
   EXPECT_LT(files.writes(), 500u) << "one rewrite per result is quadratic";
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A rewrite copies what was encoded, it does not encode again: each result
+// is encoded once per format when it arrives, the final rewrite only
+// re-encodes what changed (the tests that never ran). Before, every rewrite
+// encoded every test, and at 100,000 tests the last one after SIGTERM took
+// seconds.
+TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
+  xrun::testing::TempDir dir;
+  boost::asio::io_context io;
+  ReportSetup setup;
+  setup.json_path = dir.path() + "/r.json";
+  setup.junit_path = dir.path() + "/r.xml";
+  ReportFiles files(io, setup, std::chrono::milliseconds(0));
+  constexpr std::size_t kTests = 3000;
+  const auto plan = planned(kTests);
+  files.on_plan(plan);
+  EXPECT_EQ(files.encodings(), 2 * kTests) << "the plan, once in each format";
+  std::vector<TestResult> results;
+  for (std::size_t i = 0; i < kTests; ++i) {
+    TestResult r{plan[i].binary, plan[i].name, Status::Passed, 0, std::nullopt, 0.001};
+    r.attempts = 1;
+    r.output = "[ RUN      ] " + plan[i].name + "\n";
+    if (i < kTests / 2) {
+      files.on_result(r);
+      if (i % 100 == 0) io.poll();  // deferred rewrites run between results
+    } else {
+      r = TestResult{plan[i].binary, plan[i].name, Status::NotRun};
+      r.message = "interrupted";
+    }
+    results.push_back(r);
+  }
+  io.run();
+  EXPECT_GE(files.writes(), 2u);
+  EXPECT_EQ(files.encodings(), 2 * kTests + 2 * (kTests / 2)) << "each result once per format, whatever the rewrites";
+  files.on_finish(results, 1.0, true);
+  EXPECT_EQ(files.encodings(), 2 * kTests + 2 * kTests) << "the final rewrite encodes only the tests that changed";
+  // What was written in pieces is the report as a whole.
+  EXPECT_EQ(slurp(*setup.json_path), to_json(files.report()));
+  EXPECT_EQ(slurp(*setup.junit_path), to_junit_xml(files.report()));
+  const auto report = read(*setup.json_path);
+  EXPECT_EQ(report["complete"], true);
+  EXPECT_EQ(report["interrupted"], true);
+  EXPECT_EQ(report["summary"]["passed"], kTests / 2);
+  EXPECT_EQ(report["tests"][kTests - 1]["message"], "interrupted");
+}
+
+// The HTML page's rows are kept the same way (by the version ReportFiles
+// gives each result), and the page written in pieces is to_html()'s.
+TEST(ReportFiles, TheHtmlPageKeepsItsRowsToo) {
+  xrun::testing::TempDir dir;
+  boost::asio::io_context io;
+  ReportSetup setup;
+  setup.html_path = dir.path() + "/r.html";
+  ReportFiles files(io, setup, std::chrono::milliseconds(0));
+  const auto plan = planned(500);
+  files.on_plan(plan);
+  std::vector<TestResult> results;
+  for (const auto& t : plan) {
+    TestResult r{t.binary, t.name, t.name == "T.t7" ? Status::Failed : Status::Passed, 1, std::nullopt, 0.5};
+    r.output = std::string(3000, 'x') + "</script>" + t.name;  // deflated, and a "<" to escape
+    files.on_result(r);
+    results.push_back(r);
+  }
+  io.run();
+  const std::size_t before_finish = files.encodings();
+  files.on_finish(results, 1.0, false);
+  // The run's header changed (complete), no row did; the outputs are kept by
+  // their own fingerprint.
+  EXPECT_EQ(files.encodings(), before_finish);
+  EXPECT_EQ(slurp(*setup.html_path), to_html(files.report()));
+}
+
+// A JSON entry is written by hand (not through nlohmann's tree): whatever a
+// test printed, it parses, and means what nlohmann's encoding meant.
+TEST(JsonReport, EntriesEscapeWhatJsonForbids) {
+  TestResult t{"/b/su\"ite", "T.\\name", Status::Crashed, std::nullopt, 11, 0.25};
+  t.attempts = 2;
+  t.output = std::string("tab\tnl\ncr\rnul") + '\0' + "\x01\x1f\x7f \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80";
+  t.message = "quote \" backslash \\ slash /";
+  t.failure = "f\bf\f";
+  t.machine = "VM 1";
+  t.history = {{Status::Failed, 0.5, "first\n"}, {Status::Crashed, 0.25, "second"}};
+  const auto parsed = nlohmann::json::parse("[\n" + json_test_entry(t) + "\n]")[0];
+  EXPECT_EQ(parsed, test_result_to_json(t));
+  // Invalid UTF-8 (a lone continuation byte, a truncated sequence, an
+  // overlong form, a surrogate, a lead byte at the end) becomes U+FFFD.
+  TestResult bad{"b", "n", Status::Passed};
+  bad.output = "a\x80" "b\xe2\x82" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf4\x90\x80\x80" "f\xf0";
+  const auto output = nlohmann::json::parse("[\n" + json_test_entry(bad) + "\n]")[0]["output"].get<std::string>();
+  const std::string r = "\xef\xbf\xbd";
+  EXPECT_EQ(output, "a" + r + "b" + r + r + "c" + r + r + "d" + r + r + r + "e" + r + r + r + r + "f" + r);
+  // And the whole report reads back.
+  RunReport report;
+  report.tests = {t, bad};
+  auto back = report_from_json(to_json(report), "r.json");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->tests[0].output, t.output);
 }
 
 // What the schema does not allow is the file's error, with the field.
