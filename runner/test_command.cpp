@@ -253,6 +253,7 @@ int test_command(const std::vector<std::string>& all_args) {
   if (!o.backend.empty()) routing.backend = parse_backend(o.backend);
   routing.system = SystemRunnerOptions{options.jobs, o.cold_boot, !o.no_fork_server};
   routing.qemu_fork_server = !o.no_fork_server;
+  routing.board_fork_server = !o.no_fork_server;
   RoutingRunner runner(io, *config, routing);
   Scheduler* active = nullptr;
   bool interrupted = false;

@@ -55,7 +55,7 @@ const Route& RoutingRunner::route_of(const JobRequest& request) {
 
 JobRunner& RoutingRunner::runner_for(const Route& route) {
   if (!route.native && route.backend == Backend::Board) {
-    if (!board_) board_ = make_board_runner(io_, config_);
+    if (!board_) board_ = make_board_runner(io_, config_, options_.board_fork_server);
     return *board_;
   }
   if (!route.native && route.backend == Backend::System) {

@@ -34,6 +34,9 @@ struct RoutingOptions {
   // qemu-user: a job that may fork from a fork server (JobRequest::fork_server)
   // does, where the target has the fork-server library (--no-fork-server: no).
   bool qemu_fork_server = false;
+  // boards: the same (a dynamic program's jobs that may fork do, from a copy
+  // the board's agent started); --no-fork-server: no.
+  bool board_fork_server = true;
 };
 
 // Where one program runs.

@@ -21,8 +21,10 @@
 
 namespace xrun {
 
-// The pool of the board backend.
-std::unique_ptr<MachinePool> make_board_runner(boost::asio::io_context& io, const Config& config);
+// The pool of the board backend. `fork_server`: a job that may fork from a
+// started copy (JobRequest::fork_server) does (--no-fork-server: none does).
+std::unique_ptr<MachinePool> make_board_runner(boost::asio::io_context& io, const Config& config,
+                                               bool fork_server = true);
 
 // The agent build for a board's `uname -m` ("aarch64", "armv7l"), found next
 // to xrun like system mode's (image.h), or its fork-server library (`part`

@@ -65,7 +65,11 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
                      auto self = weak.lock();
                      if (!self || self->state_ != State::Starting) return;
                      self->ready_timer_.cancel();
-                     if (error || self->buffer_[0] != 'R') {
+                     if (!error && self->buffer_[0] == XRUN_ZYGOTE_THREADED) {
+                       self->refusal_ = "its static initialisers started threads, which a forked test would not have";
+                       log_debug("fork server {}: {}", self->pid_, self->refusal_);
+                     }
+                     if (error || self->buffer_[0] != XRUN_ZYGOTE_READY) {
                        self->died();
                        return;
                      }

@@ -67,6 +67,9 @@ class ForkServer : public std::enable_shared_from_this<ForkServer> {
   void fork(const std::vector<std::string>& argv, const std::vector<std::string>& set_env, std::array<int, 3> fds,
             std::function<void(pid_t)> started, std::function<void(Exit)> exited);
 
+  // Why a server that did not become ready will not serve, when it said
+  // (its program's static initialisers started threads); else "".
+  const std::string& refusal() const { return refusal_; }
   bool ready() const { return state_ == State::Ready; }
   bool dead() const { return state_ == State::Dead; }
   bool busy() const { return busy_; }
@@ -90,6 +93,7 @@ class ForkServer : public std::enable_shared_from_this<ForkServer> {
   bool busy_ = false;
   std::vector<std::function<void(bool)>> waiting_;
   std::function<void(Exit)> exited_;  // of the child being served
+  std::string refusal_;
   std::array<char, 4> buffer_{};
 };
 

@@ -271,7 +271,8 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
       // It never got to main(): the program is started afresh, as without a
       // fork server, and so are later jobs of it (exactly the statuses of a
       // fresh process, whatever its static initialisers do).
-      log_debug("the fork server of {} did not start: tests exec it", child->program);
+      if (server->refusal().empty()) log_debug("the fork server of {} did not start: tests exec it", child->program);
+      else log_debug("no fork server for {}: {}; tests exec it", child->program, server->refusal());
       unforkable_.insert(key);
       release(key, server);
       asio::post(io_, [this, child] { exec_instead(child); });

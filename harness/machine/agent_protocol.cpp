@@ -30,9 +30,14 @@ std::uint32_t get_u32(std::string_view s, std::size_t at) {
 
 }  // namespace
 
-std::string encode_hello(std::uint32_t nonce) {
+std::string encode_hello(std::uint32_t nonce, std::optional<std::int64_t> realtime_ns) {
   std::string p;
   put_u32(p, nonce);
+  if (realtime_ns) {
+    const auto ns = static_cast<std::uint64_t>(*realtime_ns);
+    put_u32(p, static_cast<std::uint32_t>(ns & 0xffffffffu));
+    put_u32(p, static_cast<std::uint32_t>(ns >> 32));
+  }
   return frame(XRUN_HELLO, p);
 }
 
@@ -47,6 +52,8 @@ std::string encode_run(const RunFrame& run) {
   put_strings(p, run.argv);
   put_strings(p, run.env);
   put_strings(p, run.binds);
+  put_strings(p, run.writable);
+  put_strings(p, run.server_args);
   return frame(XRUN_RUN, p);
 }
 

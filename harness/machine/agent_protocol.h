@@ -23,9 +23,17 @@ struct RunFrame {
   std::string path;  // what the guest executes
   std::string cwd;
   std::vector<std::string> argv, env, binds;
+  // Of `binds`, those the job may write: the agent shows them from an
+  // uncached share, so VMs writing one file see each other's writes.
+  std::vector<std::string> writable;
+  // With fork_server: what the started copy gets after argv[0] (the
+  // request's JobRequest::fork_server_args), room for each child's arguments.
+  std::vector<std::string> server_args;
 };
 
-std::string encode_hello(std::uint32_t nonce);
+// `realtime_ns`: the host's clock, for the agent of a VM to set the guest's
+// from (protocol.h); only in the first HELLO of a session.
+std::string encode_hello(std::uint32_t nonce, std::optional<std::int64_t> realtime_ns = std::nullopt);
 std::string encode_run(const RunFrame& run);
 std::string encode_stdin(std::uint32_t job, std::string_view bytes);  // empty: end of input
 std::string encode_signal(std::uint32_t job, int signal);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -52,9 +53,15 @@ AgentSession::~AgentSession() {
   writer_fd_.close(ignored);
 }
 
-void AgentSession::hello(std::uint32_t nonce) {
+void AgentSession::hello(std::uint32_t nonce, bool send_clock) {
   nonce_ = nonce;
-  write(encode_hello(nonce));
+  std::optional<std::int64_t> now;
+  if (send_clock) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    now = static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+  }
+  write(encode_hello(nonce, now));
 }
 
 void AgentSession::read_more() {

@@ -56,7 +56,9 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   ~AgentSession();
 
   // Sends HELLO with `nonce`; Events::ready runs when the agent answers.
-  void hello(std::uint32_t nonce);
+  // `send_clock`: with the host's CLOCK_REALTIME, which a VM's agent sets
+  // the guest's clock from (a board's keeps its own).
+  void hello(std::uint32_t nonce, bool send_clock = false);
   void run(RunFrame frame, JobHandlers handlers);
   void send_stdin(std::uint32_t job, std::string_view bytes);
   void signal(std::uint32_t job, int signal);

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <climits>
 #include <cstring>
@@ -91,7 +92,12 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
   for (const auto& [name, value] : config_.target(settings_.target).env) target_env.push_back(name + "=" + value);
   set_environment(f.env, target_env);
   set_environment(f.env, request.extra_env);
-  f.fork_server = options_.fork_server && !f.forward_stdin && elf.interpreter.has_value();
+  // Forked from a copy the agent started once (images/agent/zygote.c) only
+  // where the scheduler said a fork gives a fresh process's result (one test
+  // per process), never for a listing or a batch; with the arguments it
+  // chose for that copy, which the library writes each test's over.
+  f.fork_server = options_.fork_server && request.fork_server && !f.forward_stdin && elf.interpreter.has_value();
+  if (f.fork_server) f.server_args = request.fork_server_args;
   // What the job sees of the host (host_view.h): its cwd, a TMPDIR from the
   // host (programs that make temporary files there would fail only in the
   // VM otherwise) and the configured shares writable; the program's
@@ -107,7 +113,11 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
   for (const auto& dir : build_tree_library_dirs(elf, f.path, f.env)) shown.emplace_back(dir, false);
   for (const auto& [dir, writable] : shown) {
     if (auto exposed = settings_.host_view->expose(dir, writable); !exposed) return exposed.error();
-    f.binds.push_back(dir);
+    if (std::find(f.binds.begin(), f.binds.end(), dir) == f.binds.end()) f.binds.push_back(dir);
+    // The agent shows these from its uncached share: appends and writes of
+    // jobs in other VMs are seen at once (protocol.h, RUN).
+    if (writable && std::find(f.writable.begin(), f.writable.end(), dir) == f.writable.end())
+      f.writable.push_back(dir);
   }
   return true;
 }

@@ -103,7 +103,12 @@ std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std:
                // multidevs=remap: the tree's bind mounts are other file systems, whose
                // inode numbers could collide in the guest's cache.
                "local,id=host,path=" + export_dir + ",security_model=none,multidevs=remap", "-device",
-               "virtio-9p-device,fsdev=host,mount_tag=" XRUN_AGENT_9P_TAG});
+               "virtio-9p-device,fsdev=host,mount_tag=" XRUN_AGENT_9P_TAG,
+               // The same tree again for the writable directories, which the agent
+               // mounts without a cache (a 9p channel is mounted once, in one mode):
+               // appends and writes from other VMs are seen at once.
+               "-fsdev", "local,id=hostw,path=" + export_dir + ",security_model=none,multidevs=remap", "-device",
+               "virtio-9p-device,fsdev=hostw,mount_tag=" XRUN_AGENT_9P_WRITABLE_TAG});
   return args;
 }
 
@@ -596,7 +601,9 @@ void Vm::try_connect() {
   options.name = "VM " + std::to_string(index_);
   options.unresponsive_seconds = settings_.unresponsive_seconds;
   session_ = AgentSession::open(io_, fd, fd, options, std::move(events));
-  session_->hello(static_cast<std::uint32_t>(index_ + 1) * 7919u);
+  // With the host's clock: restored from saved state, the guest's is the
+  // one it was saved with (hours behind), until the agent sets it.
+  session_->hello(static_cast<std::uint32_t>(index_ + 1) * 7919u, true);
 }
 
 void Vm::kill(const std::string& reason) {

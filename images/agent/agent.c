@@ -111,8 +111,10 @@ static int host_connected = 0;
 static unsigned char *rx;
 static size_t rx_len, rx_cap;
 static char *bound[MAX_BINDS];
+static int bound_writable[MAX_BINDS]; /* from the uncached share (ensure_bound) */
 static int bound_count;
-static int host_root_fd = -1; /* the 9p mount, for syncfs() */
+static int host_root_fd = -1;     /* the cached 9p mount, for syncfs() */
+static int host_writable_fd = -1; /* the uncached one */
 
 static int64_t now_ms(void) {
   struct timespec ts;
@@ -440,35 +442,63 @@ static int mkdir_p(const char *path) {
   return mkdir(buf, 0755) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-/* Shows host directory `path` at the same path in the guest: the host's / is
- * one 9p share (mounted on first use, never before, so a VM can be saved and
- * restored: a mounted 9p share blocks migration), each path a bind mount.
+/* Mounts the host's / (9p `tag`) at `at`, on first use, never before, so a
+ * VM can be saved and restored: a mounted 9p share blocks migration.
+ * Returns the directory's fd, or -errno. */
+static int mount_host_share(const char *tag, const char *at, const char *cache) {
+  char options[128];
+  snprintf(options, sizeof options, "trans=virtio,version=9p2000.L,msize=262144,cache=%s", cache);
+  mkdir_p(at);
+  if (mount(tag, at, "9p", 0, options) != 0) {
+    int error = errno;
+    send_log("cannot mount the host's files (9p tag %s): %s", tag, strerror(error));
+    return -error;
+  }
+  return open(at, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* Shows host directory `path` at the same path in the guest, each path a
+ * bind mount of the host's / shared over 9p. Read-only directories (the
+ * program's, its libraries') come from a share mounted cache=loose:
+ * executables stay in the page cache across tests, which halves the cost of
+ * a test. Writable ones (the cwd, the shares, a TMPDIR) come from a second
+ * share of the same tree mounted cache=mmap (uncached reads and writes,
+ * mmap still allowed): with loose, each VM appended at its own idea of a
+ * file's size and two VMs appending to one file lost half the lines, and
+ * one VM did not see what another had just written. A directory shown
+ * read-only and later needed writable gets the writable mount on top.
  * Returns 0, or the errno of what failed. */
-static int ensure_bound(const char *path) {
+static int ensure_bound(const char *path, int writable) {
   if (!is_init) return ENOTSUP; /* a board has no host share: its files come in FILES/OBJECT frames */
   if (strcmp(path, "/") == 0 || strncmp(path, "/proc", 5) == 0 || strncmp(path, "/sys", 4) == 0 ||
       strncmp(path, "/dev", 4) == 0)
     return 0;
   for (int i = 0; i < bound_count; i++)
-    if (strcmp(bound[i], path) == 0) return 0;
-  if (host_root_fd < 0) {
-    mkdir_p(XRUN_AGENT_HOST_ROOT);
-    if (mount(XRUN_AGENT_9P_TAG, XRUN_AGENT_HOST_ROOT, "9p", 0,
-              "trans=virtio,version=9p2000.L,msize=262144,cache=loose") != 0) {
-      int error = errno;
-      send_log("cannot mount the host's files (9p tag %s): %s", XRUN_AGENT_9P_TAG, strerror(error));
-      return error;
-    }
-    host_root_fd = open(XRUN_AGENT_HOST_ROOT, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (strcmp(bound[i], path) == 0 && (bound_writable[i] || !writable)) return 0;
+  int *root_fd = writable ? &host_writable_fd : &host_root_fd;
+  const char *root = writable ? XRUN_AGENT_HOST_WRITABLE_ROOT : XRUN_AGENT_HOST_ROOT;
+  if (*root_fd < 0) {
+    int fd = writable ? mount_host_share(XRUN_AGENT_9P_WRITABLE_TAG, root, "mmap")
+                      : mount_host_share(XRUN_AGENT_9P_TAG, root, "loose");
+    if (fd < 0) return -fd;
+    *root_fd = fd;
   }
   char source[4096];
-  snprintf(source, sizeof source, "%s%s", XRUN_AGENT_HOST_ROOT, path);
+  snprintf(source, sizeof source, "%s%s", root, path);
   if (mkdir_p(path) != 0 || mount(source, path, NULL, MS_BIND | MS_REC, NULL) != 0) {
     int error = errno ? errno : EIO;
     send_log("cannot show host directory %s in the guest: %s", path, strerror(error));
     return error;
   }
-  if (bound_count < MAX_BINDS) bound[bound_count++] = strdup(path);
+  for (int i = 0; i < bound_count; i++)
+    if (strcmp(bound[i], path) == 0) {
+      bound_writable[i] = 1;
+      return 0;
+    }
+  if (bound_count < MAX_BINDS) {
+    bound_writable[bound_count] = writable;
+    bound[bound_count++] = strdup(path);
+  }
   return 0;
 }
 
@@ -562,33 +592,49 @@ static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **e
   return 0;
 }
 
-static char *zygote_key(const char *path, const char *cwd, char **env) {
-  size_t n = strlen(path) + strlen(cwd) + 3;
+/* What makes two jobs' copies the same process: the program, its argv[0],
+ * cwd, the arguments it starts with and its environment. */
+static char *zygote_key(const char *path, const char *cwd, char **zargv, char **env) {
+  size_t n = strlen(path) + strlen(cwd) + 4;
+  for (char **a = zargv; *a; a++) n += strlen(*a) + 1;
   for (char **e = env; *e; e++) n += strlen(*e) + 1;
   char *key = malloc(n), *p = key;
   p += sprintf(p, "%s\n%s\n", path, cwd);
+  for (char **a = zargv; *a; a++) p += sprintf(p, "%s%c", *a, 0x1f);
+  *p++ = '\n';
   for (char **e = env; *e; e++) p += sprintf(p, "%s\n", *e);
+  *p = 0;
   return key;
 }
 
 /* The zygote for this program: found, or started now (it becomes ready
  * later, see the main loop); NULL when the program cannot be forked that
  * way (the caller starts it normally). */
-static struct zygote *zygote_for(const char *path, const char *cwd, char **argv, char **env) {
+static struct zygote *zygote_for(const char *path, const char *cwd, char **argv, char **server_args, char **env) {
   for (char **e = env; *e; e++)
     if (strncmp(*e, "LD_PRELOAD=", 11) == 0) return NULL; /* the user's preload wins */
   if (access(zygote_library, R_OK) != 0) return NULL;
-  char *key = zygote_key(path, cwd, env);
+  /* Started with argv[0] and the host's server arguments (a test of no name
+   * with room for any): zygote.c writes each child's arguments over them,
+   * for programs that keep the ones they started with (Rust's std). */
+  size_t nserver = 0;
+  while (server_args[nserver]) nserver++;
+  char **zargv = calloc(nserver + 2, sizeof *zargv);
+  zargv[0] = argv[0];
+  memcpy(zargv + 1, server_args, nserver * sizeof *zargv);
+  char *key = zygote_key(path, cwd, zargv, env);
   struct zygote *slot = NULL;
   for (int i = 0; i < MAX_ZYGOTES; i++) {
     if (zygotes[i].key && strcmp(zygotes[i].key, key) == 0) {
       free(key);
+      free(zargv);
       return zygotes[i].sock >= 0 ? &zygotes[i] : NULL;
     }
     if (!zygotes[i].key && !slot) slot = &zygotes[i];
   }
   if (!slot) {
     free(key);
+    free(zargv);
     return NULL;
   }
   slot->key = key;
@@ -596,7 +642,10 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   slot->ready = 0;
   slot->busy = 0;
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return NULL;
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    free(zargv);
+    return NULL;
+  }
   size_t envc = 0;
   while (env[envc]) envc++;
   char **zenv = calloc(envc + 3, sizeof *zenv);
@@ -605,13 +654,13 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   snprintf(preload, sizeof preload, "LD_PRELOAD=%s", zygote_library);
   zenv[envc] = preload;
   zenv[envc + 1] = "XRUN_ZYGOTE_FD=3";
-  char *zargv[] = {argv[0], NULL};
   pid_t pid;
   int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC), null_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
   int error = spawn_process(&pid, path, zargv, zenv, cwd, null_in, null_out, null_out, sv[1], -1);
   close(null_in);
   close(null_out);
   free(zenv);
+  free(zargv);
   close(sv[1]);
   if (error) {
     close(sv[0]);
@@ -750,7 +799,9 @@ static void handle_run(struct in *in) {
   uint32_t id = in_u32(in), timeout_ms = in_u32(in), flags = in_u32(in);
   char *path = in_str(in), *cwd = in_str(in);
   uint32_t argc, envc, nbinds;
+  uint32_t nwritable, nserver;
   char **argv = in_strv(in, &argc), **env = in_strv(in, &envc), **binds = in_strv(in, &nbinds);
+  char **writable = in_strv(in, &nwritable), **server_args = in_strv(in, &nserver);
   int out[2] = {-1, -1}, err[2] = {-1, -1}, inp[2] = {-1, -1}, null_in = -1;
   struct job *j = NULL;
   char message[4200] = "";
@@ -773,7 +824,9 @@ static void handle_run(struct in *in) {
   /* A directory that cannot be shown would leave the program in an empty
    * one: that is the VM's failure, not the test's. */
   for (uint32_t i = 0; i < nbinds; i++) {
-    if ((error = ensure_bound(binds[i])) != 0) {
+    int rw = 0;
+    for (uint32_t k = 0; k < nwritable && !rw; k++) rw = strcmp(writable[k], binds[i]) == 0;
+    if ((error = ensure_bound(binds[i], rw)) != 0) {
       snprintf(message, sizeof message, "cannot show the host's %s in the VM: %s", binds[i], strerror(error));
       goto fail;
     }
@@ -839,7 +892,7 @@ static void handle_run(struct in *in) {
    * job of a binary shares one copy, and each child gets its own TMPDIR. */
   /* On a board the copy gets the board's login defaults too, as an exec'd job does. */
   char **zygote_env = stdio_mode ? with_board_defaults(env) : env;
-  j->waiting = (flags & XRUN_RUN_FORK_SERVER) ? zygote_for(path, cwd, argv, zygote_env) : NULL;
+  j->waiting = (flags & XRUN_RUN_FORK_SERVER) ? zygote_for(path, cwd, argv, server_args, zygote_env) : NULL;
   if (zygote_env != env) free(zygote_env);
   if (j->waiting && !(j->waiting->ready && !j->waiting->busy)) goto done; /* it starts when the zygote can fork it */
   start_waiting(j);
@@ -862,6 +915,8 @@ done:
   free_strv(argv);
   free_strv(env);
   free_strv(binds);
+  free_strv(writable);
+  free_strv(server_args);
 }
 
 
@@ -1112,10 +1167,26 @@ static void flush_stdin(struct job *j) {
   if (j->in_fd >= 0 && j->in_len == 0 && j->in_eof_pending) close_fd(&j->in_fd);
 }
 
+/* A VM restored from saved state wakes up with the clock it was saved with
+ * (hours behind, on every run): the host's HELLO carries its own, which is
+ * set before any job starts. A board's clock is the board's own business. */
+static void set_clock_from_host(int64_t host_ns) {
+  if (!is_init) return;
+  struct timespec now, host = {(time_t)(host_ns / 1000000000), (long)(host_ns % 1000000000)};
+  clock_gettime(CLOCK_REALTIME, &now);
+  const double off = (double)(now.tv_sec - host.tv_sec) + (double)(now.tv_nsec - host.tv_nsec) / 1e9;
+  if (clock_settime(CLOCK_REALTIME, &host) != 0) {
+    send_log("cannot set the clock from the host's (%.3f s off): %s", off, strerror(errno));
+    return;
+  }
+  send_log("the guest's clock was %.3f s %s the host's: set from it", off < 0 ? -off : off, off < 0 ? "behind" : "ahead of");
+}
+
 static void handle_frame(unsigned type, struct in *in) {
   switch (type) {
     case XRUN_HELLO: {
       uint32_t nonce = in_u32(in);
+      if (in->end - in->p >= 8) set_clock_from_host((int64_t)in_u64(in));
       struct utsname u;
       uname(&u);
       out_begin(&tx, XRUN_HELLO_ACK);
@@ -1269,8 +1340,12 @@ static void watch_starting_zygotes(int64_t now) {
     struct pollfd p = {z->sock, POLLIN, 0};
     if (poll(&p, 1, 0) == 1) {
       char ready = 0;
-      if (read(z->sock, &ready, 1) == 1 && ready == 'R') {
+      const ssize_t got = read(z->sock, &ready, 1);
+      if (got == 1 && ready == XRUN_ZYGOTE_READY) {
         z->ready = 1;
+      } else if (got == 1 && ready == XRUN_ZYGOTE_THREADED) {
+        zygote_give_up(z, "a test binary's static initialisers started threads, which a forked test would not have: "
+                          "starting it for every test");
       } else {
         zygote_give_up(z, "a test binary's started copy died before it was ready: starting it for every test");
       }

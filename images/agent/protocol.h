@@ -8,20 +8,31 @@
  * Integers are little-endian. A string is u32 length | bytes (no NUL).
  *
  * Host -> guest
- *   HELLO     u32 nonce                           sync after (re)connecting; the agent
- *                                                 drops any half-read frame and answers
+ *   HELLO     u32 nonce [| u64 realtime_ns]       sync after (re)connecting; the agent
+ *                                                 drops any half-read frame and answers.
+ *             realtime_ns: the host's CLOCK_REALTIME, sent once when a VM
+ *             starts (never with the watchdog's pings): a VM restored from
+ *             saved state wakes up with the clock it was saved with, so the
+ *             agent (as init only, never on a board) sets the guest's clock
+ *             from it before the first job and LOGs how far off it was
  *   RUN       u32 job | u32 timeout_ms | u32 flags | str path | str cwd
  *             | u32 argc | str argv[argc] | u32 envc | str env[envc]
- *             | u32 nbinds | str binds[nbinds]
+ *             | u32 nbinds | str binds[nbinds] | u32 nwritable | str writable[nwritable]
+ *             | u32 nserver | str server_args[nserver]
  *             flags: RUN_STDIN (stdin comes as STDIN frames; else /dev/null),
  *                    RUN_MERGE (stderr goes to the stdout stream, ordered),
  *                    RUN_FORK_SERVER (a dynamic program: the agent may fork it
  *                    from an already started copy, see zygote.c; it falls back
- *                    to starting it normally when that copy cannot be made),
+ *                    to starting it normally when that copy cannot be made;
+ *                    the copy is started with argv[0] and server_args, which
+ *                    zygote.c writes each child's arguments over),
  *                    RUN_PRIVATE_TMPDIR (TMPDIR names a new empty directory
  *                    in the guest's /tmp, removed when the job has ended)
  *             binds: host directories to show at the same path in the guest
- *             (9p share of the host's / mounted at /.xrun-host, then bind-mounted)
+ *             (9p share of the host's / mounted at /.xrun-host, then bind-mounted);
+ *             writable: those of them the job may write, shown instead from a
+ *             second 9p share of the same tree without a cache (another
+ *             VM's appends and writes are seen at once; see ensure_bound)
  *   STDIN     u32 job | bytes                     zero bytes: end of input
  *   SIGNAL    u32 job | u32 signal                to the job's whole process group
  *   FILES     u32 req | u32 n | n * (str path | u32 mode | u64 size | u64 mtime_ns | str hash)
@@ -61,9 +72,12 @@
 #define XRUN_AGENT_PORT_NAME "xrun.agent"
 #define XRUN_AGENT_9P_TAG "xrunhost"
 #define XRUN_AGENT_HOST_ROOT "/.xrun-host"
+/* The same tree again, mounted without a cache: the writable directories. */
+#define XRUN_AGENT_9P_WRITABLE_TAG "xrunhostw"
+#define XRUN_AGENT_HOST_WRITABLE_ROOT "/.xrun-host-w"
 #define XRUN_AGENT_MAX_FRAME (16u * 1024u * 1024u)
 /* Printed by `xrun-agent --version`; raised when a frame changes meaning. */
-#define XRUN_AGENT_PROTOCOL_VERSION 3
+#define XRUN_AGENT_PROTOCOL_VERSION 4
 
 enum xrun_frame_type {
   XRUN_HELLO = 1,

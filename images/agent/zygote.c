@@ -11,10 +11,16 @@
  * test still runs in its own process and a crash takes down only that child.
  * The zygote reports the child's pid, waits for it, and reports its status.
  *
+ * A program whose static initialisers started threads (a thread pool, a
+ * logger) is not served: fork copies only the calling thread, so its tests
+ * would run without them. The library says "T" instead of "R" and exits; the
+ * host then starts the program afresh for each test.
+ *
  * Without XRUN_ZYGOTE_FD (the test's own subprocesses, or any other program
  * started with this library), main runs untouched.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -46,6 +52,22 @@ static void take_over_server_argv(int argc, char **argv) {
     if (strlen(argv[i]) > strlen(server_argv[i])) return;
   for (int i = 0; i < argc; i++) strcpy(server_argv[i], argv[i]);
 }
+
+/* The threads of this process: the entries of /proc/self/task. */
+static int thread_count(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
+/* The threads there were before any static initialiser of the program ran:
+ * one in a VM; under qemu-user, qemu's own as well (/proc/self/task is the
+ * host's view of the qemu process: its RCU thread besides the guest's). */
+static int threads_at_start = -1;
+__attribute__((constructor(101))) static void count_threads_at_start(void) { threads_at_start = thread_count(); }
 
 static int send_int(int fd, int value) { return send(fd, &value, sizeof value, MSG_NOSIGNAL) == sizeof value ? 0 : -1; }
 
@@ -123,7 +145,15 @@ static int zygote_main(int argc, char **argv, char **envp) {
   int fd = atoi(fd_text);
   unsetenv("XRUN_ZYGOTE_FD");
   unsetenv("LD_PRELOAD"); /* the tests' own subprocesses start normally */
-  if (send(fd, "R", 1, MSG_NOSIGNAL) != 1) _exit(2);
+  const int threads = thread_count();
+  if (threads_at_start > 0 && threads > threads_at_start) {
+    /* Threads a static initialiser started: not forkable faithfully. */
+    const char threaded = XRUN_ZYGOTE_THREADED;
+    send(fd, &threaded, 1, MSG_NOSIGNAL);
+    _exit(0);
+  }
+  const char ready = XRUN_ZYGOTE_READY;
+  if (send(fd, &ready, 1, MSG_NOSIGNAL) != 1) _exit(2);
   return serve(fd);
 }
 

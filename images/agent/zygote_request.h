@@ -16,6 +16,13 @@
 
 #define XRUN_ZYGOTE_REQUEST_MAX (1u << 20)
 
+/* The first byte a server sends: it serves (READY), or it will not because
+ * the program's static initialisers started threads, which a forked child
+ * would not have (THREADED: the host starts the program afresh for every
+ * test instead). */
+#define XRUN_ZYGOTE_READY 'R'
+#define XRUN_ZYGOTE_THREADED 'T'
+
 /* Not an environment variable: a set_env entry naming the job's
  * cgroup.procs, which the child writes itself into before main. */
 #define XRUN_ZYGOTE_CGROUP_PROCS "XRUN_ZYGOTE_CGROUP_PROCS"

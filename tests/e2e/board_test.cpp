@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/fs_util.h"
+#include "e2e/rust_statuses.h"
 #include "e2e/xrun_runner.h"
 #include "support/report_json.h"
 #include "support/temp_dir.h"
@@ -218,6 +219,27 @@ TEST(Board, TheRustCrateGetsTheSameStatusesAsUnderQemuUser) {
   EXPECT_EQ(by_backend["board"]["tests::fixture_relative_to_package_root"], "passed");
   EXPECT_EQ(by_backend["board"]["tests::ignored_test"], "skipped");
   EXPECT_EQ(by_backend["board"], by_backend["qemu-user"]);
+}
+
+// The seven-test crate gets its native statuses on a board in process
+// isolation, forked from the agent's fork server or not: the agent started
+// its server with argv[0] only (each test ran the whole binary and died in
+// the abort), and --no-fork-server did not reach boards.
+TEST(Board, TheSevenTestRustCrateGetsItsNativeStatusesForkedOrNot) {
+  BoardProject project;
+  TempDir dir;
+  const RustStatusesCrate crate(dir);
+  fs::copy(project.path() + "/xrun.toml", crate.crate + "/xrun.toml");
+  for (const std::string isolation : {"process", "batch"}) {
+    for (const bool fork_server : {true, false}) {
+      std::vector<std::string> options = {"--backend", "board", "--isolation", isolation, "-j2"};
+      if (!fork_server) options.push_back("--no-fork-server");
+      const std::string label = isolation + (fork_server ? "" : " --no-fork-server");
+      const auto run = crate.test(options, dir.path() + "/r.json");
+      EXPECT_EQ(run.result.exit_code, 1) << label << ": " << describe(run.result);
+      EXPECT_EQ(run.statuses, kRustNativeStatuses) << label << "\n" << run.result.out;
+    }
+  }
 }
 
 TEST(Board, AnUnchangedSecondRunTransfersZeroBytes) {

@@ -116,6 +116,23 @@ TEST(ForkServer, EveryTestIsAFreshProcess) {
   }
 }
 
+// A static initialiser started a worker thread the tests need: a fork
+// server's child would not have it (fork copies only the calling thread), so
+// the server says it will not serve and the binary is exec'd for every test,
+// with a line in the trace saying why.
+TEST(ForkServer, AProgramWhoseStaticInitialisersStartThreadsIsExecdInstead) {
+  TempDir dir;
+  const std::string binary = copy_of(std::string(XRUN_GTEST_SUITE_BUILD) + "/worker_tests", dir);
+  const std::map<std::string, std::string> expected = {{"Worker.Answers", "passed"}, {"Worker.AnswersAgain", "passed"}};
+  for (const std::string isolation : {"process", "batch"}) {
+    auto r = run_xrun({"-v", "test", binary, "--isolation", isolation, "--timeout", "30", "--json", dir.path() + "/r.json"},
+                      {.timeout_seconds = 120});
+    EXPECT_EQ(r.exit_code, 0) << isolation << ": " << describe(r);
+    EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")), expected) << isolation << "\n" << r.out;
+    EXPECT_EQ(r.err.find("static initialisers started threads") != std::string::npos, isolation == "process") << r.err;
+  }
+}
+
 // pid -> parent pid of the qemus started with the fork-server library's
 // variable for `binary`: servers and the tests they forked (which have the
 // same command line).

@@ -12,9 +12,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "core/fs_util.h"
+#include "e2e/rust_statuses.h"
 #include "e2e/xrun_runner.h"
 #include "support/report_json.h"
 #include "support/temp_dir.h"
@@ -421,6 +423,75 @@ TEST(SystemMode, TheRustCrateGetsTheSameStatusesAsUnderQemuUser) {
   EXPECT_EQ(by_backend["system"]["tests::threads_add_up"], "passed");
   EXPECT_EQ(by_backend["system"]["tests::ignored_test"], "skipped");
   EXPECT_EQ(by_backend["system"], by_backend["qemu-user"]);
+}
+
+// The seven-test crate gets its native statuses in the VM, batch and
+// process, forked or not. The agent used to start a fork server with
+// argv[0] only, and served listings and batches too: Rust's std on glibc
+// keeps the arguments the process started with, so the listing found no
+// test, and each forked test ran the whole binary and died in the abort.
+TEST(SystemMode, TheSevenTestRustCrateGetsItsNativeStatusesForkedOrNot) {
+  TempDir dir;
+  const RustStatusesCrate crate(dir);
+  for (const std::string isolation : {"batch", "process"}) {
+    for (const bool fork_server : {true, false}) {
+      std::vector<std::string> options = {"--backend", "system", "--isolation", isolation, "-j2"};
+      if (!fork_server) options.push_back("--no-fork-server");
+      const std::string label = isolation + (fork_server ? "" : " --no-fork-server");
+      const auto run = crate.test(options, dir.path() + "/r.json");
+      EXPECT_EQ(run.result.exit_code, 1) << label << ": " << describe(run.result);
+      EXPECT_EQ(run.statuses, kRustNativeStatuses) << label << "\n" << run.result.out;
+      // Measured, not asserted: the figures docs/system-mode.md quotes.
+      std::printf("[ figures  ] the 7-test crate in the VM, %s: %.1f s (cargo included)\n", label.c_str(), run.seconds);
+    }
+  }
+}
+
+// A static initialiser that starts a thread (a worker the tests need) makes
+// the program unforkable: the fork-server library says so and the agent
+// starts the program for every test instead, with a line in the trace.
+TEST(SystemMode, AProgramWhoseStaticInitialisersStartThreadsIsNotForked) {
+  TempDir dir;
+  const std::string binary = dir.write("worker_tests", *read_file(std::string(XRUN_GTEST_SUITE_BUILD) + "/worker_tests"), true);
+  auto r = run_xrun({"-v", "test", binary, "--backend", "system", "--isolation", "process", "--timeout", "30",
+                     "--json", dir.path() + "/r.json"},
+                    {.timeout_seconds = 240});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")),
+            (std::map<std::string, std::string>{{"Worker.Answers", "passed"}, {"Worker.AnswersAgain", "passed"}}))
+      << r.out;
+  EXPECT_NE(r.err.find("static initialisers started threads"), std::string::npos) << r.err;
+}
+
+// A VM restored from saved state used to keep the clock it was saved with
+// (hours behind): the agent sets it from the host's before the first job,
+// and the trace says how far off it was.
+TEST(SystemMode, TheGuestsClockIsTheHostsEvenFromSavedState) {
+  const auto host_before = static_cast<long long>(::time(nullptr));
+  auto r = in_vm({"-v", kDynamic, "time"});
+  const auto host_after = static_cast<long long>(::time(nullptr));
+  ASSERT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.err.find("(restored,"), std::string::npos) << "from saved state: " << r.err;
+  const long long guest = std::stoll(r.out);
+  EXPECT_GE(guest, host_before - 2) << "the guest's clock is behind the host's";
+  EXPECT_LE(guest, host_after + 2) << "the guest's clock is ahead of the host's";
+  EXPECT_NE(r.err.find("the guest's clock was"), std::string::npos) << r.err;
+}
+
+// Two programs in two VMs append 200 lines each to one file in the cwd: all
+// 400 arrive. With the cwd on the cached (cache=loose) share, each VM
+// appended at its own idea of the file's size and half the lines were lost.
+TEST(SystemMode, TwoVmsAppendingToOneFileLoseNothing) {
+  TempDir dir;
+  for (const std::string link : {"mode-append-a", "mode-append-b"}) fs::create_symlink(kDynamic, dir.path() + "/" + link);
+  auto r = run_xrun({"test", "--backend", "system", "-j2", "--json", dir.path() + "/r.json",
+                     dir.path() + "/mode-append-a", dir.path() + "/mode-append-b"},
+                    {.cwd = dir.path(), .timeout_seconds = 240});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  std::map<std::string, int> lines;
+  std::istringstream text(slurp(dir.path() + "/appended.txt"));
+  for (std::string line; std::getline(text, line);) ++lines[line.substr(0, line.find(' '))];
+  EXPECT_EQ(lines, (std::map<std::string, int>{{"a", 200}, {"b", 200}}));
 }
 
 TEST(SystemMode, TheBackendCanBeChosenPerTargetInTheConfig) {

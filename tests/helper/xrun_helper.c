@@ -28,6 +28,10 @@
  *   stderr TEXT       write TEXT and a newline to stderr
  *   exec PROG ARGS    replace itself with PROG (argv[0] = PROG)
  *   fds               print the open file descriptors above 2, or "none"
+ *   time              print the wall clock: time(NULL)
+ *   append FILE N TEXT  append N lines "TEXT i" to FILE, one write(2) each with
+ *                     O_APPEND, 5 ms apart (so that two programs overlap);
+ *                     a link named mode-append-T appends 200 "T i" to ./appended.txt
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -85,6 +89,10 @@ int main(int argc, char **argv) {
   const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
   if (argc < 2 && strncmp(base, "mode-", 5) == 0) {
     if (strncmp(base + 5, "ok", 2) == 0) return 0; /* mode-ok, mode-ok2 ... */
+    if (strncmp(base + 5, "append-", 7) == 0) { /* mode-append-T: 200 lines "T i" onto ./appended.txt */
+      char *args[] = {argv[0], "append", "appended.txt", "200", (char *)base + 12, NULL};
+      return main(5, args);
+    }
     if (strcmp(base + 5, "orphan") == 0) { /* mode-orphan: its pid into <link>.pid */
       static char file[4096];
       snprintf(file, sizeof file, "%s.pid", argv[0]);
@@ -198,6 +206,21 @@ int main(int argc, char **argv) {
     while ((c = fgetc(f)) != EOF) putchar(c);
     fclose(f);
     return 0;
+  }
+  if (strcmp(mode, "time") == 0) {
+    printf("%lld\n", (long long)time(NULL));
+    return 0;
+  }
+  if (strcmp(mode, "append") == 0 && argc > 4) {
+    int fd = open(argv[2], O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return 74;
+    for (int i = 0, n = atoi(argv[3]); i < n; i++) {
+      char line[256];
+      int len = snprintf(line, sizeof line, "%s %d\n", argv[4], i);
+      if (write(fd, line, (size_t)len) != len) return 75;
+      usleep(5000);
+    }
+    return close(fd) == 0 ? 0 : 75;
   }
   if (strcmp(mode, "write") == 0 && argc > 3) {
     FILE *f = fopen(argv[2], "w");

@@ -79,6 +79,8 @@ TEST(AgentRequests, RunCarriesEveryFieldInTheDocumentedLayout) {
   run.argv = {"t", ""};
   run.env = {"A=1"};
   run.binds = {"/w", "/bin"};
+  run.writable = {"/w"};
+  run.server_args = {"--exact", "no-test"};
   const std::string bytes = encode_run(run);
   std::size_t at = 0;
   auto get = [&] {
@@ -108,8 +110,16 @@ TEST(AgentRequests, RunCarriesEveryFieldInTheDocumentedLayout) {
   EXPECT_EQ(get(), 2u);
   EXPECT_EQ(str(), "/w");
   EXPECT_EQ(str(), "/bin");
+  EXPECT_EQ(get(), 1u);
+  EXPECT_EQ(str(), "/w");
+  EXPECT_EQ(get(), 2u);
+  EXPECT_EQ(str(), "--exact");
+  EXPECT_EQ(str(), "no-test");
   EXPECT_EQ(at, bytes.size());
   EXPECT_EQ(encode_stdin(3, ""), frame(XRUN_STDIN, u32(3)));
+  // HELLO: the nonce, and the host's clock only when asked (a VM's first).
+  EXPECT_EQ(encode_hello(5), frame(XRUN_HELLO, u32(5)));
+  EXPECT_EQ(encode_hello(5, 0x0000000100000002LL), frame(XRUN_HELLO, u32(5) + u32(2) + u32(1)));
   EXPECT_EQ(encode_signal(3, 15), frame(XRUN_SIGNAL, u32(3) + u32(15)));
 }
 
