@@ -68,7 +68,7 @@ class ReportFiles final : public Reporter {
   // Bytes written to the files so far.
   std::uint64_t bytes_written() const { return bytes_written_; }
 
-  static constexpr double kRewriteBytesPerSecond = 64.0 * 1024 * 1024;
+  static constexpr double kRewriteBytesPerSecond = 16.0 * 1024 * 1024;
   // The first write error, if any (reported once, at the end).
   const std::optional<std::string>& error() const { return error_; }
 

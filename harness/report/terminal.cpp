@@ -130,6 +130,13 @@ void TerminalReporter::report_slow_tests() {
 void TerminalReporter::on_result(const TestResult& result) {
   running_.erase(display_name(result.binary, result.name));
   ++done_;
+  // What a stop (Ctrl-C, --fail-fast) left unrun is counted in the summary
+  // and listed in the reports: a line each would be tens of thousands of
+  // lines, and seconds, when a big run is cancelled.
+  if (result.status == Status::NotRun) {
+    if (interactive_) draw_progress();
+    return;
+  }
   if (is_test_failure(result.status) || result.status == Status::InfraError) ++failures_;
   if (interactive_) {
     // On a terminal only what needs attention scrolls by; the rest is the progress line.
