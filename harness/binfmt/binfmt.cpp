@@ -16,6 +16,7 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/suggest.h"
+#include "launch/launcher.h"
 
 namespace xrun {
 
@@ -90,7 +91,7 @@ Expected<std::vector<BinfmtRegistration>> binfmt_registrations(const TargetTable
   std::vector<BinfmtRegistration> all;
   std::map<std::string, std::size_t> by_qemu;
   for (const auto& spec : table.targets()) {
-    if (std::find(spec.native_on.begin(), spec.native_on.end(), host) != spec.native_on.end()) continue;
+    if (host_runs_target(spec)) continue;  // what the kernel runs itself needs no registration
     const std::string key = spec.qemu.substr(spec.qemu.rfind('-') + 1);  // qemu-arm -> arm
     auto [it, added] = by_qemu.emplace(key, all.size());
     if (added) {

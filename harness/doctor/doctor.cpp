@@ -4,6 +4,7 @@
 #include <array>
 #include <regex>
 
+#include "launch/launcher.h"
 #include "core/fs_util.h"
 #include "core/process_util.h"
 
@@ -39,8 +40,7 @@ std::vector<TargetDiagnosis> diagnose_targets(const Config& config, const Target
     row.target = spec.name;
     row.configured = config.targets.count(spec.name) > 0;
     const TargetSettings& settings = config.target(spec.name);
-    const bool host_machine_matches =
-        std::find(spec.native_on.begin(), spec.native_on.end(), host) != spec.native_on.end();
+    const bool host_machine_matches = host_runs_target(spec);
     if (host_machine_matches) {
       row.native = true;
       row.runs_static = true;

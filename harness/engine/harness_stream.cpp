@@ -6,64 +6,11 @@
 #include "engine/harness_catch2.h"
 #include "engine/harness_doctest.h"
 #include "engine/harness_xml_stream.h"
+#include "engine/line_stream.h"
 
 namespace xrun {
 
 namespace {
-
-// Splits a byte stream into lines; subclasses see each complete line
-// (without '\n') and may look at the unfinished rest.
-class LineStream : public HarnessStream {
- public:
-  explicit LineStream(StreamEvents events) : events_(std::move(events)) {}
-
-  void feed(std::string_view bytes) override {
-    partial_.append(bytes);
-    std::size_t start = 0;
-    while (true) {
-      const auto newline = partial_.find('\n', start);
-      if (newline == std::string::npos) break;
-      on_line(std::string_view(partial_).substr(start, newline - start));
-      start = newline + 1;
-    }
-    partial_.erase(0, start);
-    if (!partial_.empty()) on_partial(partial_);
-  }
-
-  void finish() override {
-    if (!partial_.empty()) {
-      std::string last;
-      last.swap(partial_);
-      on_line(last, /*had_newline=*/false);
-    }
-  }
-
-  const std::string& current() const override { return current_; }
-
- protected:
-  virtual void on_line(std::string_view line, bool had_newline = true) = 0;
-  virtual void on_partial(std::string_view) {}
-
-  void emit_output(const std::string& name, std::string_view line, bool had_newline) {
-    if (!events_.output) return;
-    std::string bytes(line);
-    if (had_newline) bytes += '\n';
-    events_.output(name, bytes);
-  }
-  void start_test(const std::string& name) {
-    current_ = name;
-    if (events_.started) events_.started(name);
-  }
-  void finish_test(Verdict verdict) {
-    const std::string name = current_;
-    current_.clear();
-    if (events_.finished) events_.finished(name, verdict);
-  }
-
-  StreamEvents events_;
-  std::string partial_;
-  std::string current_;
-};
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;

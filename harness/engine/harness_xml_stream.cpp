@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "engine/line_stream.h"
+
 namespace xrun {
 
 namespace {
@@ -96,46 +98,28 @@ std::optional<std::string> xml_attribute(std::string_view tag, std::string_view 
 
 namespace {
 
-class XmlReporterStream final : public HarnessStream {
+class XmlReporterStream final : public LineStream {
  public:
   XmlReporterStream(XmlDialect dialect, StreamEvents events, std::vector<std::string> expected)
-      : dialect_(dialect), events_(std::move(events)), expected_(std::move(expected)) {}
+      : LineStream(std::move(events)), dialect_(dialect), expected_(std::move(expected)) {}
 
-  void feed(std::string_view bytes) override {
-    partial_.append(bytes);
-    std::size_t start = 0;
-    while (true) {
-      const auto newline = partial_.find('\n', start);
-      if (newline == std::string::npos) break;
-      on_line(std::string_view(partial_).substr(start, newline - start), true);
-      start = newline + 1;
-    }
-    partial_.erase(0, start);
-    // The start tag is flushed as the case starts; its newline may come in
-    // the next read. Knowing the case now is what lets a hang or a crash in
-    // it be blamed on it.
-    if (!partial_.empty() && current_.empty() && !ambiguous_) {
-      const std::string_view tag = trim_view(partial_);
-      if (tag.size() > 1 && tag.back() == '>' && tag[tag.size() - 2] != '/') {
-        if (auto name = case_start(tag)) {
-          start_case(*name);
-          start_line_pending_ = true;
-        }
+  bool ambiguous() const override { return ambiguous_; }
+
+ private:
+  // The start tag is flushed as the case starts; its newline may come in
+  // the next read. Knowing the case now is what lets a hang or a crash in
+  // it be blamed on it.
+  void on_partial(std::string_view partial) override {
+    if (!current_.empty() || ambiguous_) return;
+    const std::string_view tag = trim_view(partial);
+    if (tag.size() > 1 && tag.back() == '>' && tag[tag.size() - 2] != '/') {
+      if (auto name = case_start(tag)) {
+        start_case(*name);
+        start_line_pending_ = true;
       }
     }
   }
 
-  void finish() override {
-    if (partial_.empty()) return;
-    std::string last;
-    last.swap(partial_);
-    on_line(last, false);
-  }
-
-  const std::string& current() const override { return current_; }
-  bool ambiguous() const override { return ambiguous_; }
-
- private:
   // "<TestCase name=..." that starts the next of the cases asked for: they
   // run in the order they were listed (--order decl, --dt-order-by=file).
   // Another of ours out of order means the lines cannot be trusted (a child
@@ -156,47 +140,33 @@ class XmlReporterStream final : public HarnessStream {
   }
 
   void start_case(const std::string& name) {
-    current_ = name;
     verdict_.reset();
     crashing_ = false;
-    if (events_.started) events_.started(name);
+    start_test(name);
   }
 
-  void finish_case(Verdict verdict) {
-    const std::string name = current_;
-    current_.clear();
-    if (events_.finished) events_.finished(name, verdict);
-  }
-
-  void emit(const std::string& owner, std::string_view line, bool had_newline) {
-    if (!events_.output) return;
-    std::string bytes(line);
-    if (had_newline) bytes += '\n';
-    events_.output(owner, bytes);
-  }
-
-  void on_line(std::string_view line, bool had_newline) {
+  void on_line(std::string_view line, bool had_newline) override {
     if (ambiguous_) {
-      emit(current_, line, had_newline);
+      emit_output(current_, line, had_newline);
       return;
     }
     const std::string_view tag = trim_view(line);
     if (start_line_pending_) {
       start_line_pending_ = false;
-      emit(current_, line, had_newline);
+      emit_output(current_, line, had_newline);
       return;
     }
     if (!current_.empty() && crashing_ && starts_with(tag, "<TestCase ")) {
       // It reported a fatal signal and still went on (a handler that did not
       // re-raise it): the case failed, and this may be the next one.
-      finish_case(Verdict::Failed);
+      finish_test(Verdict::Failed);
     }
     if (current_.empty()) {
       if (auto name = case_start(tag)) start_case(*name);
-      emit(current_, line, had_newline);
+      emit_output(current_, line, had_newline);
       return;
     }
-    emit(current_, line, had_newline);
+    emit_output(current_, line, had_newline);
     if (dialect_ == XmlDialect::Catch2) {
       if (line.find("<FatalErrorCondition") != std::string_view::npos) crashing_ = true;
       if (const auto at = line.find("<OverallResult "); at != std::string_view::npos) {
@@ -211,16 +181,13 @@ class XmlReporterStream final : public HarnessStream {
         verdict_ = xml_attribute(line.substr(at), "test_case_success").value_or("") == "true" ? Verdict::Passed
                                                                                               : Verdict::Failed;
     }
-    if (verdict_ && !crashing_ && line.find("</TestCase>") != std::string_view::npos) finish_case(*verdict_);
+    if (verdict_ && !crashing_ && line.find("</TestCase>") != std::string_view::npos) finish_test(*verdict_);
   }
 
   XmlDialect dialect_;
-  StreamEvents events_;
   std::vector<std::string> expected_;
   std::size_t next_ = 0;  // the next of expected_ to start
   bool ambiguous_ = false;
-  std::string partial_;
-  std::string current_;
   std::optional<Verdict> verdict_;
   bool crashing_ = false;
   bool start_line_pending_ = false;

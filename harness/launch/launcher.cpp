@@ -1,5 +1,8 @@
 #include "launch/launcher.h"
 
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,9 +22,54 @@ namespace xrun {
 
 namespace {
 
-bool is_native_on_host(const TargetSpec& spec) {
+// Whether this kernel runs 32-bit x86 programs. An x86_64 kernel built with
+// IA32 emulation may still refuse them (ia32_emulation=0, or a hypervisor
+// whose guests have no 32-bit user mode: execve says ENOEXEC), so it is asked
+// once, by executing the smallest i386 program there is (exit(0) by int 0x80)
+// from a memfd.
+bool kernel_runs_ia32() {
+  static const bool runs = [] {
+    constexpr std::uint32_t kBase = 0x08048000, kSize = 52 + 32 + 9;
+    unsigned char image[kSize] = {0x7f, 'E', 'L', 'F', 1 /*32-bit*/, 1 /*LSB*/, 1 /*version*/};
+    const auto put16 = [&](std::size_t at, std::uint16_t v) { image[at] = v & 0xff, image[at + 1] = v >> 8; };
+    const auto put32 = [&](std::size_t at, std::uint32_t v) {
+      for (int i = 0; i < 4; ++i) image[at + i] = (v >> (8 * i)) & 0xff;
+    };
+    put16(16, 2 /*ET_EXEC*/), put16(18, 3 /*EM_386*/), put32(20, 1), put32(24, kBase + 84), put32(28, 52);
+    put16(40, 52), put16(42, 32), put16(44, 1);
+    put32(52, 1 /*PT_LOAD*/), put32(56, 0), put32(60, kBase), put32(64, kBase), put32(68, kSize), put32(72, kSize);
+    put32(76, 5 /*R+X*/), put32(80, 0x1000);
+    const unsigned char code[] = {0xb8, 1, 0, 0, 0, 0x31, 0xdb, 0xcd, 0x80};  // mov eax,1; xor ebx,ebx; int 0x80
+    std::copy(std::begin(code), std::end(code), image + 84);
+    const int fd = static_cast<int>(::syscall(SYS_memfd_create, "xrun-ia32-probe", MFD_CLOEXEC));
+    if (fd < 0) return true;  // cannot ask: assume the common case
+    if (::write(fd, image, kSize) != static_cast<ssize_t>(kSize)) {
+      ::close(fd);
+      return true;
+    }
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      char* const argv[] = {const_cast<char*>("xrun-ia32-probe"), nullptr};
+      char* const envp[] = {nullptr};
+      ::fexecve(fd, argv, envp);
+      ::_exit(errno == ENOEXEC ? 126 : 125);
+    }
+    ::close(fd);
+    if (pid < 0) return true;
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 126);
+  }();
+  return runs;
+}
+
+bool is_native_on_host_impl(const TargetSpec& spec) {
   static const std::string host = host_machine();
-  return std::find(spec.native_on.begin(), spec.native_on.end(), host) != spec.native_on.end();
+  if (std::find(spec.native_on.begin(), spec.native_on.end(), host) == spec.native_on.end()) return false;
+  // A 32-bit x86 program on an x86_64 host: only where the kernel runs them.
+  if (host == "x86_64" && spec.elf_machine == 3 /*EM_386*/ && !kernel_runs_ia32()) return false;
+  return true;
 }
 
 Expected<const TargetSpec*> pick_target(const RunRequest& request, const std::string& path, const ElfInfo& elf,
@@ -194,8 +242,10 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   return plan;
 }
 
+bool host_runs_target(const TargetSpec& spec) { return is_native_on_host_impl(spec); }
+
 bool runs_natively(const TargetSpec& spec, const ElfInfo& elf) {
-  return is_native_on_host(spec) && (!elf.interpreter || path_exists(*elf.interpreter));
+  return host_runs_target(spec) && (!elf.interpreter || path_exists(*elf.interpreter));
 }
 
 Error exec_plan(const LaunchPlan& plan) {

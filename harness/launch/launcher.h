@@ -49,6 +49,10 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
 // True when the host runs programs of `spec` itself: the same machine, and
 // the program's loader is here (static programs need none).
 bool runs_natively(const TargetSpec& spec, const ElfInfo& elf);
+// Whether this host runs the target's programs itself: its machine is in the
+// target's native_on, and for 32-bit x86 on x86_64, the kernel really runs
+// them (asked once, by running one).
+bool host_runs_target(const TargetSpec& spec);
 
 // Replaces the process with the plan. Returns only if execve failed.
 Error exec_plan(const LaunchPlan& plan);

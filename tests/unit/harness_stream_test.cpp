@@ -3,21 +3,13 @@
 
 #include <gtest/gtest.h>
 
+#include "support/stream_trace.h"
+
 using namespace xrun;
 
 namespace {
 
-struct Trace {
-  std::vector<std::string> events;
-  std::map<std::string, std::string> output;
-  StreamEvents events_sink() {
-    return {[this](const std::string& n) { events.push_back("start " + n); },
-            [this](const std::string& n, Verdict v) {
-              events.push_back(std::string(v == Verdict::Passed ? "pass " : v == Verdict::Failed ? "fail " : "skip ") + n);
-            },
-            [this](const std::string& n, std::string_view b) { output[n] += std::string(b); }};
-  }
-};
+using xrun::testing::Trace;
 
 const char* kGTest =
     "Running main() from gtest_main.cc\n"

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/stream_trace.h"
+
 #include <map>
 
 #include "engine/harness_catch2.h"
@@ -15,17 +17,7 @@ using namespace xrun;
 
 namespace {
 
-struct Trace {
-  std::vector<std::string> events;
-  std::map<std::string, std::string> output;
-  StreamEvents events_sink() {
-    return {[this](const std::string& n) { events.push_back("start " + n); },
-            [this](const std::string& n, Verdict v) {
-              events.push_back(std::string(v == Verdict::Passed ? "pass " : v == Verdict::Failed ? "fail " : "skip ") + n);
-            },
-            [this](const std::string& n, std::string_view b) { output[n] += std::string(b); }};
-  }
-};
+using xrun::testing::Trace;
 
 void play(HarnessStream& stream, const std::string& text, bool bytewise) {
   if (bytewise) {
