@@ -241,13 +241,8 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
 
 class BoardFleet final : public MachineFleet {
  public:
-  BoardFleet(const Config& config, std::string target, std::vector<std::string> boards, std::string work_dir,
-             bool fork_server)
-      : config_(config),
-        target_(std::move(target)),
-        boards_(std::move(boards)),
-        work_dir_(std::move(work_dir)),
-        fork_server_(fork_server) {}
+  BoardFleet(const Config& config, std::string target, std::vector<std::string> boards, std::string work_dir)
+      : config_(config), target_(std::move(target)), boards_(std::move(boards)), work_dir_(std::move(work_dir)) {}
 
   std::size_t slots() const override { return boards_.size(); }
   std::size_t jobs_per_machine(std::size_t slot) const override {
@@ -311,12 +306,6 @@ class BoardFleet final : public MachineFleet {
     auto known = glibc_needed_.find(f.path);
     if (known == glibc_needed_.end()) known = glibc_needed_.emplace(f.path, glibc_version_needed(f.path)).first;
     job.glibc_needed = known->second.value_or("");
-    // A dynamic test program is forked from a copy the agent started once
-    // (images/agent/zygote.c, sent with the agent), as in system mode: only
-    // where the scheduler said a fork gives a fresh process's result (one
-    // test per process), never for a listing or a batch.
-    f.fork_server = fork_server_ && request.fork_server && !f.forward_stdin && elf.interpreter.has_value();
-    if (f.fork_server) f.server_args = request.fork_server_args;
     // What the job reads: the program, the libraries of its build tree, its
     // cwd and the shares.
     if (auto added = mirror_.add_file(f.path, job.files); !added) return added;
@@ -430,7 +419,6 @@ class BoardFleet final : public MachineFleet {
   std::string target_;
   std::vector<std::string> boards_;
   std::string work_dir_;
-  bool fork_server_;  // false: --no-fork-server
   FileMirror mirror_;
   std::uint64_t bytes_sent_ = 0;
   asio::io_context* io_ = nullptr;
@@ -454,8 +442,8 @@ Expected<std::string> board_agent_for(const std::string& uname_machine, std::str
 
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
   return std::make_unique<MachinePool>(
-      io, Backend::Board,
-      [&config, fork_server](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+      io, Backend::Board, fork_server,
+      [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         const auto& boards = config.target(target).boards;
         if (boards.empty())
           return make_error(ExitCode::Usage, "backend \"board\" for " + target + " needs boards: name them in [targets." +
@@ -465,7 +453,7 @@ std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Confi
         if (!::mkdtemp(tmpl.data()))
           return make_error(ExitCode::InfraError, std::string("cannot create a directory in /tmp: ") + std::strerror(errno));
         return std::unique_ptr<MachineFleet>(
-            std::make_unique<BoardFleet>(config, target, boards, tmpl, fork_server));
+            std::make_unique<BoardFleet>(config, target, boards, tmpl));
       });
 }
 

@@ -56,8 +56,8 @@ std::vector<std::string> build_tree_library_dirs(const ElfInfo& elf, const std::
   return found;
 }
 
-MachinePool::MachinePool(asio::io_context& io, Backend backend, FleetFactory make_fleet)
-    : io_(io), backend_(backend), make_fleet_(std::move(make_fleet)) {}
+MachinePool::MachinePool(asio::io_context& io, Backend backend, bool fork_server, FleetFactory make_fleet)
+    : io_(io), backend_(backend), fork_server_(fork_server), make_fleet_(std::move(make_fleet)) {}
 
 MachinePool::~MachinePool() { shutdown(); }
 
@@ -290,6 +290,12 @@ Expected<JobStarted> MachinePool::start(const JobRequest& request, Callbacks cal
   f.forward_stdin = request.forward_stdin;
   f.merge_stderr = !job->callbacks.error_output;
   f.private_tmpdir = request.private_tmpdir;
+  // Forked from a copy the agent started once only where the scheduler said
+  // a fork gives a fresh process's result (one test per process), never for
+  // a listing or a batch; with the arguments it chose for that copy, which
+  // the library writes each test's over (zygote.c).
+  f.fork_server = fork_server_ && request.fork_server && !f.forward_stdin && elf.interpreter.has_value();
+  if (f.fork_server) f.server_args = request.fork_server_args;
   // The agent's own deadline is a backstop: the scheduler normally stops the
   // job first (SIGTERM, grace, SIGKILL) and the session's watchdog catches a hang.
   if (request.deadline_seconds) f.timeout_ms = static_cast<std::uint32_t>((*request.deadline_seconds + 5) * 1000);

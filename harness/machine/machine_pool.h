@@ -24,7 +24,10 @@ class MachinePool final : public JobRunner {
   // Makes the fleet of a target on its first job (an Error: the target
   // cannot run on this backend, every job of it fails with that).
   using FleetFactory = std::function<Expected<std::unique_ptr<MachineFleet>>(const std::string& target)>;
-  MachinePool(boost::asio::io_context& io, Backend backend, FleetFactory make_fleet);
+  // `fork_server`: a job the scheduler marked JobRequest::fork_server (one
+  // test per process) of a dynamic program is forked by the agent from a
+  // copy it started once (images/agent/zygote.c); false: --no-fork-server.
+  MachinePool(boost::asio::io_context& io, Backend backend, bool fork_server, FleetFactory make_fleet);
   ~MachinePool() override;
 
   // Callbacks::error_output set: the program's stderr comes apart (a
@@ -50,6 +53,7 @@ class MachinePool final : public JobRunner {
 
   boost::asio::io_context& io_;
   Backend backend_;
+  bool fork_server_;
   FleetFactory make_fleet_;
   std::map<std::string, std::unique_ptr<Pool>> pools_;
   std::map<JobId, std::shared_ptr<MachineJob>> jobs_;

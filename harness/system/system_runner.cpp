@@ -92,12 +92,6 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
   for (const auto& [name, value] : config_.target(settings_.target).env) target_env.push_back(name + "=" + value);
   set_environment(f.env, target_env);
   set_environment(f.env, request.extra_env);
-  // Forked from a copy the agent started once (images/agent/zygote.c) only
-  // where the scheduler said a fork gives a fresh process's result (one test
-  // per process), never for a listing or a batch; with the arguments it
-  // chose for that copy, which the library writes each test's over.
-  f.fork_server = options_.fork_server && request.fork_server && !f.forward_stdin && elf.interpreter.has_value();
-  if (f.fork_server) f.server_args = request.fork_server_args;
   // What the job sees of the host (host_view.h): its cwd, a TMPDIR from the
   // host (programs that make temporary files there would fail only in the
   // VM otherwise) and the configured shares writable; the program's
@@ -126,7 +120,8 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
 
 std::unique_ptr<MachinePool> make_system_runner(asio::io_context& io, const Config& config, SystemRunnerOptions options) {
   return std::make_unique<MachinePool>(
-      io, Backend::System, [&config, options](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+      io, Backend::System, options.fork_server,
+      [&config, options](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         auto settings = vm_settings_for(target, config);
         if (!settings) return settings.error();
         return std::unique_ptr<MachineFleet>(std::make_unique<VmFleet>(*settings, config, options));
