@@ -56,14 +56,14 @@ struct TestOptions {
 // runs another foreign program fails with the kernel's "Exec format error":
 // say what would make it work.
 void hint_foreign_exec(const std::vector<TestResult>& results) {
-  const ForeignExec& foreign = ForeignExec::for_this_process();
-  if (foreign.how() != ForeignExec::How::None) return;
   std::size_t affected = 0;
   for (const auto& r : results)
     if (is_test_failure(r.status) && r.backend == backend_name(Backend::QemuUser) &&
         r.output.find("Exec format error") != std::string::npos)
       ++affected;
-  if (affected > 0)
+  if (affected == 0) return;  // before asking: deciding probes the kernel (a fork, tens of ms at the end of every run)
+  const ForeignExec& foreign = ForeignExec::for_this_process();
+  if (foreign.how() == ForeignExec::How::None)
     print_warning(std::to_string(affected) + " failed test" + (affected == 1 ? "" : "s") +
                   " printed \"Exec format error\": " + foreign.why());
 }

@@ -119,4 +119,9 @@ const ForeignExec& ForeignExec::for_this_process() {
 
 bool ForeignExec::enter() const { return how_ != How::Private || namespaces_.enter(); }
 
+std::pair<int, int> ForeignExec::namespace_fds() const {
+  if (how_ != How::Private || !namespaces_.held()) return {-1, -1};
+  return {namespaces_.user_fd(), namespaces_.mount_fd()};
+}
+
 }  // namespace xrun

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "core/private_namespaces.h"
 
@@ -53,6 +54,9 @@ class ForeignExec {
   // Only system calls, so it is usable between fork and exec. Returns false
   // if the kernel refused; Host and None do nothing and return true.
   bool enter() const;
+  // Private: the namespaces' fds, for a process that enters them after an
+  // exec (PrivateNamespaces::enter(int, int)); else -1, -1.
+  std::pair<int, int> namespace_fds() const;
 
  private:
   How how_ = How::None;

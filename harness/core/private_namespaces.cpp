@@ -136,14 +136,15 @@ PrivateNamespaces::~PrivateNamespaces() {
     if (*fd >= 0) ::close(std::exchange(*fd, -1));
 }
 
-bool PrivateNamespaces::enter() const {
-  if (!held()) return false;
+bool PrivateNamespaces::enter() const { return held() && enter(user_ns_, mount_ns_); }
+
+bool PrivateNamespaces::enter(int user_fd, int mount_fd) {
   // Entering a mount namespace moves the cwd to its root: come back by path
   // (an fd of the old cwd would point into the other namespace's mounts,
   // where getcwd() calls it unreachable).
   char cwd[PATH_MAX];
   const bool have_cwd = ::getcwd(cwd, sizeof cwd) != nullptr;
-  const bool entered = ::setns(user_ns_, CLONE_NEWUSER) == 0 && ::setns(mount_ns_, CLONE_NEWNS) == 0;
+  const bool entered = ::setns(user_fd, CLONE_NEWUSER) == 0 && ::setns(mount_fd, CLONE_NEWNS) == 0;
   if (have_cwd && ::chdir(cwd) != 0) {
   }
   return entered;

@@ -48,6 +48,11 @@ class PrivateNamespaces {
   // directory, which entering a mount namespace resets. System calls only:
   // usable between fork and exec. False if the kernel refused.
   bool enter() const;
+  // The same, by the namespaces' fds (user_fd(), mount_fd()) in a process
+  // that inherited them: a program xrun execs instead of forking.
+  static bool enter(int user_fd, int mount_fd);
+  int user_fd() const { return user_ns_; }
+  int mount_fd() const { return mount_ns_; }
 
  private:
   int user_ns_ = -1, mount_ns_ = -1;

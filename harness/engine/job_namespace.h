@@ -25,8 +25,8 @@
 
 namespace xrun {
 
-// Called between fork and exec in the job's process (A), with every fd it
-// needs in place. Returns in the process that is to exec the program (C), or
+// Called in the job's process (A) -- the job init (job_init.h), or a forked
+// child where there is none -- with every fd it needs in place. Returns in the process that is to exec the program (C), or
 // at once in A when no PID namespace can be made; never returns in A or B
 // otherwise. A and B close every descendant they inherited (the job's pipes,
 // `exec_error_fd` -- the close-on-exec pipe that reports a failed exec, which

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "config/backend.h"
@@ -34,6 +36,18 @@ struct TestCase {
   std::optional<Backend> backend;  // where its build system asked for it to run (the CTest emulator's options)
   std::vector<std::string> host_dirs;  // see JobRequest::host_dirs
 };
+
+// Orders tests by (binary, name) in maps keyed by std::pair of strings, and
+// finds them by a pair of string_views: without copying the names, which a
+// stop does for every test it leaves not run.
+struct ByBinaryAndName {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const {
+    return std::tie(a.first, a.second) < std::tie(b.first, b.second);
+  }
+};
+using TestKeyView = std::pair<std::string_view, std::string_view>;
 
 // One run of a test that was retried (TestResult::history).
 struct Attempt {

@@ -133,7 +133,12 @@ std::string xml_escape(std::string_view text, bool attribute) {
   return out;
 }
 
-std::string junit_testcase(const TestResult& t) {
+std::string junit_testcase(const TestResult& t) { return junit_testcase_encoding(t).text; }
+
+std::string junit_message_encoding(std::string_view message) { return xml_escape(message); }
+
+EncodedTest junit_testcase_encoding(const TestResult& t) {
+  EncodedTest encoded;
   const TestResult* test = &t;
   std::string name;
   const std::string classname = classname_of(*test, &name);
@@ -151,7 +156,10 @@ std::string junit_testcase(const TestResult& t) {
   } else if (test->status == Status::InfraError) {
     xml += "      <error message=\"" + message + "\" type=\"infra-error\">" + message + "</error>\n";
   } else if (test->status == Status::Skipped || test->status == Status::NotRun) {
-    xml += "      <skipped message=\"" + message + "\"/>\n";
+    xml += "      <skipped message=\"";
+    // The one place of the message, unless the attempts line repeats it.
+    if (test->attempts <= 1) encoded.message_at = xml.size(), encoded.message_length = message.size();
+    xml += message + "\"/>\n";
   }
   // JUnit has no "flaky" or "attempts": say it where every reader shows it.
   std::string out;
@@ -163,10 +171,11 @@ std::string junit_testcase(const TestResult& t) {
   out += test->output;
   if (!out.empty()) xml += "      <system-out>" + xml_escape(out) + "</system-out>\n";
   xml += "    </testcase>\n";
-  return xml;
+  encoded.text = std::move(xml);
+  return encoded;
 }
 
-void junit_xml_pieces(const RunReport& report, const std::vector<std::string>& testcases, std::string& scratch,
+void junit_xml_pieces(const RunReport& report, const std::vector<EncodedTest>& testcases, std::string& scratch,
                       std::vector<std::string_view>& out) {
   // One suite per binary, in the order binaries first appear.
   std::vector<std::string_view> order;
@@ -209,16 +218,16 @@ void junit_xml_pieces(const RunReport& report, const std::vector<std::string>& t
   out.push_back(text.substr(opening[0].first, opening[0].second));
   for (std::size_t b = 0; b < order.size(); ++b) {
     out.push_back(text.substr(opening[b + 1].first, opening[b + 1].second));
-    for (std::size_t i : by_binary[order[b]]) out.push_back(testcases[i]);
+    for (std::size_t i : by_binary[order[b]]) testcases[i].append_to(out);
     out.push_back("  </testsuite>\n");
   }
   out.push_back("</testsuites>\n");
 }
 
 std::string to_junit_xml(const RunReport& report) {
-  std::vector<std::string> testcases;
+  std::vector<EncodedTest> testcases;
   testcases.reserve(report.tests.size());
-  for (const auto& t : report.tests) testcases.push_back(junit_testcase(t));
+  for (const auto& t : report.tests) testcases.push_back(junit_testcase_encoding(t));
   std::string scratch, xml;
   std::vector<std::string_view> pieces;
   junit_xml_pieces(report, testcases, scratch, pieces);

@@ -22,9 +22,12 @@ std::string to_junit_xml(const RunReport& report);
 // rewrites: only the suites' counts are computed again. Appended to `out`
 // as pieces (string_views into `testcases` and `scratch`, which must outlive
 // them), so a rewrite copies each element once, into the file.
-void junit_xml_pieces(const RunReport& report, const std::vector<std::string>& testcases, std::string& scratch,
+void junit_xml_pieces(const RunReport& report, const std::vector<EncodedTest>& testcases, std::string& scratch,
                       std::vector<std::string_view>& out);
 std::string junit_testcase(const TestResult& test);
+EncodedTest junit_testcase_encoding(const TestResult& test);
+// A message as junit_testcase_encoding() writes it where it can be respelled.
+std::string junit_message_encoding(std::string_view message);
 
 // Text safe inside an XML 1.0 element or attribute value. In an attribute
 // (`attribute`), newlines and tabs are written as character references too:

@@ -212,10 +212,30 @@ void append_number(std::string& out, double value) { out += json(value).dump(); 
 
 }  // namespace
 
-std::string json_test_entry(const TestResult& t) {
+void EncodedTest::append_to(std::vector<std::string_view>& pieces) const {
+  if (!message) {
+    pieces.push_back(text);
+    return;
+  }
+  const std::string_view whole = text;
+  pieces.push_back(whole.substr(0, message_at));
+  pieces.push_back(*message);
+  pieces.push_back(whole.substr(message_at + message_length));
+}
+
+std::string json_message_encoding(std::string_view message) {
+  std::string out;
+  append_json_string(out, message);
+  return out;
+}
+
+std::string json_test_entry(const TestResult& t) { return json_test_encoding(t).text; }
+
+EncodedTest json_test_encoding(const TestResult& t) {
   // Keys in the (sorted) order the report always had, indented as an
   // element of the report's "tests".
-  std::string out;
+  EncodedTest encoded;
+  std::string& out = encoded.text;
   out.reserve(400 + t.output.size() + t.message.size() + t.failure.size());
   const auto key = [&](std::string_view name) {
     out += "      \"";
@@ -262,7 +282,11 @@ std::string json_test_entry(const TestResult& t) {
     out += "      ],\n";
   }
   optional_field("machine", t.machine);
-  string_field("message", t.message);
+  key("message");
+  encoded.message_at = out.size();
+  append_json_string(out, t.message);
+  encoded.message_length = out.size() - encoded.message_at;
+  out += ",\n";
   string_field("name", t.name);
   string_field("output", t.output);
   key("output_cut_bytes");
@@ -281,7 +305,7 @@ std::string json_test_entry(const TestResult& t) {
   if (t.target.empty()) out += "null";
   else append_json_string(out, t.target);
   out += "\n    }";
-  return out;
+  return encoded;
 }
 
 std::string json_report_head(const RunReport& report) {

@@ -64,6 +64,28 @@ std::string to_json(const RunReport& report);
 // thousand tests the tree took seconds per rewrite.
 std::string json_report_head(const RunReport& report);
 std::string json_test_entry(const TestResult& test);
+
+// One test's text in a report format, with where its message went. A result
+// that differs from the one encoded only in its message -- what a stop
+// (Ctrl-C, --fail-fast) does to every test it leaves not run -- is written
+// as the text around the old message plus the new one, without encoding the
+// test again: after SIGTERM, tens of thousands of tests were encoded afresh
+// (most of a second, nearly all of it page faults on the new text).
+struct EncodedTest {
+  static constexpr std::size_t kNoSpan = static_cast<std::size_t>(-1);
+  std::string text;
+  // The message's encoded bytes within `text`; kNoSpan when it is not in
+  // there exactly once (then the test is only ever encoded whole).
+  std::size_t message_at = kNoSpan, message_length = 0;
+  // The new message, encoded for this format; null: `text` as it is.
+  const std::string* message = nullptr;
+
+  bool can_respell() const { return message_at != kNoSpan; }
+  void append_to(std::vector<std::string_view>& pieces) const;
+};
+EncodedTest json_test_encoding(const TestResult& test);
+// A message as json_test_encoding() writes it (with its quotes).
+std::string json_message_encoding(std::string_view message);
 inline constexpr std::string_view kJsonReportTail = "\n  ]\n}\n";
 inline constexpr std::string_view kJsonReportEmptyTail = "]\n}\n";  // after a head, when there are no tests
 // Pieces of to_json() for the other writers (the HTML report embeds them):

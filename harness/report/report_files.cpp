@@ -22,9 +22,33 @@ void ReportFiles::encode(std::size_t index) {
     junit_testcases_.resize(index + 1);
     versions_.resize(index + 1);
   }
-  if (setup_.json_path) json_entries_[index] = json_test_entry(t), ++encodings_;
-  if (setup_.junit_path) junit_testcases_[index] = junit_testcase(t), ++encodings_;
+  if (setup_.json_path) json_entries_[index] = json_test_encoding(t), ++encodings_;
+  if (setup_.junit_path) junit_testcases_[index] = junit_testcase_encoding(t), ++encodings_;
   versions_[index] = next_version_++;  // the HTML row is encoded at the next rewrite, once
+}
+
+void ReportFiles::update(std::size_t index, const TestResult& result) {
+  TestResult& kept = report_.tests[index];
+  if (kept == result) return;
+  const bool respellable = index < json_entries_.size() && (!setup_.json_path || json_entries_[index].can_respell()) &&
+                           (!setup_.junit_path || junit_testcases_[index].can_respell());
+  if (respellable && kept.message != result.message) {
+    std::string old_message = std::move(kept.message);
+    kept.message = result.message;
+    if (kept == result) {
+      auto it = respellings_.find(result.message);
+      if (it == respellings_.end())
+        it = respellings_.emplace(result.message, std::pair{json_message_encoding(result.message),
+                                                             junit_message_encoding(result.message)}).first;
+      json_entries_[index].message = &it->second.first;
+      junit_testcases_[index].message = &it->second.second;
+      versions_[index] = next_version_++;
+      return;
+    }
+    kept.message = std::move(old_message);
+  }
+  kept = result;
+  encode(index);
 }
 
 void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
@@ -49,13 +73,14 @@ void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
 
 void ReportFiles::on_result(const TestResult& result) {
   std::size_t index = report_.tests.size();
-  if (auto it = position_.find({result.binary, result.name}); it != position_.end()) {
+  if (auto it = position_.find(TestKeyView(result.binary, result.name));
+      it != position_.end()) {
     index = it->second;
-    report_.tests[index] = result;
+    update(index, result);
   } else {
     report_.tests.push_back(result);
+    encode(index);
   }
-  encode(index);
   const auto now = std::chrono::steady_clock::now();
   const auto by_bytes = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(static_cast<double>(last_bytes_) / kRewriteBytesPerSecond));
@@ -82,11 +107,7 @@ void ReportFiles::on_finish(const std::vector<TestResult>& results, double secon
     json_entries_.clear(), junit_testcases_.clear(), versions_.clear();
     for (std::size_t i = 0; i < results.size(); ++i) encode(i);
   } else {
-    for (std::size_t i = 0; i < results.size(); ++i) {
-      if (results[i] == report_.tests[i]) continue;
-      report_.tests[i] = results[i];
-      encode(i);
-    }
+    for (std::size_t i = 0; i < results.size(); ++i) update(i, results[i]);
   }
   report_.duration_seconds = seconds;
   report_.interrupted = interrupted;
@@ -127,11 +148,11 @@ void ReportFiles::write() {
   if (setup_.json_path) {
     const std::string head = json_report_head(report_);
     pieces.clear();
-    pieces.reserve(2 * json_entries_.size() + 2);
+    pieces.reserve(4 * json_entries_.size() + 2);
     pieces.push_back(head);
     for (std::size_t i = 0; i < json_entries_.size(); ++i) {
       pieces.push_back(i == 0 ? "\n" : ",\n");
-      pieces.push_back(json_entries_[i]);
+      json_entries_[i].append_to(pieces);
     }
     pieces.push_back(json_entries_.empty() ? kJsonReportEmptyTail : kJsonReportTail);
     save(setup_.json_path);

@@ -4,7 +4,8 @@
 // them from the start (not-run until it has a result), and "complete" says
 // false until the run ended.
 //
-// Each test is encoded once per format when its result arrives, and kept:
+// Each test is encoded once per format when its result arrives, and kept
+// (a stop only respells the message of the tests it leaves not run):
 // a rewrite writes the kept pieces (plus the run's header and the counts)
 // with one writev, so the final rewrite after Ctrl-C or SIGTERM costs a
 // copy of the files, not their encoding (100,000 tests: seconds before).
@@ -76,6 +77,9 @@ class ReportFiles final : public Reporter {
   void write();
   // The result at `index` changed: its pieces are encoded again.
   void encode(std::size_t index);
+  // report_.tests[index] becomes `result`: respelled when only its message
+  // changed (EncodedTest), else encoded again; nothing when it is the same.
+  void update(std::size_t index, const TestResult& result);
 
   ReportSetup setup_;
   RunReport report_;
@@ -86,12 +90,15 @@ class ReportFiles final : public Reporter {
   std::uint64_t last_bytes_ = 0;                       // of the last rewrite
   // Per test, in report_.tests' order: its JSON entry, its JUnit element,
   // and a version that changes with it (the HTML writer keeps its rows by it).
-  std::vector<std::string> json_entries_, junit_testcases_;
+  std::vector<EncodedTest> json_entries_, junit_testcases_;
+  // Each message a respelled test has, encoded for JSON and for JUnit, once
+  // (a stop gives tens of thousands of tests the same one).
+  std::map<std::string, std::pair<std::string, std::string>, std::less<>> respellings_;
   std::vector<std::uint64_t> versions_;
   std::uint64_t next_version_ = 1;
   std::size_t encodings_ = 0;
   std::uint64_t bytes_written_ = 0;
-  std::map<std::pair<std::string, std::string>, std::size_t> position_;  // (binary, name) -> index in report_.tests
+  std::map<std::pair<std::string, std::string>, std::size_t, ByBinaryAndName> position_;  // -> index in report_.tests
   boost::asio::steady_timer flush_;
   bool flush_pending_ = false;
   std::optional<std::string> error_;

@@ -108,13 +108,13 @@ void TerminalReporter::tick() {
 }
 
 void TerminalReporter::on_test_started(const TestCase& test) {
-  running_[display_name(test.binary, test.name)] = {std::chrono::steady_clock::now(), 0};
+  running_[{test.binary, test.name}] = {display_name(test.binary, test.name), std::chrono::steady_clock::now(), 0};
 }
 
 void TerminalReporter::report_slow_tests() {
   if (!options_.slow_seconds) return;
   const auto now = std::chrono::steady_clock::now();
-  for (auto& [name, test] : running_) {
+  for (auto& [key, test] : running_) {
     const double seconds = std::chrono::duration<double>(now - test.since).count();
     const int periods = static_cast<int>(seconds / *options_.slow_seconds);
     if (periods <= test.slow_periods) continue;
@@ -122,13 +122,13 @@ void TerminalReporter::report_slow_tests() {
     char head[64];
     std::snprintf(head, sizeof head, "%8s [>%7.3fs] ", "SLOW", periods * *options_.slow_seconds);
     clear_progress();
-    std::fprintf(out_, "%s%s\n", paint(head, "33").c_str(), name.c_str());
+    std::fprintf(out_, "%s%s\n", paint(head, "33").c_str(), test.shown.c_str());
     std::fflush(out_);
   }
 }
 
 void TerminalReporter::on_result(const TestResult& result) {
-  running_.erase(display_name(result.binary, result.name));
+  if (auto it = running_.find(TestKeyView(result.binary, result.name)); it != running_.end()) running_.erase(it);
   ++done_;
   // What a stop (Ctrl-C, --fail-fast) left unrun is counted in the summary
   // and listed in the reports: a line each would be tens of thousands of
@@ -161,9 +161,9 @@ void TerminalReporter::draw_progress() {
   std::string slowest;
   double slowest_seconds = -1;
   const auto now = std::chrono::steady_clock::now();
-  for (const auto& [name, test] : running_) {
+  for (const auto& [key, test] : running_) {
     const double seconds = std::chrono::duration<double>(now - test.since).count();
-    if (seconds > slowest_seconds) slowest_seconds = seconds, slowest = name;
+    if (seconds > slowest_seconds) slowest_seconds = seconds, slowest = test.shown;
   }
   char line[512];
   std::snprintf(line, sizeof line, "[%zu/%zu] %zu failed, %zu running%s%s", done_, total_, failures_, running_.size(),

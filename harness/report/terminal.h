@@ -56,6 +56,7 @@ class TerminalReporter final : public Reporter {
   std::string result_line(const TestResult& result) const;
 
   struct RunningTest {
+    std::string shown;  // display_name()
     std::chrono::steady_clock::time_point since;
     int slow_periods = 0;  // SLOW lines printed so far
   };
@@ -65,7 +66,7 @@ class TerminalReporter final : public Reporter {
   TerminalOptions options_;
   bool interactive_, color_;
   std::size_t total_ = 0, done_ = 0, failures_ = 0;
-  std::map<std::string, RunningTest> running_;
+  std::map<std::pair<std::string, std::string>, RunningTest, ByBinaryAndName> running_;  // by (binary, name)
   bool progress_shown_ = false;
   bool finished_ = false;
 };

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "e2e/xrun_runner.h"
+#include "engine/job_init.h"
 #include "support/report_json.h"
 #include "support/temp_dir.h"
 
@@ -140,6 +141,9 @@ std::map<pid_t, pid_t> server_processes(const std::string& binary) {
   std::map<pid_t, pid_t> parent_of;
   for (const auto& line : processes_mentioning(binary)) {
     if (line.find(" XRUN_ZYGOTE_FD=3 ") == std::string::npos) continue;
+    // Not the job init (and its fork) that wait for the server: their
+    // arguments name it too.
+    if (line.find(std::string(": ") + xrun::kJobInitName + " ") != std::string::npos) continue;
     const pid_t pid = std::stoi(line);
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string text((std::istreambuf_iterator<char>(stat)), {});

@@ -1,6 +1,7 @@
 // The real JobRunner against the helper program: output, exit statuses,
 // signals to the process group, cwd and environment, nothing inherited that
 // should not be, and launch failures reported as errors.
+#include "engine/job_init.h"
 #include "engine/process_runner.h"
 
 #include <gtest/gtest.h>
@@ -235,8 +236,12 @@ TEST_F(ProcessRunnerTest, BackendNameSaysHowItRuns) {
 // The qemus started with the fork-server library's variable for `program`.
 static std::size_t fork_servers_of(const std::string& program) {
   const auto found = xrun::testing::processes_mentioning(program);
-  return std::count_if(found.begin(), found.end(),
-                       [](const std::string& line) { return line.find(" XRUN_ZYGOTE_FD=3 ") != std::string::npos; });
+  // The server's own process, not the job init that waits for it (and the
+  // init's fork, pid 1 of its namespace), whose arguments name it too.
+  return std::count_if(found.begin(), found.end(), [](const std::string& line) {
+    return line.find(" XRUN_ZYGOTE_FD=3 ") != std::string::npos &&
+           line.find(std::string(": ") + xrun::kJobInitName + " ") == std::string::npos;
+  });
 }
 
 // Jobs that may fork from a fork server (JobRequest::fork_server) do, for a

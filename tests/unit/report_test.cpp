@@ -221,10 +221,11 @@ std::string slurp(const std::string& path) {
 }
 
 // A rewrite copies what was encoded, it does not encode again: each result
-// is encoded once per format when it arrives, the final rewrite only
-// re-encodes what changed (the tests that never ran). Before, every rewrite
-// encoded every test, and at 100,000 tests the last one after SIGTERM took
-// seconds.
+// is encoded once per format when it arrives, and the final rewrite only
+// respells the message of the tests that never ran (their planned text
+// around the new message). Before, every rewrite encoded every test, and at
+// 100,000 tests the last one after SIGTERM took seconds; then the tests a
+// stop left not run were still encoded afresh, most of a second.
 TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
   xrun::testing::TempDir dir;
   boost::asio::io_context io;
@@ -246,7 +247,7 @@ TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
       if (i % 100 == 0) io.poll();  // deferred rewrites run between results
     } else {
       r = TestResult{plan[i].binary, plan[i].name, Status::NotRun};
-      r.message = "interrupted";
+      r.message = i % 2 ? "interrupted" : "not run: --fail-fast after \"T.<t1>\" & \x01";  // escaped in both formats
     }
     results.push_back(r);
   }
@@ -254,8 +255,10 @@ TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
   EXPECT_GE(files.writes(), 2u);
   EXPECT_EQ(files.encodings(), 2 * kTests + 2 * (kTests / 2)) << "each result once per format, whatever the rewrites";
   files.on_finish(results, 1.0, true);
-  EXPECT_EQ(files.encodings(), 2 * kTests + 2 * kTests) << "the final rewrite encodes only the tests that changed";
-  // What was written in pieces is the report as a whole.
+  EXPECT_EQ(files.encodings(), 2 * kTests + 2 * (kTests / 2))
+      << "the tests left not run are respelled, not encoded again";
+  // What was written in pieces is the report as a whole, respelled
+  // messages included.
   EXPECT_EQ(slurp(*setup.json_path), to_json(files.report()));
   EXPECT_EQ(slurp(*setup.junit_path), to_junit_xml(files.report()));
   const auto report = read(*setup.json_path);
@@ -263,6 +266,16 @@ TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
   EXPECT_EQ(report["interrupted"], true);
   EXPECT_EQ(report["summary"]["passed"], kTests / 2);
   EXPECT_EQ(report["tests"][kTests - 1]["message"], "interrupted");
+  EXPECT_EQ(report["tests"][kTests - 2]["message"], "not run: --fail-fast after \"T.<t1>\" & \x01");
+  // A result that changes more than its message is encoded whole.
+  TestResult retried = results[kTests - 1];
+  retried.attempts = 2;
+  retried.message = "not run: interrupted";
+  results[kTests - 1] = retried;
+  files.on_finish(results, 1.0, true);
+  EXPECT_EQ(files.encodings(), 2 * kTests + 2 * (kTests / 2) + 2);
+  EXPECT_EQ(slurp(*setup.json_path), to_json(files.report()));
+  EXPECT_EQ(slurp(*setup.junit_path), to_junit_xml(files.report()));
 }
 
 // The HTML page's rows are kept the same way (by the version ReportFiles
