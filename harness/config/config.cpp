@@ -86,12 +86,31 @@ class Problems {
 };
 
 // A TOML node as a value of `type`; false (and `why`) when it is not one.
+// Why a configured string cannot reach a program as it is: argv, the
+// environment and the agent's frames are C strings, so a NUL would cut it
+// short. Empty: it can.
+std::string unpassable(std::string_view text) {
+  return text.find('\0') == std::string_view::npos ? "" : "cannot hold a NUL character (\\u0000): no program could get it";
+}
+
+// Why `name` cannot be an environment variable's name: nothing sets one that
+// is empty or holds '=' or a NUL (the first '=' ends the name). Empty: it can.
+std::string not_a_variable_name(std::string_view name) {
+  if (name.empty()) return "an empty name";
+  if (name.find('=') != std::string_view::npos) return "a name with '=' in it";
+  if (name.find('\0') != std::string_view::npos) return "a name with a NUL character in it";
+  return "";
+}
+
 bool value_from_toml(const toml::node& node, ValueType type, ConfigValue& out, std::string& why,
                      const toml::source_region*& where) {
   where = &node.source();
   switch (type) {
     case ValueType::String:
-      if (auto v = node.value_exact<std::string>()) return out.text = *v, true;
+      if (auto v = node.value_exact<std::string>()) {
+        if (why = unpassable(*v); !why.empty()) return false;
+        return out.text = *v, true;
+      }
       break;
     case ValueType::Integer:
       if (auto v = node.value_exact<std::int64_t>()) return out.integer = *v, true;
@@ -112,6 +131,10 @@ bool value_from_toml(const toml::node& node, ValueType type, ConfigValue& out, s
           return false;
         }
         out.strings.push_back(*element.value<std::string>());
+        if (why = unpassable(out.strings.back()); !why.empty()) {
+          where = &element.source();
+          return false;
+        }
       }
       return true;
     }
@@ -124,7 +147,19 @@ bool value_from_toml(const toml::node& node, ValueType type, ConfigValue& out, s
           why = "." + std::string(key.str()) + " must be a string, not " + type_of(value);
           return false;
         }
-        out.table[std::string(key.str())] = *value.value<std::string>();
+        // Only the environment is a table of strings ([targets.NAME.env]).
+        if (const std::string bad = not_a_variable_name(key.str()); !bad.empty()) {
+          where = &key.source();
+          why = "." + quoted(std::string(key.str())) + " is " + bad + ": not an environment variable";
+          return false;
+        }
+        const std::string text = *value.value<std::string>();
+        if (const std::string bad = unpassable(text); !bad.empty()) {
+          where = &value.source();
+          why = "." + std::string(key.str()) + " " + bad;
+          return false;
+        }
+        out.table[std::string(key.str())] = text;
       }
       return true;
     }

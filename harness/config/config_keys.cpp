@@ -1,5 +1,6 @@
 #include "config/config_keys.h"
 
+#include <algorithm>
 #include <cctype>
 
 #include "config/config.h"
@@ -190,6 +191,11 @@ constexpr ConfigKey kConfigKeys[] = {
      }},
     {"boards.*", "arch", ValueType::String, "", "the board's `uname -m` (aarch64, armv7l, ...), checked on first contact",
      [](const ConfigValue& v, const ConfigSlot& slot) {
+       // Compared with what the board's `uname -m` prints: one word.
+       const bool word = !v.text.empty() && std::all_of(v.text.begin(), v.text.end(), [](unsigned char c) {
+         return std::isalnum(c) || c == '_' || c == '-';
+       });
+       if (!word) return "must be a machine name as `uname -m` prints it (aarch64, armv7l), not " + quoted(v.text);
        slot.board->arch = v.text;
        return std::string();
      }},

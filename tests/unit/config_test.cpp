@@ -97,6 +97,30 @@ TEST(Config, WrongTypesAreReportedWithTheirPosition) {
   EXPECT_NE(message.find("env.A must be a string, not an integer"), std::string::npos) << message;
 }
 
+// What cannot reach a program as it is written (argv and the environment
+// are C strings; a variable's name ends at its first '=') is an error with
+// its position, not passed on cut short or renamed.
+TEST(Config, ValuesNoProgramCouldGetAreErrors) {
+  const auto error_of = [](const std::string& text) {
+    TempDir dir;
+    dir.write("xrun.toml", text);
+    auto config = load_config(inputs_in(dir.path()));
+    return config ? std::string("no error") : config.error().message;
+  };
+  std::string m = error_of("[targets.armhf]\ncpu = \"cortex\\u0000a7\"\nqemu_args = [\"-d\", \"in\\u0000asm\"]\n");
+  EXPECT_NE(m.find("xrun.toml:2:7: \"cpu\" cannot hold a NUL character"), std::string::npos) << m;
+  EXPECT_NE(m.find("xrun.toml:3:20: \"qemu_args\" cannot hold a NUL character"), std::string::npos) << m;
+  m = error_of("[targets.armhf]\nenv = { \"A=B\" = \"1\" }\n");
+  EXPECT_NE(m.find("xrun.toml:2:9: env.\"A=B\" is a name with '=' in it: not an environment variable"),
+            std::string::npos) << m;
+  m = error_of("[targets.armhf]\nenv = { \"\" = \"2\" }\n");
+  EXPECT_NE(m.find("env.\"\" is an empty name"), std::string::npos) << m;
+  m = error_of("[targets.armhf]\nenv = { OK = \"x\\u0000y\" }\n");
+  EXPECT_NE(m.find("xrun.toml:2:14: env.OK cannot hold a NUL character"), std::string::npos) << m;
+  m = error_of("[boards.pi]\nhost = \"pi\"\narch = \"aarch64\\n\"\n");
+  EXPECT_NE(m.find("xrun.toml:3:8: \"arch\" must be a machine name as `uname -m` prints it"), std::string::npos) << m;
+}
+
 TEST(Config, VmKernelIsMinimalOrDebianInTheFileAndTheEnvironment) {
   TempDir dir;
   dir.write("xrun.toml", "[targets.aarch64]\nvm_kernel = \"debian\"\n");
