@@ -38,10 +38,12 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // Environment variables of xrun's own that a test on a board gets: what
-// build tools set for the tests they run. Never PATH, HOME or the like: the
-// board's own are the program's (the agent adds them).
+// build tools set for the tests they run, and XRUN_PASS_*, the user's own
+// for their tests (xrun's configuration never reads them). Never PATH, HOME
+// or the like: the board's own are the program's (the agent adds them).
+// Not XRUN_TEST_*: that is xrun's configuration ([test] in the environment).
 bool forwarded_to_boards(std::string_view entry) {
-  for (std::string_view prefix : {"CARGO_", "RUST_", "GTEST_", "XRUN_TEST_", "CTEST_", "MESON_TEST_"})
+  for (std::string_view prefix : {"CARGO_", "RUST_", "GTEST_", "CTEST_", "MESON_TEST_", kPassedToTestsPrefix})
     if (entry.rfind(prefix, 0) == 0) return true;
   return false;
 }

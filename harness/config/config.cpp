@@ -364,6 +364,7 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
 
   for (const auto& [name, value] : inputs.environment) {
     if (name.rfind("XRUN_", 0) != 0) continue;
+    if (name.rfind(kPassedToTestsPrefix, 0) == 0) continue;  // the user's, for the tests (config.h)
     // An unknown level would silently turn the trace, warnings included, off.
     if (name == "XRUN_LOG" && !value.empty()) {
       static constexpr std::string_view kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -19,6 +19,12 @@
 
 namespace xrun {
 
+// Environment variables that are the user's, for their tests, though they
+// start with XRUN_: xrun's configuration never reads them (any other unknown
+// XRUN_* variable is an error, a typo caught), and a board test gets them as
+// they are, as it gets what build tools set (docs/boards.md).
+inline constexpr const char* kPassedToTestsPrefix = "XRUN_PASS_";
+
 // Per-target settings from the configuration; unset fields fall back to the
 // target table.
 struct TargetSettings {

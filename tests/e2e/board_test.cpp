@@ -100,9 +100,16 @@ TEST(Board, TheSingleRunContractHolds) {
   EXPECT_NE(on_board("pi-a", "test -e /tmp/pwned").exit_code, 0);
 
   // What build tools set for tests goes; the host's own PATH and HOME do not.
-  auto env = project.xrun({kDynamic, "env", "CARGO_PKG_NAME", "GTEST_COLOR", "UNRELATED", "PATH", "HOME"},
+  // XRUN_PASS_* is the user's own (xrun never reads it, so it is no
+  // unknown setting); XRUN_TEST_* is xrun's configuration, not the test's.
+  auto env = project.xrun({kDynamic, "env", "CARGO_PKG_NAME", "GTEST_COLOR", "UNRELATED", "PATH", "HOME",
+                           "XRUN_PASS_SEED", "XRUN_TEST_RETRIES"},
                           {.env = environment_with({"CARGO_PKG_NAME=crate", "GTEST_COLOR=no", "UNRELATED=x",
-                                                    "PATH=/host/only:/usr/bin:/bin", "HOME=/host/home"})});
+                                                    "PATH=/host/only:/usr/bin:/bin", "HOME=/host/home",
+                                                    "XRUN_PASS_SEED=42", "XRUN_TEST_RETRIES=0"})});
+  EXPECT_EQ(env.exit_code, 0) << describe(env);
+  EXPECT_NE(env.out.find("XRUN_PASS_SEED=42\n"), std::string::npos) << describe(env);
+  EXPECT_NE(env.out.find("XRUN_TEST_RETRIES unset\n"), std::string::npos) << describe(env);
   EXPECT_NE(env.out.find("CARGO_PKG_NAME=crate\n"), std::string::npos) << describe(env);
   EXPECT_NE(env.out.find("GTEST_COLOR=no\n"), std::string::npos) << describe(env);
   EXPECT_NE(env.out.find("UNRELATED unset\n"), std::string::npos) << describe(env);
