@@ -393,9 +393,21 @@ class BoardFleet final : public MachineFleet {
     // Since the job began, plus a second of slack for a board clock's coarse file times.
     const auto ran = std::chrono::steady_clock::now() - job->dispatched_at;
     const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(ran).count() + 1000;
-    session->pull_files(dirs, static_cast<std::uint32_t>(ago), [name = board.name(), done](auto result) {
-      if (!result) print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
-      else if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
+    session->pull_files(dirs, static_cast<std::uint32_t>(ago),
+                        [name = board.name(), program = job->host_path, done](auto result) {
+      if (!result) {
+        print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
+        return done();
+      }
+      if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
+      if (result->refused_count) {
+        std::string message = name + ": sync_back did not copy back " + std::to_string(result->refused_count) +
+                              " file(s) that " + program + " wrote there (they stay on the board):";
+        for (const auto& why : result->refused) message += "\n  " + why;
+        if (result->refused_count > result->refused.size())
+          message += "\n  and " + std::to_string(result->refused_count - result->refused.size()) + " more";
+        print_warning(message);
+      }
       done();
     });
   }

@@ -6,6 +6,7 @@
 // with the host.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -340,6 +341,53 @@ TEST(Board, WhatATestWritesComesBackWithSyncBack) {
   EXPECT_EQ(s.exit_code, 0) << describe(s);
   EXPECT_EQ(slurp(synced.path() + "/out/written.txt"), "from the board");
   EXPECT_EQ(fs::last_write_time(synced.path() + "/fixture.txt"), before);
+}
+
+// A project whose xrun.toml turns on pi-a's sync_back.
+struct SyncedProject : BoardProject {
+  explicit SyncedProject(const std::string& base = "") : BoardProject("\"pi-a\"", "", base) {
+    dir.write("xrun.toml", std::regex_replace(slurp(path() + "/xrun.toml"), std::regex("\\[boards.pi-a\\]\n"),
+                                              "[boards.pi-a]\nsync_back = true\n"));
+  }
+};
+
+// What a test (or a compromised board) writes comes back only under the
+// cwd: a host symlink that leads out of it (the board has a fresh directory
+// or a regular file there) is never followed, a link inside is written
+// through as a local run would, and no setuid, setgid or sticky bit comes
+// back. What is left out is said once, in a warning.
+TEST(Board, SyncBackWritesNothingOutsideTheCwdAndNoSpecialModeBits) {
+  TempDir around, outside;  // `around` holds the project: `..` from it lands there
+  SyncedProject project(around.path());
+  outside.write("dir/.keep", "");
+  outside.write("file.txt", "outside, untouched");
+  project.dir.write("inside.txt", "inside, before");
+  project.dir.write("sub/.keep", "");
+  fs::create_directory_symlink(outside.path() + "/dir", project.path() + "/lnk");
+  fs::create_symlink(outside.path() + "/file.txt", project.path() + "/flink");
+  fs::create_symlink("../inside.txt", project.path() + "/sub/ilink");     // a file link that stays inside
+  fs::create_directory_symlink("sub/../..", project.path() + "/uplink");  // `..` out of the cwd
+  const std::string script =
+      "mkdir -p lnk uplink && echo evil > lnk/evil && echo evil > uplink/evil && echo evil > flink && "
+      "echo through > sub/ilink && printf x > \"$(printf 'new\\nline')\" && echo s > suid && chmod 7755 suid";
+  auto r = project.xrun({kDynamic, "exec", "/bin/sh", "-c", script});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_FALSE(fs::exists(outside.path() + "/dir/evil")) << describe(r);
+  EXPECT_FALSE(fs::exists(around.path() + "/evil")) << describe(r);
+  EXPECT_EQ(slurp(outside.path() + "/file.txt"), "outside, untouched");
+  EXPECT_TRUE(fs::is_symlink(project.path() + "/flink")) << "a host symlink was replaced";
+  EXPECT_TRUE(fs::is_symlink(project.path() + "/sub/ilink")) << "a host symlink was replaced";
+  EXPECT_EQ(slurp(project.path() + "/inside.txt"), "through\n");
+  EXPECT_EQ(slurp(project.path() + "/new\nline"), "x");
+  struct stat st{};
+  ASSERT_EQ(::stat((project.path() + "/suid").c_str(), &st), 0) << describe(r);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(st.st_uid, ::getuid());
+  // Said once, with what was left and why.
+  EXPECT_NE(r.err.find("sync_back did not copy back 3 file(s)"), std::string::npos) << describe(r);
+  for (const char* named : {"/lnk/evil\"", "/uplink/evil\"", "/flink\""})
+    EXPECT_NE(r.err.find(named), std::string::npos) << named << "\n" << describe(r);
+  EXPECT_NE(r.err.find("outside " + fs::canonical(project.path()).string()), std::string::npos) << describe(r);
 }
 
 // A board user who cannot create the host's paths gets them under the
