@@ -390,6 +390,42 @@ TEST(Board, SyncBackWritesNothingOutsideTheCwdAndNoSpecialModeBits) {
   EXPECT_NE(r.err.find("outside " + fs::canonical(project.path()).string()), std::string::npos) << describe(r);
 }
 
+// The agent's fallback directory in /tmp has a predictable name: one made
+// by another user is refused (naming it), and an agent build found there
+// runs only with this build's content.
+TEST(Board, AnAgentPlantedInTheFallbackDirectoryIsNeverRun) {
+  BoardProject project("\"pi-a\"", "", XRUN_TEST_WORK_DIR);
+  const std::string root_check = project.xrun({"board", "check", "pi-a"}).out;
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(root_check, found, std::regex("agent-[0-9a-f]{16}"))) << root_check;
+  const std::string agent = found.str();
+  // As tester, and without the reset command: a restarted board would forget what a planted agent did.
+  std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""),
+                                          "user = \"tester\"");
+  project.dir.write("xrun.toml", std::regex_replace(config, std::regex("reset = \"[^\"]*\"\n"), ""));
+  // tester's cache cannot hold the agent (a file in the way): the fallback it is.
+  const std::string tmp_dir = "/tmp/xrun-agent-1000", cache = "/home/tester/.cache/xrun-agent";
+  const std::string plant = "rm -rf " + tmp_dir + " /tmp/planted-ran " + cache +
+                            " && mkdir -p /home/tester/.cache " + tmp_dir + " && chown tester /home/tester/.cache" +
+                            " && chmod 755 " + tmp_dir +
+                            " && printf '#!/bin/sh\\ntouch /tmp/planted-ran\\n' > " + tmp_dir + "/" + agent +
+                            " && chmod 755 " + tmp_dir + "/" + agent + " && echo > " + cache;
+  const std::string restore = "rm -rf " + tmp_dir + " /tmp/planted-ran " + cache;
+  // Another user's (root's) directory, 0755.
+  ASSERT_EQ(on_board("pi-a", plant).exit_code, 0);
+  auto refused = project.xrun({kDynamic, "exit", "0"});
+  EXPECT_NE(refused.exit_code, 0) << describe(refused);
+  EXPECT_NE(refused.err.find("agent directory " + tmp_dir + " is owned by uid 0"), std::string::npos) << describe(refused);
+  EXPECT_NE(on_board("pi-a", "test -e /tmp/planted-ran").exit_code, 0) << "the planted agent ran";
+  // The user's own directory, 0700, with something else under the agent's name.
+  ASSERT_EQ(on_board("pi-a", plant + " && chown -R tester " + tmp_dir + " && chmod 700 " + tmp_dir).exit_code, 0);
+  auto replaced = project.xrun({kDynamic, "exit", "7"});
+  EXPECT_EQ(replaced.exit_code, 7) << describe(replaced);
+  EXPECT_NE(on_board("pi-a", "test -e /tmp/planted-ran").exit_code, 0) << "the planted agent ran";
+  EXPECT_EQ(on_board("pi-a", "cmp -s " + tmp_dir + "/" + agent + " /root/.cache/xrun-agent/" + agent).exit_code, 0);
+  on_board("pi-a", restore);
+}
+
 // A board user who cannot create the host's paths gets them under the
 // agent's directory instead, and `xrun board check` says so.
 TEST(Board, WhereTheUserCannotCreateTheHostsPathsFilesGoUnderAPrefix) {
