@@ -308,6 +308,15 @@ class BoardFleet final : public MachineFleet {
     job.glibc_needed = known->second.value_or("");
     // What the job reads: the program, the libraries of its build tree, its
     // cwd and the shares.
+    if (!warned_home_) {
+      const auto home = get_env("HOME");
+      if (home && !home->empty() && real_path(*home) == real_path(f.cwd)) {
+        warned_home_ = true;
+        print_warning("the tests run from your home directory " + *home + ": all of it goes to the board (less " +
+                      ".ssh, .gnupg, .netrc and other credentials, docs/boards.md). Run them from the project's "
+                      "directory instead");
+      }
+    }
     if (auto added = mirror_.add_file(f.path, job.files); !added) return added;
     if (auto added = mirror_.add_tree(f.cwd, job.files); !added) return added;
     for (const auto& share : config_.target(target_).shares)
@@ -428,6 +437,7 @@ class BoardFleet final : public MachineFleet {
 
  private:
   const Config& config_;
+  bool warned_home_ = false;  // the cwd is $HOME: said once a run
   std::string target_;
   std::vector<std::string> boards_;
   std::string work_dir_;

@@ -390,6 +390,39 @@ TEST(Board, SyncBackWritesNothingOutsideTheCwdAndNoSpecialModeBits) {
   EXPECT_NE(r.err.find("outside " + fs::canonical(project.path()).string()), std::string::npos) << describe(r);
 }
 
+// Secrets stay on the host: credential directories and files are never
+// mirrored, what is (a 0600 file in a 0700 directory) is no more open on
+// the board than on the host, nor in the agent's store; a run from $HOME
+// is warned about.
+TEST(Board, CredentialsAreNotMirroredAndWhatIsStaysPrivateOnTheBoard) {
+  BoardProject project;
+  const std::string unique = "secret " + std::to_string(::getpid()) + "-" +
+                             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  project.dir.write(".ssh/id_ed25519", "private key");
+  project.dir.write(".netrc", "machine example.com password hunter2");
+  project.dir.write(".docker/config.json", "{\"auths\": {}}");
+  project.dir.write("private/secret.txt", unique);
+  fs::permissions(project.path() + "/private/secret.txt", fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(project.path() + "/private", fs::perms::owner_all);
+  TempDir keys;
+  keys.write(".aws/credentials", "aws key");
+  fs::create_symlink(keys.path() + "/.aws/credentials", project.path() + "/aws-link");
+  auto r = project.xrun({kDynamic, "read", "private/secret.txt"}, {.env = environment_with({"HOME=" + project.path()})});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, unique);
+  EXPECT_NE(r.err.find("the tests run from your home directory"), std::string::npos) << describe(r);
+  const std::string at = fs::canonical(project.path()).string();
+  for (const char* name : {"/.ssh", "/.netrc", "/.docker", "/aws-link"})
+    EXPECT_NE(on_board("pi-a", "test -e " + at + name).exit_code, 0) << name << " was mirrored";
+  EXPECT_EQ(on_board("pi-a", "ls -ld " + at + "/private | cut -c1-10").out, "drwx------\n");
+  EXPECT_EQ(on_board("pi-a", "ls -l " + at + "/private/secret.txt | cut -c1-10").out, "-rw-------\n");
+  // The store: the object of that content, and all others, 0600 in a 0700 directory.
+  EXPECT_EQ(on_board("pi-a", "ls -ld /root/.cache/xrun-agent /root/.cache/xrun-agent/objects | cut -c1-10").out,
+            "drwx------\ndrwx------\n");
+  EXPECT_EQ(on_board("pi-a", "find /root/.cache/xrun-agent/objects -type f ! -perm 600").out, "");
+  EXPECT_EQ(on_board("pi-a", "grep -rl '" + unique + "' /root/.cache/xrun-agent/objects | wc -l").out, "1\n");
+}
+
 // The agent's fallback directory in /tmp has a predictable name: one made
 // by another user is refused (naming it), and an agent build found there
 // runs only with this build's content.
