@@ -310,6 +310,15 @@ class BoardFleet final : public MachineFleet {
     job.glibc_needed = known->second.value_or("");
     // What the job reads: the program, the libraries of its build tree, its
     // cwd and the shares.
+    if (!warned_home_) {
+      const auto home = get_env("HOME");
+      if (home && !home->empty() && real_path(*home) == real_path(f.cwd)) {
+        warned_home_ = true;
+        print_warning("the tests run from your home directory " + *home + ": all of it goes to the board (less " +
+                      ".ssh, .gnupg, .netrc and other credentials, docs/boards.md). Run them from the project's "
+                      "directory instead");
+      }
+    }
     if (auto added = mirror_.add_file(f.path, job.files); !added) return added;
     if (auto added = mirror_.add_tree(f.cwd, job.files); !added) return added;
     for (const auto& share : config_.target(target_).shares)
@@ -395,9 +404,21 @@ class BoardFleet final : public MachineFleet {
     // Since the job began, plus a second of slack for a board clock's coarse file times.
     const auto ran = std::chrono::steady_clock::now() - job->dispatched_at;
     const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(ran).count() + 1000;
-    session->pull_files(dirs, static_cast<std::uint32_t>(ago), [name = board.name(), done](auto result) {
-      if (!result) print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
-      else if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
+    session->pull_files(dirs, static_cast<std::uint32_t>(ago),
+                        [name = board.name(), program = job->host_path, done](auto result) {
+      if (!result) {
+        print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
+        return done();
+      }
+      if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
+      if (result->refused_count) {
+        std::string message = name + ": sync_back did not copy back " + std::to_string(result->refused_count) +
+                              " file(s) that " + program + " wrote there (they stay on the board):";
+        for (const auto& why : result->refused) message += "\n  " + why;
+        if (result->refused_count > result->refused.size())
+          message += "\n  and " + std::to_string(result->refused_count - result->refused.size()) + " more";
+        print_warning(message);
+      }
       done();
     });
   }
@@ -418,6 +439,7 @@ class BoardFleet final : public MachineFleet {
 
  private:
   const Config& config_;
+  bool warned_home_ = false;  // the cwd is $HOME: said once a run
   std::string target_;
   std::vector<std::string> boards_;
   std::string work_dir_;

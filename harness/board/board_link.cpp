@@ -23,16 +23,46 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 // Run by the board's own shell: where the agent lives and what the board is.
-// Every line is NAME=VALUE; only POSIX sh and busybox-level tools.
+// Every line is NAME=VALUE; only POSIX sh and busybox-level tools. The
+// arguments are the names of the agent builds and fork-server libraries
+// xrun would run: those present are listed with their SHA-256 (empty
+// without sha256sum), which install_agent() checks before running one.
+// The directory is the user's cache, else /tmp/xrun-agent-UID made 0700;
+// `ls -ldn` shows its owner and mode, which install_agent() checks too: in
+// /tmp, another user may have made it first and put a program there.
 constexpr const char* kProbe =
     "d=\"${XDG_CACHE_HOME:-$HOME/.cache}/xrun-agent\"; "
     "{ mkdir -p \"$d\" 2>/dev/null && [ -w \"$d\" ]; } || "
-    "{ d=/tmp/xrun-agent-$(id -u); mkdir -p \"$d\" && chmod 700 \"$d\"; }; "
+    "{ d=/tmp/xrun-agent-$(id -u); mkdir -m 700 \"$d\" 2>/dev/null; }; "
+    "chmod 700 \"$d\" 2>/dev/null; "
     "echo \"machine=$(uname -m)\"; echo \"dir=$d\"; echo \"clock=$(date +%s)\"; "
+    "echo \"uid=$(id -u)\"; echo \"dir_owner_mode=$(ls -ldn \"$d\" 2>/dev/null | awk '{print $3, $1}')\"; "
     "echo \"free=$(df -Pk \"$d\" 2>/dev/null | tail -n 1 | awk '{print $4}')\"; "
-    "for f in \"$d\"/agent-* \"$d\"/zygote-*; do [ -f \"$f\" ] && echo \"have=${f##*/}\"; done; "
+    "for f in \"$@\"; do [ -f \"$d/$f\" ] && "
+    "echo \"have=$f $(sha256sum < \"$d/$f\" 2>/dev/null | cut -c1-64)\"; done; "
     "for l in /lib/*-linux-*/libc.so.6 /usr/lib/*-linux-*/libc.so.6 /lib/libc.so.6; do "
     "[ -x \"$l\" ] && { echo \"libc=$(\"$l\" 2>/dev/null | head -n 1)\"; break; }; done; true";
+
+// What xrun sends to a board, named by its content's hash: the agent build
+// for a `uname -m`, or its fork-server library.
+struct BoardPart {
+  std::string name, bytes, sha256;
+};
+
+Expected<BoardPart> board_part(const std::string& machine, std::string_view part) {
+  auto path = board_agent_for(machine, part);
+  if (!path) return path.error();
+  auto bytes = read_file(*path);
+  if (!bytes) return make_error(ExitCode::InfraError, "cannot read " + *path);
+  BoardPart out;
+  out.sha256 = sha256_hex(*bytes);
+  out.name = (part == "xrun-zygote" ? "zygote-" + out.sha256.substr(0, 16) + ".so" : "agent-" + out.sha256.substr(0, 16));
+  out.bytes = std::move(*bytes);
+  return out;
+}
+
+// Every board `uname -m` xrun has an agent for (agent_arch_for).
+constexpr const char* kAgentMachines[] = {"aarch64", "armv7l"};
 
 }  // namespace
 
@@ -126,7 +156,11 @@ Expected<bool> BoardLink::connect() {
 }
 
 Expected<BoardFacts> BoardLink::probe() {
-  const CommandResult probed = run(shell_command({"sh", "-c", kProbe}), "", endpoint_.settings.connect_timeout + 5);
+  std::vector<std::string> probe{"sh", "-c", kProbe, "xrun"};
+  for (const char* machine : kAgentMachines)
+    for (std::string_view part : {"xrun-agent", "xrun-zygote"})
+      if (auto wanted = board_part(machine, part)) probe.push_back(wanted->name);
+  const CommandResult probed = run(shell_command(probe), "", endpoint_.settings.connect_timeout + 5);
   if (probed.status != 0)
     return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": the probe in its shell failed (status " +
                                                 std::to_string(probed.status) + ")" + quoted_tail(probed.err, 3));
@@ -138,7 +172,12 @@ Expected<BoardFacts> BoardLink::probe() {
     const std::string key = line.substr(0, eq), value = line.substr(eq + 1);
     if (key == "machine") facts.machine = value;
     if (key == "dir") facts.agent_dir = value;
-    if (key == "have") facts.agents.push_back(value);
+    if (key == "have") {
+      const auto space = value.find(' ');
+      facts.agents[value.substr(0, space)] = space == std::string::npos ? "" : value.substr(space + 1);
+    }
+    if (key == "uid") facts.uid = value;
+    if (key == "dir_owner_mode") facts.agent_dir_owner_mode = value;
     if (key == "free" && !value.empty()) facts.free_kb = std::atoll(value.c_str());
     if (key == "clock" && !value.empty()) facts.clock = std::atoll(value.c_str());
     if (key == "libc") {
@@ -160,36 +199,51 @@ Expected<BoardFacts> BoardLink::probe() {
 }
 
 Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& facts, bool exclusive) {
-  auto agent = board_agent_for(facts.machine);
+  // A directory someone else made (in /tmp, before this user's first run)
+  // may hold a program of theirs under the agent's predictable name: the
+  // agent, and what it stores, live only in a directory of the user's own
+  // that nobody else may enter.
+  const auto space = facts.agent_dir_owner_mode.find(' ');
+  const std::string owner = facts.agent_dir_owner_mode.substr(0, space);
+  const std::string mode = space == std::string::npos ? "" : facts.agent_dir_owner_mode.substr(space + 1, 10);
+  if (owner != facts.uid || mode != "drwx------")
+    return make_error(ExitCode::InfraError,
+                      "board " + endpoint_.board + ": xrun's agent directory " + facts.agent_dir + " is " +
+                          (facts.agent_dir_owner_mode.empty() ? std::string("missing")
+                                                              : "owned by uid " + owner + " with mode " + mode) +
+                          ", not the board user's (uid " + facts.uid +
+                          ") with mode drwx------: another user may have put a program there, so xrun does not run "
+                          "one from it. Remove it on the board, or give the user a writable ~/.cache");
+  auto agent = board_part(facts.machine, "xrun-agent");
   if (!agent) return agent.error();
-  auto bytes = read_file(*agent);
-  if (!bytes) return make_error(ExitCode::InfraError, "cannot read " + *agent);
-  agent_file = "agent-" + sha256_hex(*bytes).substr(0, 16);
-  if (std::find(facts.agents.begin(), facts.agents.end(), agent_file) == facts.agents.end()) {
-    // Written beside its name and renamed: a half-sent agent is never run,
-    // and a running one is never written to (ETXTBSY).
-    const std::string upload =
-        "mkdir -p \"$1\" && cat > \"$1/$2.tmp.$$\" && chmod 755 \"$1/$2.tmp.$$\" && mv -f \"$1/$2.tmp.$$\" \"$1/$2\"";
-    const CommandResult sent = run(shell_command({"sh", "-c", upload, "xrun", facts.agent_dir, agent_file}), *bytes, 120);
+  agent_file = agent->name;
+  // Reused only when its content is this build's (sha256sum on the board);
+  // anything else -- another content, or no way to tell -- is replaced by
+  // a fresh upload. Written beside its name and renamed: a half-sent agent
+  // is never run, and a running one is never written to (ETXTBSY).
+  const auto verified = [&](const BoardPart& part) {
+    auto it = facts.agents.find(part.name);
+    return it != facts.agents.end() && it->second == part.sha256;
+  };
+  const auto upload = [&](const BoardPart& part, const char* file_mode) {
+    const std::string script = std::string("cat > \"$1/$2.tmp.$$\" && chmod ") + file_mode +
+                               " \"$1/$2.tmp.$$\" && mv -f \"$1/$2.tmp.$$\" \"$1/$2\"";
+    return run(shell_command({"sh", "-c", script, "xrun", facts.agent_dir, part.name}), part.bytes, 120);
+  };
+  if (!verified(*agent)) {
+    const CommandResult sent = upload(*agent, "700");
     if (sent.status != 0)
       return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": cannot put xrun's agent in " +
                                                   facts.agent_dir + quoted_tail(sent.err, 3));
-    log_debug("board {}: sent the agent ({} bytes) to {}", endpoint_.board, bytes->size(), facts.agent_dir);
+    log_debug("board {}: sent the agent ({} bytes) to {}", endpoint_.board, agent->bytes.size(), facts.agent_dir);
   }
   std::vector<std::string> command{"exec", facts.agent_dir + "/" + agent_file, "--stdio", "--store", facts.agent_dir};
   if (exclusive) command.push_back("--lock");
-  // The fork-server library, sent the same way; without it the agent execs every test.
-  if (auto zygote = board_agent_for(facts.machine, "xrun-zygote")) {
-    if (auto library = read_file(*zygote)) {
-      const std::string name = "zygote-" + sha256_hex(*library).substr(0, 16) + ".so";
-      bool there = false;
-      for (const auto& have : facts.agents) there |= have == name;
-      const std::string upload =
-          "mkdir -p \"$1\" && cat > \"$1/$2.tmp.$$\" && mv -f \"$1/$2.tmp.$$\" \"$1/$2\"";
-      if (there || run(shell_command({"sh", "-c", upload, "xrun", facts.agent_dir, name}), *library, 120).status == 0)
-        command.insert(command.end(), {"--zygote", facts.agent_dir + "/" + name});
-    }
-  }
+  // The fork-server library, sent and checked the same way (every test
+  // program loads it); without it the agent execs every test.
+  if (auto zygote = board_part(facts.machine, "xrun-zygote"))
+    if (verified(*zygote) || upload(*zygote, "600").status == 0)
+      command.insert(command.end(), {"--zygote", facts.agent_dir + "/" + zygote->name});
   return ssh(shell_command(command), {"-o", "ControlMaster=no"});
 }
 

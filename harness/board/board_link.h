@@ -5,10 +5,11 @@
 //   2. the master connection (ssh -M, ControlPath in the run's directory),
 //      which every later ssh goes through;
 //   3. a probe in the board's shell: `uname -m`, where the agent is kept
-//      (~/.cache/xrun-agent, or /tmp), which agent builds are there, free
-//      space, its clock, its C library;
-//   4. the agent, sent with `cat` if this build is not there yet (a board
-//      needs a POSIX shell, no scp or sftp), then started as
+//      (~/.cache/xrun-agent, or /tmp/xrun-agent-UID: either the user's own,
+//      mode 0700, or refused), which agent builds are there and their
+//      SHA-256, free space, its clock, its C library;
+//   4. the agent, sent with `cat` unless this build is there with its
+//      content (a board needs a POSIX shell, no scp or sftp), then started as
 //      `exec xrun-agent-<hash> --stdio --store DIR` over ssh's stdin/stdout.
 // stop() kills the master: every channel through it closes, and the agent
 // kills the jobs it runs. Nothing started here outlives xrun (PDEATHSIG).
@@ -17,6 +18,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,7 +32,11 @@ namespace xrun {
 struct BoardFacts {
   std::string machine;  // uname -m
   std::string agent_dir;
-  std::vector<std::string> agents;  // agent builds (and fork-server libraries) already there
+  std::string uid;                   // the board user's, `id -u`
+  std::string agent_dir_owner_mode;  // "UID drwx------" (ls -ldn), "" when it could not be made
+  // Agent builds (and fork-server libraries) already there: name -> the
+  // SHA-256 of their content ("" where the board has no sha256sum).
+  std::map<std::string, std::string> agents;
   std::optional<long long> free_kb;
   std::optional<long long> clock;  // the board's time, seconds since the epoch
   std::string libc;                // "2.36", or "" when it is not glibc

@@ -13,6 +13,26 @@ namespace xrun {
 
 namespace fs = std::filesystem;
 
+bool FileMirror::is_credential(std::string_view name) {
+  for (std::string_view credential : kCredentials)
+    if (name == credential) return true;
+  return false;
+}
+
+namespace {
+
+// A symlink in the tree to a credential elsewhere (`key -> ~/.ssh/id_ed25519`).
+bool leads_to_credential(const fs::path& link) {
+  std::error_code ec;
+  const fs::path target = fs::canonical(link, ec);
+  if (ec) return false;
+  for (const auto& part : target)
+    if (FileMirror::is_credential(part.string())) return true;
+  return false;
+}
+
+}  // namespace
+
 Expected<bool> FileMirror::add_entry(const std::string& path, bool directory, std::vector<FileEntry>& into) {
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0)
@@ -65,6 +85,10 @@ Expected<bool> FileMirror::add_tree(const std::string& dir, std::vector<FileEntr
     if (ec) break;
     const fs::path& p = it->path();
     const std::string name = p.filename().string();
+    if (is_credential(name) || (it->is_symlink(ec) && leads_to_credential(p))) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
     if (it->is_directory(ec) && !it->is_symlink(ec)) {
       if (name == ".git" || name == "CMakeFiles" || is_regular_file((p / "CACHEDIR.TAG").string())) {
         it.disable_recursion_pending();

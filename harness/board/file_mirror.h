@@ -6,6 +6,8 @@
 // Under a directory, version-control data (.git), CMake's bookkeeping
 // (CMakeFiles) and cache directories (those holding a CACHEDIR.TAG, such as
 // Cargo's target/) are left out: a test reads fixtures, not build output.
+// Credentials (kCredentials, at any depth, and symlinks to them) never go:
+// a board is another machine, maybe shared (docs/boards.md lists them).
 // Hashes are computed once per file and run, and re-used while the file's
 // size and modification time stay the same.
 #pragma once
@@ -14,6 +16,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/expected.h"
@@ -31,6 +34,11 @@ class FileMirror {
   // directory: often the build directory itself, whose other files --
   // .ninja_log, CMakeCache.txt -- are no test's business and change).
   Expected<bool> add_libraries_in(const std::string& dir, std::vector<FileEntry>& into);
+
+  // Names of credential directories and files, never mirrored from a tree.
+  static constexpr std::string_view kCredentials[] = {".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker",
+                                                      ".password-store", ".netrc", ".pgpass", ".git-credentials"};
+  static bool is_credential(std::string_view name);
 
   // Most files a tree may hold before xrun says so instead of copying it.
   static constexpr std::size_t kMaxTreeFiles = 20000;

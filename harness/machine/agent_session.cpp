@@ -17,6 +17,7 @@
 
 #include "core/diagnostics.h"
 #include "core/log.h"
+#include "machine/host_writes.h"
 
 namespace xrun {
 
@@ -267,43 +268,72 @@ void AgentSession::handle_pulled(const AgentFrame& frame) {
   auto piece = decode_pulled(frame.data);
   if (!piece) return fail("the agent sent a malformed PULLED frame");
   if (!pull.error.empty()) return;
-  // A board is not trusted with the host's files: only what lies under the
-  // directories asked for is written.
-  const bool asked = std::any_of(pull.dirs.begin(), pull.dirs.end(), [&](const std::string& dir) {
-    return piece->path.size() > dir.size() + 1 && piece->path.compare(0, dir.size(), dir) == 0 &&
-           piece->path[dir.size()] == '/';
-  });
-  if (!asked || piece->path.find("/../") != std::string::npos || piece->path.find("/./") != std::string::npos) {
-    pull.error = "the machine sent back a file outside the job's directories: " + piece->path;
+  if (pull.fd >= 0 && piece->path != pull.writing) return fail("the agent sent two files back at once");
+  if (pull.fd < 0 && piece->path == pull.skipping) {  // the rest of a refused file
+    if (piece->last) pull.skipping.clear();
     return;
   }
   if (pull.fd < 0) {
-    pull.writing = piece->path;
-    pull.temporary = piece->path + ".xrun-back-" + std::to_string(::getpid());
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(piece->path).parent_path(), ec);
-    pull.fd = ::open(pull.temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (pull.fd < 0) {
-      pull.error = "cannot write " + pull.temporary + ": " + std::strerror(errno);
+    pull.skipping.clear();
+    // A board is not trusted with the host's files: only what lies under
+    // the directories asked for is written, and no host symlink leads out
+    // of them (host_writes.h). What is refused is told once, after the job.
+    const std::string* root = nullptr;
+    for (const auto& dir : pull.dirs)
+      if (piece->path.size() > dir.size() + 1 && piece->path.compare(0, dir.size(), dir) == 0 &&
+          piece->path[dir.size()] == '/' && (!root || dir.size() > root->size()))
+        root = &dir;
+    auto place = root ? place_under(*root, piece->path.substr(root->size() + 1))
+                      : Expected<HostPlace>(Error{ExitCode::InfraError, "outside the job's directories"});
+    if (!place) {
+      if (pull.result.refused.size() < PullResult::kRefusedShown)
+        pull.result.refused.push_back(xrun::quoted(piece->path) + ": " + place.error().message);
+      ++pull.result.refused_count;
+      if (!piece->last) pull.skipping = piece->path;
       return;
+    }
+    pull.writing = piece->path;
+    pull.dir_fd = place->dir_fd;
+    pull.name = place->name;
+    pull.temporary = place->name + ".xrun-back-" + std::to_string(::getpid());
+    ::unlinkat(pull.dir_fd, pull.temporary.c_str(), 0);  // a crashed run's, never followed
+    pull.fd = ::openat(pull.dir_fd, pull.temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (pull.fd < 0) {
+      pull.error = "cannot write " + place->path + ": " + std::strerror(errno);
+      return close_pulled(pull);
     }
   }
   if (!piece->bytes.empty() &&
       ::write(pull.fd, piece->bytes.data(), piece->bytes.size()) != static_cast<ssize_t>(piece->bytes.size()))
-    pull.error = "cannot write " + pull.temporary + ": " + std::strerror(errno);
+    pull.error = "cannot write " + pull.writing + ": " + std::strerror(errno);
   pull.result.bytes += piece->bytes.size();
   if (!piece->last) return;
-  ::fchmod(pull.fd, piece->mode & 07777);
+  // The permission bits only: a setuid, setgid or sticky bit made on a board
+  // (a test running as root there) never reaches a host file. Ownership is
+  // the host user's, who writes it.
+  ::fchmod(pull.fd, piece->mode & 0777);
   const struct timespec times[2] = {{0, UTIME_OMIT},
                                     {static_cast<time_t>(piece->mtime_ns / 1000000000u),
                                      static_cast<long>(piece->mtime_ns % 1000000000u)}};
   ::futimens(pull.fd, times);  // the board's time: the next run sees the file as the board has it
   ::close(pull.fd);
   pull.fd = -1;
-  if (pull.error.empty() && ::rename(pull.temporary.c_str(), pull.writing.c_str()) != 0)
+  if (pull.error.empty() && ::renameat(pull.dir_fd, pull.temporary.c_str(), pull.dir_fd, pull.name.c_str()) != 0)
     pull.error = "cannot put " + pull.writing + " in place: " + std::strerror(errno);
-  if (!pull.error.empty()) ::unlink(pull.temporary.c_str());
-  ++pull.result.files;
+  if (pull.error.empty()) ++pull.result.files;
+  close_pulled(pull);
+}
+
+void AgentSession::close_pulled(PullRequest& pull) {
+  if (pull.fd >= 0) {
+    ::close(pull.fd);
+    pull.fd = -1;
+    ::unlinkat(pull.dir_fd, pull.temporary.c_str(), 0);
+  } else if (!pull.error.empty() && pull.dir_fd >= 0) {
+    ::unlinkat(pull.dir_fd, pull.temporary.c_str(), 0);
+  }
+  if (pull.dir_fd >= 0) ::close(pull.dir_fd);
+  pull.dir_fd = -1;
 }
 
 void AgentSession::handle_pull_done(const AgentFrame& frame) {
@@ -311,10 +341,7 @@ void AgentSession::handle_pull_done(const AgentFrame& frame) {
   if (it == pulls_.end()) return;
   auto pull = std::move(it->second);
   pulls_.erase(it);
-  if (pull.fd >= 0) {
-    ::close(pull.fd);
-    ::unlink(pull.temporary.c_str());
-  }
+  close_pulled(pull);
   std::string error = pull.error;
   if (error.empty() && frame.data.size() >= 4) error = frame.data.substr(4);
   if (pull.done) pull.done(error.empty() ? Expected<PullResult>(pull.result) : Expected<PullResult>(make_error(ExitCode::InfraError, error)));
@@ -378,7 +405,7 @@ void AgentSession::end(const std::string& reason, bool tell) {
   auto pulls = std::move(pulls_);
   pulls_.clear();
   for (auto& [id, pull] : pulls) {
-    if (pull.fd >= 0) ::close(pull.fd), ::unlink(pull.temporary.c_str());
+    close_pulled(pull);
     if (pull.done) pull.done(make_error(ExitCode::InfraError, message));
   }
 }

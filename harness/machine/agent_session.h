@@ -76,10 +76,16 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
 
   // Brings back the regular files changed under `dirs` on the machine in
   // the last `since_ms_ago` (a board's sync_back), written at the same
-  // paths on the host with the machine's mode and modification time.
+  // paths on the host with the machine's permission bits (never setuid,
+  // setgid or sticky) and modification time. A file whose path would lead
+  // out of `dirs` on the host (a symlink there, `..`) is not written: it is
+  // counted in `refused`, with the first few reasons, for one warning.
   struct PullResult {
+    static constexpr std::size_t kRefusedShown = 5;
     std::size_t files = 0;
     std::uint64_t bytes = 0;
+    std::vector<std::string> refused;  // "PATH": why, at most kRefusedShown
+    std::size_t refused_count = 0;
   };
   void pull_files(std::vector<std::string> dirs, std::uint32_t since_ms_ago,
                   std::function<void(Expected<PullResult>)> done);
@@ -128,13 +134,16 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     std::function<void(Expected<PullResult>)> done;
     PullResult result;
     std::string error;
-    int fd = -1;  // the file being written
-    std::string writing, temporary;
+    int fd = -1;      // the file being written, `temporary` in `dir_fd`, renamed onto `name` there
+    int dir_fd = -1;  // the directory it goes to, reached without following a link out (host_writes.h)
+    std::string writing, name, temporary;
+    std::string skipping;  // a refused file whose remaining pieces are dropped
     std::vector<std::string> dirs;  // what was asked for: nothing else is written
   };
   std::map<std::uint32_t, PullRequest> pulls_;
   void handle_pulled(const AgentFrame& frame);
   void handle_pull_done(const AgentFrame& frame);
+  static void close_pulled(PullRequest& pull);
   std::uint32_t next_files_request_ = 1;
 };
 

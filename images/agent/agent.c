@@ -956,6 +956,7 @@ static void object_path(char *out, size_t n, const char *hash, const char *suffi
 }
 
 static int copy_file_to(const char *from, const char *to, mode_t mode) {
+  /* `mode` is the host file's: a 0600 secret stays 0600 where it is mirrored. */
   int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
   if (in < 0) return -1;
   out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode & 07777);
@@ -998,7 +999,13 @@ static int place_file(const char *path, uint32_t mode, uint64_t size, uint64_t m
   snprintf(at, sizeof at, "%s%s", mirror_prefix, path);
   struct stat st;
   if (S_ISDIR(mode)) {
-    if (mkdir_p(at) == 0) return 1;
+    /* Never more open than on the host (a 0700 directory of 0600 secrets
+     * stays closed to the board's other users), and never opened further
+     * if it was there before; the owner keeps rwx to place what comes next. */
+    if (mkdir_p(at) == 0 && stat(at, &st) == 0) {
+      const mode_t narrowed = (st.st_mode & 07000) | (st.st_mode & mode & 0777) | 0700;
+      if ((st.st_mode & 07777) == narrowed || chmod(at, narrowed) == 0) return 1;
+    }
     snprintf(message, message_size, "cannot create directory %s on the board: %s", at, strerror(errno));
     return -1;
   }
@@ -1077,8 +1084,8 @@ static void handle_object(struct in *in) {
   object_path(part, sizeof part, hash, ".part");
   object_path(done, sizeof done, hash, "");
   snprintf(dir, sizeof dir, "%s/objects", store_dir);
-  mkdir_p(dir);
-  int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  mkdir(dir, 0700); /* the store itself (the host made it 0700) is there */
+  int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   size_t n = (size_t)(in->end - in->p);
   if (fd < 0 || (n && write(fd, in->p, n) != (ssize_t)n)) {
     if (!object_error[0])
@@ -1467,6 +1474,14 @@ static void take_board_lock(void) {
 /* Started over SSH on a board: the channel is stdin and stdout, and the host
  * is there from the first byte (no HELLO handshake after reconnects). */
 static void serve_stdio(void) {
+  if (store_dir) {
+    /* Objects are the content of the host's files (secrets too): 0600 in a
+     * 0700 directory. Earlier agents made it 0755 with 0644 files;
+     * closing the directory closes those. */
+    char objects[4200];
+    snprintf(objects, sizeof objects, "%s/objects", store_dir);
+    chmod(objects, 0700);
+  }
   stdio_mode = 1;
   host_connected = 1;
   in_fd = STDIN_FILENO;

@@ -6,6 +6,7 @@
 // with the host.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -347,6 +348,122 @@ TEST(Board, WhatATestWritesComesBackWithSyncBack) {
   EXPECT_EQ(s.exit_code, 0) << describe(s);
   EXPECT_EQ(slurp(synced.path() + "/out/written.txt"), "from the board");
   EXPECT_EQ(fs::last_write_time(synced.path() + "/fixture.txt"), before);
+}
+
+// A project whose xrun.toml turns on pi-a's sync_back.
+struct SyncedProject : BoardProject {
+  explicit SyncedProject(const std::string& base = "") : BoardProject("\"pi-a\"", "", base) {
+    dir.write("xrun.toml", std::regex_replace(slurp(path() + "/xrun.toml"), std::regex("\\[boards.pi-a\\]\n"),
+                                              "[boards.pi-a]\nsync_back = true\n"));
+  }
+};
+
+// What a test (or a compromised board) writes comes back only under the
+// cwd: a host symlink that leads out of it (the board has a fresh directory
+// or a regular file there) is never followed, a link inside is written
+// through as a local run would, and no setuid, setgid or sticky bit comes
+// back. What is left out is said once, in a warning.
+TEST(Board, SyncBackWritesNothingOutsideTheCwdAndNoSpecialModeBits) {
+  TempDir around, outside;  // `around` holds the project: `..` from it lands there
+  SyncedProject project(around.path());
+  outside.write("dir/.keep", "");
+  outside.write("file.txt", "outside, untouched");
+  project.dir.write("inside.txt", "inside, before");
+  project.dir.write("sub/.keep", "");
+  fs::create_directory_symlink(outside.path() + "/dir", project.path() + "/lnk");
+  fs::create_symlink(outside.path() + "/file.txt", project.path() + "/flink");
+  fs::create_symlink("../inside.txt", project.path() + "/sub/ilink");     // a file link that stays inside
+  fs::create_directory_symlink("sub/../..", project.path() + "/uplink");  // `..` out of the cwd
+  const std::string script =
+      "mkdir -p lnk uplink && echo evil > lnk/evil && echo evil > uplink/evil && echo evil > flink && "
+      "echo through > sub/ilink && printf x > \"$(printf 'new\\nline')\" && echo s > suid && chmod 7755 suid";
+  auto r = project.xrun({kDynamic, "exec", "/bin/sh", "-c", script});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_FALSE(fs::exists(outside.path() + "/dir/evil")) << describe(r);
+  EXPECT_FALSE(fs::exists(around.path() + "/evil")) << describe(r);
+  EXPECT_EQ(slurp(outside.path() + "/file.txt"), "outside, untouched");
+  EXPECT_TRUE(fs::is_symlink(project.path() + "/flink")) << "a host symlink was replaced";
+  EXPECT_TRUE(fs::is_symlink(project.path() + "/sub/ilink")) << "a host symlink was replaced";
+  EXPECT_EQ(slurp(project.path() + "/inside.txt"), "through\n");
+  EXPECT_EQ(slurp(project.path() + "/new\nline"), "x");
+  struct stat st{};
+  ASSERT_EQ(::stat((project.path() + "/suid").c_str(), &st), 0) << describe(r);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  EXPECT_EQ(st.st_uid, ::getuid());
+  // Said once, with what was left and why.
+  EXPECT_NE(r.err.find("sync_back did not copy back 3 file(s)"), std::string::npos) << describe(r);
+  for (const char* named : {"/lnk/evil\"", "/uplink/evil\"", "/flink\""})
+    EXPECT_NE(r.err.find(named), std::string::npos) << named << "\n" << describe(r);
+  EXPECT_NE(r.err.find("outside " + fs::canonical(project.path()).string()), std::string::npos) << describe(r);
+}
+
+// Secrets stay on the host: credential directories and files are never
+// mirrored, what is (a 0600 file in a 0700 directory) is no more open on
+// the board than on the host, nor in the agent's store; a run from $HOME
+// is warned about.
+TEST(Board, CredentialsAreNotMirroredAndWhatIsStaysPrivateOnTheBoard) {
+  BoardProject project;
+  const std::string unique = "secret " + std::to_string(::getpid()) + "-" +
+                             std::to_string(std::chrono::steady_clock::now().time_since_epoch().count());
+  project.dir.write(".ssh/id_ed25519", "private key");
+  project.dir.write(".netrc", "machine example.com password hunter2");
+  project.dir.write(".docker/config.json", "{\"auths\": {}}");
+  project.dir.write("private/secret.txt", unique);
+  fs::permissions(project.path() + "/private/secret.txt", fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(project.path() + "/private", fs::perms::owner_all);
+  TempDir keys;
+  keys.write(".aws/credentials", "aws key");
+  fs::create_symlink(keys.path() + "/.aws/credentials", project.path() + "/aws-link");
+  auto r = project.xrun({kDynamic, "read", "private/secret.txt"}, {.env = environment_with({"HOME=" + project.path()})});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out, unique);
+  EXPECT_NE(r.err.find("the tests run from your home directory"), std::string::npos) << describe(r);
+  const std::string at = fs::canonical(project.path()).string();
+  for (const char* name : {"/.ssh", "/.netrc", "/.docker", "/aws-link"})
+    EXPECT_NE(on_board("pi-a", "test -e " + at + name).exit_code, 0) << name << " was mirrored";
+  EXPECT_EQ(on_board("pi-a", "ls -ld " + at + "/private | cut -c1-10").out, "drwx------\n");
+  EXPECT_EQ(on_board("pi-a", "ls -l " + at + "/private/secret.txt | cut -c1-10").out, "-rw-------\n");
+  // The store: the object of that content, and all others, 0600 in a 0700 directory.
+  EXPECT_EQ(on_board("pi-a", "ls -ld /root/.cache/xrun-agent /root/.cache/xrun-agent/objects | cut -c1-10").out,
+            "drwx------\ndrwx------\n");
+  EXPECT_EQ(on_board("pi-a", "find /root/.cache/xrun-agent/objects -type f ! -perm 600").out, "");
+  EXPECT_EQ(on_board("pi-a", "grep -rl '" + unique + "' /root/.cache/xrun-agent/objects | wc -l").out, "1\n");
+}
+
+// The agent's fallback directory in /tmp has a predictable name: one made
+// by another user is refused (naming it), and an agent build found there
+// runs only with this build's content.
+TEST(Board, AnAgentPlantedInTheFallbackDirectoryIsNeverRun) {
+  BoardProject project("\"pi-a\"", "", XRUN_TEST_WORK_DIR);
+  const std::string root_check = project.xrun({"board", "check", "pi-a"}).out;
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(root_check, found, std::regex("agent-[0-9a-f]{16}"))) << root_check;
+  const std::string agent = found.str();
+  // As tester, and without the reset command: a restarted board would forget what a planted agent did.
+  std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""),
+                                          "user = \"tester\"");
+  project.dir.write("xrun.toml", std::regex_replace(config, std::regex("reset = \"[^\"]*\"\n"), ""));
+  // tester's cache cannot hold the agent (a file in the way): the fallback it is.
+  const std::string tmp_dir = "/tmp/xrun-agent-1000", cache = "/home/tester/.cache/xrun-agent";
+  const std::string plant = "rm -rf " + tmp_dir + " /tmp/planted-ran " + cache +
+                            " && mkdir -p /home/tester/.cache " + tmp_dir + " && chown tester /home/tester/.cache" +
+                            " && chmod 755 " + tmp_dir +
+                            " && printf '#!/bin/sh\\ntouch /tmp/planted-ran\\n' > " + tmp_dir + "/" + agent +
+                            " && chmod 755 " + tmp_dir + "/" + agent + " && echo > " + cache;
+  const std::string restore = "rm -rf " + tmp_dir + " /tmp/planted-ran " + cache;
+  // Another user's (root's) directory, 0755.
+  ASSERT_EQ(on_board("pi-a", plant).exit_code, 0);
+  auto refused = project.xrun({kDynamic, "exit", "0"});
+  EXPECT_NE(refused.exit_code, 0) << describe(refused);
+  EXPECT_NE(refused.err.find("agent directory " + tmp_dir + " is owned by uid 0"), std::string::npos) << describe(refused);
+  EXPECT_NE(on_board("pi-a", "test -e /tmp/planted-ran").exit_code, 0) << "the planted agent ran";
+  // The user's own directory, 0700, with something else under the agent's name.
+  ASSERT_EQ(on_board("pi-a", plant + " && chown -R tester " + tmp_dir + " && chmod 700 " + tmp_dir).exit_code, 0);
+  auto replaced = project.xrun({kDynamic, "exit", "7"});
+  EXPECT_EQ(replaced.exit_code, 7) << describe(replaced);
+  EXPECT_NE(on_board("pi-a", "test -e /tmp/planted-ran").exit_code, 0) << "the planted agent ran";
+  EXPECT_EQ(on_board("pi-a", "cmp -s " + tmp_dir + "/" + agent + " /root/.cache/xrun-agent/" + agent).exit_code, 0);
+  on_board("pi-a", restore);
 }
 
 // A board user who cannot create the host's paths gets them under the

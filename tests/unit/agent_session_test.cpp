@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -165,6 +166,56 @@ TEST(AgentSession, WhenTheChannelClosesTheAgentKillsItsJobsAndExits) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   for (pid_t pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " outlived the agent's channel";
+}
+
+
+// A hostile agent (a compromised board) names paths of its choice in
+// PULLED frames: only those under the asked directory that lead nowhere
+// else on the host are written; the rest are counted and named, once.
+TEST(AgentSession, PulledPathsThatLeaveTheAskedDirectoryAreRefused) {
+  testing::TempDir base, outside;
+  const std::string root = base.write("cwd/.keep", ""), cwd = parent_of(root);
+  outside.write("dir/.keep", "");
+  std::filesystem::create_directory_symlink(outside.path() + "/dir", cwd + "/lnk");
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  boost::asio::io_context io;
+  auto session = AgentSession::open(io, fds[0], fds[0], {"hostile agent", 10}, {});
+  // The agent's side, by hand: u32 length | u8 type | payload.
+  const auto u32 = [](std::uint32_t v) { return std::string(reinterpret_cast<const char*>(&v), 4); };
+  const auto str = [&](const std::string& text) { return u32(static_cast<std::uint32_t>(text.size())) + text; };
+  const auto send = [&](unsigned type, const std::string& payload) {
+    const std::string frame = u32(static_cast<std::uint32_t>(payload.size() + 1)) + static_cast<char>(type) + payload;
+    ASSERT_EQ(::write(fds[1], frame.data(), frame.size()), static_cast<ssize_t>(frame.size()));
+  };
+  const auto pulled = [&](const std::string& path, const std::string& bytes) {
+    send(XRUN_PULLED, u32(1) + str(path) + u32(0644) + u32(0) + u32(0) + u32(1) + bytes);
+  };
+  std::optional<Expected<AgentSession::PullResult>> result;
+  session->pull_files({cwd}, 1000, [&](Expected<AgentSession::PullResult> r) { result = std::move(r); });
+  pulled(cwd + "/../escape-dotdot", "evil");
+  pulled(cwd + "/a/../../escape-inner", "evil");
+  pulled(cwd + "//empty-component", "evil");
+  pulled(cwd + "/./dot", "evil");
+  pulled(outside.path() + "/absolute", "evil");
+  pulled("/etc/xrun-absolute", "evil");
+  pulled(cwd + "/lnk/evil", "evil");
+  pulled(cwd + "/new\nline", "fine");
+  send(XRUN_PULL_DONE, u32(1) + str(""));
+  while (!result && io.run_one_for(std::chrono::seconds(5)) > 0) {
+  }
+  ASSERT_TRUE(result && *result) << (result && !*result ? result->error().message : "no answer");
+  EXPECT_EQ((*result)->files, 1u);
+  EXPECT_EQ((*result)->refused_count, 7u);
+  EXPECT_EQ((*result)->refused.size(), AgentSession::PullResult::kRefusedShown);
+  EXPECT_EQ(read_file(cwd + "/new\nline").value_or(""), "fine");
+  std::size_t entries = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(base.path())) entries += !entry.is_symlink();
+  EXPECT_EQ(entries, 3u) << "cwd, cwd/.keep and cwd/new\\nline only";
+  EXPECT_FALSE(std::filesystem::exists(outside.path() + "/dir/evil"));
+  EXPECT_FALSE(std::filesystem::exists(outside.path() + "/absolute"));
+  session->close("done");
+  ::close(fds[1]);
 }
 
 }  // namespace
