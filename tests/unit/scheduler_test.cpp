@@ -194,12 +194,14 @@ TEST(Scheduler, AJobThatEndsInsideStartStillEndsTheRun) {
   options.isolation = Isolation::Process;
   Scheduler scheduler(f.io, f.runner, f.recorder, options);
   // A run that does not end fails the test instead of hanging it.
+  bool hung = false;
   boost::asio::steady_timer guard(f.io, std::chrono::seconds(60));
   guard.async_wait([&](const auto& error) {
-    if (!error) f.io.stop();
+    if (!error) hung = true, f.io.stop();
   });
   auto results = scheduler.run(gtest_cases({"L.a", "L.b", "L.c", "L.d", "L.e"}, "/bin/lost"));
   guard.cancel();
+  EXPECT_FALSE(hung) << "the run did not end by itself";
   ASSERT_EQ(results.size(), 5u);
   for (const auto& r : results) EXPECT_EQ(r.status, Status::InfraError) << r.name << ": " << r.message;
   EXPECT_EQ(f.recorder.results.size(), 5u);
@@ -215,12 +217,14 @@ TEST(Scheduler, ASecondInterruptEndsTheRunWhateverItsJobsDo) {
   boost::asio::steady_timer first(f.io, std::chrono::milliseconds(20)), second(f.io, std::chrono::milliseconds(40));
   first.async_wait([&](const auto&) { scheduler.interrupt(); });
   second.async_wait([&](const auto&) { scheduler.interrupt(); });
+  bool hung = false;
   boost::asio::steady_timer guard(f.io, std::chrono::seconds(60));
   guard.async_wait([&](const auto& error) {
-    if (!error) f.io.stop();
+    if (!error) hung = true, f.io.stop();
   });
   auto results = scheduler.run(gtest_cases({"S.stuck", "S.next"}, "/bin/stuck"));
   guard.cancel();
+  EXPECT_FALSE(hung) << "the run did not end by itself";
   EXPECT_TRUE(scheduler.interrupted());
   ASSERT_EQ(results.size(), 2u);
   EXPECT_EQ(results[0].status, Status::NotRun);
