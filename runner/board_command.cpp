@@ -58,13 +58,15 @@ bool check_board(const std::string& name, const BoardSettings& settings, const s
     print_error(command.error().message);
     return false;
   }
-  const CommandResult version = link.run(shell_command({facts->agent_dir + "/" + link.agent_file, "--version"}), "", 20);
-  std::string said = version.out;
-  while (!said.empty() && said.back() == '\n') said.pop_back();
-  row("agent", link.agent_file + (version.status == 0 ? " (" + said + ")" : " (does not start: status " +
-                                                                                 std::to_string(version.status) + ")") +
-                   " in " + facts->agent_dir);
-  if (version.status != 0) return false;
+  // Its --version alone would pass any program that exits 0: it must
+  // answer a HELLO as a run's agent does.
+  auto agent = link.check_agent(*facts, *command, 20);
+  if (!agent) {
+    row("agent", link.agent_file + " (not usable) in " + facts->agent_dir);
+    print_error(agent.error().message);
+    return false;
+  }
+  row("agent", link.agent_file + " (" + *agent + ", answers HELLO) in " + facts->agent_dir);
   row("free", facts->free_kb ? std::to_string(*facts->free_kb / 1024) + " MiB in " + facts->agent_dir : "unknown");
   if (facts->clock) {
     const long long offset = *facts->clock - static_cast<long long>(std::time(nullptr));
@@ -131,15 +133,15 @@ int board_command(const std::vector<std::string>& args) {
       print_error("no board " + xrun::quoted(name) + " in the configuration" + did_you_mean(name, known));
       return to_int(ExitCode::Usage);
     }
-  std::string tmpl = "/tmp/xrun-b-XXXXXX";
-  if (!::mkdtemp(tmpl.data())) {
-    print_error(std::string("cannot create a directory in /tmp: ") + std::strerror(errno));
-    return to_int(ExitCode::InfraError);
+  auto work_dir = make_board_work_dir();
+  if (!work_dir) {
+    print_error(work_dir.error().message);
+    return to_int(work_dir.error().code);
   }
   bool all_ok = true;
-  for (const auto& name : names) all_ok &= check_board(name, config->boards.at(name), tmpl);
+  for (const auto& name : names) all_ok &= check_board(name, config->boards.at(name), *work_dir);
   std::error_code ec;
-  std::filesystem::remove_all(tmpl, ec);
+  std::filesystem::remove_all(*work_dir, ec);
   return all_ok ? 0 : to_int(ExitCode::InfraError);
 }
 

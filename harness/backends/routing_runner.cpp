@@ -110,7 +110,9 @@ void RoutingRunner::signal(JobId id, int sig) {
 }
 
 void RoutingRunner::signal_all(int sig) {
+  // Every backend's runner: while listing, this is all Ctrl-C does.
   if (system_) system_->signal_all(sig);
+  if (board_) board_->signal_all(sig);
   if (process_) process_->signal_all(sig);
 }
 

@@ -111,7 +111,10 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
       return {connected.error().message, {}};
     }
     auto facts = link_.probe();
-    if (!facts) return {facts.error().message, {}};
+    if (!facts) {
+      reset_may_help_ = !link_.refused();
+      return {facts.error().message, {}};
+    }
     libc_ = facts->libc;
     reset_may_help_ = false;  // from here on, what fails is not the board's being away
     if (agent_arch_for(facts->machine) != target_)
@@ -472,12 +475,9 @@ std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Confi
         if (boards.empty())
           return make_error(ExitCode::Usage, "backend \"board\" for " + target + " needs boards: name them in [targets." +
                                                  target + "] as boards = [\"NAME\", ...], each a [boards.NAME]");
-        // Short: the master's ControlPath lives here, and sun_path holds 108 bytes.
-        std::string tmpl = "/tmp/xrun-b-XXXXXX";
-        if (!::mkdtemp(tmpl.data()))
-          return make_error(ExitCode::InfraError, std::string("cannot create a directory in /tmp: ") + std::strerror(errno));
-        return std::unique_ptr<MachineFleet>(
-            std::make_unique<BoardFleet>(config, target, boards, tmpl));
+        auto work_dir = make_board_work_dir();
+        if (!work_dir) return work_dir.error();
+        return std::unique_ptr<MachineFleet>(std::make_unique<BoardFleet>(config, target, boards, *work_dir));
       });
 }
 

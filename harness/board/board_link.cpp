@@ -10,11 +10,15 @@
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
 #include "board/board.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
+#include "machine/agent_session.h"
 
 namespace xrun {
 
@@ -65,6 +69,12 @@ Expected<BoardPart> board_part(const std::string& machine, std::string_view part
 constexpr const char* kAgentMachines[] = {"aarch64", "armv7l"};
 
 }  // namespace
+
+Expected<std::string> make_board_work_dir() {
+  constexpr std::string_view kPrefix = "xrun-b-", kMarker = ".xrun-boards";
+  remove_stale_run_dirs("/tmp", kPrefix, kMarker);
+  return make_run_dir("/tmp", kPrefix, kMarker);
+}
 
 std::string agent_arch_for(const std::string& machine) {
   if (machine == "aarch64" || machine == "arm64") return "aarch64";
@@ -161,6 +171,13 @@ Expected<BoardFacts> BoardLink::probe() {
     for (std::string_view part : {"xrun-agent", "xrun-zygote"})
       if (auto wanted = board_part(machine, part)) probe.push_back(wanted->name);
   const CommandResult probed = run(shell_command(probe), "", endpoint_.settings.connect_timeout + 5);
+  refused_ = probed.too_much;  // its login is what prints: a power cycle would not change that
+  if (probed.too_much)
+    return make_error(ExitCode::InfraError,
+                      "board " + endpoint_.board + ": its shell printed " + std::to_string(kCommandOutputLimit / 1024) +
+                          " KiB or more in answer to the probe, which needs under 1 KiB: something in the board user's "
+                          "login (a shell startup file, a ForceCommand) prints; make it quiet for commands run over ssh. "
+                          "It began with " + xrun::quoted((probed.out.empty() ? probed.err : probed.out).substr(0, 80)));
   if (probed.status != 0)
     return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": the probe in its shell failed (status " +
                                                 std::to_string(probed.status) + ")" + quoted_tail(probed.err, 3));
@@ -245,6 +262,59 @@ Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& fa
     if (verified(*zygote) || upload(*zygote, "600").status == 0)
       command.insert(command.end(), {"--zygote", facts.agent_dir + "/" + zygote->name});
   return ssh(shell_command(command), {"-o", "ControlMaster=no"});
+}
+
+Expected<std::string> BoardLink::check_agent(const BoardFacts& facts, const std::vector<std::string>& command,
+                                             double seconds) {
+  const std::string expected = "xrun-agent protocol " + std::to_string(XRUN_AGENT_PROTOCOL_VERSION);
+  const CommandResult version = run(shell_command({facts.agent_dir + "/" + agent_file, "--version"}), "", seconds);
+  std::string said = version.out;
+  while (!said.empty() && (said.back() == '\n' || said.back() == '\r')) said.pop_back();
+  if (version.status != 0)
+    return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": its agent " + agent_file +
+                                                " does not start (status " + std::to_string(version.status) + ")" +
+                                                quoted_tail(version.err, 3));
+  if (said != expected)
+    return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": its agent " + agent_file + " says " +
+                                                xrun::quoted(said.substr(0, 200)) + ", not " + xrun::quoted(expected));
+  // The round trip a run begins with, through the same session code.
+  auto channel = spawn_piped(command, log_);
+  if (!channel) return channel.error();
+  boost::asio::io_context io;
+  std::optional<std::string> failed;
+  bool answered = false;
+  AgentSession::Events events;
+  events.ready = [&](const std::string&) {
+    answered = true;
+    io.stop();
+  };
+  events.closed = [&](const std::string& reason) {
+    failed = reason;
+    io.stop();
+    return reason;
+  };
+  AgentSession::Options options;
+  options.name = "board " + endpoint_.board;
+  auto session = AgentSession::open(io, channel->stdout_fd, channel->stdin_fd, options, std::move(events));
+  session->hello(0x600d);
+  boost::asio::steady_timer deadline(io, std::chrono::milliseconds(static_cast<long>(seconds * 1000)));
+  deadline.async_wait([&](const auto& error) {
+    if (!error) io.stop();
+  });
+  io.run();
+  session->close("checked");
+  io.restart();
+  io.poll();  // the reads close() cancelled let go of the session before the loop goes
+  session.reset();
+  ::kill(-channel->pid, SIGKILL);
+  ::kill(channel->pid, SIGKILL);
+  ::waitpid(channel->pid, nullptr, 0);
+  if (!answered)
+    return make_error(ExitCode::InfraError,
+                      "board " + endpoint_.board + ": its agent " + agent_file + " does not speak xrun's protocol (" +
+                          (failed ? *failed : "no answer to HELLO in " + std::to_string(static_cast<int>(seconds)) + " s") +
+                          ")");
+  return said;
 }
 
 void BoardLink::stop() {

@@ -55,6 +55,11 @@ class BoardLink {
   // Puts this agent build there if needed; returns the command that starts it.
   // (`exclusive`: the agent takes the board's lock before it serves.)
   Expected<std::vector<std::string>> install_agent(const BoardFacts& facts, bool exclusive = false);
+  // Checks that the agent install_agent() put there speaks this xrun's
+  // protocol: `--version` names it, then the agent started by `command`
+  // answers a HELLO within `seconds` (a program that only exits 0 is not an
+  // agent). Returns what --version printed.
+  Expected<std::string> check_agent(const BoardFacts& facts, const std::vector<std::string>& command, double seconds);
   // ssh through the master, running `remote` (a shell command line).
   std::vector<std::string> ssh(const std::string& remote, std::vector<std::string> options = {}) const;
   CommandResult run(const std::string& remote, const std::string& input, double seconds) const;
@@ -66,8 +71,9 @@ class BoardLink {
   const std::string& log() const { return log_; }  // what ssh said
   bool pinned() const { return !endpoint_.known_hosts.empty(); }
   std::string agent_file;  // "agent-<hash>", once install_agent() ran
-  // The last connect() failed although the board answered (its host key,
-  // the login): power-cycling it would not help.
+  // The last connect() or probe() failed although the board answered (its
+  // host key, the login, a login that prints endlessly): power-cycling it
+  // would not help.
   bool refused() const { return refused_; }
 
  private:
@@ -77,6 +83,13 @@ class BoardLink {
   std::atomic<bool> stopping_{false};
   bool refused_ = false;
 };
+
+// A run's directory for its boards' ssh state (the masters' sockets,
+// known_hosts files, ssh's logs): /tmp/xrun-b-<pid>-XXXXXX, short because
+// a socket's path holds 108 bytes. Those of runs killed before they could
+// remove theirs (SIGKILL) are removed first: only this user's, and only
+// when their xrun is gone.
+Expected<std::string> make_board_work_dir();
 
 // The agent build a board of `uname -m` runs ("aarch64", "armhf"; "" for none).
 std::string agent_arch_for(const std::string& uname_machine);

@@ -92,7 +92,8 @@ std::vector<std::string> ssh_options(const SshEndpoint& e) {
   return o;
 }
 
-CommandResult run_command(const std::vector<std::string>& argv, const std::string& input, double timeout) {
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input, double timeout,
+                          std::size_t max_output) {
   CommandResult result;
   int in[2], out[2], err[2];
   if (::pipe2(in, O_CLOEXEC) != 0) return result;
@@ -113,7 +114,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   }
   const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(timeout * 1000));
   int open_outputs = 2;
-  while (open_outputs > 0) {
+  while (open_outputs > 0 && !result.too_much) {
     pollfd fds[3];
     int n = 0;
     int out_at = -1, err_at = -1, in_at = -1;
@@ -131,7 +132,8 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
       if (at < 0 || !(fds[at].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       const ssize_t r = ::read(*fd, buffer, sizeof buffer);
       if (r > 0) {
-        text->append(buffer, static_cast<std::size_t>(r));
+        text->append(buffer, std::min(static_cast<std::size_t>(r), max_output - std::min(max_output, text->size())));
+        result.too_much |= text->size() >= max_output;
       } else if (r == 0 || errno != EINTR) {
         ::close(*fd);
         *fd = -1;
@@ -149,7 +151,7 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::strin
   }
   for (int fd : {in[1], out[0], err[0]})
     if (fd >= 0) ::close(fd);
-  if (result.timed_out) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
+  if (result.timed_out || result.too_much) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }

@@ -44,12 +44,21 @@ std::string quoted_tail(const std::string& text, std::size_t count);
 struct CommandResult {
   bool started = false;
   bool timed_out = false;
+  // It printed run_command's `max_output` bytes on stdout or stderr:
+  // killed then, and `out`/`err` hold what came until then.
+  bool too_much = false;
   int status = -1;  // exit status, or 128+signal
   std::string out, err;
 };
+// What run_command keeps of each stream at most. Every command xrun runs
+// this way answers in a few lines (the probe in under 1 KiB): a board whose
+// login prints endlessly must not fill xrun's memory (8.4 GB in 20 s, issue 25).
+inline constexpr std::size_t kCommandOutputLimit = 64 * 1024;
 // Runs argv with `input` on its stdin, for at most `timeout` seconds (then
-// SIGKILL); dies with xrun (PR_SET_PDEATHSIG).
-CommandResult run_command(const std::vector<std::string>& argv, const std::string& input, double timeout);
+// SIGKILL), and until it printed `max_output` bytes on either stream (then
+// SIGKILL, and too_much); dies with xrun (PR_SET_PDEATHSIG).
+CommandResult run_command(const std::vector<std::string>& argv, const std::string& input, double timeout,
+                          std::size_t max_output = kCommandOutputLimit);
 
 struct PipedChild {
   pid_t pid = -1;

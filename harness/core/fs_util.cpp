@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -200,6 +201,36 @@ Expected<bool> write_file_atomically(const std::string& path, std::span<const st
 ScratchDir::~ScratchDir() {
   std::error_code ec;
   if (!path.empty()) std::filesystem::remove_all(path, ec);
+}
+
+Expected<std::string> make_run_dir(const std::string& base, std::string_view prefix, std::string_view marker) {
+  std::string tmpl = join_path(base, std::string(prefix) + std::to_string(::getpid()) + "-XXXXXX");
+  if (!::mkdtemp(tmpl.data()))
+    return make_error(ExitCode::InfraError, "cannot create a directory in " + base + ": " + std::strerror(errno));
+  std::error_code ec;
+  std::filesystem::create_directory(join_path(tmpl, std::string(marker)), ec);  // ours, for the stale check
+  return tmpl;
+}
+
+void remove_stale_run_dirs(const std::string& base, std::string_view prefix, std::string_view marker) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(base, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    // <pid>-XXXXXX
+    const std::string rest = name.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0 || rest.find_first_not_of("0123456789") != dash ||
+        rest.size() != dash + 7)
+      continue;
+    struct stat st{};
+    if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
+        !fs::is_directory(entry.path() / marker, ec))
+      continue;
+    const pid_t owner = static_cast<pid_t>(std::atol(rest.substr(0, dash).c_str()));
+    if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
+  }
 }
 
 }  // namespace xrun

@@ -27,6 +27,14 @@ std::optional<std::string> find_program(std::string_view name,
 // The whole file, or nullopt if it cannot be read.
 std::optional<std::string> read_file(const std::string& path);
 
+// A directory of one xrun process's own, `base`/<prefix><pid>-XXXXXX with
+// `marker` (a directory) in it: made with mkdtemp, or an Error.
+Expected<std::string> make_run_dir(const std::string& base, std::string_view prefix, std::string_view marker);
+// Removes the directories make_run_dir() made with this prefix and marker
+// that an xrun killed before it could remove them left behind: only this
+// user's, and only those whose pid is gone.
+void remove_stale_run_dirs(const std::string& base, std::string_view prefix, std::string_view marker);
+
 // Writes `content` to a temporary file next to `path` (named after this
 // process: a reader, Ctrl-C or a crash never sees half a report or image;
 // concurrent xrun runs do not collide) and renames it over

@@ -90,6 +90,9 @@ class JobRunner {
   virtual ~JobRunner() = default;
   // An Error means the job could not be launched at all (missing qemu or
   // sysroot, not an executable...): an infrastructure error, not a test result.
+  // A job that ends at once (its machines are all gone) ends after start()
+  // has returned, never from inside it: the caller learns the job's id
+  // before it hears of its end.
   virtual Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) = 0;
   // Sends `signal` to the job's whole process group. No-op once it has exited.
   virtual void signal(JobId id, int signal) = 0;

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <algorithm>
 #include <chrono>
@@ -98,6 +99,9 @@ struct Scheduler::State {
     bool cancelled = false;
     bool begun = false;  // see JobStarted::starts_later
     bool reported_failure = false;  // a test of this process said it failed (its exit status is then not 0)
+    bool starting = false;          // inside JobRunner::start()
+    std::optional<JobExit> early_exit;  // its end, heard inside start()
+    bool abandoned = false;  // written off by a second stop (abandon_running): its callbacks do nothing
   };
 
   asio::io_context& io;
@@ -112,6 +116,9 @@ struct Scheduler::State {
   std::vector<TestResult> results;
   std::deque<Unit> queue;
   std::list<std::unique_ptr<Running>> running;
+  // Units a second Ctrl-C wrote off while their jobs had not ended: kept
+  // until the run is over, since their runner may still call them back.
+  std::list<std::unique_ptr<Running>> abandoned;
   std::vector<std::optional<std::size_t>> group_of_test;
   std::vector<int> group_running;  // units in flight per group
   std::size_t remaining = 0;
@@ -233,15 +240,26 @@ struct Scheduler::State {
     if (request.fork_server) request.fork_server_args = harness_arguments(first.kind, {kNoTestWithRoom});
     if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
     r->unit_start = r->test_start = now();
-    JobRunner::Callbacks callbacks{[r](std::string_view bytes) { r->stream->feed(bytes); },
-                                   [this, r](const JobExit& exit) { on_exit(*r, exit); }, [this, r] { begin(*r); }};
+    // A job's end heard while start() has not returned (JobRunner says it
+    // must not happen; a runner that did so made the run wait forever, the
+    // unit never retired) waits until the unit is in `running`.
+    JobRunner::Callbacks callbacks{[r](std::string_view bytes) {
+                                     if (!r->abandoned) r->stream->feed(bytes);
+                                   },
+                                   [this, r](const JobExit& exit) {
+                                     if (r->starting) r->early_exit = exit;
+                                     else if (!r->abandoned) on_exit(*r, exit);
+                                   },
+                                   [this, r] { begin(*r); }};
     // A harness writes its lines to stdout; what a test writes to stderr
     // (unbuffered, mid-line) must not split them ("test a ... " <stderr> "ok"),
     // so the parser reads stdout alone and stderr goes, as it arrives, to the
     // test running then. A plain program's two streams stay one pipe: there
     // is nothing to parse, and their order is exact.
     if (r->kind != TestKind::Plain) callbacks.error_output = [this, r](std::string_view bytes) { on_stderr(*r, bytes); };
+    r->starting = true;
     auto started = runner.start(request, std::move(callbacks));
+    r->starting = false;
     if (!started) {
       for (std::size_t index : r->unit.tests) {
         TestResult result = base_result(index);
@@ -261,6 +279,10 @@ struct Scheduler::State {
     }
     running.push_back(std::move(owned));
     if (!started->starts_later) begin(*r);
+    if (r->early_exit)
+      asio::post(io, [this, r] {
+        if (!r->abandoned) on_exit(*r, *r->early_exit);
+      });
   }
 
   // stderr comes on a pipe of its own, so it may be read after the stdout
@@ -436,8 +458,11 @@ struct Scheduler::State {
     // Its machine went away under it: the test runs again with the rest of
     // its shard (on another machine), once; not a test retry.
     if (blamed && exit.infra_error && exit.machine_lost && !r.cancelled && !stopping &&
-        machine_retries[*blamed]++ < 1)
+        machine_retries[*blamed]++ < 1) {
+      lost_seconds[*blamed] +=
+          std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
       blamed.reset();
+    }
     if (blamed && !r.finished.count(*blamed)) {
       const std::size_t index = *blamed;
       r.finished.insert(index);
@@ -528,6 +553,7 @@ struct Scheduler::State {
   }
 
   std::map<std::size_t, int> machine_retries;  // runs again because their machine went away
+  std::map<std::size_t, double> lost_seconds;  // how long they had run on it
   std::vector<TestResult> extra_results;       // a process's own end after its tests (kProcessExitTestName)
   std::optional<std::string> internal_error;   // an exception stopped the run
 
@@ -588,6 +614,10 @@ struct Scheduler::State {
     if (st.final) return;
     if (result.status == Status::Failed && result.message.empty()) describe_failure((*tests)[index].kind, result);
     if (result.status != Status::NotRun && result.status != Status::Skipped) ++st.attempts;
+    // A test whose machine went away under it and that then found none (the
+    // only board is gone) ran for as long as it had run there, not 0 s.
+    if (result.status == Status::InfraError)
+      if (auto lost = lost_seconds.find(index); lost != lost_seconds.end()) result.duration_seconds += lost->second;
     result.attempts = st.attempts;
     if (is_test_failure(result.status) && st.attempts <= options.retries && !stopping) {
       st.failed_before = true;
@@ -609,6 +639,22 @@ struct Scheduler::State {
     --remaining;
     reporter.on_result(results[index]);
     if (is_test_failure(results[index].status) && options.fail_fast) stop("--fail-fast after " + results[index].name);
+  }
+
+  // A second Ctrl-C or SIGTERM: whatever still runs has been sent SIGKILL
+  // (runner.signal_all), and the run ends now, without waiting for their
+  // ends to come back: a job a runner lost track of, or one on a machine
+  // that stopped answering, must not keep a run from ending. Its tests are
+  // not-run.
+  void abandon_running() {
+    for (auto& r : running) {
+      r->abandoned = true;
+      r->timeout_timer.cancel();
+      r->kill_timer.cancel();
+      release_held(*r);  // a test that had finished keeps its result
+      for (std::size_t index : r->unit.tests) not_run(index);
+    }
+    abandoned.splice(abandoned.end(), running);
   }
 
   void stop(const std::string& reason) {
@@ -636,6 +682,10 @@ Scheduler::Scheduler(asio::io_context& io, JobRunner& runner, Reporter& reporter
 Scheduler::~Scheduler() = default;
 
 void Scheduler::interrupt() {
+  if (state_->was_interrupted) {
+    state_->abandon_running();
+    return;
+  }
   state_->was_interrupted = true;
   state_->stop("interrupted");
 }

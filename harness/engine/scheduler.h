@@ -75,7 +75,8 @@ class Scheduler {
 
   // Stops the run (Ctrl-C): running jobs are terminated (then killed after the
   // grace period), nothing new starts, unfinished tests end as not-run.
-  // Safe to call from an io_context handler during run().
+  // A second call ends the run without waiting for the running jobs' ends
+  // (their tests are not-run). Safe to call from an io_context handler during run().
   void interrupt();
   bool interrupted() const;
   // Set when a bug (an exception out of a handler) stopped the run: its

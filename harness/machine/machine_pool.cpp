@@ -246,6 +246,14 @@ void MachinePool::run_on(Pool& pool, const std::shared_ptr<MachineJob>& job, con
 }
 
 void MachinePool::finish(JobId id, const JobExit& exit) {
+  // A job can end while start() still runs (its pool is broken, its board
+  // lacks its glibc): reported then, before start() returned, the caller did
+  // not know the job yet and waited for it forever (issue 25). It is told on
+  // the next turn of the loop instead.
+  if (in_start_) {
+    asio::post(io_, [this, id, exit] { finish(id, exit); });
+    return;
+  }
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   auto job = it->second;
@@ -305,8 +313,15 @@ Expected<JobStarted> MachinePool::start(const JobRequest& request, Callbacks cal
   jobs_[job->id] = job;
   job_pool_[job->id] = *pool;
   (*pool)->queue.push_back(job);
-  dispatch(**pool);
-  grow(**pool);
+  {
+    struct Starting {  // reset however start() is left
+      bool& flag;
+      explicit Starting(bool& f) : flag(f) { flag = true; }
+      ~Starting() { flag = false; }
+    } starting(in_start_);
+    dispatch(**pool);
+    grow(**pool);
+  }
   // It starts once a machine is up and free (a cold boot takes seconds):
   // the test's timeout and duration count from the agent's STARTED.
   return JobStarted{job->id, std::string(backend_name(backend_)), spec->name, true};

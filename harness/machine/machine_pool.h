@@ -60,6 +60,7 @@ class MachinePool final : public JobRunner {
   std::map<JobId, Pool*> job_pool_;
   JobId next_id_ = 1;
   bool shutting_down_ = false;
+  bool in_start_ = false;  // inside start(): a job's end waits for the next turn of the loop
 };
 
 }  // namespace xrun

@@ -38,9 +38,11 @@ std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& test
 std::string verdict_line(const std::vector<TestResult>& tests) {
   const auto counts = summarize(tests);
   std::string line = std::to_string(counts.at("passed") + counts.at("flaky")) + " passed, " +
-                     std::to_string(counts.at("failed") + counts.at("crashed") + counts.at("timed-out") +
-                                    counts.at("infra-error")) +
+                     std::to_string(counts.at("failed") + counts.at("crashed") + counts.at("timed-out")) +
                      " failed, " + std::to_string(counts.at("skipped")) + " skipped";
+  // Not the tests' failures (exit status 3, not 1): counted apart.
+  if (const std::size_t infra = counts.at("infra-error"); infra > 0)
+    line += ", " + std::to_string(infra) + (infra == 1 ? " infra error" : " infra errors");
   if (counts.at("not-run") > 0) line += ", " + std::to_string(counts.at("not-run")) + " not run";
   return line;
 }

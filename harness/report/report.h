@@ -52,8 +52,9 @@ struct RunReport {
 // Count per status name, plus "total".
 std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& tests);
 // The one-line verdict CI log readers know, "10 passed, 4 failed, 3 skipped",
-// with ", N not run" when Ctrl-C or --fail-fast left tests unrun (they are
-// not skipped).
+// with ", N infra errors" when the emulator, a VM or a board failed (not the
+// tests), and ", N not run" when Ctrl-C or --fail-fast left tests unrun
+// (they are not skipped).
 std::string verdict_line(const std::vector<TestResult>& tests);
 
 std::string to_json(const RunReport& report);

@@ -4,6 +4,7 @@
 // forwarded loopback port. CTest's `boards` fixture starts them before these
 // tests and stops them after (tests/board/boards.sh); they share nothing
 // with the host.
+#include <glob.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include "core/fs_util.h"
 #include "e2e/rust_statuses.h"
 #include "e2e/xrun_runner.h"
+#include "machine/agent_protocol.h"
 #include "support/report_json.h"
 #include "support/temp_dir.h"
 
@@ -315,6 +317,208 @@ TEST(Board, AWrongOrUnknownHostKeyOrAClosedPortIsAnInfraErrorWithinTheTimeout) {
   EXPECT_EQ(c.exit_code, 3) << describe(c);
   EXPECT_NE(c.err.find("pi-a"), std::string::npos) << describe(c);
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 60);
+}
+
+// Whether a process whose command line matches `pattern` (grep) shows up
+// in the board's ps within `tries` fifths of a second.
+bool shows_up_on(const std::string& board, const std::string& pattern, int tries = 100) {
+  for (int i = 0; i < tries; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (on_board(board, "ps | grep -v grep | grep -q '" + pattern + "'").exit_code == 0) return true;
+  }
+  return false;
+}
+
+// Waits up to `seconds` for a start_xrun() process; one still running then
+// is killed (the test fails instead of hanging). Its wait status, or -1.
+int wait_bounded(pid_t pid, double seconds) {
+  int status = 0;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (std::chrono::steady_clock::now() < until) {
+    if (::waitpid(pid, &status, WNOHANG) == pid) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+std::vector<std::string> current_env(const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) env.emplace_back(*e);
+  env.insert(env.end(), extra.begin(), extra.end());
+  return env;
+}
+
+// A directory holding `ssh`: a script that runs the real one (its path
+// found before PATH changes), after `script` (bash, with the remote command
+// in $last and all arguments in args[]) had its say. PATH=<dir>:... puts it
+// in xrun's way, as a user's own wrapper would be.
+struct FakeSsh {
+  TempDir dir;
+  explicit FakeSsh(const std::string& script) {
+    const std::string real = find_program("ssh").value_or("/usr/bin/ssh");
+    dir.write("ssh", "#!/bin/bash\nargs=(\"$@\")\nlast=${args[-1]}\n" + script + "\nexec " + real + " \"${args[@]}\"\n",
+              true);
+  }
+  std::string path_variable() const { return "PATH=" + dir.path() + ":" + get_env("PATH").value_or("/usr/bin:/bin"); }
+};
+
+// The only board fails (a port nobody listens on; a host key nobody knows)
+// while more tests wait than -j runs at once: every test is an infra error
+// and the run ends with exit 3 and a complete report. It waited forever
+// (the machine pool ended the jobs inside start(), and the scheduler never
+// retired them), deaf to Ctrl-C and SIGTERM.
+TEST(Board, WhenTheOnlyBoardFailsWithMoreTestsThanJobsTheRunEnds) {
+  for (const std::string how : {"closed port", "unknown host key"}) {
+    BoardProject project;
+    // No reset command: a power cycle would not open the port, and would take a boot.
+    std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("reset = \"[^\"]*\"\n"), "");
+    if (how == "closed port") {
+      config = std::regex_replace(config, std::regex("port = " + port_of("pi-a")), "port = 9");
+    } else {
+      config = std::regex_replace(config, std::regex("host_key = \"SHA256:[^\"]*\"\n"), "");
+      config = std::regex_replace(config, std::regex("\\[boards.pi-a\\]\n"), "[boards.pi-a]\nssh_config = \"ssh_config\"\n");
+      project.dir.write("ssh_config", "UserKnownHostsFile " + project.path() + "/known_hosts\nGlobalKnownHostsFile /dev/null\n");
+      project.dir.write("known_hosts", "");
+    }
+    project.dir.write("xrun.toml", config);
+    std::vector<std::string> args{"test", "-j2", "--json", project.path() + "/r.json"};
+    for (int i = 0; i < 6; ++i) {
+      args.push_back(project.path() + "/mode-ok" + std::to_string(i));
+      fs::copy_file(kDynamic, args.back());
+    }
+    const pid_t pid = start_xrun(args, current_env(), project.path() + "/out", project.path());
+    ASSERT_GT(pid, 0);
+    const int status = wait_bounded(pid, 90);
+    ASSERT_NE(status, -1) << how << ": xrun did not end within 90 s\n" << slurp(project.path() + "/out");
+    ASSERT_TRUE(WIFEXITED(status)) << how << ": status " << status;
+    EXPECT_EQ(WEXITSTATUS(status), 3) << how << "\n" << slurp(project.path() + "/out");
+    auto report = read_json(project.path() + "/r.json");
+    EXPECT_EQ(report["complete"], true) << how;
+    ASSERT_EQ(report["tests"].size(), 6u) << how;
+    for (const auto& t : report["tests"]) EXPECT_EQ(t["status"], "infra-error") << how << ": " << t.dump();
+  }
+}
+
+// Ctrl-C while a board runs a binary's listing (its static initialisers
+// take two minutes) ends the run: Ctrl-C then only signals the runners'
+// jobs, and boards were not among them.
+TEST(Board, CtrlCWhileABoardListsABinaryEndsTheRun) {
+  BoardProject project("\"pi-a\"", "\n[targets.aarch64.env]\nXRUN_FIXTURE_SLOW_INIT = \"120\"\n");
+  const pid_t pid = start_xrun({"test", "--no-cache", XRUN_GTEST_ENV}, current_env(), project.path() + "/out",
+                               project.path());
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(shows_up_on("pi-a", "env_tests --gtest_list_tests", 150))
+      << "the listing never showed up on the board\n" << on_board("pi-a", "ps").out;
+  ::kill(pid, SIGINT);
+  const int status = wait_bounded(pid, 30);
+  ASSERT_NE(status, -1) << "Ctrl-C did not end the run within 30 s";
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_NE(on_board("pi-a", "ps | grep -v grep | grep -q 'env_tests --gtest_list_tests'").exit_code, 0)
+      << on_board("pi-a", "ps").out;
+}
+
+// A board user's login that prints endlessly (a startup file gone wrong):
+// the probe's answer is read up to a bound and the board fails at once,
+// saying why. xrun read it all (8.4 GB in 20 s).
+TEST(Board, ALoginThatPrintsEndlesslyFailsTheProbeSayingWhy) {
+  BoardProject project;
+  FakeSsh ssh("case \"$last\" in *'machine=$(uname -m)'*) while :; do echo 'Welcome to the board!'; done ;; esac");
+  fs::copy_file(kDynamic, project.path() + "/mode-ok");
+  const auto started = std::chrono::steady_clock::now();
+  auto r = project.xrun({"test", project.path() + "/mode-ok"}, {.env = environment_with({ssh.path_variable()})});
+  EXPECT_EQ(r.exit_code, 3) << describe(r);
+  EXPECT_NE(r.err.find("KiB or more in answer to the probe"), std::string::npos) << describe(r);
+  EXPECT_NE(r.err.find("Welcome to the board!"), std::string::npos) << describe(r);
+  // Not the probe's timeout (connect_timeout + 5 s): at once.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(), 12);
+}
+
+// `xrun board check` runs the agent's HELLO: a program there that prints
+// the right --version but does not speak the protocol fails the check.
+// It passed (only --version's exit status was looked at).
+TEST(Board, BoardCheckFailsAnAgentThatDoesNotSpeakTheProtocol) {
+  BoardProject project;
+  FakeSsh ssh("case \"$last\" in\n"
+              "  *--version*) args[-1]='echo \"xrun-agent protocol " + std::to_string(XRUN_AGENT_PROTOCOL_VERSION) + "\"' ;;\n"
+              "  *--stdio*) args[-1]='echo I am not an agent' ;;\n"
+              "esac");
+  auto r = project.xrun({"board", "check", "pi-a"}, {.env = environment_with({ssh.path_variable()})});
+  EXPECT_EQ(r.exit_code, 3) << describe(r);
+  EXPECT_NE(r.err.find("does not speak xrun's protocol"), std::string::npos) << describe(r);
+  // A version that is not this xrun's is refused before.
+  FakeSsh old("case \"$last\" in *--version*) args[-1]='echo xrun-agent protocol 1' ;; esac");
+  auto v = project.xrun({"board", "check", "pi-a"}, {.env = environment_with({old.path_variable()})});
+  EXPECT_EQ(v.exit_code, 3) << describe(v);
+  EXPECT_NE(v.err.find("says \"xrun-agent protocol 1\""), std::string::npos) << describe(v);
+}
+
+std::vector<std::string> glob_paths(const std::string& pattern) {
+  glob_t found{};
+  std::vector<std::string> out;
+  if (::glob(pattern.c_str(), 0, nullptr, &found) == 0)
+    for (std::size_t i = 0; i < found.gl_pathc; ++i) out.emplace_back(found.gl_pathv[i]);
+  ::globfree(&found);
+  return out;
+}
+
+// A SIGKILLed run leaves its /tmp/xrun-b-<pid>-* directory (the master's
+// socket, ssh's log); the next run removes it, and not one of a live run.
+TEST(Board, TheNextRunRemovesTheWorkDirectoryOfAKilledRun) {
+  BoardProject project;
+  const std::string sleeper = project.path() + "/mode-sleep-60000";
+  fs::copy_file(kDynamic, sleeper);
+  const pid_t pid = start_xrun({"test", sleeper}, current_env(), "/dev/null", project.path());
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(shows_up_on("pi-a", "mode-sleep-60000")) << "the test never showed up on the board";
+  const auto left = glob_paths("/tmp/xrun-b-" + std::to_string(pid) + "-*");
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_EQ(left.size(), 1u) << "no work directory of xrun " << pid << " in /tmp";
+  ASSERT_TRUE(fs::exists(left[0]));
+  // One that a live xrun (this test, as far as its pid says) holds stays.
+  const std::string live = "/tmp/xrun-b-" + std::to_string(::getpid()) + "-live00";
+  fs::create_directories(live + "/.xrun-boards");
+  auto r = project.xrun({kDynamic, "exit", "0"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_FALSE(fs::exists(left[0])) << left[0] << " is still there";
+  EXPECT_TRUE(fs::exists(live));
+  fs::remove_all(live);
+}
+
+// The only board goes away while its test runs (no reset command): the test
+// runs once more, finds no board, and is an infra error that says how long
+// it ran (it said 0.000 s); the verdict counts it apart from failures (it
+// said "0 passed, 1 failed").
+TEST(Board, ATestLostWithTheOnlyBoardIsAnInfraErrorWithTheTimeItRan) {
+  BoardProject project("\"pi-b\"");
+  std::string config = slurp(project.path() + "/xrun.toml");
+  config = std::regex_replace(config, std::regex("reset = \"[^\"]*restart [^\"]* pi-b\"\n"), "");
+  project.dir.write("xrun.toml", config);
+  const std::string sleeper = project.path() + "/mode-sleep-60000";
+  fs::copy_file(kDynamic, sleeper);
+  const pid_t pid =
+      start_xrun({"test", sleeper, "--json", project.path() + "/r.json"}, current_env(), project.path() + "/out",
+                 project.path());
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(shows_up_on("pi-b", "mode-sleep-60000")) << "the test never showed up on pi-b";
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  run({std::string(XRUN_SOURCE_DIR) + "/tests/board/boards.sh", "stop", kBoards, "pi-b"});
+  const int status = wait_bounded(pid, 90);
+  // pi-b back for the tests after this one.
+  run({std::string(XRUN_SOURCE_DIR) + "/tests/board/boards.sh", "restart", kBoards, "pi-b"}, {.timeout_seconds = 240});
+  ASSERT_NE(status, -1) << "xrun did not end within 90 s\n" << slurp(project.path() + "/out");
+  ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
+  EXPECT_EQ(WEXITSTATUS(status), 3) << slurp(project.path() + "/out");
+  auto report = read_json(project.path() + "/r.json");
+  ASSERT_EQ(report["tests"].size(), 1u);
+  const auto& test = report["tests"][0];
+  EXPECT_EQ(test["status"], "infra-error") << test.dump();
+  EXPECT_GE(test["duration_seconds"].get<double>(), 3.0) << test.dump();
+  EXPECT_NE(slurp(project.path() + "/out").find("\n0 passed, 0 failed, 0 skipped, 1 infra error\n"), std::string::npos)
+      << slurp(project.path() + "/out");
 }
 
 TEST(Board, AProgramNeedingANewerGlibcThanTheBoardsFailsBeforeItRuns) {

@@ -33,6 +33,13 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
     std::stringstream names(arg.substr(15));
     for (std::string name; std::getline(names, name, ':');) job->tests.push_back(name);
   }
+  if (ending_inside_start.count(request.program)) {
+    JobExit exit;
+    exit.infra_error = "no machine left";
+    job->callbacks.exited(exit);
+    return JobStarted{job->id, "fake"};
+  }
+  if (never_ending.count(request.program)) return JobStarted{job->id, "fake", "", true};
   jobs_[job->id] = job;
   job->hanging = hanging.count(request.program) > 0;
   max_concurrent = std::max<int>(max_concurrent, static_cast<int>(jobs_.size()));

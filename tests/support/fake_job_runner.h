@@ -35,6 +35,13 @@ class FakeJobRunner final : public JobRunner {
   std::map<std::string, Behaviour> behaviour;  // by test name; default Pass
   std::set<std::string> unstartable;           // binaries whose start fails (infra)
   std::set<std::string> hanging;               // binaries whose every run hangs until signalled
+  // Binaries whose jobs end (an infra error) inside start(), before it
+  // returns: what JobRunner forbids, and a machine pool with no machine
+  // left did (issue 25).
+  std::set<std::string> ending_inside_start;
+  // Binaries whose jobs never end, whatever they are sent (a runner that
+  // lost track of them).
+  std::set<std::string> never_ending;
   // Binaries whose process, after its tests all reported, ends like this
   // instead of with the harness's status (a crash in a static destructor,
   // LeakSanitizer's exit status); `hang` there: it hangs until signalled.

@@ -117,6 +117,17 @@ TEST(Verdict, NotRunIsNotSkipped) {
   EXPECT_EQ(verdict_line(results), "1 passed, 1 failed, 1 skipped");
 }
 
+// An infra error is the emulator's or the machine's failure, not the test's
+// (exit status 3): the verdict counts it apart. A run whose only result was
+// one said "0 passed, 1 failed".
+TEST(Verdict, InfraErrorsAreNotCountedAsFailed) {
+  std::vector<TestResult> results{TestResult{"/b", "t", Status::InfraError}};
+  EXPECT_EQ(verdict_line(results), "0 passed, 0 failed, 0 skipped, 1 infra error");
+  for (auto status : {Status::InfraError, Status::Crashed, Status::NotRun})
+    results.push_back(TestResult{"/b", "t", status});
+  EXPECT_EQ(verdict_line(results), "0 passed, 1 failed, 0 skipped, 2 infra errors, 1 not run");
+}
+
 }  // namespace
 
 #include "report/terminal.h"

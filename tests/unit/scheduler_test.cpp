@@ -183,6 +183,54 @@ TEST(Scheduler, InterruptBeforeAJobStartsMakesItNotRun) {
   EXPECT_TRUE(f.recorder.started.empty());  // it never started
 }
 
+// A runner that reports a job's end inside start() (a machine pool with no
+// machine left did): the run still ends, with every test an infra error,
+// even with more tests than jobs at once. The run waited forever.
+TEST(Scheduler, AJobThatEndsInsideStartStillEndsTheRun) {
+  Fixture f;
+  f.runner.ending_inside_start = {"/bin/lost"};
+  SchedulerOptions options;
+  options.jobs = 2;
+  options.isolation = Isolation::Process;
+  Scheduler scheduler(f.io, f.runner, f.recorder, options);
+  // A run that does not end fails the test instead of hanging it.
+  bool hung = false;
+  boost::asio::steady_timer guard(f.io, std::chrono::seconds(60));
+  guard.async_wait([&](const auto& error) {
+    if (!error) hung = true, f.io.stop();
+  });
+  auto results = scheduler.run(gtest_cases({"L.a", "L.b", "L.c", "L.d", "L.e"}, "/bin/lost"));
+  guard.cancel();
+  EXPECT_FALSE(hung) << "the run did not end by itself";
+  ASSERT_EQ(results.size(), 5u);
+  for (const auto& r : results) EXPECT_EQ(r.status, Status::InfraError) << r.name << ": " << r.message;
+  EXPECT_EQ(f.recorder.results.size(), 5u);
+}
+
+// A second Ctrl-C ends the run even when a job's end never comes back.
+TEST(Scheduler, ASecondInterruptEndsTheRunWhateverItsJobsDo) {
+  Fixture f;
+  f.runner.never_ending = {"/bin/stuck"};
+  SchedulerOptions options;
+  options.jobs = 1;
+  Scheduler scheduler(f.io, f.runner, f.recorder, options);
+  boost::asio::steady_timer first(f.io, std::chrono::milliseconds(20)), second(f.io, std::chrono::milliseconds(40));
+  first.async_wait([&](const auto&) { scheduler.interrupt(); });
+  second.async_wait([&](const auto&) { scheduler.interrupt(); });
+  bool hung = false;
+  boost::asio::steady_timer guard(f.io, std::chrono::seconds(60));
+  guard.async_wait([&](const auto& error) {
+    if (!error) hung = true, f.io.stop();
+  });
+  auto results = scheduler.run(gtest_cases({"S.stuck", "S.next"}, "/bin/stuck"));
+  guard.cancel();
+  EXPECT_FALSE(hung) << "the run did not end by itself";
+  EXPECT_TRUE(scheduler.interrupted());
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].status, Status::NotRun);
+  EXPECT_EQ(results[1].status, Status::NotRun);
+}
+
 TEST(Scheduler, RetriesMakeFlakyAndKeepRealFailures) {
   Fixture f;
   f.runner.behaviour = {{"R.flaky", Behaviour::FlakyOnce}, {"R.broken", Behaviour::Fail}};
