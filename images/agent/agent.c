@@ -14,7 +14,9 @@
  * env and cwd, stream its stdout/stderr, forward stdin, enforce a deadline,
  * signal its process group, report how it ended, and (boards) put files in
  * place by content hash. It reaps every orphan, as an init (or, on a board,
- * a child subreaper) must.
+ * a child subreaper) must. What a job starts ends with it: in a VM through a
+ * cgroup per job, on a board through a PID namespace per job where the
+ * board allows one, else through the agent's subreaping.
  *
  * One thread, one poll() loop: the port, each job's pipes, a signalfd for
  * SIGCHLD. Programs start with vfork + execve (see spawn_process: what keeps
@@ -47,6 +49,7 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +79,7 @@ struct job {
   int64_t pipes_quiet_until_ms; /* output is read in batches, see the main loop */
   char tmpdir[64];              /* its private TMPDIR ("" without RUN_PRIVATE_TMPDIR) */
   char cgroup[64];              /* its cgroup ("" without cgroup2), see job cgroups */
+  int ns_status_fd;             /* a board: its PID namespace's init reports here, see job PID namespaces; else -1 */
   /* A job whose zygote is still starting waits here, not yet STARTED: what
    * it needs to start once the zygote is ready (or has failed). */
   struct zygote *waiting;
@@ -163,7 +167,7 @@ static void out_begin(struct out *o, unsigned type) {
 }
 
 static void go_disconnected(void);
-static void kill_adopted(void);
+static int kill_adopted(void);
 
 /* Frames are queued and written together once per turn of the main loop
  * (flush_frames): a test's last output and its EXIT then cross virtio-serial
@@ -339,9 +343,10 @@ static void release(struct job *j) {
   free(j->in_buf);
   forget_waiting(j);
   cgroup_release(j);
+  close_fd(&j->ns_status_fd);
   if (j->tmpdir[0]) nftw(j->tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
   memset(j, 0, sizeof *j);
-  j->out_fd = j->err_fd = j->in_fd = -1;
+  j->out_fd = j->err_fd = j->in_fd = j->ns_status_fd = -1;
   j->w_fds[0] = j->w_fds[1] = j->w_fds[2] = -1;
 }
 
@@ -389,27 +394,53 @@ static void go_disconnected(void) {
     memset(&zygotes[i], 0, sizeof zygotes[i]);
   }
   if (stdio_mode) {
-    /* Their leaders' deaths re-parent what they left to the agent: wait for
-     * those, then kill what came to us (three rounds: an adopted process's
-     * own children come next). */
+    /* Their leaders' deaths (a namespaced job's: its init's) take their PID
+     * namespaces down and re-parent what the others left to the agent: wait
+     * for those, then kill what came to us, until nothing more comes (an
+     * adopted process's own children come next; a fork loop is not
+     * outrun forever, hence the bound). */
     for (int i = 0; i < MAX_JOBS; i++)
       if (jobs[i].used && jobs[i].pid > 0 && !jobs[i].reaped) waitpid(jobs[i].pid, NULL, 0);
-    for (int round = 0; round < 3; round++) {
-      kill_adopted();
+    for (int round = 0; round < 50 && kill_adopted() > 0; round++) {
       usleep(20000);
+      while (waitpid(-1, NULL, WNOHANG) > 0) {
+      }
     }
     exit(0); /* on a board the host does not come back on this channel: the next run starts another agent */
   }
 }
 
-/* A board: the processes that left their job's process group and whose
- * parent died were re-parented to the agent (PR_SET_CHILD_SUBREAPER); when
- * the host is gone they go too. */
-static void kill_adopted(void) {
+/* Whether a child of the agent is one it started itself (a job's leader, a
+ * job's namespace init, a zygote) rather than one it adopted. */
+static int started_by_us(pid_t pid) {
+  for (int i = 0; i < MAX_JOBS; i++)
+    if (jobs[i].used && jobs[i].pid == pid && !jobs[i].zygote) return 1;
+  for (int i = 0; i < MAX_ZYGOTES; i++)
+    if (zygotes[i].key && zygotes[i].pid == pid) return 1;
+  return 0;
+}
+
+/* A board: the processes that left their job (setsid(), a double fork) and
+ * whose parent died were re-parented to the agent (PR_SET_CHILD_SUBREAPER).
+ * Kills them -- the ones the agent did not start itself -- and returns how
+ * many. They are reaped by the caller (the main loop's reap()). The kernel's
+ * list of our children (/proc/self/task/TID/children) is one read; kernels
+ * without it are scanned through /proc. */
+static int kill_adopted(void) {
+  const pid_t self = getpid();
+  char path[64], line[256];
+  int killed = 0;
+  snprintf(path, sizeof path, "/proc/%d/task/%d/children", self, self);
+  FILE *children = fopen(path, "r");
+  if (children) {
+    int pid;
+    while (fscanf(children, "%d", &pid) == 1)
+      if (pid > 0 && !started_by_us(pid) && kill(pid, SIGKILL) == 0) killed++;
+    fclose(children);
+    return killed;
+  }
   DIR *d = opendir("/proc");
   struct dirent *e;
-  char path[64], line[256];
-  const pid_t self = getpid();
   while (d && (e = readdir(d))) {
     const pid_t pid = (pid_t)atoi(e->d_name);
     if (pid <= 0 || pid == self) continue;
@@ -418,14 +449,13 @@ static void kill_adopted(void) {
     if (!f) continue;
     while (fgets(line, sizeof line, f))
       if (strncmp(line, "PPid:", 5) == 0) {
-        if ((pid_t)atoi(line + 5) == self) kill(pid, SIGKILL);
+        if ((pid_t)atoi(line + 5) == self && !started_by_us(pid) && kill(pid, SIGKILL) == 0) killed++;
         break;
       }
     fclose(f);
   }
   if (d) closedir(d);
-  while (waitpid(-1, NULL, WNOHANG) > 0) {
-  }
+  return killed;
 }
 
 static int mkdir_p(const char *path) {
@@ -556,7 +586,7 @@ static void free_strv(char **v) {
  * The child shares our memory until execve, so it reports failure through
  * `child_errno`. Returns 0 or an errno. */
 static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **env, const char *cwd, int fd0,
-                         int fd1, int fd2, int fd3, int cgroup_procs) {
+                         int fd1, int fd2, int fd3, int cgroup_procs, int own_group) {
   volatile int child_errno = 0;
   pid_t pid = vfork();
   if (pid < 0) return errno;
@@ -565,7 +595,7 @@ static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **e
      * process group is killed at the end, as without cgroup2). */
     if (cgroup_procs >= 0 && write(cgroup_procs, "0", 1) != 1) {
     }
-    setpgid(0, 0);
+    if (own_group) setpgid(0, 0);
     sigset_t none;
     sigemptyset(&none);
     signal(SIGPIPE, SIG_DFL); /* the only disposition the agent changes */
@@ -590,6 +620,142 @@ static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **e
   }
   *pid_out = pid;
   return 0;
+}
+
+/* ------------------------------------------------ job PID namespaces --- */
+
+/* On a board the cgroup tree is its init's (systemd's, or none at all), so
+ * what a job starts ends with it through a PID namespace of the job's own:
+ * the agent clones an init for the job (a copy of the agent, PID 1 there),
+ * which starts the program and waits. When the program ends, the init
+ * reports its wait status on a pipe and exits, and the kernel kills
+ * everything else in the namespace -- a setsid() child, a double-forked
+ * daemon -- as under qemu-user (harness/engine/job_namespace). The init has
+ * PR_SET_PDEATHSIG=SIGKILL, so the namespace also goes when the agent itself
+ * is killed. The init is the process group's leader (the host's signals go
+ * to the group: the program gets them, the init, as a namespace's init,
+ * ignores them), and the job's pid is the init's.
+ *
+ * As root the agent makes the namespace directly; as another user it makes
+ * a user namespace around it, the user's uid and gid mapped onto themselves
+ * (the program sees its own ids and files; supplementary groups show as
+ * nobody). Where neither is allowed (an old kernel, unprivileged user
+ * namespaces switched off), jobs start as before: their process group is
+ * killed when they end, and what left it is killed through the agent's
+ * subreaping (kill_adopted), as the zygote's children always are. */
+static int ns_clone_flags = -1; /* -1: not tried yet; 0: no namespace possible here; else what worked */
+#define NS_INIT_UNUSABLE (-1)   /* the init's first word: the namespace cannot be used (no id map) */
+
+/* The init's own /proc: /proc/self and getpid() agree in the namespace.
+ * Mounted in a mount namespace of the job's (made a slave first, so that
+ * nothing leaks back); refused, the board's /proc stays. */
+static void ns_mount_own_proc(void) {
+  if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) != 0) return;
+  mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+static int write_file(const char *path, const char *text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  const ssize_t n = write(fd, text, strlen(text));
+  close(fd);
+  return n == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+/* The init, PID 1 of the job's namespace: reports the program's start (0 or
+ * an errno, or NS_INIT_UNUSABLE) then its wait status on `report`, and
+ * exits. Only system calls and the agent's own vfork path. */
+static void __attribute__((noreturn)) ns_init(int report, uid_t uid, gid_t gid, int user_ns, const char *path,
+                                              char **argv, char **env, const char *cwd, int fd0, int fd1, int fd2) {
+  /* (Its parent is outside the namespace, getppid() says 0: nothing to check
+   * there. The agent cannot end before this line but by SIGKILL, and then
+   * the pipe's end tells the agent nothing more -- it is gone.) */
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  int word = 0;
+  if (user_ns) {
+    char map[64];
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
+    int ok = write_file("/proc/self/uid_map", map) == 0;
+    ok = ok && (write_file("/proc/self/setgroups", "deny\n") == 0 || errno == ENOENT);
+    snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
+    ok = ok && write_file("/proc/self/gid_map", map) == 0;
+    if (!ok) { /* unmapped, the program would be nobody: no namespace then */
+      word = NS_INIT_UNUSABLE;
+      (void)!write(report, &word, sizeof word);
+      _exit(127);
+    }
+  }
+  setpgid(0, 0);
+  ns_mount_own_proc();
+  pid_t child;
+  word = spawn_process(&child, path, argv, env, cwd, fd0, fd1, fd2, -1, -1, 0);
+  (void)!write(report, &word, sizeof word);
+  if (word != 0) _exit(127);
+  /* Holding nothing of the agent's: the channel, other jobs' pipes (their
+   * ends would never come), this job's own (the program's end is its). */
+#ifdef SYS_close_range
+  if (syscall(SYS_close_range, 0U, (unsigned)report - 1, 0U) != 0 ||
+      syscall(SYS_close_range, (unsigned)report + 1, ~0U, 0U) != 0)
+#endif
+    for (int fd = 0; fd < 1024; fd++) /* (before Linux 5.9) */
+      if (fd != report) close(fd);
+  for (;;) {
+    int status = 0;
+    const pid_t reaped = waitpid(-1, &status, 0);
+    if (reaped < 0 && errno == EINTR) continue;
+    if (reaped < 0) _exit(127); /* no word: the agent counts it as killed */
+    if (reaped != child) continue; /* an orphan of the program's */
+    (void)!write(report, &status, sizeof status);
+    _exit(0); /* and the kernel kills the rest of the namespace */
+  }
+}
+
+/* Starts a job's program under an init in a PID namespace of its own:
+ * returns 0 (pid_out: the init; report_out: where its wait status comes),
+ * an errno of the program's start, or -1 when no namespace can be made
+ * here (the caller starts it as before). */
+static int spawn_in_pid_namespace(pid_t *pid_out, int *report_out, const char *path, char **argv, char **env,
+                                  const char *cwd, int fd0, int fd1, int fd2) {
+  if (ns_clone_flags == 0) return -1;
+  const int tries[2] = {CLONE_NEWPID, CLONE_NEWPID | CLONE_NEWUSER};
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  for (int t = 0; t < 2; t++) {
+    const int flags = ns_clone_flags > 0 ? ns_clone_flags : tries[t];
+    if (flags == CLONE_NEWPID && uid != 0 && ns_clone_flags < 0) continue; /* only root may, without a user namespace */
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -1;
+    /* A raw clone: fork() with new namespaces, which glibc's clone() only
+     * offers with a stack of its own. The child only makes system calls. */
+    const pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(flags | SIGCHLD), 0UL, 0UL, 0UL, 0UL);
+    if (pid == 0) {
+      close(report[0]);
+      ns_init(report[1], uid, gid, (flags & CLONE_NEWUSER) != 0, path, argv, env, cwd, fd0, fd1, fd2);
+    }
+    close(report[1]);
+    int word = NS_INIT_UNUSABLE;
+    if (pid > 0) {
+      ssize_t n;
+      while ((n = read(report[0], &word, sizeof word)) < 0 && errno == EINTR) {
+      }
+      if (n != sizeof word) word = NS_INIT_UNUSABLE;
+    }
+    if (pid > 0 && word == 0) {
+      ns_clone_flags = flags;
+      *pid_out = pid;
+      *report_out = report[0];
+      return 0;
+    }
+    close(report[0]);
+    if (pid > 0) waitpid(pid, NULL, 0);
+    if (pid > 0 && word != NS_INIT_UNUSABLE) return word; /* the namespace works; the program did not start */
+    if (ns_clone_flags > 0) return -1;                   /* worked before: this once, start it as before */
+  }
+  ns_clone_flags = 0;
+  send_log("no PID namespace can be made for a job on this board (%s): what a test starts that leaves its process "
+           "group ends once no job runs on the board, or with the run",
+           geteuid() == 0 ? "the kernel refused one" : "the kernel refused an unprivileged user namespace");
+  return -1;
 }
 
 /* What makes two jobs' copies the same process: the program, its argv[0],
@@ -656,7 +822,7 @@ static struct zygote *zygote_for(const char *path, const char *cwd, char **argv,
   zenv[envc + 1] = "XRUN_ZYGOTE_FD=3";
   pid_t pid;
   int null_in = open("/dev/null", O_RDONLY | O_CLOEXEC), null_out = open("/dev/null", O_WRONLY | O_CLOEXEC);
-  int error = spawn_process(&pid, path, zargv, zenv, cwd, null_in, null_out, null_out, sv[1], -1);
+  int error = spawn_process(&pid, path, zargv, zenv, cwd, null_in, null_out, null_out, sv[1], -1, 1);
   close(null_in);
   close(null_out);
   free(zenv);
@@ -722,8 +888,13 @@ static void start_waiting(struct job *j) {
     char procs[128];
     snprintf(procs, sizeof procs, "%s/cgroup.procs", j->cgroup);
     int procs_fd = j->cgroup[0] ? open(procs, O_WRONLY | O_CLOEXEC) : -1;
-    int error = spawn_process(&pid, j->w_path, j->w_argv, j->w_env, j->w_cwd, j->w_fds[0], j->w_fds[1], j->w_fds[2], -1,
-                              procs_fd);
+    /* On a board, in a PID namespace of the job's where one can be made. */
+    int error = stdio_mode ? spawn_in_pid_namespace(&pid, &j->ns_status_fd, j->w_path, j->w_argv, j->w_env, j->w_cwd,
+                                                    j->w_fds[0], j->w_fds[1], j->w_fds[2])
+                           : -1;
+    if (error < 0)
+      error = spawn_process(&pid, j->w_path, j->w_argv, j->w_env, j->w_cwd, j->w_fds[0], j->w_fds[1], j->w_fds[2], -1,
+                            procs_fd, 1);
     if (procs_fd >= 0) close(procs_fd);
     if (error) {
       char message[4200];
@@ -877,6 +1048,7 @@ static void handle_run(struct in *in) {
   j->in_fd = inp[1];
   out[0] = err[0] = inp[1] = -1;
   j->w_fds[0] = j->w_fds[1] = j->w_fds[2] = -1;
+  j->ns_status_fd = -1;
   strcpy(j->tmpdir, tmpdir);
   tmpdir[0] = 0; /* the job removes it now */
   j->w_timeout_ms = timeout_ms;
@@ -1297,6 +1469,24 @@ static int drain_pipe(struct job *j, int *fd, unsigned type) {
   }
 }
 
+/* Whether a job is running (or waiting to start): what was adopted may be its. */
+static int jobs_running(void) {
+  for (int i = 0; i < MAX_JOBS; i++)
+    if (jobs[i].used && (jobs[i].waiting || (jobs[i].pid > 0 && !jobs[i].reaped))) return 1;
+  return 0;
+}
+
+/* A job without a PID namespace ended since the agent last killed what it adopted. */
+static int adopted_may_wait = 0;
+
+/* Without a namespace (or forked by a zygote), what a job left when it
+ * ended was re-parented to the agent, among what other running jobs left:
+ * it goes once no job runs. (Killing it re-parents its own children to us:
+ * the SIGCHLD brings us back here for them.) */
+static void kill_what_jobs_left(void) {
+  if (adopted_may_wait && stdio_mode && !jobs_running()) adopted_may_wait = kill_adopted() > 0;
+}
+
 static void reap(void) {
   int status;
   pid_t pid;
@@ -1307,11 +1497,22 @@ static void reap(void) {
       j->reaped = 1;
       j->status = status;
       j->reaped_at_ms = now_ms();
+      if (j->ns_status_fd >= 0) {
+        /* The job's init said how the program ended before it exited (an
+         * init killed -- the deadline, the host's SIGKILL -- said nothing,
+         * and its own status is the job's). */
+        int program = 0;
+        if (read(j->ns_status_fd, &program, sizeof program) == sizeof program) j->status = program;
+        close_fd(&j->ns_status_fd);
+      } else {
+        adopted_may_wait = 1;
+      }
       kill(-pid, SIGKILL); /* what is left of its process group */
       cgroup_kill(j);        /* and of everything it started */
       close_fd(&j->in_fd);
     }
   }
+  kill_what_jobs_left();
 }
 
 /* A zygote's child ended: the zygote sends its wait status. */
@@ -1329,6 +1530,7 @@ static void reap_forked(void) {
     }
     z->busy = 0;
     j->zygote = NULL;
+    adopted_may_wait = 1;
     j->reaped = 1;
     j->status = status;
     j->reaped_at_ms = now_ms();
@@ -1337,6 +1539,7 @@ static void reap_forked(void) {
     close_fd(&j->in_fd);
     start_jobs_waiting_for(z);
   }
+  kill_what_jobs_left();
 }
 
 /* Zygotes still starting: ready ('R'), dead, or given up after ZYGOTE_START_MS. */
@@ -1490,8 +1693,12 @@ static void serve_stdio(void) {
   fcntl(out_fd, F_SETFL, fcntl(out_fd, F_GETFL) | O_NONBLOCK);
   /* What a job leaves behind when its parent dies comes to the agent, which kills it with the session. */
   prctl(PR_SET_CHILD_SUBREAPER, 1);
-  /* The SSH server's child: when sshd goes (the connection dropped), so do we. */
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  /* The SSH server's child: when sshd goes (the connection dropped), so do
+   * we -- but not at once: SIGTERM (like SIGHUP, which a server may send),
+   * read from the signalfd, ends the session as the channel's EOF does, so
+   * the jobs and what they left are killed first. A SIGKILL here would leave
+   * what the agent adopted under the board's init. */
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
   /* stderr is the channel's, and the host shows it only if the agent dies: the console of a board. */
   if (exclusive && store_dir) take_board_lock();
 }
@@ -1513,7 +1720,7 @@ int main(int argc, char **argv) {
     }
   }
   for (int i = 0; i < MAX_JOBS; i++) {
-    jobs[i].out_fd = jobs[i].err_fd = jobs[i].in_fd = -1;
+    jobs[i].out_fd = jobs[i].err_fd = jobs[i].in_fd = jobs[i].ns_status_fd = -1;
     jobs[i].w_fds[0] = jobs[i].w_fds[1] = jobs[i].w_fds[2] = -1;
   }
   if (stdio_mode) serve_stdio();
@@ -1525,6 +1732,10 @@ int main(int argc, char **argv) {
   sigset_t chld;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);
+  if (stdio_mode) { /* the end of the channel's server, see serve_stdio */
+    sigaddset(&chld, SIGTERM);
+    sigaddset(&chld, SIGHUP);
+  }
   sigprocmask(SIG_BLOCK, &chld, NULL);
   signal(SIGPIPE, SIG_IGN);
   int sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -1564,8 +1775,9 @@ int main(int argc, char **argv) {
     if (poll(fds, (nfds_t)n, (int)wait) < 0 && errno != EINTR) continue;
 
     struct signalfd_siginfo si;
-    while (read(sfd, &si, sizeof si) == sizeof si) {
-    }
+    int hung_up = 0;
+    while (read(sfd, &si, sizeof si) == sizeof si) hung_up |= si.ssi_signo != SIGCHLD;
+    if (hung_up) go_disconnected(); /* a board's: kills everything, exits */
     reap();
     reap_forked();
     watch_starting_zygotes(now_ms());

@@ -350,6 +350,70 @@ std::vector<std::string> current_env(const std::vector<std::string>& extra = {})
   return env;
 }
 
+// Whether no process whose command line holds `text` is left on the board
+// within `seconds`; the ones still there then are killed (so that they do
+// not haunt the tests after this one) and named in `left`.
+bool none_left_on(const std::string& board, const std::string& text, double seconds, std::string& left) {
+  const std::string list = "ps | grep -v grep | grep -F '" + text + "'";
+  for (const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+       std::chrono::steady_clock::now() < until;) {
+    if (on_board(board, list).out.empty()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  left = on_board(board, list).out;
+  on_board(board, list + " | awk '{print $1}' | xargs -r kill -9");
+  return left.empty();
+}
+
+// What a test starts ends with it on a board too, as under qemu-user: a
+// child that called setsid() and closed its stdio is gone (a) when its test
+// ends and (b) when xrun is SIGKILLed while the test runs. (OpenSSH leaves a
+// remote command's processes running, and a setsid() child leaves its
+// test's process group: the agent's PID namespace per job, or its
+// subreaping, is what ends it.)
+TEST(Board, ASetsidChildOfATestEndsWithTheTestAndWithTheRun) {
+  {
+    // Its test ends while the run goes on (the next test sleeps): the
+    // orphan must be gone then, not only when the run's channel closes.
+    BoardProject project;
+    const std::string orphan = project.path() + "/mode-orphan", sleeper = project.path() + "/mode-sleep-8000";
+    fs::copy_file(kStatic, orphan);
+    fs::copy_file(kStatic, sleeper);
+    const pid_t pid = start_xrun({"test", "-j1", orphan, sleeper}, current_env(), project.path() + "/out", project.path());
+    ASSERT_GT(pid, 0);
+    ASSERT_TRUE(shows_up_on("pi-a", "mode-sleep-8000")) << "the second test never ran on the board";
+    ASSERT_EQ(on_board("pi-a", "test -s '" + orphan + ".pid'").exit_code, 0) << "the first test did not run first";
+    std::string left;
+    EXPECT_TRUE(none_left_on("pi-a", orphan, 5, left)) << "after the test's end, left on the board:\n" << left;
+    const int status = wait_bounded(pid, 60);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << slurp(project.path() + "/out");
+  }
+  {
+    BoardProject project;
+    const std::string sleeper = project.path() + "/mode-orphan-sleep";
+    fs::copy_file(kStatic, sleeper);
+    const pid_t pid = start_xrun({"test", sleeper}, current_env(), "/dev/null", project.path());
+    ASSERT_GT(pid, 0);
+    // Running, and its orphan started, once the orphan's pid file is there.
+    bool started = false;
+    for (int i = 0; i < 100 && !started; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      started = on_board("pi-a", "test -s '" + sleeper + ".pid'").exit_code == 0;
+    }
+    ASSERT_TRUE(started) << "the test never started its orphan on the board";
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    std::string left;
+    EXPECT_TRUE(none_left_on("pi-a", sleeper, 10, left)) << "after kill -9 of xrun, left on the board:\n" << left;
+  }
+  // The stand-in board logs in as root: each job has a PID namespace of its
+  // own there, with its own /proc (the program is 2, after the job's init).
+  BoardProject project;
+  auto r = project.xrun({kStatic, "exec", "/bin/sh", "-c", "echo $$; readlink /proc/self"});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_EQ(r.out.substr(0, 2), "2\n") << describe(r);
+}
+
 // A directory holding `ssh`: a script that runs the real one (its path
 // found before PATH changes), after `script` (bash, with the remote command
 // in $last and all arguments in args[]) had its say. PATH=<dir>:... puts it

@@ -99,6 +99,16 @@ int main(int argc, char **argv) {
       char *args[] = {argv[0], "orphan", file, NULL};
       return main(3, args);
     }
+    if (strcmp(base + 5, "orphan-sleep") == 0) { /* mode-orphan-sleep: as orphan, then sleeps a minute itself */
+      static char file[4096];
+      snprintf(file, sizeof file, "%s.pid", argv[0]);
+      char *args[] = {argv[0], "orphan", file, NULL};
+      if (main(3, args) != 0) return 73;
+      struct timespec ts = {60, 0};
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+      }
+      return 0;
+    }
     if (strcmp(base + 5, "orphan-named") == 0) { /* mode-orphan-named: as orphan, named xrun-orphan, no file */
       pid_t child = fork();
       if (child == 0) {
