@@ -298,7 +298,7 @@ static int cgroup_empty(const char *dir) {
 static void cgroup_make(struct job *j) {
   j->cgroup[0] = 0;
   /* On a board the cgroup tree is its init's (systemd's): a job's processes
-   * are followed through its process group and the agent's subreaping. */
+   * end with its PID namespace, see job PID namespaces. */
   if (!is_init) return;
   if (cgroups_mounted < 0) {
     mkdir(CGROUP_ROOT, 0755);
@@ -654,31 +654,23 @@ static void ns_mount_own_proc(void) {
   mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 }
 
-static int write_file(const char *path, const char *text) {
-  int fd = open(path, O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  const ssize_t n = write(fd, text, strlen(text));
-  close(fd);
-  return n == (ssize_t)strlen(text) ? 0 : -1;
-}
-
 /* The init, PID 1 of the job's namespace: reports the program's start (0 or
  * an errno, or NS_INIT_UNUSABLE) then its wait status on `report`, and
  * exits. Only system calls and the agent's own vfork path. */
 static void __attribute__((noreturn)) ns_init(int report, uid_t uid, gid_t gid, int user_ns, const char *path,
                                               char **argv, char **env, const char *cwd, int fd0, int fd1, int fd2) {
-  /* (Its parent is outside the namespace, getppid() says 0: nothing to check
-   * there. The agent cannot end before this line but by SIGKILL, and then
-   * the pipe's end tells the agent nothing more -- it is gone.) */
+  /* Dies with the agent, and the namespace with it. (Its parent is outside
+   * the namespace: getppid() says 0, so there is no checking that the agent
+   * did not die before this line; a window of microseconds.) */
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   int word = 0;
   if (user_ns) {
     char map[64];
     snprintf(map, sizeof map, "%u %u 1\n", (unsigned)uid, (unsigned)uid);
-    int ok = write_file("/proc/self/uid_map", map) == 0;
-    ok = ok && (write_file("/proc/self/setgroups", "deny\n") == 0 || errno == ENOENT);
+    int ok = write_text("/proc/self", "uid_map", map) == 0;
+    ok = ok && (write_text("/proc/self", "setgroups", "deny\n") == 0 || errno == ENOENT);
     snprintf(map, sizeof map, "%u %u 1\n", (unsigned)gid, (unsigned)gid);
-    ok = ok && write_file("/proc/self/gid_map", map) == 0;
+    ok = ok && write_text("/proc/self", "gid_map", map) == 0;
     if (!ok) { /* unmapped, the program would be nobody: no namespace then */
       word = NS_INIT_UNUSABLE;
       (void)!write(report, &word, sizeof word);

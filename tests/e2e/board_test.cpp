@@ -406,12 +406,17 @@ TEST(Board, ASetsidChildOfATestEndsWithTheTestAndWithTheRun) {
     std::string left;
     EXPECT_TRUE(none_left_on("pi-a", sleeper, 10, left)) << "after kill -9 of xrun, left on the board:\n" << left;
   }
-  // The stand-in board logs in as root: each job has a PID namespace of its
-  // own there, with its own /proc (the program is 2, after the job's init).
-  BoardProject project;
-  auto r = project.xrun({kStatic, "exec", "/bin/sh", "-c", "echo $$; readlink /proc/self"});
-  EXPECT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_EQ(r.out.substr(0, 2), "2\n") << describe(r);
+  // Each job has a PID namespace of its own, with its own /proc (the program
+  // is 2, after the job's init): as root, and as another user inside a user
+  // namespace of its own where it keeps its ids.
+  for (const std::string user : {"root", "tester"}) {
+    BoardProject project("\"pi-a\"", "", XRUN_TEST_WORK_DIR);
+    project.dir.write("xrun.toml", std::regex_replace(slurp(project.path() + "/xrun.toml"),
+                                                      std::regex("user = \"root\""), "user = \"" + user + "\""));
+    auto r = project.xrun({kStatic, "exec", "/bin/sh", "-c", "echo $$ $(id -un) $(readlink /proc/self)"});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(r.out.substr(0, r.out.rfind(' ')), "2 " + user) << describe(r);
+  }
 }
 
 // A directory holding `ssh`: a script that runs the real one (its path

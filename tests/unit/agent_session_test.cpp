@@ -128,44 +128,54 @@ TEST(AgentSession, FilesGoByContentHashAndAnUnchangedSecondPutSendsNothing) {
   ::waitpid(agent->child.pid, nullptr, 0);
 }
 
+// The host pids of the processes running `program` (argv[0]; a job may run
+// in a PID namespace of its own: the pids it sees are not these).
+std::vector<pid_t> processes_running(const std::string& program) {
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const pid_t pid = std::atoi(entry.path().filename().c_str());
+    auto cmdline = pid > 0 ? read_file(entry.path().string() + "/cmdline") : std::nullopt;
+    if (cmdline && cmdline->rfind(program + '\0', 0) == 0) found.push_back(pid);
+  }
+  return found;
+}
+
 TEST(AgentSession, WhenTheChannelClosesTheAgentKillsItsJobsAndExits) {
   testing::TempDir store;
   boost::asio::io_context io;
   auto agent = start_agent(io, store.path());
-  const std::string pid_file = store.path() + "/pids";
+  // Both sleeps are named by the store, so that the test finds them from here.
+  const std::string sleeper = store.path() + "/sleeper";
+  std::filesystem::create_symlink(find_program("sleep").value_or("/bin/sleep"), sleeper);
+  const std::string started_file = store.path() + "/started";
   RunFrame frame;
   frame.job = 1;
   frame.path = "/bin/sh";
   // A job with a child that left its process group: both must go.
-  frame.argv = {"/bin/sh", "-c", "setsid sleep 300 & echo $! > " + pid_file + "; echo $$ >> " + pid_file + "; sleep 300"};
+  frame.argv = {"/bin/sh", "-c", "setsid " + sleeper + " 300 & echo > " + started_file + "; exec " + sleeper + " 300"};
   frame.cwd = "/";
   bool started = false;
   AgentSession::JobHandlers handlers;
   handlers.started = [&] { started = true; };
   agent->session->run(frame, std::move(handlers));
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    io.run_one_for(std::chrono::milliseconds(50));
-    auto text = read_file(pid_file);
-    if (started && text && std::count(text->begin(), text->end(), '\n') == 2) break;
-  }
   std::vector<pid_t> pids;
-  std::istringstream lines(read_file(pid_file).value_or(""));
-  for (pid_t pid; lines >> pid;) pids.push_back(pid);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline && pids.size() != 2) {
+    io.run_one_for(std::chrono::milliseconds(50));
+    if (started && std::filesystem::exists(started_file)) pids = processes_running(sleeper);
+  }
   ASSERT_EQ(pids.size(), 2u);
-  for (pid_t pid : pids) EXPECT_EQ(::kill(pid, 0), 0);
   // The host goes away: what ssh does when xrun is killed or the network drops.
   agent->session->close("gone");
   int status = 0;
   ASSERT_EQ(::waitpid(agent->child.pid, &status, 0), agent->child.pid);
   EXPECT_TRUE(WIFEXITED(status));
-  for (int i = 0; i < 100; ++i) {
-    bool any = false;
-    for (pid_t pid : pids) any |= ::kill(pid, 0) == 0;
-    if (!any) break;
+  for (int i = 0; i < 100 && !processes_running(sleeper).empty(); ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (pid_t pid : processes_running(sleeper)) {
+    ADD_FAILURE() << "pid " << pid << " outlived the agent's channel";
+    ::kill(pid, SIGKILL);
   }
-  for (pid_t pid : pids) EXPECT_NE(::kill(pid, 0), 0) << "pid " << pid << " outlived the agent's channel";
 }
 
 
