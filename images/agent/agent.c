@@ -1119,6 +1119,24 @@ static void object_path(char *out, size_t n, const char *hash, const char *suffi
   snprintf(out, n, "%s/objects/%s%s", store_dir, hash, suffix);
 }
 
+/* All of `n` bytes, or -1 with errno set: a write that stops short (a full
+ * file system) is written again, so the error said is the real one (ENOSPC),
+ * not whatever errno held before. */
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) return -1;
+    if (w == 0) {
+      errno = ENOSPC;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 static int copy_file_to(const char *from, const char *to, mode_t mode) {
   /* `mode` is the host file's: a 0600 secret stays 0600 where it is mirrored. */
   int in = open(from, O_RDONLY | O_CLOEXEC), out = -1, rc = -1;
@@ -1130,7 +1148,7 @@ static int copy_file_to(const char *from, const char *to, mode_t mode) {
     rc = 0;
     while ((r = read(in, buf, sizeof buf)) != 0) {
       if (r < 0 && errno == EINTR) continue;
-      if (r < 0 || write(out, buf, (size_t)r) != r) {
+      if (r < 0 || write_all(out, buf, (size_t)r) != 0) {
         rc = -1;
         break;
       }
@@ -1251,7 +1269,7 @@ static void handle_object(struct in *in) {
   mkdir(dir, 0700); /* the store itself (the host made it 0700) is there */
   int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   size_t n = (size_t)(in->end - in->p);
-  if (fd < 0 || (n && write(fd, in->p, n) != (ssize_t)n)) {
+  if (fd < 0 || write_all(fd, (const char *)in->p, n) != 0) {
     if (!object_error[0])
       snprintf(object_error, sizeof object_error, "cannot store a file on the board in %s: %s", dir, strerror(errno));
     unlink(part);
