@@ -54,8 +54,8 @@ Sample run_once(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "bench: %s failed (status %d)\n", args[0], status);
     std::exit(2);
   }
-  const double cpu = (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 +
-                     (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
+  const double cpu =
+      (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e3 + (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e3;
   return {std::chrono::duration<double, std::milli>(end - start).count(), cpu};
 }
 

@@ -76,9 +76,10 @@ bool check_board(const std::string& name, const BoardSettings& settings, const s
   row("libc", facts->libc.empty() ? "not glibc (or not found)" : "glibc " + facts->libc);
   // Where a run from here puts its files: the same paths, or under the agent's directory.
   const std::string cwd = current_directory();
-  const CommandResult mirror = link.run(
-      shell_command({"sh", "-c", "mkdir -p \"$1\" 2>/dev/null && [ -w \"$1\" ] && echo same || echo prefix", "xrun", cwd}),
-      "", 20);
+  const CommandResult mirror =
+      link.run(shell_command({"sh", "-c", "mkdir -p \"$1\" 2>/dev/null && [ -w \"$1\" ] && echo same || echo prefix",
+                              "xrun", cwd}),
+               "", 20);
   row("files", mirror.out.rfind("same", 0) == 0
                    ? "mirrored at the same paths (" + cwd + " is writable there)"
                    : "mirrored under " + facts->agent_dir + "/mirror (the board's user cannot create " + cwd +
@@ -101,8 +102,8 @@ int board_command(const std::vector<std::string>& args) {
   check->add_option("NAME", names, "boards to check (default: all)");
   if (auto stop = parse_subcommand(app, "board", args)) return *stop;
   init_logging(verbose);
-  auto config = load_config(config_inputs_from_process(config_file.empty() ? std::nullopt
-                                                                            : std::optional<std::string>(config_file)));
+  auto config = load_config(
+      config_inputs_from_process(config_file.empty() ? std::nullopt : std::optional<std::string>(config_file)));
   if (!config) {
     print_error(config.error().message);
     return to_int(config.error().code);

@@ -3,14 +3,14 @@
 // (or --target asks about) cannot run dynamic programs.
 #include <cstdio>
 
+#include "cli_parse.h"
 #include "config/config.h"
 #include "core/diagnostics.h"
+#include "core/fs_util.h"
 #include "core/log.h"
 #include "core/suggest.h"
 #include "doctor/doctor.h"
-#include "core/fs_util.h"
 #include "system/image.h"
-#include "cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -25,8 +25,8 @@ int doctor_command(const std::vector<std::string>& args) {
   app.add_flag("-v,--verbose", verbose, "debug trace");
   if (auto stop = parse_subcommand(app, "doctor", args)) return *stop;
   init_logging(verbose);
-  auto config = load_config(config_inputs_from_process(config_file.empty() ? std::nullopt
-                                                                            : std::optional<std::string>(config_file)));
+  auto config = load_config(
+      config_inputs_from_process(config_file.empty() ? std::nullopt : std::optional<std::string>(config_file)));
   if (!config) {
     print_error(config.error().message);
     return to_int(config.error().code);
@@ -53,13 +53,15 @@ int doctor_command(const std::vector<std::string>& args) {
     const ImageLocation image = image_location(*arch, settings);
     std::string state = "no image: xrun image build --arch " + name;
     if (is_regular_file(image.manifest)) {
-      state = "image " + image.name + (is_regular_file(image.snapshot_dir + "/state") ? ", saved state ready"
-                                                                                      : ", no saved state yet");
+      state = "image " + image.name +
+              (is_regular_file(image.snapshot_dir + "/state") ? ", saved state ready" : ", no saved state yet");
     }
-    std::printf("%-8s %-34s %s%s\n", name.c_str(),
-                qemu ? qemu->c_str() : (std::string(arch->qemu_system) + " missing: apt-get install " +
-                                        std::string(arch->qemu_package)).c_str(),
-                state.c_str(), settings.backend == Backend::System ? " (configured)" : "");
+    std::printf(
+        "%-8s %-34s %s%s\n", name.c_str(),
+        qemu
+            ? qemu->c_str()
+            : (std::string(arch->qemu_system) + " missing: apt-get install " + std::string(arch->qemu_package)).c_str(),
+        state.c_str(), settings.backend == Backend::System ? " (configured)" : "");
   }
   int status = 0;
   for (const auto& row : rows) {

@@ -1,12 +1,12 @@
 // xrun image build|list|rm: the VM images system mode boots (harness/system/image.h).
 #include <cstdio>
 
+#include "cli_parse.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/process_util.h"
 #include "system/image.h"
 #include "target/target_table.h"
-#include "cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -17,11 +17,12 @@ int image_command(const std::vector<std::string>& args) {
   std::string arch_name = "aarch64", config_file, which;
   bool force = false, verbose = false;
   auto* build = app.add_subcommand("build", "build (or refresh) the image of a target from Debian packages");
-  build->add_option("--arch", arch_name, "target: " + [] {
-    std::string names;
-    for (const auto& n : vm_arch_names()) names += (names.empty() ? "" : ", ") + n;
-    return names;
-  }() + " (default aarch64)");
+  build->add_option(
+      "--arch", arch_name, "target: " + [] {
+        std::string names;
+        for (const auto& n : vm_arch_names()) names += (names.empty() ? "" : ", ") + n;
+        return names;
+      }() + " (default aarch64)");
   build->add_flag("--force", force, "rebuild even when nothing changed");
   build->add_option("--config", config_file, "configuration file instead of the nearest xrun.toml");
   build->add_flag("-v,--verbose", verbose, "debug trace");
@@ -61,8 +62,8 @@ int image_command(const std::vector<std::string>& args) {
     print_error("no system-mode image for " + xrun::quoted(arch_name) + " (supported: " + names + ")");
     return to_int(ExitCode::Usage);
   }
-  auto config = load_config(config_inputs_from_process(config_file.empty() ? std::nullopt
-                                                                            : std::optional<std::string>(config_file)));
+  auto config = load_config(
+      config_inputs_from_process(config_file.empty() ? std::nullopt : std::optional<std::string>(config_file)));
   if (!config) {
     print_error(config.error().message);
     return to_int(config.error().code);

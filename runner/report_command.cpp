@@ -7,13 +7,13 @@
 #include <map>
 #include <tuple>
 
+#include "cli_parse.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "report/baseline.h"
 #include "report/html.h"
 #include "report/junit.h"
 #include "report/report.h"
-#include "cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -139,9 +139,10 @@ int report_command(const std::vector<std::string>& args) {
   html_app->add_option("--baseline", baseline,
                        "compare with an earlier run's JSON report: new failures, fixed, new and removed tests, "
                        "slower tests");
-  html_app->add_option("--slowdown", slowdown,
-                       "with --baseline: a test is slower when its duration grew by more than PERCENT (default 50) "
-                       "and 0.1 s")
+  html_app
+      ->add_option("--slowdown", slowdown,
+                   "with --baseline: a test is slower when its duration grew by more than PERCENT (default 50) "
+                   "and 0.1 s")
       ->check(CLI::PositiveNumber & CLI::Range(0.0, 1e6));
   html_app->add_flag("--allow-duplicates", allow_duplicates, duplicates_help);
 

@@ -55,16 +55,14 @@ int run_program(const RunRequest& request, const RunOptions& options) {
   if (route.execs_in_place()) {
     RunRequest probed = request;
     if (route.elf) probed.elf = &*route.elf;
-    auto plan = plan_launch(probed, *config, TargetTable::builtin(), OverlayStore::from_environment(),
-                            current_environment());
+    auto plan =
+        plan_launch(probed, *config, TargetTable::builtin(), OverlayStore::from_environment(), current_environment());
     if (!plan) {
       print_error(plan.error().message);
       return to_int(plan.error().code);
     }
-    log_debug("target {}, {}", plan->target.empty() ? "script" : plan->target,
-                  plan->emulated ? "qemu-user" : "native");
-    if (!plan->sysroot.sysroot.empty() && plan->emulated)
-      log_debug("libraries from {}", plan->sysroot.sysroot);
+    log_debug("target {}, {}", plan->target.empty() ? "script" : plan->target, plan->emulated ? "qemu-user" : "native");
+    if (!plan->sysroot.sysroot.empty() && plan->emulated) log_debug("libraries from {}", plan->sysroot.sysroot);
     // The program may start foreign programs itself (foreign_exec.h).
     if (plan->emulated && !ForeignExec::for_this_process().enter())
       log_debug("could not enter xrun's binfmt_misc namespace: running without it");

@@ -47,7 +47,8 @@ int setup_command(const std::vector<std::string>& args) {
     sub->add_flag("--print", print, "print what would be written instead of writing it");
   }
   cargo->add_option("--project", project, "the project's directory (default: the current one)");
-  for (auto* sub : {cmake, meson}) sub->add_option("-o,--output", output, "file to write (default: <gnu-triple>-xrun.cmake/.ini)");
+  for (auto* sub : {cmake, meson})
+    sub->add_option("-o,--output", output, "file to write (default: <gnu-triple>-xrun.cmake/.ini)");
   if (auto stop = parse_subcommand(app, "setup", args)) return *stop;
 
   auto target = resolve_setup_target(TargetTable::builtin(), target_name);
@@ -55,14 +56,17 @@ int setup_command(const std::vector<std::string>& args) {
   const std::string xrun = xrun_reference();
 
   if (cargo->parsed()) {
-    if (target->rust_triple.empty()) return fail(make_error(ExitCode::Usage, "no Rust triple is known for " + target->spec->name));
+    if (target->rust_triple.empty())
+      return fail(make_error(ExitCode::Usage, "no Rust triple is known for " + target->spec->name));
     const std::string gcc = target->gnu_triple + "-gcc";
     const std::string linker = find_program(gcc) ? gcc : "";
     const std::string env_form = "or, with no file: " + cargo_runner_variable(target->rust_triple) + "=" + xrun +
                                  " cargo test --target " + target->rust_triple;
     if (print) {
       std::printf("# .cargo/config.toml\n%s\n# %s\n", cargo_snippet(*target, xrun, linker).c_str(), env_form.c_str());
-      if (linker.empty()) std::printf("# (no linker: %s is not installed; apt-get install %s)\n", gcc.c_str(), target->spec->packages.compiler.c_str());
+      if (linker.empty())
+        std::printf("# (no linker: %s is not installed; apt-get install %s)\n", gcc.c_str(),
+                    target->spec->packages.compiler.c_str());
       return 0;
     }
     const std::string path = join_path(project, ".cargo/config.toml");
@@ -76,7 +80,9 @@ int setup_command(const std::vector<std::string>& args) {
       if (auto written = write_file_atomically(path, *edited); !written) return fail(written.error());
     }
     for (const auto& change : changes) std::printf("%s: %s\n", path.c_str(), change.c_str());
-    if (linker.empty()) std::printf("note: no linker set: %s is not installed (apt-get install %s)\n", gcc.c_str(), target->spec->packages.compiler.c_str());
+    if (linker.empty())
+      std::printf("note: no linker set: %s is not installed (apt-get install %s)\n", gcc.c_str(),
+                  target->spec->packages.compiler.c_str());
     std::printf("%s\n", env_form.c_str());
     return 0;
   }

@@ -13,6 +13,7 @@
 
 #include "backends/routing_runner.h"
 #include "binfmt/foreign_exec.h"
+#include "cli_parse.h"
 #include "config/config.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -24,7 +25,6 @@
 #include "report/github.h"
 #include "report/report_files.h"
 #include "report/terminal.h"
-#include "cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -107,8 +107,8 @@ std::string no_tests_message(const std::vector<BinarySpec>& binaries, std::size_
   for (std::size_t i = 0; i < seen.size() && i < 3; ++i) names += (i ? ", " : "") + seen[i];
   if (seen.size() > 3) names += " and " + std::to_string(seen.size() - 3) + " more";
   std::string why = "no tests to run: " + std::to_string(binaries.size()) + " binar" +
-                    (binaries.size() == 1 ? "y" : "ies") + " (" + names + ") listed " + std::to_string(listed) + " test" +
-                    (listed == 1 ? "" : "s");
+                    (binaries.size() == 1 ? "y" : "ies") + " (" + names + ") listed " + std::to_string(listed) +
+                    " test" + (listed == 1 ? "" : "s");
   std::string selection;
   for (const auto& f : filters) selection += " --filter '" + f + "'";
   for (const auto& e : excludes) selection += " --exclude '" + e + "'";
@@ -145,10 +145,12 @@ int test_command(const std::vector<std::string>& all_args) {
   const auto seconds = CLI::Range(0.0, 7.0 * 24 * 3600) & CLI::PositiveNumber;
   app.add_option("--timeout", o.timeout, "seconds per test before SIGTERM, then SIGKILL")->check(seconds);
   app.add_option("--grace", o.grace, "seconds between SIGTERM and SIGKILL (default 2)")->check(seconds);
-  app.add_option("--retries", o.retries, "re-run failing tests; passing on a retry is flaky")->check(CLI::NonNegativeNumber);
+  app.add_option("--retries", o.retries, "re-run failing tests; passing on a retry is flaky")
+      ->check(CLI::NonNegativeNumber);
   // Repeatable options take one value each time: `--filter 'A.*' ./tests`
   // names a binary after the pattern.
-  app.add_option("--filter", o.filters, "run only tests matching PATTERN (* and ?); repeatable")->allow_extra_args(false);
+  app.add_option("--filter", o.filters, "run only tests matching PATTERN (* and ?); repeatable")
+      ->allow_extra_args(false);
   app.add_option("--exclude", o.excludes, "skip tests matching PATTERN; repeatable")->allow_extra_args(false);
   app.add_flag("--fail-fast", o.fail_fast, "stop at the first failing test");
   app.add_option("--partition", o.partition, "run slice K of N (K/N), for CI matrices");
@@ -185,15 +187,16 @@ int test_command(const std::vector<std::string>& all_args) {
   command_line.insert(command_line.end(), all_args.begin(), all_args.end());
   init_logging(o.verbose);
 
-  auto config = load_config(config_inputs_from_process(o.config_file.empty() ? std::nullopt
-                                                                              : std::optional<std::string>(o.config_file)));
+  auto config = load_config(
+      config_inputs_from_process(o.config_file.empty() ? std::nullopt : std::optional<std::string>(o.config_file)));
   if (!config) {
     print_error(config.error().message);
     return to_int(config.error().code);
   }
   const TestSettings& defaults = config->test;
   SchedulerOptions options;
-  options.jobs = o.jobs.value_or(static_cast<int>(defaults.jobs.value_or(std::max(1u, std::thread::hardware_concurrency()))));
+  options.jobs =
+      o.jobs.value_or(static_cast<int>(defaults.jobs.value_or(std::max(1u, std::thread::hardware_concurrency()))));
   options.timeout_seconds = o.timeout ? o.timeout : defaults.timeout;
   options.grace_seconds = o.grace.value_or(defaults.grace.value_or(2.0));
   options.retries = o.retries.value_or(static_cast<int>(defaults.retries.value_or(0)));
@@ -241,7 +244,8 @@ int test_command(const std::vector<std::string>& all_args) {
     binaries = std::move(*built);
   }
   if (!o.ctest_dir.empty()) {
-    auto listed = ctest_tests(o.ctest_dir, o.ctest_granularity == "test" ? CTestGranularity::Test : CTestGranularity::Case);
+    auto listed =
+        ctest_tests(o.ctest_dir, o.ctest_granularity == "test" ? CTestGranularity::Test : CTestGranularity::Case);
     if (!listed) {
       print_error(listed.error().message);
       return to_int(listed.error().code);
@@ -275,8 +279,10 @@ int test_command(const std::vector<std::string>& all_args) {
     if (error) return;
     interrupted = true;
     if (++signals_seen > 1) runner.signal_all(SIGKILL);
-    if (active) active->interrupt();
-    else runner.signal_all(SIGKILL);  // still listing
+    if (active)
+      active->interrupt();
+    else
+      runner.signal_all(SIGKILL);  // still listing
     signals.async_wait(on_signal);
   };
   signals.async_wait(on_signal);
@@ -297,17 +303,22 @@ int test_command(const std::vector<std::string>& all_args) {
     // it read below its directory).
     const double age = discovered.oldest_cached_seconds;
     char when[48];
-    if (age < 120) std::snprintf(when, sizeof when, "%.0f s", age);
-    else if (age < 7200) std::snprintf(when, sizeof when, "%.0f min", age / 60);
-    else if (age < 2 * 86400) std::snprintf(when, sizeof when, "%.0f h", age / 3600);
-    else std::snprintf(when, sizeof when, "%.0f days", age / 86400);
-    std::printf("xrun: the tests of %zu binar%s come from the listing cache (listed up to %s ago; --no-cache lists again)\n",
-                discovered.from_cache, discovered.from_cache == 1 ? "y" : "ies", when);
+    if (age < 120)
+      std::snprintf(when, sizeof when, "%.0f s", age);
+    else if (age < 7200)
+      std::snprintf(when, sizeof when, "%.0f min", age / 60);
+    else if (age < 2 * 86400)
+      std::snprintf(when, sizeof when, "%.0f h", age / 3600);
+    else
+      std::snprintf(when, sizeof when, "%.0f days", age / 86400);
+    std::printf(
+        "xrun: the tests of %zu binar%s come from the listing cache (listed up to %s ago; --no-cache lists again)\n",
+        discovered.from_cache, discovered.from_cache == 1 ? "y" : "ies", when);
   }
   // No tests will run: the report files still say so, and why.
   const auto report_setup = [&] {
-    ReportSetup setup{json, junit, html, partition ? std::optional(o.partition) : std::nullopt, command_line, baseline,
-                      o.baseline, slowdown};
+    ReportSetup setup{json,         junit,    html,       partition ? std::optional(o.partition) : std::nullopt,
+                      command_line, baseline, o.baseline, slowdown};
     return setup;
   };
   const auto report_without_tests = [&](const std::string& why, bool stopped) {
@@ -329,7 +340,8 @@ int test_command(const std::vector<std::string>& all_args) {
   auto selected = select_tests(std::move(*tests), o.filters, o.excludes, partition);
   if (o.list_only) {
     for (const auto& t : selected)
-      std::printf("%s %s%s\n", t.binary.c_str(), t.name.c_str(), t.skip_reason ? (" (" + *t.skip_reason + ")").c_str() : "");
+      std::printf("%s %s%s\n", t.binary.c_str(), t.name.c_str(),
+                  t.skip_reason ? (" (" + *t.skip_reason + ")").c_str() : "");
     return 0;
   }
   const std::size_t runnable =
@@ -342,8 +354,9 @@ int test_command(const std::vector<std::string>& all_args) {
   shown.interactive = interactive;
   shown.color = interactive && !(no_color && *no_color);
   shown.slow_seconds = o.slow ? o.slow : defaults.slow.value_or(60.0);
-  const std::size_t slowest =
-      o.slowest.value_or(defaults.slowest ? static_cast<std::size_t>(*defaults.slowest) : interactive ? 5 : 0);
+  const std::size_t slowest = o.slowest.value_or(defaults.slowest ? static_cast<std::size_t>(*defaults.slowest)
+                                                 : interactive    ? 5
+                                                                  : 0);
   shown.slowest = slowest;
   shown.baseline = baseline ? &*baseline : nullptr;
   shown.baseline_source = o.baseline;
@@ -365,12 +378,13 @@ int test_command(const std::vector<std::string>& all_args) {
   rusage self{};
   ::getrusage(RUSAGE_SELF, &self);
   log_debug("CPU time of xrun itself: {:.2f} s user, {:.2f} s system",
-                static_cast<double>(self.ru_utime.tv_sec) + static_cast<double>(self.ru_utime.tv_usec) / 1e6,
-                static_cast<double>(self.ru_stime.tv_sec) + static_cast<double>(self.ru_stime.tv_usec) / 1e6);
+            static_cast<double>(self.ru_utime.tv_sec) + static_cast<double>(self.ru_utime.tv_usec) / 1e6,
+            static_cast<double>(self.ru_stime.tv_sec) + static_cast<double>(self.ru_stime.tv_usec) / 1e6);
   runner.shutdown();
   hint_foreign_exec(results);
   // Five slowest in a GitHub step summary even when the log is not a terminal.
-  if (auto problem = publish_to_github_actions(files.report(), stdout, o.slowest.value_or(std::max<std::size_t>(slowest, 5))))
+  if (auto problem =
+          publish_to_github_actions(files.report(), stdout, o.slowest.value_or(std::max<std::size_t>(slowest, 5))))
     print_warning(*problem);
   // A bug stopped the run: its results are no verdict, and the reports say
   // they are not complete.
@@ -386,7 +400,8 @@ int test_command(const std::vector<std::string>& all_args) {
   }
   const bool stopped = scheduler.interrupted() || interrupted;
   if (runnable == 0 && !stopped && no_tests_policy != "pass") {
-    const std::string why = no_tests_message(binaries, tests_listed, selected.size(), o.filters, o.excludes, o.partition);
+    const std::string why =
+        no_tests_message(binaries, tests_listed, selected.size(), o.filters, o.excludes, o.partition);
     if (no_tests_policy == "fail") {
       print_error(why + " (--no-tests=warn or =pass if that is expected)");
       leave_now(to_int(ExitCode::NoTests));

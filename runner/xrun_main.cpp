@@ -4,10 +4,10 @@
 #include <exception>
 #include <map>
 
+#include "binfmt/binfmt.h"
 #include "core/diagnostics.h"
 #include "core/exit_code.h"
 #include "core/log.h"
-#include "binfmt/binfmt.h"
 #include "core/suggest.h"
 
 namespace xrun {
@@ -89,9 +89,8 @@ int xrun_main(int argc, char** argv) {
     }
     if (!line->after_dashes && line->program < args.size()) {
       static const std::map<std::string, int (*)(const std::vector<std::string>&)> kSubcommands = {
-          {"doctor", doctor_command}, {"test", test_command},   {"report", report_command},
-          {"binfmt", binfmt_command}, {"setup", setup_command}, {"image", image_command},
-          {"board", board_command}};
+          {"doctor", doctor_command}, {"test", test_command},   {"report", report_command}, {"binfmt", binfmt_command},
+          {"setup", setup_command},   {"image", image_command}, {"board", board_command}};
       if (auto it = kSubcommands.find(args[line->program]); it != kSubcommands.end()) {
         // -v is everyone's; the other options go to the subcommand, which
         // says so if it has no use for one.

@@ -14,15 +14,15 @@ namespace xrun {
 int xrun_main(int argc, char** argv);
 
 // Subcommands; each returns the process exit status.
-int run_command(const std::vector<std::string>& args);      // xrun [OPTIONS] PROGRAM [ARGS...]
+int run_command(const std::vector<std::string>& args);  // xrun [OPTIONS] PROGRAM [ARGS...]
 int run_program(const RunRequest& request, const RunOptions& options);
-int setup_command(const std::vector<std::string>& args);    // xrun setup cargo|cmake|meson
-int binfmt_command(const std::vector<std::string>& args);   // xrun binfmt install|uninstall|status
-int doctor_command(const std::vector<std::string>& args);   // xrun doctor [OPTIONS]
-int test_command(const std::vector<std::string>& args);     // xrun test [OPTIONS] [BINARY...]
-int report_command(const std::vector<std::string>& args);   // xrun report merge|html ...
-int image_command(const std::vector<std::string>& args);    // xrun image build|list|rm
-int board_command(const std::vector<std::string>& args);    // xrun board list|check
+int setup_command(const std::vector<std::string>& args);   // xrun setup cargo|cmake|meson
+int binfmt_command(const std::vector<std::string>& args);  // xrun binfmt install|uninstall|status
+int doctor_command(const std::vector<std::string>& args);  // xrun doctor [OPTIONS]
+int test_command(const std::vector<std::string>& args);    // xrun test [OPTIONS] [BINARY...]
+int report_command(const std::vector<std::string>& args);  // xrun report merge|html ...
+int image_command(const std::vector<std::string>& args);   // xrun image build|list|rm
+int board_command(const std::vector<std::string>& args);   // xrun board list|check
 
 struct TestResult;
 // `xrun test`'s exit status for a set of results (shared with report merge).

@@ -7,7 +7,8 @@
 # Why each group is here:
 #   build       compiler, CMake + Ninja (and ccache, so that a second clone builds fast),
 #               the libraries xrun links against; GoogleTest, Catch2 and doctest for the
-#               test suites and the fixtures `xrun test` is tested on
+#               test suites and the fixtures `xrun test` is tested on; clang-format, which
+#               scripts/check-format.sh runs over the tree
 #   qemu        qemu-user and qemu-system-arm: the emulators xrun drives (user and
 #               system mode); kmod for depmod, which orders kernel modules when
 #               `xrun image build` makes a VM image; make, flex, bison, bc and xz-utils
@@ -36,7 +37,7 @@ export DEBIAN_FRONTEND=noninteractive
 build=(g++ cmake ninja-build meson pkg-config git file libxml2-utils bc ccache
        libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
        libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev zlib1g-dev
-       catch2 doctest-dev)
+       catch2 doctest-dev clang-format)
 qemu=(qemu-user qemu-system-arm kmod make flex bison xz-utils)
 cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
        gcc-arm-linux-gnueabihf g++-arm-linux-gnueabihf

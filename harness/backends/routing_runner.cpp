@@ -25,7 +25,8 @@ Route route_program(const std::string& program, const std::optional<std::string>
   route.target = spec->name;
   if (runs_natively(*spec, *elf)) return route;
   route.native = false;
-  route.backend = options.backend.value_or(requested.value_or(config.target(spec->name).backend.value_or(Backend::QemuUser)));
+  route.backend =
+      options.backend.value_or(requested.value_or(config.target(spec->name).backend.value_or(Backend::QemuUser)));
   return route;
 }
 
@@ -47,8 +48,9 @@ const Route& RoutingRunner::route_of(const JobRequest& request) {
   if (it == routes_.end()) {
     it = routes_.emplace(key, route_program(request.program, request.target, request.backend, config_, options_)).first;
     const Route& r = it->second;
-    log_debug("{} runs {}", request.program,
-                  r.native ? std::string("natively") : "on " + std::string(backend_name(r.backend)) + " (" + r.target + ")");
+    log_debug(
+        "{} runs {}", request.program,
+        r.native ? std::string("natively") : "on " + std::string(backend_name(r.backend)) + " (" + r.target + ")");
   }
   return it->second;
 }
@@ -67,14 +69,14 @@ JobRunner& RoutingRunner::runner_for(const Route& route) {
     if (options_.qemu_fork_server) {
       // The library system mode's agent preloads in the VM, built for each
       // target xrun has VMs for and found next to xrun (system/image.h).
-      process.fork_server_library = [found = std::map<std::string, std::optional<std::string>>()](
-                                        const std::string& target) mutable {
-        auto [it, inserted] = found.emplace(target, std::nullopt);
-        if (inserted)
-          if (const VmArch* arch = find_vm_arch(target))
-            if (auto library = find_guest_part(*arch, "xrun-zygote")) it->second = *library;
-        return it->second;
-      };
+      process.fork_server_library =
+          [found = std::map<std::string, std::optional<std::string>>()](const std::string& target) mutable {
+            auto [it, inserted] = found.emplace(target, std::nullopt);
+            if (inserted)
+              if (const VmArch* arch = find_vm_arch(target))
+                if (auto library = find_guest_part(*arch, "xrun-zygote")) it->second = *library;
+            return it->second;
+          };
     }
     process_ = std::make_unique<ProcessRunner>(io_, config_, OverlayStore::from_environment(), std::move(process));
   }

@@ -17,11 +17,11 @@
 #include <memory>
 #include <optional>
 
+#include "board/board.h"
 #include "config/backend.h"
 #include "config/config.h"
 #include "elf/elf_probe.h"
 #include "engine/job_runner.h"
-#include "board/board.h"
 #include "system/system_runner.h"
 
 namespace xrun {
@@ -41,10 +41,10 @@ struct RoutingOptions {
 
 // Where one program runs.
 struct Route {
-  bool native = false;           // the host runs it itself (no emulation at all)
+  bool native = false;                  // the host runs it itself (no emulation at all)
   Backend backend = Backend::QemuUser;  // when not native
-  std::string target;            // the target's name, when the program is an ELF file xrun knows
-  std::optional<ElfInfo> elf;    // its headers, when it is an ELF file
+  std::string target;                   // the target's name, when the program is an ELF file xrun knows
+  std::optional<ElfInfo> elf;           // its headers, when it is an ELF file
   // True when xrun can replace itself with the program (native, qemu-user):
   // the single-run path then execs instead of supervising.
   bool execs_in_place() const { return native || backend == Backend::QemuUser; }

@@ -1,7 +1,6 @@
 #include "binfmt/binfmt.h"
 
 #include <dirent.h>
-
 #include <sys/auxv.h>
 #include <unistd.h>
 
@@ -24,11 +23,13 @@ namespace {
 
 std::string elf_magic(const TargetSpec& spec, std::string* mask) {
   const bool little = spec.byte_order == ByteOrder::Little;
-  std::string magic = "\x7f" "ELF";
+  std::string magic =
+      "\x7f"
+      "ELF";
   magic += static_cast<char>(spec.elf_class == ElfClass::Elf64 ? 2 : 1);
   magic += static_cast<char>(little ? 1 : 2);
-  magic += '\x01';                  // EI_VERSION
-  magic += std::string(9, '\0');    // EI_OSABI (masked out), EI_ABIVERSION and padding
+  magic += '\x01';                // EI_VERSION
+  magic += std::string(9, '\0');  // EI_OSABI (masked out), EI_ABIVERSION and padding
   const auto put16 = [&](std::string& out, unsigned value) {
     const char lo = static_cast<char>(value & 0xff), hi = static_cast<char>(value >> 8);
     out += little ? lo : hi;
@@ -56,16 +57,15 @@ Expected<bool> write_control(const std::string& path, const std::string& text) {
   const bool written = std::fwrite(text.data(), 1, text.size(), f) == text.size();
   const int err = errno;
   if (std::fclose(f) != 0 || !written)
-    return make_error(ExitCode::InfraError, "the kernel refused " + quoted(text) + " in " + path + ": " +
-                                                std::strerror(errno ? errno : err));
+    return make_error(ExitCode::InfraError,
+                      "the kernel refused " + quoted(text) + " in " + path + ": " + std::strerror(errno ? errno : err));
   return true;
 }
 
 Expected<bool> check_mounted(const std::string& dir) {
   if (!path_exists(dir + "/register"))
     return make_error(ExitCode::Usage, "binfmt_misc is not mounted at " + dir +
-                                           ": mount it with `mount -t binfmt_misc binfmt_misc " + dir +
-                                           "` (as root)");
+                                           ": mount it with `mount -t binfmt_misc binfmt_misc " + dir + "` (as root)");
   return true;
 }
 
@@ -133,12 +133,18 @@ Expected<std::vector<BinfmtEntry>> read_binfmt_entries(const std::string& dir) {
     entry.name = name;
     std::istringstream lines(*text);
     for (std::string line; std::getline(lines, line);) {
-      if (line == "enabled") entry.enabled = true;
-      else if (line.rfind("interpreter ", 0) == 0) entry.interpreter = line.substr(12);
-      else if (line.rfind("flags: ", 0) == 0) entry.flags = line.substr(7);
-      else if (line.rfind("offset ", 0) == 0) entry.offset = std::atoi(line.c_str() + 7);
-      else if (line.rfind("magic ", 0) == 0) entry.magic_hex = line.substr(6);
-      else if (line.rfind("mask ", 0) == 0) entry.mask_hex = line.substr(5);
+      if (line == "enabled")
+        entry.enabled = true;
+      else if (line.rfind("interpreter ", 0) == 0)
+        entry.interpreter = line.substr(12);
+      else if (line.rfind("flags: ", 0) == 0)
+        entry.flags = line.substr(7);
+      else if (line.rfind("offset ", 0) == 0)
+        entry.offset = std::atoi(line.c_str() + 7);
+      else if (line.rfind("magic ", 0) == 0)
+        entry.magic_hex = line.substr(6);
+      else if (line.rfind("mask ", 0) == 0)
+        entry.mask_hex = line.substr(5);
     }
     entries.push_back(std::move(entry));
   }
@@ -171,7 +177,8 @@ Expected<std::vector<std::string>> binfmt_install(const std::vector<BinfmtRegist
   for (const auto& r : registrations) {
     std::string targets;
     for (const auto& t : r.targets) targets += (targets.empty() ? "" : ", ") + t;
-    const auto existing = std::find_if(entries->begin(), entries->end(), [&](const auto& e) { return e.name == r.name; });
+    const auto existing =
+        std::find_if(entries->begin(), entries->end(), [&](const auto& e) { return e.name == r.name; });
     if (existing != entries->end()) {
       if (existing->interpreter == interpreter && existing->magic_hex == to_hex(r.magic) &&
           existing->flags.find('P') != std::string::npos && existing->enabled) {
@@ -186,8 +193,9 @@ Expected<std::vector<std::string>> binfmt_install(const std::vector<BinfmtRegist
     std::string line = r.name + ": registered for " + targets + " -> " + interpreter;
     for (const auto& e : *entries) {
       if (e.name != r.name && e.enabled && binfmt_overlaps(e, r))
-        line += "\n  warning: " + e.name + " (" + e.interpreter + ") matches the same files; disable it with `echo 0 > " +
-                dir + "/" + e.name + "` to be sure xrun runs them";
+        line += "\n  warning: " + e.name + " (" + e.interpreter +
+                ") matches the same files; disable it with `echo 0 > " + dir + "/" + e.name +
+                "` to be sure xrun runs them";
     }
     done.push_back(line);
   }
@@ -218,9 +226,11 @@ Expected<std::string> binfmt_status(const std::vector<BinfmtRegistration>& regis
     for (const auto& t : r.targets) targets += (targets.empty() ? "" : ", ") + t;
     const auto mine = std::find_if(entries->begin(), entries->end(), [&](const auto& e) { return e.name == r.name; });
     out += r.name + " (" + targets + "): ";
-    if (mine == entries->end()) out += "not registered";
-    else out += std::string(mine->enabled ? "registered" : "registered but disabled") + " -> " + mine->interpreter +
-                " (flags " + mine->flags + ")";
+    if (mine == entries->end())
+      out += "not registered";
+    else
+      out += std::string(mine->enabled ? "registered" : "registered but disabled") + " -> " + mine->interpreter +
+             " (flags " + mine->flags + ")";
     out += "\n";
     for (const auto& e : *entries) {
       if (e.name != r.name && binfmt_overlaps(e, r))

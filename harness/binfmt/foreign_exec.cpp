@@ -20,8 +20,9 @@ namespace xrun {
 
 namespace {
 
-constexpr const char* kHint = "; foreign programs that start other foreign programs fail with \"Exec format error\" "
-                              "until xrun is registered with the kernel: `sudo xrun binfmt install`";
+constexpr const char* kHint =
+    "; foreign programs that start other foreign programs fail with \"Exec format error\" "
+    "until xrun is registered with the kernel: `sudo xrun binfmt install`";
 
 bool kernel_at_least(int major, int minor) {
   utsname u{};
@@ -42,8 +43,8 @@ std::string copy_line(const BinfmtEntry& e) {
   std::string flags;
   for (char c : e.flags)
     if (std::strchr("POCF", c)) flags += c;
-  return ":" + e.name + ":M:" + std::to_string(e.offset) + ":" + escaped(e.magic_hex) + ":" + escaped(e.mask_hex) + ":" +
-         e.interpreter + ":" + flags;
+  return ":" + e.name + ":M:" + std::to_string(e.offset) + ":" + escaped(e.magic_hex) + ":" + escaped(e.mask_hex) +
+         ":" + e.interpreter + ":" + flags;
 }
 
 }  // namespace
@@ -78,8 +79,8 @@ ForeignExec make_foreign_exec() {
   std::vector<std::string> lines;
   for (const auto& r : *registrations) lines.push_back(binfmt_register_line(r, self));
   for (const auto& e : host_entries) {
-    const bool ours = std::any_of(registrations->begin(), registrations->end(),
-                                  [&](const auto& r) { return binfmt_overlaps(e, r); });
+    const bool ours =
+        std::any_of(registrations->begin(), registrations->end(), [&](const auto& r) { return binfmt_overlaps(e, r); });
     if (e.enabled && !ours && !e.magic_hex.empty()) lines.push_back(copy_line(e));
   }
   // Inside the namespaces: a binfmt_misc of xrun's own, with xrun registered.

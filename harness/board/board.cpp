@@ -9,10 +9,10 @@
 #include <atomic>
 #include <boost/asio/post.hpp>
 #include <climits>
-#include <cstring>
-#include <filesystem>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
+#include <filesystem>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -96,8 +96,8 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   void set_prefix(const std::string& prefix) { prefix_ = prefix; }
   // Files this run already put on the board: path -> size and mtime.
   std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> placed;
-  bool staging = false;                          // a transfer is under way
-  std::deque<std::function<void()>> waiting;     // jobs staging after it
+  bool staging = false;                       // a transfer is under way
+  std::deque<std::function<void()>> waiting;  // jobs staging after it
 
  private:
   struct BroughtUp {
@@ -180,7 +180,8 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
       auto self = weak.lock();
       if (error || !self || self->ready_ || self->dead_) return;
       if (self->waiting_for_lock_) self->reset_may_help_ = false;  // busy is not broken
-      self->die(self->waiting_for_lock_ ? "another xrun run held it for longer than lock_timeout" : "its agent did not answer");
+      self->die(self->waiting_for_lock_ ? "another xrun run held it for longer than lock_timeout"
+                                        : "its agent did not answer");
     });
   }
 
@@ -213,7 +214,8 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     // What ssh said, unless the message already quotes it.
     const std::string said = quoted_tail(log, 4);
     const std::string last = said.substr(said.rfind("\n    ") == std::string::npos ? 0 : said.rfind("\n    ") + 5);
-    const std::string full = message + (log.empty() || message.find(last) != std::string::npos ? "" : "; ssh said:" + said);
+    const std::string full =
+        message + (log.empty() || message.find(last) != std::string::npos ? "" : "; ssh said:" + said);
     if (auto handler = std::exchange(ready_handler_, nullptr)) {
       if (session_) session_->close(full);
       handler(full);
@@ -273,29 +275,30 @@ class BoardFleet final : public MachineFleet {
     auto failed = made_[slot].lock();
     const bool may_help = !failed || failed->reset_may_help();
     if (!settings.reset || !may_help || resets_[slot]++ > 0 || stopping_) {
-      print_warning("board " + name + " is out of this run" + (was_ready ? " (it stopped answering)" : "") + ": " + error);
+      print_warning("board " + name + " is out of this run" + (was_ready ? " (it stopped answering)" : "") + ": " +
+                    error);
       again(false);
       return;
     }
     print_warning("board " + name + " failed (" + error + "): resetting it with `" + *settings.reset + "`");
-    resetters_.emplace_back([io = io_, alive = std::weak_ptr<bool>(alive_), name, command = *settings.reset,
-                             again = std::move(again)] {
-      const CommandResult reset = run_command({"sh", "-c", command}, "", kResetSeconds);
-      asio::post(*io, [alive, name, reset, again] {
-        if (auto fleet = alive.lock(); !fleet || !*fleet) return;  // the run is over
-        if (reset.status != 0 || reset.timed_out) {
-          std::string said = reset.out + reset.err;
-          if (said.size() > 2000) said = said.substr(said.size() - 2000);
-          print_warning("board " + name + ": its reset command " +
-                        (reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
-                                         : "failed with status " + std::to_string(reset.status)) +
-                        "; it is out of this run. It said:\n" + said);
-          again(false);
-          return;
-        }
-        again(true);  // the next start waits for its SSH server (connect_timeout)
-      });
-    });
+    resetters_.emplace_back(
+        [io = io_, alive = std::weak_ptr<bool>(alive_), name, command = *settings.reset, again = std::move(again)] {
+          const CommandResult reset = run_command({"sh", "-c", command}, "", kResetSeconds);
+          asio::post(*io, [alive, name, reset, again] {
+            if (auto fleet = alive.lock(); !fleet || !*fleet) return;  // the run is over
+            if (reset.status != 0 || reset.timed_out) {
+              std::string said = reset.out + reset.err;
+              if (said.size() > 2000) said = said.substr(said.size() - 2000);
+              print_warning("board " + name + ": its reset command " +
+                            (reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
+                                             : "failed with status " + std::to_string(reset.status)) +
+                            "; it is out of this run. It said:\n" + said);
+              again(false);
+              return;
+            }
+            again(true);  // the next start waits for its SSH server (connect_timeout)
+          });
+        });
   }
   ~BoardFleet() override { BoardFleet::shutdown(); }
 
@@ -341,7 +344,8 @@ class BoardFleet final : public MachineFleet {
       const auto has = parse_glibc_version("GLIBC_" + board.libc());
       if (needed && has && *needed > *has) {
         done(board.name() + " has glibc " + board.libc() + ", but " + job->host_path + " needs GLIBC_" +
-             job->glibc_needed + ": build it against the board's glibc (an older toolchain or sysroot), or update "
+             job->glibc_needed +
+             ": build it against the board's glibc (an older toolchain or sysroot), or update "
              "the board");
         return;
       }
@@ -350,8 +354,10 @@ class BoardFleet final : public MachineFleet {
     // shards) need the same files, which then go once.
     if (board.staging) {
       board.waiting.push_back([this, held = job->machine, job, done] {
-        if (held) stage(*held, job, done);
-        else done("the board is gone");
+        if (held)
+          stage(*held, job, done);
+        else
+          done("the board is gone");
       });
       return;
     }
@@ -378,23 +384,25 @@ class BoardFleet final : public MachineFleet {
     }
     auto weak = std::weak_ptr<Machine>(job->machine);
     board.staging = true;
-    session->put_files(needed, [this, weak, needed, job, place_frame, done](Expected<AgentSession::FilesResult> result) {
-      auto alive = weak.lock();
-      if (!alive) return done("the board is gone");
-      auto& on = static_cast<Board&>(*alive);
-      on.staging = false;
-      // The others' turn, after this job has been handed over: each looks
-      // again (most now find their files there; one that does not starts
-      // the next transfer, and the rest wait for that one).
-      for (auto& next : std::exchange(on.waiting, {})) asio::post(*io_, std::move(next));
-      if (!result) return done(on.name() + ": " + result.error().message);
-      on.set_prefix(result->prefix);
-      for (const auto& entry : needed) on.placed[entry.path] = {entry.size, entry.mtime_ns};
-      bytes_sent_ += result->bytes_sent;
-      if (result->bytes_sent) log_debug("{}: sent {} files, {} bytes", on.name(), result->files_sent, result->bytes_sent);
-      place_frame(on, *job);
-      done(std::nullopt);
-    });
+    session->put_files(needed,
+                       [this, weak, needed, job, place_frame, done](Expected<AgentSession::FilesResult> result) {
+                         auto alive = weak.lock();
+                         if (!alive) return done("the board is gone");
+                         auto& on = static_cast<Board&>(*alive);
+                         on.staging = false;
+                         // The others' turn, after this job has been handed over: each looks
+                         // again (most now find their files there; one that does not starts
+                         // the next transfer, and the rest wait for that one).
+                         for (auto& next : std::exchange(on.waiting, {})) asio::post(*io_, std::move(next));
+                         if (!result) return done(on.name() + ": " + result.error().message);
+                         on.set_prefix(result->prefix);
+                         for (const auto& entry : needed) on.placed[entry.path] = {entry.size, entry.mtime_ns};
+                         bytes_sent_ += result->bytes_sent;
+                         if (result->bytes_sent)
+                           log_debug("{}: sent {} files, {} bytes", on.name(), result->files_sent, result->bytes_sent);
+                         place_frame(on, *job);
+                         done(std::nullopt);
+                       });
   }
 
   // sync_back: what the test wrote under its cwd and the shares comes back.
@@ -407,23 +415,23 @@ class BoardFleet final : public MachineFleet {
     // Since the job began, plus a second of slack for a board clock's coarse file times.
     const auto ran = std::chrono::steady_clock::now() - job->dispatched_at;
     const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(ran).count() + 1000;
-    session->pull_files(dirs, static_cast<std::uint32_t>(ago),
-                        [name = board.name(), program = job->host_path, done](auto result) {
-      if (!result) {
-        print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
-        return done();
-      }
-      if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
-      if (result->refused_count) {
-        std::string message = name + ": sync_back did not copy back " + std::to_string(result->refused_count) +
-                              " file(s) that " + program + " wrote there (they stay on the board):";
-        for (const auto& why : result->refused) message += "\n  " + why;
-        if (result->refused_count > result->refused.size())
-          message += "\n  and " + std::to_string(result->refused_count - result->refused.size()) + " more";
-        print_warning(message);
-      }
-      done();
-    });
+    session->pull_files(
+        dirs, static_cast<std::uint32_t>(ago), [name = board.name(), program = job->host_path, done](auto result) {
+          if (!result) {
+            print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
+            return done();
+          }
+          if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
+          if (result->refused_count) {
+            std::string message = name + ": sync_back did not copy back " + std::to_string(result->refused_count) +
+                                  " file(s) that " + program + " wrote there (they stay on the board):";
+            for (const auto& why : result->refused) message += "\n  " + why;
+            if (result->refused_count > result->refused.size())
+              message += "\n  and " + std::to_string(result->refused_count - result->refused.size()) + " more";
+            print_warning(message);
+          }
+          done();
+        });
   }
 
   void shutdown() override {
@@ -435,7 +443,8 @@ class BoardFleet final : public MachineFleet {
     resetters_.clear();
     if (bytes_sent_ || get_env("XRUN_BOARD_REPORT_TRANSFER"))
       log_debug("boards of {}: {} bytes of files sent", target_, bytes_sent_);
-    if (auto path = get_env("XRUN_BOARD_TRANSFER_FILE")) write_file_atomically(*path, std::to_string(bytes_sent_) + "\n");
+    if (auto path = get_env("XRUN_BOARD_TRANSFER_FILE"))
+      write_file_atomically(*path, std::to_string(bytes_sent_) + "\n");
     std::error_code ec;
     fs::remove_all(work_dir_, ec);
   }
@@ -469,12 +478,12 @@ Expected<std::string> board_agent_for(const std::string& uname_machine, std::str
 
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
   return std::make_unique<MachinePool>(
-      io, Backend::Board, fork_server,
-      [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+      io, Backend::Board, fork_server, [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         const auto& boards = config.target(target).boards;
         if (boards.empty())
-          return make_error(ExitCode::Usage, "backend \"board\" for " + target + " needs boards: name them in [targets." +
-                                                 target + "] as boards = [\"NAME\", ...], each a [boards.NAME]");
+          return make_error(ExitCode::Usage, "backend \"board\" for " + target +
+                                                 " needs boards: name them in [targets." + target +
+                                                 "] as boards = [\"NAME\", ...], each a [boards.NAME]");
         auto work_dir = make_board_work_dir();
         if (!work_dir) return work_dir.error();
         return std::unique_ptr<MachineFleet>(std::make_unique<BoardFleet>(config, target, boards, *work_dir));

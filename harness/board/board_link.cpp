@@ -5,13 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <thread>
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 
 #include "board/board.h"
 #include "core/diagnostics.h"
@@ -60,7 +59,8 @@ Expected<BoardPart> board_part(const std::string& machine, std::string_view part
   if (!bytes) return make_error(ExitCode::InfraError, "cannot read " + *path);
   BoardPart out;
   out.sha256 = sha256_hex(*bytes);
-  out.name = (part == "xrun-zygote" ? "zygote-" + out.sha256.substr(0, 16) + ".so" : "agent-" + out.sha256.substr(0, 16));
+  out.name =
+      (part == "xrun-zygote" ? "zygote-" + out.sha256.substr(0, 16) + ".so" : "agent-" + out.sha256.substr(0, 16));
   out.bytes = std::move(*bytes);
   return out;
 }
@@ -151,7 +151,8 @@ Expected<bool> BoardLink::connect() {
     if (stopping_) return make_error(ExitCode::InfraError, "stopped");
     if (Clock::now() > deadline)
       return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": no SSH connection within " +
-                                                  std::to_string(static_cast<int>(timeout + 2)) + " s (connect_timeout)" +
+                                                  std::to_string(static_cast<int>(timeout + 2)) +
+                                                  " s (connect_timeout)" +
                                                   quoted_tail(read_file(log_).value_or(""), 3));
     if (run_command(ssh("", {"-O", "check"}), "", 5).status == 0) {
       if (auto key = check_pinned_host_key(endpoint_); !key) {
@@ -173,11 +174,13 @@ Expected<BoardFacts> BoardLink::probe() {
   const CommandResult probed = run(shell_command(probe), "", endpoint_.settings.connect_timeout + 5);
   refused_ = probed.too_much;  // its login is what prints: a power cycle would not change that
   if (probed.too_much)
-    return make_error(ExitCode::InfraError,
-                      "board " + endpoint_.board + ": its shell printed " + std::to_string(kCommandOutputLimit / 1024) +
-                          " KiB or more in answer to the probe, which needs under 1 KiB: something in the board user's "
-                          "login (a shell startup file, a ForceCommand) prints; make it quiet for commands run over ssh. "
-                          "It began with " + xrun::quoted((probed.out.empty() ? probed.err : probed.out).substr(0, 80)));
+    return make_error(
+        ExitCode::InfraError,
+        "board " + endpoint_.board + ": its shell printed " + std::to_string(kCommandOutputLimit / 1024) +
+            " KiB or more in answer to the probe, which needs under 1 KiB: something in the board user's "
+            "login (a shell startup file, a ForceCommand) prints; make it quiet for commands run over ssh. "
+            "It began with " +
+            xrun::quoted((probed.out.empty() ? probed.err : probed.out).substr(0, 80)));
   if (probed.status != 0)
     return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": the probe in its shell failed (status " +
                                                 std::to_string(probed.status) + ")" + quoted_tail(probed.err, 3));
@@ -211,7 +214,8 @@ Expected<BoardFacts> BoardLink::probe() {
                                                 xrun::quoted(probed.out.substr(0, 200)) + ")");
   if (endpoint_.settings.arch && *endpoint_.settings.arch != facts.machine)
     return make_error(ExitCode::InfraError, "board " + endpoint_.board + " is " + facts.machine + ", not " +
-                                                *endpoint_.settings.arch + " (its arch in [boards." + endpoint_.board + "])");
+                                                *endpoint_.settings.arch + " (its arch in [boards." + endpoint_.board +
+                                                "])");
   return facts;
 }
 
@@ -310,10 +314,10 @@ Expected<std::string> BoardLink::check_agent(const BoardFacts& facts, const std:
   ::kill(channel->pid, SIGKILL);
   ::waitpid(channel->pid, nullptr, 0);
   if (!answered)
-    return make_error(ExitCode::InfraError,
-                      "board " + endpoint_.board + ": its agent " + agent_file + " does not speak xrun's protocol (" +
-                          (failed ? *failed : "no answer to HELLO in " + std::to_string(static_cast<int>(seconds)) + " s") +
-                          ")");
+    return make_error(
+        ExitCode::InfraError,
+        "board " + endpoint_.board + ": its agent " + agent_file + " does not speak xrun's protocol (" +
+            (failed ? *failed : "no answer to HELLO in " + std::to_string(static_cast<int>(seconds)) + " s") + ")");
   return said;
 }
 

@@ -34,7 +34,7 @@ bool leads_to_credential(const fs::path& link) {
 }  // namespace
 
 Expected<bool> FileMirror::add_entry(const std::string& path, bool directory, std::vector<FileEntry>& into) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return make_error(ExitCode::InfraError, "cannot read " + path + ": " + std::strerror(errno));
   FileEntry entry;
@@ -48,7 +48,8 @@ Expected<bool> FileMirror::add_entry(const std::string& path, bool directory, st
   if (!S_ISREG(st.st_mode)) return true;  // sockets, fifos, devices: nothing to copy
   entry.source = path;
   entry.size = static_cast<std::uint64_t>(st.st_size);
-  entry.mtime_ns = static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000000u + static_cast<std::uint64_t>(st.st_mtim.tv_nsec);
+  entry.mtime_ns =
+      static_cast<std::uint64_t>(st.st_mtim.tv_sec) * 1000000000u + static_cast<std::uint64_t>(st.st_mtim.tv_nsec);
   auto& known = hashes_[path];
   if (known.hash.empty() || known.size != entry.size || known.mtime_ns != entry.mtime_ns) {
     auto hash = sha256_file_hex(path);
@@ -70,7 +71,8 @@ Expected<bool> FileMirror::add_libraries_in(const std::string& dir, std::vector<
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
     const auto so = name.find(".so");
-    if (!entry.is_regular_file(ec) || so == std::string::npos || (so + 3 != name.size() && name[so + 3] != '.')) continue;
+    if (!entry.is_regular_file(ec) || so == std::string::npos || (so + 3 != name.size() && name[so + 3] != '.'))
+      continue;
     if (auto added = add_entry(entry.path().string(), false, into); !added) return added;
   }
   return true;

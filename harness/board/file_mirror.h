@@ -36,8 +36,9 @@ class FileMirror {
   Expected<bool> add_libraries_in(const std::string& dir, std::vector<FileEntry>& into);
 
   // Names of credential directories and files, never mirrored from a tree.
-  static constexpr std::string_view kCredentials[] = {".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker",
-                                                      ".password-store", ".netrc", ".pgpass", ".git-credentials"};
+  static constexpr std::string_view kCredentials[] = {
+      ".ssh",    ".gnupg",          ".aws",   ".azure",  ".kube",
+      ".docker", ".password-store", ".netrc", ".pgpass", ".git-credentials"};
   static bool is_credential(std::string_view name);
 
   // Most files a tree may hold before xrun says so instead of copying it.

@@ -55,7 +55,8 @@ std::string quoted_tail(const std::string& text, std::size_t count) {
     if (!line.empty()) lines.push_back(line);
   }
   std::string out;
-  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i) out += "\n    " + lines[i];
+  for (std::size_t i = lines.size() > count ? lines.size() - count : 0; i < lines.size(); ++i)
+    out += "\n    " + lines[i];
   return out;
 }
 
@@ -204,15 +205,18 @@ Expected<std::vector<std::string>> fetch_host_key(const SshEndpoint& e, const st
   std::error_code ec;
   std::filesystem::remove(scratch, ec);
   std::vector<std::string> argv{"ssh"};
-  for (auto& o : ssh_options(probe)) argv.push_back(o == "StrictHostKeyChecking=yes" ? "StrictHostKeyChecking=accept-new" : o);
-  argv.insert(argv.end(), {"-o", "PreferredAuthentications=none", "-o", "NumberOfPasswordPrompts=0", e.settings.host, "true"});
+  for (auto& o : ssh_options(probe))
+    argv.push_back(o == "StrictHostKeyChecking=yes" ? "StrictHostKeyChecking=accept-new" : o);
+  argv.insert(argv.end(),
+              {"-o", "PreferredAuthentications=none", "-o", "NumberOfPasswordPrompts=0", e.settings.host, "true"});
   const CommandResult tried = run_command(argv, "", e.settings.connect_timeout + 5);
   auto prints = fingerprints_in(scratch);
   std::filesystem::remove(scratch, ec);
   if (prints.empty())
-    return make_error(ExitCode::InfraError, "board " + e.board + ": no SSH server answered within " +
-                                                seconds_text(e.settings.connect_timeout) + " s (" +
-                                                (tried.err.empty() ? "no message" : tried.err.substr(0, tried.err.find('\n'))) + ")");
+    return make_error(ExitCode::InfraError,
+                      "board " + e.board + ": no SSH server answered within " +
+                          seconds_text(e.settings.connect_timeout) + " s (" +
+                          (tried.err.empty() ? "no message" : tried.err.substr(0, tried.err.find('\n'))) + ")");
   return prints;
 }
 
@@ -239,9 +243,11 @@ std::string explain_ssh_failure(const SshEndpoint& e, const std::string& stderr_
     std::string presented;
     if (prints)
       for (const auto& p : *prints) presented += (presented.empty() ? "" : " or ") + p;
-    return "board " + e.board + ": its host key is unknown or changed (ssh: Host key verification failed). xrun never "
-           "accepts a key blindly: check it, then pin it in [boards." + e.board + "] as host_key = \"" +
-           (presented.empty() ? "SHA256:..." : presented) + "\", or add it to ~/.ssh/known_hosts";
+    return "board " + e.board +
+           ": its host key is unknown or changed (ssh: Host key verification failed). xrun never "
+           "accepts a key blindly: check it, then pin it in [boards." +
+           e.board + "] as host_key = \"" + (presented.empty() ? "SHA256:..." : presented) +
+           "\", or add it to ~/.ssh/known_hosts";
   }
   return "board " + e.board + ": ssh failed: " + (text.empty() ? "no message" : text);
 }

@@ -11,9 +11,12 @@ std::optional<Backend> parse_backend(std::string_view name) {
 
 std::string_view backend_name(Backend backend) {
   switch (backend) {
-    case Backend::QemuUser: return "qemu-user";
-    case Backend::System: return "system";
-    case Backend::Board: return "board";
+    case Backend::QemuUser:
+      return "qemu-user";
+    case Backend::System:
+      return "system";
+    case Backend::Board:
+      return "board";
   }
   return "?";
 }

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <tuple>
 #include <cstring>
 #include <sstream>
+#include <tuple>
 
 #include "config/config_keys.h"
 #include "config/toml_util.h"
@@ -19,19 +19,24 @@ namespace xrun {
 
 namespace {
 
-std::string location(const std::string& file, const toml::source_region& region) {
-  return toml_location(file, region);
-}
+std::string location(const std::string& file, const toml::source_region& region) { return toml_location(file, region); }
 
 std::string type_of(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::string: return "a string";
-    case toml::node_type::integer: return "an integer";
-    case toml::node_type::floating_point: return "a number";
-    case toml::node_type::boolean: return "a boolean";
-    case toml::node_type::array: return "an array";
-    case toml::node_type::table: return "a table";
-    default: return "a date or time";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    default:
+      return "a date or time";
   }
 }
 
@@ -90,7 +95,8 @@ class Problems {
 // environment and the agent's frames are C strings, so a NUL would cut it
 // short. Empty: it can.
 std::string unpassable(std::string_view text) {
-  return text.find('\0') == std::string_view::npos ? "" : "cannot hold a NUL character (\\u0000): no program could get it";
+  return text.find('\0') == std::string_view::npos ? ""
+                                                   : "cannot hold a NUL character (\\u0000): no program could get it";
 }
 
 // Why `name` cannot be an environment variable's name: nothing sets one that
@@ -171,7 +177,9 @@ bool value_from_toml(const toml::node& node, ValueType type, ConfigValue& out, s
 // An environment variable's text as a value of `type`.
 bool value_from_text(const std::string& text, ValueType type, ConfigValue& out) {
   switch (type) {
-    case ValueType::String: out.text = text; return true;
+    case ValueType::String:
+      out.text = text;
+      return true;
     case ValueType::StringArray: {
       std::istringstream words(text);
       for (std::string word; words >> word;) out.strings.push_back(word);
@@ -181,8 +189,10 @@ bool value_from_text(const std::string& text, ValueType type, ConfigValue& out) 
     case ValueType::Number: {
       try {
         std::size_t used = 0;
-        if (type == ValueType::Integer) out.integer = std::stoll(text, &used);
-        else out.number = std::stod(text, &used);
+        if (type == ValueType::Integer)
+          out.integer = std::stoll(text, &used);
+        else
+          out.number = std::stod(text, &used);
         return used == text.size();
       } catch (const std::exception&) {
         return false;
@@ -192,7 +202,8 @@ bool value_from_text(const std::string& text, ValueType type, ConfigValue& out) 
       if (text == "1" || text == "true" || text == "yes") return out.boolean = true, true;
       if (text.empty() || text == "0" || text == "false" || text == "no") return out.boolean = false, true;
       return false;
-    case ValueType::StringTable: return false;  // no environment form
+    case ValueType::StringTable:
+      return false;  // no environment form
   }
   return false;
 }
@@ -219,8 +230,9 @@ void apply_table(const toml::table& keys, std::string_view section, const std::s
   for (const auto& [key_name, value] : keys) {
     const ConfigKey* key = find_key(section, key_name.str());
     if (key == nullptr) {
-      problems.add_at(file, key_name.source(), ": unknown key " + quoted(key_name.str()) + " in [" + shown_as + "]" +
-                                                   did_you_mean(key_name.str(), keys_in_section(section)));
+      problems.add_at(file, key_name.source(),
+                      ": unknown key " + quoted(key_name.str()) + " in [" + shown_as + "]" +
+                          did_you_mean(key_name.str(), keys_in_section(section)));
       continue;
     }
     apply_key(*key, value, file, file_dir, slot, problems);
@@ -267,14 +279,17 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
         const std::string name(group_key.str());
         const auto* keys = group_node.as_table();
         if (!keys) {
-          problems.add_at(file, group_node.source(), ": groups." + name + " must be a table, like [groups." + name + "]");
+          problems.add_at(file, group_node.source(),
+                          ": groups." + name + " must be a table, like [groups." + name + "]");
           continue;
         }
         TestGroup& group = config.groups[name];
-        apply_table(*keys, "groups.*", "groups." + name, file, file_dir, ConfigSlot{nullptr, nullptr, &group}, problems);
+        apply_table(*keys, "groups.*", "groups." + name, file, file_dir, ConfigSlot{nullptr, nullptr, &group},
+                    problems);
         if (group.filter.empty() && group.binaries.empty())
-          problems.add_at(file, group_key.source(),
-                          ": group " + quoted(name) + " has neither \"filter\" nor \"binaries\": it would hold every test");
+          problems.add_at(
+              file, group_key.source(),
+              ": group " + quoted(name) + " has neither \"filter\" nor \"binaries\": it would hold every test");
       }
       continue;
     }
@@ -288,21 +303,24 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
         const std::string name(board_key.str());
         const auto* keys = board_node.as_table();
         if (!keys) {
-          problems.add_at(file, board_node.source(), ": boards." + name + " must be a table, like [boards." + name + "]");
+          problems.add_at(file, board_node.source(),
+                          ": boards." + name + " must be a table, like [boards." + name + "]");
           continue;
         }
         BoardSettings& board = config.boards[name];
         board.defined_in = file;
-        apply_table(*keys, "boards.*", "boards." + name, file, file_dir,
-                    ConfigSlot{nullptr, nullptr, nullptr, &board}, problems);
+        apply_table(*keys, "boards.*", "boards." + name, file, file_dir, ConfigSlot{nullptr, nullptr, nullptr, &board},
+                    problems);
         if (board.host.empty())
-          problems.add_at(file, board_key.source(), ": board " + quoted(name) + " has no \"host\" (what ssh connects to)");
+          problems.add_at(file, board_key.source(),
+                          ": board " + quoted(name) + " has no \"host\" (what ssh connects to)");
       }
       continue;
     }
     if (section != "targets") {
-      problems.add_at(file, section_key.source(), ": unknown section " + quoted(section) +
-                   did_you_mean(section, {"targets", "test", "groups", "boards"}));
+      problems.add_at(
+          file, section_key.source(),
+          ": unknown section " + quoted(section) + did_you_mean(section, {"targets", "test", "groups", "boards"}));
       continue;
     }
     const auto* targets = section_node.as_table();
@@ -314,8 +332,8 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
       const std::string target_name(target_key.str());
       const TargetSpec* spec = table.find(target_name);
       if (spec == nullptr) {
-        problems.add_at(file, target_key.source(), ": unknown target " + quoted(target_name) +
-                     did_you_mean(target_name, table.names()));
+        problems.add_at(file, target_key.source(),
+                        ": unknown target " + quoted(target_name) + did_you_mean(target_name, table.names()));
         continue;
       }
       const auto* keys = target_node.as_table();
@@ -358,8 +376,7 @@ void load_environment(const ConfigInputs& inputs, Config& config, Problems& prob
                    quoted(text));
       return;
     }
-    if (auto problem = key.store(value, slot); !problem.empty())
-      problems.add("environment: " + name + " " + problem);
+    if (auto problem = key.store(value, slot); !problem.empty()) problems.add("environment: " + name + " " + problem);
   };
 
   for (const auto& [name, value] : inputs.environment) {
@@ -456,8 +473,8 @@ Expected<Config> load_config(const ConfigInputs& inputs) {
       if (!config.boards.count(board)) {
         std::vector<std::string> known;
         for (const auto& [name, b] : config.boards) known.push_back(name);
-        problems.add("targets." + target + ".boards: no board " + quoted(board) + " is defined ([boards." + board + "])" +
-                     did_you_mean(board, known));
+        problems.add("targets." + target + ".boards: no board " + quoted(board) + " is defined ([boards." + board +
+                     "])" + did_you_mean(board, known));
       }
   if (!problems.empty()) return problems.to_error();
   return config;

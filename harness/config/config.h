@@ -36,35 +36,35 @@ struct TargetSettings {
   // System mode (harness/system): which backend runs the target's programs,
   // and the pieces of its VM image a user may bring instead of Debian's.
   std::optional<Backend> backend;
-  std::optional<std::string> vm_kernel;  // "minimal" (built from Debian's source) or "debian" (its binary package)
-  std::optional<std::string> kernel;   // kernel image file
-  std::optional<std::string> modules;  // lib/modules/<release> directory for `kernel`
-  std::optional<std::string> rootfs;   // directory tree added to the image's initramfs
-  std::optional<std::string> vm_cpu;   // qemu-system -cpu
+  std::optional<std::string> vm_kernel;   // "minimal" (built from Debian's source) or "debian" (its binary package)
+  std::optional<std::string> kernel;      // kernel image file
+  std::optional<std::string> modules;     // lib/modules/<release> directory for `kernel`
+  std::optional<std::string> rootfs;      // directory tree added to the image's initramfs
+  std::optional<std::string> vm_cpu;      // qemu-system -cpu
   std::optional<std::int64_t> vm_memory;  // qemu-system -m (MiB)
-  std::optional<std::string> vm_append;  // more kernel command line
-  std::vector<std::string> shares;     // more host directories shown in the VM (and mirrored onto boards)
-  std::vector<std::string> boards;     // backend "board": the [boards.NAME] that run the target's programs
+  std::optional<std::string> vm_append;   // more kernel command line
+  std::vector<std::string> shares;        // more host directories shown in the VM (and mirrored onto boards)
+  std::vector<std::string> boards;        // backend "board": the [boards.NAME] that run the target's programs
 };
 
 // A board reached over SSH ([boards.NAME], harness/board). Everything but
 // `host` is optional; ssh's own configuration fills in the rest.
 struct BoardSettings {
-  std::string host;                     // anything ssh accepts: an alias, a name, an address
-  std::optional<std::string> user;      // ssh -l
-  std::optional<std::int64_t> port;     // ssh -p
-  std::optional<std::string> identity;  // ssh -i
+  std::string host;                       // anything ssh accepts: an alias, a name, an address
+  std::optional<std::string> user;        // ssh -l
+  std::optional<std::int64_t> port;       // ssh -p
+  std::optional<std::string> identity;    // ssh -i
   std::optional<std::string> ssh_config;  // ssh -F (relative to the file that names it)
-  std::optional<std::string> arch;      // checked against `uname -m` on first contact
-  std::optional<std::string> host_key;  // "SHA256:...": the pinned host key; else the user's known_hosts
+  std::optional<std::string> arch;        // checked against `uname -m` on first contact
+  std::optional<std::string> host_key;    // "SHA256:...": the pinned host key; else the user's known_hosts
   std::int64_t max_jobs = 1;
   std::vector<std::string> tags;
-  std::optional<std::string> reset;     // a shell command that power-cycles the board
-  bool exclusive = false;               // one xrun run at a time on it
-  double lock_timeout = 600;            // waiting for another run's lock, seconds
-  double connect_timeout = 10;          // ssh's ConnectTimeout, and the agent's start
-  bool sync_back = false;               // copy back what a test writes under its cwd and shares
-  std::string defined_in;               // the file, for messages
+  std::optional<std::string> reset;  // a shell command that power-cycles the board
+  bool exclusive = false;            // one xrun run at a time on it
+  double lock_timeout = 600;         // waiting for another run's lock, seconds
+  double connect_timeout = 10;       // ssh's ConnectTimeout, and the agent's start
+  bool sync_back = false;            // copy back what a test writes under its cwd and shares
+  std::string defined_in;            // the file, for messages
 };
 
 // `xrun test` defaults from [test]; command-line options override them.
@@ -104,9 +104,9 @@ struct Config {
 };
 
 struct ConfigInputs {
-  std::string cwd;                              // where the project file search starts
-  std::optional<std::string> explicit_file;     // --config or XRUN_CONFIG
-  std::optional<std::string> user_file;         // normally $XDG_CONFIG_HOME/xrun/config.toml
+  std::string cwd;                                               // where the project file search starts
+  std::optional<std::string> explicit_file;                      // --config or XRUN_CONFIG
+  std::optional<std::string> user_file;                          // normally $XDG_CONFIG_HOME/xrun/config.toml
   std::vector<std::pair<std::string, std::string>> environment;  // XRUN_* variables
 };
 

@@ -39,7 +39,8 @@ std::string test_seconds(const ConfigValue& v, const ConfigSlot& slot) {
   // Finite and at most a week: a larger value overflows the timers (every
   // test would time out at once).
   if (!(v.number > 0) || !(v.number <= kMaxSeconds))
-    return "must be a number of seconds above 0 and at most " + std::to_string(static_cast<long>(kMaxSeconds)) + " (a week)";
+    return "must be a number of seconds above 0 and at most " + std::to_string(static_cast<long>(kMaxSeconds)) +
+           " (a week)";
   slot.test->*Member = v.number;
   return "";
 }
@@ -91,7 +92,8 @@ constexpr ConfigKey kConfigKeys[] = {
        return std::string();
      }},
     {"targets.*", "vm_kernel", ValueType::String, "XRUN_*_VM_KERNEL",
-     "system mode: \"minimal\" (default where offered: built from Debian's linux-source) or \"debian\" (its kernel package)",
+     "system mode: \"minimal\" (default where offered: built from Debian's linux-source) or \"debian\" (its kernel "
+     "package)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (auto problem = one_of(v.text, {"minimal", "debian"}); !problem.empty()) return problem;
        slot.target->vm_kernel = v.text;
@@ -105,11 +107,10 @@ constexpr ConfigKey kConfigKeys[] = {
      "system mode: directory tree added to the VM's root filesystem", target_path<&TargetSettings::rootfs>},
     {"targets.*", "vm_cpu", ValueType::String, "XRUN_*_VM_CPU", "system mode: qemu-system -cpu model",
      target_string<&TargetSettings::vm_cpu>},
-    {"targets.*", "vm_memory", ValueType::Integer, "XRUN_*_VM_MEMORY",
-     "system mode: guest memory in MiB (default 128)",
+    {"targets.*", "vm_memory", ValueType::Integer, "XRUN_*_VM_MEMORY", "system mode: guest memory in MiB (default 128)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       if (v.integer < 32 || v.integer > 1024 * 1024) return std::string("must be a number of MiB from 32, not ") +
-                                                             std::to_string(v.integer);
+       if (v.integer < 32 || v.integer > 1024 * 1024)
+         return std::string("must be a number of MiB from 32, not ") + std::to_string(v.integer);
        slot.target->vm_memory = v.integer;
        return std::string();
      }},
@@ -125,10 +126,10 @@ constexpr ConfigKey kConfigKeys[] = {
      test_count<&TestSettings::jobs, 1>},
     {"test", "timeout", ValueType::Number, "XRUN_TEST_TIMEOUT", "seconds a test may run before it is stopped",
      test_seconds<&TestSettings::timeout>},
-    {"test", "grace", ValueType::Number, "XRUN_TEST_GRACE", "seconds between SIGTERM and SIGKILL on a timeout (default 2)",
-     test_seconds<&TestSettings::grace>},
-    {"test", "retries", ValueType::Integer, "XRUN_TEST_RETRIES", "re-runs of a failing test; passing on one makes it flaky",
-     test_count<&TestSettings::retries, 0>},
+    {"test", "grace", ValueType::Number, "XRUN_TEST_GRACE",
+     "seconds between SIGTERM and SIGKILL on a timeout (default 2)", test_seconds<&TestSettings::grace>},
+    {"test", "retries", ValueType::Integer, "XRUN_TEST_RETRIES",
+     "re-runs of a failing test; passing on one makes it flaky", test_count<&TestSettings::retries, 0>},
     {"test", "isolation", ValueType::String, "XRUN_TEST_ISOLATION", "\"batch\" (default) or \"process\"",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (auto problem = one_of(v.text, {"batch", "process"}); !problem.empty()) return problem;
@@ -175,7 +176,8 @@ constexpr ConfigKey kConfigKeys[] = {
      }},
     {"boards.*", "port", ValueType::Integer, "", "the SSH port (ssh -p); default: ssh's",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       if (v.integer < 1 || v.integer > 65535) return "must be a port from 1 to 65535, not " + std::to_string(v.integer);
+       if (v.integer < 1 || v.integer > 65535)
+         return "must be a port from 1 to 65535, not " + std::to_string(v.integer);
        slot.board->port = v.integer;
        return std::string();
      }},
@@ -189,7 +191,8 @@ constexpr ConfigKey kConfigKeys[] = {
        slot.board->ssh_config = resolve_relative(v.text, v.base_dir);
        return std::string();
      }},
-    {"boards.*", "arch", ValueType::String, "", "the board's `uname -m` (aarch64, armv7l, ...), checked on first contact",
+    {"boards.*", "arch", ValueType::String, "",
+     "the board's `uname -m` (aarch64, armv7l, ...), checked on first contact",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        // Compared with what the board's `uname -m` prints: one word.
        const bool word = !v.text.empty() && std::all_of(v.text.begin(), v.text.end(), [](unsigned char c) {
@@ -224,12 +227,14 @@ constexpr ConfigKey kConfigKeys[] = {
        slot.board->reset = v.text;
        return std::string();
      }},
-    {"boards.*", "exclusive", ValueType::Boolean, "", "serve one xrun run at a time (a lock the board's kernel releases)",
+    {"boards.*", "exclusive", ValueType::Boolean, "",
+     "serve one xrun run at a time (a lock the board's kernel releases)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        slot.board->exclusive = v.boolean;
        return std::string();
      }},
-    {"boards.*", "lock_timeout", ValueType::Number, "", "how long to wait for another run's lock, in seconds (default 600)",
+    {"boards.*", "lock_timeout", ValueType::Number, "",
+     "how long to wait for another run's lock, in seconds (default 600)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.number < 0) return "must not be negative, not " + std::to_string(v.number);
        slot.board->lock_timeout = v.number;
@@ -243,7 +248,8 @@ constexpr ConfigKey kConfigKeys[] = {
      }},
     {"boards.*", "connect_timeout", ValueType::Number, "", "seconds to connect and start the agent (default 10)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       if (v.number <= 0 || v.number > 3600) return "must be more than 0 and at most 3600, not " + std::to_string(v.number);
+       if (v.number <= 0 || v.number > 3600)
+         return "must be more than 0 and at most 3600, not " + std::to_string(v.number);
        slot.board->connect_timeout = v.number;
        return std::string();
      }},
@@ -276,12 +282,18 @@ constexpr EnvVariable kGlobalEnv[] = {
 
 std::string_view value_type_name(ValueType type) {
   switch (type) {
-    case ValueType::String: return "a string";
-    case ValueType::StringArray: return "an array of strings";
-    case ValueType::StringTable: return "a table of strings";
-    case ValueType::Integer: return "an integer";
-    case ValueType::Number: return "a number";
-    case ValueType::Boolean: return "a boolean";
+    case ValueType::String:
+      return "a string";
+    case ValueType::StringArray:
+      return "an array of strings";
+    case ValueType::StringTable:
+      return "a table of strings";
+    case ValueType::Integer:
+      return "an integer";
+    case ValueType::Number:
+      return "a number";
+    case ValueType::Boolean:
+      return "a boolean";
   }
   return "a value";
 }
@@ -295,8 +307,10 @@ std::string env_name_for(const ConfigKey& key, std::string_view target) {
   for (char c : target) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   std::string out;
   for (char c : key.env) {
-    if (c == '*') out += upper;
-    else out += c;
+    if (c == '*')
+      out += upper;
+    else
+      out += c;
   }
   return out;
 }

@@ -29,12 +29,12 @@ std::string_view value_type_name(ValueType type);
 // directory relative paths in it are relative to: the file's, or the cwd for
 // the environment.
 struct ConfigValue {
-  std::string text;                           // String
-  std::vector<std::string> strings;           // StringArray
-  std::map<std::string, std::string> table;   // StringTable
-  std::int64_t integer = 0;                   // Integer
-  double number = 0;                          // Number
-  bool boolean = false;                       // Boolean
+  std::string text;                          // String
+  std::vector<std::string> strings;          // StringArray
+  std::map<std::string, std::string> table;  // StringTable
+  std::int64_t integer = 0;                  // Integer
+  double number = 0;                         // Number
+  bool boolean = false;                      // Boolean
   std::string base_dir;
 };
 

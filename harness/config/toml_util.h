@@ -2,9 +2,10 @@
 // turns that into an Expected so callers stay exception-free.
 #pragma once
 
+#include <toml++/toml.h>
+
 #include <string>
 #include <string_view>
-#include <toml++/toml.h>
 
 #include "core/expected.h"
 
@@ -20,7 +21,8 @@ inline Expected<toml::table> parse_toml(std::string_view text, std::string_view 
   try {
     return toml::parse(text, source_name);
   } catch (const toml::parse_error& err) {
-    return make_error(ExitCode::Usage, toml_location(source_name, err.source()) + ": " + std::string(err.description()));
+    return make_error(ExitCode::Usage,
+                      toml_location(source_name, err.source()) + ": " + std::string(err.description()));
   }
 }
 

@@ -21,7 +21,7 @@ struct Error {
 template <class T>
 class Expected {
  public:
-  Expected(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(T value) : state_(std::move(value)) {}      // NOLINT: implicit by design
   Expected(Error error) : state_(std::move(error)) {}  // NOLINT
 
   bool has_value() const { return std::holds_alternative<T>(state_); }
@@ -41,8 +41,6 @@ class Expected {
   std::variant<T, Error> state_;
 };
 
-inline Error make_error(ExitCode code, std::string message) {
-  return Error{code, std::move(message)};
-}
+inline Error make_error(ExitCode code, std::string message) { return Error{code, std::move(message)}; }
 
 }  // namespace xrun

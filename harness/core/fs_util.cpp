@@ -1,7 +1,5 @@
 #include "core/fs_util.h"
 
-#include <filesystem>
-
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -9,10 +7,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 
 namespace xrun {
 
@@ -158,7 +157,9 @@ Expected<bool> write_file_atomically(const std::string& path, std::string_view c
 }
 
 Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content) {
-  const auto failed = [&](int err) { return make_error(ExitCode::InfraError, path + ": cannot write: " + std::strerror(err)); };
+  const auto failed = [&](int err) {
+    return make_error(ExitCode::InfraError, path + ": cannot write: " + std::strerror(err));
+  };
   // Not a file to replace (a FIFO, /dev/stdout, a terminal): write to it
   // as it is. Renaming over it would replace the device node.
   struct stat st {};
@@ -224,7 +225,7 @@ void remove_stale_run_dirs(const std::string& base, std::string_view prefix, std
     if (dash == std::string::npos || dash == 0 || rest.find_first_not_of("0123456789") != dash ||
         rest.size() != dash + 7)
       continue;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(entry.path().c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::getuid() ||
         !fs::is_directory(entry.path() / marker, ec))
       continue;

@@ -13,16 +13,15 @@
 
 namespace xrun {
 
-bool path_exists(const std::string& path);          // follows symlinks
-bool is_regular_file(const std::string& path);      // follows symlinks
-bool is_directory(const std::string& path);         // follows symlinks
+bool path_exists(const std::string& path);      // follows symlinks
+bool is_regular_file(const std::string& path);  // follows symlinks
+bool is_directory(const std::string& path);     // follows symlinks
 
 // Looks `name` up the way execvp does: as given when it contains a '/',
 // otherwise in each directory of PATH. Returns the first regular file that is
 // executable. `path_variable` is the PATH to search; nullopt means the
 // process's own.
-std::optional<std::string> find_program(std::string_view name,
-                                        std::optional<std::string> path_variable = std::nullopt);
+std::optional<std::string> find_program(std::string_view name, std::optional<std::string> path_variable = std::nullopt);
 
 // The whole file, or nullopt if it cannot be read.
 std::optional<std::string> read_file(const std::string& path);

@@ -38,9 +38,12 @@ inline Arg arg(const char* text) { return {text ? text : "(null)", 0, false}; }
 inline Arg arg(const std::string& text) { return {text, 0, false}; }
 template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T>>>
 Arg arg(T value) {
-  if constexpr (std::is_same_v<T, bool>) return {value ? "true" : "false", 0, false};
-  else if constexpr (std::is_floating_point_v<T>) return {std::to_string(value), static_cast<double>(value), true};
-  else return {std::to_string(value), static_cast<double>(value), true};
+  if constexpr (std::is_same_v<T, bool>)
+    return {value ? "true" : "false", 0, false};
+  else if constexpr (std::is_floating_point_v<T>)
+    return {std::to_string(value), static_cast<double>(value), true};
+  else
+    return {std::to_string(value), static_cast<double>(value), true};
 }
 std::string format(std::string_view pattern, const std::vector<Arg>& args);
 

@@ -100,8 +100,8 @@ Expected<PrivateNamespaces> PrivateNamespaces::make(Setup setup, const void* con
     why = step.empty() ? "the helper died" : step;
   } else {
     const std::string proc = "/proc/" + std::to_string(helper);
-    const bool mapped = (privileged || write_text(proc + "/setgroups", "deny")) && write_text(proc + "/uid_map", uid_map) &&
-                        write_text(proc + "/gid_map", gid_map);
+    const bool mapped = (privileged || write_text(proc + "/setgroups", "deny")) &&
+                        write_text(proc + "/uid_map", uid_map) && write_text(proc + "/gid_map", gid_map);
     if (!mapped) why = std::string("cannot map ids into the user namespace: ") + std::strerror(errno);
     if (mapped && !say(channel[0], "m")) why = "the helper died";
     if (why.empty() && (step = read_reply(channel[0])) != "ok") why = step.empty() ? "the helper died" : step;

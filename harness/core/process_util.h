@@ -14,8 +14,8 @@ namespace xrun {
 std::optional<std::string> capture_stdout(const std::vector<std::string>& argv);
 
 struct CaptureResult {
-  bool started = false;   // false: could not be executed at all
-  int status = -1;        // exit status, or 128+signal
+  bool started = false;  // false: could not be executed at all
+  int status = -1;       // exit status, or 128+signal
   std::string out;
 };
 

@@ -4,9 +4,9 @@
 #include <array>
 #include <regex>
 
-#include "launch/launcher.h"
 #include "core/fs_util.h"
 #include "core/process_util.h"
+#include "launch/launcher.h"
 
 namespace xrun {
 
@@ -22,9 +22,12 @@ std::string qemu_version(const std::string& qemu) {
 
 std::string layout_name(SysrootLayout layout) {
   switch (layout) {
-    case SysrootLayout::Cross: return "cross sysroot";
-    case SysrootLayout::Rootfs: return "root filesystem";
-    case SysrootLayout::Host: return "host multiarch";
+    case SysrootLayout::Cross:
+      return "cross sysroot";
+    case SysrootLayout::Rootfs:
+      return "root filesystem";
+    case SysrootLayout::Host:
+      return "host multiarch";
   }
   return "";
 }
@@ -85,14 +88,21 @@ std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Con
   cells.push_back({"TARGET", "RUNS WITH", "SYSROOT (dynamic programs)", "STATUS"});
   for (const auto& row : rows) {
     std::string runner;
-    if (row.native && row.runs_dynamic) runner = "native";
-    else if (!row.qemu_path.empty()) runner = row.qemu_path + " " + row.qemu_version;
-    else if (row.native) runner = "native (static only)";
-    else runner = "-";
+    if (row.native && row.runs_dynamic)
+      runner = "native";
+    else if (!row.qemu_path.empty())
+      runner = row.qemu_path + " " + row.qemu_version;
+    else if (row.native)
+      runner = "native (static only)";
+    else
+      runner = "-";
     std::string status;
-    if (row.runs_static && row.runs_dynamic) status = "ok";
-    else if (row.runs_static) status = "static only";
-    else status = "unusable";
+    if (row.runs_static && row.runs_dynamic)
+      status = "ok";
+    else if (row.runs_static)
+      status = "static only";
+    else
+      status = "unusable";
     if (row.configured) status += " (configured)";
     cells.push_back({row.target, runner, row.sysroot.empty() ? "-" : row.sysroot, status});
   }

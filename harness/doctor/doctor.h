@@ -13,11 +13,11 @@ namespace xrun {
 
 struct TargetDiagnosis {
   std::string target;
-  bool configured = false;   // named in a config file or XRUN_* variable
-  bool native = false;       // the host runs it directly
-  std::string qemu_path;     // resolved qemu binary, empty when missing or native
-  std::string qemu_version;  // "7.2.22"
-  std::string sysroot;       // description of the sysroot for dynamic programs
+  bool configured = false;            // named in a config file or XRUN_* variable
+  bool native = false;                // the host runs it directly
+  std::string qemu_path;              // resolved qemu binary, empty when missing or native
+  std::string qemu_version;           // "7.2.22"
+  std::string sysroot;                // description of the sysroot for dynamic programs
   std::vector<std::string> problems;  // each with the fix
   bool runs_static = false;
   bool runs_dynamic = false;

@@ -54,8 +54,7 @@ class ElfFile {
   std::uint64_t size() const { return size_; }
 
   // Reads [offset, offset+length) or fails saying the file is truncated.
-  Expected<std::vector<unsigned char>> read(std::uint64_t offset, std::uint64_t length,
-                                            std::string_view what) const {
+  Expected<std::vector<unsigned char>> read(std::uint64_t offset, std::uint64_t length, std::string_view what) const {
     if (offset > size_ || length > size_ - offset) {
       return make_error(ExitCode::CannotExecute,
                         path_ + ": truncated or corrupt ELF file: " + std::string(what) + " at offset " +
@@ -68,9 +67,8 @@ class ElfFile {
       ssize_t n = ::pread(fd_, buffer.data() + done, length - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
-        return make_error(ExitCode::CannotExecute,
-                          path_ + ": cannot read " + std::string(what) + ": " +
-                              (n < 0 ? std::strerror(errno) : "unexpected end of file"));
+        return make_error(ExitCode::CannotExecute, path_ + ": cannot read " + std::string(what) + ": " +
+                                                       (n < 0 ? std::strerror(errno) : "unexpected end of file"));
       }
       done += static_cast<std::uint64_t>(n);
     }
@@ -323,7 +321,11 @@ std::optional<std::string> glibc_version_needed(const std::string& path) {
   }
   ElfFile file(fd, static_cast<std::uint64_t>(st.st_size), path);
   auto header = file.read(0, 64, "the ELF header");
-  if (!header || std::memcmp(header->data(), "\x7f" "ELF", 4) != 0) return std::nullopt;
+  if (!header || std::memcmp(header->data(),
+                             "\x7f"
+                             "ELF",
+                             4) != 0)
+    return std::nullopt;
   const bool is64 = (*header)[4] == 2;
   const Decoder d{(*header)[5] == 2 ? ByteOrder::Big : ByteOrder::Little};
   const std::uint64_t shoff = is64 ? d.u64(&(*header)[0x28]) : d.u32(&(*header)[0x20]);
@@ -384,13 +386,11 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) {
     const int err = errno;
-    if (err == ENOENT || err == ENOTDIR)
-      return make_error(ExitCode::NotFound, path + ": no such file");
+    if (err == ENOENT || err == ENOTDIR) return make_error(ExitCode::NotFound, path + ": no such file");
     return make_error(ExitCode::CannotExecute, path + ": " + std::strerror(err));
   }
   if (S_ISDIR(st.st_mode)) return make_error(ExitCode::CannotExecute, path + ": is a directory");
-  if (!S_ISREG(st.st_mode))
-    return make_error(ExitCode::CannotExecute, path + ": not a regular file");
+  if (!S_ISREG(st.st_mode)) return make_error(ExitCode::CannotExecute, path + ": not a regular file");
 
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -404,7 +404,10 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   }
   auto ident = file.read(0, 16, "the ELF identification");
   if (!ident) return ident.error();
-  if (std::memcmp(ident->data(), "\x7f" "ELF", 4) != 0) {
+  if (std::memcmp(ident->data(),
+                  "\x7f"
+                  "ELF",
+                  4) != 0) {
     return make_error(ExitCode::CannotExecute, path + ": not an ELF executable");
   }
   ElfInfo info;
@@ -419,8 +422,8 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   info.byte_order = static_cast<ByteOrder>(ei_data);
   info.os_abi = (*ident)[7];
   if ((*ident)[6] != 1)
-    return make_error(ExitCode::CannotExecute,
-                      path + ": corrupt ELF header: version " + std::to_string((*ident)[6]) + " (EI_VERSION must be 1)");
+    return make_error(ExitCode::CannotExecute, path + ": corrupt ELF header: version " + std::to_string((*ident)[6]) +
+                                                   " (EI_VERSION must be 1)");
   const bool is64 = info.elf_class == ElfClass::Elf64;
   const Decoder d{info.byte_order};
 
@@ -432,19 +435,18 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
   info.flags = d.u32(&h[is64 ? 0x30 : 0x24]);
   if (info.type != kElfTypeExec && info.type != kElfTypeDyn) {
     const char* what = info.type == 1 ? "a relocatable object file (.o)" : info.type == 4 ? "a core dump" : nullptr;
-    return make_error(ExitCode::CannotExecute,
-                      path + ": not an executable: " +
-                          (what ? std::string(what) : "ELF type " + std::to_string(info.type)));
+    return make_error(
+        ExitCode::CannotExecute,
+        path + ": not an executable: " + (what ? std::string(what) : "ELF type " + std::to_string(info.type)));
   }
 
   const std::uint64_t phoff = is64 ? d.u64(&h[0x20]) : d.u32(&h[0x1c]);
   const std::uint16_t phentsize = d.u16(&h[is64 ? 0x36 : 0x2a]);
   const std::uint16_t phnum = d.u16(&h[is64 ? 0x38 : 0x2c]);
-  if (phnum == 0)
-    return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: no program headers");
+  if (phnum == 0) return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: no program headers");
   if (phentsize != (is64 ? 56 : 32))
-    return make_error(ExitCode::CannotExecute, path + ": corrupt ELF header: program header size " +
-                                                   std::to_string(phentsize));
+    return make_error(ExitCode::CannotExecute,
+                      path + ": corrupt ELF header: program header size " + std::to_string(phentsize));
   // The kernel ignores e_ehsize; qemu-user refuses a file whose e_ehsize is
   // not the header's size ("Invalid ELF image for this architecture").
   const std::uint16_t ehsize = d.u16(&h[is64 ? 0x34 : 0x28]);
@@ -474,7 +476,8 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
                                                      std::to_string(offset + filesz) + ", the file has " +
                                                      std::to_string(file.size()));
     if (filesz > memsz)
-      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " is larger in the file than in memory");
+      return make_error(ExitCode::CannotExecute,
+                        path + ": corrupt ELF file: " + which + " is larger in the file than in memory");
     // The part of a segment beyond its file bytes is zeroed by the loader:
     // qemu-user (7.2) writes those zeroes into a segment mapped without
     // write permission, and dies of SIGSEGV. Linkers put .bss in a writable
@@ -488,7 +491,8 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
     if (memsz == 0)
       return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " is empty (p_memsz 0)");
     if (vaddr + memsz < vaddr || (!is64 && vaddr + memsz > 0x100000000ull))
-      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " ends beyond the address space");
+      return make_error(ExitCode::CannotExecute,
+                        path + ": corrupt ELF file: " + which + " ends beyond the address space");
     lowest = std::min(lowest, vaddr & ~(kHostPageSize - 1));
     highest = std::max(highest, vaddr + memsz);
     total_memory = memsz > ~0ull - total_memory ? ~0ull : total_memory + memsz;
@@ -501,8 +505,8 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
       return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which + " has an alignment of " +
                                                      std::to_string(align) + ", not a power of two");
     if ((offset % kHostPageSize) != (vaddr % kHostPageSize) || (align > 1 && offset % align != vaddr % align))
-      return make_error(ExitCode::CannotExecute,
-                        path + ": corrupt ELF file: " + which + " cannot be mapped (its offset and address are misaligned)");
+      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: " + which +
+                                                     " cannot be mapped (its offset and address are misaligned)");
   }
   if (loads == 0) return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: nothing to load (no PT_LOAD)");
   // What qemu-user reserves for the image: its segments' whole span, in the
@@ -549,8 +553,8 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
       return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: malformed interpreter name");
     info.interpreter = std::string(interp->begin(), nul);
     if ((*info.interpreter)[0] != '/')
-      return make_error(ExitCode::CannotExecute, path + ": corrupt ELF file: interpreter " + *info.interpreter +
-                                                     " is not an absolute path");
+      return make_error(ExitCode::CannotExecute,
+                        path + ": corrupt ELF file: interpreter " + *info.interpreter + " is not an absolute path");
   }
 
   if (info.machine == kMachineArm && !info.interpreter) {

@@ -8,9 +8,9 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
-#include <string>
 #include <vector>
 
 #include "core/expected.h"
@@ -33,7 +33,7 @@ struct ElfInfo {
   std::uint32_t flags = 0;
   std::uint8_t os_abi = 0;
   std::optional<std::string> interpreter;  // PT_INTERP, e.g. /lib/ld-linux-aarch64.so.1
-  bool has_dynamic_section = false;         // PT_DYNAMIC
+  bool has_dynamic_section = false;        // PT_DYNAMIC
   // DT_RUNPATH, else DT_RPATH, split at ':' and unexpanded ("$ORIGIN/../lib"):
   // where the loader looks for libraries first. Empty when absent or unreadable.
   std::vector<std::string> library_paths;

@@ -5,7 +5,6 @@
 
 #include <climits>
 #include <cstring>
-
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -113,8 +112,8 @@ std::string describe_tool(const std::string& name) {
 std::string explain_cargo_failure(const std::vector<std::string>& cargo_args) {
   const std::string cargo = get_env("CARGO").value_or("cargo");
   const std::string rustc = get_env("RUSTC").value_or("rustc");
-  std::string text = "; it ran " + describe_tool(cargo) + " with " + describe_tool(rustc) +
-                     " (set CARGO and RUSTC to choose others)";
+  std::string text =
+      "; it ran " + describe_tool(cargo) + " with " + describe_tool(rustc) + " (set CARGO and RUSTC to choose others)";
   const auto target = cargo_option(cargo_args, "--target").value_or(get_env("CARGO_BUILD_TARGET").value_or(""));
   if (target.empty()) return text;
   std::string sysroot = capture_stdout({find_program(rustc).value_or(rustc), "--print", "sysroot"}).value_or("");
@@ -134,11 +133,13 @@ std::string explain_cargo_failure(const std::vector<std::string>& cargo_args) {
     for (const auto& name : spec->triples)
       if (name.find('-') == std::string::npos) debian_arch = name;
   }
-  text += sysroot.find("/.rustup/") != std::string::npos ? "run `rustup target add " + target + "`"
-                                                          : "install the standard library for " + target + " into this toolchain";
+  text += sysroot.find("/.rustup/") != std::string::npos
+              ? "run `rustup target add " + target + "`"
+              : "install the standard library for " + target + " into this toolchain";
   if (!debian_arch.empty())
-    text += ", or use Debian's Rust where the archive has it for " + debian_arch + ": sudo apt-get install libstd-rust-dev:" +
-            debian_arch + ", then CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc";
+    text += ", or use Debian's Rust where the archive has it for " + debian_arch +
+            ": sudo apt-get install libstd-rust-dev:" + debian_arch +
+            ", then CARGO=/usr/bin/cargo RUSTC=/usr/bin/rustc";
   return text;
 }
 
@@ -174,7 +175,8 @@ Expected<std::vector<BinarySpec>> parse_ctest_json(std::string_view json_text, c
       if (is_xrun(command[0])) {
         auto line = parse_run_line({command.begin() + 1, command.end()});
         if (!line)
-          return make_error(ExitCode::Usage, "CTest test " + xrun::quoted(test.value("name", "")) + ": " + line.error().message);
+          return make_error(ExitCode::Usage,
+                            "CTest test " + xrun::quoted(test.value("name", "")) + ": " + line.error().message);
         spec.backend = line->options.backend;
         command.erase(command.begin(), command.begin() + 1 + static_cast<std::ptrdiff_t>(line->program));
         if (command.empty()) continue;
@@ -221,7 +223,8 @@ Expected<std::vector<BinarySpec>> ctest_tests(const std::string& build_dir, CTes
   // file includes the user's build directory.
   std::string scratch_template = join_path(get_env("TMPDIR").value_or("/tmp"), "xrun-ctest-XXXXXX");
   if (!::mkdtemp(scratch_template.data()))
-    return make_error(ExitCode::InfraError, "cannot create a scratch directory for ctest: " + std::string(std::strerror(errno)));
+    return make_error(ExitCode::InfraError,
+                      "cannot create a scratch directory for ctest: " + std::string(std::strerror(errno)));
   ScratchDir scratch{scratch_template};
   std::string quoted_dir;  // a CMake string: backslashes and quotes escaped
   for (char c : std::string(absolute)) {

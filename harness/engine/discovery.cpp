@@ -194,7 +194,8 @@ void ListingCache::ignore_files(const std::vector<std::string>& paths) {
     // The file may not exist yet: resolve its directory.
     const auto slash = absolute.rfind('/');
     if (slash != std::string::npos && slash > 0)
-      if (auto parent = real_path(absolute.substr(0, slash)); !parent.empty()) absolute = parent + absolute.substr(slash);
+      if (auto parent = real_path(absolute.substr(0, slash)); !parent.empty())
+        absolute = parent + absolute.substr(slash);
     ignored_.push_back(absolute);
   }
 }
@@ -212,9 +213,9 @@ std::string ListingCache::key_path(const std::string& binary, TestKind kind, con
   const std::string context = listing_context(env);
   const std::string where = directory_context(cwd, ignored_);
   char name[160];
-  std::snprintf(name, sizeof name, "%s-d-%016zx-%zu-%s-%016zx-%016zx.txt", XRUN_CACHE_VERSION, hash,
-                file.view().size(), std::string(kind_name(kind)).c_str(),
-                context.empty() ? 0 : std::hash<std::string>{}(context), std::hash<std::string>{}(where));
+  std::snprintf(name, sizeof name, "%s-d-%016zx-%zu-%s-%016zx-%016zx.txt", XRUN_CACHE_VERSION, hash, file.view().size(),
+                std::string(kind_name(kind)).c_str(), context.empty() ? 0 : std::hash<std::string>{}(context),
+                std::hash<std::string>{}(where));
   return join_path(dir_, name);
 }
 
@@ -227,7 +228,8 @@ std::optional<ListingCache::Hit> ListingCache::load(const std::string& binary, T
   if (!text) return std::nullopt;
   Hit hit;
   struct stat st;
-  if (::stat(path.c_str(), &st) == 0) hit.age_seconds = std::max(0.0, static_cast<double>(::time(nullptr) - st.st_mtime));
+  if (::stat(path.c_str(), &st) == 0)
+    hit.age_seconds = std::max(0.0, static_cast<double>(::time(nullptr) - st.st_mtime));
   std::vector<TestCase>& tests = hit.tests;
   std::istringstream lines(*text);
   for (std::string line; std::getline(lines, line);) {
@@ -256,7 +258,8 @@ void ListingCache::store(const std::string& binary, TestKind kind, const std::ve
   const std::string path = key_path(binary, kind, env, cwd);
   if (path.empty()) return;
   std::string text;
-  for (const auto& tc : tests) text += tc.skip_reason ? "S " + *tc.skip_reason + "\t" + tc.name + "\n" : "T " + tc.name + "\n";
+  for (const auto& tc : tests)
+    text += tc.skip_reason ? "S " + *tc.skip_reason + "\t" + tc.name + "\n" : "T " + tc.name + "\n";
   ::mkdir(join_path(xdg_cache_home(), "xrun").c_str(), 0755);
   ::mkdir(dir_.c_str(), 0755);
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
@@ -328,11 +331,12 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       }
     } else {
       const std::vector<std::vector<std::string>> commands =
-          p.kind == TestKind::GTest     ? std::vector<std::vector<std::string>>{{"--gtest_list_tests"}}
-          : p.kind == TestKind::Catch2  ? catch2_listing_commands(spec.path)
-          : p.kind == TestKind::Doctest ? doctest_listing_commands()
-                                        : std::vector<std::vector<std::string>>{{"--list", "--format", "terse"},
-                                                                                {"--list", "--format", "terse", "--ignored"}};
+          p.kind == TestKind::GTest    ? std::vector<std::vector<std::string>>{{"--gtest_list_tests"}}
+          : p.kind == TestKind::Catch2 ? catch2_listing_commands(spec.path)
+          : p.kind == TestKind::Doctest
+              ? doctest_listing_commands()
+              : std::vector<std::vector<std::string>>{{"--list", "--format", "terse"},
+                                                      {"--list", "--format", "terse", "--ignored"}};
       // Catch2 v2 lists with the number of cases listed as its exit status.
       const bool exit_status_counts = p.kind != TestKind::Catch2;
       for (const auto& args : commands) {
@@ -354,8 +358,10 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
                                               [listing, exit_status_counts](const JobExit& exit) {
                                                 listing->done = true;
                                                 if (listing->error) return;
-                                                if (exit.infra_error) listing->error = *exit.infra_error;
-                                                else if (exit.signaled) listing->error = "killed by " + signal_name(exit.signal);
+                                                if (exit.infra_error)
+                                                  listing->error = *exit.infra_error;
+                                                else if (exit.signaled)
+                                                  listing->error = "killed by " + signal_name(exit.signal);
                                                 else if (exit.code != 0 && exit_status_counts)
                                                   listing->error = "exit status " + std::to_string(exit.code);
                                               }});
@@ -390,7 +396,8 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
         if (!l->done && slow.find(p.spec->path) == std::string::npos) slow += (slow.empty() ? "" : ", ") + p.spec->path;
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%g", timeout_seconds);
-    return make_error(ExitCode::InfraError, "listing the tests took longer than " + std::string(seconds) + " s (" + slow + ")");
+    return make_error(ExitCode::InfraError,
+                      "listing the tests took longer than " + std::string(seconds) + " s (" + slow + ")");
   }
 
   std::vector<TestCase> all;
@@ -399,19 +406,27 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       for (const auto& l : p.listings) {
         if (l->error) {
           std::string tail = l->output.size() > 2000 ? l->output.substr(l->output.size() - 2000) : l->output;
-          return make_error(ExitCode::InfraError,
-                            "listing the tests of " + p.spec->path + " failed (" + *l->error + ")" +
-                                (tail.empty() ? "" : ":\n" + tail));
+          return make_error(ExitCode::InfraError, "listing the tests of " + p.spec->path + " failed (" + *l->error +
+                                                      ")" + (tail.empty() ? "" : ":\n" + tail));
         }
       }
       std::vector<std::string_view> outputs;
       for (const auto& l : p.listings) outputs.push_back(l->output);
       switch (p.kind) {
-        case TestKind::GTest: p.tests = parse_gtest_list(p.spec->path, outputs[0]); break;
-        case TestKind::Libtest: p.tests = parse_libtest_list(p.spec->path, outputs[0], outputs[1]); break;
-        case TestKind::Catch2: p.tests = parse_catch2_list(p.spec->path, outputs); break;
-        case TestKind::Doctest: p.tests = parse_doctest_list(p.spec->path, outputs[0]); break;
-        case TestKind::Plain: break;
+        case TestKind::GTest:
+          p.tests = parse_gtest_list(p.spec->path, outputs[0]);
+          break;
+        case TestKind::Libtest:
+          p.tests = parse_libtest_list(p.spec->path, outputs[0], outputs[1]);
+          break;
+        case TestKind::Catch2:
+          p.tests = parse_catch2_list(p.spec->path, outputs);
+          break;
+        case TestKind::Doctest:
+          p.tests = parse_doctest_list(p.spec->path, outputs[0]);
+          break;
+        case TestKind::Plain:
+          break;
       }
       cache.store(p.spec->path, p.kind, p.tests, p.spec->env, p.spec->cwd);
     }

@@ -69,7 +69,7 @@ class ListingCache {
 
 // What discovery did, for the terminal.
 struct DiscoveryStats {
-  std::size_t from_cache = 0;       // binaries whose listing came from the cache
+  std::size_t from_cache = 0;  // binaries whose listing came from the cache
   double oldest_cached_seconds = 0;
 };
 
@@ -78,12 +78,12 @@ struct BinarySpec {
   std::string path;
   std::string cwd;
   std::vector<std::string> env;
-  std::optional<TestKind> kind;  // forced; detected when unset
-  std::optional<std::string> name;        // Plain: test name instead of the file name
-  std::vector<std::string> args;          // Plain: arguments
-  bool disabled = false;                  // Plain: listed but not to run (CTest's DISABLED)
-  std::optional<Backend> backend;         // where its build system runs it (CTest's emulator options)
-  std::vector<std::string> host_dirs;     // see JobRequest::host_dirs
+  std::optional<TestKind> kind;        // forced; detected when unset
+  std::optional<std::string> name;     // Plain: test name instead of the file name
+  std::vector<std::string> args;       // Plain: arguments
+  bool disabled = false;               // Plain: listed but not to run (CTest's DISABLED)
+  std::optional<Backend> backend;      // where its build system runs it (CTest's emulator options)
+  std::vector<std::string> host_dirs;  // see JobRequest::host_dirs
 };
 
 // Lists every binary's tests (in the order given, each in its harness's

@@ -52,39 +52,40 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
   std::shared_ptr<ForkServer> server(new ForkServer(io, *pid, sv[0]));
   // The library says "R" once main() is reached.
   std::weak_ptr<ForkServer> weak = server;
-  server->ready_timer_.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(ready_seconds)));
+  server->ready_timer_.expires_after(
+      std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(ready_seconds)));
   server->ready_timer_.async_wait([weak](const auto& error) {
     auto self = weak.lock();
     if (error || !self || self->state_ != State::Starting) return;
     log_debug("fork server {} was not ready in time: killed", self->pid_);
     self->died();
   });
-  asio::async_read(server->socket_, asio::buffer(server->buffer_.data(), 1),
-                   [weak](const auto& error, std::size_t) {
-                     auto self = weak.lock();
-                     if (!self || self->state_ != State::Starting) return;
-                     self->ready_timer_.cancel();
-                     if (!error && self->buffer_[0] == XRUN_ZYGOTE_THREADED) {
-                       self->refusal_ = "its static initialisers started threads, which a forked test would not have";
-                       log_debug("fork server {}: {}", self->pid_, self->refusal_);
-                     }
-                     if (error || self->buffer_[0] != XRUN_ZYGOTE_READY) {
-                       self->died();
-                       return;
-                     }
-                     self->state_ = State::Ready;
-                     // pid 2 of its namespace (job_namespace.h), or the job process itself.
-                     const pid_t inner = self->descendant_with_inner_pid(2);
-                     self->server_pid_ = inner > 0 ? inner : self->pid_;
-                     for (auto& ready : std::exchange(self->waiting_, {})) ready(true);
-                   });
+  asio::async_read(server->socket_, asio::buffer(server->buffer_.data(), 1), [weak](const auto& error, std::size_t) {
+    auto self = weak.lock();
+    if (!self || self->state_ != State::Starting) return;
+    self->ready_timer_.cancel();
+    if (!error && self->buffer_[0] == XRUN_ZYGOTE_THREADED) {
+      self->refusal_ = "its static initialisers started threads, which a forked test would not have";
+      log_debug("fork server {}: {}", self->pid_, self->refusal_);
+    }
+    if (error || self->buffer_[0] != XRUN_ZYGOTE_READY) {
+      self->died();
+      return;
+    }
+    self->state_ = State::Ready;
+    // pid 2 of its namespace (job_namespace.h), or the job process itself.
+    const pid_t inner = self->descendant_with_inner_pid(2);
+    self->server_pid_ = inner > 0 ? inner : self->pid_;
+    for (auto& ready : std::exchange(self->waiting_, {})) ready(true);
+  });
   return server;
 }
 
 void ForkServer::when_ready(std::function<void(bool)> ready) {
-  if (state_ == State::Starting) waiting_.push_back(std::move(ready));
-  else ready(state_ == State::Ready);
+  if (state_ == State::Starting)
+    waiting_.push_back(std::move(ready));
+  else
+    ready(state_ == State::Ready);
 }
 
 void ForkServer::read_int(std::function<void(bool, int)> done) {
@@ -104,8 +105,8 @@ void ForkServer::fork(const std::vector<std::string>& argv, const std::vector<st
   argv_c.push_back(nullptr);
   for (auto& e : entries) env_c.push_back(e.data());
   env_c.push_back(nullptr);
-  if (state_ != State::Ready || busy_ || xrun_zygote_send_request(socket_.native_handle(), argv_c.data(), env_c.data(),
-                                                                  fds.data()) < 0) {
+  if (state_ != State::Ready || busy_ ||
+      xrun_zygote_send_request(socket_.native_handle(), argv_c.data(), env_c.data(), fds.data()) < 0) {
     if (state_ == State::Ready && !busy_) died();
     // Never from inside the call: the caller may still be setting the job up.
     asio::post(socket_.get_executor(), [started = std::move(started)] { started(-1); });
@@ -172,8 +173,8 @@ pid_t ForkServer::descendant_with_inner_pid(pid_t inner) const {
   for (int depth = 0; depth < 4 && !level.empty(); ++depth) {
     std::vector<pid_t> next;
     for (pid_t parent : level) {
-      std::string children = read_small_file("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) +
-                                             "/children");
+      std::string children =
+          read_small_file("/proc/" + std::to_string(parent) + "/task/" + std::to_string(parent) + "/children");
       for (std::size_t at = 0; at < children.size();) {
         const pid_t child = static_cast<pid_t>(std::atoi(children.c_str() + at));
         if (child > 0) {

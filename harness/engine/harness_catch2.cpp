@@ -60,7 +60,8 @@ std::vector<std::string> v2_names(std::string_view listing) {
   std::vector<std::string> names;
   for (auto& line : lines_of(listing)) {
     if (line.empty()) continue;
-    if (line.size() >= 3 && line[0] == '"' && line[1] == '#' && line.back() == '"') line = line.substr(1, line.size() - 2);
+    if (line.size() >= 3 && line[0] == '"' && line[1] == '#' && line.back() == '"')
+      line = line.substr(1, line.size() - 2);
     names.push_back(std::move(line));
   }
   return names;

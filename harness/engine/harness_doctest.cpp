@@ -62,8 +62,8 @@ std::string doctest_filter(std::string_view name) {
 std::vector<std::string> doctest_arguments(const std::vector<std::string>& names) {
   std::string filters = "--dt-test-case=";
   for (std::size_t i = 0; i < names.size(); ++i) filters += (i ? "," : "") + doctest_filter(names[i]);
-  return {"--dt-reporters=xml", "--dt-case-sensitive=true", "--dt-order-by=file", "--dt-no-colors=true",
-          "--dt-no-breaks=true", filters};
+  return {"--dt-reporters=xml",  "--dt-case-sensitive=true", "--dt-order-by=file",
+          "--dt-no-colors=true", "--dt-no-breaks=true",      filters};
 }
 
 }  // namespace xrun

@@ -12,9 +12,7 @@ namespace xrun {
 
 namespace {
 
-bool starts_with(std::string_view text, std::string_view prefix) {
-  return text.substr(0, prefix.size()) == prefix;
-}
+bool starts_with(std::string_view text, std::string_view prefix) { return text.substr(0, prefix.size()) == prefix; }
 
 // GoogleTest's default printer.
 class GTestStream final : public LineStream {
@@ -144,9 +142,12 @@ class LibtestStream final : public LineStream {
         // Output the test printed without capture lands between "..." and the verdict.
         emit_output(current_, line, had_newline);
         std::string_view verdict = line.substr(line.find(kDots) + kDots.size());
-        if (verdict == "ok") finish_test(Verdict::Passed);
-        else if (verdict == "FAILED") finish_test(Verdict::Failed);
-        else if (starts_with(verdict, "ignored")) finish_test(Verdict::Skipped);
+        if (verdict == "ok")
+          finish_test(Verdict::Passed);
+        else if (verdict == "FAILED")
+          finish_test(Verdict::Failed);
+        else if (starts_with(verdict, "ignored"))
+          finish_test(Verdict::Skipped);
         return;
       }
       // Not a test of this run starting: output like any other line.
@@ -185,11 +186,16 @@ class PlainStream final : public LineStream {
 std::unique_ptr<HarnessStream> make_harness_stream(TestKind kind, StreamEvents events,
                                                    std::vector<std::string> expected) {
   switch (kind) {
-    case TestKind::GTest: return std::make_unique<GTestStream>(std::move(events), std::move(expected));
-    case TestKind::Libtest: return std::make_unique<LibtestStream>(std::move(events), std::move(expected));
-    case TestKind::Catch2: return make_xml_reporter_stream(XmlDialect::Catch2, std::move(events), std::move(expected));
-    case TestKind::Doctest: return make_xml_reporter_stream(XmlDialect::Doctest, std::move(events), std::move(expected));
-    case TestKind::Plain: break;
+    case TestKind::GTest:
+      return std::make_unique<GTestStream>(std::move(events), std::move(expected));
+    case TestKind::Libtest:
+      return std::make_unique<LibtestStream>(std::move(events), std::move(expected));
+    case TestKind::Catch2:
+      return make_xml_reporter_stream(XmlDialect::Catch2, std::move(events), std::move(expected));
+    case TestKind::Doctest:
+      return make_xml_reporter_stream(XmlDialect::Doctest, std::move(events), std::move(expected));
+    case TestKind::Plain:
+      break;
   }
   return std::make_unique<PlainStream>(std::move(events));
 }
@@ -253,8 +259,10 @@ std::string failure_text(TestKind kind, std::string_view output) {
       break;
     }
     case TestKind::Catch2:
-    case TestKind::Doctest: return xml_failure_text(output);
-    case TestKind::Plain: break;
+    case TestKind::Doctest:
+      return xml_failure_text(output);
+    case TestKind::Plain:
+      break;
   }
   return joined(kept);
 }
@@ -272,9 +280,14 @@ std::vector<std::string> harness_arguments(TestKind kind, const std::vector<std:
       args = {"--test-threads=1", "--exact", "--color=never"};
       args.insert(args.end(), names.begin(), names.end());
       break;
-    case TestKind::Catch2: args = catch2_arguments(names); break;
-    case TestKind::Doctest: args = doctest_arguments(names); break;
-    case TestKind::Plain: break;
+    case TestKind::Catch2:
+      args = catch2_arguments(names);
+      break;
+    case TestKind::Doctest:
+      args = doctest_arguments(names);
+      break;
+    case TestKind::Plain:
+      break;
   }
   return args;
 }

@@ -284,9 +284,12 @@ std::string xml_failure_text(std::string_view output) {
       if (t.name == capture_name && t.closing && depth_in_capture == 0) {
         const std::string text = clean_text(captured);
         if (expression) {
-          if (capture_name == "Original") expression->original = text;
-          else if (capture_name == "Expanded") expression->expanded = text;
-          else expression->exception = text;
+          if (capture_name == "Original")
+            expression->original = text;
+          else if (capture_name == "Expanded")
+            expression->expanded = text;
+          else
+            expression->exception = text;
         } else {
           failures.push_back(outer_where + outer_kind + text);
         }
@@ -322,12 +325,16 @@ std::string xml_failure_text(std::string_view output) {
     }
     if (expression) continue;
     std::string kind;
-    if (t.name == "Failure") kind = "";
-    else if (t.name == "FatalErrorCondition") kind = "fatal error condition: ";
-    else if (t.name == "Exception") kind = "unexpected exception: ";
+    if (t.name == "Failure")
+      kind = "";
+    else if (t.name == "FatalErrorCondition")
+      kind = "fatal error condition: ";
+    else if (t.name == "Exception")
+      kind = "unexpected exception: ";
     else if (t.name == "Message" && xml_attribute(t.text, "type").value_or("").find("ERROR") != std::string::npos)
       kind = xml_attribute(t.text, "type").value_or("") + ": ";
-    else continue;
+    else
+      continue;
     if (xml_attribute(t.text, "crash").value_or("") == "true") kind = "crash: ";
     capture_name = std::string(t.name);
     outer_where = location(t.text);

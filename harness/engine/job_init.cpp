@@ -46,8 +46,8 @@ void maybe_run_job_init(int argc, char** argv, char** envp) {
 
 }  // namespace
 
-__attribute__((section(".init_array"), used)) static void (*const job_init_hook)(int, char**, char**) =
-    &maybe_run_job_init;
+__attribute__((section(".init_array"), used)) static void (*const job_init_hook)(int, char**,
+                                                                                 char**) = &maybe_run_job_init;
 
 const char* job_init_executable() {
   static const bool available = ::access("/proc/self/exe", X_OK) == 0;

@@ -28,8 +28,10 @@ void nothing(int) {}
 // inherited: they would hold the job's pipes open (the program would never
 // see the end of its stdin, xrun never the end of its output).
 void close_all_but(int keep) {
-  if (keep > 3) ::syscall(SYS_close_range, 0u, static_cast<unsigned>(keep - 1), 0u);
-  else for (int fd = 0; fd < keep; ++fd) ::close(fd);
+  if (keep > 3)
+    ::syscall(SYS_close_range, 0u, static_cast<unsigned>(keep - 1), 0u);
+  else
+    for (int fd = 0; fd < keep; ++fd) ::close(fd);
   ::syscall(SYS_close_range, static_cast<unsigned>(keep + 1), ~0u, 0u);
 }
 

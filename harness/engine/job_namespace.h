@@ -26,11 +26,10 @@
 namespace xrun {
 
 // Called in the job's process (A) -- the job init (job_init.h), or a forked
-// child where there is none -- with every fd it needs in place. Returns in the process that is to exec the program (C), or
-// at once in A when no PID namespace can be made; never returns in A or B
-// otherwise. A and B close every descendant they inherited (the job's pipes,
-// `exec_error_fd` -- the close-on-exec pipe that reports a failed exec, which
-// only C's exec may end). Only system calls: safe after fork.
+// child where there is none -- with every fd it needs in place. Returns in the process that is to exec the program (C),
+// or at once in A when no PID namespace can be made; never returns in A or B otherwise. A and B close every descendant
+// they inherited (the job's pipes, `exec_error_fd` -- the close-on-exec pipe that reports a failed exec, which only C's
+// exec may end). Only system calls: safe after fork.
 void enter_job_pid_namespace(int exec_error_fd);
 
 }  // namespace xrun

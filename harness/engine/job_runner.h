@@ -20,19 +20,19 @@ namespace xrun {
 struct ElfInfo;
 
 struct JobRequest {
-  std::string program;                 // the test binary
+  std::string program;  // the test binary
   std::vector<std::string> args;
   std::string cwd;                     // empty: xrun's own
   std::vector<std::string> extra_env;  // "NAME=value", on top of xrun's environment
   // The longest the job may live, when the caller knows it (timeout + grace).
   // Runners that cannot be signalled reliably (a VM) enforce it themselves.
   std::optional<double> deadline_seconds;
-  std::optional<std::string> argv0;    // what the program sees as argv[0]; default: `program`
-  std::optional<std::string> target;   // run as this target (--target) instead of probing
+  std::optional<std::string> argv0;   // what the program sees as argv[0]; default: `program`
+  std::optional<std::string> target;  // run as this target (--target) instead of probing
   // Where to run it when xrun's own command line does not say (the options
   // of the CTest command it came from); else the target's configuration.
   std::optional<Backend> backend;
-  bool forward_stdin = false;          // stdin comes from send_stdin(); otherwise /dev/null
+  bool forward_stdin = false;  // stdin comes from send_stdin(); otherwise /dev/null
   // TMPDIR names a fresh empty directory of the job's own, removed after it:
   // tests of one binary running at once do not meet in /tmp.
   bool private_tmpdir = false;

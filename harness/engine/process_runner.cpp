@@ -7,8 +7,8 @@
 #include <unistd.h>
 
 #include <array>
-#include <boost/asio/post.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
@@ -68,7 +68,7 @@ struct ProcessRunner::Child {
   std::optional<LaunchPlan> plan;  // for that exec
   std::string program, cwd;
   std::vector<std::string> server_args;  // what its fork server is started with
-  double ready_seconds = 0;  // the longest its server may take to start
+  double ready_seconds = 0;              // the longest its server may take to start
 };
 
 // A fork server and whether a job holds it.
@@ -211,8 +211,8 @@ Expected<bool> ProcessRunner::watch_pid(const std::shared_ptr<Child>& child, pid
 // ------------------------------------------------------- fork servers ---
 
 std::optional<ProcessRunner::ServerChoice> ProcessRunner::fork_server_for(const JobRequest& request,
-                                                                         const LaunchPlan& plan,
-                                                                         const std::vector<std::string>& env) {
+                                                                          const LaunchPlan& plan,
+                                                                          const std::vector<std::string>& env) {
   if (!request.fork_server || !options_.fork_server_library || request.forward_stdin || !plan.emulated ||
       !request.elf || !request.elf->interpreter)
     return std::nullopt;
@@ -271,8 +271,10 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
       // It never got to main(): the program is started afresh, as without a
       // fork server, and so are later jobs of it (exactly the statuses of a
       // fresh process, whatever its static initialisers do).
-      if (server->refusal().empty()) log_debug("the fork server of {} did not start: tests exec it", child->program);
-      else log_debug("no fork server for {}: {}; tests exec it", child->program, server->refusal());
+      if (server->refusal().empty())
+        log_debug("the fork server of {} did not start: tests exec it", child->program);
+      else
+        log_debug("no fork server for {}: {}; tests exec it", child->program, server->refusal());
       unforkable_.insert(key);
       release(key, server);
       asio::post(io_, [this, child] { exec_instead(child); });
@@ -282,35 +284,35 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
       release(key, server);
       return;
     }
-    server->fork(argv, set_env, child->handoff,
-                 [this, child, key, server](pid_t pid) {
-                   for (int& fd : child->handoff)
-                     if (fd >= 0) ::close(std::exchange(fd, -1));
-                   if (pid <= 0) {
-                     release(key, server);
-                     end_child(child, JobExit{false, 0, 0, "the fork server of " + child->program +
-                                                               " died before it could start the test"});
-                     return;
-                   }
-                   if (child->exited) {  // ended while its request was on the way (signal_child)
-                     ::kill(-pid, SIGKILL);
-                     return;
-                   }
-                   child->pid = pid;
-                   if (child->callbacks.started) child->callbacks.started();
-                 },
-                 [this, child, key, server](ForkServer::Exit exit) {
-                   release(key, server);
-                   if (!exit.ok) {
-                     if (child->pid > 0) ::kill(-child->pid, SIGKILL);  // it may outlive its server
-                     end_child(child, JobExit{false, 0, 0, "the fork server of " + child->program +
-                                                               " died while the test ran"});
-                     return;
-                   }
-                   const int status = exit.wait_status;
-                   end_child(child, WIFSIGNALED(status) ? JobExit{true, 0, WTERMSIG(status)}
-                                                        : JobExit{false, WEXITSTATUS(status), 0});
-                 });
+    server->fork(
+        argv, set_env, child->handoff,
+        [this, child, key, server](pid_t pid) {
+          for (int& fd : child->handoff)
+            if (fd >= 0) ::close(std::exchange(fd, -1));
+          if (pid <= 0) {
+            release(key, server);
+            end_child(child, JobExit{false, 0, 0,
+                                     "the fork server of " + child->program + " died before it could start the test"});
+            return;
+          }
+          if (child->exited) {  // ended while its request was on the way (signal_child)
+            ::kill(-pid, SIGKILL);
+            return;
+          }
+          child->pid = pid;
+          if (child->callbacks.started) child->callbacks.started();
+        },
+        [this, child, key, server](ForkServer::Exit exit) {
+          release(key, server);
+          if (!exit.ok) {
+            if (child->pid > 0) ::kill(-child->pid, SIGKILL);  // it may outlive its server
+            end_child(child, JobExit{false, 0, 0, "the fork server of " + child->program + " died while the test ran"});
+            return;
+          }
+          const int status = exit.wait_status;
+          end_child(child,
+                    WIFSIGNALED(status) ? JobExit{true, 0, WTERMSIG(status)} : JobExit{false, WEXITSTATUS(status), 0});
+        });
   });
 }
 
@@ -420,11 +422,10 @@ void ProcessRunner::maybe_finish(const std::shared_ptr<Child>& child) {
     auto line = child->err.faults.finish();
     if (!line) line = child->out.faults.finish();
     if (line) {
-      child->exit.infra_error =
-          "the emulator failed: " + *line + " (" +
-          (child->exit.signaled ? "qemu died of " + signal_name(child->exit.signal)
-                                : "exit status " + std::to_string(child->exit.code)) +
-          ")";
+      child->exit.infra_error = "the emulator failed: " + *line + " (" +
+                                (child->exit.signaled ? "qemu died of " + signal_name(child->exit.signal)
+                                                      : "exit status " + std::to_string(child->exit.code)) +
+                                ")";
     }
   }
   if (child->callbacks.exited) child->callbacks.exited(child->exit);
@@ -434,8 +435,10 @@ void ProcessRunner::send_stdin(JobId id, std::string_view bytes) {
   auto it = children_.find(id);
   if (it == children_.end() || !it->second->in.is_open() || it->second->stdin_eof) return;
   auto child = it->second;
-  if (bytes.empty()) child->stdin_eof = true;
-  else child->stdin_queue.emplace_back(bytes);
+  if (bytes.empty())
+    child->stdin_eof = true;
+  else
+    child->stdin_queue.emplace_back(bytes);
   if (!child->stdin_writing) write_stdin(child);
 }
 

@@ -83,7 +83,7 @@ class ProcessRunner final : public JobRunner {
   JobTmpDirs tmp_dirs_;
   std::map<JobId, std::shared_ptr<Child>> children_;
   std::map<std::string, std::vector<ServerSlot>> servers_;  // by ServerChoice::key
-  std::set<std::string> unforkable_;  // keys whose server never reached main(): exec'd
+  std::set<std::string> unforkable_;                        // keys whose server never reached main(): exec'd
   JobId next_id_ = 1;
 };
 

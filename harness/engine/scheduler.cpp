@@ -2,9 +2,9 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -12,9 +12,9 @@
 #include <map>
 #include <set>
 
+#include "core/log.h"
 #include "engine/bounded_output.h"
 #include "engine/harness_stream.h"
-#include "core/log.h"
 #include "engine/selection.h"
 
 namespace xrun {
@@ -97,11 +97,11 @@ struct Scheduler::State {
     std::optional<std::pair<std::size_t, TestResult>> held;
     bool timed_out = false;
     bool cancelled = false;
-    bool begun = false;  // see JobStarted::starts_later
-    bool reported_failure = false;  // a test of this process said it failed (its exit status is then not 0)
-    bool starting = false;          // inside JobRunner::start()
+    bool begun = false;                 // see JobStarted::starts_later
+    bool reported_failure = false;      // a test of this process said it failed (its exit status is then not 0)
+    bool starting = false;              // inside JobRunner::start()
     std::optional<JobExit> early_exit;  // its end, heard inside start()
-    bool abandoned = false;  // written off by a second stop (abandon_running): its callbacks do nothing
+    bool abandoned = false;             // written off by a second stop (abandon_running): its callbacks do nothing
   };
 
   asio::io_context& io;
@@ -213,9 +213,12 @@ struct Scheduler::State {
     events.finished = [this, r](const std::string& name, Verdict verdict) { on_finished(*r, name, verdict); };
     events.output = [this, r](const std::string& name, std::string_view bytes) {
       auto it = r->by_name.find(name);
-      if (it != r->by_name.end()) output_of(*r, it->second).append(bytes);
-      else if (r->kind == TestKind::Plain) output_of(*r, r->unit.tests.front()).append(bytes);
-      else r->unowned->append(bytes);
+      if (it != r->by_name.end())
+        output_of(*r, it->second).append(bytes);
+      else if (r->kind == TestKind::Plain)
+        output_of(*r, r->unit.tests.front()).append(bytes);
+      else
+        r->unowned->append(bytes);
     };
     r->stream = make_harness_stream(r->kind, std::move(events), names);
 
@@ -247,8 +250,10 @@ struct Scheduler::State {
                                      if (!r->abandoned) r->stream->feed(bytes);
                                    },
                                    [this, r](const JobExit& exit) {
-                                     if (r->starting) r->early_exit = exit;
-                                     else if (!r->abandoned) on_exit(*r, exit);
+                                     if (r->starting)
+                                       r->early_exit = exit;
+                                     else if (!r->abandoned)
+                                       on_exit(*r, exit);
                                    },
                                    [this, r] { begin(*r); }};
     // A harness writes its lines to stdout; what a test writes to stderr
@@ -256,7 +261,8 @@ struct Scheduler::State {
     // so the parser reads stdout alone and stderr goes, as it arrives, to the
     // test running then. A plain program's two streams stay one pipe: there
     // is nothing to parse, and their order is exact.
-    if (r->kind != TestKind::Plain) callbacks.error_output = [this, r](std::string_view bytes) { on_stderr(*r, bytes); };
+    if (r->kind != TestKind::Plain)
+      callbacks.error_output = [this, r](std::string_view bytes) { on_stderr(*r, bytes); };
     r->starting = true;
     auto started = runner.start(request, std::move(callbacks));
     r->starting = false;
@@ -295,9 +301,12 @@ struct Scheduler::State {
     }
     const std::string& name = r.stream->current();
     auto it = name.empty() ? r.by_name.end() : r.by_name.find(name);
-    if (it != r.by_name.end()) output_of(r, it->second).append(bytes);
-    else if (r.held) output_of(r, r.held->first).append(bytes);
-    else r.unowned->append(bytes);
+    if (it != r.by_name.end())
+      output_of(r, it->second).append(bytes);
+    else if (r.held)
+      output_of(r, r.held->first).append(bytes);
+    else
+      r.unowned->append(bytes);
   }
 
   void release_held(Running& r) {
@@ -348,10 +357,12 @@ struct Scheduler::State {
     if (r.timed_out && r.timed_out_test == index) return;  // finished while being killed: still timed out
     TestResult result = base_result(index);
     result.backend = r.backend;
-      result.machine = r.machine;
-      result.target = r.target;
+    result.machine = r.machine;
+    result.target = r.target;
     result.duration_seconds = std::chrono::duration<double>(now() - r.test_start).count();
-    result.status = verdict == Verdict::Passed ? Status::Passed : verdict == Verdict::Failed ? Status::Failed : Status::Skipped;
+    result.status = verdict == Verdict::Passed   ? Status::Passed
+                    : verdict == Verdict::Failed ? Status::Failed
+                                                 : Status::Skipped;
     result.message = verdict == Verdict::Skipped ? "skipped by the test at run time" : "";
     if (verdict == Verdict::Failed) r.reported_failure = true;
     // A process of one test *is* the test: how it ends (a crash in a static
@@ -368,8 +379,8 @@ struct Scheduler::State {
   // A failed test's message is its assertion's first line, when it has one.
   void describe_failure(TestKind kind, TestResult& result) const {
     result.failure = failure_text(kind, result.output);
-    result.message = result.failure.empty() ? "the test reported failure"
-                                            : result.failure.substr(0, result.failure.find('\n'));
+    result.message =
+        result.failure.empty() ? "the test reported failure" : result.failure.substr(0, result.failure.find('\n'));
   }
 
   void on_timeout(Running& r) {
@@ -417,7 +428,8 @@ struct Scheduler::State {
       // Its process is what it cost: static initialisers and the exit count
       // (a test that reports in a moment and then takes 50 s to exit is slow).
       if (alone) result.duration_seconds = std::chrono::duration<double>(now() - r.unit_start).count();
-      if (alone && ended_badly) blame_the_exit(result, exit, r.timed_out, "after the test reported " + std::string(status_name(result.status)));
+      if (alone && ended_badly)
+        blame_the_exit(result, exit, r.timed_out, "after the test reported " + std::string(status_name(result.status)));
       finalize_attempt(index, std::move(result));
     }
     r.deferred.clear();
@@ -473,8 +485,10 @@ struct Scheduler::State {
       result.duration_seconds =
           std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
       if (!exit.infra_error) {
-        if (exit.signaled) result.signal = exit.signal;
-        else result.exit_code = exit.code;
+        if (exit.signaled)
+          result.signal = exit.signal;
+        else
+          result.exit_code = exit.code;
       }
       take_output(r, index, result, !blamed_was_running || r.kind == TestKind::Plain);
       if (exit.infra_error && !r.cancelled) {
@@ -516,7 +530,8 @@ struct Scheduler::State {
       result.output = r.unowned->text();
       result.output_cut_bytes = r.unowned->cut_bytes();
       std::string names;
-      for (std::size_t i = 0; i < r.unit.tests.size() && i < 5; ++i) names += (i ? ", " : "") + (*tests)[r.unit.tests[i]].name;
+      for (std::size_t i = 0; i < r.unit.tests.size() && i < 5; ++i)
+        names += (i ? ", " : "") + (*tests)[r.unit.tests[i]].name;
       if (r.unit.tests.size() > 5) names += ", ... (" + std::to_string(r.unit.tests.size()) + " tests)";
       blame_the_exit(result, exit, r.timed_out, "after its tests reported (" + names + ")");
       extra_results.push_back(result);
@@ -538,8 +553,8 @@ struct Scheduler::State {
         for (std::size_t index : rest.tests) {
           TestResult result = base_result(index);
           result.backend = r.backend;
-      result.machine = r.machine;
-      result.target = r.target;
+          result.machine = r.machine;
+          result.target = r.target;
           result.status = Status::InfraError;
           result.message = "the test harness exited without running this test";
           result.exit_code = exit.code;
@@ -628,7 +643,8 @@ struct Scheduler::State {
     }
     if (result.status == Status::Passed && st.failed_before) {
       result.status = Status::Flaky;
-      result.message = "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(options.retries + 1);
+      result.message =
+          "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(options.retries + 1);
     }
     if (!st.history.empty()) {
       result.history = std::move(st.history);

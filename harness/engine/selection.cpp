@@ -32,8 +32,8 @@ Expected<Partition> parse_partition(std::string_view text) {
   if (slash == std::string_view::npos || !parse(text.substr(0, slash), partition.index) ||
       !parse(text.substr(slash + 1), partition.count) || partition.count == 0 || partition.index == 0 ||
       partition.index > partition.count) {
-    return make_error(ExitCode::Usage, "--partition must be K/N with 1 <= K <= N, like 2/4, not \"" +
-                                           std::string(text) + "\"");
+    return make_error(ExitCode::Usage,
+                      "--partition must be K/N with 1 <= K <= N, like 2/4, not \"" + std::string(text) + "\"");
   }
   return partition;
 }

@@ -49,7 +49,7 @@ int above_init_fds(int fd) {
 // channel (if any) at 3, everything else close-on-exec. Returns the error
 // pipe's fd (moved out of the channel's way), or -1 if xrun is gone.
 int prepare_child(const ChildPlan& c) {
-  ::setpgid(0, 0);  // its own group: timeouts and Ctrl-C signal the whole tree
+  ::setpgid(0, 0);                     // its own group: timeouts and Ctrl-C signal the whole tree
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // if xrun dies, so does the job
   if (::getppid() != c.parent) return -1;
   // A handler of xrun's must not run here (after vfork it would run on
@@ -77,8 +77,10 @@ int prepare_child(const ChildPlan& c) {
   // the error pipe is moved out of its way first, and out of the init's.
   const int error_fd = above_init_fds(c.error_fd);
   if (c.channel_fd >= 0) {
-    if (c.channel_fd != 3) ::dup2(c.channel_fd, 3);
-    else ::fcntl(3, F_SETFD, 0);
+    if (c.channel_fd != 3)
+      ::dup2(c.channel_fd, 3);
+    else
+      ::fcntl(3, F_SETFD, 0);
   }
   return error_fd;
 }
@@ -131,8 +133,10 @@ Expected<pid_t> spawn_job_process(const SpawnSpec& spec) {
   // decided before the fork, entered by the child.
   const ForeignExec* foreign = plan.emulated ? &ForeignExec::for_this_process() : nullptr;
   const auto [user_ns, mount_ns] = foreign ? foreign->namespace_fds() : std::pair{-1, -1};
-  ChildPlan child{plan.executable.c_str(), argv.data(), envp.data(), spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
-                  spec.stdin_fd, spec.stdout_fd, spec.stderr_fd, spec.channel_fd, exec_error[1], ::getpid()};
+  ChildPlan child{
+      plan.executable.c_str(), argv.data(),    envp.data(),    spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
+      spec.stdin_fd,           spec.stdout_fd, spec.stderr_fd, spec.channel_fd,
+      exec_error[1],           ::getpid()};
 
   // What the program must start inside decides how it starts (job_init.h):
   // nothing, or the job init to do it, after vfork(); fork() only where
@@ -192,10 +196,10 @@ Expected<pid_t> spawn_job_process(const SpawnSpec& spec) {
   ::close(exec_error[0]);
   if (n == sizeof child_errno) {
     ::waitpid(pid, nullptr, 0);
-    return make_error(ExitCode::InfraError, (spec.cwd.empty() || child_errno != ENOENT
-                                                 ? plan.executable + ": cannot execute: "
-                                                 : "cannot enter " + spec.cwd + ": ") +
-                                                std::strerror(child_errno));
+    return make_error(ExitCode::InfraError,
+                      (spec.cwd.empty() || child_errno != ENOENT ? plan.executable + ": cannot execute: "
+                                                                 : "cannot enter " + spec.cwd + ": ") +
+                          std::strerror(child_errno));
   }
   return pid;
 }

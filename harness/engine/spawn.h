@@ -16,8 +16,8 @@ namespace xrun {
 
 struct SpawnSpec {
   const LaunchPlan* plan = nullptr;
-  std::string cwd;           // empty: xrun's own
-  int stdin_fd = -1;         // -1: /dev/null
+  std::string cwd;    // empty: xrun's own
+  int stdin_fd = -1;  // -1: /dev/null
   int stdout_fd = -1, stderr_fd = -1;
   // Becomes descriptor 3 of the program (a fork server's socket), -1: none.
   int channel_fd = -1;

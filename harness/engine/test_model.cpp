@@ -9,11 +9,16 @@ namespace xrun {
 
 std::string_view kind_name(TestKind kind) {
   switch (kind) {
-    case TestKind::GTest: return "gtest";
-    case TestKind::Libtest: return "libtest";
-    case TestKind::Catch2: return "catch2";
-    case TestKind::Doctest: return "doctest";
-    case TestKind::Plain: return "plain";
+    case TestKind::GTest:
+      return "gtest";
+    case TestKind::Libtest:
+      return "libtest";
+    case TestKind::Catch2:
+      return "catch2";
+    case TestKind::Doctest:
+      return "doctest";
+    case TestKind::Plain:
+      return "plain";
   }
   return "plain";
 }

@@ -26,15 +26,15 @@ std::optional<Status> status_from_name(std::string_view name);
 bool is_test_failure(Status status);
 
 struct TestCase {
-  std::string binary;              // path to the test binary
-  std::string name;                // harness name: "Suite.Name", "mod::test"; plain: the file name
+  std::string binary;  // path to the test binary
+  std::string name;    // harness name: "Suite.Name", "mod::test"; plain: the file name
   TestKind kind = TestKind::Plain;
   std::optional<std::string> skip_reason;  // listed but not to run: "disabled", "ignored"
-  std::string cwd;                 // working directory; empty: xrun's own
-  std::vector<std::string> env;    // extra "NAME=value" for this test
-  std::vector<std::string> args;   // Plain only: arguments to the binary (ctest commands)
-  std::optional<Backend> backend;  // where its build system asked for it to run (the CTest emulator's options)
-  std::vector<std::string> host_dirs;  // see JobRequest::host_dirs
+  std::string cwd;                         // working directory; empty: xrun's own
+  std::vector<std::string> env;            // extra "NAME=value" for this test
+  std::vector<std::string> args;           // Plain only: arguments to the binary (ctest commands)
+  std::optional<Backend> backend;          // where its build system asked for it to run (the CTest emulator's options)
+  std::vector<std::string> host_dirs;      // see JobRequest::host_dirs
 };
 
 // Orders tests by (binary, name) in maps keyed by std::pair of strings, and
@@ -61,17 +61,17 @@ struct TestResult {
   std::string binary;
   std::string name;
   Status status = Status::NotRun;
-  std::optional<int> exit_code;    // when the process exited
-  std::optional<int> signal;       // when it was killed by a signal
-  double duration_seconds = 0;     // of the last attempt
+  std::optional<int> exit_code;  // when the process exited
+  std::optional<int> signal;     // when it was killed by a signal
+  double duration_seconds = 0;   // of the last attempt
   int attempts = 0;
-  std::string output;              // stdout and stderr interleaved, bounded
+  std::string output;                  // stdout and stderr interleaved, bounded
   std::uint64_t output_cut_bytes = 0;  // how much of the middle was dropped
-  std::string message;             // one line: "SIGSEGV (signal 11)", "timed out after 2 s", ...
-  std::string failure;             // a failed test: its assertion as the harness printed it (harness_stream.h)
-  std::string backend;             // "qemu-user", "native"
-  std::string machine;             // the board or VM that ran it ("" under qemu-user)
-  std::string target;              // the target it ran as ("aarch64"); "" when native
+  std::string message;                 // one line: "SIGSEGV (signal 11)", "timed out after 2 s", ...
+  std::string failure;                 // a failed test: its assertion as the harness printed it (harness_stream.h)
+  std::string backend;                 // "qemu-user", "native"
+  std::string machine;                 // the board or VM that ran it ("" under qemu-user)
+  std::string target;                  // the target it ran as ("aarch64"); "" when native
   // A retried test's attempts, first to last (the last is this result);
   // empty when it ran once.
   std::vector<Attempt> history;

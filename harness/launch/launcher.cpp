@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <unordered_map>
 #include <cerrno>
 #include <cstring>
+#include <unordered_map>
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -78,13 +78,13 @@ Expected<const TargetSpec*> pick_target(const RunRequest& request, const std::st
   if (request.target) {
     const TargetSpec* forced = table.find(*request.target);
     if (forced == nullptr) {
-      return make_error(ExitCode::Usage, "unknown target " + quoted(*request.target) +
-                                             did_you_mean(*request.target, table.names()));
+      return make_error(ExitCode::Usage,
+                        "unknown target " + quoted(*request.target) + did_you_mean(*request.target, table.names()));
     }
     if (!forced->matches(elf)) {
-      return make_error(ExitCode::CannotExecute,
-                        path + ": built for " + (probed ? probed->name : elf.describe()) + ", not for " +
-                            forced->name + " (--target " + *request.target + ")");
+      return make_error(ExitCode::CannotExecute, path + ": built for " + (probed ? probed->name : elf.describe()) +
+                                                     ", not for " + forced->name + " (--target " + *request.target +
+                                                     ")");
     }
     return forced;
   }
@@ -105,8 +105,10 @@ std::string shell_quote(const std::string& word) {
     return word;
   std::string out = "'";
   for (char c : word) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
   }
   return out + "'";
 }
@@ -128,8 +130,10 @@ void set_environment(std::vector<std::string>& env, const std::vector<std::strin
   for (std::size_t i = 0; i < env.size(); ++i) index.emplace(name_of(env[i]), i);
   for (const auto& change : changes) {
     auto [it, added] = index.emplace(name_of(change), env.size());
-    if (added) env.push_back(change);
-    else env[it->second] = change;
+    if (added)
+      env.push_back(change);
+    else
+      env[it->second] = change;
   }
 }
 
@@ -159,8 +163,7 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   if (!elf) {
     // A script: the kernel runs its interpreter natively, as it would without xrun.
     if (elf.error().code == ExitCode::CannotExecute && is_regular_file(path) && starts_with_shebang(path)) {
-      if (::access(path.c_str(), X_OK) != 0)
-        return make_error(ExitCode::CannotExecute, path + ": permission denied");
+      if (::access(path.c_str(), X_OK) != 0) return make_error(ExitCode::CannotExecute, path + ": permission denied");
       plan.executable = path;
       plan.argv.push_back(argv0);
       plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
@@ -198,8 +201,8 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   auto qemu = find_program(qemu_name, path_variable);
   if (!qemu || !is_regular_file(*qemu) || ::access(qemu->c_str(), X_OK) != 0) {
     if (settings.qemu)
-      return make_error(ExitCode::CannotExecute,
-                        "the configured qemu for " + spec.name + ", " + quoted(qemu_name) + ", is not an executable file");
+      return make_error(ExitCode::CannotExecute, "the configured qemu for " + spec.name + ", " + quoted(qemu_name) +
+                                                     ", is not an executable file");
     return make_error(ExitCode::CannotExecute, qemu_name + " not found, needed to run " + path + " (" + spec.name +
                                                    "): install " + spec.packages.qemu + " (apt-get install " +
                                                    spec.packages.qemu + ")");

@@ -32,12 +32,12 @@ struct RunRequest {
 };
 
 struct LaunchPlan {
-  std::string executable;             // what execve runs
+  std::string executable;  // what execve runs
   std::vector<std::string> argv;
-  std::vector<std::string> env;       // the complete environment, "NAME=value"
-  std::string target;                 // target name; empty for a script run natively
-  bool emulated = false;              // true when `executable` is qemu
-  SysrootChoice sysroot;              // meaningful for emulated dynamic programs
+  std::vector<std::string> env;  // the complete environment, "NAME=value"
+  std::string target;            // target name; empty for a script run natively
+  bool emulated = false;         // true when `executable` is qemu
+  SysrootChoice sysroot;         // meaningful for emulated dynamic programs
 
   // The command, quoted for a POSIX shell (for --verbose and doctor).
   std::string command_line() const;

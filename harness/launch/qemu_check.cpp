@@ -24,7 +24,8 @@ std::string cache_path(const std::string& qemu, const std::string& what) {
 
 void remember(const std::string& path, const std::string& text) {
   std::string dir = path.substr(0, path.rfind('/'));
-  for (std::size_t at = 1; (at = dir.find('/', at)) != std::string::npos; ++at) ::mkdir(dir.substr(0, at).c_str(), 0755);
+  for (std::size_t at = 1; (at = dir.find('/', at)) != std::string::npos; ++at)
+    ::mkdir(dir.substr(0, at).c_str(), 0755);
   ::mkdir(dir.c_str(), 0755);
   (void)write_file_atomically(path, text);  // a cache that cannot be written is only slower
 }
@@ -44,7 +45,8 @@ std::vector<std::string> parse_cpu_models(const std::string& help) {
   return models;
 }
 
-Expected<bool> check_qemu_settings(const std::string& qemu, const std::string& target, const std::optional<std::string>& cpu,
+Expected<bool> check_qemu_settings(const std::string& qemu, const std::string& target,
+                                   const std::optional<std::string>& cpu,
                                    const std::optional<std::vector<std::string>>& qemu_args) {
   const std::string name = qemu.substr(qemu.rfind('/') + 1);
   if (cpu && !cpu->empty()) {

@@ -4,11 +4,8 @@ namespace xrun {
 
 bool looks_like_infra_failure(std::string_view output) {
   static constexpr std::string_view kMarkers[] = {
-      "qemu: Unsupported syscall",
-      "qemu: fatal:",
-      "received signal outside vCPU context",
-      "qemu: unhandled CPU exception",
-      "QEMU internal SIG",
+      "qemu: Unsupported syscall",     "qemu: fatal:",      "received signal outside vCPU context",
+      "qemu: unhandled CPU exception", "QEMU internal SIG",
   };
   for (auto marker : kMarkers)
     if (output.find(marker) != std::string_view::npos) return true;
@@ -20,7 +17,8 @@ bool looks_like_infra_failure(std::string_view output) {
     if (line.rfind("qemu-", 0) == 0) {
       const std::size_t colon = line.find(": ");
       if (colon != std::string_view::npos && colon > 5 &&
-          line.substr(5, colon - 5).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos)
+          line.substr(5, colon - 5).find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
+              std::string_view::npos)
         return true;
     }
     at = end + 1;

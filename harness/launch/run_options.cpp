@@ -52,11 +52,10 @@ Expected<RunLine> parse_run_line(const std::vector<std::string>& words) {
         return make_error(ExitCode::Usage,
                           "--backend must be " + std::string(backend_choices()) + ", not " + quoted(*value));
     } else {
-      return make_error(ExitCode::Usage,
-                        "unknown option " + quoted(name) +
-                            did_you_mean(name, {"--target", "--config", "--backend", "--cold-boot", "--verbose", "--help",
-                                                "--version"}) +
-                            " (options go before PROGRAM; see xrun --help)");
+      return make_error(ExitCode::Usage, "unknown option " + quoted(name) +
+                                             did_you_mean(name, {"--target", "--config", "--backend", "--cold-boot",
+                                                                 "--verbose", "--help", "--version"}) +
+                                             " (options go before PROGRAM; see xrun --help)");
     }
     line.option_words.insert(line.option_words.end(), words.begin() + static_cast<std::ptrdiff_t>(first),
                              words.begin() + static_cast<std::ptrdiff_t>(i) + 1);

@@ -19,11 +19,11 @@
 namespace xrun {
 
 struct RunOptions {
-  bool verbose = false;                     // -v, --verbose
-  std::optional<std::string> target;        // --target T
-  std::optional<std::string> config_file;   // --config FILE
-  std::optional<Backend> backend;           // --backend B
-  bool cold_boot = false;                   // --cold-boot
+  bool verbose = false;                    // -v, --verbose
+  std::optional<std::string> target;       // --target T
+  std::optional<std::string> config_file;  // --config FILE
+  std::optional<Backend> backend;          // --backend B
+  bool cold_boot = false;                  // --cold-boot
 };
 
 struct RunLine {

@@ -1,7 +1,5 @@
 #include "launch/sysroot.h"
 
-#include "core/hash.h"
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +10,7 @@
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
+#include "core/hash.h"
 
 namespace xrun {
 
@@ -27,7 +26,6 @@ std::string dirname_of(const std::string& path) {
   if (slash == std::string::npos) return ".";
   return slash == 0 ? "/" : path.substr(0, slash);
 }
-
 
 Expected<bool> make_directories(const std::string& path) {
   if (is_directory(path)) return true;
@@ -60,7 +58,8 @@ Expected<bool> ensure_symlink(const std::string& target, const std::string& link
 // xrun did not write are never trusted).
 Expected<bool> ensure_empty_file(const std::string& path) {
   struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == ::geteuid()) return true;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == ::geteuid())
+    return true;
   if (auto dir = make_directories(dirname_of(path)); !dir) return dir;
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
   FILE* f = std::fopen(temporary.c_str(), "we");
@@ -78,13 +77,11 @@ bool has_libc(const std::string& dir) { return is_regular_file(join_path(dir, "l
 std::string install_hint(const TargetSpec& spec) {
   std::string hint = "install " + spec.packages.sysroot;
   if (!spec.packages.compiler.empty()) hint += " (apt-get install " + spec.packages.compiler + " brings it)";
-  hint += ", or set sysroot in [targets." + spec.name + "] of xrun.toml (or XRUN_" +
-          [&] {
-            std::string upper;
-            for (char c : spec.name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-            return upper;
-          }() +
-          "_SYSROOT)";
+  hint += ", or set sysroot in [targets." + spec.name + "] of xrun.toml (or XRUN_" + [&] {
+    std::string upper;
+    for (char c : spec.name) upper += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return upper;
+  }() + "_SYSROOT)";
   return hint;
 }
 
@@ -112,8 +109,10 @@ OverlayStore OverlayStore::from_environment() {
   }
   struct stat st {};
   if (::lstat(mine.c_str(), &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
-    store.unusable_ = mine + " is not a private directory of this user's (mode 0700, not a symlink): it was not made by "
-                      "xrun and is not used; remove it, or make " + xdg_cache_home() + " writable";
+    store.unusable_ = mine +
+                      " is not a private directory of this user's (mode 0700, not a symlink): it was not made by "
+                      "xrun and is not used; remove it, or make " +
+                      xdg_cache_home() + " writable";
     return store;
   }
   return store;
@@ -133,16 +132,15 @@ Expected<std::string> OverlayStore::ensure(const TargetSpec& spec, const std::st
   return overlay;
 }
 
-Expected<SysrootChoice> choose_sysroot(const TargetSpec& spec, const TargetSettings& settings,
-                                       const ElfInfo& elf, const OverlayStore& overlays) {
+Expected<SysrootChoice> choose_sysroot(const TargetSpec& spec, const TargetSettings& settings, const ElfInfo& elf,
+                                       const OverlayStore& overlays) {
   const std::string interpreter = elf.interpreter.value_or(spec.loader);
   const bool musl = elf.libc() == Libc::Musl;
 
   // A sysroot "works" for this program when its loader is there, and (for
   // glibc) its libc is next to it in one of the two layouts.
   auto try_sysroot = [&](const std::string& sysroot) -> std::optional<Expected<SysrootChoice>> {
-    if (find_interpreter_in(sysroot, interpreter).empty() && !(musl && path_exists(interpreter)))
-      return std::nullopt;
+    if (find_interpreter_in(sysroot, interpreter).empty() && !(musl && path_exists(interpreter))) return std::nullopt;
     if (musl || has_libc(join_path(sysroot, "lib/" + spec.multiarch)) ||
         has_libc(join_path(sysroot, "usr/lib/" + spec.multiarch))) {
       // Either a full root filesystem, or musl (whose loader is its libc).
@@ -158,13 +156,13 @@ Expected<SysrootChoice> choose_sysroot(const TargetSpec& spec, const TargetSetti
 
   if (settings.sysroot) {
     if (!is_directory(*settings.sysroot)) {
-      return make_error(ExitCode::CannotExecute, "the configured sysroot for " + spec.name + ", " +
-                                                     *settings.sysroot + ", does not exist");
+      return make_error(ExitCode::CannotExecute,
+                        "the configured sysroot for " + spec.name + ", " + *settings.sysroot + ", does not exist");
     }
     if (auto choice = try_sysroot(*settings.sysroot)) return std::move(*choice);
     return make_error(ExitCode::CannotExecute,
-                      "the configured sysroot for " + spec.name + ", " + *settings.sysroot +
-                          ", has no usable " + (musl ? "loader " + interpreter : "libc and loader " + interpreter) +
+                      "the configured sysroot for " + spec.name + ", " + *settings.sysroot + ", has no usable " +
+                          (musl ? "loader " + interpreter : "libc and loader " + interpreter) +
                           " (looked for lib/libc.so.6, lib/" + spec.multiarch + "/libc.so.6 and the loader)");
   }
   for (const auto& sysroot : spec.sysroots) {
@@ -177,13 +175,13 @@ Expected<SysrootChoice> choose_sysroot(const TargetSpec& spec, const TargetSetti
     return SysrootChoice{SysrootLayout::Host, "/", ""};
   }
   if (musl) {
-    return make_error(ExitCode::CannotExecute,
-                      "the musl loader " + interpreter + " is neither in a sysroot nor on this machine: "
-                      "set sysroot in [targets." + spec.name + "] of xrun.toml to a musl root filesystem");
+    return make_error(ExitCode::CannotExecute, "the musl loader " + interpreter +
+                                                   " is neither in a sysroot nor on this machine: "
+                                                   "set sysroot in [targets." +
+                                                   spec.name + "] of xrun.toml to a musl root filesystem");
   }
-  return make_error(ExitCode::CannotExecute,
-                    "no sysroot with the " + spec.name + " C library and loader " + interpreter + ": " +
-                        install_hint(spec));
+  return make_error(ExitCode::CannotExecute, "no sysroot with the " + spec.name + " C library and loader " +
+                                                 interpreter + ": " + install_hint(spec));
 }
 
 }  // namespace xrun

@@ -30,15 +30,15 @@
 namespace xrun {
 
 enum class SysrootLayout {
-  Cross,      // Debian cross layout, libraries in <sysroot>/lib: run through an overlay
-  Rootfs,     // a target root filesystem with /lib/<multiarch>: -L <sysroot> as is
-  Host,       // the host's multiarch libraries (libc6:arm64 ...): no -L at all
+  Cross,   // Debian cross layout, libraries in <sysroot>/lib: run through an overlay
+  Rootfs,  // a target root filesystem with /lib/<multiarch>: -L <sysroot> as is
+  Host,    // the host's multiarch libraries (libc6:arm64 ...): no -L at all
 };
 
 struct SysrootChoice {
   SysrootLayout layout = SysrootLayout::Host;
-  std::string sysroot;       // the directory the libraries come from ("/" for Host)
-  std::string qemu_prefix;   // the value for qemu's -L; empty for Host
+  std::string sysroot;      // the directory the libraries come from ("/" for Host)
+  std::string qemu_prefix;  // the value for qemu's -L; empty for Host
 };
 
 // Where overlays are kept: $XDG_CACHE_HOME/xrun/sysroots, or a per-user
@@ -66,8 +66,8 @@ class OverlayStore {
 // Picks the sysroot for a dynamic program: the configured one (an error if it
 // is unusable), else the first usable one from the target table, else the
 // host's multiarch libraries. The error says what to install or configure.
-Expected<SysrootChoice> choose_sysroot(const TargetSpec& spec, const TargetSettings& settings,
-                                       const ElfInfo& elf, const OverlayStore& overlays);
+Expected<SysrootChoice> choose_sysroot(const TargetSpec& spec, const TargetSettings& settings, const ElfInfo& elf,
+                                       const OverlayStore& overlays);
 
 // Where the loader file `interpreter` is found inside `sysroot` (Debian cross
 // sysroots keep it in lib/ or lib64/ rather than at its absolute path).

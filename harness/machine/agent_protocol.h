@@ -18,9 +18,9 @@ struct RunFrame {
   std::uint32_t timeout_ms = 0;  // the agent's own deadline; 0: none
   bool forward_stdin = false;
   bool merge_stderr = false;
-  bool fork_server = false;  // a dynamic program the agent may fork from a started copy
+  bool fork_server = false;     // a dynamic program the agent may fork from a started copy
   bool private_tmpdir = false;  // TMPDIR: a fresh directory in the guest's /tmp, removed after the job
-  std::string path;  // what the guest executes
+  std::string path;             // what the guest executes
   std::string cwd;
   std::vector<std::string> argv, env, binds;
   // Of `binds`, those the job may write: the agent shows them from an
@@ -40,12 +40,12 @@ std::string encode_signal(std::uint32_t job, int signal);
 
 // A file (or directory) a job needs on a machine with its own filesystem.
 struct FileEntry {
-  std::string path;     // where it goes on the board (absolute; the mirror prefix is the agent's)
-  std::string source;   // where its bytes are on the host (files only)
+  std::string path;        // where it goes on the board (absolute; the mirror prefix is the agent's)
+  std::string source;      // where its bytes are on the host (files only)
   std::uint32_t mode = 0;  // st_mode: S_IFREG or S_IFDIR, and permissions
   std::uint64_t size = 0;
   std::uint64_t mtime_ns = 0;
-  std::string hash;     // content hash (files only)
+  std::string hash;  // content hash (files only)
 };
 std::string encode_files(std::uint32_t request, const std::vector<FileEntry>& entries);
 std::string encode_object(std::uint32_t request, std::string_view hash, bool last, std::string_view bytes);

@@ -6,11 +6,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -66,25 +66,27 @@ void AgentSession::hello(std::uint32_t nonce, bool send_clock) {
 }
 
 void AgentSession::read_more() {
-  reader_fd_.async_read_some(asio::buffer(rx_buffer_), [weak = weak_from_this(), this](const auto& error, std::size_t n) {
-    auto self = weak.lock();
-    if (!self || !open_) return;
-    if (error) {
-      fail(error == asio::error::eof ? "the agent's channel closed" : "the connection to the agent broke (" + error.message() + ")");
-      return;
-    }
-    last_heard_ = Clock::now();
-    reader_.feed(std::string_view(rx_buffer_.data(), n));
-    while (auto frame = reader_.next()) {
-      handle(*frame);
-      if (!open_) return;
-    }
-    if (reader_.corrupt()) {
-      fail("the agent sent a malformed frame");
-      return;
-    }
-    read_more();
-  });
+  reader_fd_.async_read_some(
+      asio::buffer(rx_buffer_), [weak = weak_from_this(), this](const auto& error, std::size_t n) {
+        auto self = weak.lock();
+        if (!self || !open_) return;
+        if (error) {
+          fail(error == asio::error::eof ? "the agent's channel closed"
+                                         : "the connection to the agent broke (" + error.message() + ")");
+          return;
+        }
+        last_heard_ = Clock::now();
+        reader_.feed(std::string_view(rx_buffer_.data(), n));
+        while (auto frame = reader_.next()) {
+          handle(*frame);
+          if (!open_) return;
+        }
+        if (reader_.corrupt()) {
+          fail("the agent sent a malformed frame");
+          return;
+        }
+        read_more();
+      });
 }
 
 void AgentSession::handle(const AgentFrame& frame) {
@@ -117,9 +119,13 @@ void AgentSession::handle(const AgentFrame& frame) {
       killed_at_.erase(frame.job);
       JobExit end;
       switch (frame.value) {
-        case XRUN_EXIT_CODE: end = JobExit{false, frame.code, 0}; break;
+        case XRUN_EXIT_CODE:
+          end = JobExit{false, frame.code, 0};
+          break;
         case XRUN_EXIT_SIGNAL:
-        case XRUN_EXIT_TIMEOUT: end = JobExit{true, 0, frame.code}; break;
+        case XRUN_EXIT_TIMEOUT:
+          end = JobExit{true, 0, frame.code};
+          break;
         default:
           end = JobExit{false, frame.code == ENOENT ? 127 : 126, 0};
           end.infra_error = frame.data.empty() ? "the agent could not start the program" : frame.data;
@@ -312,9 +318,9 @@ void AgentSession::handle_pulled(const AgentFrame& frame) {
   // (a test running as root there) never reaches a host file. Ownership is
   // the host user's, who writes it.
   ::fchmod(pull.fd, piece->mode & 0777);
-  const struct timespec times[2] = {{0, UTIME_OMIT},
-                                    {static_cast<time_t>(piece->mtime_ns / 1000000000u),
-                                     static_cast<long>(piece->mtime_ns % 1000000000u)}};
+  const struct timespec times[2] = {
+      {0, UTIME_OMIT},
+      {static_cast<time_t>(piece->mtime_ns / 1000000000u), static_cast<long>(piece->mtime_ns % 1000000000u)}};
   ::futimens(pull.fd, times);  // the board's time: the next run sees the file as the board has it
   ::close(pull.fd);
   pull.fd = -1;
@@ -344,7 +350,9 @@ void AgentSession::handle_pull_done(const AgentFrame& frame) {
   close_pulled(pull);
   std::string error = pull.error;
   if (error.empty() && frame.data.size() >= 4) error = frame.data.substr(4);
-  if (pull.done) pull.done(error.empty() ? Expected<PullResult>(pull.result) : Expected<PullResult>(make_error(ExitCode::InfraError, error)));
+  if (pull.done)
+    pull.done(error.empty() ? Expected<PullResult>(pull.result)
+                            : Expected<PullResult>(make_error(ExitCode::InfraError, error)));
 }
 
 void AgentSession::write(std::string bytes) {
@@ -358,21 +366,22 @@ void AgentSession::write_next() {
     return;
   }
   writing_ = true;
-  asio::async_write(writer_fd_, asio::buffer(tx_queue_.front()), [weak = weak_from_this(), this](const auto& error, std::size_t) {
-    auto self = weak.lock();
-    if (!self || !open_) return;
-    if (error) {
-      fail("cannot write to the agent (" + error.message() + ")");
-      return;
-    }
-    // A large transfer keeps the agent busy reading: that is not silence.
-    // (Only file contents count: a ping that a hung guest's socket buffer
-    // takes proves nothing.)
-    if (tx_queue_.front().size() > 4 && static_cast<unsigned char>(tx_queue_.front()[4]) == XRUN_OBJECT)
-      last_heard_ = Clock::now();
-    tx_queue_.pop_front();
-    write_next();
-  });
+  asio::async_write(
+      writer_fd_, asio::buffer(tx_queue_.front()), [weak = weak_from_this(), this](const auto& error, std::size_t) {
+        auto self = weak.lock();
+        if (!self || !open_) return;
+        if (error) {
+          fail("cannot write to the agent (" + error.message() + ")");
+          return;
+        }
+        // A large transfer keeps the agent busy reading: that is not silence.
+        // (Only file contents count: a ping that a hung guest's socket buffer
+        // takes proves nothing.)
+        if (tx_queue_.front().size() > 4 && static_cast<unsigned char>(tx_queue_.front()[4]) == XRUN_OBJECT)
+          last_heard_ = Clock::now();
+        tx_queue_.pop_front();
+        write_next();
+      });
 }
 
 void AgentSession::close(const std::string& reason) { end(reason, false); }

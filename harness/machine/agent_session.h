@@ -10,10 +10,10 @@
 // Events::closed runs once: the machine decides what that means for itself.
 #pragma once
 
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -33,15 +33,15 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
   struct JobHandlers {
     std::function<void(std::string_view)> out;
     std::function<void(std::string_view)> err;  // unused with merge_stderr
-    std::function<void(const JobExit&)> done;  // infra_error: the machine failed under it
-    std::function<void()> started;             // the agent started it
+    std::function<void(const JobExit&)> done;   // infra_error: the machine failed under it
+    std::function<void()> started;              // the agent started it
   };
   struct Events {
     std::function<void(const std::string& release)> ready;  // HELLO_ACK: the agent's kernel release
     // Once, unless close() was called; answers the infra error the jobs
     // still running end with.
     std::function<std::string(const std::string& reason)> closed;
-    std::function<void(std::string_view text)> log;          // the agent's LOG frames
+    std::function<void(std::string_view text)> log;  // the agent's LOG frames
   };
   struct Options {
     std::string name;  // "VM 0", "board pi4": for logs
@@ -137,7 +137,7 @@ class AgentSession : public std::enable_shared_from_this<AgentSession> {
     int fd = -1;      // the file being written, `temporary` in `dir_fd`, renamed onto `name` there
     int dir_fd = -1;  // the directory it goes to, reached without following a link out (host_writes.h)
     std::string writing, name, temporary;
-    std::string skipping;  // a refused file whose remaining pieces are dropped
+    std::string skipping;           // a refused file whose remaining pieces are dropped
     std::vector<std::string> dirs;  // what was asked for: nothing else is written
   };
   std::map<std::uint32_t, PullRequest> pulls_;

@@ -81,10 +81,10 @@ Error refused(const std::string& why) { return Error{ExitCode::InfraError, why};
 Expected<HostPlace> place_under(const std::string& root, const std::string& relative) {
   std::vector<std::string> parts = split(relative);
   for (const auto& part : parts)
-    if (part.empty() || part == "." || part == "..")
-      return refused("its path has an empty, `.` or `..` component");
+    if (part.empty() || part == "." || part == "..") return refused("its path has an empty, `.` or `..` component");
   const std::string root_slash = root.back() == '/' ? root : root + "/";
-  const std::string real_root = real_path(root), real_root_slash = real_root.back() == '/' ? real_root : real_root + "/";
+  const std::string real_root = real_path(root),
+                    real_root_slash = real_root.back() == '/' ? real_root : real_root + "/";
   Fd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) return refused("cannot open " + root + ": " + std::strerror(errno));
   std::size_t i = 0;
@@ -93,7 +93,7 @@ Expected<HostPlace> place_under(const std::string& root, const std::string& rela
     const std::string& name = parts[i];
     const bool last = i + 1 == parts.size();
     const std::string shown = root_slash + joined(parts, i + 1);
-    struct stat st{};
+    struct stat st {};
     if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno != ENOENT) return refused("cannot look at " + xrun::quoted(shown) + ": " + std::strerror(errno));
       if (last) return HostPlace{dir.release(), name, shown};
@@ -106,12 +106,16 @@ Expected<HostPlace> place_under(const std::string& root, const std::string& rela
       const ssize_t n = ::readlinkat(dir.get(), name.c_str(), target, sizeof target - 1);
       if (n < 0) return refused("cannot read the link " + xrun::quoted(shown) + ": " + std::strerror(errno));
       const std::string to(target, static_cast<std::size_t>(n));
-      const std::string outside = xrun::quoted(shown) + " is a symbolic link to " + xrun::quoted(to) + ", outside " + root;
+      const std::string outside =
+          xrun::quoted(shown) + " is a symbolic link to " + xrun::quoted(to) + ", outside " + root;
       std::vector<std::string> next;
       if (to.front() == '/') {
-        if (to.rfind(root_slash, 0) == 0) next = split(to.substr(root_slash.size()));
-        else if (to.rfind(real_root_slash, 0) == 0) next = split(to.substr(real_root_slash.size()));
-        else return refused(outside);
+        if (to.rfind(root_slash, 0) == 0)
+          next = split(to.substr(root_slash.size()));
+        else if (to.rfind(real_root_slash, 0) == 0)
+          next = split(to.substr(real_root_slash.size()));
+        else
+          return refused(outside);
       } else {
         next.assign(parts.begin(), parts.begin() + static_cast<std::ptrdiff_t>(i));
         for (auto& part : split(to)) next.push_back(std::move(part));

@@ -57,15 +57,15 @@ struct MachineJob {
   JobId id = 0;
   RunFrame frame;
   std::string host_path, host_cwd;  // the program and cwd as the host names them (frame's may be the machine's)
-  std::vector<FileEntry> files;  // to put on the machine before it runs (boards)
-  std::string glibc_needed;      // "2.34": the newest glibc the program needs (boards); "" unknown or none
+  std::vector<FileEntry> files;     // to put on the machine before it runs (boards)
+  std::string glibc_needed;         // "2.34": the newest glibc the program needs (boards); "" unknown or none
   JobRunner::Callbacks callbacks;
   std::shared_ptr<Machine> machine;  // where it runs, once dispatched
   std::string pending_stdin;
   bool stdin_closed = false;
   bool dispatched = false;  // the agent has been asked to run it
   std::chrono::steady_clock::time_point dispatched_at;
-  bool started = false;     // the agent started it
+  bool started = false;      // the agent started it
   int machine_failures = 0;  // machines that died under it: re-queued, not a test retry
 };
 

@@ -278,8 +278,9 @@ Expected<JobStarted> MachinePool::start(const JobRequest& request, Callbacks cal
     const TargetSpec* forced = table.find(*request.target);
     if (!forced) return make_error(ExitCode::Usage, "unknown target " + xrun::quoted(*request.target));
     if (!forced->matches(elf))
-      return make_error(ExitCode::CannotExecute, request.program + ": built for " + (spec ? spec->name : elf.describe()) +
-                                                     ", not for " + forced->name + " (--target " + *request.target + ")");
+      return make_error(ExitCode::CannotExecute, request.program + ": built for " +
+                                                     (spec ? spec->name : elf.describe()) + ", not for " +
+                                                     forced->name + " (--target " + *request.target + ")");
     spec = forced;
   }
   if (!spec) return make_error(ExitCode::CannotExecute, request.program + ": no target matches this ELF file");

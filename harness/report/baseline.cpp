@@ -56,9 +56,12 @@ BaselineComparison compare_with_baseline(const std::vector<TestResult>& now, con
     if (!old) c.new_tests.push_back(compared(&t, nullptr));
     const bool failing = fails_for_comparison(t.status);
     const bool failed_before = old && fails_for_comparison(old->status);
-    if (failing && !failed_before) c.new_failures.push_back(compared(&t, old));
-    else if (failing) c.still_failing.push_back(compared(&t, old));
-    else if (failed_before && ran(t.status)) c.fixed.push_back(compared(&t, old));
+    if (failing && !failed_before)
+      c.new_failures.push_back(compared(&t, old));
+    else if (failing)
+      c.still_failing.push_back(compared(&t, old));
+    else if (failed_before && ran(t.status))
+      c.fixed.push_back(compared(&t, old));
     // Only tests that passed both times: a failure's duration says little.
     if (old && !failing && ran(t.status) && !failed_before && ran(old->status) &&
         t.duration_seconds > old->duration_seconds * (1 + rule.share) &&

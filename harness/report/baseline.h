@@ -15,8 +15,8 @@
 namespace xrun {
 
 struct SlowdownRule {
-  double share = 0.5;           // slower when it grew by more than this share of the baseline's duration...
-  double floor_seconds = 0.1;   // ...and by more than this many seconds (short tests are noisy)
+  double share = 0.5;          // slower when it grew by more than this share of the baseline's duration...
+  double floor_seconds = 0.1;  // ...and by more than this many seconds (short tests are noisy)
 };
 
 // A failing test for a comparison: failed, crashed, timed out, or an infra

@@ -15,10 +15,14 @@ namespace {
 std::string escape_data(std::string_view text) {
   std::string out;
   for (char c : text) {
-    if (c == '%') out += "%25";
-    else if (c == '\r') out += "%0D";
-    else if (c == '\n') out += "%0A";
-    else out += c;
+    if (c == '%')
+      out += "%25";
+    else if (c == '\r')
+      out += "%0D";
+    else if (c == '\n')
+      out += "%0A";
+    else
+      out += c;
   }
   return out;
 }
@@ -26,9 +30,12 @@ std::string escape_data(std::string_view text) {
 std::string escape_property(std::string_view text) {
   std::string out;
   for (char c : escape_data(text)) {
-    if (c == ':') out += "%3A";
-    else if (c == ',') out += "%2C";
-    else out += c;
+    if (c == ':')
+      out += "%3A";
+    else if (c == ',')
+      out += "%2C";
+    else
+      out += c;
   }
   return out;
 }
@@ -39,14 +46,19 @@ std::string short_binary(const std::string& binary) { return binary.substr(binar
 std::string markdown_text(std::string_view text) {
   std::string out;
   for (char c : text) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
+    if (c == '<')
+      out += "&lt;";
+    else if (c == '>')
+      out += "&gt;";
+    else if (c == '&')
+      out += "&amp;";
     else if (c == '|' || c == '*' || c == '_' || c == '`' || c == '[' || c == ']' || c == '\\' || c == '#') {
       out += '\\';
       out += c;
-    } else if (c == '\n' || c == '\r') out += ' ';
-    else out += c;
+    } else if (c == '\n' || c == '\r')
+      out += ' ';
+    else
+      out += c;
   }
   return out;
 }
@@ -99,7 +111,8 @@ std::string workflow_annotation(const TestResult& test, const SourceLocation& wh
 
 std::string step_summary_markdown(const RunReport& report, std::size_t slowest) {
   const auto counts = summarize(report.tests);
-  const std::size_t failing = counts.at("failed") + counts.at("crashed") + counts.at("timed-out") + counts.at("infra-error");
+  const std::size_t failing =
+      counts.at("failed") + counts.at("crashed") + counts.at("timed-out") + counts.at("infra-error");
   std::string md = "## xrun test: " + (failing ? std::to_string(failing) + " failed" : std::string("all passed")) +
                    " of " + std::to_string(counts.at("total")) + " tests" +
                    (report.partition ? " (partition " + *report.partition + ")" : "") + "\n\n";
@@ -150,8 +163,9 @@ std::string step_summary_markdown(const RunReport& report, std::size_t slowest) 
     if (t.status != Status::NotRun && t.status != Status::Skipped) ran.push_back(&t);
   const std::size_t shown = std::min(slowest, ran.size());
   if (shown > 0 && md.size() < kBudget) {
-    std::partial_sort(ran.begin(), ran.begin() + static_cast<std::ptrdiff_t>(shown), ran.end(),
-                      [](const TestResult* a, const TestResult* b) { return a->duration_seconds > b->duration_seconds; });
+    std::partial_sort(
+        ran.begin(), ran.begin() + static_cast<std::ptrdiff_t>(shown), ran.end(),
+        [](const TestResult* a, const TestResult* b) { return a->duration_seconds > b->duration_seconds; });
     md += "### Slowest " + std::to_string(shown) + "\n\n| test | duration | ran on |\n|---|---:|---|\n";
     for (std::size_t i = 0; i < shown; ++i) {
       char seconds[32];

@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <unordered_map>
 
 namespace xrun {
 
@@ -29,8 +29,10 @@ bool keeps_whole_output(Status status) { return status != Status::Passed && stat
 void append_script_safe(std::string& out, const std::string& json_text) {
   out.reserve(out.size() + json_text.size());
   for (char c : json_text) {
-    if (c == '<') out += "\\u003c";
-    else out += c;
+    if (c == '<')
+      out += "\\u003c";
+    else
+      out += c;
   }
 }
 
@@ -162,8 +164,8 @@ void HtmlReportWriter::render_pieces(const RunReport& report, const std::vector<
     const std::size_t binary = binary_index.at(t.binary);
     if (!versions || row.version == 0 || row.version != (*versions)[i] || row.binary != binary) {
       // Short keys: at 20,000 tests every byte of a field name is 20 KB.
-      json fields = {{"b", binary}, {"n", t.name}, {"s", status_name(t.status)},
-                     {"d", t.duration_seconds}, {"a", t.attempts}};
+      json fields = {
+          {"b", binary}, {"n", t.name}, {"s", status_name(t.status)}, {"d", t.duration_seconds}, {"a", t.attempts}};
       if (!t.message.empty()) fields["m"] = t.message;
       if (!t.failure.empty()) fields["f"] = shortened_failure(t.failure);
       if (!t.backend.empty()) fields["be"] = t.backend;
@@ -174,7 +176,8 @@ void HtmlReportWriter::render_pieces(const RunReport& report, const std::vector<
       if (t.output_cut_bytes) fields["c"] = t.output_cut_bytes;
       if (!t.history.empty()) {
         json history = json::array();
-        for (const auto& a : t.history) history.push_back(json::array({status_name(a.status), a.duration_seconds, a.message}));
+        for (const auto& a : t.history)
+          history.push_back(json::array({status_name(a.status), a.duration_seconds, a.message}));
         fields["h"] = std::move(history);
       }
       std::string text = fields.dump(-1, ' ', false, kDump);
@@ -193,14 +196,17 @@ void HtmlReportWriter::render_pieces(const RunReport& report, const std::vector<
     if (!output) around += ",\"ob\":" + std::to_string(t.output.size());
     around += ",\"o\":";
     from_scratch(around);
-    if (output) pieces.push_back({output->json.data(), 0, output->json.size()});
-    else from_scratch("\"\"");
+    if (output)
+      pieces.push_back({output->json.data(), 0, output->json.size()});
+    else
+      from_scratch("\"\"");
     from_scratch("}");
   }
   from_scratch("]}");
   pieces.push_back({kHtmlReportAfterData, 0, std::strlen(kHtmlReportAfterData)});
   for (const auto& p : pieces)
-    out.emplace_back(p.data ? std::string_view(p.data + p.offset, p.size) : std::string_view(scratch).substr(p.offset, p.size));
+    out.emplace_back(p.data ? std::string_view(p.data + p.offset, p.size)
+                            : std::string_view(scratch).substr(p.offset, p.size));
 }
 
 std::string HtmlReportWriter::render(const RunReport& report, const std::vector<std::uint64_t>* versions) {

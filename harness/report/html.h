@@ -17,8 +17,8 @@
 //   - the page puts only the rows in sight into the DOM.
 #pragma once
 
-#include <string>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
@@ -50,8 +50,8 @@ class HtmlReportWriter {
  private:
   struct EncodedOutput {
     std::size_t fingerprint = 0;  // of the result it encodes (see encode_output)
-    std::string json;      // the "o" value, script-safe
-    std::uint64_t cut = 0;  // "hc": bytes of a passed test's output left out
+    std::string json;             // the "o" value, script-safe
+    std::uint64_t cut = 0;        // "hc": bytes of a passed test's output left out
   };
   struct Row {
     std::uint64_t version = 0;  // 0: not encoded
@@ -60,7 +60,7 @@ class HtmlReportWriter {
   };
   const EncodedOutput& encode_output(const TestResult& test);
   std::unordered_map<std::string, EncodedOutput> outputs_;  // by binary '\0' name
-  std::vector<Row> rows_;  // by index in the report
+  std::vector<Row> rows_;                                   // by index in the report
   std::size_t encodings_ = 0;
 };
 

@@ -150,7 +150,8 @@ EncodedTest junit_testcase_encoding(const TestResult& t) {
     // What CI viewers show of a failure is this element: the assertion
     // (as GoogleTest's own XML has it), or for a crash, a timeout or an
     // exit status, that and the end of the output.
-    const std::string detail = !test->failure.empty() ? test->failure : test->message + "\n" + last_lines(test->output, 30);
+    const std::string detail =
+        !test->failure.empty() ? test->failure : test->message + "\n" + last_lines(test->output, 30);
     xml += "      <failure message=\"" + xml_escape(test->failure.empty() ? test->message : test->failure, true) +
            "\" type=\"" + type + "\">" + xml_escape(detail) + "</failure>\n";
   } else if (test->status == Status::InfraError) {

@@ -4,10 +4,9 @@
 #include <unistd.h>
 
 #include <array>
-
 #include <cerrno>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -20,8 +19,8 @@ using nlohmann::json;
 std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& tests) {
   // Counted by value first: a report is summarised at every rewrite, and a
   // map lookup per test was a measurable part of it at 100,000 tests.
-  constexpr Status kStatuses[] = {Status::Passed, Status::Failed,     Status::Crashed, Status::TimedOut,
-                                  Status::Skipped, Status::Flaky, Status::InfraError, Status::NotRun};
+  constexpr Status kStatuses[] = {Status::Passed,  Status::Failed, Status::Crashed,    Status::TimedOut,
+                                  Status::Skipped, Status::Flaky,  Status::InfraError, Status::NotRun};
   std::array<std::size_t, std::size(kStatuses)> by_status{};
   for (const auto& t : tests)
     for (std::size_t i = 0; i < std::size(kStatuses); ++i)
@@ -38,8 +37,8 @@ std::map<std::string, std::size_t> summarize(const std::vector<TestResult>& test
 std::string verdict_line(const std::vector<TestResult>& tests) {
   const auto counts = summarize(tests);
   std::string line = std::to_string(counts.at("passed") + counts.at("flaky")) + " passed, " +
-                     std::to_string(counts.at("failed") + counts.at("crashed") + counts.at("timed-out")) +
-                     " failed, " + std::to_string(counts.at("skipped")) + " skipped";
+                     std::to_string(counts.at("failed") + counts.at("crashed") + counts.at("timed-out")) + " failed, " +
+                     std::to_string(counts.at("skipped")) + " skipped";
   // Not the tests' failures (exit status 3, not 1): counted apart.
   if (const std::size_t infra = counts.at("infra-error"); infra > 0)
     line += ", " + std::to_string(infra) + (infra == 1 ? " infra error" : " infra errors");
@@ -81,7 +80,7 @@ std::vector<ComparedTest> compared_from_json(const json& list) {
 // The sections of a comparison, by their JSON names.
 template <typename Comparison>
 auto comparison_sections(Comparison& c) {
-  return std::array{std::pair{"new_failures", &c.new_failures}, std::pair{"fixed", &c.fixed},
+  return std::array{std::pair{"new_failures", &c.new_failures},   std::pair{"fixed", &c.fixed},
                     std::pair{"still_failing", &c.still_failing}, std::pair{"new_tests", &c.new_tests},
                     std::pair{"removed_tests", &c.removed_tests}, std::pair{"slower", &c.slower}};
 }
@@ -111,7 +110,8 @@ BaselineComparison baseline_from_json(const json& document) {
 json test_result_to_json(const TestResult& t) {
   json history = json::array();
   for (const auto& a : t.history)
-    history.push_back({{"status", status_name(a.status)}, {"duration_seconds", a.duration_seconds}, {"message", a.message}});
+    history.push_back(
+        {{"status", status_name(a.status)}, {"duration_seconds", a.duration_seconds}, {"message", a.message}});
   return {
       {"binary", t.binary},
       {"name", t.name},
@@ -173,7 +173,8 @@ void append_json_string(std::string& out, std::string_view text) {
       // U+10FFFF.
       length = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
       bool valid = length != 0 && i + length <= text.size();
-      for (std::size_t k = 1; valid && k < length; ++k) valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+      for (std::size_t k = 1; valid && k < length; ++k)
+        valid = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
       if (valid && length >= 3) {
         const auto second = static_cast<unsigned char>(text[i + 1]);
         valid = !(c == 0xe0 && second < 0xa0) && !(c == 0xed && second > 0x9f) && !(c == 0xf0 && second < 0x90) &&
@@ -187,13 +188,27 @@ void append_json_string(std::string& out, std::string_view text) {
     }
     out.append(text.substr(run, i - run));
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -251,8 +266,10 @@ EncodedTest json_test_encoding(const TestResult& t) {
   };
   const auto optional_field = [&](std::string_view name, std::string_view value) {
     key(name);
-    if (value.empty()) out += "null";
-    else append_json_string(out, value);
+    if (value.empty())
+      out += "null";
+    else
+      append_json_string(out, value);
     out += ",\n";
   };
   out += "    {\n";
@@ -296,16 +313,20 @@ EncodedTest json_test_encoding(const TestResult& t) {
   key("signal");
   out += (t.signal ? std::to_string(*t.signal) : "null") + ",\n";
   key("signal_name");
-  if (t.signal) append_json_string(out, signal_name(*t.signal));
-  else out += "null";
+  if (t.signal)
+    append_json_string(out, signal_name(*t.signal));
+  else
+    out += "null";
   out += ",\n";
   key("status");
   out += '"';
   out += status_name(t.status);
   out += "\",\n";
   key("target");
-  if (t.target.empty()) out += "null";
-  else append_json_string(out, t.target);
+  if (t.target.empty())
+    out += "null";
+  else
+    append_json_string(out, t.target);
   out += "\n    }";
   return encoded;
 }
@@ -338,14 +359,15 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
   }
   try {
     if (!document.is_object() || document.value("schema", "") != kReportSchema)
-      return make_error(ExitCode::Usage, source + ": not an xrun test report (schema " +
-                                             std::string(kReportSchema) + " expected)");
+      return make_error(ExitCode::Usage,
+                        source + ": not an xrun test report (schema " + std::string(kReportSchema) + " expected)");
     RunReport report;
     report.started_at = document.value("started_at", "");
     report.duration_seconds = document.value("duration_seconds", 0.0);
     report.interrupted = document.value("interrupted", false);
     report.complete = document.value("complete", true);
-    if (document.contains("error") && document["error"].is_string()) report.error = document["error"].get<std::string>();
+    if (document.contains("error") && document["error"].is_string())
+      report.error = document["error"].get<std::string>();
     if (document.contains("partition") && document["partition"].is_string())
       report.partition = document["partition"].get<std::string>();
     if (document.contains("command_line") && document["command_line"].is_array())
@@ -359,10 +381,12 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
     std::size_t position = 0;
     for (const auto& t : document.at("tests")) {
       const std::string where = source + ": tests[" + std::to_string(position++) + "]";
-      const auto integer_in = [&](const char* field, std::int64_t low, std::int64_t high) -> Expected<std::optional<int>> {
+      const auto integer_in = [&](const char* field, std::int64_t low,
+                                  std::int64_t high) -> Expected<std::optional<int>> {
         if (!t.contains(field) || t[field].is_null()) return std::optional<int>();
         const auto& v = t[field];
-        if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(high)) ||
+        if (!v.is_number_integer() ||
+            (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(high)) ||
             v.get<std::int64_t>() < low || v.get<std::int64_t>() > high)
           return make_error(ExitCode::Usage, where + "." + field + " must be an integer from " + std::to_string(low) +
                                                  " to " + std::to_string(high) + ", not " + v.dump());
@@ -401,7 +425,8 @@ Expected<RunReport> report_from_json(const std::string& text, const std::string&
       if (t.contains("history") && t["history"].is_array()) {
         for (const auto& a : t["history"]) {
           auto attempt_status = status_from_name(a.value("status", ""));
-          if (!attempt_status) return make_error(ExitCode::Usage, where + ".history: unknown status " + a.value("status", "\"\""));
+          if (!attempt_status)
+            return make_error(ExitCode::Usage, where + ".history: unknown status " + a.value("status", "\"\""));
           r.history.push_back({*attempt_status, a.value("duration_seconds", 0.0), a.value("message", "")});
         }
       }

@@ -19,32 +19,32 @@ inline constexpr const char* kReportSchema = "xrun-test-report/1";
 // A test as a comparison names it, with its status on either side.
 struct ComparedTest {
   std::string binary, name;
-  std::string status;         // now ("" when removed)
-  std::string before;         // in the baseline ("" when new)
+  std::string status;  // now ("" when removed)
+  std::string before;  // in the baseline ("" when new)
   double seconds = 0, before_seconds = 0;
 };
 
 // What changed since a baseline report (`--baseline PREV.json`); see
 // report/baseline.h for how tests are matched.
 struct BaselineComparison {
-  std::string source;          // the baseline's path, as given
-  std::string started_at;      // the baseline run's
-  double slowdown = 0.5;       // a test is slower when its duration grew by more than this share...
+  std::string source;                   // the baseline's path, as given
+  std::string started_at;               // the baseline run's
+  double slowdown = 0.5;                // a test is slower when its duration grew by more than this share...
   double slowdown_floor_seconds = 0.1;  // ...and by more than this
   std::vector<ComparedTest> new_failures, fixed, still_failing, new_tests, removed_tests, slower;
 };
 
 struct RunReport {
-  std::string started_at;        // ISO 8601 UTC
+  std::string started_at;  // ISO 8601 UTC
   double duration_seconds = 0;
   bool interrupted = false;
   // False until the run ended and the report was finished: a file that
   // still says false was left by an xrun that was killed (or is running).
   bool complete = true;
-  std::optional<std::string> error;  // why no tests ran (the listing failed)
-  std::optional<std::string> partition;  // "2/4"
+  std::optional<std::string> error;       // why no tests ran (the listing failed)
+  std::optional<std::string> partition;   // "2/4"
   std::vector<std::string> command_line;  // xrun's argv, as given
-  std::string host;              // "ci-runner-3 (x86_64)": where xrun ran
+  std::string host;                       // "ci-runner-3 (x86_64)": where xrun ran
   std::optional<BaselineComparison> baseline;
   std::vector<TestResult> tests;
 };
@@ -94,7 +94,6 @@ inline constexpr std::string_view kJsonReportEmptyTail = "]\n}\n";  // after a h
 nlohmann::json run_to_json(const RunReport& report);
 nlohmann::json test_result_to_json(const TestResult& test);
 Expected<RunReport> report_from_json(const std::string& text, const std::string& source);
-
 
 // "2026-11-22T10:00:00Z"
 std::string utc_now_iso8601();

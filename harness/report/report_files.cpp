@@ -38,8 +38,10 @@ void ReportFiles::update(std::size_t index, const TestResult& result) {
     if (kept == result) {
       auto it = respellings_.find(result.message);
       if (it == respellings_.end())
-        it = respellings_.emplace(result.message, std::pair{json_message_encoding(result.message),
-                                                             junit_message_encoding(result.message)}).first;
+        it = respellings_
+                 .emplace(result.message,
+                          std::pair{json_message_encoding(result.message), junit_message_encoding(result.message)})
+                 .first;
       json_entries_[index].message = &it->second.first;
       junit_testcases_[index].message = &it->second.second;
       versions_[index] = next_version_++;
@@ -73,8 +75,7 @@ void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
 
 void ReportFiles::on_result(const TestResult& result) {
   std::size_t index = report_.tests.size();
-  if (auto it = position_.find(TestKeyView(result.binary, result.name));
-      it != position_.end()) {
+  if (auto it = position_.find(TestKeyView(result.binary, result.name)); it != position_.end()) {
     index = it->second;
     update(index, result);
   } else {

@@ -87,7 +87,7 @@ class ReportFiles final : public Reporter {
   std::chrono::steady_clock::time_point start_, last_write_;
   std::chrono::milliseconds interval_;
   std::chrono::steady_clock::duration last_cost_{0};  // of the last rewrite
-  std::uint64_t last_bytes_ = 0;                       // of the last rewrite
+  std::uint64_t last_bytes_ = 0;                      // of the last rewrite
   // Per test, in report_.tests' order: its JSON entry, its JUnit element,
   // and a version that changes with it (the HTML writer keeps its rows by it).
   std::vector<EncodedTest> json_entries_, junit_testcases_;

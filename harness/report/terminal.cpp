@@ -11,26 +11,39 @@ namespace {
 
 const char* status_label(Status status) {
   switch (status) {
-    case Status::Passed: return "PASS";
-    case Status::Failed: return "FAIL";
-    case Status::Crashed: return "CRASH";
-    case Status::TimedOut: return "TIMEOUT";
-    case Status::Skipped: return "SKIP";
-    case Status::Flaky: return "FLAKY";
-    case Status::InfraError: return "INFRA";
-    case Status::NotRun: return "NOTRUN";
+    case Status::Passed:
+      return "PASS";
+    case Status::Failed:
+      return "FAIL";
+    case Status::Crashed:
+      return "CRASH";
+    case Status::TimedOut:
+      return "TIMEOUT";
+    case Status::Skipped:
+      return "SKIP";
+    case Status::Flaky:
+      return "FLAKY";
+    case Status::InfraError:
+      return "INFRA";
+    case Status::NotRun:
+      return "NOTRUN";
   }
   return "?";
 }
 
 const char* status_color(Status status) {
   switch (status) {
-    case Status::Passed: return "32";
+    case Status::Passed:
+      return "32";
     case Status::Skipped:
-    case Status::NotRun: return "33";
-    case Status::Flaky: return "35";
-    case Status::InfraError: return "36";
-    default: return "1;31";
+    case Status::NotRun:
+      return "33";
+    case Status::Flaky:
+      return "35";
+    case Status::InfraError:
+      return "36";
+    default:
+      return "1;31";
   }
 }
 
@@ -201,7 +214,8 @@ void TerminalReporter::on_finish(const std::vector<TestResult>& results, double 
   char title[96];
   std::snprintf(title, sizeof title, "Summary%s, %.2fs:", interrupted ? " (interrupted)" : "", seconds);
   std::fprintf(out_, "\n%s\n", paint(title, "1").c_str());
-  for (const char* status : {"passed", "failed", "crashed", "timed-out", "flaky", "skipped", "infra-error", "not-run"}) {
+  for (const char* status :
+       {"passed", "failed", "crashed", "timed-out", "flaky", "skipped", "infra-error", "not-run"}) {
     if (counts.at(status) == 0 && std::string_view(status) != "passed" && std::string_view(status) != "failed")
       continue;
     std::fprintf(out_, "  %-12s %6zu\n", status, counts.at(status));
@@ -229,12 +243,15 @@ void TerminalReporter::print_comparison(const BaselineComparison& c) {
   const auto count = [](std::size_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
   };
-  std::string title = "Compared with " + terminal_safe(c.source, false) + (c.started_at.empty() ? "" : " (" + c.started_at + ")") + ":";
+  std::string title =
+      "Compared with " + terminal_safe(c.source, false) + (c.started_at.empty() ? "" : " (" + c.started_at + ")") + ":";
   std::fprintf(out_, "\n%s %s, %s, %s, %s, %s, %s\n", paint(title, "1").c_str(),
-               count(c.new_failures.size(), "new failure", "new failures").c_str(), count(c.fixed.size(), "fixed", "fixed").c_str(),
+               count(c.new_failures.size(), "new failure", "new failures").c_str(),
+               count(c.fixed.size(), "fixed", "fixed").c_str(),
                count(c.still_failing.size(), "still failing", "still failing").c_str(),
                count(c.new_tests.size(), "new test", "new tests").c_str(),
-               count(c.removed_tests.size(), "removed", "removed").c_str(), count(c.slower.size(), "slower", "slower").c_str());
+               count(c.removed_tests.size(), "removed", "removed").c_str(),
+               count(c.slower.size(), "slower", "slower").c_str());
   // What needs attention, a screenful at most; the HTML and JSON reports list all.
   constexpr std::size_t kShown = 10;
   const auto list = [&](const char* label, const std::vector<ComparedTest>& tests, const char* color, bool durations) {
@@ -242,8 +259,11 @@ void TerminalReporter::print_comparison(const BaselineComparison& c) {
       const auto& t = tests[i];
       std::string line = display_name(t.binary, t.name);
       char detail[96];
-      if (durations) std::snprintf(detail, sizeof detail, " (%.3fs -> %.3fs)", t.before_seconds, t.seconds);
-      else std::snprintf(detail, sizeof detail, " (%s -> %s)", t.before.empty() ? "new" : t.before.c_str(), t.status.c_str());
+      if (durations)
+        std::snprintf(detail, sizeof detail, " (%.3fs -> %.3fs)", t.before_seconds, t.seconds);
+      else
+        std::snprintf(detail, sizeof detail, " (%s -> %s)", t.before.empty() ? "new" : t.before.c_str(),
+                      t.status.c_str());
       std::fprintf(out_, "  %s %s%s\n", paint(label, color).c_str(), line.c_str(), detail);
     }
     if (tests.size() > kShown) std::fprintf(out_, "  ... and %zu more %s\n", tests.size() - kShown, label);

@@ -29,7 +29,7 @@ struct TerminalOptions {
   bool interactive = false;  // a terminal: the progress line
   bool color = false;
   std::optional<double> slow_seconds = 60;
-  std::size_t slowest = 0;   // the summary lists this many of the slowest tests
+  std::size_t slowest = 0;              // the summary lists this many of the slowest tests
   const RunReport* baseline = nullptr;  // --baseline: the summary says what changed
   std::string baseline_source;
   SlowdownRule slowdown;

@@ -20,7 +20,8 @@ std::vector<std::string> split_lines(const std::string& text) {
 
 std::string join_lines(const std::vector<std::string>& lines, bool trailing_newline) {
   std::string out;
-  for (std::size_t i = 0; i < lines.size(); ++i) out += lines[i] + (i + 1 < lines.size() || trailing_newline ? "\n" : "");
+  for (std::size_t i = 0; i < lines.size(); ++i)
+    out += lines[i] + (i + 1 < lines.size() || trailing_newline ? "\n" : "");
   return out;
 }
 
@@ -62,7 +63,8 @@ Expected<SetupTarget> resolve_setup_target(const TargetTable& table, const std::
 
 std::string cargo_runner_variable(const std::string& rust_triple) {
   std::string out = "CARGO_TARGET_";
-  for (char c : rust_triple) out += c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (char c : rust_triple)
+    out += c == '-' || c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out + "_RUNNER";
 }
 
@@ -73,8 +75,8 @@ std::string cargo_snippet(const SetupTarget& target, const std::string& runner, 
 }
 
 Expected<std::string> edit_cargo_config(const std::string& text, const std::string& source_name,
-                                        const SetupTarget& target, const std::string& runner,
-                                        const std::string& linker, std::vector<std::string>& changes) {
+                                        const SetupTarget& target, const std::string& runner, const std::string& linker,
+                                        std::vector<std::string>& changes) {
   auto parsed = parse_toml(text, source_name);
   if (!parsed) return parsed.error();
   std::vector<std::string> lines = split_lines(text);
@@ -90,8 +92,7 @@ Expected<std::string> edit_cargo_config(const std::string& text, const std::stri
     return out;
   }
   if (table->is_inline()) {
-    return make_error(ExitCode::Usage, toml_location(source_name, table->source()) + ": [target." +
-                                           target.rust_triple +
+    return make_error(ExitCode::Usage, toml_location(source_name, table->source()) + ": [target." + target.rust_triple +
                                            "] is an inline table, which xrun will not rewrite; set runner = " +
                                            toml_string(runner) + " in it yourself");
   }
@@ -128,40 +129,72 @@ Expected<std::string> edit_cargo_config(const std::string& text, const std::stri
 
 std::string cmake_toolchain(const SetupTarget& target, const std::string& xrun) {
   const std::string& gnu = target.gnu_triple;
-  return "# CMake toolchain file for " + target.spec->name + " (written by `xrun setup cmake`): cross-compile\n"
-         "# with " + gnu + "-gcc and run what the build runs (try_run, gtest_discover_tests,\n"
+  return "# CMake toolchain file for " + target.spec->name +
+         " (written by `xrun setup cmake`): cross-compile\n"
+         "# with " +
+         gnu +
+         "-gcc and run what the build runs (try_run, gtest_discover_tests,\n"
          "# ctest) through xrun.\n"
-         "#   cmake -S . -B build-" + target.spec->name + " -DCMAKE_TOOLCHAIN_FILE=<this file>\n"
+         "#   cmake -S . -B build-" +
+         target.spec->name +
+         " -DCMAKE_TOOLCHAIN_FILE=<this file>\n"
          "set(CMAKE_SYSTEM_NAME Linux)\n"
-         "set(CMAKE_SYSTEM_PROCESSOR " + target.spec->cmake_processor + ")\n\n"
-         "set(CMAKE_C_COMPILER " + gnu + "-gcc)\n"
-         "set(CMAKE_CXX_COMPILER " + gnu + "-g++)\n\n"
-         "set(CMAKE_FIND_ROOT_PATH /usr/" + gnu + ")\n"
+         "set(CMAKE_SYSTEM_PROCESSOR " +
+         target.spec->cmake_processor +
+         ")\n\n"
+         "set(CMAKE_C_COMPILER " +
+         gnu +
+         "-gcc)\n"
+         "set(CMAKE_CXX_COMPILER " +
+         gnu +
+         "-g++)\n\n"
+         "set(CMAKE_FIND_ROOT_PATH /usr/" +
+         gnu +
+         ")\n"
          "set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)\n"
          "set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)\n"
          "set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)\n"
          "set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)\n\n"
          "if(NOT CMAKE_CROSSCOMPILING_EMULATOR)\n"
-         "  set(CMAKE_CROSSCOMPILING_EMULATOR \"" + xrun + ";--target;" + target.spec->name + "\")\n"
+         "  set(CMAKE_CROSSCOMPILING_EMULATOR \"" +
+         xrun + ";--target;" + target.spec->name +
+         "\")\n"
          "endif()\n";
 }
 
 std::string meson_cross_file(const SetupTarget& target, const std::string& xrun) {
   const std::string& gnu = target.gnu_triple;
-  return "# Meson cross file for " + target.spec->name + " (written by `xrun setup meson`):\n"
-         "#   meson setup --cross-file <this file> build-" + target.spec->name + " && meson test -C build-" +
-         target.spec->name + "\n"
+  return "# Meson cross file for " + target.spec->name +
+         " (written by `xrun setup meson`):\n"
+         "#   meson setup --cross-file <this file> build-" +
+         target.spec->name + " && meson test -C build-" + target.spec->name +
+         "\n"
          "[binaries]\n"
-         "c = '" + gnu + "-gcc'\n"
-         "cpp = '" + gnu + "-g++'\n"
-         "ar = '" + gnu + "-ar'\n"
-         "strip = '" + gnu + "-strip'\n"
-         "exe_wrapper = ['" + xrun + "', '--target', '" + target.spec->name + "']\n\n"
+         "c = '" +
+         gnu +
+         "-gcc'\n"
+         "cpp = '" +
+         gnu +
+         "-g++'\n"
+         "ar = '" +
+         gnu +
+         "-ar'\n"
+         "strip = '" +
+         gnu +
+         "-strip'\n"
+         "exe_wrapper = ['" +
+         xrun + "', '--target', '" + target.spec->name +
+         "']\n\n"
          "[host_machine]\n"
          "system = 'linux'\n"
-         "cpu_family = '" + target.spec->cpu_family + "'\n"
-         "cpu = '" + target.spec->cmake_processor + "'\n"
-         "endian = '" + std::string(target.spec->byte_order == ByteOrder::Big ? "big" : "little") + "'\n";
+         "cpu_family = '" +
+         target.spec->cpu_family +
+         "'\n"
+         "cpu = '" +
+         target.spec->cmake_processor +
+         "'\n"
+         "endian = '" +
+         std::string(target.spec->byte_order == ByteOrder::Big ? "big" : "little") + "'\n";
 }
 
 }  // namespace xrun

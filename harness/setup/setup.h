@@ -28,8 +28,8 @@ std::string cargo_snippet(const SetupTarget& target, const std::string& runner, 
 // .cargo/config.toml text, keeping everything else -- comments included --
 // as it was. `changes` says what was done, one line each.
 Expected<std::string> edit_cargo_config(const std::string& text, const std::string& source_name,
-                                        const SetupTarget& target, const std::string& runner,
-                                        const std::string& linker, std::vector<std::string>& changes);
+                                        const SetupTarget& target, const std::string& runner, const std::string& linker,
+                                        std::vector<std::string>& changes);
 
 std::string cmake_toolchain(const SetupTarget& target, const std::string& xrun);
 std::string meson_cross_file(const SetupTarget& target, const std::string& xrun);

@@ -92,9 +92,9 @@ Expected<std::string> remove_device_tree_nodes(std::string blob, const std::func
   // qemu's dump keeps the 1 MiB buffer it built the tree in as totalsize. A
   // blob that size passed with -dtb left the kernel silent here (measured),
   // so it is packed to what it holds; qemu adds room for /chosen itself.
-  const std::size_t used = std::max<std::size_t>(
-      {kHeaderSize, std::size_t{be32(blob, 8)} + be32(blob, 36), std::size_t{be32(blob, 12)} + be32(blob, 32),
-       std::size_t{be32(blob, 16)}});
+  const std::size_t used =
+      std::max<std::size_t>({kHeaderSize, std::size_t{be32(blob, 8)} + be32(blob, 36),
+                             std::size_t{be32(blob, 12)} + be32(blob, 32), std::size_t{be32(blob, 16)}});
   const std::size_t packed = (used + 7) & ~std::size_t{7};
   if (packed < blob.size()) {
     blob.resize(packed);
@@ -114,7 +114,8 @@ std::vector<unsigned long> highest_virtio_mmio_addresses(const std::string& blob
     }
   }
   std::sort(addresses.rbegin(), addresses.rend());
-  if (addresses.size() > static_cast<std::size_t>(std::max(count, 0))) addresses.resize(static_cast<std::size_t>(count));
+  if (addresses.size() > static_cast<std::size_t>(std::max(count, 0)))
+    addresses.resize(static_cast<std::size_t>(count));
   return addresses;
 }
 

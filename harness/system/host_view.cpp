@@ -28,8 +28,8 @@ const char* mount_tree(const void* context) {
 }
 
 bool inside(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
-                         (dir == "/" || path[dir.size()] == '/'));
+  return path == dir ||
+         (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && (dir == "/" || path[dir.size()] == '/'));
 }
 
 // Bind flags a read-only remount must keep: in a user namespace the kernel
@@ -65,7 +65,8 @@ Expected<std::shared_ptr<HostView>> HostView::make(const std::string& root) {
   }
   return make_error(ExitCode::CannotExecute,
                     "system mode shows a VM only the host directories its jobs need, through a mount namespace of "
-                    "xrun's own, and this machine refuses one (" + namespaces.error().message +
+                    "xrun's own, and this machine refuses one (" +
+                        namespaces.error().message +
                         "): allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1, or "
                         "kernel.apparmor_restrict_unprivileged_userns=0), or set XRUN_VM_SHARE_HOST_ROOT=1 to "
                         "let the VM see the whole host read-write");
@@ -77,7 +78,7 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
   for (const auto& [shown, shown_writable] : shown_) {
     if (!inside(dir, shown)) continue;
     if (shown_writable || !writable) return true;  // already reachable as asked
-    if (shown == dir) remount = true;             // read-only so far: make it writable
+    if (shown == dir) remount = true;              // read-only so far: make it writable
   }
   // Everything the child touches is made here: between fork and exec (of
   // nothing) only system calls, as this process may have threads.
@@ -94,7 +95,8 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
   std::vector<Inner> inner;
   for (const auto& [shown, shown_writable] : shown_)
     if (shown != dir && inside(shown, dir)) inner.push_back({shown, root_ + shown, shown_writable});
-  std::sort(inner.begin(), inner.end(), [](const Inner& a, const Inner& b) { return a.source.size() < b.source.size(); });
+  std::sort(inner.begin(), inner.end(),
+            [](const Inner& a, const Inner& b) { return a.source.size() < b.source.size(); });
   const auto show = [](const char* source, const char* at, bool bind, bool read_write) {
     if (bind && ::mount(source, at, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
     if (!bind || !read_write) {
@@ -125,8 +127,8 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
   }
   const int error = WIFEXITED(status) ? WEXITSTATUS(status) : EIO;
   if (error != 0)
-    return make_error(ExitCode::InfraError, "cannot show host directory " + quoted(dir) + " to the VM (" +
-                                                std::strerror(error) + ")");
+    return make_error(ExitCode::InfraError,
+                      "cannot show host directory " + quoted(dir) + " to the VM (" + std::strerror(error) + ")");
   shown_[dir] = writable;
   log_debug("the VM sees {} ({})", dir, writable ? "read-write" : "read-only");
   return true;

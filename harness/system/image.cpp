@@ -90,11 +90,16 @@ Expected<std::map<std::string, PackageInfo>> candidates(const std::vector<std::s
   PackageInfo current;
   std::istringstream lines(result.out + "\n");
   for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("Package: ", 0) == 0) current = PackageInfo{line.substr(9), "", "", 0};
-    else if (line.rfind("Size: ", 0) == 0) current.size = std::strtoull(line.c_str() + 6, nullptr, 10);
-    else if (line.rfind("Version: ", 0) == 0) current.version = line.substr(9);
-    else if (line.rfind("Depends: ", 0) == 0) current.depends = line.substr(9);
-    else if (line.empty() && !current.name.empty()) found.emplace(current.name, current), current = {};
+    if (line.rfind("Package: ", 0) == 0)
+      current = PackageInfo{line.substr(9), "", "", 0};
+    else if (line.rfind("Size: ", 0) == 0)
+      current.size = std::strtoull(line.c_str() + 6, nullptr, 10);
+    else if (line.rfind("Version: ", 0) == 0)
+      current.version = line.substr(9);
+    else if (line.rfind("Depends: ", 0) == 0)
+      current.depends = line.substr(9);
+    else if (line.empty() && !current.name.empty())
+      found.emplace(current.name, current), current = {};
   }
   for (const auto& package : packages) {
     const std::string bare = package.substr(0, package.find(':'));
@@ -154,7 +159,7 @@ void add_tree(CpioWriter& cpio, std::set<std::string>& dirs, const fs::path& roo
     const std::string rel = "/" + entry.lexically_relative(root).string();  // never resolves symlinks
     const std::string dest = prefix + rel;
     if (!keep(rel)) continue;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(entry.c_str(), &st) != 0) continue;
     add_parents(cpio, dirs, dest);
     if (S_ISDIR(st.st_mode)) {
@@ -173,11 +178,13 @@ void add_tree(CpioWriter& cpio, std::set<std::string>& dirs, const fs::path& roo
 // big-endian length last) | "~Module signature appended~\n".
 void strip_module_signature(std::string& module) {
   static constexpr std::string_view kMarker = "~Module signature appended~\n";
-  if (module.size() < kMarker.size() + 12 || module.compare(module.size() - kMarker.size(), kMarker.size(), kMarker) != 0)
+  if (module.size() < kMarker.size() + 12 ||
+      module.compare(module.size() - kMarker.size(), kMarker.size(), kMarker) != 0)
     return;
   const std::size_t info = module.size() - kMarker.size() - 12;
   std::uint32_t length = 0;
-  for (int i = 0; i < 4; ++i) length = (length << 8) | static_cast<unsigned char>(module[info + 8 + static_cast<std::size_t>(i)]);
+  for (int i = 0; i < 4; ++i)
+    length = (length << 8) | static_cast<unsigned char>(module[info + 8 + static_cast<std::size_t>(i)]);
   if (length > info) return;
   module.resize(info - length);
 }
@@ -197,17 +204,26 @@ std::string human_size(std::uint64_t bytes) {
 // string) and the loader no longer finds it. Little-endian ELF32 and ELF64.
 bool hide_module_btf(std::string& module) {
   const auto u16 = [&](std::size_t at) -> std::uint64_t {
-    return at + 2 <= module.size() ? static_cast<unsigned char>(module[at]) | static_cast<unsigned char>(module[at + 1]) << 8 : 0;
+    return at + 2 <= module.size()
+               ? static_cast<unsigned char>(module[at]) | static_cast<unsigned char>(module[at + 1]) << 8
+               : 0;
   };
   const auto u32 = [&](std::size_t at) -> std::uint64_t { return u16(at) | u16(at + 2) << 16; };
   const auto u64 = [&](std::size_t at) -> std::uint64_t { return u32(at) | u32(at + 4) << 32; };
-  if (module.size() < 52 || module.compare(0, 4, "\x7f" "ELF") != 0 || module[5] != 1) return false;
+  if (module.size() < 52 ||
+      module.compare(0, 4,
+                     "\x7f"
+                     "ELF") != 0 ||
+      module[5] != 1)
+    return false;
   const bool is64 = module[4] == 2;
   const std::uint64_t shoff = is64 ? u64(0x28) : u32(0x20);
   const std::uint64_t shentsize = u16(is64 ? 0x3a : 0x2e), shnum = u16(is64 ? 0x3c : 0x30),
                       shstrndx = u16(is64 ? 0x3e : 0x32);
   if (shentsize < (is64 ? 64u : 40u) || shstrndx >= shnum || shoff + shnum * shentsize > module.size()) return false;
-  const auto section_offset = [&](std::uint64_t index) { return is64 ? u64(shoff + index * shentsize + 0x18) : u32(shoff + index * shentsize + 0x10); };
+  const auto section_offset = [&](std::uint64_t index) {
+    return is64 ? u64(shoff + index * shentsize + 0x18) : u32(shoff + index * shentsize + 0x10);
+  };
   const std::uint64_t strtab = section_offset(shstrndx);
   bool hidden = false;
   for (std::uint64_t i = 1; i < shnum; ++i) {
@@ -272,10 +288,9 @@ ImageLocation image_location(const VmArch& arch, const TargetSettings& settings)
   if (!settings.kernel && settings.vm_kernel && *settings.vm_kernel != default_kernel_flavour(arch))
     name += "-" + *settings.vm_kernel;
   if (has_custom_pieces(settings))
-    name += "-custom-" +
-            fnv1a_hex(settings.kernel.value_or("") + "\n" + settings.modules.value_or("") + "\n" +
-                      settings.rootfs.value_or(""))
-                .substr(0, 8);
+    name += "-custom-" + fnv1a_hex(settings.kernel.value_or("") + "\n" + settings.modules.value_or("") + "\n" +
+                                   settings.rootfs.value_or(""))
+                             .substr(0, 8);
   ImageLocation loc;
   loc.name = name;
   loc.dir = join_path(images_root(), name);
@@ -288,7 +303,9 @@ ImageLocation image_location(const VmArch& arch, const TargetSettings& settings)
 
 Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part) {
   const std::string file = std::string(part) + "-" + std::string(arch.name) +
-                           (part == "xrun-zygote" ? ".so" : part == "xrun-kernel" ? ".config" : "");
+                           (part == "xrun-zygote"   ? ".so"
+                            : part == "xrun-kernel" ? ".config"
+                                                    : "");
   std::vector<std::string> dirs;
   if (auto dir = get_env("XRUN_AGENT_DIR")) dirs.push_back(*dir);
   char self[4096];
@@ -310,8 +327,9 @@ Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part)
                      "): it is built with xrun, by the xrun_agents target of xrun's CMake build (`cmake --build " +
                      "BUILD_DIR`, or `cmake --build BUILD_DIR --target xrun_agents`); put it next to the xrun you run, "
                      "or in ../libexec/xrun" +
-                     (find_program(compiler) ? "" : "; the build needs " + compiler + " (sudo apt-get install gcc-" +
-                                                    compiler.substr(0, compiler.size() - 4) + ")"));
+                     (find_program(compiler) ? ""
+                                             : "; the build needs " + compiler + " (sudo apt-get install gcc-" +
+                                                   compiler.substr(0, compiler.size() - 4) + ")"));
 }
 
 Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings& settings,
@@ -328,7 +346,8 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   auto zygote = find_guest_part(arch, "xrun-zygote");
   if (!zygote) return zygote.error();
   for (const char* tool : {"apt-get", "dpkg-deb"})
-    if (!find_tool(tool)) return image_error(std::string(tool) + " is not installed: xrun image build needs Debian's apt");
+    if (!find_tool(tool))
+      return image_error(std::string(tool) + " is not installed: xrun image build needs Debian's apt");
   const std::string flavour = kernel_flavour(arch, settings);
   if (auto unusable = check_kernel_flavour(arch, settings); !unusable) return unusable.error();
   std::string kernel_config;
@@ -359,9 +378,9 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   // A kernel metapackage depends on the versioned package first: the binary
   // kernel (linux-image-arm64 -> linux-image-6.1.0-56-arm64) or its source
   // (linux-source -> linux-source-6.1, arch all).
-  const std::string kernel_meta =
-      flavour == "debian" ? std::string(arch.kernel_package) + suffix
-                          : flavour == "minimal" ? std::string(arch.kernel_source_package) + ":all" : "";
+  const std::string kernel_meta = flavour == "debian"    ? std::string(arch.kernel_package) + suffix
+                                  : flavour == "minimal" ? std::string(arch.kernel_source_package) + ":all"
+                                                         : "";
   if (!kernel_meta.empty()) wanted.push_back(kernel_meta);
   auto found = candidates(wanted);
   if (!found) return found.error();
@@ -374,8 +393,10 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
       return image_error(meta.name + " does not name a kernel package (Depends: " + meta.depends + ")");
     auto kernel = candidates({versioned + (flavour == "debian" ? suffix : ":all")});
     if (!kernel) return kernel.error();
-    if (flavour == "debian") packages.push_back(kernel->begin()->second);
-    else kernel_source = kernel->begin()->second;
+    if (flavour == "debian")
+      packages.push_back(kernel->begin()->second);
+    else
+      kernel_source = kernel->begin()->second;
   }
   for (const char* name : kImagePackages) packages.push_back(found->at(name));
   json inputs;
@@ -460,7 +481,8 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
     if (!kernel) return kernel.error();
     kernel_file = kernel->image;
     release = kernel->release;
-    manifest["kernel_source"] = {{"name", kernel_source->name}, {"version", kernel_source->version},
+    manifest["kernel_source"] = {{"name", kernel_source->name},
+                                 {"version", kernel_source->version},
                                  {"config", "images/kernel/" + std::string(arch.name) + ".config"},
                                  {"rebuilt", kernel->rebuilt}};
   }
@@ -491,8 +513,8 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   const auto keep_runtime = [](const std::string& rel) {
     for (const char* skipped : {"/usr/share", "/usr/bin", "/usr/sbin", "/sbin", "/usr/libexec"})
       if (rel.rfind(skipped, 0) == 0) return false;
-    for (const char* skipped : {"/gconv", "/audit/", "libBrokenLocale", "libmemusage", "libpcprofile", "libc_malloc_debug",
-                                "libthread_db"})
+    for (const char* skipped :
+         {"/gconv", "/audit/", "libBrokenLocale", "libmemusage", "libpcprofile", "libc_malloc_debug", "libthread_db"})
       if (rel.find(skipped) != std::string::npos) return false;
     return true;
   };
@@ -554,7 +576,8 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   if (!kernel_data) return image_error("cannot read the kernel " + kernel_file);
   const std::string staged = scratch.path + "/image";
   fs::create_directories(staged, ec);
-  if (!write_file_atomically(staged + "/kernel", *kernel_data) || !write_file_atomically(staged + "/initrd.cpio", archive))
+  if (!write_file_atomically(staged + "/kernel", *kernel_data) ||
+      !write_file_atomically(staged + "/initrd.cpio", archive))
     return image_error("cannot write the image under " + staged);
   manifest["kernel_release"] = release.empty() ? "unknown" : release;
   manifest["files"]["kernel"] = {{"sha256", sha256_of(staged + "/kernel")}, {"bytes", kernel_data->size()}};
@@ -575,7 +598,8 @@ Expected<ImageLocation> find_built_image(const VmArch& arch, const TargetSetting
   ImageLocation loc = image_location(arch, settings);
   if (is_regular_file(loc.kernel) && is_regular_file(loc.initrd) && is_regular_file(loc.manifest)) return loc;
   return make_error(ExitCode::CannotExecute, "no VM image for " + std::string(arch.name) + " (" + loc.dir +
-                     "): run `xrun image build --arch " + std::string(arch.name) + "` first");
+                                                 "): run `xrun image build --arch " + std::string(arch.name) +
+                                                 "` first");
 }
 
 std::vector<ImageSummary> list_images() {

@@ -26,7 +26,7 @@
 namespace xrun {
 
 struct ImageLocation {
-  std::string name;          // "aarch64"
+  std::string name;  // "aarch64"
   std::string dir;
   std::string kernel;
   std::string initrd;
@@ -41,7 +41,7 @@ std::string kernel_flavour(const VmArch& arch, const TargetSettings& settings);
 ImageLocation image_location(const VmArch& arch, const TargetSettings& settings);
 
 struct ImageBuildOptions {
-  bool force = false;                               // rebuild even when up to date
+  bool force = false;                                // rebuild even when up to date
   std::function<void(const std::string&)> progress;  // one line per step
 };
 

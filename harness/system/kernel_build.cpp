@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-
 #include <filesystem>
 #include <sstream>
 #include <thread>
@@ -67,7 +66,6 @@ void remove_abandoned_builds(const std::string& root) {
   }
 }
 
-
 }  // namespace
 
 std::string kernels_root() { return join_path(xdg_cache_home(), "xrun/kernels"); }
@@ -98,11 +96,12 @@ std::string kernel_cache_key(const VmArch& arch, const KernelSource& source, con
 
 Expected<bool> check_kernel_build_tools(const VmArch& arch) {
   for (const std::string& tool : {std::string("make"), std::string("flex"), std::string("bison"), std::string("bc"),
-                                 std::string("tar"), std::string("xz"), std::string("gcc"), compiler(arch)})
+                                  std::string("tar"), std::string("xz"), std::string("gcc"), compiler(arch)})
     if (!find_program(tool))
       return kernel_error(tool + " is not installed, and the minimal " + std::string(arch.name) +
                           " kernel is built from source: sudo apt-get install make flex bison bc xz-utils gcc " +
-                          "gcc-" + std::string(arch.multiarch) + " (or set vm_kernel = \"debian\" to boot Debian's own kernel)");
+                          "gcc-" + std::string(arch.multiarch) +
+                          " (or set vm_kernel = \"debian\" to boot Debian's own kernel)");
   return true;
 }
 
@@ -134,8 +133,8 @@ Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSourc
   // takes about 16 core-minutes (8 minutes on 2 cores).
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const unsigned minutes = std::max(2u, (16 + cores - 1) / cores);
-  progress("the minimal " + std::string(arch.name) + " kernel is not built yet: this once, xrun downloads " + source.package +
-           (source.size ? " (" + std::to_string(source.size / 1000000) + " MB)" : std::string()) +
+  progress("the minimal " + std::string(arch.name) + " kernel is not built yet: this once, xrun downloads " +
+           source.package + (source.size ? " (" + std::to_string(source.size / 1000000) + " MB)" : std::string()) +
            " and compiles it, about " + std::to_string(minutes) + " minutes on " + std::to_string(cores) +
            " cores; then it is cached in " + kernels_root());
   progress("downloading " + source.package + " " + source.version);
@@ -182,8 +181,8 @@ Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSourc
 
   const unsigned jobs = std::max(1u, std::thread::hardware_concurrency());
   progress("building the kernel with make -j" + std::to_string(jobs) + ": minutes, once (cached in " + dir + ")");
-  if (auto done = run_logged(make_with({"-s", "-j" + std::to_string(jobs), std::string(arch.kernel_image_target)}),
-                             tree, log);
+  if (auto done =
+          run_logged(make_with({"-s", "-j" + std::to_string(jobs), std::string(arch.kernel_image_target)}), tree, log);
       !done)
     return done.error();
   auto image = read_file(join_path(tree, std::string(arch.kernel_image)));

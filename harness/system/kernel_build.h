@@ -17,8 +17,8 @@ namespace xrun {
 std::string kernels_root();  // $XDG_CACHE_HOME/xrun/kernels
 
 struct KernelSource {
-  std::string package;  // "linux-source-6.1:all"
-  std::string version;  // "6.1.192-2"
+  std::string package;     // "linux-source-6.1:all"
+  std::string version;     // "6.1.192-2"
   std::uint64_t size = 0;  // of its .deb in bytes, when known (for the first run's notice)
 };
 

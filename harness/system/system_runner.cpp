@@ -110,15 +110,15 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
     if (std::find(f.binds.begin(), f.binds.end(), dir) == f.binds.end()) f.binds.push_back(dir);
     // The agent shows these from its uncached share: appends and writes of
     // jobs in other VMs are seen at once (protocol.h, RUN).
-    if (writable && std::find(f.writable.begin(), f.writable.end(), dir) == f.writable.end())
-      f.writable.push_back(dir);
+    if (writable && std::find(f.writable.begin(), f.writable.end(), dir) == f.writable.end()) f.writable.push_back(dir);
   }
   return true;
 }
 
 }  // namespace
 
-std::unique_ptr<MachinePool> make_system_runner(asio::io_context& io, const Config& config, SystemRunnerOptions options) {
+std::unique_ptr<MachinePool> make_system_runner(asio::io_context& io, const Config& config,
+                                                SystemRunnerOptions options) {
   return std::make_unique<MachinePool>(
       io, Backend::System, options.fork_server,
       [&config, options](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {

@@ -12,12 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
-#include <algorithm>
-#include <ctime>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -29,7 +30,6 @@
 #include "core/process_util.h"
 #include "engine/test_model.h"
 #include "system/device_tree.h"
-#include <fstream>
 
 namespace xrun {
 
@@ -65,8 +65,8 @@ std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std:
                                       const std::string& export_dir) {
   const std::string mem = std::to_string(s.memory_mb);
   std::string machine = std::string(s.arch->machine);
-  std::vector<std::string> args{"-cpu", s.cpu, "-m", mem + "M", "-nodefaults", "-no-user-config", "-display", "none",
-                                "-no-reboot"};
+  std::vector<std::string> args{"-cpu",     s.cpu,  "-m",        mem + "M", "-nodefaults", "-no-user-config",
+                                "-display", "none", "-no-reboot"};
   if (mode != Mode::Cold) {
     machine += ",memory-backend=ram";
     args.insert(args.end(), {"-object", "memory-backend-file,id=ram,size=" + mem + "M,mem-path=" + state_dir +
@@ -74,41 +74,42 @@ std::vector<std::string> machine_args(const VmSettings& s, Mode mode, const std:
   }
   args.insert(args.begin(), {"-M", machine});
   if (!s.dtb.empty()) args.insert(args.end(), {"-dtb", s.dtb});
-  args.insert(args.end(),
-              {"-kernel", s.image.kernel, "-initrd", s.image.initrd, "-append",
-               "console=" + std::string(s.arch->console) +
-                   " rdinit=/init quiet cryptomgr.notests=1 panic=-1 oops=panic random.trust_cpu=on"
-                   // A throwaway test VM needs no guest hardening, and under TCG it is
-                   // costly: KPTI switches page tables on every syscall and fault,
-                   // which flushes qemu's soft TLB (tests in a VM ran ~2x slower).
-                   " kpti=0 nokaslr mitigations=off"
-                   // Initcalls that cost tens of milliseconds each under TCG and that
-                   // a test VM does not need (measured with initcall_debug).
-                   " initcall_blacklist=crypto_kdf108_init,init_kprobe_trace,load_system_certificate_list,"
-                   "init_encrypted,init_blk_tracer,slab_sysfs_init,init_trace_printk_function_export,"
-                   "snapshot_device_init,phy_g12a_mipi_dphy_analog_driver_init,gen_pci_driver_init,"  // virtio is on MMIO
-                   // Each registers BPF kfuncs, and the first to do so makes the kernel
-                   // parse its whole BTF (~47 million guest instructions, about 0.1 s).
-                   // No BPF runs in a test VM. Without cubic, TCP uses reno.
-                   "cubictcp_register,tcp_congestion_default,bpf_rstat_kfunc_init,bpf_key_sig_kfuncs_init,kfunc_init,"
-                   "bpf_prog_test_run_init,bpf_tcp_ca_kfunc_init"
-                   " apparmor=0 audit=0 cma=0"
-                   // No memory cgroup accounting: it is part of every page a fork or
-                   // a copy-on-write fault allocates (-6% guest instructions for a
-                   // test of the 1,000-case run, measured with -icount).
-                   " cgroup_disable=memory" +
-                   (s.append.empty() ? "" : " " + s.append),
-               "-device", "virtio-serial-device", "-device",
-               "virtserialport,chardev=agent,name=" XRUN_AGENT_PORT_NAME, "-fsdev",
-               // multidevs=remap: the tree's bind mounts are other file systems, whose
-               // inode numbers could collide in the guest's cache.
-               "local,id=host,path=" + export_dir + ",security_model=none,multidevs=remap", "-device",
-               "virtio-9p-device,fsdev=host,mount_tag=" XRUN_AGENT_9P_TAG,
-               // The same tree again for the writable directories, which the agent
-               // mounts without a cache (a 9p channel is mounted once, in one mode):
-               // appends and writes from other VMs are seen at once.
-               "-fsdev", "local,id=hostw,path=" + export_dir + ",security_model=none,multidevs=remap", "-device",
-               "virtio-9p-device,fsdev=hostw,mount_tag=" XRUN_AGENT_9P_WRITABLE_TAG});
+  args.insert(
+      args.end(),
+      {"-kernel", s.image.kernel, "-initrd", s.image.initrd, "-append",
+       "console=" + std::string(s.arch->console) +
+           " rdinit=/init quiet cryptomgr.notests=1 panic=-1 oops=panic random.trust_cpu=on"
+           // A throwaway test VM needs no guest hardening, and under TCG it is
+           // costly: KPTI switches page tables on every syscall and fault,
+           // which flushes qemu's soft TLB (tests in a VM ran ~2x slower).
+           " kpti=0 nokaslr mitigations=off"
+           // Initcalls that cost tens of milliseconds each under TCG and that
+           // a test VM does not need (measured with initcall_debug).
+           " initcall_blacklist=crypto_kdf108_init,init_kprobe_trace,load_system_certificate_list,"
+           "init_encrypted,init_blk_tracer,slab_sysfs_init,init_trace_printk_function_export,"
+           "snapshot_device_init,phy_g12a_mipi_dphy_analog_driver_init,gen_pci_driver_init,"  // virtio is on MMIO
+           // Each registers BPF kfuncs, and the first to do so makes the kernel
+           // parse its whole BTF (~47 million guest instructions, about 0.1 s).
+           // No BPF runs in a test VM. Without cubic, TCP uses reno.
+           "cubictcp_register,tcp_congestion_default,bpf_rstat_kfunc_init,bpf_key_sig_kfuncs_init,kfunc_init,"
+           "bpf_prog_test_run_init,bpf_tcp_ca_kfunc_init"
+           " apparmor=0 audit=0 cma=0"
+           // No memory cgroup accounting: it is part of every page a fork or
+           // a copy-on-write fault allocates (-6% guest instructions for a
+           // test of the 1,000-case run, measured with -icount).
+           " cgroup_disable=memory" +
+           (s.append.empty() ? "" : " " + s.append),
+       "-device", "virtio-serial-device", "-device", "virtserialport,chardev=agent,name=" XRUN_AGENT_PORT_NAME,
+       "-fsdev",
+       // multidevs=remap: the tree's bind mounts are other file systems, whose
+       // inode numbers could collide in the guest's cache.
+       "local,id=host,path=" + export_dir + ",security_model=none,multidevs=remap", "-device",
+       "virtio-9p-device,fsdev=host,mount_tag=" XRUN_AGENT_9P_TAG,
+       // The same tree again for the writable directories, which the agent
+       // mounts without a cache (a 9p channel is mounted once, in one mode):
+       // appends and writes from other VMs are seen at once.
+       "-fsdev", "local,id=hostw,path=" + export_dir + ",security_model=none,multidevs=remap", "-device",
+       "virtio-9p-device,fsdev=hostw,mount_tag=" XRUN_AGENT_9P_WRITABLE_TAG});
   return args;
 }
 
@@ -116,7 +117,8 @@ std::vector<std::string> qemu_command(const VmSettings& s, Mode mode, const std:
                                       const std::string& agent_socket, const std::string& console_log,
                                       const std::string& qmp_socket) {
   std::vector<std::string> argv{s.qemu};
-  for (auto& a : machine_args(s, mode, state_dir, s.host_view ? s.host_view->root() : "/")) argv.push_back(std::move(a));
+  for (auto& a : machine_args(s, mode, state_dir, s.host_view ? s.host_view->root() : "/"))
+    argv.push_back(std::move(a));
   argv.insert(argv.end(), {"-chardev", "file,id=con,path=" + console_log + ",append=on", "-serial", "chardev:con",
                            "-chardev", "socket,id=agent,path=" + agent_socket + ",server=on,wait=off"});
   if (!qmp_socket.empty()) argv.insert(argv.end(), {"-qmp", "unix:" + qmp_socket + ",server=on,wait=off"});
@@ -164,7 +166,7 @@ Expected<pid_t> spawn_qemu(const std::vector<std::string>& argv, const std::stri
 
 // Which qemu build: its path, size and modification time.
 std::string qemu_identity(const std::string& qemu) {
-  struct stat st{};
+  struct stat st {};
   ::stat(qemu.c_str(), &st);
   return qemu + "\n" + std::to_string(st.st_size) + "\n" + std::to_string(st.st_mtime) + "\n";
 }
@@ -243,7 +245,8 @@ namespace {
 
 // Connects to qemu's QMP socket (retrying while qemu starts), negotiates,
 // and returns the fd; -1 with `why` set on failure.
-int qmp_open(const std::string& socket, pid_t qemu, std::string& pending, Clock::time_point deadline, std::string& why) {
+int qmp_open(const std::string& socket, pid_t qemu, std::string& pending, Clock::time_point deadline,
+             std::string& why) {
   int fd;
   while ((fd = connect_unix(socket)) < 0) {
     if (Clock::now() > deadline) return why = "qemu's QMP socket did not appear", -1;
@@ -290,8 +293,7 @@ std::string trimmed_device_tree(const VmSettings& s) {
   }
   const auto used = highest_virtio_mmio_addresses(*blob, virtio_devices);
   auto trimmed = remove_device_tree_nodes(*blob, [&](std::string_view node) { return virt_node_unused(node, used); });
-  if (!trimmed || used.size() != static_cast<std::size_t>(virtio_devices) ||
-      !write_file_atomically(path, *trimmed))
+  if (!trimmed || used.size() != static_cast<std::size_t>(virtio_devices) || !write_file_atomically(path, *trimmed))
     return "";
   log_debug("device tree for {}: {} ({} bytes)", s.image.name, path, trimmed->size());
   return path;
@@ -315,8 +317,9 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
   s.image = *image;
   auto qemu = find_program(arch->qemu_system);
   if (!qemu)
-    return make_error(ExitCode::CannotExecute, std::string(arch->qemu_system) + " is not installed: sudo apt-get install " +
-                                                   std::string(arch->qemu_package));
+    return make_error(
+        ExitCode::CannotExecute,
+        std::string(arch->qemu_system) + " is not installed: sudo apt-get install " + std::string(arch->qemu_package));
   s.qemu = *qemu;
   s.cpu = ts.vm_cpu.value_or(std::string(arch->cpu));
   if (ts.vm_memory) s.memory_mb = static_cast<int>(*ts.vm_memory);  // range-checked by the config
@@ -324,10 +327,12 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
   s.append = ts.vm_append.value_or("");
   for (const auto& share : s.shares)
     if (!is_directory(share))
-      return make_error(ExitCode::Usage, "targets." + target + ".shares: " + xrun::quoted(share) + " is not a directory");
+      return make_error(ExitCode::Usage,
+                        "targets." + target + ".shares: " + xrun::quoted(share) + " is not a directory");
   std::string tmpl = join_path(get_env("TMPDIR").value_or("/tmp"), "xrun-vm-XXXXXX");
   if (!::mkdtemp(tmpl.data()))
-    return make_error(ExitCode::InfraError, "cannot create a work directory in /tmp: " + std::string(std::strerror(errno)));
+    return make_error(ExitCode::InfraError,
+                      "cannot create a work directory in /tmp: " + std::string(std::strerror(errno)));
   s.work_dir = tmpl;
   const std::string export_dir = join_path(s.work_dir, "host");
   Expected<std::shared_ptr<HostView>> view =
@@ -350,8 +355,8 @@ std::string keep_console_log(const std::string& log, const std::string& image_na
   char stamp[32];
   const std::time_t now = std::time(nullptr);
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", std::localtime(&now));
-  const std::string kept =
-      join_path(dir, image_name + "-" + stamp + "-" + std::to_string(::getpid()) + "-" + fs::path(log).filename().string());
+  const std::string kept = join_path(
+      dir, image_name + "-" + stamp + "-" + std::to_string(::getpid()) + "-" + fs::path(log).filename().string());
   fs::copy_file(log, kept, fs::copy_options::overwrite_existing, ec);
   if (ec) return log;
   // The newest kKeptLogs stay.
@@ -390,8 +395,8 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   fs::create_directories(tmp, ec);
   const std::string agent_socket = join_path(s.work_dir, "save.sock"), qmp_socket = join_path(s.work_dir, "save.qmp"),
                     console = join_path(s.work_dir, "save-console.log");
-  auto pid = spawn_qemu(qemu_command(s, Mode::SaveState, tmp, agent_socket, console, qmp_socket), console,
-                        s.host_view.get());
+  auto pid =
+      spawn_qemu(qemu_command(s, Mode::SaveState, tmp, agent_socket, console, qmp_socket), console, s.host_view.get());
   if (!pid) return pid.error();
   int agent_fd = -1, qmp_fd = -1;
   const auto cleanup = [&] {
@@ -404,8 +409,8 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
     cleanup();
     fs::remove_all(tmp, ec);
     return make_error(ExitCode::InfraError, "cannot save the VM's state: " + why + "; last console lines (" +
-                                                keep_console_log(console, s.image.name) + "):" +
-                                                last_lines(read_file(console).value_or(""), 8));
+                                                keep_console_log(console, s.image.name) +
+                                                "):" + last_lines(read_file(console).value_or(""), 8));
   };
   const auto deadline = started + std::chrono::milliseconds(static_cast<int>(s.boot_timeout_seconds * 1000));
   std::string pending, why;
@@ -419,16 +424,16 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
     std::string bytes;
     if (!read_with_deadline(agent_fd, bytes, deadline))
       return fail(::waitpid(*pid, nullptr, WNOHANG) == *pid ? "qemu exited"
-                  : Clock::now() < deadline                 ? "interrupted"
-                                                            : "the VM did not become ready in " +
-                                                                  format_seconds(s.boot_timeout_seconds));
+                  : Clock::now() < deadline
+                      ? "interrupted"
+                      : "the VM did not become ready in " + format_seconds(s.boot_timeout_seconds));
     reader.feed(bytes);
     while (auto frame = reader.next()) ready |= frame->type == XRUN_HELLO_ACK;
   }
   const auto qmp_deadline = Clock::now() + std::chrono::seconds(20);
-  auto started_migration = qmp(qmp_fd, pending,
-                               {{"execute", "migrate"}, {"arguments", {{"uri", "exec:cat > " + tmp + "/state"}}}},
-                               qmp_deadline);
+  auto started_migration =
+      qmp(qmp_fd, pending, {{"execute", "migrate"}, {"arguments", {{"uri", "exec:cat > " + tmp + "/state"}}}},
+          qmp_deadline);
   if (!started_migration || started_migration->contains("error"))
     return fail("migrate: " + (started_migration ? started_migration->dump() : std::string("no answer")));
   for (;;) {
@@ -448,7 +453,7 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
     if (!is_regular_file(join_path(dir, "state"))) return make_error(ExitCode::InfraError, "cannot store " + dir);
   }
   log_debug("saved the VM state of {} in {:.2f} s", s.image.name,
-                std::chrono::duration<double>(Clock::now() - started).count());
+            std::chrono::duration<double>(Clock::now() - started).count());
   // The newest few saved states stay (128 MiB of RAM each, and more).
   constexpr std::size_t kKeptStates = 3;
   std::vector<fs::directory_entry> states;
@@ -466,14 +471,10 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
 // ------------------------------------------------------------------ Vm ---
 
 Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot)
-    : io_(io),
-      settings_(settings),
-      index_(index),
-      from_snapshot_(from_snapshot),
-      connect_timer_(io),
-      boot_timer_(io) {
+    : io_(io), settings_(settings), index_(index), from_snapshot_(from_snapshot), connect_timer_(io), boot_timer_(io) {
   static int generation = 0;
-  const std::string stem = join_path(settings.work_dir, "vm" + std::to_string(index) + "-" + std::to_string(++generation));
+  const std::string stem =
+      join_path(settings.work_dir, "vm" + std::to_string(index) + "-" + std::to_string(++generation));
   agent_socket_ = stem + ".sock";
   qmp_socket_ = stem + ".qmp";
   console_log_ = stem + "-console.log";
@@ -535,24 +536,25 @@ std::optional<std::string> Vm::spawn() {
 }
 
 void Vm::watch_exit() {
-  exit_watch_->async_wait(asio::posix::stream_descriptor::wait_read, [weak = weak_from_this(), this](const auto& error) {
-    auto self = weak.lock();
-    if (error || !self || dead_ || pid_ <= 0) return;
-    // Never a blocking wait: a readiness event can be stale (asio may hand an
-    // event of a closed pidfd to a new one that reused its number when a VM
-    // is replaced), and a blocking waitpid would then stall every VM.
-    int status = 0;
-    const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
-    if (reaped == 0) {
-      watch_exit();
-      return;
-    }
-    pid_ = -1;
-    std::string how = reaped < 0                ? "is gone"
-                      : WIFSIGNALED(status)     ? "was killed by " + signal_name(WTERMSIG(status))
+  exit_watch_->async_wait(
+      asio::posix::stream_descriptor::wait_read, [weak = weak_from_this(), this](const auto& error) {
+        auto self = weak.lock();
+        if (error || !self || dead_ || pid_ <= 0) return;
+        // Never a blocking wait: a readiness event can be stale (asio may hand an
+        // event of a closed pidfd to a new one that reused its number when a VM
+        // is replaced), and a blocking waitpid would then stall every VM.
+        int status = 0;
+        const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
+        if (reaped == 0) {
+          watch_exit();
+          return;
+        }
+        pid_ = -1;
+        std::string how = reaped < 0            ? "is gone"
+                          : WIFSIGNALED(status) ? "was killed by " + signal_name(WTERMSIG(status))
                                                 : "exited with status " + std::to_string(WEXITSTATUS(status));
-    die("qemu " + how + " (a guest kernel panic ends qemu too)");
-  });
+        die("qemu " + how + " (a guest kernel panic ends qemu too)");
+      });
 }
 
 void Vm::try_connect() {
@@ -562,11 +564,12 @@ void Vm::try_connect() {
     std::string pending, why;
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     const int fd = qmp_open(qmp_socket_, pid_, pending, deadline, why);
-    const auto started = fd >= 0 ? qmp(fd, pending,
-                                       {{"execute", "migrate-incoming"},
-                                        {"arguments", {{"uri", "exec:cat " + settings_.image.snapshot_dir + "/state"}}}},
-                                       deadline)
-                                 : std::nullopt;
+    const auto started = fd >= 0
+                             ? qmp(fd, pending,
+                                   {{"execute", "migrate-incoming"},
+                                    {"arguments", {{"uri", "exec:cat " + settings_.image.snapshot_dir + "/state"}}}},
+                                   deadline)
+                             : std::nullopt;
     if (fd >= 0) ::close(fd);
     if (!started || started->contains("error")) {
       die("cannot restore the saved state: " + (started ? started->dump() : why));
@@ -636,8 +639,7 @@ std::string Vm::die(const std::string& reason) {
   // A VM that failed keeps its console log where the user finds it (the
   // run's work directory goes at its end).
   const std::string log = quiet_ ? console_log_ : keep_console_log(console_log_, settings_.image.name);
-  const std::string message =
-      name() + ": " + what + "; last console lines (" + log + "):" + last_lines(console, 6);
+  const std::string message = name() + ": " + what + "; last console lines (" + log + "):" + last_lines(console, 6);
   if (auto handler = std::exchange(ready_handler_, nullptr)) {
     if (session_) session_->close(message);
     handler(message);
@@ -650,6 +652,8 @@ std::string Vm::die(const std::string& reason) {
 
 bool Vm::failed() const { return dead_ && !quiet_; }
 
-std::string Vm::console_tail(std::size_t lines) const { return last_lines(read_file(console_log_).value_or(""), lines); }
+std::string Vm::console_tail(std::size_t lines) const {
+  return last_lines(read_file(console_log_).value_or(""), lines);
+}
 
 }  // namespace xrun

@@ -43,11 +43,11 @@ struct VmSettings {
   std::string qemu;  // qemu-system-* binary
   std::string cpu;
   int memory_mb = 128;
-  std::string append;  // more kernel command line (targets.<t>.vm_append)
-  std::string dtb;     // -dtb: qemu's tree without the devices nothing uses; "": qemu's own
-  std::vector<std::string> shares;  // host directories shown in every job
+  std::string append;                   // more kernel command line (targets.<t>.vm_append)
+  std::string dtb;                      // -dtb: qemu's tree without the devices nothing uses; "": qemu's own
+  std::vector<std::string> shares;      // host directories shown in every job
   std::shared_ptr<HostView> host_view;  // what the 9p device exports; qemu runs in its namespaces
-  std::string work_dir;             // this run's sockets and console logs
+  std::string work_dir;                 // this run's sockets and console logs
   double boot_timeout_seconds = 30;
   double restore_timeout_seconds = 5;  // then: cold boot instead
   double unresponsive_seconds = 10;    // no answer to a ping or a SIGKILL this long: hung

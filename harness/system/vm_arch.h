@@ -12,16 +12,16 @@
 namespace xrun {
 
 struct VmArch {
-  std::string_view name;            // xrun's target name: "aarch64"
-  std::string_view debian_arch;     // "arm64"
-  std::string_view kernel_package;  // metapackage naming the current kernel
-  std::string_view multiarch;       // "aarch64-linux-gnu"
-  std::string_view qemu_system;     // "qemu-system-aarch64"
-  std::string_view qemu_package;    // Debian package holding it
-  std::string_view qemu_user;       // "qemu-aarch64": lists busybox's applets at build time
-  std::string_view machine;         // -M
-  std::string_view cpu;             // -cpu: cortex-a57 boots ~4 s faster than max (findings.md)
-  std::string_view console;         // kernel console device
+  std::string_view name;                  // xrun's target name: "aarch64"
+  std::string_view debian_arch;           // "arm64"
+  std::string_view kernel_package;        // metapackage naming the current kernel
+  std::string_view multiarch;             // "aarch64-linux-gnu"
+  std::string_view qemu_system;           // "qemu-system-aarch64"
+  std::string_view qemu_package;          // Debian package holding it
+  std::string_view qemu_user;             // "qemu-aarch64": lists busybox's applets at build time
+  std::string_view machine;               // -M
+  std::string_view cpu;                   // -cpu: cortex-a57 boots ~4 s faster than max (findings.md)
+  std::string_view console;               // kernel console device
   std::vector<std::string_view> modules;  // what the agent needs; dependencies are added
   // The minimal kernel (system/kernel_build.h), built from this source
   // metapackage with images/kernel/<name>.config; empty: Debian's kernel only.

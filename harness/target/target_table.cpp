@@ -35,8 +35,8 @@ Expected<TargetTable> TargetTable::parse(std::string_view toml_text, std::string
   for (const auto& [key, node] : (*parsed)) {
     const auto* entry = node.as_table();
     if (!entry) {
-      return make_error(ExitCode::Usage, toml_location(source_name, node.source()) + ": target " +
-                                             quoted(key.str()) + " must be a table");
+      return make_error(ExitCode::Usage, toml_location(source_name, node.source()) + ": target " + quoted(key.str()) +
+                                             " must be a table");
     }
     const toml::table& t = *entry;
     TargetSpec spec;

@@ -21,7 +21,7 @@ struct TargetPackages {
 };
 
 struct TargetSpec {
-  std::string name;          // "aarch64": the key in targets.toml and xrun.toml
+  std::string name;  // "aarch64": the key in targets.toml and xrun.toml
   std::string description;
   // ELF identification: all must match, and (e_flags & flags_mask) == flags_value.
   std::uint16_t elf_machine = 0;
@@ -29,13 +29,13 @@ struct TargetSpec {
   ByteOrder byte_order = ByteOrder::Little;
   std::uint32_t flags_mask = 0;
   std::uint32_t flags_value = 0;
-  std::string qemu;          // qemu-user binary name or path
-  std::string cpu;           // default -cpu model; empty: qemu's own default
-  std::string multiarch;     // Debian multiarch tuple: the target ld.so's library dir name
-  std::string gnu_triple;    // cross toolchain prefix: aarch64-linux-gnu(-gcc)
-  std::string cpu_family;    // Meson's cpu_family
-  std::string cmake_processor;  // CMAKE_SYSTEM_PROCESSOR
-  std::string loader;        // glibc's dynamic loader path (PT_INTERP)
+  std::string qemu;                    // qemu-user binary name or path
+  std::string cpu;                     // default -cpu model; empty: qemu's own default
+  std::string multiarch;               // Debian multiarch tuple: the target ld.so's library dir name
+  std::string gnu_triple;              // cross toolchain prefix: aarch64-linux-gnu(-gcc)
+  std::string cpu_family;              // Meson's cpu_family
+  std::string cmake_processor;         // CMAKE_SYSTEM_PROCESSOR
+  std::string loader;                  // glibc's dynamic loader path (PT_INTERP)
   std::vector<std::string> sysroots;   // candidate sysroots, first usable wins
   std::vector<std::string> triples;    // other names: Rust and GNU triples, Debian arch
   std::vector<std::string> native_on;  // host machines (uname -m) that run it without qemu

@@ -31,16 +31,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <net/if.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -49,7 +50,6 @@
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -75,7 +75,7 @@ struct job {
   int reaped, status, timed_out;
   int64_t deadline_ms; /* 0: none */
   int64_t reaped_at_ms;
-  struct zygote *zygote; /* forked by a zygote: its status comes from there */
+  struct zygote *zygote;        /* forked by a zygote: its status comes from there */
   int64_t pipes_quiet_until_ms; /* output is read in batches, see the main loop */
   char tmpdir[64];              /* its private TMPDIR ("" without RUN_PRIVATE_TMPDIR) */
   char cgroup[64];              /* its cgroup ("" without cgroup2), see job cgroups */
@@ -96,8 +96,8 @@ struct job {
 struct zygote {
   char *key; /* path, cwd and environment: what the copy was started with */
   pid_t pid;
-  int sock;  /* -1: starting it failed, do not try again */
-  int ready; /* it said 'R' */
+  int sock;            /* -1: starting it failed, do not try again */
+  int ready;           /* it said 'R' */
   int64_t ready_by_ms; /* a copy that has not said so by then is given up */
   int busy;
 };
@@ -106,10 +106,10 @@ static struct zygote zygotes[MAX_ZYGOTES];
 
 static struct job jobs[MAX_JOBS];
 static int in_fd = -1, out_fd = -1; /* the host: one virtio-serial port (both), or stdin and stdout */
-static int stdio_mode = 0;  /* a board: the channel's end is the agent's end */
-static int is_init = 0;     /* PID 1 of an xrun VM: cgroups, 9p binds and mounts are ours */
-static const char *store_dir; /* --store: objects sent by content hash, and the mirror prefix */
-static int exclusive = 0;     /* --lock: one xrun run at a time on this board */
+static int stdio_mode = 0;          /* a board: the channel's end is the agent's end */
+static int is_init = 0;             /* PID 1 of an xrun VM: cgroups, 9p binds and mounts are ours */
+static const char *store_dir;       /* --store: objects sent by content hash, and the mirror prefix */
+static int exclusive = 0;           /* --lock: one xrun run at a time on this board */
 static const char *zygote_library = XRUN_AGENT_ZYGOTE_LIBRARY; /* --zygote: where a board keeps it */
 static int host_connected = 0;
 static unsigned char *rx;
@@ -271,9 +271,7 @@ static int cgroups_mounted = -1; /* -1: not tried yet */
 /* Made once and reused (creating and removing a cgroup per job cost more
  * than the job under TCG): a slot is free when no job holds it and its
  * last process is gone. */
-static struct {
-  int made, held;
-} cgroup_slots[MAX_JOBS];
+static struct { int made, held; } cgroup_slots[MAX_JOBS];
 
 static int write_text(const char *dir, const char *file, const char *text) {
   char path[160];
@@ -365,9 +363,12 @@ static void maybe_finish(struct job *j) {
    * across runs, which halves the cost of a test): what the job wrote is
    * written back to the host before the host hears that it ended. */
   if (host_root_fd >= 0) syncfs(host_root_fd);
-  if (j->timed_out) send_exit(j->id, XRUN_EXIT_TIMEOUT, SIGKILL, "killed by the agent's deadline");
-  else if (WIFSIGNALED(j->status)) send_exit(j->id, XRUN_EXIT_SIGNAL, WTERMSIG(j->status), "");
-  else send_exit(j->id, XRUN_EXIT_CODE, WEXITSTATUS(j->status), "");
+  if (j->timed_out)
+    send_exit(j->id, XRUN_EXIT_TIMEOUT, SIGKILL, "killed by the agent's deadline");
+  else if (WIFSIGNALED(j->status))
+    send_exit(j->id, XRUN_EXIT_SIGNAL, WTERMSIG(j->status), "");
+  else
+    send_exit(j->id, XRUN_EXIT_CODE, WEXITSTATUS(j->status), "");
   release(j);
 }
 
@@ -585,8 +586,8 @@ static void free_strv(char **v) {
  * costs milliseconds of TCG time per test; this does only what is needed.
  * The child shares our memory until execve, so it reports failure through
  * `child_errno`. Returns 0 or an errno. */
-static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **env, const char *cwd, int fd0,
-                         int fd1, int fd2, int fd3, int cgroup_procs, int own_group) {
+static int spawn_process(pid_t *pid_out, const char *path, char **argv, char **env, const char *cwd, int fd0, int fd1,
+                         int fd2, int fd3, int cgroup_procs, int own_group) {
   volatile int child_errno = 0;
   pid_t pid = vfork();
   if (pid < 0) return errno;
@@ -683,8 +684,8 @@ static void __attribute__((noreturn)) ns_init(int report, uid_t uid, gid_t gid, 
   word = spawn_process(&child, path, argv, env, cwd, fd0, fd1, fd2, -1, -1, 0);
   (void)!write(report, &word, sizeof word);
   if (word != 0) _exit(127);
-  /* Holding nothing of the agent's: the channel, other jobs' pipes (their
-   * ends would never come), this job's own (the program's end is its). */
+    /* Holding nothing of the agent's: the channel, other jobs' pipes (their
+     * ends would never come), this job's own (the program's end is its). */
 #ifdef SYS_close_range
   if (syscall(SYS_close_range, 0U, (unsigned)report - 1, 0U) != 0 ||
       syscall(SYS_close_range, (unsigned)report + 1, ~0U, 0U) != 0)
@@ -695,7 +696,7 @@ static void __attribute__((noreturn)) ns_init(int report, uid_t uid, gid_t gid, 
     int status = 0;
     const pid_t reaped = waitpid(-1, &status, 0);
     if (reaped < 0 && errno == EINTR) continue;
-    if (reaped < 0) _exit(127); /* no word: the agent counts it as killed */
+    if (reaped < 0) _exit(127);    /* no word: the agent counts it as killed */
     if (reaped != child) continue; /* an orphan of the program's */
     (void)!write(report, &status, sizeof status);
     _exit(0); /* and the kernel kills the rest of the namespace */
@@ -741,12 +742,13 @@ static int spawn_in_pid_namespace(pid_t *pid_out, int *report_out, const char *p
     close(report[0]);
     if (pid > 0) waitpid(pid, NULL, 0);
     if (pid > 0 && word != NS_INIT_UNUSABLE) return word; /* the namespace works; the program did not start */
-    if (ns_clone_flags > 0) return -1;                   /* worked before: this once, start it as before */
+    if (ns_clone_flags > 0) return -1;                    /* worked before: this once, start it as before */
   }
   ns_clone_flags = 0;
-  send_log("no PID namespace can be made for a job on this board (%s): what a test starts that leaves its process "
-           "group ends once no job runs on the board, or with the run",
-           geteuid() == 0 ? "the kernel refused one" : "the kernel refused an unprivileged user namespace");
+  send_log(
+      "no PID namespace can be made for a job on this board (%s): what a test starts that leaves its process "
+      "group ends once no job runs on the board, or with the run",
+      geteuid() == 0 ? "the kernel refused one" : "the kernel refused an unprivileged user namespace");
   return -1;
 }
 
@@ -871,8 +873,10 @@ static void start_waiting(struct job *j) {
   char *set_env[3] = {NULL, NULL, NULL}, **next = set_env;
   cgroup_make(j);
   if (j->tmpdir[0]) snprintf(*next++ = tmp_env, sizeof tmp_env, "TMPDIR=%s", j->tmpdir);
-  if (j->cgroup[0]) snprintf(*next++ = cgroup_env, sizeof cgroup_env, XRUN_ZYGOTE_CGROUP_PROCS "=%s/cgroup.procs", j->cgroup);
-  if (z && z->sock >= 0 && z->ready && !z->busy) pid = zygote_fork(z, j->w_argv, set_env, j->w_fds[0], j->w_fds[1], j->w_fds[2]);
+  if (j->cgroup[0])
+    snprintf(*next++ = cgroup_env, sizeof cgroup_env, XRUN_ZYGOTE_CGROUP_PROCS "=%s/cgroup.procs", j->cgroup);
+  if (z && z->sock >= 0 && z->ready && !z->busy)
+    pid = zygote_fork(z, j->w_argv, set_env, j->w_fds[0], j->w_fds[1], j->w_fds[2]);
   if (pid > 0) {
     j->zygote = z;
   } else {
@@ -1082,7 +1086,6 @@ done:
   free_strv(writable);
   free_strv(server_args);
 }
-
 
 /* -------------------------------------------------------------- files --- */
 
@@ -1345,7 +1348,7 @@ static void flush_stdin(struct job *j) {
     ssize_t w = write(j->in_fd, j->in_buf, j->in_len);
     if (w < 0 && errno == EINTR) continue;
     if (w < 0 && errno == EAGAIN) return; /* poll() says when to go on */
-    if (w < 0) {                           /* the program closed its stdin */
+    if (w < 0) {                          /* the program closed its stdin */
       close_fd(&j->in_fd);
       j->in_len = 0;
       return;
@@ -1368,7 +1371,8 @@ static void set_clock_from_host(int64_t host_ns) {
     send_log("cannot set the clock from the host's (%.3f s off): %s", off, strerror(errno));
     return;
   }
-  send_log("the guest's clock was %.3f s %s the host's: set from it", off < 0 ? -off : off, off < 0 ? "behind" : "ahead of");
+  send_log("the guest's clock was %.3f s %s the host's: set from it", off < 0 ? -off : off,
+           off < 0 ? "behind" : "ahead of");
 }
 
 static void handle_frame(unsigned type, struct in *in) {
@@ -1518,7 +1522,7 @@ static void reap(void) {
         adopted_may_wait = 1;
       }
       kill(-pid, SIGKILL); /* what is left of its process group */
-      cgroup_kill(j);        /* and of everything it started */
+      cgroup_kill(j);      /* and of everything it started */
       close_fd(&j->in_fd);
     }
   }
@@ -1564,8 +1568,9 @@ static void watch_starting_zygotes(int64_t now) {
       if (got == 1 && ready == XRUN_ZYGOTE_READY) {
         z->ready = 1;
       } else if (got == 1 && ready == XRUN_ZYGOTE_THREADED) {
-        zygote_give_up(z, "a test binary's static initialisers started threads, which a forked test would not have: "
-                          "starting it for every test");
+        zygote_give_up(z,
+                       "a test binary's static initialisers started threads, which a forked test would not have: "
+                       "starting it for every test");
       } else {
         zygote_give_up(z, "a test binary's started copy died before it was ready: starting it for every test");
       }
@@ -1717,10 +1722,14 @@ int main(int argc, char **argv) {
   setvbuf(stderr, NULL, _IONBF, 0);
   /* As a VM's init, the arguments are the kernel command line's leftovers: not ours. */
   for (int i = 1; i < argc && getpid() != 1; i++) {
-    if (strcmp(argv[i], "--stdio") == 0) stdio_mode = 1;
-    else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) store_dir = argv[++i];
-    else if (strcmp(argv[i], "--lock") == 0) exclusive = 1;
-    else if (strcmp(argv[i], "--zygote") == 0 && i + 1 < argc) zygote_library = argv[++i];
+    if (strcmp(argv[i], "--stdio") == 0)
+      stdio_mode = 1;
+    else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc)
+      store_dir = argv[++i];
+    else if (strcmp(argv[i], "--lock") == 0)
+      exclusive = 1;
+    else if (strcmp(argv[i], "--zygote") == 0 && i + 1 < argc)
+      zygote_library = argv[++i];
     else if (strcmp(argv[i], "--version") == 0) {
       printf("xrun-agent protocol %d\n", XRUN_AGENT_PROTOCOL_VERSION);
       return 0;
@@ -1733,8 +1742,10 @@ int main(int argc, char **argv) {
     jobs[i].out_fd = jobs[i].err_fd = jobs[i].in_fd = jobs[i].ns_status_fd = -1;
     jobs[i].w_fds[0] = jobs[i].w_fds[1] = jobs[i].w_fds[2] = -1;
   }
-  if (stdio_mode) serve_stdio();
-  else if (getpid() == 1) become_init();
+  if (stdio_mode)
+    serve_stdio();
+  else if (getpid() == 1)
+    become_init();
   else {
     console("not PID 1: run me as a VM's init, or with --stdio");
     return 2;

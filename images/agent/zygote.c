@@ -25,12 +25,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <stdint.h>
 #include <unistd.h>
 
 #include "zygote_request.h"
@@ -112,7 +112,7 @@ static int serve(int fd) {
       for (int i = 0; i < 3; i++)
         if (fds[i] > 2) close(fds[i]);
       for (char **e = set_env; *e; e++) {
-        const size_t prefix = sizeof XRUN_ZYGOTE_CGROUP_PROCS;  /* with its '=' */
+        const size_t prefix = sizeof XRUN_ZYGOTE_CGROUP_PROCS; /* with its '=' */
         if (strncmp(*e, XRUN_ZYGOTE_CGROUP_PROCS "=", prefix) != 0) {
           putenv(*e);
           continue;

@@ -56,9 +56,9 @@ TEST(BadInput, QemuSettingsAreCheckedAgainstTheQemuThatRunsThem) {
                        {.env = environment_with({"XDG_CACHE_HOME=" + cache.path(), "XRUN_AARCH64_QEMU_ARGS=--bogus"})});
   expect_error(args, 2, "targets.aarch64.qemu_args: qemu-aarch64 refuses \"--bogus\"");
   for (int again = 0; again < 2; ++again) {  // the second time from the cache
-    auto fine = run_xrun({program, "exit", "3"}, {.env = environment_with({"XDG_CACHE_HOME=" + cache.path(),
-                                                                           "XRUN_AARCH64_CPU=cortex-a57",
-                                                                           "XRUN_AARCH64_QEMU_ARGS=-d unimp"})});
+    auto fine = run_xrun({program, "exit", "3"},
+                         {.env = environment_with({"XDG_CACHE_HOME=" + cache.path(), "XRUN_AARCH64_CPU=cortex-a57",
+                                                   "XRUN_AARCH64_QEMU_ARGS=-d unimp"})});
     EXPECT_EQ(fine.exit_code, 3) << describe(fine);
   }
 }
@@ -112,7 +112,8 @@ TEST(BadInput, BrokenConfigReportsEveryProblemWithPositions) {
   TempDir dir;
   dir.write("xrun.toml", "[targets.aarch64]\nsysrot = \"/x\"\ncpu = 3\n");
   auto r = run_xrun({helper("aarch64", "static"), "exit", "0"}, {.cwd = dir.path()});
-  expect_error(r, 2, dir.path() + "/xrun.toml:2:1: unknown key \"sysrot\" in [targets.aarch64], did you mean \"sysroot\"?");
+  expect_error(r, 2,
+               dir.path() + "/xrun.toml:2:1: unknown key \"sysrot\" in [targets.aarch64], did you mean \"sysroot\"?");
   EXPECT_NE(r.err.find("\nxrun: error: " + dir.path() + "/xrun.toml:3:7: \"cpu\" must be a string"), std::string::npos)
       << r.err;
 }
@@ -120,8 +121,7 @@ TEST(BadInput, BrokenConfigReportsEveryProblemWithPositions) {
 TEST(BadInput, MissingQemuNamesThePackage) {
   RunOptions options;
   options.env = environment_with({"PATH=/nonexistent"});
-  expect_error(run_xrun({helper("riscv64", "static")}, options), 126,
-               "qemu-riscv64 not found, needed to run");
+  expect_error(run_xrun({helper("riscv64", "static")}, options), 126, "qemu-riscv64 not found, needed to run");
   auto r = run_xrun({helper("riscv64", "static")}, options);
   EXPECT_NE(r.err.find("install qemu-user (apt-get install qemu-user)"), std::string::npos) << r.err;
 }

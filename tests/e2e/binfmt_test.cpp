@@ -60,7 +60,8 @@ TEST_F(Binfmt, ForeignProgramsRunDirectlyAndUninstallRestores) {
 
   auto status = run_xrun({"binfmt", "status"});
   EXPECT_NE(status.out.find("xrun-aarch64 (aarch64): registered -> " + xrun_binary() + " (flags PF)"),
-            std::string::npos) << status.out;
+            std::string::npos)
+      << status.out;
 
   auto uninstall = run_xrun({"binfmt", "uninstall"});
   EXPECT_EQ(uninstall.exit_code, 0);

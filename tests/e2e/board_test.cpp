@@ -54,7 +54,8 @@ struct BoardProject {
                         const std::string& base = "")
       : dir(base) {
     std::string config = slurp(kBoards + "/xrun.toml");
-    config = std::regex_replace(config, std::regex("identity = \"id_ed25519\""), "identity = \"" + kBoards + "/id_ed25519\"");
+    config = std::regex_replace(config, std::regex("identity = \"id_ed25519\""),
+                                "identity = \"" + kBoards + "/id_ed25519\"");
     config = std::regex_replace(config, std::regex("boards = \\[\"pi-a\"\\]"), "boards = [" + boards + "]");
     dir.write("xrun.toml", config + extra);
   }
@@ -70,8 +71,8 @@ struct BoardProject {
 // known_hosts file the boards' setup wrote).
 RunResult on_board(const std::string& board, const std::string& command) {
   return run({"ssh", "-i", kBoards + "/id_ed25519", "-p", port_of(board), "-o", "BatchMode=yes", "-o",
-              "UserKnownHostsFile=" + kBoards + "/known_hosts", "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR",
-              "root@127.0.0.1", command},
+              "UserKnownHostsFile=" + kBoards + "/known_hosts", "-o", "StrictHostKeyChecking=yes", "-o",
+              "LogLevel=ERROR", "root@127.0.0.1", command},
              {.timeout_seconds = 30});
 }
 
@@ -169,14 +170,15 @@ TEST(Board, KillNineOfXrunLeavesNoTestProcessOnTheBoard) {
     gone = on_board("pi-a", probe).exit_code != 0;
   }
   EXPECT_TRUE(gone) << on_board("pi-a", "ps").out;
-  EXPECT_NE(on_board("pi-a", "ps | grep -v grep | grep -q 'agent-.*--stdio'").exit_code, 0) << on_board("pi-a", "ps").out;
+  EXPECT_NE(on_board("pi-a", "ps | grep -v grep | grep -q 'agent-.*--stdio'").exit_code, 0)
+      << on_board("pi-a", "ps").out;
 }
 
 TEST(Board, TheGoogleTestSuiteGetsTheSameStatusesAsUnderQemuUser) {
   BoardProject project;
-  const std::map<std::string, std::string> expected = {
-      {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}, {"Fail.Assertion", "failed"},
-      {"Crash.Segfault", "crashed"}, {"Crash.Abort", "crashed"}, {"Hang.Forever", "timed-out"}};
+  const std::map<std::string, std::string> expected = {{"Pass.Simple", "passed"},    {"Pass.Threads", "passed"},
+                                                       {"Fail.Assertion", "failed"}, {"Crash.Segfault", "crashed"},
+                                                       {"Crash.Abort", "crashed"},   {"Hang.Forever", "timed-out"}};
   std::map<std::string, std::map<std::string, std::string>> by_run;
   for (const std::string backend : {"qemu-user", "board"}) {
     for (const std::string isolation : {"batch", "process"}) {
@@ -188,7 +190,8 @@ TEST(Board, TheGoogleTestSuiteGetsTheSameStatusesAsUnderQemuUser) {
       EXPECT_EQ(r.exit_code, 1) << backend << " " << isolation << ": " << describe(r);
       auto report = read_json(json_path);
       auto s = statuses(report);
-      for (const auto& [name, status] : expected) EXPECT_EQ(s[name], status) << backend << " " << isolation << " " << name;
+      for (const auto& [name, status] : expected)
+        EXPECT_EQ(s[name], status) << backend << " " << isolation << " " << name;
       by_run[backend + " " + isolation] = s;
       if (backend == "board") {
         for (const auto& t : report["tests"]) {
@@ -213,10 +216,10 @@ TEST(Board, TheRustCrateGetsTheSameStatusesAsUnderQemuUser) {
   fs::copy(std::string(XRUN_SOURCE_DIR) + "/tests/fixtures/rust_sample", dir.path() + "/crate",
            fs::copy_options::recursive);
   fs::copy(project.path() + "/xrun.toml", dir.path() + "/crate/xrun.toml");
-  const auto env = environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir.path() + "/home",
-                                     "CARGO_TARGET_DIR=" + dir.path() + "/target",
-                                     "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc",
-                                     "RUSTUP_TOOLCHAIN"});
+  const auto env =
+      environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir.path() + "/home",
+                        "CARGO_TARGET_DIR=" + dir.path() + "/target",
+                        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc", "RUSTUP_TOOLCHAIN"});
   std::map<std::string, std::map<std::string, std::string>> by_backend;
   for (const std::string backend : {"qemu-user", "board"}) {
     auto r = run_xrun({"test", "--cargo", "--backend", backend, "-j2", "--json", dir.path() + "/r.json", "--",
@@ -295,9 +298,11 @@ TEST(Board, AWrongOrUnknownHostKeyOrAClosedPortIsAnInfraErrorWithinTheTimeout) {
   // configuration, given as ssh_config, says which known_hosts.)
   BoardProject unknown;
   config = std::regex_replace(slurp(unknown.path() + "/xrun.toml"), std::regex("host_key = \"SHA256:[^\"]*\"\n"), "");
-  config = std::regex_replace(config, std::regex("\\[boards.pi-a\\]\n"), "[boards.pi-a]\nssh_config = \"ssh_config\"\n");
+  config =
+      std::regex_replace(config, std::regex("\\[boards.pi-a\\]\n"), "[boards.pi-a]\nssh_config = \"ssh_config\"\n");
   unknown.dir.write("xrun.toml", config);
-  unknown.dir.write("ssh_config", "UserKnownHostsFile " + unknown.path() + "/known_hosts\nGlobalKnownHostsFile /dev/null\n");
+  unknown.dir.write("ssh_config",
+                    "UserKnownHostsFile " + unknown.path() + "/known_hosts\nGlobalKnownHostsFile /dev/null\n");
   unknown.dir.write("known_hosts", "");
   auto u = unknown.xrun({kDynamic, "exit", "0"});
   EXPECT_EQ(u.exit_code, 126) << describe(u);
@@ -379,7 +384,8 @@ TEST(Board, ASetsidChildOfATestEndsWithTheTestAndWithTheRun) {
     const std::string orphan = project.path() + "/mode-orphan", sleeper = project.path() + "/mode-sleep-8000";
     fs::copy_file(kStatic, orphan);
     fs::copy_file(kStatic, sleeper);
-    const pid_t pid = start_xrun({"test", "-j1", orphan, sleeper}, current_env(), project.path() + "/out", project.path());
+    const pid_t pid =
+        start_xrun({"test", "-j1", orphan, sleeper}, current_env(), project.path() + "/out", project.path());
     ASSERT_GT(pid, 0);
     ASSERT_TRUE(shows_up_on("pi-a", "mode-sleep-8000")) << "the second test never ran on the board";
     ASSERT_EQ(on_board("pi-a", "test -s '" + orphan + ".pid'").exit_code, 0) << "the first test did not run first";
@@ -442,13 +448,16 @@ TEST(Board, WhenTheOnlyBoardFailsWithMoreTestsThanJobsTheRunEnds) {
   for (const std::string how : {"closed port", "unknown host key"}) {
     BoardProject project;
     // No reset command: a power cycle would not open the port, and would take a boot.
-    std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("reset = \"[^\"]*\"\n"), "");
+    std::string config =
+        std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("reset = \"[^\"]*\"\n"), "");
     if (how == "closed port") {
       config = std::regex_replace(config, std::regex("port = " + port_of("pi-a")), "port = 9");
     } else {
       config = std::regex_replace(config, std::regex("host_key = \"SHA256:[^\"]*\"\n"), "");
-      config = std::regex_replace(config, std::regex("\\[boards.pi-a\\]\n"), "[boards.pi-a]\nssh_config = \"ssh_config\"\n");
-      project.dir.write("ssh_config", "UserKnownHostsFile " + project.path() + "/known_hosts\nGlobalKnownHostsFile /dev/null\n");
+      config =
+          std::regex_replace(config, std::regex("\\[boards.pi-a\\]\n"), "[boards.pi-a]\nssh_config = \"ssh_config\"\n");
+      project.dir.write("ssh_config",
+                        "UserKnownHostsFile " + project.path() + "/known_hosts\nGlobalKnownHostsFile /dev/null\n");
       project.dir.write("known_hosts", "");
     }
     project.dir.write("xrun.toml", config);
@@ -475,11 +484,11 @@ TEST(Board, WhenTheOnlyBoardFailsWithMoreTestsThanJobsTheRunEnds) {
 // jobs, and boards were not among them.
 TEST(Board, CtrlCWhileABoardListsABinaryEndsTheRun) {
   BoardProject project("\"pi-a\"", "\n[targets.aarch64.env]\nXRUN_FIXTURE_SLOW_INIT = \"120\"\n");
-  const pid_t pid = start_xrun({"test", "--no-cache", XRUN_GTEST_ENV}, current_env(), project.path() + "/out",
-                               project.path());
+  const pid_t pid =
+      start_xrun({"test", "--no-cache", XRUN_GTEST_ENV}, current_env(), project.path() + "/out", project.path());
   ASSERT_GT(pid, 0);
-  ASSERT_TRUE(shows_up_on("pi-a", "env_tests --gtest_list_tests", 150))
-      << "the listing never showed up on the board\n" << on_board("pi-a", "ps").out;
+  ASSERT_TRUE(shows_up_on("pi-a", "env_tests --gtest_list_tests", 150)) << "the listing never showed up on the board\n"
+                                                                        << on_board("pi-a", "ps").out;
   ::kill(pid, SIGINT);
   const int status = wait_bounded(pid, 30);
   ASSERT_NE(status, -1) << "Ctrl-C did not end the run within 30 s";
@@ -510,10 +519,13 @@ TEST(Board, ALoginThatPrintsEndlesslyFailsTheProbeSayingWhy) {
 // It passed (only --version's exit status was looked at).
 TEST(Board, BoardCheckFailsAnAgentThatDoesNotSpeakTheProtocol) {
   BoardProject project;
-  FakeSsh ssh("case \"$last\" in\n"
-              "  *--version*) args[-1]='echo \"xrun-agent protocol " + std::to_string(XRUN_AGENT_PROTOCOL_VERSION) + "\"' ;;\n"
-              "  *--stdio*) args[-1]='echo I am not an agent' ;;\n"
-              "esac");
+  FakeSsh ssh(
+      "case \"$last\" in\n"
+      "  *--version*) args[-1]='echo \"xrun-agent protocol " +
+      std::to_string(XRUN_AGENT_PROTOCOL_VERSION) +
+      "\"' ;;\n"
+      "  *--stdio*) args[-1]='echo I am not an agent' ;;\n"
+      "esac");
   auto r = project.xrun({"board", "check", "pi-a"}, {.env = environment_with({ssh.path_variable()})});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
   EXPECT_NE(r.err.find("does not speak xrun's protocol"), std::string::npos) << describe(r);
@@ -568,9 +580,8 @@ TEST(Board, ATestLostWithTheOnlyBoardIsAnInfraErrorWithTheTimeItRan) {
   project.dir.write("xrun.toml", config);
   const std::string sleeper = project.path() + "/mode-sleep-60000";
   fs::copy_file(kDynamic, sleeper);
-  const pid_t pid =
-      start_xrun({"test", sleeper, "--json", project.path() + "/r.json"}, current_env(), project.path() + "/out",
-                 project.path());
+  const pid_t pid = start_xrun({"test", sleeper, "--json", project.path() + "/r.json"}, current_env(),
+                               project.path() + "/out", project.path());
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(shows_up_on("pi-b", "mode-sleep-60000")) << "the test never showed up on pi-b";
   std::this_thread::sleep_for(std::chrono::seconds(3));
@@ -659,7 +670,7 @@ TEST(Board, SyncBackWritesNothingOutsideTheCwdAndNoSpecialModeBits) {
   EXPECT_TRUE(fs::is_symlink(project.path() + "/sub/ilink")) << "a host symlink was replaced";
   EXPECT_EQ(slurp(project.path() + "/inside.txt"), "through\n");
   EXPECT_EQ(slurp(project.path() + "/new\nline"), "x");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((project.path() + "/suid").c_str(), &st), 0) << describe(r);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
   EXPECT_EQ(st.st_uid, ::getuid());
@@ -687,7 +698,8 @@ TEST(Board, CredentialsAreNotMirroredAndWhatIsStaysPrivateOnTheBoard) {
   TempDir keys;
   keys.write(".aws/credentials", "aws key");
   fs::create_symlink(keys.path() + "/.aws/credentials", project.path() + "/aws-link");
-  auto r = project.xrun({kDynamic, "read", "private/secret.txt"}, {.env = environment_with({"HOME=" + project.path()})});
+  auto r =
+      project.xrun({kDynamic, "read", "private/secret.txt"}, {.env = environment_with({"HOME=" + project.path()})});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(r.out, unique);
   EXPECT_NE(r.err.find("the tests run from your home directory"), std::string::npos) << describe(r);
@@ -713,14 +725,13 @@ TEST(Board, AnAgentPlantedInTheFallbackDirectoryIsNeverRun) {
   ASSERT_TRUE(std::regex_search(root_check, found, std::regex("agent-[0-9a-f]{16}"))) << root_check;
   const std::string agent = found.str();
   // As tester, and without the reset command: a restarted board would forget what a planted agent did.
-  std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""),
-                                          "user = \"tester\"");
+  std::string config =
+      std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""), "user = \"tester\"");
   project.dir.write("xrun.toml", std::regex_replace(config, std::regex("reset = \"[^\"]*\"\n"), ""));
   // tester's cache cannot hold the agent (a file in the way): the fallback it is.
   const std::string tmp_dir = "/tmp/xrun-agent-1000", cache = "/home/tester/.cache/xrun-agent";
-  const std::string plant = "rm -rf " + tmp_dir + " /tmp/planted-ran " + cache +
-                            " && mkdir -p /home/tester/.cache " + tmp_dir + " && chown tester /home/tester/.cache" +
-                            " && chmod 755 " + tmp_dir +
+  const std::string plant = "rm -rf " + tmp_dir + " /tmp/planted-ran " + cache + " && mkdir -p /home/tester/.cache " +
+                            tmp_dir + " && chown tester /home/tester/.cache" + " && chmod 755 " + tmp_dir +
                             " && printf '#!/bin/sh\\ntouch /tmp/planted-ran\\n' > " + tmp_dir + "/" + agent +
                             " && chmod 755 " + tmp_dir + "/" + agent + " && echo > " + cache;
   const std::string restore = "rm -rf " + tmp_dir + " /tmp/planted-ran " + cache;
@@ -728,7 +739,8 @@ TEST(Board, AnAgentPlantedInTheFallbackDirectoryIsNeverRun) {
   ASSERT_EQ(on_board("pi-a", plant).exit_code, 0);
   auto refused = project.xrun({kDynamic, "exit", "0"});
   EXPECT_NE(refused.exit_code, 0) << describe(refused);
-  EXPECT_NE(refused.err.find("agent directory " + tmp_dir + " is owned by uid 0"), std::string::npos) << describe(refused);
+  EXPECT_NE(refused.err.find("agent directory " + tmp_dir + " is owned by uid 0"), std::string::npos)
+      << describe(refused);
   EXPECT_NE(on_board("pi-a", "test -e /tmp/planted-ran").exit_code, 0) << "the planted agent ran";
   // The user's own directory, 0700, with something else under the agent's name.
   ASSERT_EQ(on_board("pi-a", plant + " && chown -R tester " + tmp_dir + " && chmod 700 " + tmp_dir).exit_code, 0);
@@ -744,8 +756,8 @@ TEST(Board, AnAgentPlantedInTheFallbackDirectoryIsNeverRun) {
 TEST(Board, WhereTheUserCannotCreateTheHostsPathsFilesGoUnderAPrefix) {
   // Under the build tree: /work/... is root's on the board (/tmp would be anyone's).
   BoardProject project("\"pi-a\"", "", XRUN_TEST_WORK_DIR);
-  std::string config = std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""),
-                                          "user = \"tester\"");
+  std::string config =
+      std::regex_replace(slurp(project.path() + "/xrun.toml"), std::regex("user = \"root\""), "user = \"tester\"");
   project.dir.write("xrun.toml", config);
   project.dir.write("data/fixture.txt", "fixture for tester\n");
   auto read = project.xrun({kDynamic, "read", "data/fixture.txt"});

@@ -32,8 +32,8 @@ TEST(BuildSystems, CargoTestAndRunAfterSetupCargo) {
   auto test = run({"/usr/bin/cargo", "test", "--offline", "--target", "aarch64-unknown-linux-gnu"}, options);
   EXPECT_EQ(test.exit_code, 0) << describe(test);
   EXPECT_NE(test.out.find("test result: ok. 5 passed; 0 failed; 1 ignored"), std::string::npos) << describe(test);
-  auto run_bin = run({"/usr/bin/cargo", "run", "--offline", "--target", "aarch64-unknown-linux-gnu", "--", "a", "b c"},
-                     options);
+  auto run_bin =
+      run({"/usr/bin/cargo", "run", "--offline", "--target", "aarch64-unknown-linux-gnu", "--", "a", "b c"}, options);
   EXPECT_EQ(run_bin.exit_code, 2) << describe(run_bin);
   EXPECT_EQ(run_bin.out, "rust_sample on aarch64: a b c\n");
 }

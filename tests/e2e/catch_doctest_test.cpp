@@ -82,8 +82,10 @@ class CatchDoctestMode : public ::testing::TestWithParam<std::tuple<std::string,
 TEST_P(CatchDoctestMode, EveryCaseIsItsOwnResult) {
   const auto& [framework, isolation] = GetParam();
   const Suite suite = framework == "catch2"
-                          ? Suite{kCatch, &kCatchExpected, "catch_suite_test.cpp:17: REQUIRE( answer == 42 )\nwith expansion:\n  41 == 42"}
-                          : Suite{kDoctest, &kDoctestExpected, "doctest_suite_test.cpp:17: CHECK( answer == 42 )\nwith expansion:\n  41 == 42"};
+                          ? Suite{kCatch, &kCatchExpected,
+                                  "catch_suite_test.cpp:17: REQUIRE( answer == 42 )\nwith expansion:\n  41 == 42"}
+                          : Suite{kDoctest, &kDoctestExpected,
+                                  "doctest_suite_test.cpp:17: CHECK( answer == 42 )\nwith expansion:\n  41 == 42"};
   TempDir dir;
   auto r = run_xrun({"test", suite.binary, "--isolation", isolation, "-j2", "--timeout", "5", "--no-cache", "--json",
                      dir.path() + "/r.json"},
@@ -113,7 +115,8 @@ TEST_P(CatchDoctestMode, EveryCaseIsItsOwnResult) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, CatchDoctestMode,
-                         ::testing::Combine(::testing::Values("catch2", "doctest"), ::testing::Values("batch", "process")),
+                         ::testing::Combine(::testing::Values("catch2", "doctest"),
+                                            ::testing::Values("batch", "process")),
                          [](const auto& info) { return std::get<0>(info.param) + "_" + std::get<1>(info.param); });
 
 // A listing is the cases, in the binary's order, with what is not to run.

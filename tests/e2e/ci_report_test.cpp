@@ -30,8 +30,8 @@ int source_line_of(const std::string& path, const std::string& text) {
 TEST(GitHubActions, AFailureIsAnAnnotationAtItsLineAndTheRunIsTheStepSummary) {
   TempDir dir;
   const std::string summary = dir.path() + "/summary.md";
-  const std::vector<std::string> args = {"test", XRUN_GTEST_SUITE, "--filter", "Fail.*", "--filter", "Pass.*",
-                                         "--filter", "Crash.*", "--slowest", "2"};
+  const std::vector<std::string> args = {"test",   XRUN_GTEST_SUITE, "--filter", "Fail.*",    "--filter",
+                                         "Pass.*", "--filter",       "Crash.*",  "--slowest", "2"};
   auto r = run_xrun(args, {.env = environment_with({"GITHUB_ACTIONS=true", "GITHUB_WORKSPACE=" XRUN_SOURCE_DIR,
                                                     "GITHUB_STEP_SUMMARY=" + summary}),
                            .timeout_seconds = 120});
@@ -58,8 +58,9 @@ TEST(GitHubActions, AFailureIsAnAnnotationAtItsLineAndTheRunIsTheStepSummary) {
   EXPECT_NE(markdown.find("### Slowest 2"), std::string::npos) << markdown;
 
   // Outside GitHub Actions none of it.
-  auto plain = run_xrun(args, {.env = environment_with({"GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY=" + dir.path() + "/no.md"}),
-                               .timeout_seconds = 120});
+  auto plain =
+      run_xrun(args, {.env = environment_with({"GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY=" + dir.path() + "/no.md"}),
+                      .timeout_seconds = 120});
   EXPECT_EQ(plain.out.find("::error"), std::string::npos) << plain.out;
   EXPECT_FALSE(std::ifstream(dir.path() + "/no.md").good());
 }

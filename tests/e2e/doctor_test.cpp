@@ -20,7 +20,8 @@ TEST(Doctor, ConfiguredButUnusableTargetFailsAndSaysWhy) {
   dir.write("xrun.toml", "[targets.riscv64]\nqemu = \"qemu-riscv64-missing\"\n");
   auto r = run_xrun({"doctor"}, {.cwd = dir.path()});
   EXPECT_EQ(r.exit_code, 3) << describe(r);
-  EXPECT_NE(r.out.find("riscv64: qemu-riscv64-missing not found: apt-get install qemu-user"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("riscv64: qemu-riscv64-missing not found: apt-get install qemu-user"), std::string::npos)
+      << r.out;
   EXPECT_NE(r.err.find("xrun: error: target riscv64 is configured but cannot run dynamic programs"), std::string::npos);
 }
 

@@ -55,8 +55,9 @@ TEST(ForkServer, TheHostileSuiteEndsExactlyAsInFreshProcesses) {
   const std::string suite = copy_of(XRUN_GTEST_SUITE, dir);
   std::map<std::string, std::string> seen[2];
   for (int forked = 0; forked < 2; ++forked) {
-    std::vector<std::string> args = {"-v", "test", suite, "--isolation", "process", "-j2", "--timeout", "3",
-                                     "--retries", "1", "--json", dir.path() + "/r.json"};
+    std::vector<std::string> args = {"-v",        "test", suite,       "--isolation",
+                                     "process",   "-j2",  "--timeout", "3",
+                                     "--retries", "1",    "--json",    dir.path() + "/r.json"};
     if (!forked) args.push_back("--no-fork-server");
     std::filesystem::remove_all(dir.path() + "/flaky");
     std::filesystem::create_directories(dir.path() + "/flaky");
@@ -105,8 +106,8 @@ TEST(ForkServer, EveryTestIsAFreshProcess) {
   // system(), a threadsafe death test re-running /proc/self/exe), and
   // private TMPDIRs: all 7 pass, forked or not.
   for (const char* fork_server : {"", "--no-fork-server"}) {
-    std::vector<std::string> args = {"test", XRUN_GTEST_ENV, "--isolation", "process", "--filter", "Exec.*",
-                                     "--filter", "Tmp.*", "--json", dir.path() + "/e.json"};
+    std::vector<std::string> args = {"test",   XRUN_GTEST_ENV, "--isolation", "process", "--filter",
+                                     "Exec.*", "--filter",     "Tmp.*",       "--json",  dir.path() + "/e.json"};
     if (*fork_server) args.push_back(fork_server);
     auto env = run_xrun(args, {.env = environment_with({"XRUN_FIXTURE_HELPER=" + helper("aarch64", "dynamic")}),
                                .timeout_seconds = 120});
@@ -126,8 +127,9 @@ TEST(ForkServer, AProgramWhoseStaticInitialisersStartThreadsIsExecdInstead) {
   const std::string binary = copy_of(std::string(XRUN_GTEST_SUITE_BUILD) + "/worker_tests", dir);
   const std::map<std::string, std::string> expected = {{"Worker.Answers", "passed"}, {"Worker.AnswersAgain", "passed"}};
   for (const std::string isolation : {"process", "batch"}) {
-    auto r = run_xrun({"-v", "test", binary, "--isolation", isolation, "--timeout", "30", "--json", dir.path() + "/r.json"},
-                      {.timeout_seconds = 120});
+    auto r =
+        run_xrun({"-v", "test", binary, "--isolation", isolation, "--timeout", "30", "--json", dir.path() + "/r.json"},
+                 {.timeout_seconds = 120});
     EXPECT_EQ(r.exit_code, 0) << isolation << ": " << describe(r);
     EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")), expected) << isolation << "\n" << r.out;
     EXPECT_EQ(r.err.find("static initialisers started threads") != std::string::npos, isolation == "process") << r.err;
@@ -195,8 +197,8 @@ TEST(ForkServer, AServerKilledMidRunFailsOnlyItsTestAsAnInfraError) {
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "status " << status;  // infra errors only
   const json report = read_json(json_path);
-  EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{{"Hang.Forever", "infra-error"},
-                                                                  {"Hostile.Output", "passed"}}));
+  EXPECT_EQ(statuses(report),
+            (std::map<std::string, std::string>{{"Hang.Forever", "infra-error"}, {"Hostile.Output", "passed"}}));
   for (const auto& t : report["tests"]) {
     if (t["name"] == "Hang.Forever") {
       EXPECT_NE(t["message"].get<std::string>().find("fork server"), std::string::npos) << t["message"];
@@ -213,9 +215,9 @@ TEST(ForkServer, CtrlCWhileTheServerStartsStopsAtOnce) {
   const std::string binary = copy_of(XRUN_GTEST_ENV, dir);
   const std::string json_path = dir.path() + "/r.json";
   ASSERT_EQ(run_xrun({"test", binary, "--list"}, {.timeout_seconds = 120}).exit_code, 0);  // the listing, cached
-  const pid_t pid = start_xrun({"test", binary, "--isolation", "process", "-j2", "--filter", "Tmp.*", "--json",
-                                json_path},
-                               environment_with({"XRUN_FIXTURE_SLOW_INIT=30"}), dir.path() + "/out.txt");
+  const pid_t pid =
+      start_xrun({"test", binary, "--isolation", "process", "-j2", "--filter", "Tmp.*", "--json", json_path},
+                 environment_with({"XRUN_FIXTURE_SLOW_INIT=30"}), dir.path() + "/out.txt");
   ASSERT_GT(pid, 0);
   pid_t server = -1;
   for (int i = 0; i < 200 && server < 0; ++i) {

@@ -59,8 +59,9 @@ class EndingAfterTheTests : public ::testing::TestWithParam<std::tuple<Ending, s
 TEST_P(EndingAfterTheTests, FailsTheRun) {
   const auto& [ending, mode] = GetParam();
   TempDir dir;
-  std::vector<std::string> args = {"test", kSuiteBuild + "/verdict_tests", "-j1", "--json", dir.path() + "/r.json",
-                                   "--isolation", mode.substr(0, mode.find(' '))};
+  std::vector<std::string> args = {
+      "test",        kSuiteBuild + "/verdict_tests", "-j1", "--json", dir.path() + "/r.json",
+      "--isolation", mode.substr(0, mode.find(' '))};
   if (mode.find(' ') != std::string::npos) args.push_back(mode.substr(mode.find(' ') + 1));
   auto r = run_xrun(args, {.env = environment_with({"VERDICT_AT_EXIT=" + ending.at_exit}), .timeout_seconds = 120});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
@@ -80,25 +81,24 @@ TEST_P(EndingAfterTheTests, FailsTheRun) {
     if (t["status"] == "passed") continue;
     const std::string message = t["message"];
     EXPECT_NE(message.find(ending.detail), std::string::npos) << t["name"] << ": " << message;
-    EXPECT_NE(message.find(mode == "batch" ? "after its tests reported (Verdict.First, "
-                                           : "after the test reported passed"),
-              std::string::npos)
+    EXPECT_NE(
+        message.find(mode == "batch" ? "after its tests reported (Verdict.First, " : "after the test reported passed"),
+        std::string::npos)
         << message;
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Endings, EndingAfterTheTests,
-    ::testing::Combine(::testing::Values(Ending{"segv", "crashed", "SIGSEGV (signal 11)"},
-                                         Ending{"lsan", "failed", "exit status 23"},
-                                         Ending{"exit3", "failed", "exit status 3"}),
-                       ::testing::Values("batch", "process", "process --no-fork-server")),
-    [](const auto& info) {
-      std::string mode = std::get<1>(info.param);
-      for (char& c : mode)
-        if (c == ' ' || c == '-') c = '_';
-      return std::get<0>(info.param).at_exit + "_" + mode;
-    });
+INSTANTIATE_TEST_SUITE_P(Endings, EndingAfterTheTests,
+                         ::testing::Combine(::testing::Values(Ending{"segv", "crashed", "SIGSEGV (signal 11)"},
+                                                              Ending{"lsan", "failed", "exit status 23"},
+                                                              Ending{"exit3", "failed", "exit status 3"}),
+                                            ::testing::Values("batch", "process", "process --no-fork-server")),
+                         [](const auto& info) {
+                           std::string mode = std::get<1>(info.param);
+                           for (char& c : mode)
+                             if (c == ' ' || c == '-') c = '_';
+                           return std::get<0>(info.param).at_exit + "_" + mode;
+                         });
 
 // A test writes to stderr without a newline before GoogleTest prints its
 // "[       OK ]": all pass, in one process in batch mode, and the note is
@@ -108,9 +108,9 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(GreenMeansTested, StderrMidLineDoesNotSplitTheResultLine) {
   for (const std::string mode : {"batch", "process"}) {
     TempDir dir;
-    auto r = run_xrun({"test", kSuiteBuild + "/verdict_tests", "-j1", "-v", "--isolation", mode, "--json",
-                       dir.path() + "/r.json"},
-                      {.timeout_seconds = 120});
+    auto r = run_xrun(
+        {"test", kSuiteBuild + "/verdict_tests", "-j1", "-v", "--isolation", mode, "--json", dir.path() + "/r.json"},
+        {.timeout_seconds = 120});
     EXPECT_EQ(r.exit_code, 0) << mode << ": " << describe(r);
     const json report = read_json(dir.path() + "/r.json");
     EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{{"Verdict.First", "passed"},
@@ -127,7 +127,8 @@ TEST(GreenMeansTested, StderrMidLineDoesNotSplitTheResultLine) {
     EXPECT_EQ(notes, 1u) << mode << ": the note is in the output once";
     if (mode == "batch") {
       std::size_t starts = 0;
-      for (std::size_t at = r.err.find("--gtest_filter="); at != std::string::npos; at = r.err.find("--gtest_filter=", at + 1))
+      for (std::size_t at = r.err.find("--gtest_filter="); at != std::string::npos;
+           at = r.err.find("--gtest_filter=", at + 1))
         ++starts;  // (a listing, when the cache has none, starts with --gtest_list_tests)
       EXPECT_EQ(starts, 1u) << "one process ran the shard, nothing re-ran:\n" << r.err;
     }
@@ -145,7 +146,8 @@ TEST(GreenMeansTested, AListingThatReadsItsDirectoryIsNotReusedWhenItChanges) {
   dir.write("here/cases.txt", "one\ntwo\n");
   dir.write("there/cases.txt", "three\nfour\nfive\n");
   const auto run_in = [&](const std::string& cwd) {
-    return run_xrun({"test", data_tests, "--json", dir.path() + "/r.json"}, {.cwd = cwd, .env = env, .timeout_seconds = 120});
+    return run_xrun({"test", data_tests, "--json", dir.path() + "/r.json"},
+                    {.cwd = cwd, .env = env, .timeout_seconds = 120});
   };
   auto first = run_in(here);
   EXPECT_EQ(first.exit_code, 0) << describe(first);

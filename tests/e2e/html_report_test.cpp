@@ -43,9 +43,9 @@ class HtmlReportInBrowser : public ::testing::Test {
   // One run of the whole suite: every status the page has a chip for but
   // infra-error and not-run (CtrlC... below has not-run).
   void SetUp() override {
-    auto r = run_xrun({"test", XRUN_GTEST_SUITE, "--timeout", "2", "--retries", "1", "--json", json_path_, "--html",
-                       html_path_},
-                      {.env = environment_with({"FLAKY_DIR=" + dir_.path(), "SPEW_BYTES=20000"}), .timeout_seconds = 240});
+    auto r = run_xrun(
+        {"test", XRUN_GTEST_SUITE, "--timeout", "2", "--retries", "1", "--json", json_path_, "--html", html_path_},
+        {.env = environment_with({"FLAKY_DIR=" + dir_.path(), "SPEW_BYTES=20000"}), .timeout_seconds = 240});
     ASSERT_EQ(r.exit_code, 1) << describe(r);
     report_ = read_json(json_path_);
   }
@@ -148,8 +148,9 @@ TEST_F(HtmlReportInBrowser, HostileOutputIsShownAsTextNeverAsMarkup) {
 TEST_F(HtmlReportInBrowser, ThePagePolicyBlocksAnyScriptButItsOwn) {
   std::ifstream in(html_path_);
   std::string html((std::istreambuf_iterator<char>(in)), {});
-  const std::string injected = "<img src=\"x\" onerror=\"document.documentElement.dataset.pwned='img'\">"
-                               "<script>document.documentElement.dataset.pwned='script'</script>";
+  const std::string injected =
+      "<img src=\"x\" onerror=\"document.documentElement.dataset.pwned='img'\">"
+      "<script>document.documentElement.dataset.pwned='script'</script>";
   html.insert(html.find("<body>") + 6, injected);
   const std::string tampered = dir_.path() + "/tampered.html";
   std::ofstream(tampered) << html;
@@ -205,7 +206,8 @@ TEST_F(HtmlReportInBrowser, FirefoxShowsTheSameReport) {
             std::string::npos)
       << hostile.dump();
   EXPECT_NE(hostile.value("output", "").find("nul \\x00 byte"), std::string::npos) << hostile.dump();
-  for (const auto& element : hostile["elements"]) EXPECT_EQ(element.get<std::string>().rfind("SPAN.", 0), 0u) << element;
+  for (const auto& element : hostile["elements"])
+    EXPECT_EQ(element.get<std::string>().rfind("SPAN.", 0), 0u) << element;
   EXPECT_TRUE(hostile["pwned"].is_null());
 
   const auto compressed = show("test=" + std::to_string(index_of("Spew.Output")));
@@ -218,12 +220,12 @@ TEST_F(HtmlReportInBrowser, TheBaselinesNewFailuresAreShownFirst) {
   json baseline = report_;
   json& tests = baseline["tests"];
   json gone = tests[0];
-  gone["name"] = "Gone.Away";                                      // not there now: removed
+  gone["name"] = "Gone.Away";  // not there now: removed
   for (auto& t : tests) {
-    if (t["name"] == "Crash.Segfault") t["status"] = "passed";   // now crashed: a new failure
-    if (t["name"] == "Pass.Simple") t["status"] = "failed";      // now passed: fixed
+    if (t["name"] == "Crash.Segfault") t["status"] = "passed";  // now crashed: a new failure
+    if (t["name"] == "Pass.Simple") t["status"] = "failed";     // now passed: fixed
   }
-  tests.erase(tests.begin() + index_of("Pass.Threads"));          // now there: a new test
+  tests.erase(tests.begin() + index_of("Pass.Threads"));  // now there: a new test
   tests.push_back(gone);
   const std::string previous = dir_.path() + "/previous.json";
   std::ofstream(previous) << baseline.dump();
@@ -274,12 +276,17 @@ TEST(HtmlReportOfShards, TheShardsMakeOnePage) {
 // smooth), and the counts and the last test are still all there.
 TEST(HtmlReportOfManyTests, OnlyTheRowsInSightAreInTheDom) {
   TempDir dir;
-  json report = {{"schema", "xrun-test-report/1"}, {"started_at", "2026-12-03T00:00:00Z"}, {"complete", true},
+  json report = {{"schema", "xrun-test-report/1"},
+                 {"started_at", "2026-12-03T00:00:00Z"},
+                 {"complete", true},
                  {"tests", json::array()}};
   for (int i = 0; i < 20000; ++i)
-    report["tests"].push_back({{"binary", "/b/suite"}, {"name", "Many.Case" + std::to_string(i)},
-                               {"status", i % 100 == 99 ? "failed" : "passed"}, {"duration_seconds", 0.001},
-                               {"attempts", 1}, {"output", "case " + std::to_string(i) + "\n"}});
+    report["tests"].push_back({{"binary", "/b/suite"},
+                               {"name", "Many.Case" + std::to_string(i)},
+                               {"status", i % 100 == 99 ? "failed" : "passed"},
+                               {"duration_seconds", 0.001},
+                               {"attempts", 1},
+                               {"output", "case " + std::to_string(i) + "\n"}});
   const std::string input = dir.path() + "/many.json", html = dir.path() + "/many.html";
   std::ofstream(input) << report.dump();
   auto r = run_xrun({"report", "html", input, "-o", html});
@@ -303,8 +310,8 @@ TEST(HtmlReportOfManyTests, OnlyTheRowsInSightAreInTheDom) {
 TEST(HtmlReportAfterCtrlC, SaysTheRunWasInterruptedAndCountsWhatDidNotRun) {
   TempDir dir;
   const std::string json_path = dir.path() + "/r.json", html_path = dir.path() + "/r.html";
-  const pid_t pid = start_xrun({"test", XRUN_GTEST_SUITE, "--filter", "Hang.*", "--filter", "Pass.*", "-j2",
-                                "--json", json_path, "--html", html_path},
+  const pid_t pid = start_xrun({"test", XRUN_GTEST_SUITE, "--filter", "Hang.*", "--filter", "Pass.*", "-j2", "--json",
+                                json_path, "--html", html_path},
                                environment_with({}));
   ASSERT_GT(pid, 0);
   ASSERT_TRUE(wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30)) << "the passing tests never finished";

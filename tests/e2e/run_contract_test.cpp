@@ -8,8 +8,8 @@
 
 #include "e2e/xrun_runner.h"
 #include "launch/launcher.h"
-#include "target/target_table.h"
 #include "support/temp_dir.h"
+#include "target/target_table.h"
 
 namespace xrun::testing {
 namespace {
@@ -47,8 +47,8 @@ TEST_P(RunContract, ExitCodesPassThrough) {
 }
 
 TEST_P(RunContract, SignalsAreReRaised) {
-  const std::vector<std::pair<std::string, int>> signals = {
-      {"SEGV", SIGSEGV}, {"ABRT", SIGABRT}, {"ILL", SIGILL}, {"BUS", SIGBUS}, {"KILL", SIGKILL}, {"TERM", SIGTERM}};
+  const std::vector<std::pair<std::string, int>> signals = {{"SEGV", SIGSEGV}, {"ABRT", SIGABRT}, {"ILL", SIGILL},
+                                                            {"BUS", SIGBUS},   {"KILL", SIGKILL}, {"TERM", SIGTERM}};
   for (const auto& [name, number] : signals) {
     auto r = run_helper({"signal", name});
     EXPECT_FALSE(r.exited) << name << ": " << describe(r);
@@ -72,7 +72,8 @@ TEST_P(RunContract, StdinReachesTheProgram) {
 }
 
 TEST_P(RunContract, ArgvArrivesByteForByte) {
-  const std::vector<std::string> args = {"a b", "", "\"quoted\"", "$HOME", "it's", "--help", "-L", "*", "tab\there", "ü"};
+  const std::vector<std::string> args = {"a b",    "",   "\"quoted\"", "$HOME",     "it's",
+                                         "--help", "-L", "*",          "tab\there", "ü"};
   std::vector<std::string> call = {"argv"};
   call.insert(call.end(), args.begin(), args.end());
   auto r = run_helper(call);

@@ -19,7 +19,7 @@ namespace xrun::testing {
 
 // name -> status, with the signal of a crash ("crashed 6").
 inline const std::map<std::string, std::string> kRustNativeStatuses = {
-    {"tests::a_passes", "passed"},  {"tests::b_fails", "failed"},  {"tests::c_passes", "passed"},
+    {"tests::a_passes", "passed"},    {"tests::b_fails", "failed"},  {"tests::c_passes", "passed"},
     {"tests::d_aborts", "crashed 6"}, {"tests::e_passes", "passed"}, {"tests::f_sees_its_own_name", "passed"},
     {"tests::g_ignored", "skipped"}};
 

@@ -86,7 +86,8 @@ TEST(SuiteHabits, ForeignProgramsStartForeignPrograms) {
     RunResult r;
     auto s = run_env_tests(dir, {"--filter", "Exec.*", "-j2", "--isolation", isolation}, {}, &r);
     EXPECT_EQ(s, all({"Exec.ForkExec", "Exec.PosixSpawn", "Exec.System", "Exec.ThreadsafeDeathTest"}, "passed"))
-        << isolation << ":\n" << r.out << "\nbinfmt: " << status.out;
+        << isolation << ":\n"
+        << r.out << "\nbinfmt: " << status.out;
   }
   // The same for a single run: an aarch64 program exec'ing an aarch64 program,
   // and one of another architecture.

@@ -79,10 +79,12 @@ TEST(SystemMode, StdinStdoutStderrArgvAndEnvironmentPassThrough) {
   EXPECT_NE(err.err.find("to stderr only"), std::string::npos) << describe(err);
 
   auto argv = in_vm({kDynamic, "argv", "a b", "", "--not-an-option", "$HOME"});
-  EXPECT_EQ(argv.out, "0:" + std::to_string(kDynamic.size()) + ":" + kDynamic + "\n1:4:argv\n2:3:a b\n3:0:\n4:15:--not-an-option\n5:5:$HOME\n")
+  EXPECT_EQ(argv.out, "0:" + std::to_string(kDynamic.size()) + ":" + kDynamic +
+                          "\n1:4:argv\n2:3:a b\n3:0:\n4:15:--not-an-option\n5:5:$HOME\n")
       << describe(argv);
 
-  auto env = in_vm({kDynamic, "env", "XRUN_SYSTEM_PROBE"}, {.env = environment_with({"XRUN_SYSTEM_PROBE=from the host"})});
+  auto env =
+      in_vm({kDynamic, "env", "XRUN_SYSTEM_PROBE"}, {.env = environment_with({"XRUN_SYSTEM_PROBE=from the host"})});
   EXPECT_EQ(env.out, "XRUN_SYSTEM_PROBE=from the host\n") << describe(env);
 }
 
@@ -106,8 +108,8 @@ TEST(SystemMode, TheMinimalKernelIsTheDefaultAndDebiansOwnKernelBootsToo) {
   auto minimal = in_vm({kStatic, "read", "/proc/sys/kernel/osrelease"});
   EXPECT_EQ(minimal.exit_code, 0) << describe(minimal);
   EXPECT_NE(minimal.out.find("-xrun"), std::string::npos) << "the minimal kernel: " << minimal.out;
-  const std::string home = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME")
-                                                         : std::string(std::getenv("HOME")) + "/.cache";
+  const std::string home =
+      std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME") : std::string(std::getenv("HOME")) + "/.cache";
   auto manifest = read_json(home + "/xrun/images/aarch64/manifest.json");
   EXPECT_EQ(manifest["kernel_source"]["name"].get<std::string>().rfind("linux-source-", 0), 0u) << manifest.dump(2);
   EXPECT_TRUE(manifest["modules"].is_null()) << "everything built in: " << manifest.dump(2);
@@ -124,8 +126,8 @@ TEST(SystemMode, TheMinimalKernelIsTheDefaultAndDebiansOwnKernelBootsToo) {
   auto crash = in_vm({kDynamic, "signal", "SEGV"}, {.env = debian_env});
   EXPECT_EQ(crash.signal, SIGSEGV) << describe(crash);
 
-  auto wrong = run_xrun({"--backend=system", kStatic, "exit", "0"},
-                        {.env = environment_with({"XRUN_AARCH64_VM_KERNEL=tiny"})});
+  auto wrong =
+      run_xrun({"--backend=system", kStatic, "exit", "0"}, {.env = environment_with({"XRUN_AARCH64_VM_KERNEL=tiny"})});
   EXPECT_EQ(wrong.exit_code, 2) << describe(wrong);
   EXPECT_NE(wrong.err.find("must be \"minimal\" or \"debian\""), std::string::npos) << wrong.err;
 }
@@ -168,7 +170,8 @@ TEST(SystemMode, TheGuestSeesOnlyTheDirectoriesTheJobNeeds) {
   work.write("xrun.toml", "[targets.aarch64]\nshares = [\"" + share.path() + "\"]\n");
   const RunOptions in_work{.cwd = work.path()};
 
-  for (const std::string& path : std::vector<std::string>{secret_file, "/.xrun-host" + secret_file, "/.xrun-host/etc/passwd"}) {
+  for (const std::string& path :
+       std::vector<std::string>{secret_file, "/.xrun-host" + secret_file, "/.xrun-host/etc/passwd"}) {
     auto r = in_vm({program, "read", path}, in_work);
     EXPECT_NE(r.exit_code, 0) << path << " must not be reachable: " << describe(r);
     EXPECT_EQ(r.out, "") << path;
@@ -260,8 +263,8 @@ TEST(SystemMode, AMissingImageSaysHowToBuildIt) {
 class PrivateImage : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string home = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME")
-                                                           : std::string(std::getenv("HOME")) + "/.cache";
+    const std::string home =
+        std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME") : std::string(std::getenv("HOME")) + "/.cache";
     const std::string source = home + "/xrun/images/aarch64";
     ASSERT_TRUE(fs::exists(source + "/manifest.json")) << "build the image first: xrun image build --arch aarch64";
     fs::create_directories(image_dir());
@@ -307,7 +310,8 @@ TEST_F(PrivateImage, SavedStateIsMadeOnceThenUsedAndAStaleOneFallsBackToColdBoot
   auto broken = in_vm({kStatic, "exit", "7"}, {.env = env({"TMPDIR=" + tmp})});
   EXPECT_EQ(broken.exit_code, 7) << describe(broken);
   EXPECT_TRUE(fs::is_empty(tmp)) << "a failed VM's work directory stays in TMPDIR";
-  EXPECT_NE(broken.err.find(cache_.path() + "/xrun/logs/"), std::string::npos) << "its console log is kept: " << broken.err;
+  EXPECT_NE(broken.err.find(cache_.path() + "/xrun/logs/"), std::string::npos)
+      << "its console log is kept: " << broken.err;
   EXPECT_NE(broken.err.find("xrun: warning: starting a VM from saved state failed, cold-booting instead"),
             std::string::npos)
       << broken.err;
@@ -334,10 +338,10 @@ TEST(SystemMode, AGuestKernelPanicOrHangIsAnInfraErrorAndTheRunGoesOn) {
   TempDir dir;
   for (const char* name : {"mode-ok", "mode-panic", "mode-ok2", "mode-hog", "mode-ok3"})
     fs::create_symlink(kStatic, dir.path() + "/" + name);
-  auto r = run_xrun({"test", dir.path() + "/mode-ok", dir.path() + "/mode-panic", dir.path() + "/mode-ok2",
-                     dir.path() + "/mode-hog", dir.path() + "/mode-ok3", "--backend", "system", "-j2", "--json",
-                     dir.path() + "/r.json"},
-                    {.timeout_seconds = 240});
+  auto r = run_xrun(
+      {"test", dir.path() + "/mode-ok", dir.path() + "/mode-panic", dir.path() + "/mode-ok2", dir.path() + "/mode-hog",
+       dir.path() + "/mode-ok3", "--backend", "system", "-j2", "--json", dir.path() + "/r.json"},
+      {.timeout_seconds = 240});
   EXPECT_EQ(r.exit_code, 3) << "infrastructure errors only: " << describe(r);
   auto report = read_json(dir.path() + "/r.json");
   std::map<std::string, std::string> by_binary;
@@ -348,10 +352,10 @@ TEST(SystemMode, AGuestKernelPanicOrHangIsAnInfraErrorAndTheRunGoesOn) {
     messages[binary] = t.value("message", "");
   }
   EXPECT_EQ(by_binary, (std::map<std::string, std::string>{{"mode-ok", "passed"},
-                                                          {"mode-panic", "infra-error"},
-                                                          {"mode-ok2", "passed"},
-                                                          {"mode-hog", "infra-error"},
-                                                          {"mode-ok3", "passed"}}))
+                                                           {"mode-panic", "infra-error"},
+                                                           {"mode-ok2", "passed"},
+                                                           {"mode-hog", "infra-error"},
+                                                           {"mode-ok3", "passed"}}))
       << r.out;
   EXPECT_NE(messages["mode-panic"].find("the guest kernel panicked"), std::string::npos) << messages["mode-panic"];
   EXPECT_NE(messages["mode-panic"].find("last console lines"), std::string::npos) << messages["mode-panic"];
@@ -375,9 +379,8 @@ TEST(SystemMode, ATestsTimeoutStartsWhenItStartsNotWhenTheVmBoots) {
 }
 
 const std::map<std::string, std::string> kSuiteStatuses = {
-    {"Pass.Simple", "passed"},        {"Pass.Threads", "passed"},
-    {"Fail.Assertion", "failed"},     {"Crash.Segfault", "crashed"},
-    {"Crash.Abort", "crashed"},       {"Hang.Forever", "timed-out"},
+    {"Pass.Simple", "passed"},     {"Pass.Threads", "passed"}, {"Fail.Assertion", "failed"},
+    {"Crash.Segfault", "crashed"}, {"Crash.Abort", "crashed"}, {"Hang.Forever", "timed-out"},
 };
 
 TEST(SystemMode, TheGoogleTestSuiteGetsTheSameStatusesAsUnderQemuUser) {
@@ -386,8 +389,8 @@ TEST(SystemMode, TheGoogleTestSuiteGetsTheSameStatusesAsUnderQemuUser) {
   for (const std::string backend : {"qemu-user", "system"}) {
     for (const std::string isolation : {"batch", "process"}) {
       const std::string json_path = dir.path() + "/" + backend + "-" + isolation + ".json";
-      auto r = run_xrun({"test", XRUN_GTEST_SUITE, "--backend", backend, "--isolation", isolation, "-j2",
-                         "--timeout", "4", "--json", json_path},
+      auto r = run_xrun({"test", XRUN_GTEST_SUITE, "--backend", backend, "--isolation", isolation, "-j2", "--timeout",
+                         "4", "--json", json_path},
                         {.timeout_seconds = 240});
       EXPECT_EQ(r.exit_code, 1) << backend << " " << isolation << ": " << describe(r);
       auto s = statuses(read_json(json_path));
@@ -410,10 +413,10 @@ TEST(SystemMode, TheRustCrateGetsTheSameStatusesAsUnderQemuUser) {
   TempDir dir;
   fs::copy(std::string(XRUN_SOURCE_DIR) + "/tests/fixtures/rust_sample", dir.path() + "/crate",
            fs::copy_options::recursive);
-  const auto env = environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir.path() + "/home",
-                                     "CARGO_TARGET_DIR=" + dir.path() + "/target",
-                                     "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc",
-                                     "RUSTUP_TOOLCHAIN"});
+  const auto env =
+      environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir.path() + "/home",
+                        "CARGO_TARGET_DIR=" + dir.path() + "/target",
+                        "CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc", "RUSTUP_TOOLCHAIN"});
   std::map<std::string, std::map<std::string, std::string>> by_backend;
   for (const std::string backend : {"qemu-user", "system"}) {
     auto r = run_xrun({"test", "--cargo", "--backend", backend, "-j2", "--json", dir.path() + "/r.json", "--",
@@ -455,9 +458,10 @@ TEST(SystemMode, TheSevenTestRustCrateGetsItsNativeStatusesForkedOrNot) {
 // starts the program for every test instead, with a line in the trace.
 TEST(SystemMode, AProgramWhoseStaticInitialisersStartThreadsIsNotForked) {
   TempDir dir;
-  const std::string binary = dir.write("worker_tests", *read_file(std::string(XRUN_GTEST_SUITE_BUILD) + "/worker_tests"), true);
-  auto r = run_xrun({"-v", "test", binary, "--backend", "system", "--isolation", "process", "--timeout", "30",
-                     "--json", dir.path() + "/r.json"},
+  const std::string binary =
+      dir.write("worker_tests", *read_file(std::string(XRUN_GTEST_SUITE_BUILD) + "/worker_tests"), true);
+  auto r = run_xrun({"-v", "test", binary, "--backend", "system", "--isolation", "process", "--timeout", "30", "--json",
+                     dir.path() + "/r.json"},
                     {.timeout_seconds = 240});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")),
@@ -486,7 +490,8 @@ TEST(SystemMode, TheGuestsClockIsTheHostsEvenFromSavedState) {
 // appended at its own idea of the file's size and half the lines were lost.
 TEST(SystemMode, TwoVmsAppendingToOneFileLoseNothing) {
   TempDir dir;
-  for (const std::string link : {"mode-append-a", "mode-append-b"}) fs::create_symlink(kDynamic, dir.path() + "/" + link);
+  for (const std::string link : {"mode-append-a", "mode-append-b"})
+    fs::create_symlink(kDynamic, dir.path() + "/" + link);
   auto r = run_xrun({"test", "--backend", "system", "-j2", "--json", dir.path() + "/r.json",
                      dir.path() + "/mode-append-a", dir.path() + "/mode-append-b"},
                     {.cwd = dir.path(), .timeout_seconds = 240});
@@ -547,8 +552,9 @@ TEST(SystemMode, CtrlCReachesASingleRunProgramAndNoQemuStays) {
   // The program marks that it runs (a file, through the share), then sleeps:
   // the Ctrl-C comes only once it is running in the VM.
   const std::string mark = dir.path() + "/running";
-  const pid_t pid = start_xrun({"--backend=system", kStatic, "mark", mark, "60000"}, environment_with({"TMPDIR=" + tmp}),
-                               "/dev/null", dir.path());  // the cwd is shared with the VM
+  const pid_t pid =
+      start_xrun({"--backend=system", kStatic, "mark", mark, "60000"}, environment_with({"TMPDIR=" + tmp}), "/dev/null",
+                 dir.path());  // the cwd is shared with the VM
   ASSERT_GT(pid, 0);
   for (int i = 0; i < 600 && !fs::exists(mark); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   ASSERT_TRUE(fs::exists(mark)) << "the program never ran";
@@ -572,21 +578,21 @@ TEST(SystemMode, TheBackendIsChosenPerJob) {
   fs::create_symlink(helper("armhf", "static"), dir.path() + "/mode-ok-armhf");
   fs::create_symlink(host_helper(), dir.path() + "/mode-ok-host");
   dir.write("xrun.toml", "[targets.armhf]\nbackend = \"system\"\n");
-  auto r = run_xrun({"test", dir.path() + "/mode-ok", dir.path() + "/mode-ok-armhf", script, dir.path() + "/mode-ok-host", "--json",
-                     dir.path() + "/r.json"},
+  auto r = run_xrun({"test", dir.path() + "/mode-ok", dir.path() + "/mode-ok-armhf", script,
+                     dir.path() + "/mode-ok-host", "--json", dir.path() + "/r.json"},
                     {.cwd = dir.path(), .timeout_seconds = 240});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   std::map<std::string, std::string> where;
   const auto report = read_json(dir.path() + "/r.json");
-  for (const auto& t : report["tests"])
-    where[t["name"].get<std::string>()] = t["backend"].get<std::string>();
-  EXPECT_EQ(where, (std::map<std::string, std::string>{{"mode-ok", "qemu-user"},
-                                                      {"mode-ok-armhf", "system"},
-                                                      {"check.sh", "native"},
-                                                      {"mode-ok-host", "native"}}))
+  for (const auto& t : report["tests"]) where[t["name"].get<std::string>()] = t["backend"].get<std::string>();
+  EXPECT_EQ(
+      where,
+      (std::map<std::string, std::string>{
+          {"mode-ok", "qemu-user"}, {"mode-ok-armhf", "system"}, {"check.sh", "native"}, {"mode-ok-host", "native"}}))
       << r.out;
-  auto system = run_xrun({"test", script, dir.path() + "/mode-ok", "--backend", "system", "--json", dir.path() + "/s.json"},
-                         {.cwd = dir.path(), .timeout_seconds = 240});
+  auto system =
+      run_xrun({"test", script, dir.path() + "/mode-ok", "--backend", "system", "--json", dir.path() + "/s.json"},
+               {.cwd = dir.path(), .timeout_seconds = 240});
   EXPECT_EQ(system.exit_code, 0) << "a script is not a VM's job: " << describe(system);
 }
 
@@ -596,8 +602,8 @@ TEST(SystemMode, TheBackendIsChosenPerJob) {
 TEST_F(PrivateImage, ADirectoryTheVmCannotShowIsAnInfraError) {
   // The kernel compiled for the shared cache, so that the custom image
   // below need not compile its own.
-  const std::string home = std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME")
-                                                         : std::string(std::getenv("HOME")) + "/.cache";
+  const std::string home =
+      std::getenv("XDG_CACHE_HOME") ? std::getenv("XDG_CACHE_HOME") : std::string(std::getenv("HOME")) + "/.cache";
   fs::copy(home + "/xrun/kernels", cache_.path() + "/xrun/kernels", fs::copy_options::recursive);
   TempDir work("/var/tmp");  // not under /tmp, which is a tmpfs of the guest's own (the checkout may be in /tmp)
   const std::string blocked = work.path() + "/blocked";
@@ -607,7 +613,8 @@ TEST_F(PrivateImage, ADirectoryTheVmCannotShowIsAnInfraError) {
   fs::create_directories(rootfs + fs::canonical(work.path()).string());
   std::ofstream(rootfs + fs::canonical(blocked).string()) << "a file, not a directory";
   work.write("xrun.toml", "[targets.aarch64]\nrootfs = \"" + rootfs + "\"\n");
-  auto build = run_xrun({"image", "build", "--arch", "aarch64"}, {.cwd = work.path(), .env = env(), .timeout_seconds = 600});
+  auto build =
+      run_xrun({"image", "build", "--arch", "aarch64"}, {.cwd = work.path(), .env = env(), .timeout_seconds = 600});
   ASSERT_EQ(build.exit_code, 0) << describe(build);
   auto r = run_xrun({"test", kStatic, "--backend", "system", "--json", work.path() + "/r.json"},
                     {.cwd = blocked, .env = env(), .timeout_seconds = 240});
@@ -615,7 +622,8 @@ TEST_F(PrivateImage, ADirectoryTheVmCannotShowIsAnInfraError) {
   auto report = read_json(work.path() + "/r.json");
   ASSERT_EQ(report["tests"].size(), 1u);
   EXPECT_EQ(report["tests"][0]["status"], "infra-error") << report.dump(2);
-  EXPECT_NE(report["tests"][0]["message"].get<std::string>().find("cannot show the host's " + fs::canonical(blocked).string()),
+  EXPECT_NE(report["tests"][0]["message"].get<std::string>().find("cannot show the host's " +
+                                                                  fs::canonical(blocked).string()),
             std::string::npos)
       << report.dump(2);
 }
@@ -641,8 +649,8 @@ std::vector<std::string> processes_working_in(const std::string& dir, const std:
 // source) goes, and xrun exits 130.
 TEST(SystemMode, InterruptingTheKernelBuildStopsMakeAndLeavesNoScratch) {
   TempDir cache;
-  const pid_t pid = start_xrun({"image", "build", "--arch", "aarch64"},
-                               environment_with({"XDG_CACHE_HOME=" + cache.path()}));
+  const pid_t pid =
+      start_xrun({"image", "build", "--arch", "aarch64"}, environment_with({"XDG_CACHE_HOME=" + cache.path()}));
   ASSERT_GT(pid, 0);
   bool compiling = false;
   for (int i = 0; i < 3000 && !compiling; ++i) {  // download, unpack, configure: about a minute here

@@ -32,7 +32,6 @@ void expect_valid_junit(const std::string& path) {
   EXPECT_EQ(r.exit_code, 0) << "JUnit report does not validate:\n" << describe(r);
 }
 
-
 // A private copy of the suite, so that a check for leftover processes only
 // sees this test's own (ctest runs other tests on the same suite meanwhile).
 std::string private_suite(const TempDir& dir) {
@@ -42,15 +41,23 @@ std::string private_suite(const TempDir& dir) {
 }
 
 const std::map<std::string, std::string> kExpected = {
-    {"Pass.Simple", "passed"},        {"Pass.Threads", "passed"},
-    {"Fail.Assertion", "failed"},     {"Crash.Segfault", "crashed"},
-    {"Crash.Abort", "crashed"},       {"Hang.Forever", "timed-out"},
-    {"Skip.AtRuntime", "skipped"},    {"Disabled.DISABLED_NeverRuns", "skipped"},
+    {"Pass.Simple", "passed"},
+    {"Pass.Threads", "passed"},
+    {"Fail.Assertion", "failed"},
+    {"Crash.Segfault", "crashed"},
+    {"Crash.Abort", "crashed"},
+    {"Hang.Forever", "timed-out"},
+    {"Skip.AtRuntime", "skipped"},
+    {"Disabled.DISABLED_NeverRuns", "skipped"},
     {"DISABLED_WholeSuite.NeverRuns", "skipped"},
-    {"Hostile.Output", "passed"},     {"Flaky.PassesOnRetry", "passed"},
-    {"Spew.Output", "passed"},        {"Typed/0.DefaultIsZero", "passed"},
-    {"Typed/1.DefaultIsZero", "passed"}, {"Values/Param.Positive/0", "passed"},
-    {"Values/Param.Positive/1", "passed"}, {"Values/Param.Positive/2", "passed"},
+    {"Hostile.Output", "passed"},
+    {"Flaky.PassesOnRetry", "passed"},
+    {"Spew.Output", "passed"},
+    {"Typed/0.DefaultIsZero", "passed"},
+    {"Typed/1.DefaultIsZero", "passed"},
+    {"Values/Param.Positive/0", "passed"},
+    {"Values/Param.Positive/1", "passed"},
+    {"Values/Param.Positive/2", "passed"},
 };
 
 class IsolationMode : public ::testing::TestWithParam<std::string> {};
@@ -102,13 +109,14 @@ TEST(XrunTest, RetriesReportFlakyAndExitZero) {
   TempDir dir;
   RunOptions options;
   options.env = environment_with({"FLAKY_DIR=" + dir.path()});
-  auto r = run_xrun({"test", kSuite, "--filter", "Flaky.*", "--filter", "Pass.*", "--retries", "2", "--json",
-                     dir.path() + "/r.json"},
-                    options);
+  auto r = run_xrun(
+      {"test", kSuite, "--filter", "Flaky.*", "--filter", "Pass.*", "--retries", "2", "--json", dir.path() + "/r.json"},
+      options);
   EXPECT_EQ(r.exit_code, 0) << describe(r);
   const json report = read_json(dir.path() + "/r.json");
-  EXPECT_EQ(statuses(report), (std::map<std::string, std::string>{
-                                  {"Flaky.PassesOnRetry", "flaky"}, {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}}));
+  EXPECT_EQ(statuses(report),
+            (std::map<std::string, std::string>{
+                {"Flaky.PassesOnRetry", "flaky"}, {"Pass.Simple", "passed"}, {"Pass.Threads", "passed"}}));
   for (const auto& t : report["tests"])
     if (t["name"] == "Flaky.PassesOnRetry") {
       EXPECT_EQ(t["attempts"], 2);
@@ -180,7 +188,8 @@ TEST(XrunTest, SecondRunUsesTheListingCache) {
   options.env = environment_with({"XDG_CACHE_HOME=" + cache.path(), "XRUN_LOG=debug"});
   auto first = run_xrun({"test", kSuite, "--list"}, options);
   ASSERT_EQ(first.exit_code, 0) << describe(first);
-  EXPECT_NE(first.err.find("start: qemu-aarch64"), std::string::npos) << "the first run lists under qemu:\n" << first.err;
+  EXPECT_NE(first.err.find("start: qemu-aarch64"), std::string::npos) << "the first run lists under qemu:\n"
+                                                                      << first.err;
   auto second = run_xrun({"test", kSuite, "--list"}, options);
   EXPECT_EQ(second.out, first.out);
   EXPECT_EQ(second.err.find("start: qemu-aarch64"), std::string::npos) << "the listing came from the cache:\n"
@@ -190,7 +199,8 @@ TEST(XrunTest, SecondRunUsesTheListingCache) {
 
 TEST(XrunTest, CTestTestsRunThroughTheEngine) {
   TempDir dir;
-  auto r = run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--filter", "suite_*", "--json", dir.path() + "/r.json"});
+  auto r =
+      run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--filter", "suite_*", "--json", dir.path() + "/r.json"});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   auto s = statuses(read_json(dir.path() + "/r.json"));
   EXPECT_EQ(s, (std::map<std::string, std::string>{{"suite_pass", "passed"}, {"suite_fail", "failed"}}));
@@ -247,11 +257,12 @@ TEST_F(CargoTest, ACrashingRustTestIsCrashedAndTheOthersStillRun) {
 // which has none for riscv64): the error says which cargo and rustc ran and
 // what is missing.
 TEST_F(CargoTest, AToolchainWithoutTheTargetsStandardLibraryIsNamed) {
-  auto r = run_xrun({"test", "--cargo", "--", "--offline", "--target", "riscv64gc-unknown-linux-gnu"},
-                    {.cwd = dir_.path() + "/crate",
-                     .env = environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir_.path() + "/home",
-                                              "CARGO_TARGET_DIR=" + dir_.path() + "/target", "RUSTUP_TOOLCHAIN"}),
-                     .timeout_seconds = 600});
+  auto r = run_xrun(
+      {"test", "--cargo", "--", "--offline", "--target", "riscv64gc-unknown-linux-gnu"},
+      {.cwd = dir_.path() + "/crate",
+       .env = environment_with({"CARGO=/usr/bin/cargo", "RUSTC=/usr/bin/rustc", "CARGO_HOME=" + dir_.path() + "/home",
+                                "CARGO_TARGET_DIR=" + dir_.path() + "/target", "RUSTUP_TOOLCHAIN"}),
+       .timeout_seconds = 600});
   EXPECT_EQ(r.exit_code, 1) << describe(r);
   EXPECT_NE(r.err.find("xrun: error: cargo test --no-run failed"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("it ran /usr/bin/cargo (cargo 1."), std::string::npos) << r.err;
@@ -263,9 +274,9 @@ TEST(XrunTest, CtrlCStopsEverythingAndLeavesAValidReport) {
   TempDir dir;
   const std::string suite = private_suite(dir);
   const std::string json_path = dir.path() + "/r.json";
-  const pid_t pid = start_xrun({"test", suite, "--filter", "Hang.*", "--filter", "Pass.*", "-j2", "--isolation",
-                                "process", "--json", json_path},
-                               environment_with({}), dir.path() + "/out.txt");
+  const pid_t pid = start_xrun(
+      {"test", suite, "--filter", "Hang.*", "--filter", "Pass.*", "-j2", "--isolation", "process", "--json", json_path},
+      environment_with({}), dir.path() + "/out.txt");
   ASSERT_GT(pid, 0);
   // Wait until the passing tests are in the report and the hang is running.
   ASSERT_TRUE(wait_for_results(json_path, {"Pass.Threads", "Pass.Simple"}, 30)) << "the passing tests never finished";
@@ -324,7 +335,8 @@ TEST(XrunTest, NoDescendantOfATestOutlivesIt) {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the kernel takes the namespace down
       auto left = processes_mentioning(link + ".pid");
       for (const auto& p : left) ::kill(std::stoi(p), SIGKILL);
-      EXPECT_TRUE(left.empty()) << target << " " << isolation << ": left behind:\n" << (left.empty() ? "" : left.front());
+      EXPECT_TRUE(left.empty()) << target << " " << isolation << ": left behind:\n"
+                                << (left.empty() ? "" : left.front());
     }
   }
   // Inside the job's PID namespace /proc is the namespace's: /proc/self is
@@ -338,8 +350,9 @@ TEST(XrunTest, NoDescendantOfATestOutlivesIt) {
   }
   // xrun killed while the test (and its orphan) still run.
   TempDir dir;
-  const std::string script = dir.write("t.sh", "#!/bin/sh\n" + helper("aarch64", "static") + " orphan " + dir.path() +
-                                                   "/orphan.pid\nexec sleep 600\n", true);
+  const std::string script = dir.write(
+      "t.sh", "#!/bin/sh\n" + helper("aarch64", "static") + " orphan " + dir.path() + "/orphan.pid\nexec sleep 600\n",
+      true);
   const pid_t pid = start_xrun({"test", script}, environment_with({}));
   ASSERT_GT(pid, 0);
   for (int i = 0; i < 100 && !std::filesystem::exists(dir.path() + "/orphan.pid"); ++i)
@@ -355,9 +368,11 @@ TEST(XrunTest, NoDescendantOfATestOutlivesIt) {
 // Every option takes exactly its own value: the binary after a pattern is a binary.
 TEST(XrunTest, RepeatableOptionsTakeOneValueEach) {
   TempDir dir;
-  auto r = run_xrun({"test", "--filter", "Pass.*", kSuite, "--exclude", "Pass.Threads", "--json", dir.path() + "/r.json"});
+  auto r =
+      run_xrun({"test", "--filter", "Pass.*", kSuite, "--exclude", "Pass.Threads", "--json", dir.path() + "/r.json"});
   EXPECT_EQ(r.exit_code, 0) << describe(r);
-  EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")), (std::map<std::string, std::string>{{"Pass.Simple", "passed"}}));
+  EXPECT_EQ(statuses(read_json(dir.path() + "/r.json")),
+            (std::map<std::string, std::string>{{"Pass.Simple", "passed"}}));
   auto arches = run_xrun({"binfmt", "status", "--arch", "aarch64", "riscv64"});
   EXPECT_EQ(arches.exit_code, 2) << "one --arch, one value: " << describe(arches);
 }
@@ -390,14 +405,17 @@ TEST(XrunTest, AReportThatCannotBeWrittenIsNotAUsageError) {
 // CTest test's cwd and environment; --ctest-granularity test keeps CTest's.
 TEST(XrunTest, CTestTestsRunningAWholeBinaryBecomeItsCases) {
   TempDir dir;
-  auto cases = run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--filter", "Locale.*", "--json", dir.path() + "/c.json"});
+  auto cases =
+      run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--filter", "Locale.*", "--json", dir.path() + "/c.json"});
   EXPECT_EQ(cases.exit_code, 0) << describe(cases);
-  EXPECT_EQ(statuses(read_json(dir.path() + "/c.json")), (std::map<std::string, std::string>{{"Locale.CUtf8", "passed"}}))
+  EXPECT_EQ(statuses(read_json(dir.path() + "/c.json")),
+            (std::map<std::string, std::string>{{"Locale.CUtf8", "passed"}}))
       << "GTEST_FILTER from the CTest test's ENVIRONMENT applies";
   auto whole = run_xrun({"test", "--ctest", XRUN_GTEST_SUITE_BUILD, "--ctest-granularity", "test", "--filter", "env_*",
                          "--json", dir.path() + "/w.json"});
   EXPECT_EQ(whole.exit_code, 0) << describe(whole);
-  EXPECT_EQ(statuses(read_json(dir.path() + "/w.json")), (std::map<std::string, std::string>{{"env_locale", "passed"}}));
+  EXPECT_EQ(statuses(read_json(dir.path() + "/w.json")),
+            (std::map<std::string, std::string>{{"env_locale", "passed"}}));
 }
 
 // Listing CTest's tests writes nothing into the user's build directory.

@@ -263,7 +263,8 @@ const std::vector<std::string> kCatch2Outputs{
     "      <OverallResult success=\"true\"/>\n"
     "    </TestCase>\n"
     "    <TestCase name=\"fails\" tags=\"[fast]\" filename=\"/src/catch_suite/catch_suite_test.cpp\" line=\"15\">\n"
-    "      <Expression success=\"false\" type=\"REQUIRE\" filename=\"/src/catch_suite/catch_suite_test.cpp\" line=\"17\">\n"
+    "      <Expression success=\"false\" type=\"REQUIRE\" filename=\"/src/catch_suite/catch_suite_test.cpp\" "
+    "line=\"17\">\n"
     "        <Original>\n"
     "          answer == 42\n"
     "        </Original>\n"
@@ -292,13 +293,15 @@ const std::vector<std::string> kCatch2Outputs{
 const std::vector<std::string> kDoctestOutputs{
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
     "<doctest binary=\"tests/doctest_suite-aarch64/doctest_tests\" version=\"2.4.9\">\n"
-    "  <Options order_by=\"file\" rand_seed=\"0\" first=\"0\" last=\"4294967295\" abort_after=\"0\" subcase_filter_levels=\"2147483647\" case_sensitive=\"true\" no_throw=\"false\" no_skip=\"false\"/>\n"
+    "  <Options order_by=\"file\" rand_seed=\"0\" first=\"0\" last=\"4294967295\" abort_after=\"0\" "
+    "subcase_filter_levels=\"2147483647\" case_sensitive=\"true\" no_throw=\"false\" no_skip=\"false\"/>\n"
     "  <TestSuite>\n"
     "    <TestCase name=\"passes\" filename=\"/src/doctest_suite/doctest_suite_test.cpp\" line=\"13\">\n"
     "      <OverallResultsAsserts successes=\"1\" failures=\"0\" test_case_success=\"true\"/>\n"
     "    </TestCase>\n"
     "    <TestCase name=\"fails\" filename=\"/src/doctest_suite/doctest_suite_test.cpp\" line=\"15\">\n"
-    "      <Expression success=\"false\" type=\"CHECK\" filename=\"/src/doctest_suite/doctest_suite_test.cpp\" line=\"17\">\n"
+    "      <Expression success=\"false\" type=\"CHECK\" filename=\"/src/doctest_suite/doctest_suite_test.cpp\" "
+    "line=\"17\">\n"
     "        <Original>\n"
     "          answer == 42\n"
     "        </Original>\n"
@@ -321,14 +324,21 @@ const std::vector<std::string> kDoctestOutputs{
     "</doctest>\n",
     "<doctest binary=\"t\">\n  <TestSuite>\n    <TestCase name=\"x &lt;y&gt;\" filename=\"a.cpp\" line=\"1\">\n",
 };
-const std::vector<std::string> kCatch2Lines{"<TestCase name=\"%\" tags=\"[a]\">", "<OverallResult success=\"true\"/>",
-                                            "<OverallResult success=\"false\"/>", "</TestCase>",
-                                            "<FatalErrorCondition>", "<Section name=\"%\">", "</Catch>"};
-const std::vector<std::string> kDoctestLines{"<TestCase name=\"%\" filename=\"f.cpp\" line=\"1\">",
-                                             "<OverallResultsAsserts successes=\"1\" failures=\"0\" test_case_success=\"true\"/>",
-                                             "<OverallResultsAsserts successes=\"0\" failures=\"1\" test_case_success=\"false\"/>",
-                                             "</TestCase>", "<Exception crash=\"true\">", "<SubCase name=\"%\">",
-                                             "</doctest>"};
+const std::vector<std::string> kCatch2Lines{"<TestCase name=\"%\" tags=\"[a]\">",
+                                            "<OverallResult success=\"true\"/>",
+                                            "<OverallResult success=\"false\"/>",
+                                            "</TestCase>",
+                                            "<FatalErrorCondition>",
+                                            "<Section name=\"%\">",
+                                            "</Catch>"};
+const std::vector<std::string> kDoctestLines{
+    "<TestCase name=\"%\" filename=\"f.cpp\" line=\"1\">",
+    "<OverallResultsAsserts successes=\"1\" failures=\"0\" test_case_success=\"true\"/>",
+    "<OverallResultsAsserts successes=\"0\" failures=\"1\" test_case_success=\"false\"/>",
+    "</TestCase>",
+    "<Exception crash=\"true\">",
+    "<SubCase name=\"%\">",
+    "</doctest>"};
 
 struct StreamKind {
   TestKind kind;
@@ -552,7 +562,8 @@ const std::vector<std::string> kDoctestListings{
     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<doctest binary=\"t\" version=\"2.4.9\">\n"
     "  <TestCase name=\"passes\" filename=\"a.cpp\" line=\"13\" skipped=\"false\"/>\n"
     "  <TestCase name=\"skipped\" filename=\"a.cpp\" line=\"32\" skipped=\"true\"/>\n"
-    "  <TestCase name=\"xml &lt;&amp;> &quot;special&quot;\" testsuite=\"s\" filename=\"a.cpp\" line=\"51\" skipped=\"false\"/>\n"
+    "  <TestCase name=\"xml &lt;&amp;> &quot;special&quot;\" testsuite=\"s\" filename=\"a.cpp\" line=\"51\" "
+    "skipped=\"false\"/>\n"
     "  <OverallResultsTestCases unskipped=\"2\"/>\n</doctest>\n"};
 
 struct ListingKind {
@@ -575,7 +586,8 @@ const std::vector<ListingKind> kListingKinds{
     {TestKind::Catch2, "catch2", &kCatch2Listings,
      [](const std::string& binary, const std::string& listing) {
        // v2 lists all, then the hidden ones ("[.]"): the second a part of the first, or mutated.
-       const std::string hidden = one_in(2) ? listing.substr(below(listing.size() + 1)) : std::string("hidden by a dot\n");
+       const std::string hidden =
+           one_in(2) ? listing.substr(below(listing.size() + 1)) : std::string("hidden by a dot\n");
        return parse_catch2_list(binary, {listing, hidden});
      }},
     {TestKind::Doctest, "doctest", &kDoctestListings,

@@ -46,7 +46,9 @@ using Json = nlohmann::json;
 std::mt19937_64 rng;
 std::size_t below(std::size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); }
 template <class T>
-const T& pick(const std::vector<T>& from) { return from[below(from.size())]; }
+const T& pick(const std::vector<T>& from) {
+  return from[below(from.size())];
+}
 
 std::string read_all(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -67,7 +69,8 @@ struct Fuzz {
     ++violations;
     const std::string kept = work + "/violation-" + std::to_string(violations);
     write_all(kept, read_all(input), true);
-    std::printf("VIOLATION %s (input kept as %s)\n%s\n", what.c_str(), kept.c_str(), xrun::testing::describe(r).c_str());
+    std::printf("VIOLATION %s (input kept as %s)\n%s\n", what.c_str(), kept.c_str(),
+                xrun::testing::describe(r).c_str());
   }
 };
 
@@ -91,8 +94,21 @@ std::string mutate_elf(const std::string& original) {
   const std::size_t phentsize = is64 ? 56 : 32;
   const std::size_t headers_end = std::min(b.size(), std::max<std::size_t>(64, phoff + phnum * phentsize));
   const int word = is64 ? 8 : 4;
-  const std::vector<std::uint64_t> edges{0, 1, 2, 3, 0x7f, 0xff, 0x1000, 0xfff, original.size(), original.size() + 1,
-                                         original.size() / 2, 0x7fffffff, 0xffffffff, ~0ull, 1ull << 40};
+  const std::vector<std::uint64_t> edges{0,
+                                         1,
+                                         2,
+                                         3,
+                                         0x7f,
+                                         0xff,
+                                         0x1000,
+                                         0xfff,
+                                         original.size(),
+                                         original.size() + 1,
+                                         original.size() / 2,
+                                         0x7fffffff,
+                                         0xffffffff,
+                                         ~0ull,
+                                         1ull << 40};
   const int steps = 1 + static_cast<int>(below(3));
   for (int step = 0; step < steps; ++step) {
     switch (below(6)) {
@@ -105,11 +121,11 @@ std::string mutate_elf(const std::string& original) {
         break;
       case 2: {  // an ELF header field to an edge value
         static const std::vector<std::pair<std::size_t, int>> fields64{
-            {4, 1}, {5, 1}, {6, 1}, {7, 1}, {0x10, 2}, {0x12, 2}, {0x14, 4}, {0x18, 8}, {0x20, 8}, {0x28, 8},
-            {0x30, 4}, {0x34, 2}, {0x36, 2}, {0x38, 2}, {0x3a, 2}, {0x3c, 2}, {0x3e, 2}};
+            {4, 1},    {5, 1},    {6, 1},    {7, 1},    {0x10, 2}, {0x12, 2}, {0x14, 4}, {0x18, 8}, {0x20, 8},
+            {0x28, 8}, {0x30, 4}, {0x34, 2}, {0x36, 2}, {0x38, 2}, {0x3a, 2}, {0x3c, 2}, {0x3e, 2}};
         static const std::vector<std::pair<std::size_t, int>> fields32{
-            {4, 1}, {5, 1}, {6, 1}, {7, 1}, {0x10, 2}, {0x12, 2}, {0x14, 4}, {0x18, 4}, {0x1c, 4}, {0x20, 4},
-            {0x24, 4}, {0x28, 2}, {0x2a, 2}, {0x2c, 2}, {0x2e, 2}, {0x30, 2}, {0x32, 2}};
+            {4, 1},    {5, 1},    {6, 1},    {7, 1},    {0x10, 2}, {0x12, 2}, {0x14, 4}, {0x18, 4}, {0x1c, 4},
+            {0x20, 4}, {0x24, 4}, {0x28, 2}, {0x2a, 2}, {0x2c, 2}, {0x2e, 2}, {0x30, 2}, {0x32, 2}};
         const auto& [at, size] = pick(is64 ? fields64 : fields32);
         put(b, at, size, pick(edges));
         break;
@@ -117,9 +133,9 @@ std::string mutate_elf(const std::string& original) {
       case 3: {  // a program header field to an edge value, or moved by a little
         if (phnum == 0) break;
         const std::size_t ph = phoff + below(phnum) * phentsize;
-        static const std::vector<std::pair<std::size_t, int>> fields64{{0, 4}, {4, 4}, {8, 8}, {0x10, 8}, {0x18, 8},
-                                                                       {0x20, 8}, {0x28, 8}, {0x30, 8}};
-        static const std::vector<std::pair<std::size_t, int>> fields32{{0, 4}, {4, 4}, {8, 4}, {0xc, 4},
+        static const std::vector<std::pair<std::size_t, int>> fields64{{0, 4},    {4, 4},    {8, 8},    {0x10, 8},
+                                                                       {0x18, 8}, {0x20, 8}, {0x28, 8}, {0x30, 8}};
+        static const std::vector<std::pair<std::size_t, int>> fields32{{0, 4},    {4, 4},    {8, 4},    {0xc, 4},
                                                                        {0x10, 4}, {0x14, 4}, {0x18, 4}, {0x1c, 4}};
         const auto& [field, size] = pick(is64 ? fields64 : fields32);
         const std::uint64_t old = get(b, ph + field, size);
@@ -156,11 +172,16 @@ void fuzz_elf(Fuzz& f, const std::vector<std::string>& corpus, int iterations) {
       if (line.rfind("xrun: ", 0) != 0) not_xrun += line + "\n";
     if (!handed_over) {
       ++f.outcomes[r.exited ? "refused by xrun, exit " + std::to_string(r.exit_code) : "xrun died"];
-      if (r.timed_out) f.violation("xrun hung before it ran the file", mutant, r);
-      else if (!r.exited) f.violation("xrun died of signal " + std::to_string(r.signal), mutant, r);
-      else if (r.exit_code != 126 && r.exit_code != 127) f.violation("an undocumented status", mutant, r);
-      else if (r.err.find("xrun: error: ") == std::string::npos) f.violation("no xrun: error: line", mutant, r);
-      else if (r.err.find("internal error") != std::string::npos) f.violation("an internal error", mutant, r);
+      if (r.timed_out)
+        f.violation("xrun hung before it ran the file", mutant, r);
+      else if (!r.exited)
+        f.violation("xrun died of signal " + std::to_string(r.signal), mutant, r);
+      else if (r.exit_code != 126 && r.exit_code != 127)
+        f.violation("an undocumented status", mutant, r);
+      else if (r.err.find("xrun: error: ") == std::string::npos)
+        f.violation("no xrun: error: line", mutant, r);
+      else if (r.err.find("internal error") != std::string::npos)
+        f.violation("an internal error", mutant, r);
     } else {
       ++f.outcomes["run by qemu"];
       // The program's own outcome (any status, a crash, a loop until the
@@ -178,25 +199,70 @@ void fuzz_elf(Fuzz& f, const std::vector<std::string>& corpus, int iterations) {
 // ---------------------------------------------------------------- config ---
 
 std::string toml_value() {
-  static const std::vector<std::string> values{
-      "0", "-1", "1", "2", "32", "128", "65536", "2147483648", "9223372036854775807", "-9223372036854775808",
-      "1e10", "1e308", "inf", "-inf", "nan", "0.0", "-0.0", "1e-300", "0.5", "true", "false",
-      "\"\"", "\"aarch64\"", "\"armhf\"", "\"system\"", "\"qemu-user\"", "\"vm\"", "\"128; touch x\"",
-      "\"nonsense\"", "\"../../etc\"", "\"/\"", "\"\\u0000\"", "\"a\\u0000b\"", "\"*\"", "\"[\"", "\"debug\"",
-      "\"" + std::string(5000, 'x') + "\"", "[]", "[1, 2]", "[\"a\", \"b\"]", "[[]]", "[\"*\", 1]", "{}",
-      "{a = 1}", "1979-05-27T07:32:00Z", "07:32:00", "0x7fffffff", "0o777", "1_000", "'literal'",
-      "\"\"\"multi\nline\"\"\""};
+  static const std::vector<std::string> values{"0",
+                                               "-1",
+                                               "1",
+                                               "2",
+                                               "32",
+                                               "128",
+                                               "65536",
+                                               "2147483648",
+                                               "9223372036854775807",
+                                               "-9223372036854775808",
+                                               "1e10",
+                                               "1e308",
+                                               "inf",
+                                               "-inf",
+                                               "nan",
+                                               "0.0",
+                                               "-0.0",
+                                               "1e-300",
+                                               "0.5",
+                                               "true",
+                                               "false",
+                                               "\"\"",
+                                               "\"aarch64\"",
+                                               "\"armhf\"",
+                                               "\"system\"",
+                                               "\"qemu-user\"",
+                                               "\"vm\"",
+                                               "\"128; touch x\"",
+                                               "\"nonsense\"",
+                                               "\"../../etc\"",
+                                               "\"/\"",
+                                               "\"\\u0000\"",
+                                               "\"a\\u0000b\"",
+                                               "\"*\"",
+                                               "\"[\"",
+                                               "\"debug\"",
+                                               "\"" + std::string(5000, 'x') + "\"",
+                                               "[]",
+                                               "[1, 2]",
+                                               "[\"a\", \"b\"]",
+                                               "[[]]",
+                                               "[\"*\", 1]",
+                                               "{}",
+                                               "{a = 1}",
+                                               "1979-05-27T07:32:00Z",
+                                               "07:32:00",
+                                               "0x7fffffff",
+                                               "0o777",
+                                               "1_000",
+                                               "'literal'",
+                                               "\"\"\"multi\nline\"\"\""};
   return pick(values);
 }
 
 std::string toml_document() {
-  static const std::vector<std::string> sections{"[test]", "[targets.aarch64]", "[targets.armhf]", "[targets.nope]",
-                                                 "[groups.g]", "[groups.\"a b\"]", "[env]", "[targets.aarch64.env]",
-                                                 "[test.env]", "[[test]]", "", "[targets]", "[groups]"};
+  static const std::vector<std::string> sections{
+      "[test]",  "[targets.aarch64]",     "[targets.armhf]", "[targets.nope]", "[groups.g]", "[groups.\"a b\"]",
+      "[env]",   "[targets.aarch64.env]", "[test.env]",      "[[test]]",       "",           "[targets]",
+      "[groups]"};
   static const std::vector<std::string> keys{
-      "jobs", "timeout", "retries", "isolation", "grace", "backend", "cpu", "qemu", "qemu_args", "sysroot", "env",
-      "shares", "vm_memory", "vm_cpu", "vm_kernel", "vm_append", "rootfs", "filter", "binaries", "max_jobs",
-      "fail_fast", "junit", "json", "no_cache", "fork_server", "unknown_key", "FOO", "timeout.x", "\"quoted key\""};
+      "jobs",        "timeout",     "retries",  "isolation", "grace",         "backend", "cpu",       "qemu",
+      "qemu_args",   "sysroot",     "env",      "shares",    "vm_memory",     "vm_cpu",  "vm_kernel", "vm_append",
+      "rootfs",      "filter",      "binaries", "max_jobs",  "fail_fast",     "junit",   "json",      "no_cache",
+      "fork_server", "unknown_key", "FOO",      "timeout.x", "\"quoted key\""};
   std::string doc;
   for (int s = 1 + static_cast<int>(below(4)); s > 0; --s) {
     doc += pick(sections) + "\n";
@@ -205,9 +271,15 @@ std::string toml_document() {
   if (below(4) == 0)  // bytes flipped, cut or doubled: the TOML parser's turn
     for (int n = 1 + static_cast<int>(below(4)); n > 0 && !doc.empty(); --n) {
       switch (below(3)) {
-        case 0: doc[below(doc.size())] = static_cast<char>(below(256)); break;
-        case 1: doc.resize(below(doc.size())); break;
-        default: doc += doc.substr(below(doc.size())); break;
+        case 0:
+          doc[below(doc.size())] = static_cast<char>(below(256));
+          break;
+        case 1:
+          doc.resize(below(doc.size()));
+          break;
+        default:
+          doc += doc.substr(below(doc.size()));
+          break;
       }
     }
   return doc;
@@ -220,21 +292,45 @@ void fuzz_config(Fuzz& f, int iterations) {
     auto r = xrun::testing::run({f.xrun, "--config", config, "/bin/true"}, {.timeout_seconds = 20});
     ++f.runs;
     ++f.outcomes[r.exited ? "exit " + std::to_string(r.exit_code) : "died"];
-    if (r.timed_out) f.violation("xrun hung on a configuration", config, r);
-    else if (!r.exited) f.violation("xrun died of signal " + std::to_string(r.signal), config, r);
-    else if (r.exit_code != 0 && r.exit_code != 2) f.violation("an undocumented status", config, r);
-    else if (r.exit_code == 2 && r.err.rfind("xrun: error: ", 0) != 0) f.violation("no xrun: error: line", config, r);
-    else if (r.err.find("internal error") != std::string::npos) f.violation("an internal error", config, r);
+    if (r.timed_out)
+      f.violation("xrun hung on a configuration", config, r);
+    else if (!r.exited)
+      f.violation("xrun died of signal " + std::to_string(r.signal), config, r);
+    else if (r.exit_code != 0 && r.exit_code != 2)
+      f.violation("an undocumented status", config, r);
+    else if (r.exit_code == 2 && r.err.rfind("xrun: error: ", 0) != 0)
+      f.violation("no xrun: error: line", config, r);
+    else if (r.err.find("internal error") != std::string::npos)
+      f.violation("an internal error", config, r);
   }
 }
 
 // ----------------------------------------------------------------- merge ---
 
 Json edge_json() {
-  static const std::vector<Json> values{nullptr, true, false, 0, -1, 1, 4294967296LL, -9223372036854775807LL,
-                                        18446744073709551615ULL, 1e300, -1e300, 0.5, "", "passed", "failed",
-                                        "crashed", "not-run", "nonsense", std::string(3000, 'y'),
-                                        Json::array(), Json::object(), Json::array({1, "a"}), Json::object({{"a", 1}})};
+  static const std::vector<Json> values{nullptr,
+                                        true,
+                                        false,
+                                        0,
+                                        -1,
+                                        1,
+                                        4294967296LL,
+                                        -9223372036854775807LL,
+                                        18446744073709551615ULL,
+                                        1e300,
+                                        -1e300,
+                                        0.5,
+                                        "",
+                                        "passed",
+                                        "failed",
+                                        "crashed",
+                                        "not-run",
+                                        "nonsense",
+                                        std::string(3000, 'y'),
+                                        Json::array(),
+                                        Json::object(),
+                                        Json::array({1, "a"}),
+                                        Json::object({{"a", 1}})};
   return pick(values);
 }
 
@@ -269,8 +365,8 @@ std::string mutate_report(const std::string& text) {
   std::string out = j.dump();
   switch (below(6)) {  // sometimes text no JSON writer makes
     case 0: {
-      static const std::vector<std::string> raw{"1e999", "-1e999", "99999999999999999999999", "NaN", "Infinity",
-                                                "\"\\ud800\"", "0x10", "01", "\"\xff\xfe\""};
+      static const std::vector<std::string> raw{
+          "1e999", "-1e999", "99999999999999999999999", "NaN", "Infinity", "\"\\ud800\"", "0x10", "01", "\"\xff\xfe\""};
       const std::size_t at = out.find(':', below(out.size()));
       if (at != std::string::npos) {
         const std::size_t end = out.find_first_of(",}", at);
@@ -278,9 +374,14 @@ std::string mutate_report(const std::string& text) {
       }
       break;
     }
-    case 1: out.resize(below(out.size())); break;
-    case 2: out[below(out.size())] = static_cast<char>(below(256)); break;
-    default: break;
+    case 1:
+      out.resize(below(out.size()));
+      break;
+    case 2:
+      out[below(out.size())] = static_cast<char>(below(256));
+      break;
+    default:
+      break;
   }
   return out;
 }
@@ -306,14 +407,18 @@ void fuzz_merge(Fuzz& f, const std::string& test_binary, int iterations) {
     auto r = xrun::testing::run({f.xrun, "report", "merge", a, b, "--json", out}, {.timeout_seconds = 20});
     ++f.runs;
     ++f.outcomes[r.exited ? "exit " + std::to_string(r.exit_code) : "died"];
-    if (r.timed_out) f.violation("xrun hung on a report", a, r);
-    else if (!r.exited) f.violation("xrun died of signal " + std::to_string(r.signal), a, r);
+    if (r.timed_out)
+      f.violation("xrun hung on a report", a, r);
+    else if (!r.exited)
+      f.violation("xrun died of signal " + std::to_string(r.signal), a, r);
     else if (r.exit_code != 0 && r.exit_code != 1 && r.exit_code != 2 && r.exit_code != 130)
       f.violation("an undocumented status", a, r);
     else if (r.exit_code == 2 && (r.err.rfind("xrun: error: ", 0) != 0 || r.err.find(f.work) == std::string::npos))
       f.violation("no xrun: error: line naming the file", a, r);
-    else if (r.err.find("internal error") != std::string::npos) f.violation("an internal error", a, r);
-    else if (r.exit_code != 2 && !Json::accept(read_all(out))) f.violation("no valid merged report", a, r);
+    else if (r.err.find("internal error") != std::string::npos)
+      f.violation("an internal error", a, r);
+    else if (r.exit_code != 2 && !Json::accept(read_all(out)))
+      f.violation("no valid merged report", a, r);
   }
 }
 
@@ -327,13 +432,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> files;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--xrun" && i + 1 < argc) f.xrun = argv[++i];
-    else if (a == "--iterations" && i + 1 < argc) iterations = std::atoi(argv[++i]);
-    else if (a == "--seed" && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
-    else files.push_back(a);
+    if (a == "--xrun" && i + 1 < argc)
+      f.xrun = argv[++i];
+    else if (a == "--iterations" && i + 1 < argc)
+      iterations = std::atoi(argv[++i]);
+    else if (a == "--seed" && i + 1 < argc)
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    else
+      files.push_back(a);
   }
-  if ((mode != "elf" && mode != "config" && mode != "merge") || f.xrun.empty() ||
-      (mode != "config" && files.empty())) {
+  if ((mode != "elf" && mode != "config" && mode != "merge") || f.xrun.empty() || (mode != "config" && files.empty())) {
     std::fprintf(stderr, "usage: xrun_fuzz elf|config|merge --xrun PATH [--iterations N] [--seed S] FILES...\n");
     return 2;
   }

@@ -61,9 +61,11 @@ static int die_of(const char *name) {
     *null_pointer = 1;
   }
   if (strcmp(name, "ABRT") == 0) abort();
-  static const struct { const char *name; int number; } table[] = {
-      {"ILL", SIGILL}, {"BUS", SIGBUS}, {"KILL", SIGKILL}, {"TERM", SIGTERM},
-      {"FPE", SIGFPE}, {"INT", SIGINT}, {"SEGV", SIGSEGV}, {"ABRT", SIGABRT}};
+  static const struct {
+    const char *name;
+    int number;
+  } table[] = {{"ILL", SIGILL}, {"BUS", SIGBUS}, {"KILL", SIGKILL}, {"TERM", SIGTERM},
+               {"FPE", SIGFPE}, {"INT", SIGINT}, {"SEGV", SIGSEGV}, {"ABRT", SIGABRT}};
   for (size_t i = 0; i < sizeof table / sizeof table[0]; ++i) {
     if (strcmp(name, table[i].name) == 0) {
       raise(table[i].number);
@@ -89,7 +91,7 @@ int main(int argc, char **argv) {
   const char *base = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
   if (argc < 2 && strncmp(base, "mode-", 5) == 0) {
     if (strncmp(base + 5, "ok", 2) == 0) return 0; /* mode-ok, mode-ok2 ... */
-    if (strncmp(base + 5, "append-", 7) == 0) { /* mode-append-T: 200 lines "T i" onto ./appended.txt */
+    if (strncmp(base + 5, "append-", 7) == 0) {    /* mode-append-T: 200 lines "T i" onto ./appended.txt */
       char *args[] = {argv[0], "append", "appended.txt", "200", (char *)base + 12, NULL};
       return main(5, args);
     }
@@ -150,7 +152,7 @@ int main(int argc, char **argv) {
       closedir(proc);
       return found;
     }
-    if (strncmp(base + 5, "sleep-", 6) == 0) {     /* mode-sleep-700: sleep 700 ms */
+    if (strncmp(base + 5, "sleep-", 6) == 0) { /* mode-sleep-700: sleep 700 ms */
       char *args[] = {argv[0], "sleep", (char *)base + 11, NULL};
       return main(3, args);
     }
@@ -187,8 +189,10 @@ int main(int argc, char **argv) {
     }
     for (int i = 2; i < argc; ++i) {
       const char *value = getenv(argv[i]);
-      if (value) printf("%s=%s\n", argv[i], value);
-      else printf("%s unset\n", argv[i]);
+      if (value)
+        printf("%s=%s\n", argv[i], value);
+      else
+        printf("%s unset\n", argv[i]);
     }
     return 0;
   }

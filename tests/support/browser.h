@@ -13,8 +13,8 @@ namespace xrun::testing {
 
 struct PageDump {
   bool loaded = false;
-  std::string dom;       // the document after its script ran
-  std::string problem;   // why it did not load (for assertion messages)
+  std::string dom;      // the document after its script ran
+  std::string problem;  // why it did not load (for assertion messages)
 };
 
 // Opens `path` (a file) with `fragment` ("status=crashed&q=x", no '#') and
@@ -34,7 +34,8 @@ inline PageDump load_in_chromium(const std::string& path, const std::string& fra
   PageDump page;
   page.dom = r.out;
   page.loaded = r.exited && r.exit_code == 0 && page.dom.find("data-ready=\"true\"") != std::string::npos;
-  if (!page.loaded) page.problem = "chromium (" + std::string(XRUN_CHROMIUM) + ") did not render " + url + ":\n" + describe(r);
+  if (!page.loaded)
+    page.problem = "chromium (" + std::string(XRUN_CHROMIUM) + ") did not render " + url + ":\n" + describe(r);
   return page;
 }
 

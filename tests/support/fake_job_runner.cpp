@@ -93,22 +93,27 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
     job->in_test = false;
     ++job->next;
     switch (b) {
-      case Behaviour::Pass: job->callbacks.output("output of " + name + "\n[       OK ] " + name + " (1 ms)\n"); break;
+      case Behaviour::Pass:
+        job->callbacks.output("output of " + name + "\n[       OK ] " + name + " (1 ms)\n");
+        break;
       case Behaviour::Fail:
         job->any_failed = true;
         job->callbacks.output("fake_test.cpp:12: Failure\nValue of: boom\n[  FAILED  ] " + name + " (1 ms)\n");
         break;
       case Behaviour::EchoNext: {
         const std::string other = job->next < job->tests.size() ? job->tests[job->next] : "Other.Test";
-        job->callbacks.output("[ RUN      ] " + other + "\n[       OK ] " + other + " (0 ms)\n[       OK ] " + name + " (1 ms)\n");
+        job->callbacks.output("[ RUN      ] " + other + "\n[       OK ] " + other + " (0 ms)\n[       OK ] " + name +
+                              " (1 ms)\n");
         break;
       }
       case Behaviour::EchoSelf:
         job->any_failed = true;
-        job->callbacks.output("[ RUN      ] " + name + "\n[       OK ] " + name + " (0 ms)\nfake_test.cpp:30: Failure\n[  FAILED  ] " +
-                              name + " (1 ms)\n");
+        job->callbacks.output("[ RUN      ] " + name + "\n[       OK ] " + name +
+                              " (0 ms)\nfake_test.cpp:30: Failure\n[  FAILED  ] " + name + " (1 ms)\n");
         break;
-      case Behaviour::Exit0: finish(job, JobExit{false, 0, 0}); return;
+      case Behaviour::Exit0:
+        finish(job, JobExit{false, 0, 0});
+        return;
       case Behaviour::StderrMidLine: {
         const auto& to_stderr = job->callbacks.error_output ? job->callbacks.error_output : job->callbacks.output;
         job->callbacks.output("output of " + name + "\n");
@@ -116,7 +121,9 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
         job->callbacks.output("[       OK ] " + name + " (1 ms)\n");
         break;
       }
-      case Behaviour::Skip: job->callbacks.output("[  SKIPPED ] " + name + " (0 ms)\n"); break;
+      case Behaviour::Skip:
+        job->callbacks.output("[  SKIPPED ] " + name + " (0 ms)\n");
+        break;
       case Behaviour::Crash:
         job->callbacks.output("qemu: uncaught target signal 11 (Segmentation fault) - core dumped\n");
         finish(job, JobExit{true, 0, SIGSEGV});
@@ -128,8 +135,11 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
         finish(job, exit);
         return;
       }
-      case Behaviour::Exit3: finish(job, JobExit{false, 3, 0}); return;
-      case Behaviour::FlakyOnce: break;  // resolved above
+      case Behaviour::Exit3:
+        finish(job, JobExit{false, 3, 0});
+        return;
+      case Behaviour::FlakyOnce:
+        break;  // resolved above
       case Behaviour::Hang:
       case Behaviour::HangIgnoringTerm:
         job->hanging = true;

@@ -25,8 +25,21 @@ namespace xrun::testing {
 // StderrMidLine: passes, after writing to stderr without a newline just
 // before its result line (an unbuffered write to stderr): with one pipe for
 // both streams the result line would not start a line.
-enum class Behaviour { Pass, Fail, Skip, Crash, Hang, HangIgnoringTerm, Exit3, Exit0, FlakyOnce, InfraCrash, EchoNext, EchoSelf,
-                       StderrMidLine };
+enum class Behaviour {
+  Pass,
+  Fail,
+  Skip,
+  Crash,
+  Hang,
+  HangIgnoringTerm,
+  Exit3,
+  Exit0,
+  FlakyOnce,
+  InfraCrash,
+  EchoNext,
+  EchoSelf,
+  StderrMidLine
+};
 
 class FakeJobRunner final : public JobRunner {
  public:
@@ -47,7 +60,7 @@ class FakeJobRunner final : public JobRunner {
   // LeakSanitizer's exit status); `hang` there: it hangs until signalled.
   std::map<std::string, JobExit> exit_after_tests;
   std::set<std::string> hang_after_tests;
-  std::chrono::milliseconds step_delay{2};     // between the lines it prints
+  std::chrono::milliseconds step_delay{2};  // between the lines it prints
   // Above zero: jobs wait this long before they start (like a booting VM),
   // reported with JobStarted::starts_later and Callbacks::started.
   std::chrono::milliseconds start_delay{0};

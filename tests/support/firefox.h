@@ -30,8 +30,8 @@ class Firefox {
  public:
   Firefox() {
     const std::string log = profile_.path() + "/firefox.log";
-    std::vector<std::string> args = {XRUN_FIREFOX, "--headless", "--no-remote", "--profile", profile_.path() + "/p",
-                                     "--remote-debugging-port", "0"};
+    std::vector<std::string> args = {
+        XRUN_FIREFOX, "--headless", "--no-remote", "--profile", profile_.path() + "/p", "--remote-debugging-port", "0"};
     ::mkdir((profile_.path() + "/p").c_str(), 0700);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -52,8 +52,10 @@ class Firefox {
       std::ifstream in(log);
       const std::string text((std::istreambuf_iterator<char>(in)), {});
       const auto at = text.find("ws://127.0.0.1:");
-      if (at != std::string::npos) port_ = std::atoi(text.c_str() + at + 15);
-      else problem_ = text;
+      if (at != std::string::npos)
+        port_ = std::atoi(text.c_str() + at + 15);
+      else
+        problem_ = text;
     }
     if (port_ > 0) connect_session();
   }
@@ -73,9 +75,8 @@ class Firefox {
   std::string evaluate_at(const std::string& url, const std::string& expression) {
     if (!ready()) return "";
     if (!call("browsingContext.navigate", {{"context", context_}, {"url", url}, {"wait", "complete"}})) return "";
-    auto result = call("script.evaluate", {{"expression", expression},
-                                           {"target", {{"context", context_}}},
-                                           {"awaitPromise", true}});
+    auto result = call("script.evaluate",
+                       {{"expression", expression}, {"target", {{"context", context_}}}, {"awaitPromise", true}});
     if (!result || !(*result)["result"].contains("value")) return "";
     return (*result)["result"]["value"].is_string() ? (*result)["result"]["value"].get<std::string>()
                                                     : (*result)["result"]["value"].dump();
@@ -179,7 +180,7 @@ class Firefox {
       std::string payload(n, '\0');
       if (!receive_exact(payload.data(), n)) return std::nullopt;
       const int opcode = head[0] & 0x0f;
-      if (opcode == 0x8) return std::nullopt;  // close
+      if (opcode == 0x8) return std::nullopt;        // close
       if (opcode == 0x9 || opcode == 0xa) continue;  // ping, pong
       message += payload;
       if (head[0] & 0x80) return message;

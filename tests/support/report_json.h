@@ -6,10 +6,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>

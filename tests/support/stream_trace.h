@@ -14,11 +14,12 @@ struct Trace {
   std::vector<std::string> events;            // "start A.ok", "pass A.ok", "fail ...", "skip ..."
   std::map<std::string, std::string> output;  // by owner; "" for output outside any test
   StreamEvents events_sink() {
-    return {[this](const std::string& n) { events.push_back("start " + n); },
-            [this](const std::string& n, Verdict v) {
-              events.push_back(std::string(v == Verdict::Passed ? "pass " : v == Verdict::Failed ? "fail " : "skip ") + n);
-            },
-            [this](const std::string& n, std::string_view b) { output[n] += std::string(b); }};
+    return {
+        [this](const std::string& n) { events.push_back("start " + n); },
+        [this](const std::string& n, Verdict v) {
+          events.push_back(std::string(v == Verdict::Passed ? "pass " : v == Verdict::Failed ? "fail " : "skip ") + n);
+        },
+        [this](const std::string& n, std::string_view b) { output[n] += std::string(b); }};
   }
 };
 

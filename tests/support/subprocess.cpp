@@ -35,8 +35,10 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
     ::dup2(err_pipe[1], 2);
     if (options.cwd && ::chdir(options.cwd->c_str()) != 0) _exit(125);
     ::signal(SIGPIPE, SIG_DFL);
-    if (options.env) ::execve(args[0], args.data(), envp.data());
-    else ::execvp(args[0], args.data());
+    if (options.env)
+      ::execve(args[0], args.data(), envp.data());
+    else
+      ::execvp(args[0], args.data());
     _exit(124);
   }
   ::close(in_pipe[0]);
@@ -56,7 +58,8 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
   int open_outputs = 2;
   while (open_outputs > 0) {
     pollfd fds[3] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}, {stdin_fd, POLLOUT, 0}};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       result.timed_out = true;
       ::kill(-pid, SIGKILL);
@@ -76,8 +79,8 @@ RunResult run(const std::vector<std::string>& argv, const RunOptions& options) {
       }
     }
     if (stdin_fd >= 0 && (fds[2].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t n = ::write(stdin_fd, options.stdin_data.data() + stdin_written,
-                          options.stdin_data.size() - stdin_written);
+      ssize_t n =
+          ::write(stdin_fd, options.stdin_data.data() + stdin_written, options.stdin_data.size() - stdin_written);
       if (n > 0) stdin_written += static_cast<std::size_t>(n);
       if (n < 0 || stdin_written == options.stdin_data.size()) {
         ::close(stdin_fd);
@@ -113,9 +116,9 @@ std::vector<std::string> environment_with(const std::vector<std::string>& change
 }
 
 std::string describe(const RunResult& result) {
-  std::string out = result.timed_out ? "timed out" :
-                    result.exited ? "exit " + std::to_string(result.exit_code) :
-                    "signal " + std::to_string(result.signal);
+  std::string out = result.timed_out ? "timed out"
+                    : result.exited  ? "exit " + std::to_string(result.exit_code)
+                                     : "signal " + std::to_string(result.signal);
   out += "\n--- stdout ---\n" + result.out.substr(0, 4000) + "\n--- stderr ---\n" + result.err.substr(0, 4000);
   return out;
 }

@@ -19,8 +19,8 @@ struct RunOptions {
 
 struct RunResult {
   bool exited = false;
-  int exit_code = -1;    // when exited
-  int signal = 0;        // when killed by a signal
+  int exit_code = -1;  // when exited
+  int signal = 0;      // when killed by a signal
   bool timed_out = false;
   std::string out;
   std::string err;

@@ -13,7 +13,8 @@ namespace xrun::testing {
 TempDir::TempDir(const std::string& base) {
   if (!base.empty()) std::filesystem::create_directories(base);
   std::string pattern =
-      ((base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base)) / "xrun-test-XXXXXX").string();
+      ((base.empty() ? std::filesystem::temp_directory_path() : std::filesystem::path(base)) / "xrun-test-XXXXXX")
+          .string();
   if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
 }

@@ -178,7 +178,6 @@ TEST(AgentSession, WhenTheChannelClosesTheAgentKillsItsJobsAndExits) {
   }
 }
 
-
 // A hostile agent (a compromised board) names paths of its choice in
 // PULLED frames: only those under the asked directory that lead nowhere
 // else on the host are written; the rest are counted and named, once.

@@ -62,7 +62,8 @@ TEST(CTestJson, TheEmulatorsOptionsAreReadWithXrunsOwnGrammar) {
     {"name":"bad","command":["/usr/bin/xrun","--backend","vm","/b/suite"]}]})";
   auto bad = parse_ctest_json(json, "/b");
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message.find("CTest test \"bad\": --backend must be"), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("CTest test \"bad\": --backend must be"), std::string::npos)
+      << bad.error().message;
   const char* good = R"({"tests":[
     {"name":"vm","command":["/usr/bin/xrun","--backend","system","/b/suite","--gtest_filter=A.*"]},
     {"name":"dashes","command":["/opt/xrun","-v","--","/b/other"]}]})";
@@ -82,10 +83,13 @@ TEST(CTestJson, TheEmulatorsOptionsAreReadWithXrunsOwnGrammar) {
 TEST(CTestJson, AWholeGoogleTestBinaryBecomesItsCases) {
   const std::string suite = XRUN_GTEST_SUITE;
   const std::string json = R"({"tests":[
-    {"name":"whole","command":[")" + suite + R"("],"properties":[{"name":"ENVIRONMENT","value":["A=1"]},
+    {"name":"whole","command":[")" +
+                           suite + R"("],"properties":[{"name":"ENVIRONMENT","value":["A=1"]},
       {"name":"WORKING_DIRECTORY","value":"/src"}]},
-    {"name":"filtered","command":[")" + suite + R"(","--gtest_filter=Pass.*"]},
-    {"name":"inverted","command":[")" + suite + R"("],"properties":[{"name":"WILL_FAIL","value":true}]},
+    {"name":"filtered","command":[")" +
+                           suite + R"(","--gtest_filter=Pass.*"]},
+    {"name":"inverted","command":[")" +
+                           suite + R"("],"properties":[{"name":"WILL_FAIL","value":true}]},
     {"name":"tool","command":["/bin/true"]}]})";
   auto cases = parse_ctest_json(json, "/b", CTestGranularity::Case);
   ASSERT_TRUE(cases) << cases.error().message;
@@ -110,13 +114,15 @@ TEST(CargoFailure, ExplainsAMissingStandardLibrary) {
   std::filesystem::create_directories(dir.path() + "/sysroot/lib/rustlib/x86_64-unknown-linux-gnu/lib");
   const std::string rustc = dir.write("bin/rustc",
                                       "#!/bin/sh\ncase \"$1\" in --version) echo 'rustc 1.95.0 (test)';; "
-                                      "--print) echo '" + dir.path() + "/sysroot';; esac\n",
+                                      "--print) echo '" +
+                                          dir.path() + "/sysroot';; esac\n",
                                       true);
   const std::string cargo = dir.write("bin/cargo", "#!/bin/sh\necho 'cargo 1.95.0 (test)'\n", true);
   ::setenv("CARGO", cargo.c_str(), 1);
   ::setenv("RUSTC", rustc.c_str(), 1);
   const std::string text = explain_cargo_failure({"--offline", "--target", "aarch64-unknown-linux-gnu"});
-  EXPECT_NE(text.find(cargo + " (cargo 1.95.0 (test)) with " + rustc + " (rustc 1.95.0 (test))"), std::string::npos) << text;
+  EXPECT_NE(text.find(cargo + " (cargo 1.95.0 (test)) with " + rustc + " (rustc 1.95.0 (test))"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("no standard library for aarch64-unknown-linux-gnu"), std::string::npos) << text;
   EXPECT_NE(text.find("libstd-rust-dev:arm64"), std::string::npos) << text;
   // With the library there, only which tools ran.

@@ -112,7 +112,8 @@ TEST(Config, ValuesNoProgramCouldGetAreErrors) {
   EXPECT_NE(m.find("xrun.toml:3:20: \"qemu_args\" cannot hold a NUL character"), std::string::npos) << m;
   m = error_of("[targets.armhf]\nenv = { \"A=B\" = \"1\" }\n");
   EXPECT_NE(m.find("xrun.toml:2:9: env.\"A=B\" is a name with '=' in it: not an environment variable"),
-            std::string::npos) << m;
+            std::string::npos)
+      << m;
   m = error_of("[targets.armhf]\nenv = { \"\" = \"2\" }\n");
   EXPECT_NE(m.find("env.\"\" is an empty name"), std::string::npos) << m;
   m = error_of("[targets.armhf]\nenv = { OK = \"x\\u0000y\" }\n");
@@ -130,8 +131,9 @@ TEST(Config, VmKernelIsMinimalOrDebianInTheFileAndTheEnvironment) {
   dir.write("xrun.toml", "[targets.aarch64]\nvm_kernel = \"tiny\"\n");
   config = load_config(inputs_in(dir.path()));
   ASSERT_FALSE(config);
-  EXPECT_NE(config.error().message.find("xrun.toml:2:13: \"vm_kernel\" must be \"minimal\" or \"debian\", not \"tiny\""),
-            std::string::npos)
+  EXPECT_NE(
+      config.error().message.find("xrun.toml:2:13: \"vm_kernel\" must be \"minimal\" or \"debian\", not \"tiny\""),
+      std::string::npos)
       << config.error().message;
   TempDir no_file;
   auto inputs = inputs_in(no_file.path());
@@ -204,8 +206,9 @@ namespace {
 
 TEST(ConfigTestSection, ReadsDefaultsAndChecksThem) {
   TempDir dir;
-  dir.write("xrun.toml", "[test]\njobs = 4\ntimeout = 30\nretries = 1\nisolation = \"process\"\nfail_fast = true\n"
-                         "junit = \"out/junit.xml\"\n");
+  dir.write("xrun.toml",
+            "[test]\njobs = 4\ntimeout = 30\nretries = 1\nisolation = \"process\"\nfail_fast = true\n"
+            "junit = \"out/junit.xml\"\n");
   auto config = load_config(inputs_in(dir.path()));
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->test.jobs, 4);
@@ -254,7 +257,8 @@ TEST(ConfigRows, VmMemoryIsCheckedWhereItIsWritten) {
   dir.write("xrun.toml", "[targets.aarch64]\nvm_memory = 16\n");
   config = load_config(inputs_in(dir.path()));
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error().message, dir.path() + "/xrun.toml:2:13: \"vm_memory\" must be a number of MiB from 32, not 16");
+  EXPECT_EQ(config.error().message,
+            dir.path() + "/xrun.toml:2:13: \"vm_memory\" must be a number of MiB from 32, not 16");
   TempDir no_file;
   auto inputs = inputs_in(no_file.path());
   inputs.environment = {{"XRUN_AARCH64_VM_MEMORY", "lots"}};
@@ -276,13 +280,15 @@ TEST(ConfigRows, TheBackendIsOneValueFromFileAndEnvironment) {
   inputs.environment = {{"XRUN_AARCH64_BACKEND", "qemu-system"}};
   config = load_config(inputs);
   ASSERT_FALSE(config);
-  EXPECT_EQ(config.error().message, "environment: XRUN_AARCH64_BACKEND must be \"qemu-user\", \"system\" or \"board\", not \"qemu-system\"");
+  EXPECT_EQ(config.error().message,
+            "environment: XRUN_AARCH64_BACKEND must be \"qemu-user\", \"system\" or \"board\", not \"qemu-system\"");
 }
 
 TEST(ConfigRows, TestGroupsWithTheirPatternsAndLimit) {
   TempDir dir;
-  dir.write("xrun.toml", "[groups.serial]\nbinaries = [\"posix-mock-test\"]\nmax_jobs = 1\n"
-                         "[groups.two-at-a-time]\nfilter = [\"Db.*\", \"Net.*\"]\nmax_jobs = 2\n");
+  dir.write("xrun.toml",
+            "[groups.serial]\nbinaries = [\"posix-mock-test\"]\nmax_jobs = 1\n"
+            "[groups.two-at-a-time]\nfilter = [\"Db.*\", \"Net.*\"]\nmax_jobs = 2\n");
   auto config = load_config(inputs_in(dir.path()));
   ASSERT_TRUE(config) << config.error().message;
   ASSERT_EQ(config->groups.size(), 2u);
@@ -313,7 +319,8 @@ TEST(ConfigRows, SecondsAreFiniteAndAtMostAWeek) {
     dir.write("xrun.toml", std::string("[test]\ntimeout = ") + value + "\n");
     auto config = load_config(inputs_in(dir.path()));
     ASSERT_FALSE(config) << value;
-    EXPECT_NE(config.error().message.find("xrun.toml:2:11: \"timeout\" must be a number of seconds above 0 and at most 604800"),
+    EXPECT_NE(config.error().message.find(
+                  "xrun.toml:2:11: \"timeout\" must be a number of seconds above 0 and at most 604800"),
               std::string::npos)
         << config.error().message;
   }
@@ -325,7 +332,8 @@ TEST(ConfigRows, SecondsAreFiniteAndAtMostAWeek) {
   EXPECT_NE(config.error().message.find("environment: XRUN_TEST_TIMEOUT must be a number of seconds above 0"),
             std::string::npos)
       << config.error().message;
-  EXPECT_NE(config.error().message.find("environment: XRUN_LOG must be trace, debug, info, warn, error or off, not \"verbose\""),
+  EXPECT_NE(config.error().message.find(
+                "environment: XRUN_LOG must be trace, debug, info, warn, error or off, not \"verbose\""),
             std::string::npos)
       << config.error().message;
   inputs.environment = {{"XRUN_TEST_TIMEOUT", "604800"}, {"XRUN_LOG", "debug"}};

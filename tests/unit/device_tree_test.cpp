@@ -1,10 +1,10 @@
 // The device tree editor behind system mode's trimmed virt machine, on
 // small trees built here token by token.
+#include "system/device_tree.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
-
-#include "system/device_tree.h"
 
 namespace xrun {
 namespace {
@@ -75,15 +75,16 @@ std::string virt_like_tree(std::size_t padding = 0) {
 
 TEST(DeviceTree, ListsEveryNodeByItsPath) {
   const auto paths = device_tree_node_paths(virt_like_tree());
-  EXPECT_EQ(paths, (std::vector<std::string>{"/cpus/cpu@0", "/cpus", "/pl011@9000000", "/gpio-keys/poweroff",
-                                             "/gpio-keys", "/pcie@10000000", "/virtio_mmio@a000000",
-                                             "/virtio_mmio@a000200", "/virtio_mmio@a000400", "/virtio_mmio@a000600",
-                                             "/chosen", "/"}));
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{"/cpus/cpu@0", "/cpus", "/pl011@9000000", "/gpio-keys/poweroff", "/gpio-keys",
+                                      "/pcie@10000000", "/virtio_mmio@a000000", "/virtio_mmio@a000200",
+                                      "/virtio_mmio@a000400", "/virtio_mmio@a000600", "/chosen", "/"}));
 }
 
 TEST(DeviceTree, RemovedNodesLeaveNopsAndTheRestIntact) {
   const std::string tree = virt_like_tree();
-  auto trimmed = remove_device_tree_nodes(tree, [](std::string_view p) { return p == "/gpio-keys" || p == "/pcie@10000000"; });
+  auto trimmed =
+      remove_device_tree_nodes(tree, [](std::string_view p) { return p == "/gpio-keys" || p == "/pcie@10000000"; });
   ASSERT_TRUE(trimmed) << trimmed.error().message;
   EXPECT_EQ(trimmed->size(), tree.size());  // nothing moves
   EXPECT_EQ(device_tree_node_paths(*trimmed),
@@ -107,7 +108,8 @@ TEST(DeviceTree, PacksTheTotalSizeOfQemusDump) {
 }
 
 TEST(DeviceTree, RejectsWhatIsNotATree) {
-  EXPECT_FALSE(remove_device_tree_nodes("not a device tree at all, just some text to read", [](std::string_view) { return true; }));
+  EXPECT_FALSE(remove_device_tree_nodes("not a device tree at all, just some text to read",
+                                        [](std::string_view) { return true; }));
   std::string truncated = virt_like_tree();
   truncated.resize(truncated.size() / 2);
   EXPECT_FALSE(remove_device_tree_nodes(truncated, [](std::string_view) { return true; }));

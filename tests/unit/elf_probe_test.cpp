@@ -121,7 +121,9 @@ TEST(ElfProbe, DirectoryCannotExecute) {
 
 TEST(ElfProbe, TextFileIsNotElf) {
   xrun::testing::TempDir dir;
-  for (const std::string& content : {std::string(), std::string("hi"), std::string(100, 'a'), std::string("\x7f" "ELG....................")}) {
+  for (const std::string& content : {std::string(), std::string("hi"), std::string(100, 'a'),
+                                     std::string("\x7f"
+                                                 "ELG....................")}) {
     auto info = probe_elf(dir.write("f", content));
     ASSERT_FALSE(info);
     EXPECT_EQ(info.error().code, ExitCode::CannotExecute);
@@ -205,9 +207,12 @@ TEST(ElfProbe, WhatTheLoaderCannotMapIsRejectedUpFront) {
   std::size_t load = 0, interp = 0, other = 0;
   for (std::size_t i = 0; i < phnum; ++i) {
     const unsigned type = static_cast<unsigned char>(original[phoff + i * 56]);
-    if (type == 1 && load == 0) load = phoff + i * 56;
-    else if (type == 3) interp = phoff + i * 56;
-    else if (type == 4) other = phoff + i * 56;  // PT_NOTE
+    if (type == 1 && load == 0)
+      load = phoff + i * 56;
+    else if (type == 3)
+      interp = phoff + i * 56;
+    else if (type == 4)
+      other = phoff + i * 56;  // PT_NOTE
   }
   ASSERT_TRUE(load && interp && other);
   std::string misaligned = original;
@@ -256,19 +261,23 @@ TEST(ElfProbe, WhatTheFuzzerFoundQemuRefusingIsRejectedUpFront) {
   EXPECT_NE(mutant([&](std::string& b) { put(b, 0x34, 2, 4096); }).find("e_ehsize must be 64"), std::string::npos);
   EXPECT_NE(mutant([&](std::string& b) { put(b, data + 0x20, 8, 0), put(b, data + 0x28, 8, 0); }).find("p_memsz 0"),
             std::string::npos);
-  EXPECT_NE(mutant([&](std::string& b) { put(b, data + 0x10, 8, (1ull << 50) + get(b, data + 0x10, 8)); })
-                .find("beyond a 47-bit address space"),
+  EXPECT_NE(mutant([&](std::string& b) {
+              put(b, data + 0x10, 8, (1ull << 50) + get(b, data + 0x10, 8));
+            }).find("beyond a 47-bit address space"),
             std::string::npos);
   EXPECT_NE(mutant([&](std::string& b) { put(b, data + 0x28, 8, 1ull << 45); }).find("more than this machine has"),
             std::string::npos);
-  EXPECT_NE(mutant([&](std::string& b) { put(b, text + 0x28, 8, get(b, text + 0x20, 8) + 1); })
-                .find("is not writable but larger in memory than in the file"),
-            std::string::npos);
-  EXPECT_NE(mutant([&](std::string& b) { put(b, interp + 0x20, 8, get(b, interp + 0x20, 8) + 1); })
-                .find("malformed interpreter name"),
+  EXPECT_NE(mutant([&](std::string& b) {
+              put(b, text + 0x28, 8, get(b, text + 0x20, 8) + 1);
+            }).find("is not writable but larger in memory than in the file"),
             std::string::npos);
   EXPECT_NE(mutant([&](std::string& b) {
-              put(b, interp + 0x08, 8, get(b, interp + 0x08, 8) + 1), put(b, interp + 0x20, 8, get(b, interp + 0x20, 8) - 1);
+              put(b, interp + 0x20, 8, get(b, interp + 0x20, 8) + 1);
+            }).find("malformed interpreter name"),
+            std::string::npos);
+  EXPECT_NE(mutant([&](std::string& b) {
+              put(b, interp + 0x08, 8, get(b, interp + 0x08, 8) + 1),
+                  put(b, interp + 0x20, 8, get(b, interp + 0x20, 8) - 1);
             }).find("is not an absolute path"),
             std::string::npos);
   // A PT_GNU_PROPERTY over the build-id note: a note of another type.

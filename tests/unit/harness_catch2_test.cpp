@@ -60,7 +60,8 @@ TEST(Catch2, TestSpecsEscapeWhatTheParserWouldRead) {
   EXPECT_EQ(catch2_test_spec("back\\slash \"q\""), "back\\\\slash \\\"q\\\"");
   EXPECT_EQ(catch2_test_spec("~tilde"), "\\~tilde");
   EXPECT_EQ(catch2_test_spec(" lead"), "\\ lead");
-  EXPECT_EQ(catch2_arguments({"a", "b,c"}), (std::vector<std::string>{"--reporter", "xml", "--order", "decl", "a,b\\,c"}));
+  EXPECT_EQ(catch2_arguments({"a", "b,c"}),
+            (std::vector<std::string>{"--reporter", "xml", "--order", "decl", "a,b\\,c"}));
 }
 
 TEST(Catch2, DetectsV2AndV3FromTheirStrings) {

@@ -40,9 +40,9 @@ TEST(GTestStream, FollowsRunAndResultLines) {
       stream->feed(text);
     }
     stream->finish();
-    EXPECT_EQ(trace.events, (std::vector<std::string>{"start A.ok", "pass A.ok", "start A.bad", "fail A.bad",
-                                                       "start Values/P.t/0", "fail Values/P.t/0", "start A.skipped",
-                                                       "skip A.skipped"}))
+    EXPECT_EQ(trace.events,
+              (std::vector<std::string>{"start A.ok", "pass A.ok", "start A.bad", "fail A.bad", "start Values/P.t/0",
+                                        "fail Values/P.t/0", "start A.skipped", "skip A.skipped"}))
         << "bytewise=" << bytewise;
     EXPECT_EQ(trace.output["A.ok"], "[ RUN      ] A.ok\nhello from A.ok\n[       OK ] A.ok (0 ms)\n");
     EXPECT_NE(trace.output[""].find("listed below"), std::string::npos) << "summary is not any test's output";
@@ -99,8 +99,8 @@ TEST(LibtestStream, FollowsTestLinesAndFailureSections) {
     }
     stream->finish();
     EXPECT_EQ(trace.events, (std::vector<std::string>{"start tests::ok", "pass tests::ok", "start tests::bad",
-                                                       "fail tests::bad", "start tests::panics", "pass tests::panics",
-                                                       "start tests::slow", "skip tests::slow"}));
+                                                      "fail tests::bad", "start tests::panics", "pass tests::panics",
+                                                      "start tests::slow", "skip tests::slow"}));
     EXPECT_NE(trace.output["tests::bad"].find("panicked at 'boom'"), std::string::npos);
   }
 }
@@ -127,9 +127,10 @@ TEST(FailureText, GoogleTestBlocksWithoutTheHarnessLines) {
       "/src/suite_test.cpp:26: Failure\nExpected equality of these values:\n  2 + 2\n    Which is: 4\n  5\n"
       "arithmetic is broken\nunknown file: Failure\nC++ exception with description \"x\" thrown in the test body.\n"
       "[  FAILED  ] Fail.Assertion (0 ms)\n";
-  EXPECT_EQ(failure_text(TestKind::GTest, output),
-            "/src/suite_test.cpp:26: Failure\nExpected equality of these values:\n  2 + 2\n    Which is: 4\n  5\n"
-            "arithmetic is broken\nunknown file: Failure\nC++ exception with description \"x\" thrown in the test body.");
+  EXPECT_EQ(
+      failure_text(TestKind::GTest, output),
+      "/src/suite_test.cpp:26: Failure\nExpected equality of these values:\n  2 + 2\n    Which is: 4\n  5\n"
+      "arithmetic is broken\nunknown file: Failure\nC++ exception with description \"x\" thrown in the test body.");
   EXPECT_EQ(failure_text(TestKind::GTest, "[ RUN      ] A.b\nno assertion here\n[  FAILED  ] A.b (0 ms)\n"), "");
 }
 
@@ -137,7 +138,8 @@ TEST(FailureText, RustPanicsOldAndNewStyle) {
   // rustc 1.63 (Debian 12) and rustc 1.73 and later word it differently.
   const std::string old_style =
       "test tests::bad ... FAILED\n\nfailures:\n\n---- tests::bad stdout ----\n"
-      "thread 'tests::bad' panicked at 'assertion failed: `(left == right)`\n  left: `1`,\n right: `2`', src/lib.rs:9:9\n"
+      "thread 'tests::bad' panicked at 'assertion failed: `(left == right)`\n  left: `1`,\n right: `2`', "
+      "src/lib.rs:9:9\n"
       "note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n";
   EXPECT_EQ(failure_text(TestKind::Libtest, old_style),
             "thread 'tests::bad' panicked at 'assertion failed: `(left == right)`\n  left: `1`,\n right: `2`', "
@@ -154,8 +156,9 @@ TEST(FailureText, RustPanicsOldAndNewStyle) {
 TEST(GTestStream, OnlyTheExpectedTestsInOrderBetweenTests) {
   Trace trace;
   auto stream = make_harness_stream(TestKind::GTest, trace.events_sink(), {"A.outer", "A.next"});
-  stream->feed("[ RUN      ] A.outer\n[ RUN      ] A.next\n[       OK ] A.next (0 ms)\n[       OK ] A.outer (2 ms)\n"
-               "[ RUN      ] Not.Asked\n[ RUN      ] A.next\n[  FAILED  ] A.next (1 ms)\n");
+  stream->feed(
+      "[ RUN      ] A.outer\n[ RUN      ] A.next\n[       OK ] A.next (0 ms)\n[       OK ] A.outer (2 ms)\n"
+      "[ RUN      ] Not.Asked\n[ RUN      ] A.next\n[  FAILED  ] A.next (1 ms)\n");
   EXPECT_EQ(trace.events, (std::vector<std::string>{"start A.outer", "pass A.outer", "start A.next", "fail A.next"}));
   EXPECT_FALSE(stream->ambiguous());
   EXPECT_NE(trace.output["A.outer"].find("[       OK ] A.next (0 ms)"), std::string::npos);
@@ -184,9 +187,10 @@ TEST(LibtestStream, AnotherRunsLinesInsideATestAreItsOutput) {
 TEST(LibtestStream, TestLinesInTheFailuresSectionAreNotVerdicts) {
   Trace trace;
   auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink(), {"a::bad", "a::ok"});
-  stream->feed("running 2 tests\ntest a::bad ... FAILED\ntest a::ok ... ok\n\nfailures:\n\n"
-               "---- a::bad stdout ----\nthe child said:\ntest a::ok ... FAILED\ntest a::bad ... ok\n\n"
-               "failures:\n    a::bad\n\ntest result: FAILED. 1 passed; 1 failed\n");
+  stream->feed(
+      "running 2 tests\ntest a::bad ... FAILED\ntest a::ok ... ok\n\nfailures:\n\n"
+      "---- a::bad stdout ----\nthe child said:\ntest a::ok ... FAILED\ntest a::bad ... ok\n\n"
+      "failures:\n    a::bad\n\ntest result: FAILED. 1 passed; 1 failed\n");
   stream->finish();
   EXPECT_EQ(trace.events, (std::vector<std::string>{"start a::bad", "fail a::bad", "start a::ok", "pass a::ok"}));
   EXPECT_NE(trace.output["a::bad"].find("test a::bad ... ok"), std::string::npos);

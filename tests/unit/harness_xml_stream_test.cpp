@@ -5,13 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include "support/stream_trace.h"
-
 #include <map>
 
 #include "engine/harness_catch2.h"
 #include "engine/harness_doctest.h"
 #include "engine/harness_stream.h"
+#include "support/stream_trace.h"
 
 using namespace xrun;
 
@@ -82,13 +81,14 @@ cout line from the case
 TEST(Catch2Stream, FollowsTheCasesAskedForAndLeavesAFatalSignalToTheProcess) {
   for (bool bytewise : {false, true}) {
     Trace trace;
-    auto stream = make_harness_stream(TestKind::Catch2, trace.events_sink(),
-                                      {"passes", "fails", "prints to stdout", "MIXED CASE", "xml <&> 'special'", "aborts"});
+    auto stream =
+        make_harness_stream(TestKind::Catch2, trace.events_sink(),
+                            {"passes", "fails", "prints to stdout", "MIXED CASE", "xml <&> 'special'", "aborts"});
     play(*stream, kCatch2, bytewise);
-    EXPECT_EQ(trace.events,
-              (std::vector<std::string>{"start passes", "pass passes", "start fails", "fail fails", "start prints to stdout",
-                                        "pass prints to stdout", "start MIXED CASE", "fail MIXED CASE",
-                                        "start xml <&> 'special'", "pass xml <&> 'special'", "start aborts"}))
+    EXPECT_EQ(trace.events, (std::vector<std::string>{"start passes", "pass passes", "start fails", "fail fails",
+                                                      "start prints to stdout", "pass prints to stdout",
+                                                      "start MIXED CASE", "fail MIXED CASE", "start xml <&> 'special'",
+                                                      "pass xml <&> 'special'", "start aborts"}))
         << "bytewise=" << bytewise;
     EXPECT_EQ(stream->current(), "aborts") << "the crash is the running case's";
     EXPECT_NE(trace.output["prints to stdout"].find("printf line from the case\nno newline here"), std::string::npos);
@@ -101,24 +101,28 @@ TEST(Catch2Stream, FollowsTheCasesAskedForAndLeavesAFatalSignalToTheProcess) {
 TEST(Catch2Stream, AStartTagWithoutItsNewlineYetStartsTheCase) {
   Trace trace;
   auto stream = make_harness_stream(TestKind::Catch2, trace.events_sink(), {"hangs"});
-  stream->feed("<Catch name=\"x\">\n  <Group name=\"x\">\n    <TestCase name=\"hangs\" tags=\"[.hang]\" filename=\"f\" line=\"3\">");
+  stream->feed(
+      "<Catch name=\"x\">\n  <Group name=\"x\">\n    <TestCase name=\"hangs\" tags=\"[.hang]\" filename=\"f\" "
+      "line=\"3\">");
   EXPECT_EQ(stream->current(), "hangs") << "a hang must be blamed on it";
   stream->feed("\nstill going\n");
   stream->finish();
   EXPECT_EQ(trace.events, (std::vector<std::string>{"start hangs"}));
-  EXPECT_EQ(trace.output["hangs"], "    <TestCase name=\"hangs\" tags=\"[.hang]\" filename=\"f\" line=\"3\">\nstill going\n");
+  EXPECT_EQ(trace.output["hangs"],
+            "    <TestCase name=\"hangs\" tags=\"[.hang]\" filename=\"f\" line=\"3\">\nstill going\n");
 }
 
 TEST(Catch2Stream, V3SkipIsSkipped) {
   Trace trace;
   auto stream = make_harness_stream(TestKind::Catch2, trace.events_sink());
-  play(*stream,
-       "<Catch2TestRun name=\"t\">\n  <TestCase name=\"s\" tags=\"\" filename=\"f\" line=\"1\">\n"
-       "    <Skip filename=\"f\" line=\"2\">\n      not here\n    </Skip>\n"
-       "    <OverallResult success=\"true\" skips=\"1\"/>\n  </TestCase>\n"
-       "  <TestCase name=\"p\" tags=\"\" filename=\"f\" line=\"5\">\n    <OverallResult success=\"true\" skips=\"0\"/>\n"
-       "  </TestCase>\n</Catch2TestRun>\n",
-       false);
+  play(
+      *stream,
+      "<Catch2TestRun name=\"t\">\n  <TestCase name=\"s\" tags=\"\" filename=\"f\" line=\"1\">\n"
+      "    <Skip filename=\"f\" line=\"2\">\n      not here\n    </Skip>\n"
+      "    <OverallResult success=\"true\" skips=\"1\"/>\n  </TestCase>\n"
+      "  <TestCase name=\"p\" tags=\"\" filename=\"f\" line=\"5\">\n    <OverallResult success=\"true\" skips=\"0\"/>\n"
+      "  </TestCase>\n</Catch2TestRun>\n",
+      false);
   EXPECT_EQ(trace.events, (std::vector<std::string>{"start s", "skip s", "start p", "pass p"}));
 }
 
@@ -180,10 +184,11 @@ const std::string kDoctest = R"(<?xml version="1.0" encoding="UTF-8"?>
 TEST(DoctestStream, FollowsTheCasesAskedForAndLeavesACrashToTheProcess) {
   for (bool bytewise : {false, true}) {
     Trace trace;
-    auto stream = make_harness_stream(TestKind::Doctest, trace.events_sink(), {"passes", "fails", "wild?card", "aborts"});
+    auto stream =
+        make_harness_stream(TestKind::Doctest, trace.events_sink(), {"passes", "fails", "wild?card", "aborts"});
     play(*stream, kDoctest, bytewise);
     EXPECT_EQ(trace.events, (std::vector<std::string>{"start passes", "pass passes", "start fails", "fail fails",
-                                                       "start wild?card", "pass wild?card", "start aborts"}))
+                                                      "start wild?card", "pass wild?card", "start aborts"}))
         << "bytewise=" << bytewise;
     EXPECT_EQ(stream->current(), "aborts");
     EXPECT_NE(trace.output[""].find("only this one fails"), std::string::npos);
@@ -198,7 +203,8 @@ TEST(DoctestStream, FailureTextIsTheAssertion) {
             "doctest_suite_test.cpp:17: CHECK( answer == 42 )\nwith expansion:\n  41 == 42");
   EXPECT_EQ(failure_text(TestKind::Doctest, trace.output["wildXcard"]),
             "doctest_suite_test.cpp:53: FATAL ERROR: only this one fails");
-  EXPECT_EQ(failure_text(TestKind::Doctest, trace.output["aborts"]), "crash: SIGABRT - Abort (abnormal termination) signal");
+  EXPECT_EQ(failure_text(TestKind::Doctest, trace.output["aborts"]),
+            "crash: SIGABRT - Abort (abnormal termination) signal");
 }
 
 // Mutated recordings (bytes flipped, cut, duplicated; a fixed seed): the
@@ -218,10 +224,18 @@ TEST(XmlReporterStreams, MutatedOutputIsHandled) {
     for (int edits = 1 + static_cast<int>(next() % 8); edits > 0; --edits) {
       const std::size_t at = next() % text.size();
       switch (next() % 4) {
-        case 0: text[at] = static_cast<char>(next()); break;
-        case 1: text.erase(at, next() % 64); break;
-        case 2: text.insert(at, text.substr(next() % text.size(), next() % 200)); break;
-        case 3: text.insert(at, next() % 2 ? "<TestCase name=\"" : "</TestCase>"); break;
+        case 0:
+          text[at] = static_cast<char>(next());
+          break;
+        case 1:
+          text.erase(at, next() % 64);
+          break;
+        case 2:
+          text.insert(at, text.substr(next() % text.size(), next() % 200));
+          break;
+        case 3:
+          text.insert(at, next() % 2 ? "<TestCase name=\"" : "</TestCase>");
+          break;
       }
       if (text.empty()) text = "<";
     }

@@ -43,8 +43,9 @@ TEST(HtmlReport, OnlyPassedTestsLoseTheMiddleOfTheirOutput) {
   failed.output = std::string(100000, 'f');
   report.tests = {passed, failed};
   const std::string page = to_html(report);
-  EXPECT_NE(page.find("\"hc\":" + std::to_string(100000 - HtmlReportWriter::kPassedHead - HtmlReportWriter::kPassedTail)),
-            std::string::npos);
+  EXPECT_NE(
+      page.find("\"hc\":" + std::to_string(100000 - HtmlReportWriter::kPassedHead - HtmlReportWriter::kPassedTail)),
+      std::string::npos);
   EXPECT_EQ(page.find("\"hc\"", page.find("\"n\":\"F.f\"")), std::string::npos) << "the failing test kept all of it";
 }
 
@@ -57,8 +58,8 @@ std::string log_output(unsigned seed) {
   while (out.size() < 65536) {
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     const int n = std::snprintf(line, sizeof line, "[%10.6f] worker %u: step %u checksum 0x%08x %s\n",
-                                double(x >> 40) / 1e6, unsigned(x >> 60), unsigned(x >> 20) & 0xfffff,
-                                unsigned(x >> 8), (x & 16) ? "ok" : "retrying after a short wait");
+                                double(x >> 40) / 1e6, unsigned(x >> 60), unsigned(x >> 20) & 0xfffff, unsigned(x >> 8),
+                                (x & 16) ? "ok" : "retrying after a short wait");
     out.append(line, n);
   }
   out.resize(65536);
@@ -79,8 +80,9 @@ TEST(HtmlReport, TwentyThousandTestsOf64KiBStayUnderTheSizeBound) {
   std::vector<std::string> outputs;
   for (unsigned i = 0; i < 16; ++i) outputs.push_back(log_output(i));
   for (int i = 0; i < 20000; ++i) {
-    auto t = result("/build/tests/suite_" + std::to_string(i / 1000), "Suite" + std::to_string(i % 97) + ".Case" +
-                    std::to_string(i), i % 40 == 7 ? Status::Failed : Status::Passed);
+    auto t = result("/build/tests/suite_" + std::to_string(i / 1000),
+                    "Suite" + std::to_string(i % 97) + ".Case" + std::to_string(i),
+                    i % 40 == 7 ? Status::Failed : Status::Passed);
     t.output = outputs[i % outputs.size()];
     if (t.status == Status::Failed) t.failure = "suite.cpp:42: Failure\nExpected equality of these values";
     report.tests.push_back(std::move(t));
@@ -95,8 +97,10 @@ TEST(HtmlReport, TwentyThousandTestsOf64KiBStayUnderTheSizeBound) {
       EXPECT_FALSE(t.contains("ob")) << t["n"] << ": a failing test lost its output to passed ones";
       EXPECT_EQ(t["o"]["n"], 65536) << t["n"];
     }
-    if (t.contains("ob")) ++left_out;
-    else kept_outputs += t["o"].dump().size();
+    if (t.contains("ob"))
+      ++left_out;
+    else
+      kept_outputs += t["o"].dump().size();
   }
   EXPECT_LE(kept_outputs, HtmlReportWriter::kOutputBudget);
   EXPECT_GT(left_out, 0u) << "the budget did not bind: the test shows nothing";
@@ -123,13 +127,12 @@ TEST(Baseline, EachChangeIsInItsSection) {
                   result("/old/deps/suite-0123456789abcdef", "A.gone", Status::Passed),
                   result("/old/deps/suite-0123456789abcdef", "A.slow", Status::Passed, 1.0),
                   result("/old/deps/suite-0123456789abcdef", "A.noisy", Status::Passed, 0.01)};
-  const std::vector<TestResult> now = {
-      result("/new/deps/suite-fedcba9876543210", "A.broken", Status::TimedOut),
-      result("/new/deps/suite-fedcba9876543210", "A.fixed", Status::Passed),
-      result("/new/deps/suite-fedcba9876543210", "A.still", Status::Failed),
-      result("/new/deps/suite-fedcba9876543210", "A.new", Status::Passed),
-      result("/new/deps/suite-fedcba9876543210", "A.slow", Status::Passed, 2.0),
-      result("/new/deps/suite-fedcba9876543210", "A.noisy", Status::Passed, 0.05)};
+  const std::vector<TestResult> now = {result("/new/deps/suite-fedcba9876543210", "A.broken", Status::TimedOut),
+                                       result("/new/deps/suite-fedcba9876543210", "A.fixed", Status::Passed),
+                                       result("/new/deps/suite-fedcba9876543210", "A.still", Status::Failed),
+                                       result("/new/deps/suite-fedcba9876543210", "A.new", Status::Passed),
+                                       result("/new/deps/suite-fedcba9876543210", "A.slow", Status::Passed, 2.0),
+                                       result("/new/deps/suite-fedcba9876543210", "A.noisy", Status::Passed, 0.05)};
   const auto c = compare_with_baseline(now, before, "prev.json", SlowdownRule{});
   const auto names = [](const std::vector<ComparedTest>& tests) {
     std::vector<std::string> out;

@@ -1,23 +1,22 @@
 // The real JobRunner against the helper program: output, exit statuses,
 // signals to the process group, cwd and environment, nothing inherited that
 // should not be, and launch failures reported as errors.
-#include "engine/job_init.h"
 #include "engine/process_runner.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <boost/asio/steady_timer.hpp>
-
-#include "elf/elf_probe.h"
-#include "support/paths.h"
-#include "support/report_json.h"
-#include "support/temp_dir.h"
-
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
+
+#include "elf/elf_probe.h"
+#include "engine/job_init.h"
+#include "support/paths.h"
+#include "support/report_json.h"
+#include "support/temp_dir.h"
 
 using namespace xrun;
 using xrun::testing::helper;
@@ -38,9 +37,9 @@ struct Finished {
 Finished run_job_on(boost::asio::io_context& io, ProcessRunner& runner, const JobRequest& request,
                     std::function<void(JobId)> after_start = {}) {
   Finished finished;
-  auto started = runner.start(request, {[&](std::string_view b) { finished.output.append(b); },
-                                        [&](const JobExit& e) { finished.exit = e; },
-                                        [&] { finished.told_started = true; }});
+  auto started =
+      runner.start(request, {[&](std::string_view b) { finished.output.append(b); },
+                             [&](const JobExit& e) { finished.exit = e; }, [&] { finished.told_started = true; }});
   EXPECT_TRUE(started) << started.error().message;
   if (!started) return finished;
   finished.starts_later = started->starts_later;
@@ -97,7 +96,8 @@ TEST_F(ProcessRunnerTest, CwdAndExtraEnvironment) {
   EXPECT_EQ(env.output, "XRUN_JOB_VALUE=42\n");
   auto missing = runner_.start({host_helper(), {"cwd"}, "/nonexistent/dir", {}}, {});
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("cannot enter /nonexistent/dir"), std::string::npos) << missing.error().message;
+  EXPECT_NE(missing.error().message.find("cannot enter /nonexistent/dir"), std::string::npos)
+      << missing.error().message;
 }
 
 TEST_F(ProcessRunnerTest, SignalReachesTheWholeGroup) {
@@ -171,7 +171,8 @@ TEST_F(ProcessRunnerTest, StdinIsForwardedAndStderrCanComeApart) {
 // A private TMPDIR exists while the job runs, and is gone with what the job
 // left in it once the job has ended.
 TEST_F(ProcessRunnerTest, APrivateTmpdirLivesAsLongAsTheJob) {
-  JobRequest request{"/bin/sh", {"-c", "echo \"$TMPDIR\"; ls -A \"$TMPDIR\"; echo x > \"$TMPDIR/left-behind\""}, "", {}};
+  JobRequest request{
+      "/bin/sh", {"-c", "echo \"$TMPDIR\"; ls -A \"$TMPDIR\"; echo x > \"$TMPDIR/left-behind\""}, "", {}};
   request.private_tmpdir = true;
   auto f = run_job(request);
   ASSERT_TRUE(f.exit);
@@ -190,7 +191,8 @@ TEST_F(ProcessRunnerTest, APrivateTmpdirLivesAsLongAsTheJob) {
 TEST_F(ProcessRunnerTest, QemuFailingIsAnInfraErrorOfTheJob) {
   TempDir dir;
   const std::string fake_qemu =
-      dir.write("qemu-aarch64", "#!/bin/sh\necho \"qemu-aarch64: Could not open '/lib/ld-linux-aarch64.so.1'\" >&2\nexit 255\n", true);
+      dir.write("qemu-aarch64",
+                "#!/bin/sh\necho \"qemu-aarch64: Could not open '/lib/ld-linux-aarch64.so.1'\" >&2\nexit 255\n", true);
   Config config;
   config.targets["aarch64"].qemu = fake_qemu;
   ProcessRunner runner(io_, config, OverlayStore::from_environment());
@@ -278,8 +280,7 @@ TEST(ProcessRunnerForkServer, ChildrenEndAsExecdProcessesDo) {
     EXPECT_FALSE(exited.exit->signaled);
     EXPECT_EQ(exited.exit->code, 5);
     EXPECT_FALSE(exited.exit->infra_error) << *exited.exit->infra_error;
-    EXPECT_EQ(fork_servers_of(program), 1u)
-        << "one server, waiting for the next job";
+    EXPECT_EQ(fork_servers_of(program), 1u) << "one server, waiting for the next job";
 
     auto killed = run({"signal", "ABRT"});
     ASSERT_TRUE(killed.exit);
@@ -287,7 +288,8 @@ TEST(ProcessRunnerForkServer, ChildrenEndAsExecdProcessesDo) {
     EXPECT_EQ(killed.exit->signal, SIGABRT);
 
     EXPECT_EQ(run({"fds"}).output, "none\n");
-    EXPECT_EQ(run({"argv", "a b", ""}).output, "0:" + std::to_string(program.size()) + ":" + program + "\n1:4:argv\n2:3:a b\n3:0:\n");
+    EXPECT_EQ(run({"argv", "a b", ""}).output,
+              "0:" + std::to_string(program.size()) + ":" + program + "\n1:4:argv\n2:3:a b\n3:0:\n");
     EXPECT_EQ(run({"env", "LD_PRELOAD", "XRUN_ZYGOTE_FD"}).output, "LD_PRELOAD unset\nXRUN_ZYGOTE_FD unset\n");
     EXPECT_EQ(run({"init-argv", "x y"}).output,
               "0:" + std::to_string(program.size()) + ":" + program + "\n1:9:init-argv\n2:3:x y\n")

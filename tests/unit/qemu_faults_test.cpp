@@ -16,7 +16,8 @@ TEST(QemuFaults, QemuFaultsButNotGuestCrashes) {
 
 TEST(QemuFaults, TheScanFindsALineSplitAcrossReads) {
   QemuFaultScan scan;
-  for (std::string_view piece : {"[ RUN      ] A.b\nqemu-aarc", "h64: Could not open '/lib/ld-linux-aar", "ch64.so.1'\n"})
+  for (std::string_view piece :
+       {"[ RUN      ] A.b\nqemu-aarc", "h64: Could not open '/lib/ld-linux-aar", "ch64.so.1'\n"})
     scan.feed(piece);
   EXPECT_EQ(scan.finish(), "qemu-aarch64: Could not open '/lib/ld-linux-aarch64.so.1'");
   QemuFaultScan last_line;

@@ -1,7 +1,8 @@
+#include "report/report.h"
+
 #include <gtest/gtest.h>
 
 #include "report/junit.h"
-#include "report/report.h"
 
 using namespace xrun;
 
@@ -49,7 +50,8 @@ TEST(JsonReport, RoundTrips) {
 TEST(JsonReport, RejectsWhatIsNotAReport) {
   EXPECT_FALSE(report_from_json("{", "x.json"));
   EXPECT_FALSE(report_from_json("{\"schema\": \"other\"}", "x.json"));
-  auto bad = report_from_json(R"({"schema":"xrun-test-report/1","tests":[{"binary":"b","name":"n","status":"weird"}]})", "x.json");
+  auto bad = report_from_json(R"({"schema":"xrun-test-report/1","tests":[{"binary":"b","name":"n","status":"weird"}]})",
+                              "x.json");
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().message.find("unknown status"), std::string::npos);
 }
@@ -68,7 +70,8 @@ TEST(Junit, EscapesEverythingXml10Forbids) {
 TEST(Junit, OneSuitePerBinaryAndTheRightElements) {
   const std::string xml = to_junit_xml(sample());
   EXPECT_NE(xml.find("<testsuites name=\"xrun\" tests=\"5\" failures=\"1\" errors=\"1\" skipped=\"1\""),
-            std::string::npos) << xml;
+            std::string::npos)
+      << xml;
   EXPECT_NE(xml.find("<testsuite name=\"/build/suite\" tests=\"3\""), std::string::npos);
   EXPECT_NE(xml.find("<testsuite name=\"/build/rust\" tests=\"2\""), std::string::npos);
   EXPECT_NE(xml.find("<failure message=\"SIGSEGV (signal 11)\" type=\"crashed\">"), std::string::npos);
@@ -95,12 +98,15 @@ TEST(Junit, FailuresCarryTheirAssertionAndCrashesTheirOutput) {
   failed.attempts = 1;
   report.tests.push_back(failed);
   const std::string xml = to_junit_xml(report);
-  EXPECT_NE(xml.find("<failure message=\"suite_test.cpp:26: Failure&#10;Expected equality of these values:&#10;  2 + 2&#10;  5\" "
-                     "type=\"failed\">suite_test.cpp:26: Failure\nExpected equality"),
-            std::string::npos)
+  EXPECT_NE(
+      xml.find(
+          "<failure message=\"suite_test.cpp:26: Failure&#10;Expected equality of these values:&#10;  2 + 2&#10;  5\" "
+          "type=\"failed\">suite_test.cpp:26: Failure\nExpected equality"),
+      std::string::npos)
       << xml;
-  EXPECT_NE(xml.find("<failure message=\"SIGSEGV (signal 11)\" type=\"crashed\">SIGSEGV (signal 11)\nbefore\n</failure>"),
-            std::string::npos)
+  EXPECT_NE(
+      xml.find("<failure message=\"SIGSEGV (signal 11)\" type=\"crashed\">SIGSEGV (signal 11)\nbefore\n</failure>"),
+      std::string::npos)
       << xml;
   auto back = report_from_json(to_json(report), "r.json");
   ASSERT_TRUE(back);
@@ -330,7 +336,13 @@ TEST(JsonReport, EntriesEscapeWhatJsonForbids) {
   // Invalid UTF-8 (a lone continuation byte, a truncated sequence, an
   // overlong form, a surrogate, a lead byte at the end) becomes U+FFFD.
   TestResult bad{"b", "n", Status::Passed};
-  bad.output = "a\x80" "b\xe2\x82" "c\xc0\xaf" "d\xed\xa0\x80" "e\xf4\x90\x80\x80" "f\xf0";
+  bad.output =
+      "a\x80"
+      "b\xe2\x82"
+      "c\xc0\xaf"
+      "d\xed\xa0\x80"
+      "e\xf4\x90\x80\x80"
+      "f\xf0";
   const auto output = nlohmann::json::parse("[\n" + json_test_entry(bad) + "\n]")[0]["output"].get<std::string>();
   const std::string r = "\xef\xbf\xbd";
   EXPECT_EQ(output, "a" + r + "b" + r + r + "c" + r + r + "d" + r + r + r + "e" + r + r + r + r + "f" + r);

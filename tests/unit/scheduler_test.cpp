@@ -55,8 +55,10 @@ struct Fixture {
 const std::vector<std::string> kMixed = {"A.pass", "A.fail", "A.crash", "A.skip", "A.pass2", "A.exit", "A.pass3"};
 
 void set_mixed(FakeJobRunner& runner) {
-  runner.behaviour = {{"A.fail", Behaviour::Fail}, {"A.crash", Behaviour::Crash},
-                      {"A.skip", Behaviour::Skip}, {"A.exit", Behaviour::Exit3}};
+  runner.behaviour = {{"A.fail", Behaviour::Fail},
+                      {"A.crash", Behaviour::Crash},
+                      {"A.skip", Behaviour::Skip},
+                      {"A.exit", Behaviour::Exit3}};
 }
 
 TEST(Scheduler, BatchAttributesEveryOutcomeAndRerunsAfterACrash) {
@@ -476,8 +478,10 @@ TEST(Scheduler, AProcessThatEndsBadlyAfterItsTestsIsNotAPass) {
           EXPECT_EQ(r.status, status) << r.name << ": " << r.message;
           EXPECT_NE(r.message.find("after the test reported passed"), std::string::npos) << r.message;
           EXPECT_NE(r.output.find("what the process printed at its exit"), std::string::npos);
-          if (ending.signaled) EXPECT_EQ(r.signal, ending.signal);
-          else EXPECT_EQ(r.exit_code, ending.code);
+          if (ending.signaled)
+            EXPECT_EQ(r.signal, ending.signal);
+          else
+            EXPECT_EQ(r.exit_code, ending.code);
         }
       } else {
         ASSERT_EQ(results.size(), 3u);

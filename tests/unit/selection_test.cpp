@@ -43,8 +43,7 @@ TEST(Selection, PartitionsCoverEveryTestExactlyOnce) {
 TEST(Selection, PartitionSyntax) {
   EXPECT_TRUE(parse_partition("2/4"));
   EXPECT_EQ(parse_partition("2/4")->index, 2u);
-  for (const char* bad : {"0/4", "5/4", "2", "a/b", "2/0", "1/2/3", ""})
-    EXPECT_FALSE(parse_partition(bad)) << bad;
+  for (const char* bad : {"0/4", "5/4", "2", "a/b", "2/0", "1/2/3", ""}) EXPECT_FALSE(parse_partition(bad)) << bad;
 }
 
 }  // namespace

@@ -32,7 +32,8 @@ TEST(CargoConfig, NewFileGetsTheSection) {
 }
 
 TEST(CargoConfig, ExistingFileKeepsEverythingElse) {
-  const std::string before = "# my build settings\n[build]\njobs = 2  # two\n\n[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"x\"]";
+  const std::string before =
+      "# my build settings\n[build]\njobs = 2  # two\n\n[target.x86_64-unknown-linux-gnu]\nrustflags = [\"-C\", \"x\"]";
   std::vector<std::string> changes;
   auto out = edit_cargo_config(before, "c.toml", target("aarch64"), "xrun", "", changes);
   ASSERT_TRUE(out);
@@ -44,13 +45,17 @@ TEST(CargoConfig, ExistingSectionGetsRunnerInsertedOrReplaced) {
   auto inserted = edit_cargo_config("[target.aarch64-unknown-linux-gnu] # arm\nrustflags = []\n", "c.toml",
                                     target("aarch64"), "xrun", "aarch64-linux-gnu-gcc", changes);
   ASSERT_TRUE(inserted);
-  EXPECT_EQ(*inserted, "[target.aarch64-unknown-linux-gnu] # arm\nrunner = \"xrun\"\nlinker = \"aarch64-linux-gnu-gcc\"\nrustflags = []\n");
+  EXPECT_EQ(*inserted,
+            "[target.aarch64-unknown-linux-gnu] # arm\nrunner = \"xrun\"\nlinker = "
+            "\"aarch64-linux-gnu-gcc\"\nrustflags = []\n");
   changes.clear();
-  auto replaced = edit_cargo_config("[target.aarch64-unknown-linux-gnu]\nlinker = \"clang\"\nrunner = \"qemu-aarch64 -L /x\"\n",
-                                    "c.toml", target("aarch64"), "xrun", "aarch64-linux-gnu-gcc", changes);
+  auto replaced =
+      edit_cargo_config("[target.aarch64-unknown-linux-gnu]\nlinker = \"clang\"\nrunner = \"qemu-aarch64 -L /x\"\n",
+                        "c.toml", target("aarch64"), "xrun", "aarch64-linux-gnu-gcc", changes);
   ASSERT_TRUE(replaced);
-  EXPECT_EQ(*replaced, "[target.aarch64-unknown-linux-gnu]\nlinker = \"clang\"\n"
-                       "runner = \"xrun\"  # xrun setup; was: runner = \"qemu-aarch64 -L /x\"\n");
+  EXPECT_EQ(*replaced,
+            "[target.aarch64-unknown-linux-gnu]\nlinker = \"clang\"\n"
+            "runner = \"xrun\"  # xrun setup; was: runner = \"qemu-aarch64 -L /x\"\n");
   EXPECT_NE(changes[1].find("kept linker clang"), std::string::npos);
   changes.clear();
   auto again = edit_cargo_config(*replaced, "c.toml", target("aarch64"), "xrun", "", changes);

@@ -132,10 +132,14 @@ TEST(Sysroot, TheFallbackInTmpMustBePrivate) {
   auto refused = choose_sysroot(aarch64(), {}, glibc_program(), store);
   ::chmod(mine.c_str(), 0700);
   auto accepted = choose_sysroot(aarch64(), {}, glibc_program(), OverlayStore::from_environment());
-  if (old_cache) ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
-  else ::unsetenv("XDG_CACHE_HOME");
-  if (existed) ::chmod(mine.c_str(), before.st_mode & 07777);
-  else std::filesystem::remove_all(mine);
+  if (old_cache)
+    ::setenv("XDG_CACHE_HOME", saved.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
+  if (existed)
+    ::chmod(mine.c_str(), before.st_mode & 07777);
+  else
+    std::filesystem::remove_all(mine);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("is not a private directory of this user's"), std::string::npos)
       << refused.error().message;

@@ -3,8 +3,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
-#include "support/temp_dir.h"
 #include "machine/agent_protocol.h"
+#include "support/temp_dir.h"
 #include "system/cpio.h"
 #include "system/image.h"
 #include "system/kernel_build.h"
@@ -23,12 +23,10 @@ std::string frame(std::uint8_t type, const std::string& payload) {
 }
 
 TEST(AgentFrameReader, DecodesEveryFrameEvenOneByteAtATime) {
-  const std::string bytes = frame(XRUN_HELLO_ACK, u32(77) + u32(6) + "6.1.0x") +
-                            frame(XRUN_STARTED, u32(5) + u32(1234)) +
-                            frame(XRUN_STDOUT, u32(5) + std::string("out\0put", 7)) +
-                            frame(XRUN_STDERR, u32(5) + "err") +
-                            frame(XRUN_EXIT, u32(5) + u32(XRUN_EXIT_SIGNAL) + u32(11) + u32(0)) +
-                            frame(XRUN_LOG, u32(4) + "note");
+  const std::string bytes =
+      frame(XRUN_HELLO_ACK, u32(77) + u32(6) + "6.1.0x") + frame(XRUN_STARTED, u32(5) + u32(1234)) +
+      frame(XRUN_STDOUT, u32(5) + std::string("out\0put", 7)) + frame(XRUN_STDERR, u32(5) + "err") +
+      frame(XRUN_EXIT, u32(5) + u32(XRUN_EXIT_SIGNAL) + u32(11) + u32(0)) + frame(XRUN_LOG, u32(4) + "note");
   AgentFrameReader reader;
   std::vector<AgentFrame> frames;
   for (char c : bytes) {
@@ -133,7 +131,9 @@ std::vector<CpioEntry> parse_cpio(const std::string& archive) {
   std::size_t at = 0;
   while (at + 110 <= archive.size()) {
     EXPECT_EQ(archive.substr(at, 6), "070701");
-    auto field = [&](int i) { return static_cast<std::uint32_t>(std::stoul(archive.substr(at + 6 + 8 * i, 8), nullptr, 16)); };
+    auto field = [&](int i) {
+      return static_cast<std::uint32_t>(std::stoul(archive.substr(at + 6 + 8 * i, 8), nullptr, 16));
+    };
     CpioEntry e{field(1), field(6), field(9), field(10), "", ""};
     const std::uint32_t name_size = field(11);
     e.name = archive.substr(at + 110, name_size - 1);
@@ -150,7 +150,11 @@ TEST(CpioWriter, WritesNewcEntriesTheKernelUnpacks) {
   CpioWriter cpio;
   cpio.add_directory("/etc");
   cpio.add_file("/etc/passwd", "root:x:0:0::/:/bin/sh\n");
-  cpio.add_file("/init", std::string("\x7f" "ELF\0", 5), 0755);
+  cpio.add_file("/init",
+                std::string("\x7f"
+                            "ELF\0",
+                            5),
+                0755);
   cpio.add_symlink("/bin/sh", "/bin/busybox");
   cpio.add_char_device("/dev/console", 0600, 5, 1);
   const std::string archive = cpio.finish();
@@ -160,7 +164,9 @@ TEST(CpioWriter, WritesNewcEntriesTheKernelUnpacks) {
   EXPECT_EQ(entries[0].name, "etc");
   EXPECT_TRUE(S_ISDIR(entries[0].mode));
   EXPECT_EQ(entries[1].data, "root:x:0:0::/:/bin/sh\n");
-  EXPECT_EQ(entries[2].data, std::string("\x7f" "ELF\0", 5));
+  EXPECT_EQ(entries[2].data, std::string("\x7f"
+                                         "ELF\0",
+                                         5));
   EXPECT_EQ(entries[2].mode & 07777, 0755u);
   EXPECT_TRUE(S_ISLNK(entries[3].mode));
   EXPECT_EQ(entries[3].data, "/bin/busybox");
@@ -178,7 +184,9 @@ std::string tiny_module(bool is64) {
   const auto put = [&](std::size_t at, std::uint64_t value, int bytes) {
     for (int i = 0; i < bytes; ++i) elf[at + static_cast<std::size_t>(i)] = static_cast<char>(value >> (8 * i));
   };
-  elf.replace(0, 4, "\x7f" "ELF");
+  elf.replace(0, 4,
+              "\x7f"
+              "ELF");
   elf[4] = is64 ? 2 : 1;  // class
   elf[5] = 1;             // little-endian
   elf.replace(ehsize, strtab.size(), strtab);
@@ -270,10 +278,10 @@ TEST(ModuleLoadOrder, DependenciesFirstOnceEachBuiltInsSkipped) {
             "kernel/drivers/block/virtio-blk.ko:\n");
   auto order = module_load_order(dir.path(), {"virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_blk"});
   ASSERT_TRUE(order) << order.error().message;
-  const std::vector<std::string> expected = {
-      "kernel/drivers/char/virtio_console.ko", "kernel/net/9p/9pnet.ko",        "kernel/net/9p/9pnet_virtio.ko",
-      "kernel/fs/netfs/netfs.ko",              "kernel/fs/fscache/fscache.ko", "kernel/fs/9p/9p.ko",
-      "kernel/drivers/block/virtio-blk.ko"};
+  const std::vector<std::string> expected = {"kernel/drivers/char/virtio_console.ko", "kernel/net/9p/9pnet.ko",
+                                             "kernel/net/9p/9pnet_virtio.ko",         "kernel/fs/netfs/netfs.ko",
+                                             "kernel/fs/fscache/fscache.ko",          "kernel/fs/9p/9p.ko",
+                                             "kernel/drivers/block/virtio-blk.ko"};
   EXPECT_EQ(*order, expected);
 
   testing::TempDir empty;
@@ -311,7 +319,8 @@ TEST(MigrationState, ErrorRepliesAreErrorsNotExceptions) {
   using nlohmann::json;
   EXPECT_EQ(*migration_state(json::parse(R"({"return": {"status": "active"}})")), "active");
   EXPECT_EQ(*migration_state(json::parse(R"({"return": {"status": "completed", "total-time": 12}})")), "completed");
-  auto error = migration_state(json::parse(R"({"error": {"class": "GenericError", "desc": "no migration in progress"}})"));
+  auto error =
+      migration_state(json::parse(R"({"error": {"class": "GenericError", "desc": "no migration in progress"}})"));
   ASSERT_FALSE(error);
   EXPECT_EQ(error.error().message, "query-migrate: qemu answered with an error: no migration in progress");
   EXPECT_FALSE(migration_state(json::parse(R"({"return": {"status": "failed"}})")));
@@ -375,8 +384,8 @@ TEST(Vm, AQemuThatCannotBeWatchedIsNotLeftRunning) {
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << status;
-  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the qemu was left running; 9x: the test could not set up (" << WEXITSTATUS(status)
-                                    << ")";
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "1: the qemu was left running; 9x: the test could not set up ("
+                                    << WEXITSTATUS(status) << ")";
 }
 
 }  // namespace

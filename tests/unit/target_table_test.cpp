@@ -8,7 +8,8 @@ using namespace xrun;
 
 TEST(TargetTable, BuiltinHasEveryTargetTheProjectPromises) {
   const auto& table = TargetTable::builtin();
-  for (const std::string name : {"aarch64", "armhf", "armel", "riscv64", "ppc64le", "s390x", "mips64el", "i686", "x86_64"}) {
+  for (const std::string name :
+       {"aarch64", "armhf", "armel", "riscv64", "ppc64le", "s390x", "mips64el", "i686", "x86_64"}) {
     const TargetSpec* spec = table.find(name);
     ASSERT_NE(spec, nullptr) << name;
     EXPECT_FALSE(spec->qemu.empty());

@@ -10,8 +10,8 @@
 class RingBuffer {
  public:
   explicit RingBuffer(std::size_t capacity);
-  bool push(int value);             // false when full
-  std::optional<int> pop();         // nullopt when empty
+  bool push(int value);      // false when full
+  std::optional<int> pop();  // nullopt when empty
   std::size_t size() const;
 
  private:

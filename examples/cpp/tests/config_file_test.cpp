@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "config_file.h"
+
+#include <gtest/gtest.h>
 
 // The fixture path is relative to the project root: CTest runs the test with
 // WORKING_DIRECTORY set there, and xrun keeps the cwd.

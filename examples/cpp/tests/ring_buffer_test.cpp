@@ -1,8 +1,8 @@
+#include "ring_buffer.h"
+
 #include <gtest/gtest.h>
 
 #include <thread>
-
-#include "ring_buffer.h"
 
 TEST(RingBuffer, StartsEmpty) {
   RingBuffer rb(4);
