@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <thread>
@@ -18,6 +17,7 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
+#include "core/stop_signals.h"
 #include "engine/build_sources.h"
 #include "engine/discovery.h"
 #include "engine/scheduler.h"
@@ -274,18 +274,20 @@ int test_command(const std::vector<std::string>& all_args) {
   int signals_seen = 0;
   // Ctrl-C: the first stops the run gracefully (SIGTERM, then SIGKILL after
   // the grace period) and still writes the reports; a second kills at once.
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
-  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const auto& error, int) {
-    if (error) return;
+  // (StopSignals, not asio's signal_set: a periodic report rewrite sees the
+  // signal while it writes and gives up, report/report_files.h.)
+  auto stop_signals = StopSignals::install(io, [&](int) {
     interrupted = true;
     if (++signals_seen > 1) runner.signal_all(SIGKILL);
     if (active)
       active->interrupt();
     else
       runner.signal_all(SIGKILL);  // still listing
-    signals.async_wait(on_signal);
-  };
-  signals.async_wait(on_signal);
+  });
+  if (!stop_signals) {
+    print_error(stop_signals.error().message);
+    return to_int(stop_signals.error().code);
+  }
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before the reports are written
 
   // A listing is bounded like a test, by --timeout (or [test] timeout), but
@@ -370,7 +372,8 @@ int test_command(const std::vector<std::string>& all_args) {
   active = &scheduler;
   const auto results = scheduler.run(selected);
   active = nullptr;
-  signals.cancel();
+  // StopSignals stays installed to the end: a signal now is swallowed (the
+  // loop no longer runs), not the default death in the middle of shutdown().
   if (auto status = read_file("/proc/self/status")) {
     if (auto at = status->find("VmHWM:"); at != std::string::npos)
       log_debug("peak RSS of xrun itself: {}", trim_line(status->substr(at + 6)));

@@ -126,19 +126,27 @@ namespace {
 // Writes every piece, in order, a batch of iovecs at a time: a report
 // written from a hundred thousand cached pieces is copied once, into the
 // file, and never joined into one string first.
-Expected<bool> write_all_to(int fd, std::span<const std::string_view> pieces) {
+enum class WriteOutcome { Written, Failed /* errno says why */, Abandoned };
+
+// With `abandon`: asked before each writev (at most IOV_MAX pieces and
+// kBatchBytes).
+WriteOutcome write_all_to(int fd, std::span<const std::string_view> pieces, const std::function<bool()>& abandon = {}) {
+  constexpr std::size_t kBatchBytes = 512 * 1024;
   std::size_t next = 0, offset = 0;  // the first byte not yet written: pieces[next], from `offset`
   std::vector<iovec> batch;
   while (next < pieces.size()) {
+    if (abandon && abandon()) return WriteOutcome::Abandoned;
     batch.clear();
-    for (std::size_t i = next; i < pieces.size() && batch.size() < IOV_MAX; ++i) {
+    std::size_t batch_bytes = 0;
+    for (std::size_t i = next; i < pieces.size() && batch.size() < IOV_MAX && batch_bytes < kBatchBytes; ++i) {
       const std::string_view piece = i == next ? pieces[i].substr(offset) : pieces[i];
       if (!piece.empty()) batch.push_back({const_cast<char*>(piece.data()), piece.size()});
+      batch_bytes += piece.size();
     }
     if (batch.empty()) break;
     const ssize_t n = ::writev(fd, batch.data(), static_cast<int>(batch.size()));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
+    if (n <= 0) return WriteOutcome::Failed;
     auto left = static_cast<std::size_t>(n);
     while (next < pieces.size() && left >= pieces[next].size() - offset) {
       left -= pieces[next].size() - offset;
@@ -147,7 +155,7 @@ Expected<bool> write_all_to(int fd, std::span<const std::string_view> pieces) {
     }
     offset += left;
   }
-  return true;
+  return WriteOutcome::Written;
 }
 
 }  // namespace
@@ -156,7 +164,8 @@ Expected<bool> write_file_atomically(const std::string& path, std::string_view c
   return write_file_atomically(path, std::span<const std::string_view>(&content, 1));
 }
 
-Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content) {
+Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content,
+                                     const std::function<bool()>& abandon) {
   const auto failed = [&](int err) {
     return make_error(ExitCode::InfraError, path + ": cannot write: " + std::strerror(err));
   };
@@ -166,10 +175,10 @@ Expected<bool> write_file_atomically(const std::string& path, std::span<const st
   if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0) return failed(errno);
-    auto written = write_all_to(fd, content);
+    const bool written = write_all_to(fd, content) == WriteOutcome::Written;
     const int err = errno;
     ::close(fd);
-    return *written ? Expected<bool>(true) : failed(err);
+    return written ? Expected<bool>(true) : failed(err);
   }
   // The temporary is made here, never opened through something another user
   // put at that name (a symlink would make xrun write where it points).
@@ -187,12 +196,17 @@ Expected<bool> write_file_atomically(const std::string& path, std::span<const st
     }
   }
   if (fd < 0) return failed(errno);
-  auto written = write_all_to(fd, content);
+  const WriteOutcome outcome = write_all_to(fd, content, abandon);
   int err = errno;
   const bool closed = ::close(fd) == 0;
   if (!closed) err = errno;
-  if (!*written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    if (*written && closed) err = errno;
+  if (outcome == WriteOutcome::Abandoned) {
+    ::unlink(temporary.c_str());
+    return false;
+  }
+  const bool written = outcome == WriteOutcome::Written;
+  if (!written || !closed || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    if (written && closed) err = errno;
     ::unlink(temporary.c_str());
     return failed(err);
   }

@@ -2,6 +2,7 @@
 // launcher. All of them report through return values, never exceptions.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -40,8 +41,13 @@ void remove_stale_run_dirs(const std::string& base, std::string_view prefix, std
 // `path`: readers see the old file or the whole new one. The error says
 // "PATH: cannot write: why".
 Expected<bool> write_file_atomically(const std::string& path, std::string_view content);
-// The same with the content in pieces, written in order.
-Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content);
+// The same with the content in pieces, written in order. `abandon`, when
+// given, is asked before each few hundred KiB: true gives the write up,
+// removes the temporary and returns false, `path` as it was. A path that is
+// not a regular file (a FIFO, /dev/stdout) is written whole, never abandoned:
+// what went out could not be taken back.
+Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content,
+                                     const std::function<bool()>& abandon = {});
 
 // $XDG_CONFIG_HOME or ~/.config; $XDG_CACHE_HOME or ~/.cache.
 std::string xdg_config_home();

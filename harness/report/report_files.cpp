@@ -88,14 +88,19 @@ void ReportFiles::on_result(const TestResult& result) {
   const auto wait = std::max<std::chrono::steady_clock::duration>({interval_, 4 * last_cost_, by_bytes});
   if (now - last_write_ >= wait) {
     write();
-  } else if (!flush_pending_) {
-    flush_pending_ = true;
-    flush_.expires_after(wait - (now - last_write_));
-    flush_.async_wait([this](const auto& error) {
-      flush_pending_ = false;
-      if (!error) write();
-    });
+  } else {
+    flush_after(wait - (now - last_write_));
   }
+}
+
+void ReportFiles::flush_after(std::chrono::steady_clock::duration wait) {
+  if (flush_pending_) return;
+  flush_pending_ = true;
+  flush_.expires_after(wait);
+  flush_.async_wait([this](const auto& error) {
+    flush_pending_ = false;
+    if (!error) write();
+  });
 }
 
 void ReportFiles::on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) {
@@ -113,7 +118,7 @@ void ReportFiles::on_finish(const std::vector<TestResult>& results, double secon
   report_.duration_seconds = seconds;
   report_.interrupted = interrupted;
   report_.complete = true;
-  write();
+  write(Rewrite::Final);
 }
 
 void ReportFiles::finish_without_tests(const std::string& why, bool interrupted) {
@@ -123,30 +128,44 @@ void ReportFiles::finish_without_tests(const std::string& why, bool interrupted)
   report_.interrupted = interrupted;
   report_.complete = false;
   report_.error = why;
-  write();
+  write(Rewrite::Final);
 }
 
 void ReportFiles::mark_incomplete(const std::string& why) {
   flush_.cancel();
   report_.complete = false;
   report_.error = why;
-  write();
+  write(Rewrite::Final);
 }
 
-void ReportFiles::write() {
+void ReportFiles::write(Rewrite kind) {
   const auto begin = std::chrono::steady_clock::now();
+  std::function<bool()> stop_came;
+  if (kind == Rewrite::Abandonable && setup_.stop_count)
+    stop_came = [this, at = setup_.stop_count()] { return setup_.stop_count() != at; };
+  bool abandoned = false;
   if (!report_.complete) report_.duration_seconds = std::chrono::duration<double>(begin - start_).count();
   if (setup_.baseline)
     report_.baseline = compare_with_baseline(report_.tests, *setup_.baseline, setup_.baseline_source, setup_.slowdown);
   std::uint64_t bytes = 0;
   std::vector<std::string_view> pieces;
   const auto save = [&](const std::optional<std::string>& path) {
-    if (!path) return;
+    if (!path || abandoned) return;
+    auto written = write_file_atomically(*path, pieces, stop_came);
+    if (!written) {
+      if (!error_) error_ = written.error().message;
+    } else if (!*written) {
+      abandoned = true;
+      return;
+    }
     for (auto piece : pieces) bytes += piece.size();
-    auto written = write_file_atomically(*path, pieces);
-    if (!written && !error_) error_ = written.error().message;
   };
-  if (setup_.json_path) {
+  // Each format is composed only when the rewrite goes on.
+  const auto wanted = [&](const std::optional<std::string>& path) {
+    if (path && !abandoned && stop_came && stop_came()) abandoned = true;
+    return path && !abandoned;
+  };
+  if (wanted(setup_.json_path)) {
     const std::string head = json_report_head(report_);
     pieces.clear();
     pieces.reserve(4 * json_entries_.size() + 2);
@@ -159,17 +178,24 @@ void ReportFiles::write() {
     save(setup_.json_path);
   }
   std::string scratch;
-  if (setup_.junit_path) {
+  if (wanted(setup_.junit_path)) {
     pieces.clear();
     junit_xml_pieces(report_, junit_testcases_, scratch, pieces);
     save(setup_.junit_path);
   }
-  if (setup_.html_path) {
+  if (wanted(setup_.html_path)) {
     pieces.clear();
     html_.render_pieces(report_, &versions_, scratch, pieces);
     save(setup_.html_path);
   }
   bytes_written_ += bytes;
+  if (abandoned) {
+    // The run goes on unless the signal stops it (then the final write
+    // comes next): the files are brought up to date later, as usual.
+    ++abandoned_writes_;
+    flush_after(interval_);
+    return;
+  }
   last_bytes_ = bytes;
   last_write_ = std::chrono::steady_clock::now();
   last_cost_ = last_write_ - begin;

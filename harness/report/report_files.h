@@ -9,6 +9,8 @@
 // a rewrite writes the kept pieces (plus the run's header and the counts)
 // with one writev, so the final rewrite after Ctrl-C or SIGTERM costs a
 // copy of the files, not their encoding (100,000 tests: seconds before).
+// A stop signal that comes during a rewrite makes it give up (the temporary
+// removed, the files as they were), so the final write starts at once.
 // Rewrites come at most every `interval`, never more often than four times
 // the last rewrite took, and no more bytes than kRewriteBytesPerSecond on
 // average: a result that arrives sooner is written by a deferred flush,
@@ -22,11 +24,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/stop_signals.h"
 #include "engine/reporter.h"
 #include "report/baseline.h"
 #include "report/html.h"
@@ -42,6 +46,11 @@ struct ReportSetup {
   std::optional<RunReport> baseline;
   std::string baseline_source;
   SlowdownRule slowdown;
+  // How many stop signals (Ctrl-C, SIGTERM, SIGHUP) have come so far. A
+  // rewrite that is not the last gives up when the count changes while it
+  // writes: the final write follows at once and replaces it, and a stop
+  // never waits for a 60 MB rewrite. The final writes are never abandoned.
+  std::function<std::uint64_t()> stop_count = stop_signals_received;
 };
 
 class ReportFiles final : public Reporter {
@@ -66,15 +75,20 @@ class ReportFiles final : public Reporter {
   // How many times a test was encoded, all formats together (for tests of
   // the work a rewrite does: a result is encoded once per format).
   std::size_t encodings() const { return encodings_ + html_.encodings(); }
-  // Bytes written to the files so far.
+  // Bytes written to the files so far (abandoned rewrites not counted).
   std::uint64_t bytes_written() const { return bytes_written_; }
+  // How many rewrites a stop signal made give up.
+  std::size_t abandoned_writes() const { return abandoned_writes_; }
 
   static constexpr double kRewriteBytesPerSecond = 16.0 * 1024 * 1024;
   // The first write error, if any (reported once, at the end).
   const std::optional<std::string>& error() const { return error_; }
 
  private:
-  void write();
+  enum class Rewrite { Abandonable, Final };
+  void write(Rewrite kind = Rewrite::Abandonable);
+  // A rewrite `wait` from now, unless one is already due.
+  void flush_after(std::chrono::steady_clock::duration wait);
   // The result at `index` changed: its pieces are encoded again.
   void encode(std::size_t index);
   // report_.tests[index] becomes `result`: respelled when only its message
@@ -103,6 +117,7 @@ class ReportFiles final : public Reporter {
   bool flush_pending_ = false;
   std::optional<std::string> error_;
   std::size_t writes_ = 0;
+  std::size_t abandoned_writes_ = 0;
 };
 
 }  // namespace xrun

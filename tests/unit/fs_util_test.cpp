@@ -62,6 +62,25 @@ TEST(WriteFileAtomically, WritesToWhatIsNotAFileInPlace) {
   EXPECT_TRUE(S_ISCHR(st.st_mode)) << "/dev/null must stay a device";
 }
 
+// A rewrite that a stop makes pointless gives up between batches: the file
+// stays as it was and no temporary is left (report/report_files.cpp).
+TEST(WriteFileAtomically, AnAbandonedWriteLeavesTheFileAsItWas) {
+  TempDir dir;
+  const std::string path = dir.write("r.json", "old");
+  const std::string megabyte(1 << 20, 'x');
+  const std::vector<std::string_view> pieces(3, megabyte);
+  int asked = 0;
+  auto written = write_file_atomically(path, pieces, [&] { return ++asked == 2; });
+  ASSERT_TRUE(written) << written.error().message;
+  EXPECT_FALSE(*written) << "abandoned";
+  EXPECT_EQ(asked, 2) << "asked again after the first batch";
+  EXPECT_EQ(slurp(path), "old");
+  EXPECT_FALSE(fs::exists(path + ".tmp." + std::to_string(::getpid())));
+  written = write_file_atomically(path, pieces, [] { return false; });
+  ASSERT_TRUE(written && *written);
+  EXPECT_EQ(fs::file_size(path), 3u << 20);
+}
+
 TEST(SplitPathList, KeepsEveryElementInOrder) {
   EXPECT_EQ(split_path_list("/a:/b"), (std::vector<std::string>{"/a", "/b"}));
   EXPECT_EQ(split_path_list("a::b:"), (std::vector<std::string>{"a", "", "b", ""}));
