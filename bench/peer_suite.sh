@@ -1,6 +1,6 @@
 # Sourced by the benchmarks: builds the 1,010-case GoogleTest suite the way
 # users run it today, with qemu-user as CTest's emulator (in the loader mode
-# that does not hang, see findings.md), into $peer_dir; sets $bin.
+# that does not hang, see docs/measured.md), into $peer_dir; sets $bin.
 # Needs: $root (the source tree), $build (the build directory).
 sysroot=/usr/aarch64-linux-gnu
 loader=$sysroot/lib/ld-linux-aarch64.so.1

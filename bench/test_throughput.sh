@@ -4,7 +4,7 @@
 # invocation (this machine is noisy: compare within a run, never across runs).
 #
 #   peer   ctest -j2 over gtest_discover_tests, emulator = qemu-user directly
-#          (in the loader mode that does not hang; see findings.md)
+#          (in the loader mode that does not hang; see docs/measured.md)
 #   floor  the whole binary run once under qemu-user
 #   batch  xrun test -j2 (batch isolation, listing cached)
 #   proc   xrun test -j2 --isolation process

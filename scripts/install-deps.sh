@@ -23,7 +23,7 @@
 #               cross-builds for aarch64-unknown-linux-gnu without any download.
 #               This needs the arm64 architecture in dpkg, which also pulls in the
 #               multiarch libc6:arm64 -- exactly the setup where the well-known
-#               `qemu-aarch64 -L /usr/aarch64-linux-gnu` recipe hangs (findings.md).
+#               `qemu-aarch64 -L /usr/aarch64-linux-gnu` recipe hangs (docs/measured.md).
 set -euo pipefail
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -5,7 +5,7 @@
 // main(); for each request it forks, and the child runs main with the
 // request's argv. A guest fork is a host fork of qemu that inherits
 // everything already loaded and translated, so a test per process costs a
-// fork instead of a whole emulated start (findings.md: 54 ms -> 19 ms for a
+// fork instead of a whole emulated start (docs/measured.md, "Launch cost": 54 ms -> 19 ms for a
 // GoogleTest case).
 //
 // The server runs in a PID namespace of its own, like an exec'd job

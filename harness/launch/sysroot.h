@@ -7,7 +7,7 @@
 // ld.so looks for libc in /lib/aarch64-linux-gnu/, which a Debian cross
 // sysroot does not have (its libraries are in /usr/aarch64-linux-gnu/lib), so
 // qemu falls back to the host's multiarch libc.so.6 -- a different glibc build
-// than the cross ld.so. (../shared/docs/findings.md, "The -L hang".)
+// than the cross ld.so. (docs/measured.md, "The -L hang".)
 //
 // The fix keeps qemu's -L but points it at a small overlay directory that
 // gives the cross sysroot the layout the loader expects:

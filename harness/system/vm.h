@@ -2,7 +2,7 @@
 //
 // Start: either a cold boot (kernel + initramfs, ~1.3 s under TCG) or a
 // restore of the image's saved state (RAM file mapped private + device state
-// migrated in, ~0.3 s), see findings.md. The saved state is made once per
+// migrated in, ~0.3 s), see docs/measured.md ("qemu-system"). The saved state is made once per
 // image and qemu build by save_snapshot(): boot, wait for the agent, migrate
 // the device state to a file while RAM stays in a shared memory-backend-file.
 // Nothing is mounted over 9p before that moment (a mounted share blocks

@@ -20,7 +20,7 @@ struct VmArch {
   std::string_view qemu_package;          // Debian package holding it
   std::string_view qemu_user;             // "qemu-aarch64": lists busybox's applets at build time
   std::string_view machine;               // -M
-  std::string_view cpu;                   // -cpu: cortex-a57 boots ~4 s faster than max (findings.md)
+  std::string_view cpu;                   // -cpu: cortex-a57 boots ~4 s faster than max (docs/measured.md)
   std::string_view console;               // kernel console device
   std::vector<std::string_view> modules;  // what the agent needs; dependencies are added
   // The minimal kernel (system/kernel_build.h), built from this source

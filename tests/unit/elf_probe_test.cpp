@@ -16,7 +16,7 @@ using xrun::testing::helper;
 
 namespace {
 
-// What each real cross-built helper must probe as (from findings.md, measured
+// What each real cross-built helper must probe as (docs/measured.md, measured
 // independently of configs/targets.toml so the table is checked too).
 struct Expected_ {
   std::uint16_t machine;
