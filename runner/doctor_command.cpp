@@ -50,12 +50,7 @@ int doctor_command(const std::vector<std::string>& args) {
     const VmArch* arch = find_vm_arch(name);
     const TargetSettings& settings = config->target(name);
     auto qemu = find_program(arch->qemu_system);
-    const ImageLocation image = image_location(*arch, settings);
-    std::string state = "no image: xrun image build --arch " + name;
-    if (is_regular_file(image.manifest)) {
-      state = "image " + image.name +
-              (is_regular_file(image.snapshot_dir + "/state") ? ", saved state ready" : ", no saved state yet");
-    }
+    const std::string state = describe_vm_image(name, *config);
     std::printf(
         "%-8s %-34s %s%s\n", name.c_str(),
         qemu

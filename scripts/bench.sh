@@ -9,3 +9,4 @@ cmake --build "$build"
 helpers="$build/tests/helpers"
 "$build/bench/launch_overhead" "$build/runner/xrun" "$helpers/xrun_helper-aarch64-dynamic" \
   "$helpers/xrun_helper-aarch64-static" 60 "$helpers/xrun_helper-x86_64-static"
+"$build/bench/sha256_tree"

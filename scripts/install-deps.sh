@@ -6,7 +6,10 @@
 #
 # Why each group is here:
 #   build       compiler, CMake + Ninja (and ccache, so that a second clone builds fast),
-#               the libraries xrun links against; GoogleTest, Catch2 and doctest for the
+#               the libraries xrun links against (libssl-dev: OpenSSL's libcrypto computes
+#               the SHA-256 content addresses of the files xrun sends to a board, with the
+#               CPU's SHA instructions -- bench/sha256_tree.cpp; xrun links its archive
+#               statically, as it does zlib's); GoogleTest, Catch2 and doctest for the
 #               test suites and the fixtures `xrun test` is tested on; clang-format, which
 #               scripts/check-format.sh runs over the tree
 #   qemu        qemu-user and qemu-system-arm: the emulators xrun drives (user and
@@ -36,7 +39,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 build=(g++ cmake ninja-build meson pkg-config git file libxml2-utils bc ccache
        libboost-dev libspdlog-dev libfmt-dev libtomlplusplus-dev
-       libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev zlib1g-dev
+       libgtest-dev libgmock-dev googletest libcli11-dev nlohmann-json3-dev zlib1g-dev libssl-dev
        catch2 doctest-dev clang-format)
 qemu=(qemu-user qemu-system-arm kmod make flex bison xz-utils)
 cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu

@@ -1,98 +1,82 @@
 #include "core/sha256.h"
 
-#include <array>
-#include <cstdint>
-#include <cstring>
-#include <fstream>
+#include <fcntl.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <new>
 
 namespace xrun {
 
 namespace {
 
-constexpr std::array<std::uint32_t, 64> kRounds = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
+// SHA-256 from libcrypto's built-in default provider, fetched once (an
+// implicit fetch per digest looks it up again each time). libcrypto picks the
+// fastest code for this CPU (the SHA extensions, AVX2, ...). The system's
+// openssl.cnf is not read: it could name provider modules, which xrun,
+// linked statically, must not load (dlopen), and it needs none of them.
+const EVP_MD* sha256_md() {
+  static EVP_MD* const md = [] {
+    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, nullptr);
+    return EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  }();
+  return md;
+}
 
-std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-class Sha256 {
- public:
-  void update(const unsigned char* p, std::size_t n) {
-    total_ += n;
-    while (n > 0) {
-      const std::size_t take = std::min(n, 64 - used_);
-      std::memcpy(block_ + used_, p, take);
-      used_ += take, p += take, n -= take;
-      if (used_ == 64) compress(), used_ = 0;
-    }
-  }
-  std::string hex() {
-    const std::uint64_t bits = total_ * 8;
-    const unsigned char pad = 0x80, zero = 0;
-    update(&pad, 1);
-    while (used_ != 56) update(&zero, 1);
-    unsigned char length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(bits >> (56 - 8 * i));
-    update(length, 8);
-    static const char* digits = "0123456789abcdef";
-    std::string out;
-    for (std::uint32_t word : h_)
-      for (int shift = 28; shift >= 0; shift -= 4) out += digits[(word >> shift) & 0xf];
-    return out;
-  }
-
- private:
-  void compress() {
-    std::uint32_t w[64];
-    for (int i = 0; i < 16; ++i)
-      w[i] = (std::uint32_t{block_[4 * i]} << 24) | (std::uint32_t{block_[4 * i + 1]} << 16) |
-             (std::uint32_t{block_[4 * i + 2]} << 8) | block_[4 * i + 3];
-    for (int i = 16; i < 64; ++i) {
-      const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    std::uint32_t a = h_[0], b = h_[1], c = h_[2], d = h_[3], e = h_[4], f = h_[5], g = h_[6], h = h_[7];
-    for (int i = 0; i < 64; ++i) {
-      const std::uint32_t t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + kRounds[i] + w[i];
-      const std::uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      h = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
-    }
-    h_[0] += a, h_[1] += b, h_[2] += c, h_[3] += d, h_[4] += e, h_[5] += f, h_[6] += g, h_[7] += h;
-  }
-
-  std::uint32_t h_[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  unsigned char block_[64] = {};
-  std::size_t used_ = 0;
-  std::uint64_t total_ = 0;
+struct CtxFree {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
 };
+
+std::string to_hex(const unsigned char* digest, unsigned int size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(2 * size, '0');
+  for (unsigned int i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[digest[i] >> 4];
+    out[2 * i + 1] = kDigits[digest[i] & 0xf];
+  }
+  return out;
+}
 
 }  // namespace
 
 std::string sha256_hex(std::string_view bytes) {
-  Sha256 h;
-  h.update(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
-  return h.hex();
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  // Fails only when libcrypto cannot allocate: as std::string does, that is fatal.
+  if (sha256_md() == nullptr || EVP_Digest(bytes.data(), bytes.size(), digest, &size, sha256_md(), nullptr) != 1)
+    throw std::bad_alloc();
+  return to_hex(digest, size);
 }
 
 std::optional<std::string> sha256_file_hex(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::nullopt;
-  Sha256 h;
-  char buffer[1 << 16];
-  while (in) {
-    in.read(buffer, sizeof buffer);
-    h.update(reinterpret_cast<const unsigned char*>(buffer), static_cast<std::size_t>(in.gcount()));
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::unique_ptr<EVP_MD_CTX, CtxFree> ctx(EVP_MD_CTX_new());
+  if (!ctx || sha256_md() == nullptr || EVP_DigestInit_ex(ctx.get(), sha256_md(), nullptr) != 1) {
+    ::close(fd);
+    throw std::bad_alloc();
   }
-  if (in.bad()) return std::nullopt;
-  return h.hex();
+  char buffer[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      ::close(fd);
+      errno = error;  // file_mirror says why
+      return std::nullopt;
+    }
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_DigestFinal_ex(ctx.get(), digest, &size) != 1) throw std::bad_alloc();
+  return to_hex(digest, size);
 }
 
 }  // namespace xrun

@@ -7,6 +7,8 @@
 #include "core/fs_util.h"
 #include "core/process_util.h"
 #include "launch/launcher.h"
+#include "system/image.h"
+#include "system/vm.h"
 
 namespace xrun {
 
@@ -126,6 +128,18 @@ std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Con
     }
   }
   return out;
+}
+
+std::string describe_vm_image(const std::string& arch, const Config& config) {
+  const VmArch* vm_arch = find_vm_arch(arch);
+  if (vm_arch == nullptr) return "no system mode for " + arch;
+  const ImageLocation image = image_location(*vm_arch, config.target(arch));
+  if (!is_regular_file(image.manifest)) return "no image: xrun image build --arch " + arch;
+  // The saved state is per machine settings (vm.cpp: snapshot-<key>): the
+  // one this configuration's runs would restore from.
+  auto settings = planned_vm_settings(arch, config);
+  const bool saved = settings && find_saved_state(*settings);
+  return "image " + image.name + (saved ? ", saved state ready" : ", no saved state yet");
 }
 
 }  // namespace xrun

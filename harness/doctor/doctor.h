@@ -29,4 +29,10 @@ std::vector<TargetDiagnosis> diagnose_targets(const Config& config, const Target
 // Renders the diagnosis as the table `xrun doctor` prints.
 std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Config& config);
 
+// System mode, for one VM arch (system/vm_arch.h): "no image: xrun image
+// build --arch NAME", or the image and whether a run with this configuration
+// would restore its saved state: "image NAME, saved state ready" or
+// "image NAME, no saved state yet".
+std::string describe_vm_image(const std::string& arch, const Config& config);
+
 }  // namespace xrun

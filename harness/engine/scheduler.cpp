@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cmath>
 #include <deque>
@@ -53,7 +52,12 @@ Clock::duration to_duration(double seconds) {
 
 struct Scheduler::State {
   State(asio::io_context& io_, JobRunner& runner_, Reporter& reporter_, SchedulerOptions options_)
-      : io(io_), runner(runner_), reporter(reporter_), options(options_) {}
+      : io(io_),
+        runner(runner_),
+        reporter(reporter_),
+        options(options_),
+        own_time(options.time ? nullptr : steady_time(io)),
+        time(options.time ? *options.time : *own_time) {}
 
   // A group of tests of one binary run by one process (one test in process
   // mode, on retries, and for plain binaries).
@@ -71,7 +75,7 @@ struct Scheduler::State {
 
   // One unit in flight.
   struct Running {
-    explicit Running(asio::io_context& io) : timeout_timer(io), kill_timer(io) {}
+    explicit Running(TimeSource& time) : timeout_timer(time.make_timer()), kill_timer(time.make_timer()) {}
     Unit unit;
     TestKind kind = TestKind::Plain;
     JobId job = 0;
@@ -86,7 +90,7 @@ struct Scheduler::State {
     Clock::time_point unit_start, test_start;
     std::map<std::size_t, BoundedOutput> outputs;
     std::unique_ptr<BoundedOutput> unowned;
-    asio::steady_timer timeout_timer, kill_timer;
+    std::unique_ptr<TimeSource::Timer> timeout_timer, kill_timer;
     std::optional<std::size_t> timed_out_test;
     // libtest prints a failed test's captured output after the whole run:
     // its result waits for the process to end.
@@ -108,6 +112,8 @@ struct Scheduler::State {
   JobRunner& runner;
   Reporter& reporter;
   SchedulerOptions options;
+  std::unique_ptr<TimeSource> own_time;  // when options.time is unset
+  TimeSource& time;
   const std::vector<TestCase>* tests = nullptr;
   std::vector<TestState> states;
   // Each test's result, by plan index: kept apart from `states` so that
@@ -127,7 +133,7 @@ struct Scheduler::State {
   std::string stop_reason;
   std::string not_run_message;  // "not run: " + stop_reason
 
-  Clock::time_point now() const { return options.clock ? options.clock() : Clock::now(); }
+  Clock::time_point now() const { return time.now(); }
 
   BoundedOutput& output_of(Running& r, std::size_t index) {
     auto it = r.outputs.find(index);
@@ -198,7 +204,7 @@ struct Scheduler::State {
 
   void start_unit(Unit unit) {
     const TestCase& first = (*tests)[unit.tests.front()];
-    auto owned = std::make_unique<Running>(io);
+    auto owned = std::make_unique<Running>(time);
     Running* r = owned.get();
     r->unit = std::move(unit);
     r->kind = first.kind;
@@ -332,10 +338,7 @@ struct Scheduler::State {
 
   void arm_timeout(Running& r) {
     if (!options.timeout_seconds || r.timed_out || r.cancelled) return;
-    r.timeout_timer.expires_after(to_duration(*options.timeout_seconds));
-    r.timeout_timer.async_wait([this, &r](const auto& error) {
-      if (!error) on_timeout(r);
-    });
+    r.timeout_timer->start(to_duration(*options.timeout_seconds), [this, &r] { on_timeout(r); });
   }
 
   void on_started(Running& r, const std::string& name) {
@@ -393,10 +396,7 @@ struct Scheduler::State {
   // Escalating cancellation: SIGTERM to the process group now, SIGKILL after the grace period.
   void terminate(Running& r) {
     runner.signal(r.job, SIGTERM);
-    r.kill_timer.expires_after(to_duration(options.grace_seconds));
-    r.kill_timer.async_wait([this, &r](const auto& error) {
-      if (!error) runner.signal(r.job, SIGKILL);
-    });
+    r.kill_timer->start(to_duration(options.grace_seconds), [this, &r] { runner.signal(r.job, SIGKILL); });
   }
 
   std::optional<std::size_t> first_unfinished(const Running& r) const {
@@ -433,8 +433,8 @@ struct Scheduler::State {
       finalize_attempt(index, std::move(result));
     }
     r.deferred.clear();
-    r.timeout_timer.cancel();
-    r.kill_timer.cancel();
+    r.timeout_timer->cancel();
+    r.kill_timer->cancel();
     // The harness's lines could not be trusted (harness_stream.h): what did
     // not finish before that runs again, one test per process, where the
     // exit status alone can judge it.
@@ -665,8 +665,8 @@ struct Scheduler::State {
   void abandon_running() {
     for (auto& r : running) {
       r->abandoned = true;
-      r->timeout_timer.cancel();
-      r->kill_timer.cancel();
+      r->timeout_timer->cancel();
+      r->kill_timer->cancel();
       release_held(*r);  // a test that had finished keeps its result
       for (std::size_t index : r->unit.tests) not_run(index);
     }
@@ -682,7 +682,7 @@ struct Scheduler::State {
     for (auto& r : running) {
       if (r->cancelled) continue;
       r->cancelled = true;
-      r->timeout_timer.cancel();
+      r->timeout_timer->cancel();
       terminate(*r);
     }
     while (!queue.empty()) {
@@ -742,7 +742,12 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   int faults = 0;
   while (s.remaining > 0 || !s.running.empty()) {
     try {
-      if (s.io.run_one() == 0) break;  // nothing left that could finish a test
+      if (s.io.run_one() == 0) {
+        // Nothing to do now; nor later, unless the clock has a timer to
+        // move to (a test's: SchedulerOptions::time).
+        if (!s.time.advance_when_idle()) break;  // nothing left that could finish a test
+        s.io.restart();
+      }
     } catch (const std::exception& e) {
       log_error("internal error while running the tests: {}", e.what());
       if (!s.internal_error) s.internal_error = e.what();

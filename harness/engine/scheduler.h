@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "core/time_source.h"
 #include "engine/job_runner.h"
 #include "engine/reporter.h"
 #include "engine/test_model.h"
@@ -55,10 +56,11 @@ struct SchedulerOptions {
   // Every job gets a TMPDIR of its own (JobRequest::private_tmpdir), unless
   // the test's own environment sets one.
   bool private_tmpdirs = true;
-  // What durations are measured with; unset: the steady clock. (Tests give
-  // the fake runner's clock, so that durations are exact.) Timeouts are
-  // always real time.
-  std::function<std::chrono::steady_clock::time_point()> clock;
+  // What durations are measured with and timeouts wait on; unset: the
+  // steady clock and timers on the io_context. (Tests give a clock that
+  // moves only when nothing else can happen: durations are exact, and a
+  // timeout takes no real time.)
+  TimeSource* time = nullptr;
 };
 
 class Scheduler {

@@ -5,14 +5,27 @@
 
 namespace xrun {
 
-ReportFiles::ReportFiles(boost::asio::io_context& io, ReportSetup setup, std::chrono::milliseconds interval)
-    : setup_(std::move(setup)), interval_(interval), flush_(io) {
+std::chrono::steady_clock::duration rewrite_spacing(std::chrono::milliseconds interval,
+                                                    std::chrono::steady_clock::duration last_cost,
+                                                    std::uint64_t last_bytes, double bytes_per_second) {
+  const auto by_bytes = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(static_cast<double>(last_bytes) / bytes_per_second));
+  return std::max<std::chrono::steady_clock::duration>({interval, 4 * last_cost, by_bytes});
+}
+
+ReportFiles::ReportFiles(boost::asio::io_context& io, ReportSetup setup, std::chrono::milliseconds interval,
+                         TimeSource* time)
+    : setup_(std::move(setup)),
+      interval_(interval),
+      own_time_(time ? nullptr : steady_time(io)),
+      time_(time ? *time : *own_time_),
+      flush_(time_.make_timer()) {
   report_.partition = setup_.partition;
   report_.command_line = setup_.command_line;
   report_.host = host_description();
   report_.started_at = utc_now_iso8601();
   report_.complete = false;
-  start_ = std::chrono::steady_clock::now();
+  start_ = time_.now();
 }
 
 void ReportFiles::encode(std::size_t index) {
@@ -82,10 +95,8 @@ void ReportFiles::on_result(const TestResult& result) {
     report_.tests.push_back(result);
     encode(index);
   }
-  const auto now = std::chrono::steady_clock::now();
-  const auto by_bytes = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      std::chrono::duration<double>(static_cast<double>(last_bytes_) / kRewriteBytesPerSecond));
-  const auto wait = std::max<std::chrono::steady_clock::duration>({interval_, 4 * last_cost_, by_bytes});
+  const auto now = time_.now();
+  const auto wait = rewrite_spacing(interval_, last_cost_, last_bytes_, kRewriteBytesPerSecond);
   if (now - last_write_ >= wait) {
     write();
   } else {
@@ -96,15 +107,14 @@ void ReportFiles::on_result(const TestResult& result) {
 void ReportFiles::flush_after(std::chrono::steady_clock::duration wait) {
   if (flush_pending_) return;
   flush_pending_ = true;
-  flush_.expires_after(wait);
-  flush_.async_wait([this](const auto& error) {
+  flush_->start(wait, [this] {
     flush_pending_ = false;
-    if (!error) write();
+    write();
   });
 }
 
 void ReportFiles::on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) {
-  flush_.cancel();
+  cancel_flush();
   // In plan order. Most results are those on_result had (their pieces are
   // kept); the tests that never ran get their final message here.
   const bool same_tests = results.size() == report_.tests.size();
@@ -122,7 +132,7 @@ void ReportFiles::on_finish(const std::vector<TestResult>& results, double secon
 }
 
 void ReportFiles::finish_without_tests(const std::string& why, bool interrupted) {
-  flush_.cancel();
+  cancel_flush();
   report_.tests.clear();
   json_entries_.clear(), junit_testcases_.clear(), versions_.clear();
   report_.interrupted = interrupted;
@@ -132,14 +142,19 @@ void ReportFiles::finish_without_tests(const std::string& why, bool interrupted)
 }
 
 void ReportFiles::mark_incomplete(const std::string& why) {
-  flush_.cancel();
+  cancel_flush();
   report_.complete = false;
   report_.error = why;
   write(Rewrite::Final);
 }
 
+void ReportFiles::cancel_flush() {
+  flush_->cancel();
+  flush_pending_ = false;
+}
+
 void ReportFiles::write(Rewrite kind) {
-  const auto begin = std::chrono::steady_clock::now();
+  const auto begin = time_.now();
   std::function<bool()> stop_came;
   if (kind == Rewrite::Abandonable && setup_.stop_count)
     stop_came = [this, at = setup_.stop_count()] { return setup_.stop_count() != at; };
@@ -197,7 +212,7 @@ void ReportFiles::write(Rewrite kind) {
     return;
   }
   last_bytes_ = bytes;
-  last_write_ = std::chrono::steady_clock::now();
+  last_write_ = time_.now();
   last_cost_ = last_write_ - begin;
   ++writes_;
 }

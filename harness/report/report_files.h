@@ -21,22 +21,30 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/stop_signals.h"
+#include "core/time_source.h"
 #include "engine/reporter.h"
 #include "report/baseline.h"
 #include "report/html.h"
 #include "report/report.h"
 
 namespace xrun {
+
+// How long after a rewrite the next may come: `interval`, four times what
+// that rewrite took, and the time its bytes take at `bytes_per_second`,
+// whichever is the longest.
+std::chrono::steady_clock::duration rewrite_spacing(std::chrono::milliseconds interval,
+                                                    std::chrono::steady_clock::duration last_cost,
+                                                    std::uint64_t last_bytes, double bytes_per_second);
 
 struct ReportSetup {
   std::optional<std::string> json_path, junit_path, html_path;
@@ -55,8 +63,10 @@ struct ReportSetup {
 
 class ReportFiles final : public Reporter {
  public:
+  // `time`: the clock and the deferred flush's timer (unset: the steady
+  // clock, a timer on `io`); tests give one they move themselves.
   ReportFiles(boost::asio::io_context& io, ReportSetup setup,
-              std::chrono::milliseconds interval = std::chrono::milliseconds(250));
+              std::chrono::milliseconds interval = std::chrono::milliseconds(250), TimeSource* time = nullptr);
 
   void on_plan(const std::vector<TestCase>& tests) override;
   void on_result(const TestResult& result) override;
@@ -89,6 +99,7 @@ class ReportFiles final : public Reporter {
   void write(Rewrite kind = Rewrite::Abandonable);
   // A rewrite `wait` from now, unless one is already due.
   void flush_after(std::chrono::steady_clock::duration wait);
+  void cancel_flush();
   // The result at `index` changed: its pieces are encoded again.
   void encode(std::size_t index);
   // report_.tests[index] becomes `result`: respelled when only its message
@@ -113,7 +124,9 @@ class ReportFiles final : public Reporter {
   std::size_t encodings_ = 0;
   std::uint64_t bytes_written_ = 0;
   std::map<std::pair<std::string, std::string>, std::size_t, ByBinaryAndName> position_;  // -> index in report_.tests
-  boost::asio::steady_timer flush_;
+  std::unique_ptr<TimeSource> own_time_;                                                  // when none was given
+  TimeSource& time_;
+  std::unique_ptr<TimeSource::Timer> flush_;
   bool flush_pending_ = false;
   std::optional<std::string> error_;
   std::size_t writes_ = 0;

@@ -265,14 +265,27 @@ int qmp_open(const std::string& socket, pid_t qemu, std::string& pending, Clock:
 // qemu's device tree for these machine options without the devices a test VM
 // does not use (device_tree.h), made once per image, qemu build and options;
 // "" (boot with qemu's own tree) if qemu cannot dump it.
-std::string trimmed_device_tree(const VmSettings& s) {
+std::string device_tree_path(const VmSettings& s) {
   VmSettings plain = s;
   plain.dtb.clear();
   std::string key = qemu_identity(s.qemu);
   for (const auto& a : machine_args(plain, Mode::Cold, "", "EXPORT")) key += a + "\n";
-  std::vector<std::string> args = machine_args(plain, Mode::Cold, "", s.host_view ? s.host_view->root() : "/");
-  const std::string path = join_path(s.image.dir, "machine-" + fnv1a_hex(key) + ".dtb");
+  return join_path(s.image.dir, "machine-" + fnv1a_hex(key) + ".dtb");
+}
+
+// That tree when it was made already; "" when not.
+std::string cached_device_tree(const VmSettings& s) {
+  const std::string path = device_tree_path(s);
   if (auto cached = read_file(path); cached && !device_tree_node_paths(*cached).empty()) return path;
+  return "";
+}
+
+std::string trimmed_device_tree(const VmSettings& s) {
+  if (std::string cached = cached_device_tree(s); !cached.empty()) return cached;
+  VmSettings plain = s;
+  plain.dtb.clear();
+  std::vector<std::string> args = machine_args(plain, Mode::Cold, "", s.host_view ? s.host_view->root() : "/");
+  const std::string path = device_tree_path(s);
 
   const std::string dump = join_path(s.work_dir, "qemu.dtb");
   int virtio_devices = 0;
@@ -301,7 +314,7 @@ std::string trimmed_device_tree(const VmSettings& s) {
 
 }  // namespace
 
-Expected<VmSettings> vm_settings_for(const std::string& target, const Config& config) {
+Expected<VmSettings> planned_vm_settings(const std::string& target, const Config& config) {
   const VmArch* arch = find_vm_arch(target);
   std::string names;
   for (const auto& n : vm_arch_names()) names += (names.empty() ? "" : ", ") + n;
@@ -329,6 +342,14 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
     if (!is_directory(share))
       return make_error(ExitCode::Usage,
                         "targets." + target + ".shares: " + xrun::quoted(share) + " is not a directory");
+  s.dtb = cached_device_tree(s);
+  return s;
+}
+
+Expected<VmSettings> vm_settings_for(const std::string& target, const Config& config) {
+  auto planned = planned_vm_settings(target, config);
+  if (!planned) return planned.error();
+  VmSettings s = std::move(*planned);
   std::string tmpl = join_path(get_env("TMPDIR").value_or("/tmp"), "xrun-vm-XXXXXX");
   if (!::mkdtemp(tmpl.data()))
     return make_error(ExitCode::InfraError,
@@ -370,14 +391,25 @@ std::string keep_console_log(const std::string& log, const std::string& image_na
   return kept;
 }
 
-Expected<std::string> ensure_snapshot(const VmSettings& s) {
-  const std::string key = snapshot_key(s);
-  // One saved state per key (qemu build, image, machine options): runs with
-  // different settings (vm_memory, say) each keep theirs instead of
-  // replacing each other's.
-  const std::string dir = join_path(s.image.dir, "snapshot-" + key.substr(0, 16));
-  if (read_file(join_path(dir, "key")).value_or("") == key + "\n" && is_regular_file(join_path(dir, "state")))
+// One saved state per key (qemu build, image, machine options): runs with
+// different settings (vm_memory, say) each keep theirs instead of replacing
+// each other's.
+std::string saved_state_dir(const VmSettings& s) {
+  return join_path(s.image.dir, "snapshot-" + snapshot_key(s).substr(0, 16));
+}
+
+std::optional<std::string> find_saved_state(const VmSettings& s) {
+  const std::string dir = saved_state_dir(s);
+  if (read_file(join_path(dir, "key")).value_or("") == snapshot_key(s) + "\n" &&
+      is_regular_file(join_path(dir, "state")))
     return dir;
+  return std::nullopt;
+}
+
+Expected<std::string> ensure_snapshot(const VmSettings& s) {
+  if (auto saved = find_saved_state(s)) return *saved;
+  const std::string key = snapshot_key(s);
+  const std::string dir = saved_state_dir(s);
   // Made in a private directory and renamed into place: two xruns racing
   // here both succeed, one of them wins.
   const auto started = Clock::now();

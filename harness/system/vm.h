@@ -57,11 +57,17 @@ struct VmSettings {
 // Resolves the VM for `target` (arch support, image, qemu, cpu, memory) and
 // creates a private work directory. Errors say what to install or build.
 Expected<VmSettings> vm_settings_for(const std::string& target, const Config& config);
+// The same settings without making anything: no work directory or host view,
+// and the trimmed device tree only if it was made already (xrun doctor).
+Expected<VmSettings> planned_vm_settings(const std::string& target, const Config& config);
 
 // The saved state of settings.image, made now if missing or stale (a
 // different qemu binary, image or machine options). An Error means no usable
 // saved state: callers cold-boot.
 Expected<std::string> ensure_snapshot(const VmSettings& settings);
+// The saved state a VM with these settings restores from, if it was made
+// (its directory: <image>/snapshot-<key>, holding `state` and `key`).
+std::optional<std::string> find_saved_state(const VmSettings& settings);
 
 // A copy of a failed VM's console log in $XDG_CACHE_HOME/xrun/logs (the
 // newest 20 are kept), whose path the error names; the log itself if the

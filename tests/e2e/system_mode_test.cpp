@@ -279,6 +279,23 @@ class PrivateImage : public ::testing::Test {
   TempDir cache_;
 };
 
+// xrun doctor says whether a run would restore from saved state: not before
+// the first run, then yes, and not for other machine settings (each has a
+// saved state of its own). It said "no saved state yet" whatever there was.
+TEST_F(PrivateImage, DoctorSaysWhetherARunWouldRestoreFromSavedState) {
+  const auto doctor = [&](std::vector<std::string> more) {
+    auto r = run_xrun({"doctor", "--target", "aarch64"}, {.env = env(std::move(more))});
+    EXPECT_EQ(r.exit_code, 0) << describe(r);
+    return r.out;
+  };
+  EXPECT_NE(doctor({}).find("image aarch64, no saved state yet"), std::string::npos) << doctor({});
+  auto run = in_vm({kStatic, "exit", "5"}, {.env = env()});
+  ASSERT_EQ(run.exit_code, 5) << describe(run);
+  EXPECT_NE(doctor({}).find("image aarch64, saved state ready"), std::string::npos) << doctor({});
+  EXPECT_NE(doctor({"XRUN_AARCH64_VM_MEMORY=256"}).find("image aarch64, no saved state yet"), std::string::npos)
+      << "another memory size has a saved state of its own: " << doctor({"XRUN_AARCH64_VM_MEMORY=256"});
+}
+
 TEST_F(PrivateImage, SavedStateIsMadeOnceThenUsedAndAStaleOneFallsBackToColdBoot) {
   auto first = in_vm({kStatic, "exit", "5"}, {.env = env({"XRUN_LOG=debug"})});
   EXPECT_EQ(first.exit_code, 5) << describe(first);

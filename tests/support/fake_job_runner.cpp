@@ -7,7 +7,7 @@
 namespace xrun::testing {
 
 struct FakeJobRunner::Job {
-  explicit Job(boost::asio::io_context& io) : timer(io) {}
+  explicit Job(TimeSource& time) : timer(time.make_timer()) {}
   JobId id;
   std::string program;
   std::vector<std::string> tests;
@@ -18,13 +18,18 @@ struct FakeJobRunner::Job {
   bool ignores_term = false;
   bool done = false;
   Callbacks callbacks;
-  boost::asio::steady_timer timer;
+  std::unique_ptr<TimeSource::Timer> timer;
 };
+
+// A pending timer's callback holds its job, which holds the timer.
+FakeJobRunner::~FakeJobRunner() {
+  for (auto& [id, job] : jobs_) job->timer->cancel();
+}
 
 Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks callbacks) {
   if (unstartable.count(request.program)) return make_error(ExitCode::InfraError, request.program + ": cannot start");
   started.push_back(request);
-  auto job = std::make_shared<Job>(io_);
+  auto job = std::make_shared<Job>(time_);
   job->id = next_++;
   job->program = request.program;
   job->callbacks = std::move(callbacks);
@@ -49,10 +54,8 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
     step(job);
     return JobStarted{job->id, "fake"};
   }
-  job->timer.expires_after(start_delay);
-  job->timer.async_wait([this, job](const auto& error) {
-    if (error || job->done) return;
-    elapsed_ += start_delay;
+  job->timer->start(start_delay, [this, job] {
+    if (job->done) return;
     job->callbacks.started();
     step(job);
   });
@@ -60,10 +63,8 @@ Expected<JobStarted> FakeJobRunner::start(const JobRequest& request, Callbacks c
 }
 
 void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
-  job->timer.expires_after(step_delay);
-  job->timer.async_wait([this, job](const auto& error) {
-    if (error || job->done || job->hanging) return;
-    elapsed_ += step_cost;
+  job->timer->start(step_delay, [this, job] {
+    if (job->done || job->hanging) return;
     if (job->next == job->tests.size()) {
       job->callbacks.output("[==========] done\n");
       if (hang_after_tests.count(job->program)) {
@@ -153,7 +154,7 @@ void FakeJobRunner::step(const std::shared_ptr<Job>& job) {
 void FakeJobRunner::finish(const std::shared_ptr<Job>& job, JobExit exit) {
   if (job->done) return;
   job->done = true;
-  job->timer.cancel();
+  job->timer->cancel();
   jobs_.erase(job->id);
   --running_by_program_[job->program];
   // Deliver the end asynchronously, as a real process would be.
@@ -162,6 +163,7 @@ void FakeJobRunner::finish(const std::shared_ptr<Job>& job, JobExit exit) {
 
 void FakeJobRunner::signal(JobId id, int sig) {
   signals.emplace_back(id, sig);
+  if (on_signal) on_signal(sig);
   auto it = jobs_.find(id);
   if (it == jobs_.end()) return;
   auto job = it->second;

@@ -3,17 +3,21 @@
 // lines for each selected test with a small delay, and behaves per test as
 // told: pass, fail, skip, crash (dies of a signal), hang (until signalled),
 // exit (the process exits with a code mid-test), or flaky (fails first).
+// Its delays are timers of the TimeSource it is given: a ManualTime
+// (manual_time.h) in the scheduler's tests, real time where none is.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "core/time_source.h"
 #include "engine/job_runner.h"
 
 namespace xrun::testing {
@@ -43,7 +47,9 @@ enum class Behaviour {
 
 class FakeJobRunner final : public JobRunner {
  public:
-  explicit FakeJobRunner(boost::asio::io_context& io) : io_(io) {}
+  FakeJobRunner(boost::asio::io_context& io, TimeSource& time) : io_(io), time_(time) {}
+  explicit FakeJobRunner(boost::asio::io_context& io) : io_(io), own_time_(steady_time(io)), time_(*own_time_) {}
+  ~FakeJobRunner() override;
 
   std::map<std::string, Behaviour> behaviour;  // by test name; default Pass
   std::set<std::string> unstartable;           // binaries whose start fails (infra)
@@ -60,17 +66,11 @@ class FakeJobRunner final : public JobRunner {
   // LeakSanitizer's exit status); `hang` there: it hangs until signalled.
   std::map<std::string, JobExit> exit_after_tests;
   std::set<std::string> hang_after_tests;
-  std::chrono::milliseconds step_delay{2};  // between the lines it prints
+  std::chrono::milliseconds step_delay{1};  // before each line it prints
   // Above zero: jobs wait this long before they start (like a booting VM),
   // reported with JobStarted::starts_later and Callbacks::started.
   std::chrono::milliseconds start_delay{0};
 
-  // A clock for the scheduler's durations (SchedulerOptions::clock) that
-  // moves only when this runner says time passed: by start_delay when a job
-  // begins, by step_cost for each line a job prints. Durations are then
-  // exact, whatever the machine's load.
-  std::chrono::steady_clock::time_point now() const { return std::chrono::steady_clock::time_point{} + elapsed_; }
-  std::chrono::milliseconds step_cost{1};
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   void signal(JobId id, int signal) override;
   void signal_all(int signal) override;
@@ -79,6 +79,7 @@ class FakeJobRunner final : public JobRunner {
   // What happened, for assertions.
   std::vector<JobRequest> started;
   std::vector<std::pair<JobId, int>> signals;
+  std::function<void(int)> on_signal;  // called with each signal sent
   int max_concurrent = 0;
   std::size_t running() const { return jobs_.size(); }
   std::map<std::string, int> max_concurrent_by_program;
@@ -89,9 +90,10 @@ class FakeJobRunner final : public JobRunner {
   void finish(const std::shared_ptr<Job>& job, JobExit exit);
 
   boost::asio::io_context& io_;
+  std::unique_ptr<TimeSource> own_time_;
+  TimeSource& time_;
   std::map<JobId, std::shared_ptr<Job>> jobs_;
   std::map<std::string, int> running_by_program_;
-  std::chrono::steady_clock::duration elapsed_{0};
   std::map<std::string, int> runs_;  // per test, for FlakyOnce
   JobId next_ = 1;
 };

@@ -4,13 +4,15 @@
 #include "engine/process_runner.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "elf/elf_probe.h"
 #include "engine/job_init.h"
@@ -54,6 +56,20 @@ Finished run_job_on(boost::asio::io_context& io, ProcessRunner& runner, const Jo
   io.poll();
   if (!finished.exit) runner.signal(started->id, SIGKILL);
   return finished;
+}
+
+// The processes (not zombies) whose arguments are exactly `argv`.
+std::vector<pid_t> pids_running(const std::vector<std::string>& argv) {
+  std::string wanted;
+  for (const auto& a : argv) wanted += a + '\0';
+  std::vector<pid_t> found;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream cmdline(entry.path() / "cmdline");
+    if (std::string((std::istreambuf_iterator<char>(cmdline)), {}) == wanted) found.push_back(std::stoi(name));
+  }
+  return found;
 }
 
 class ProcessRunnerTest : public ::testing::Test {
@@ -102,38 +118,50 @@ TEST_F(ProcessRunnerTest, CwdAndExtraEnvironment) {
 
 TEST_F(ProcessRunnerTest, SignalReachesTheWholeGroup) {
   // The job's own child, detached from its output (so that nothing but the
-  // signal to the process group can end it), must die with the job. It is
-  // found by its command line (its pid may be one of a PID namespace's).
-  const std::string marker = std::to_string(600 + ::getpid() % 1000) + ".25";
-  boost::asio::steady_timer later(io_);
-  auto f = run_job({"/bin/sh", {"-c", "sleep " + marker + " >/dev/null 2>&1 & wait"}, "", {}}, [&](JobId id) {
-    later.expires_after(std::chrono::milliseconds(300));
-    later.async_wait([&, id](const auto&) { runner_.signal(id, SIGTERM); });
-  });
-  ASSERT_TRUE(f.exit);
-  EXPECT_TRUE(f.exit->signaled);
-  EXPECT_EQ(f.exit->signal, SIGTERM);
-  // Alive: not gone, and not a zombie waiting for whoever reaps orphans here.
-  const auto alive = [&] {
-    std::vector<int> found;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-      std::ifstream cmdline(entry.path() / "cmdline");
-      std::string text((std::istreambuf_iterator<char>(cmdline)), {});
-      std::replace(text.begin(), text.end(), '\0', ' ');
-      std::ifstream stat(entry.path() / "stat");
-      std::string pid, comm, state;
-      stat >> pid >> comm >> state;
-      if (text == "sleep " + marker + " " && state != "Z") found.push_back(std::stoi(pid));
-    }
-    return found;
+  // signal to the process group can end it), must die with the job. The
+  // signal goes once the child said it runs -- after a fixed delay, it could
+  // come before sh had started it, and then nothing was tested. The child is
+  // found by its command line (its pid may be one of a PID namespace's) and
+  // its end is watched through a pidfd.
+  const std::vector<std::string> child_argv = {host_helper(), "detach", std::to_string(600000 + ::getpid())};
+  JobRequest request{"/bin/sh", {"-c", child_argv[0] + " " + child_argv[1] + " " + child_argv[2] + " & wait"}, "", {}};
+  std::string output;
+  std::optional<JobExit> exit;
+  std::vector<pid_t> children;
+  int child_fd = -1;
+  JobId id = 0;
+  JobRunner::Callbacks callbacks;
+  callbacks.output = [&](std::string_view bytes) {
+    output.append(bytes);
+    if (output != "ready\n" || !children.empty()) return;
+    children = pids_running(child_argv);
+    if (children.size() == 1) child_fd = static_cast<int>(::syscall(SYS_pidfd_open, children[0], 0));
+    runner_.signal(id, SIGTERM);
   };
-  std::vector<int> left = alive();
-  for (int i = 0; i < 100 && !left.empty(); ++i) {  // the signal is delivered; give the kernel a moment
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    left = alive();
+  callbacks.exited = [&](const JobExit& e) { exit = e; };
+  auto started = runner_.start(request, callbacks);
+  ASSERT_TRUE(started) << started.error().message;
+  id = started->id;
+  boost::asio::steady_timer give_up(io_, std::chrono::seconds(60));  // a failure's bound, not a wait
+  give_up.async_wait([&](const auto& error) {
+    if (!error) runner_.signal(id, SIGKILL);
+  });
+  while (!exit && io_.run_one() > 0) {
   }
-  for (int pid : left) ::kill(pid, SIGKILL);
-  EXPECT_TRUE(left.empty()) << "the job's child outlived the signal to the job";
+  give_up.cancel();
+  io_.poll();
+  ASSERT_EQ(children.size(), 1u) << "the job's child never said it runs: " << output;
+  ASSERT_GE(child_fd, 0) << "the job's child was gone before the signal";
+  ASSERT_TRUE(exit);
+  EXPECT_TRUE(exit->signaled);
+  EXPECT_EQ(exit->signal, SIGTERM);
+  // Dead (a zombie waiting for whoever reaps orphans here is dead too): its
+  // pidfd says so as it ends; 10 s bound a failure, they are not waited.
+  pollfd ended{child_fd, POLLIN, 0};
+  const bool gone = ::poll(&ended, 1, 10000) == 1;
+  if (!gone) ::kill(children[0], SIGKILL);
+  ::close(child_fd);
+  EXPECT_TRUE(gone) << "the job's child outlived the signal to the job";
 }
 
 // What a single run needs from any runner: stdin forwarded, stderr apart.

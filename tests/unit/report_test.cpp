@@ -172,7 +172,10 @@ TEST(Terminal, TheFailureSummaryHasTheOutputAfterANul) {
 #include "report/html.h"
 #include "report/junit.h"
 #include "report/report_files.h"
+#include "support/manual_time.h"
 #include "support/temp_dir.h"
+
+using xrun::testing::ManualTime;
 
 namespace {
 
@@ -200,15 +203,20 @@ TEST(ReportFiles, ThePlanIsWrittenFirstAndCompleteComesLast) {
   ReportSetup setup;
   setup.json_path = dir.path() + "/r.json";
   setup.junit_path = dir.path() + "/r.xml";
-  ReportFiles files(io, setup, std::chrono::milliseconds(0));
+  ManualTime time(io);
+  ReportFiles files(io, setup, std::chrono::milliseconds(0), &time);
   const auto plan = planned(3);
   files.on_plan(plan);
   auto report = read(dir.path() + "/r.json");
   EXPECT_EQ(report["complete"], false);
   ASSERT_EQ(report["tests"].size(), 3u);
   EXPECT_EQ(report["tests"][1]["status"], "not-run");
+  // At the very moment of the plan's rewrite: too soon for another (its
+  // bytes take time), so a deferred rewrite writes it, not the next result.
   files.on_result(TestResult{"/b/suite", "T.t1", Status::Passed});
-  io.run();  // the deferred rewrite
+  EXPECT_EQ(files.writes(), 1u);
+  time.run();  // the deferred rewrite
+  EXPECT_EQ(files.writes(), 2u);
   report = read(dir.path() + "/r.json");
   EXPECT_EQ(report["tests"][1]["status"], "passed");
   EXPECT_EQ(report["tests"].size(), 3u) << "a result takes its planned place";
@@ -218,19 +226,46 @@ TEST(ReportFiles, ThePlanIsWrittenFirstAndCompleteComesLast) {
   EXPECT_EQ(read(dir.path() + "/r.json")["complete"], true);
 }
 
-// Rewrites never come more often than four times what the last one took:
-// thousands of results arriving at once cost a few rewrites, not thousands.
+// Rewrites never come more often than every `interval`, four times what the
+// last one took, or what its bytes take at kRewriteBytesPerSecond.
 TEST(ReportFiles, RewritesAdaptToWhatTheyCost) {
-  xrun::testing::TempDir dir;
-  boost::asio::io_context io;
-  ReportSetup setup;
-  setup.json_path = dir.path() + "/r.json";
-  setup.junit_path = dir.path() + "/r.xml";
-  ReportFiles files(io, setup, std::chrono::milliseconds(0));
-  const auto plan = planned(5000);
-  files.on_plan(plan);
-  for (const auto& t : plan) files.on_result(TestResult{t.binary, t.name, Status::Passed, 0, std::nullopt, 0.001});
-  EXPECT_LT(files.writes(), 500u) << "one rewrite per result is quadratic";
+  using namespace std::chrono_literals;
+  const double rate = ReportFiles::kRewriteBytesPerSecond;
+  EXPECT_EQ(rewrite_spacing(250ms, 0ms, 0, rate), 250ms);
+  EXPECT_EQ(rewrite_spacing(0ms, 10ms, 0, rate), 40ms) << "four times its cost";
+  EXPECT_EQ(rewrite_spacing(250ms, 100ms, 0, rate), 400ms);
+  EXPECT_EQ(rewrite_spacing(0ms, 1ms, static_cast<std::uint64_t>(rate), rate), 1s) << "what its bytes take";
+  EXPECT_EQ(rewrite_spacing(2s, 1ms, static_cast<std::uint64_t>(rate), rate), 2s);
+}
+
+// Thousands of results arriving at once cost one rewrite, not thousands;
+// spread over 5 s, one every 250 ms. The clock is the test's: a rewrite
+// takes no time on it, and results come exactly 1 ms apart.
+TEST(ReportFiles, ResultsThatComeTogetherAreWrittenTogether) {
+  for (const bool at_once : {true, false}) {
+    SCOPED_TRACE(at_once ? "at once" : "1 ms apart");
+    xrun::testing::TempDir dir;
+    boost::asio::io_context io;
+    ManualTime time(io);
+    ReportSetup setup;
+    setup.json_path = dir.path() + "/r.json";
+    setup.junit_path = dir.path() + "/r.xml";
+    ReportFiles files(io, setup, std::chrono::milliseconds(250), &time);
+    const auto plan = planned(5000);
+    files.on_plan(plan);
+    for (const auto& t : plan) {
+      if (!at_once) {
+        time.advance(std::chrono::milliseconds(1));
+        io.poll();  // a deferred rewrite due by now
+      }
+      files.on_result(TestResult{t.binary, t.name, Status::Passed, 0, std::nullopt, 0.001});
+    }
+    time.run();
+    // At once: the plan, then the deferred rewrite. 1 ms apart: the plan, at
+    // 250, 500, ... 5,000 ms, and the deferred one for the last result.
+    EXPECT_EQ(files.writes(), at_once ? 2u : 22u);
+    EXPECT_EQ(read(*setup.json_path)["tests"][4999]["status"], "passed") << "the last result is written";
+  }
 }
 
 std::string slurp(const std::string& path) {
@@ -250,7 +285,8 @@ TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
   ReportSetup setup;
   setup.json_path = dir.path() + "/r.json";
   setup.junit_path = dir.path() + "/r.xml";
-  ReportFiles files(io, setup, std::chrono::milliseconds(0));
+  ManualTime time(io);
+  ReportFiles files(io, setup, std::chrono::milliseconds(0), &time);
   constexpr std::size_t kTests = 3000;
   const auto plan = planned(kTests);
   files.on_plan(plan);
@@ -262,14 +298,17 @@ TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
     r.output = "[ RUN      ] " + plan[i].name + "\n";
     if (i < kTests / 2) {
       files.on_result(r);
-      if (i % 100 == 0) io.poll();  // deferred rewrites run between results
+      if (i % 100 == 0) {  // deferred rewrites run between results
+        time.advance(std::chrono::seconds(1));
+        io.poll();
+      }
     } else {
       r = TestResult{plan[i].binary, plan[i].name, Status::NotRun};
       r.message = i % 2 ? "interrupted" : "not run: --fail-fast after \"T.<t1>\" & \x01";  // escaped in both formats
     }
     results.push_back(r);
   }
-  io.run();
+  time.run();
   EXPECT_GE(files.writes(), 2u);
   EXPECT_EQ(files.encodings(), 2 * kTests + 2 * (kTests / 2)) << "each result once per format, whatever the rewrites";
   files.on_finish(results, 1.0, true);
@@ -348,7 +387,8 @@ TEST(ReportFiles, TheHtmlPageKeepsItsRowsToo) {
   boost::asio::io_context io;
   ReportSetup setup;
   setup.html_path = dir.path() + "/r.html";
-  ReportFiles files(io, setup, std::chrono::milliseconds(0));
+  ManualTime time(io);
+  ReportFiles files(io, setup, std::chrono::milliseconds(0), &time);
   const auto plan = planned(500);
   files.on_plan(plan);
   std::vector<TestResult> results;
@@ -358,7 +398,7 @@ TEST(ReportFiles, TheHtmlPageKeepsItsRowsToo) {
     files.on_result(r);
     results.push_back(r);
   }
-  io.run();
+  time.run();
   const std::size_t before_finish = files.encodings();
   files.on_finish(results, 1.0, false);
   // The run's header changed (complete), no row did; the outputs are kept by

@@ -1,6 +1,9 @@
 // The scheduler against a fake runner: statuses, timeouts that escalate,
 // retries and flaky tests, fail-fast, interruption, infra errors, and the
-// promise that batch and process isolation give the same statuses.
+// promise that batch and process isolation give the same statuses. Time is a
+// ManualTime: the runner's delays, the scheduler's timeouts and the tests'
+// own Ctrl-C are timers of one clock that moves only when nothing else can
+// happen, so each run is the same sequence of events on any machine.
 #include "engine/scheduler.h"
 
 #include <gtest/gtest.h>
@@ -9,10 +12,13 @@
 #include <boost/asio/post.hpp>
 
 #include "support/fake_job_runner.h"
+#include "support/manual_time.h"
 
 using namespace xrun;
 using xrun::testing::Behaviour;
 using xrun::testing::FakeJobRunner;
+using xrun::testing::ManualTime;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -44,11 +50,22 @@ std::map<std::string, Status> by_name(const std::vector<TestResult>& results) {
 
 struct Fixture {
   boost::asio::io_context io;
-  FakeJobRunner runner{io};
+  ManualTime time{io};
+  FakeJobRunner runner{io, time};
   Recorder recorder;
+  SchedulerOptions timed(SchedulerOptions options) {
+    options.time = &time;
+    return options;
+  }
   std::vector<TestResult> run(const std::vector<TestCase>& tests, SchedulerOptions options) {
-    Scheduler scheduler(io, runner, recorder, options);
+    Scheduler scheduler(io, runner, recorder, timed(options));
     return scheduler.run(tests);
+  }
+  // Calls `what` once the clock reads `at` (a Ctrl-C, say).
+  std::unique_ptr<TimeSource::Timer> at(std::chrono::milliseconds when, std::function<void()> what) {
+    auto timer = time.make_timer();
+    timer->start(when, std::move(what));
+    return timer;
   }
 };
 
@@ -127,23 +144,25 @@ TEST(Scheduler, HugeSuitesAreSplitSoCommandLinesStaySmall) {
 
 TEST(Scheduler, TimeoutTerminatesThenKillsAndTheRestStillRuns) {
   Fixture f;
-  f.runner.step_delay = std::chrono::milliseconds(0);  // the passing tests take no real time at all
   f.runner.behaviour = {{"H.hang", Behaviour::Hang}, {"H.stubborn", Behaviour::HangIgnoringTerm}};
   SchedulerOptions options;
   options.jobs = 1;
-  options.timeout_seconds = 0.5;
-  options.grace_seconds = 0.1;
+  options.timeout_seconds = 30;
+  options.grace_seconds = 5;
+  // Each signal with the clock's reading when it was sent.
+  std::vector<std::pair<int, TimeSource::Clock::duration>> sent_at;
+  f.runner.on_signal = [&](int sig) { sent_at.emplace_back(sig, f.time.now().time_since_epoch()); };
   auto results = f.run(gtest_cases({"H.before", "H.hang", "H.stubborn", "H.after"}), options);
   auto s = by_name(results);
   EXPECT_EQ(s["H.before"], Status::Passed);
   EXPECT_EQ(s["H.hang"], Status::TimedOut);
   EXPECT_EQ(s["H.stubborn"], Status::TimedOut);
   EXPECT_EQ(s["H.after"], Status::Passed);
-  EXPECT_EQ(results[1].message, "timed out after 0.5 s");
-  // The stubborn one needed SIGKILL after the grace period.
-  std::vector<int> sent;
-  for (const auto& [job, sig] : f.runner.signals) sent.push_back(sig);
-  EXPECT_EQ(sent, (std::vector<int>{SIGTERM, SIGTERM, SIGKILL}));
+  EXPECT_EQ(results[1].message, "timed out after 30 s");
+  // Each hang got SIGTERM when its 30 s were up (its start: after 3 and 34
+  // lines of 1 ms); the stubborn one SIGKILL after the 5 s grace period.
+  EXPECT_EQ(sent_at, (std::vector<std::pair<int, TimeSource::Clock::duration>>{
+                         {SIGTERM, 3ms + 30s}, {SIGTERM, 3ms + 30s + 1ms + 30s}, {SIGKILL, 3ms + 30s + 1ms + 35s}}));
 }
 
 TEST(Scheduler, TimeoutAndDurationCountFromTheRealStart) {
@@ -152,21 +171,19 @@ TEST(Scheduler, TimeoutAndDurationCountFromTheRealStart) {
   // the fake runner's clock: its waits and lines, nothing of the machine's.
   Fixture f;
   f.runner.start_delay = std::chrono::milliseconds(400);
-  f.runner.step_delay = std::chrono::milliseconds(0);
   f.runner.behaviour = {{"W.hang", Behaviour::Hang}};
   SchedulerOptions options;
   options.jobs = 1;
   options.isolation = Isolation::Process;
   options.timeout_seconds = 0.3;
   options.grace_seconds = 0.05;
-  options.clock = [&] { return f.runner.now(); };
   auto results = f.run(gtest_cases({"W.first", "W.hang", "W.last"}), options);
   auto s = by_name(results);
   EXPECT_EQ(s["W.first"], Status::Passed);
   EXPECT_EQ(s["W.hang"], Status::TimedOut);
   EXPECT_EQ(s["W.last"], Status::Passed);
-  // Each waited 400 ms (of the fake clock) to start; what it is charged is
-  // its process from its start to its exit: the three lines it printed.
+  // Each waited 400 ms to start; what it is charged is its process from its
+  // start to its exit: the three lines it printed, 1 ms each.
   EXPECT_DOUBLE_EQ(results[0].duration_seconds, 0.003);
   EXPECT_DOUBLE_EQ(results[2].duration_seconds, 0.003);
 }
@@ -176,9 +193,8 @@ TEST(Scheduler, InterruptBeforeAJobStartsMakesItNotRun) {
   f.runner.start_delay = std::chrono::seconds(30);
   SchedulerOptions options;
   options.jobs = 1;
-  Scheduler scheduler(f.io, f.runner, f.recorder, options);
-  boost::asio::steady_timer ctrl_c(f.io, std::chrono::milliseconds(20));
-  ctrl_c.async_wait([&](const auto&) { scheduler.interrupt(); });
+  Scheduler scheduler(f.io, f.runner, f.recorder, f.timed(options));
+  auto ctrl_c = f.at(20ms, [&] { scheduler.interrupt(); });
   auto results = scheduler.run(gtest_cases({"N.waiting"}));
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].status, Status::NotRun);
@@ -194,15 +210,13 @@ TEST(Scheduler, AJobThatEndsInsideStartStillEndsTheRun) {
   SchedulerOptions options;
   options.jobs = 2;
   options.isolation = Isolation::Process;
-  Scheduler scheduler(f.io, f.runner, f.recorder, options);
-  // A run that does not end fails the test instead of hanging it.
+  Scheduler scheduler(f.io, f.runner, f.recorder, f.timed(options));
+  // A run that does not end fails the test instead of hanging it (the
+  // clock gets to 60 s at once when nothing else happens).
   bool hung = false;
-  boost::asio::steady_timer guard(f.io, std::chrono::seconds(60));
-  guard.async_wait([&](const auto& error) {
-    if (!error) hung = true, f.io.stop();
-  });
+  auto guard = f.at(60s, [&] { hung = true, f.io.stop(); });
   auto results = scheduler.run(gtest_cases({"L.a", "L.b", "L.c", "L.d", "L.e"}, "/bin/lost"));
-  guard.cancel();
+  guard->cancel();
   EXPECT_FALSE(hung) << "the run did not end by itself";
   ASSERT_EQ(results.size(), 5u);
   for (const auto& r : results) EXPECT_EQ(r.status, Status::InfraError) << r.name << ": " << r.message;
@@ -215,17 +229,13 @@ TEST(Scheduler, ASecondInterruptEndsTheRunWhateverItsJobsDo) {
   f.runner.never_ending = {"/bin/stuck"};
   SchedulerOptions options;
   options.jobs = 1;
-  Scheduler scheduler(f.io, f.runner, f.recorder, options);
-  boost::asio::steady_timer first(f.io, std::chrono::milliseconds(20)), second(f.io, std::chrono::milliseconds(40));
-  first.async_wait([&](const auto&) { scheduler.interrupt(); });
-  second.async_wait([&](const auto&) { scheduler.interrupt(); });
+  Scheduler scheduler(f.io, f.runner, f.recorder, f.timed(options));
+  auto first = f.at(20ms, [&] { scheduler.interrupt(); });
+  auto second = f.at(40ms, [&] { scheduler.interrupt(); });
   bool hung = false;
-  boost::asio::steady_timer guard(f.io, std::chrono::seconds(60));
-  guard.async_wait([&](const auto& error) {
-    if (!error) hung = true, f.io.stop();
-  });
+  auto guard = f.at(60s, [&] { hung = true, f.io.stop(); });
   auto results = scheduler.run(gtest_cases({"S.stuck", "S.next"}, "/bin/stuck"));
-  guard.cancel();
+  guard->cancel();
   EXPECT_FALSE(hung) << "the run did not end by itself";
   EXPECT_TRUE(scheduler.interrupted());
   ASSERT_EQ(results.size(), 2u);
@@ -270,9 +280,8 @@ TEST(Scheduler, InterruptStopsRunningJobsAndEveryTestHasAResult) {
   f.runner.behaviour = {{"I.hang", Behaviour::Hang}};
   SchedulerOptions options;
   options.jobs = 1;
-  Scheduler scheduler(f.io, f.runner, f.recorder, options);
-  boost::asio::steady_timer ctrl_c(f.io, std::chrono::milliseconds(50));
-  ctrl_c.async_wait([&](const auto&) { scheduler.interrupt(); });
+  Scheduler scheduler(f.io, f.runner, f.recorder, f.timed(options));
+  auto ctrl_c = f.at(50ms, [&] { scheduler.interrupt(); });
   auto results = scheduler.run(gtest_cases({"I.ok", "I.hang", "I.never"}));
   EXPECT_TRUE(scheduler.interrupted());
   auto s = by_name(results);
@@ -389,11 +398,13 @@ TEST(Scheduler, AnExceptionInAHandlerStillFinishesTheRun) {
     void on_finish(const std::vector<TestResult>&, double, bool) override { finished = true; }
   } reporter;
   boost::asio::io_context io;
-  FakeJobRunner runner(io);
+  ManualTime time(io);
+  FakeJobRunner runner(io, time);
   runner.behaviour = {{"X.hang", Behaviour::Hang}};
   SchedulerOptions options;
   options.jobs = 2;
   options.isolation = Isolation::Process;
+  options.time = &time;
   Scheduler scheduler(io, runner, reporter, options);
   auto results = scheduler.run(gtest_cases({"X.first", "X.hang", "X.later"}));
   ASSERT_EQ(results.size(), 3u);
