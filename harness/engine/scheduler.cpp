@@ -15,27 +15,11 @@
 #include "core/log.h"
 #include "engine/bounded_output.h"
 #include "engine/harness_stream.h"
-#include "engine/selection.h"
 
 namespace xrun {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
-
-// Upper bound on the test names one batch process gets on its command line,
-// far below ARG_MAX and what qemu-user copies onto the guest stack.
-constexpr std::size_t kMaxShardNameBytes = 32 * 1024;
-
-std::optional<std::size_t> group_of(const TestCase& test, const std::vector<TestGroupRule>& groups) {
-  const std::string file = test.binary.substr(test.binary.rfind('/') + 1);
-  const auto any = [](const std::vector<std::string>& patterns, const std::string& text) {
-    return patterns.empty() ||
-           std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return glob_match(p, text); });
-  };
-  for (std::size_t i = 0; i < groups.size(); ++i)
-    if (any(groups[i].binaries, file) && any(groups[i].filter, test.name)) return i;
-  return std::nullopt;
-}
 
 namespace {
 
@@ -55,12 +39,7 @@ struct Scheduler::State {
   State(asio::io_context& io_, JobRunner& runner_, Reporter& reporter_, SchedulerOptions options_)
       : io(io_), runner(runner_), reporter(reporter_), options(options_) {}
 
-  // A group of tests of one binary run by one process (one test in process
-  // mode, on retries, and for plain binaries).
-  struct Unit {
-    std::vector<std::size_t> tests;
-    std::optional<std::size_t> group;  // every test of a unit is in the same group, or none
-  };
+  using Unit = TestUnit;  // unit_plan.h
 
   struct TestState {
     int attempts = 0;
@@ -136,46 +115,6 @@ struct Scheduler::State {
     return it->second;
   }
 
-  void make_units(const std::vector<std::size_t>& runnable) {
-    // Group by binary (and what it runs with, and its test group), keeping
-    // the plan's order.
-    std::vector<std::vector<std::size_t>> shards_of;
-    std::map<std::string, std::size_t> group_index;
-    for (std::size_t index : runnable) {
-      const TestCase& tc = (*tests)[index];
-      const auto group = group_of_test[index];
-      if (tc.kind == TestKind::Plain || options.isolation == Isolation::Process) {
-        queue.push_back(Unit{{index}, group});
-        continue;
-      }
-      std::string key = tc.binary + '\0' + tc.cwd + '\0' + (group ? std::to_string(*group) : "-");
-      for (const auto& e : tc.env) key += '\0' + e;
-      auto [it, inserted] = group_index.emplace(key, shards_of.size());
-      if (inserted) shards_of.emplace_back();
-      shards_of[it->second].push_back(index);
-    }
-    for (const auto& members : shards_of) {
-      // Spread a binary over the job slots (no more than its group may run
-      // at once); round-robin so that slow tests (often defined next to each
-      // other) do not all land in one shard. The names go on the command
-      // line (--gtest_filter, libtest filters): more, smaller shards keep
-      // each under kMaxShardNameBytes.
-      const auto group = group_of_test[members.front()];
-      std::size_t name_bytes = 0;
-      for (std::size_t index : members) name_bytes += (*tests)[index].name.size() + 1;
-      const std::size_t by_size = (name_bytes + kMaxShardNameBytes - 1) / kMaxShardNameBytes;
-      std::size_t slots = static_cast<std::size_t>(std::max(options.jobs, 1));
-      if (group) slots = std::min(slots, static_cast<std::size_t>(options.groups[*group].max_jobs));
-      const std::size_t shards = std::min<std::size_t>(std::max<std::size_t>(slots, by_size), members.size());
-      std::vector<Unit> units(shards);
-      for (std::size_t i = 0; i < members.size(); ++i) units[i % shards].tests.push_back(members[i]);
-      for (auto& unit : units) {
-        unit.group = group;
-        queue.push_back(std::move(unit));
-      }
-    }
-  }
-
   bool group_full(const Unit& unit) const {
     return unit.group && group_running[*unit.group] >= options.groups[*unit.group].max_jobs;
   }
@@ -222,26 +161,8 @@ struct Scheduler::State {
     };
     r->stream = make_harness_stream(r->kind, std::move(events), names);
 
-    JobRequest request;
-    request.program = first.binary;
-    request.args = first.kind == TestKind::Plain ? first.args : harness_arguments(first.kind, names);
-    request.cwd = first.cwd;
-    request.extra_env = first.env;
-    request.backend = first.backend;
-    request.host_dirs = first.host_dirs;
-    request.private_tmpdir =
-        options.private_tmpdirs && std::none_of(first.env.begin(), first.env.end(), [](const std::string& e) {
-          return e.rfind("TMPDIR=", 0) == 0;  // the test's own choice (CTest's ENVIRONMENT)
-        });
-    // A fork server is started with the arguments of a test of no name that
-    // has room for any (zygote.c writes a child's arguments over them, for
-    // programs that read them at start): they run no test if its library
-    // does not load.
-    static const std::string kNoTestWithRoom = "xrun-fork-server-runs-no-test-" + std::string(4096, 'x');
-    request.fork_server = options.isolation == Isolation::Process && first.kind != TestKind::Plain &&
-                          names.size() == 1 && names.front().size() <= kNoTestWithRoom.size();
-    if (request.fork_server) request.fork_server_args = harness_arguments(first.kind, {kNoTestWithRoom});
-    if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
+    const JobRequest request = unit_request(
+        *tests, r->unit, {options.isolation, options.private_tmpdirs, options.timeout_seconds, options.grace_seconds});
     r->unit_start = r->test_start = now();
     // A job's end heard while start() has not returned (JobRunner says it
     // must not happen; a runner that did so made the run wait forever, the
@@ -719,21 +640,18 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   for (std::size_t i = 0; i < tests.size(); ++i) s.results[i] = s.base_result(i);
   s.remaining = tests.size();
   s.group_running.assign(s.options.groups.size(), 0);
-  s.group_of_test.clear();
-  for (const auto& t : tests) s.group_of_test.push_back(group_of(t, s.options.groups));
+  UnitPlan plan = plan_units(tests, s.options.isolation, s.options.jobs, s.options.groups);
+  s.group_of_test = std::move(plan.group_of_test);
   s.reporter.on_plan(tests);
-  std::vector<std::size_t> runnable;
   for (std::size_t i = 0; i < tests.size(); ++i) {
     if (tests[i].skip_reason) {
       TestResult result = s.base_result(i);
       result.status = Status::Skipped;
       result.message = *tests[i].skip_reason;
       s.finalize_attempt(i, std::move(result));
-    } else {
-      runnable.push_back(i);
     }
   }
-  s.make_units(runnable);
+  s.queue.insert(s.queue.end(), std::make_move_iterator(plan.units.begin()), std::make_move_iterator(plan.units.end()));
   s.io.restart();  // discovery may have run the context out of work
   s.pump();
   // A bug that throws out of a handler must not lose the run: it stops the
