@@ -6,7 +6,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
-#include <cmath>
 #include <deque>
 #include <list>
 #include <map>
@@ -14,6 +13,7 @@
 
 #include "core/log.h"
 #include "engine/bounded_output.h"
+#include "engine/exit_classification.h"
 #include "engine/harness_stream.h"
 
 namespace xrun {
@@ -22,12 +22,6 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-std::string format_seconds(double seconds) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, seconds == std::floor(seconds) ? "%.0f s" : "%.1f s", seconds);
-  return buffer;
-}
 
 Clock::duration to_duration(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -338,11 +332,43 @@ struct Scheduler::State {
     result.output_cut_bytes = out.cut_bytes();
   }
 
+  // What is known of the unit as its process ends (exit_classification.h).
+  UnitEnd unit_end(const Running& r) const {
+    UnitEnd end;
+    end.kind = r.kind;
+    end.reported.reserve(r.unit.tests.size());
+    for (std::size_t i = 0; i < r.unit.tests.size(); ++i) {
+      const std::size_t index = r.unit.tests[i];
+      end.reported.push_back(r.finished.count(index) > 0);
+      if (r.current == index) end.running = i;
+      if (r.timed_out_test == index) end.timed_out_test = i;
+    }
+    end.timed_out = r.timed_out;
+    end.cancelled = r.cancelled;
+    end.stopping = stopping;
+    end.ambiguous = r.stream->ambiguous();
+    end.reported_failure = r.reported_failure;
+    return end;
+  }
+
+  static void apply(TestResult& result, const ExitBlame& blame) {
+    result.status = blame.status;
+    result.message = blame.message;
+    result.signal = blame.signal;
+    result.exit_code = blame.exit_code;
+  }
+
+  void retire(Running& r) {
+    if (r.counted_in_group) --group_running[*r.unit.group];
+    running.remove_if([&](const auto& p) { return p.get() == &r; });
+    pump();
+  }
+
   void on_exit(Running& r, const JobExit& exit) {
     if (!r.begun && !r.cancelled && !exit.infra_error) begin(r);  // ended without a word of its start
     r.stream->finish();
     release_held(r);
-    const auto ended_badly = ended_badly_after_its_tests(r, exit);
+    const bool ended_badly = ended_badly_after_reports(unit_end(r), exit);
     for (auto& [index, result] : r.deferred) {
       const bool alone = r.unit.tests.size() == 1;
       take_output(r, index, result, alone && ended_badly);  // what the process printed as it ended
@@ -350,90 +376,43 @@ struct Scheduler::State {
       // (a test that reports in a moment and then takes 50 s to exit is slow).
       if (alone) result.duration_seconds = std::chrono::duration<double>(now() - r.unit_start).count();
       if (alone && ended_badly)
-        blame_the_exit(result, exit, r.timed_out, "after the test reported " + std::string(status_name(result.status)));
+        apply(result, blame_the_exit(exit, r.timed_out, options.timeout_seconds,
+                                     "after the test reported " + std::string(status_name(result.status))));
       finalize_attempt(index, std::move(result));
     }
     r.deferred.clear();
     r.timeout_timer.cancel();
     r.kill_timer.cancel();
-    // The harness's lines could not be trusted (harness_stream.h): what did
-    // not finish before that runs again, one test per process, where the
-    // exit status alone can judge it.
-    const bool ambiguous = r.stream->ambiguous() && !r.cancelled && !r.timed_out && !exit.infra_error;
-    if (ambiguous && r.unit.tests.size() > 1) {
+    // Judged after the results above: a --fail-fast stop that one of them
+    // made has cancelled this unit too.
+    const ExitVerdict verdict = classify_exit(unit_end(r), exit, options.timeout_seconds, stop_reason);
+    if (verdict.rerun_each_alone) {
       for (std::size_t index : r.unit.tests)
         if (!r.finished.count(index)) queue.push_front(Unit{{index}, r.unit.group});
-      if (r.counted_in_group) --group_running[*r.unit.group];
-      running.remove_if([&](const auto& p) { return p.get() == &r; });
-      pump();
+      retire(r);
       return;
     }
-    // A test that was running when its process ended well did not report
-    // success either (it called exit(0)): it failed, and the rest of its
-    // shard runs in a fresh process.
-    const bool ended_inside_a_test = r.current && r.kind != TestKind::Plain && !ambiguous;
-    const bool abnormal = exit.signaled || exit.code != 0 || exit.infra_error || ended_inside_a_test;
-    std::optional<std::size_t> blamed;
-    bool blamed_was_running = false;
-    if (ambiguous) {
-      blamed = r.unit.tests.front();
-      blamed_was_running = true;
-    } else if (r.timed_out) {
-      blamed = r.timed_out_test;
-      blamed_was_running = r.current.has_value();
-    } else if (r.current) {
-      blamed = r.current;
-      blamed_was_running = true;
-    } else if (abnormal || r.cancelled) {
-      blamed = first_unfinished(r);
-    }
 
-    // Its machine went away under it: the test runs again with the rest of
-    // its shard (on another machine), once; not a test retry.
-    if (blamed && exit.infra_error && exit.machine_lost && !r.cancelled && !stopping &&
-        machine_retries[*blamed]++ < 1) {
-      lost_seconds[*blamed] +=
-          std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
-      blamed.reset();
-    }
-    if (blamed && !r.finished.count(*blamed)) {
-      const std::size_t index = *blamed;
-      r.finished.insert(index);
-      TestResult result = base_result(index);
-      result.backend = r.backend;
-      result.machine = r.machine;
-      result.target = r.target;
-      result.duration_seconds =
-          std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
-      if (!exit.infra_error) {
-        if (exit.signaled)
-          result.signal = exit.signal;
-        else
-          result.exit_code = exit.code;
-      }
-      take_output(r, index, result, !blamed_was_running || r.kind == TestKind::Plain);
-      if (exit.infra_error && !r.cancelled) {
-        result.status = Status::InfraError;
-        result.message = *exit.infra_error;
-      } else if (r.timed_out) {
-        result.status = Status::TimedOut;
-        result.message = "timed out after " + format_seconds(*options.timeout_seconds);
-      } else if (r.cancelled) {
-        result.status = Status::NotRun;
-        result.message = "not finished: " + stop_reason;
-      } else if (exit.signaled) {
-        result.status = Status::Crashed;
-        result.message = signal_name(exit.signal) + " (signal " + std::to_string(exit.signal) + ")";
-      } else if (exit.code != 0) {
-        result.status = Status::Failed;
-        result.message = "exit status " + std::to_string(exit.code);
-      } else if (ended_inside_a_test) {
-        result.status = Status::Failed;
-        result.message = "the process exited with status 0 before the test reported a result";
+    if (verdict.blamed) {
+      const BlamedTest& blamed = *verdict.blamed;
+      const std::size_t index = r.unit.tests[blamed.test];
+      const double ran =
+          std::chrono::duration<double>(now() - (blamed.was_running ? r.test_start : r.unit_start)).count();
+      // Its machine went away under it: the test runs again with the rest of
+      // its shard (on another machine), once; not a test retry.
+      if (blamed.may_run_again_elsewhere && machine_retries[index]++ < 1) {
+        lost_seconds[index] += ran;
       } else {
-        result.status = Status::Passed;
+        r.finished.insert(index);
+        TestResult result = base_result(index);
+        result.backend = r.backend;
+        result.machine = r.machine;
+        result.target = r.target;
+        result.duration_seconds = ran;
+        take_output(r, index, result, blamed.takes_unowned_output);
+        apply(result, blamed.result);
+        finalize_attempt(index, std::move(result));
       }
-      finalize_attempt(index, std::move(result));
     }
 
     // Every test of a shard reported and then the process crashed, hung or
@@ -454,20 +433,23 @@ struct Scheduler::State {
       for (std::size_t i = 0; i < r.unit.tests.size() && i < 5; ++i)
         names += (i ? ", " : "") + (*tests)[r.unit.tests[i]].name;
       if (r.unit.tests.size() > 5) names += ", ... (" + std::to_string(r.unit.tests.size()) + " tests)";
-      blame_the_exit(result, exit, r.timed_out, "after its tests reported (" + names + ")");
+      apply(result,
+            blame_the_exit(exit, r.timed_out, options.timeout_seconds, "after its tests reported (" + names + ")"));
       extra_results.push_back(result);
       reporter.on_result(result);
       if (options.fail_fast) stop("--fail-fast after " + result.name);
     }
 
-    // Tests of the shard that never ran.
+    // Tests of the shard that never ran. A --fail-fast stop may have come
+    // from the results just given: they are then not run either.
     Unit rest;
     for (std::size_t index : r.unit.tests)
       if (!r.finished.count(index)) rest.tests.push_back(index);
+    const RestOfUnit fate = r.cancelled || stopping ? RestOfUnit::NotRun : verdict.rest;
     if (!rest.tests.empty()) {
-      if (r.cancelled || stopping) {
+      if (fate == RestOfUnit::NotRun) {
         for (std::size_t index : rest.tests) not_run(index);
-      } else if (abnormal || r.timed_out) {
+      } else if (fate == RestOfUnit::RunAgain) {
         rest.group = r.unit.group;
         queue.push_front(std::move(rest));  // a fresh process for the rest of the shard
       } else {
@@ -483,44 +465,13 @@ struct Scheduler::State {
         }
       }
     }
-    if (r.counted_in_group) --group_running[*r.unit.group];
-    running.remove_if([&](const auto& p) { return p.get() == &r; });
-    pump();
+    retire(r);
   }
 
   std::map<std::size_t, int> machine_retries;  // runs again because their machine went away
   std::map<std::size_t, double> lost_seconds;  // how long they had run on it
   std::vector<TestResult> extra_results;       // a process's own end after its tests (kProcessExitTestName)
   std::optional<std::string> internal_error;   // an exception stopped the run
-
-  // A process whose tests had all reported ended in a way they do not
-  // explain: a signal, a hang (its timeout), or a non-zero status when none
-  // of its tests failed (GoogleTest exits 1 and libtest 101 for a failed test).
-  bool ended_badly_after_its_tests(const Running& r, const JobExit& exit) const {
-    if (r.kind == TestKind::Plain || r.cancelled || exit.infra_error || r.current || first_unfinished(r)) return false;
-    // Catch2 and doctest exit with the number of cases that failed, counting
-    // those a test spec matched besides ours (their names match case-
-    // insensitively, or as wildcards): only a signal or a hang says more.
-    const bool status_counts_other_cases = r.kind == TestKind::Catch2 || r.kind == TestKind::Doctest;
-    return r.timed_out || exit.signaled || (exit.code != 0 && !r.reported_failure && !status_counts_other_cases);
-  }
-
-  void blame_the_exit(TestResult& result, const JobExit& exit, bool timed_out, const std::string& when) const {
-    result.signal.reset();
-    result.exit_code.reset();
-    if (timed_out) {
-      result.status = Status::TimedOut;
-      result.message = "timed out after " + format_seconds(*options.timeout_seconds) + ", " + when;
-    } else if (exit.signaled) {
-      result.status = Status::Crashed;
-      result.signal = exit.signal;
-      result.message = signal_name(exit.signal) + " (signal " + std::to_string(exit.signal) + ") " + when;
-    } else {
-      result.status = Status::Failed;
-      result.exit_code = exit.code;
-      result.message = "exit status " + std::to_string(exit.code) + " " + when;
-    }
-  }
 
   TestResult base_result(std::size_t index) const {
     const TestCase& tc = (*tests)[index];
@@ -555,18 +506,17 @@ struct Scheduler::State {
     if (result.status == Status::InfraError)
       if (auto lost = lost_seconds.find(index); lost != lost_seconds.end()) result.duration_seconds += lost->second;
     result.attempts = st.attempts;
-    if (is_test_failure(result.status) && st.attempts <= options.retries && !stopping) {
+    const AttemptVerdict verdict =
+        judge_attempt(result.status, st.attempts, options.retries, st.failed_before, stopping);
+    if (verdict.run_again) {
       st.failed_before = true;
       st.history.push_back({result.status, result.duration_seconds, result.message});
       results[index] = std::move(result);
       queue.push_back(Unit{{index}, group_of_test[index]});
       return;
     }
-    if (result.status == Status::Passed && st.failed_before) {
-      result.status = Status::Flaky;
-      result.message =
-          "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(options.retries + 1);
-    }
+    result.status = verdict.status;
+    if (!verdict.message.empty()) result.message = verdict.message;
     if (!st.history.empty()) {
       result.history = std::move(st.history);
       result.history.push_back({result.status, result.duration_seconds, result.message});
