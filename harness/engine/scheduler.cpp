@@ -115,7 +115,9 @@ struct Scheduler::State {
 
   void pump() {
     // The first unit in the queue whose group has room: a full group holds
-    // back only its own tests.
+    // back only its own tests. A loop, never a recursion: a unit that cannot
+    // start is judged at once and the next one tried here (200,000 of them
+    // in a row must not take 200,000 stack frames).
     for (auto it = queue.begin();
          !stopping && running.size() < static_cast<std::size_t>(std::max(options.jobs, 1)) && it != queue.end();) {
       if (group_full(*it)) {
@@ -129,6 +131,8 @@ struct Scheduler::State {
     }
   }
 
+  // Starts a unit, or judges its tests at once when its job cannot start
+  // (pump() then tries the next unit).
   void start_unit(Unit unit) {
     const TestCase& first = (*tests)[unit.tests.front()];
     auto owned = std::make_unique<Running>(io);
@@ -188,7 +192,6 @@ struct Scheduler::State {
         result.message = started.error().message;
         finalize_attempt(index, std::move(result));
       }
-      pump();
       return;
     }
     r->job = started->id;
