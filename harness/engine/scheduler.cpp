@@ -270,9 +270,12 @@ struct Scheduler::State {
     auto it = r.by_name.find(name);
     if (it == r.by_name.end()) return;
     const std::size_t index = it->second;
+    // Its timeout fired and it reports while being terminated: it is still
+    // the running test, timed out when its process ends. (Counted as
+    // reported, it was given no result at all: "not run: internal error".)
+    if (r.timed_out && r.timed_out_test == index) return;
     r.finished.insert(index);
     r.current.reset();
-    if (r.timed_out && r.timed_out_test == index) return;  // finished while being killed: still timed out
     TestResult result = base_result(index);
     result.backend = r.backend;
     result.machine = r.machine;
