@@ -17,6 +17,7 @@
 
 #include "core/fs_util.h"
 #include "core/log.h"
+#include "engine/exit_classification.h"
 #include "engine/fork_server.h"
 #include "engine/spawn.h"
 #include "engine/test_model.h"
@@ -416,17 +417,11 @@ void ProcessRunner::maybe_finish(const std::shared_ptr<Child>& child) {
   boost::system::error_code ignored;
   child->exit_watch.close(ignored);
   if (!child->tmp_dir.empty()) tmp_dirs_.remove(child->tmp_dir);
-  // qemu failing is not the program failing; a program that ended well is
-  // its own however odd its output.
-  if (child->emulated && !child->exit.infra_error && (child->exit.signaled || child->exit.code != 0)) {
+  // qemu failing is not the program failing (exit_classification.h).
+  if (child->emulated) {
     auto line = child->err.faults.finish();
     if (!line) line = child->out.faults.finish();
-    if (line) {
-      child->exit.infra_error = "the emulator failed: " + *line + " (" +
-                                (child->exit.signaled ? "qemu died of " + signal_name(child->exit.signal)
-                                                      : "exit status " + std::to_string(child->exit.code)) +
-                                ")";
-    }
+    if (auto fault = emulator_fault(child->exit, line)) child->exit.infra_error = std::move(fault);
   }
   if (child->callbacks.exited) child->callbacks.exited(child->exit);
 }

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <chrono>
-#include <cmath>
 #include <deque>
 #include <list>
 #include <map>
@@ -13,36 +12,15 @@
 
 #include "core/log.h"
 #include "engine/bounded_output.h"
+#include "engine/exit_classification.h"
 #include "engine/harness_stream.h"
-#include "engine/selection.h"
 
 namespace xrun {
 
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
-// Upper bound on the test names one batch process gets on its command line,
-// far below ARG_MAX and what qemu-user copies onto the guest stack.
-constexpr std::size_t kMaxShardNameBytes = 32 * 1024;
-
-std::optional<std::size_t> group_of(const TestCase& test, const std::vector<TestGroupRule>& groups) {
-  const std::string file = test.binary.substr(test.binary.rfind('/') + 1);
-  const auto any = [](const std::vector<std::string>& patterns, const std::string& text) {
-    return patterns.empty() ||
-           std::any_of(patterns.begin(), patterns.end(), [&](const std::string& p) { return glob_match(p, text); });
-  };
-  for (std::size_t i = 0; i < groups.size(); ++i)
-    if (any(groups[i].binaries, file) && any(groups[i].filter, test.name)) return i;
-  return std::nullopt;
-}
-
 namespace {
-
-std::string format_seconds(double seconds) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, seconds == std::floor(seconds) ? "%.0f s" : "%.1f s", seconds);
-  return buffer;
-}
 
 Clock::duration to_duration(double seconds) {
   return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
@@ -59,12 +37,7 @@ struct Scheduler::State {
         own_time(options.time ? nullptr : steady_time(io)),
         time(options.time ? *options.time : *own_time) {}
 
-  // A group of tests of one binary run by one process (one test in process
-  // mode, on retries, and for plain binaries).
-  struct Unit {
-    std::vector<std::size_t> tests;
-    std::optional<std::size_t> group;  // every test of a unit is in the same group, or none
-  };
+  using Unit = TestUnit;  // unit_plan.h
 
   struct TestState {
     int attempts = 0;
@@ -142,53 +115,15 @@ struct Scheduler::State {
     return it->second;
   }
 
-  void make_units(const std::vector<std::size_t>& runnable) {
-    // Group by binary (and what it runs with, and its test group), keeping
-    // the plan's order.
-    std::vector<std::vector<std::size_t>> shards_of;
-    std::map<std::string, std::size_t> group_index;
-    for (std::size_t index : runnable) {
-      const TestCase& tc = (*tests)[index];
-      const auto group = group_of_test[index];
-      if (tc.kind == TestKind::Plain || options.isolation == Isolation::Process) {
-        queue.push_back(Unit{{index}, group});
-        continue;
-      }
-      std::string key = tc.binary + '\0' + tc.cwd + '\0' + (group ? std::to_string(*group) : "-");
-      for (const auto& e : tc.env) key += '\0' + e;
-      auto [it, inserted] = group_index.emplace(key, shards_of.size());
-      if (inserted) shards_of.emplace_back();
-      shards_of[it->second].push_back(index);
-    }
-    for (const auto& members : shards_of) {
-      // Spread a binary over the job slots (no more than its group may run
-      // at once); round-robin so that slow tests (often defined next to each
-      // other) do not all land in one shard. The names go on the command
-      // line (--gtest_filter, libtest filters): more, smaller shards keep
-      // each under kMaxShardNameBytes.
-      const auto group = group_of_test[members.front()];
-      std::size_t name_bytes = 0;
-      for (std::size_t index : members) name_bytes += (*tests)[index].name.size() + 1;
-      const std::size_t by_size = (name_bytes + kMaxShardNameBytes - 1) / kMaxShardNameBytes;
-      std::size_t slots = static_cast<std::size_t>(std::max(options.jobs, 1));
-      if (group) slots = std::min(slots, static_cast<std::size_t>(options.groups[*group].max_jobs));
-      const std::size_t shards = std::min<std::size_t>(std::max<std::size_t>(slots, by_size), members.size());
-      std::vector<Unit> units(shards);
-      for (std::size_t i = 0; i < members.size(); ++i) units[i % shards].tests.push_back(members[i]);
-      for (auto& unit : units) {
-        unit.group = group;
-        queue.push_back(std::move(unit));
-      }
-    }
-  }
-
   bool group_full(const Unit& unit) const {
     return unit.group && group_running[*unit.group] >= options.groups[*unit.group].max_jobs;
   }
 
   void pump() {
     // The first unit in the queue whose group has room: a full group holds
-    // back only its own tests.
+    // back only its own tests. A loop, never a recursion: a unit that cannot
+    // start is judged at once and the next one tried here (200,000 of them
+    // in a row must not take 200,000 stack frames).
     for (auto it = queue.begin();
          !stopping && running.size() < static_cast<std::size_t>(std::max(options.jobs, 1)) && it != queue.end();) {
       if (group_full(*it)) {
@@ -202,6 +137,8 @@ struct Scheduler::State {
     }
   }
 
+  // Starts a unit, or judges its tests at once when its job cannot start
+  // (pump() then tries the next unit).
   void start_unit(Unit unit) {
     const TestCase& first = (*tests)[unit.tests.front()];
     auto owned = std::make_unique<Running>(time);
@@ -228,26 +165,8 @@ struct Scheduler::State {
     };
     r->stream = make_harness_stream(r->kind, std::move(events), names);
 
-    JobRequest request;
-    request.program = first.binary;
-    request.args = first.kind == TestKind::Plain ? first.args : harness_arguments(first.kind, names);
-    request.cwd = first.cwd;
-    request.extra_env = first.env;
-    request.backend = first.backend;
-    request.host_dirs = first.host_dirs;
-    request.private_tmpdir =
-        options.private_tmpdirs && std::none_of(first.env.begin(), first.env.end(), [](const std::string& e) {
-          return e.rfind("TMPDIR=", 0) == 0;  // the test's own choice (CTest's ENVIRONMENT)
-        });
-    // A fork server is started with the arguments of a test of no name that
-    // has room for any (zygote.c writes a child's arguments over them, for
-    // programs that read them at start): they run no test if its library
-    // does not load.
-    static const std::string kNoTestWithRoom = "xrun-fork-server-runs-no-test-" + std::string(4096, 'x');
-    request.fork_server = options.isolation == Isolation::Process && first.kind != TestKind::Plain &&
-                          names.size() == 1 && names.front().size() <= kNoTestWithRoom.size();
-    if (request.fork_server) request.fork_server_args = harness_arguments(first.kind, {kNoTestWithRoom});
-    if (options.timeout_seconds) request.deadline_seconds = *options.timeout_seconds + options.grace_seconds;
+    const JobRequest request = unit_request(
+        *tests, r->unit, {options.isolation, options.private_tmpdirs, options.timeout_seconds, options.grace_seconds});
     r->unit_start = r->test_start = now();
     // A job's end heard while start() has not returned (JobRunner says it
     // must not happen; a runner that did so made the run wait forever, the
@@ -279,7 +198,6 @@ struct Scheduler::State {
         result.message = started.error().message;
         finalize_attempt(index, std::move(result));
       }
-      pump();
       return;
     }
     r->job = started->id;
@@ -355,9 +273,12 @@ struct Scheduler::State {
     auto it = r.by_name.find(name);
     if (it == r.by_name.end()) return;
     const std::size_t index = it->second;
+    // Its timeout fired and it reports while being terminated: it is still
+    // the running test, timed out when its process ends. (Counted as
+    // reported, it was given no result at all: "not run: internal error".)
+    if (r.timed_out && r.timed_out_test == index) return;
     r.finished.insert(index);
     r.current.reset();
-    if (r.timed_out && r.timed_out_test == index) return;  // finished while being killed: still timed out
     TestResult result = base_result(index);
     result.backend = r.backend;
     result.machine = r.machine;
@@ -417,11 +338,43 @@ struct Scheduler::State {
     result.output_cut_bytes = out.cut_bytes();
   }
 
+  // What is known of the unit as its process ends (exit_classification.h).
+  UnitEnd unit_end(const Running& r) const {
+    UnitEnd end;
+    end.kind = r.kind;
+    end.reported.reserve(r.unit.tests.size());
+    for (std::size_t i = 0; i < r.unit.tests.size(); ++i) {
+      const std::size_t index = r.unit.tests[i];
+      end.reported.push_back(r.finished.count(index) > 0);
+      if (r.current == index) end.running = i;
+      if (r.timed_out_test == index) end.timed_out_test = i;
+    }
+    end.timed_out = r.timed_out;
+    end.cancelled = r.cancelled;
+    end.stopping = stopping;
+    end.ambiguous = r.stream->ambiguous();
+    end.reported_failure = r.reported_failure;
+    return end;
+  }
+
+  static void apply(TestResult& result, const ExitBlame& blame) {
+    result.status = blame.status;
+    result.message = blame.message;
+    result.signal = blame.signal;
+    result.exit_code = blame.exit_code;
+  }
+
+  void retire(Running& r) {
+    if (r.counted_in_group) --group_running[*r.unit.group];
+    running.remove_if([&](const auto& p) { return p.get() == &r; });
+    pump();
+  }
+
   void on_exit(Running& r, const JobExit& exit) {
     if (!r.begun && !r.cancelled && !exit.infra_error) begin(r);  // ended without a word of its start
     r.stream->finish();
     release_held(r);
-    const auto ended_badly = ended_badly_after_its_tests(r, exit);
+    const bool ended_badly = ended_badly_after_reports(unit_end(r), exit);
     for (auto& [index, result] : r.deferred) {
       const bool alone = r.unit.tests.size() == 1;
       take_output(r, index, result, alone && ended_badly);  // what the process printed as it ended
@@ -429,90 +382,43 @@ struct Scheduler::State {
       // (a test that reports in a moment and then takes 50 s to exit is slow).
       if (alone) result.duration_seconds = std::chrono::duration<double>(now() - r.unit_start).count();
       if (alone && ended_badly)
-        blame_the_exit(result, exit, r.timed_out, "after the test reported " + std::string(status_name(result.status)));
+        apply(result, blame_the_exit(exit, r.timed_out, options.timeout_seconds,
+                                     "after the test reported " + std::string(status_name(result.status))));
       finalize_attempt(index, std::move(result));
     }
     r.deferred.clear();
     r.timeout_timer->cancel();
     r.kill_timer->cancel();
-    // The harness's lines could not be trusted (harness_stream.h): what did
-    // not finish before that runs again, one test per process, where the
-    // exit status alone can judge it.
-    const bool ambiguous = r.stream->ambiguous() && !r.cancelled && !r.timed_out && !exit.infra_error;
-    if (ambiguous && r.unit.tests.size() > 1) {
+    // Judged after the results above: a --fail-fast stop that one of them
+    // made has cancelled this unit too.
+    const ExitVerdict verdict = classify_exit(unit_end(r), exit, options.timeout_seconds, stop_reason);
+    if (verdict.rerun_each_alone) {
       for (std::size_t index : r.unit.tests)
         if (!r.finished.count(index)) queue.push_front(Unit{{index}, r.unit.group});
-      if (r.counted_in_group) --group_running[*r.unit.group];
-      running.remove_if([&](const auto& p) { return p.get() == &r; });
-      pump();
+      retire(r);
       return;
     }
-    // A test that was running when its process ended well did not report
-    // success either (it called exit(0)): it failed, and the rest of its
-    // shard runs in a fresh process.
-    const bool ended_inside_a_test = r.current && r.kind != TestKind::Plain && !ambiguous;
-    const bool abnormal = exit.signaled || exit.code != 0 || exit.infra_error || ended_inside_a_test;
-    std::optional<std::size_t> blamed;
-    bool blamed_was_running = false;
-    if (ambiguous) {
-      blamed = r.unit.tests.front();
-      blamed_was_running = true;
-    } else if (r.timed_out) {
-      blamed = r.timed_out_test;
-      blamed_was_running = r.current.has_value();
-    } else if (r.current) {
-      blamed = r.current;
-      blamed_was_running = true;
-    } else if (abnormal || r.cancelled) {
-      blamed = first_unfinished(r);
-    }
 
-    // Its machine went away under it: the test runs again with the rest of
-    // its shard (on another machine), once; not a test retry.
-    if (blamed && exit.infra_error && exit.machine_lost && !r.cancelled && !stopping &&
-        machine_retries[*blamed]++ < 1) {
-      lost_seconds[*blamed] +=
-          std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
-      blamed.reset();
-    }
-    if (blamed && !r.finished.count(*blamed)) {
-      const std::size_t index = *blamed;
-      r.finished.insert(index);
-      TestResult result = base_result(index);
-      result.backend = r.backend;
-      result.machine = r.machine;
-      result.target = r.target;
-      result.duration_seconds =
-          std::chrono::duration<double>(now() - (blamed_was_running ? r.test_start : r.unit_start)).count();
-      if (!exit.infra_error) {
-        if (exit.signaled)
-          result.signal = exit.signal;
-        else
-          result.exit_code = exit.code;
-      }
-      take_output(r, index, result, !blamed_was_running || r.kind == TestKind::Plain);
-      if (exit.infra_error && !r.cancelled) {
-        result.status = Status::InfraError;
-        result.message = *exit.infra_error;
-      } else if (r.timed_out) {
-        result.status = Status::TimedOut;
-        result.message = "timed out after " + format_seconds(*options.timeout_seconds);
-      } else if (r.cancelled) {
-        result.status = Status::NotRun;
-        result.message = "not finished: " + stop_reason;
-      } else if (exit.signaled) {
-        result.status = Status::Crashed;
-        result.message = signal_name(exit.signal) + " (signal " + std::to_string(exit.signal) + ")";
-      } else if (exit.code != 0) {
-        result.status = Status::Failed;
-        result.message = "exit status " + std::to_string(exit.code);
-      } else if (ended_inside_a_test) {
-        result.status = Status::Failed;
-        result.message = "the process exited with status 0 before the test reported a result";
+    if (verdict.blamed) {
+      const BlamedTest& blamed = *verdict.blamed;
+      const std::size_t index = r.unit.tests[blamed.test];
+      const double ran =
+          std::chrono::duration<double>(now() - (blamed.was_running ? r.test_start : r.unit_start)).count();
+      // Its machine went away under it: the test runs again with the rest of
+      // its shard (on another machine), once; not a test retry.
+      if (blamed.may_run_again_elsewhere && machine_retries[index]++ < 1) {
+        lost_seconds[index] += ran;
       } else {
-        result.status = Status::Passed;
+        r.finished.insert(index);
+        TestResult result = base_result(index);
+        result.backend = r.backend;
+        result.machine = r.machine;
+        result.target = r.target;
+        result.duration_seconds = ran;
+        take_output(r, index, result, blamed.takes_unowned_output);
+        apply(result, blamed.result);
+        finalize_attempt(index, std::move(result));
       }
-      finalize_attempt(index, std::move(result));
     }
 
     // Every test of a shard reported and then the process crashed, hung or
@@ -533,20 +439,23 @@ struct Scheduler::State {
       for (std::size_t i = 0; i < r.unit.tests.size() && i < 5; ++i)
         names += (i ? ", " : "") + (*tests)[r.unit.tests[i]].name;
       if (r.unit.tests.size() > 5) names += ", ... (" + std::to_string(r.unit.tests.size()) + " tests)";
-      blame_the_exit(result, exit, r.timed_out, "after its tests reported (" + names + ")");
+      apply(result,
+            blame_the_exit(exit, r.timed_out, options.timeout_seconds, "after its tests reported (" + names + ")"));
       extra_results.push_back(result);
       reporter.on_result(result);
       if (options.fail_fast) stop("--fail-fast after " + result.name);
     }
 
-    // Tests of the shard that never ran.
+    // Tests of the shard that never ran. A --fail-fast stop may have come
+    // from the results just given: they are then not run either.
     Unit rest;
     for (std::size_t index : r.unit.tests)
       if (!r.finished.count(index)) rest.tests.push_back(index);
+    const RestOfUnit fate = r.cancelled || stopping ? RestOfUnit::NotRun : verdict.rest;
     if (!rest.tests.empty()) {
-      if (r.cancelled || stopping) {
+      if (fate == RestOfUnit::NotRun) {
         for (std::size_t index : rest.tests) not_run(index);
-      } else if (abnormal || r.timed_out) {
+      } else if (fate == RestOfUnit::RunAgain) {
         rest.group = r.unit.group;
         queue.push_front(std::move(rest));  // a fresh process for the rest of the shard
       } else {
@@ -562,44 +471,13 @@ struct Scheduler::State {
         }
       }
     }
-    if (r.counted_in_group) --group_running[*r.unit.group];
-    running.remove_if([&](const auto& p) { return p.get() == &r; });
-    pump();
+    retire(r);
   }
 
   std::map<std::size_t, int> machine_retries;  // runs again because their machine went away
   std::map<std::size_t, double> lost_seconds;  // how long they had run on it
   std::vector<TestResult> extra_results;       // a process's own end after its tests (kProcessExitTestName)
   std::optional<std::string> internal_error;   // an exception stopped the run
-
-  // A process whose tests had all reported ended in a way they do not
-  // explain: a signal, a hang (its timeout), or a non-zero status when none
-  // of its tests failed (GoogleTest exits 1 and libtest 101 for a failed test).
-  bool ended_badly_after_its_tests(const Running& r, const JobExit& exit) const {
-    if (r.kind == TestKind::Plain || r.cancelled || exit.infra_error || r.current || first_unfinished(r)) return false;
-    // Catch2 and doctest exit with the number of cases that failed, counting
-    // those a test spec matched besides ours (their names match case-
-    // insensitively, or as wildcards): only a signal or a hang says more.
-    const bool status_counts_other_cases = r.kind == TestKind::Catch2 || r.kind == TestKind::Doctest;
-    return r.timed_out || exit.signaled || (exit.code != 0 && !r.reported_failure && !status_counts_other_cases);
-  }
-
-  void blame_the_exit(TestResult& result, const JobExit& exit, bool timed_out, const std::string& when) const {
-    result.signal.reset();
-    result.exit_code.reset();
-    if (timed_out) {
-      result.status = Status::TimedOut;
-      result.message = "timed out after " + format_seconds(*options.timeout_seconds) + ", " + when;
-    } else if (exit.signaled) {
-      result.status = Status::Crashed;
-      result.signal = exit.signal;
-      result.message = signal_name(exit.signal) + " (signal " + std::to_string(exit.signal) + ") " + when;
-    } else {
-      result.status = Status::Failed;
-      result.exit_code = exit.code;
-      result.message = "exit status " + std::to_string(exit.code) + " " + when;
-    }
-  }
 
   TestResult base_result(std::size_t index) const {
     const TestCase& tc = (*tests)[index];
@@ -634,18 +512,17 @@ struct Scheduler::State {
     if (result.status == Status::InfraError)
       if (auto lost = lost_seconds.find(index); lost != lost_seconds.end()) result.duration_seconds += lost->second;
     result.attempts = st.attempts;
-    if (is_test_failure(result.status) && st.attempts <= options.retries && !stopping) {
+    const AttemptVerdict verdict =
+        judge_attempt(result.status, st.attempts, options.retries, st.failed_before, stopping);
+    if (verdict.run_again) {
       st.failed_before = true;
       st.history.push_back({result.status, result.duration_seconds, result.message});
       results[index] = std::move(result);
       queue.push_back(Unit{{index}, group_of_test[index]});
       return;
     }
-    if (result.status == Status::Passed && st.failed_before) {
-      result.status = Status::Flaky;
-      result.message =
-          "passed on attempt " + std::to_string(st.attempts) + " of " + std::to_string(options.retries + 1);
-    }
+    result.status = verdict.status;
+    if (!verdict.message.empty()) result.message = verdict.message;
     if (!st.history.empty()) {
       result.history = std::move(st.history);
       result.history.push_back({result.status, result.duration_seconds, result.message});
@@ -719,21 +596,18 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   for (std::size_t i = 0; i < tests.size(); ++i) s.results[i] = s.base_result(i);
   s.remaining = tests.size();
   s.group_running.assign(s.options.groups.size(), 0);
-  s.group_of_test.clear();
-  for (const auto& t : tests) s.group_of_test.push_back(group_of(t, s.options.groups));
+  UnitPlan plan = plan_units(tests, s.options.isolation, s.options.jobs, s.options.groups);
+  s.group_of_test = std::move(plan.group_of_test);
   s.reporter.on_plan(tests);
-  std::vector<std::size_t> runnable;
   for (std::size_t i = 0; i < tests.size(); ++i) {
     if (tests[i].skip_reason) {
       TestResult result = s.base_result(i);
       result.status = Status::Skipped;
       result.message = *tests[i].skip_reason;
       s.finalize_attempt(i, std::move(result));
-    } else {
-      runnable.push_back(i);
     }
   }
-  s.make_units(runnable);
+  s.queue.insert(s.queue.end(), std::make_move_iterator(plan.units.begin()), std::make_move_iterator(plan.units.end()));
   s.io.restart();  // discovery may have run the context out of work
   s.pump();
   // A bug that throws out of a handler must not lose the run: it stops the

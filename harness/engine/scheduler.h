@@ -26,22 +26,9 @@
 #include "engine/job_runner.h"
 #include "engine/reporter.h"
 #include "engine/test_model.h"
+#include "engine/unit_plan.h"
 
 namespace xrun {
-
-enum class Isolation { Batch, Process };
-
-// Tests that must not run more than `max_jobs` at once (xrun.toml's
-// [groups.NAME]): a test is in the first group whose binaries (globs on the
-// binary's file name) and filter (globs on the test name) it matches; an
-// empty list matches all. In batch mode a group's tests are sharded apart
-// from the rest, into at most `max_jobs` shards.
-struct TestGroupRule {
-  std::string name;
-  std::vector<std::string> filter;
-  std::vector<std::string> binaries;
-  int max_jobs = 1;
-};
 
 struct SchedulerOptions {
   int jobs = 1;
@@ -95,8 +82,5 @@ class Scheduler {
 // (a static destructor's SIGSEGV, LeakSanitizer's exit status 23). Its
 // binary is the test binary.
 inline constexpr std::string_view kProcessExitTestName = "(process exit)";
-
-// The group a test belongs to (an index into `groups`), if any.
-std::optional<std::size_t> group_of(const TestCase& test, const std::vector<TestGroupRule>& groups);
 
 }  // namespace xrun
