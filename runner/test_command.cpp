@@ -288,6 +288,13 @@ int test_command(const std::vector<std::string>& all_args) {
     print_error(stop_signals.error().message);
     return to_int(stop_signals.error().code);
   }
+  // Until the scheduler's loop runs, the handler above cannot: the phases
+  // before it (discovery from the cache, selection) ask this between steps.
+  const std::uint64_t stops_before = stop_signals_received();
+  const auto stop_came = [&] {
+    if (stop_signals_received() != stops_before) interrupted = true;
+    return interrupted;
+  };
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before the reports are written
 
   // A listing is bounded like a test, by --timeout (or [test] timeout), but
@@ -299,7 +306,10 @@ int test_command(const std::vector<std::string>& all_args) {
     if (path) written_here.push_back(*path);
   cache.ignore_files(written_here);
   DiscoveryStats discovered;
-  auto tests = discover_tests(binaries, io, runner, cache, listing_timeout, &discovered);
+  const auto discovery_start = std::chrono::steady_clock::now();
+  auto tests = discover_tests(binaries, io, runner, cache, listing_timeout, &discovered, stop_came);
+  log_debug("discovery: {:.3f} s",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - discovery_start).count());
   if (tests && discovered.from_cache > 0 && !o.list_only) {
     // Said, since a listing can go stale in ways the cache cannot see (what
     // it read below its directory).
@@ -328,7 +338,7 @@ int test_command(const std::vector<std::string>& all_args) {
     ReportFiles files(io, report_setup());
     files.finish_without_tests(why, stopped);
   };
-  if (interrupted) {
+  if (stop_came()) {
     print_error("interrupted while listing the tests");
     report_without_tests("interrupted while listing the tests", true);
     return to_int(ExitCode::Interrupted);
@@ -339,7 +349,10 @@ int test_command(const std::vector<std::string>& all_args) {
     return to_int(tests.error().code);
   }
   const std::size_t tests_listed = tests->size();
+  const auto selection_start = std::chrono::steady_clock::now();
   auto selected = select_tests(std::move(*tests), o.filters, o.excludes, partition);
+  log_debug("selection: {:.3f} s",
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - selection_start).count());
   if (o.list_only) {
     for (const auto& t : selected)
       std::printf("%s %s%s\n", t.binary.c_str(), t.name.c_str(),

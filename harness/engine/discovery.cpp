@@ -271,7 +271,7 @@ void ListingCache::store(const std::string& binary, TestKind kind, const std::ve
 
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
                                                JobRunner& runner, const ListingCache& cache, double timeout_seconds,
-                                               DiscoveryStats* stats) {
+                                               DiscoveryStats* stats, const std::function<bool()>& stop_requested) {
   struct Pending {
     const BinarySpec* spec;
     TestKind kind;
@@ -305,6 +305,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
   } stop{io, runner, {}};
 
   for (const auto& spec : binaries) {
+    if (stop_requested && stop_requested()) return make_error(ExitCode::Interrupted, "interrupted while listing");
     if (!is_regular_file(spec.path) && !(spec.kind == TestKind::Plain && spec.disabled))
       return make_error(ExitCode::Usage, spec.path + ": no such test binary");
     Pending p{&spec, TestKind::Plain, {}, {}};

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -87,9 +88,13 @@ struct BinarySpec {
 };
 
 // Lists every binary's tests (in the order given, each in its harness's
-// order), running the listings concurrently on `io`.
+// order), running the listings concurrently on `io`. `stop_requested`, when
+// given, is asked before each binary: true ends discovery at once with an
+// Interrupted error (a Ctrl-C must not wait for a hundred cached listings to
+// be read, or a hundred listings to be started, before the loop runs).
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
                                                JobRunner& runner, const ListingCache& cache,
-                                               double timeout_seconds = 300, DiscoveryStats* stats = nullptr);
+                                               double timeout_seconds = 300, DiscoveryStats* stats = nullptr,
+                                               const std::function<bool()>& stop_requested = {});
 
 }  // namespace xrun

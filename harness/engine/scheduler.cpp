@@ -598,7 +598,11 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   s.group_running.assign(s.options.groups.size(), 0);
   UnitPlan plan = plan_units(tests, s.options.isolation, s.options.jobs, s.options.groups);
   s.group_of_test = std::move(plan.group_of_test);
+  const auto planned = s.now();
   s.reporter.on_plan(tests);
+  log_debug("scheduler: {} units planned in {:.3f} s, the reporters' plan took {:.3f} s", plan.units.size(),
+            std::chrono::duration<double>(planned - start).count(),
+            std::chrono::duration<double>(s.now() - planned).count());
   for (std::size_t i = 0; i < tests.size(); ++i) {
     if (tests[i].skip_reason) {
       TestResult result = s.base_result(i);
