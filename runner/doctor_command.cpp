@@ -3,6 +3,7 @@
 // (or --target asks about) cannot run dynamic programs.
 #include <cstdio>
 
+#include "backends/system/image.h"
 #include "cli_parse.h"
 #include "config/config.h"
 #include "core/diagnostics.h"
@@ -10,7 +11,6 @@
 #include "core/log.h"
 #include "core/suggest.h"
 #include "doctor/doctor.h"
-#include "system/image.h"
 #include "xrun_main.h"
 
 namespace xrun {

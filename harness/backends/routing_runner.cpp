@@ -1,11 +1,11 @@
 #include "backends/routing_runner.h"
 
+#include "backends/system/image.h"
+#include "backends/system/vm_arch.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "engine/process_runner.h"
 #include "launch/launcher.h"
-#include "system/image.h"
-#include "system/vm_arch.h"
 #include "target/target_table.h"
 
 namespace xrun {

@@ -17,12 +17,12 @@
 #include <memory>
 #include <optional>
 
-#include "board/board.h"
+#include "backends/board/board.h"
+#include "backends/system/system_runner.h"
 #include "config/backend.h"
 #include "config/config.h"
 #include "elf/elf_probe.h"
 #include "engine/job_runner.h"
-#include "system/system_runner.h"
 
 namespace xrun {
 

@@ -33,7 +33,7 @@ struct TargetSettings {
   std::optional<std::string> cpu;
   std::optional<std::vector<std::string>> qemu_args;
   std::map<std::string, std::string> env;
-  // System mode (harness/system): which backend runs the target's programs,
+  // System mode (harness/backends/system): which backend runs the target's programs,
   // and the pieces of its VM image a user may bring instead of Debian's.
   std::optional<Backend> backend;
   std::optional<std::string> vm_kernel;   // "minimal" (built from Debian's source) or "debian" (its binary package)
@@ -47,7 +47,7 @@ struct TargetSettings {
   std::vector<std::string> boards;        // backend "board": the [boards.NAME] that run the target's programs
 };
 
-// A board reached over SSH ([boards.NAME], harness/board). Everything but
+// A board reached over SSH ([boards.NAME], harness/backends/board). Everything but
 // `host` is optional; ssh's own configuration fills in the rest.
 struct BoardSettings {
   std::string host;                       // anything ssh accepts: an alias, a name, an address

@@ -1,4 +1,4 @@
-#include "system/system_runner.h"
+#include "backends/system/system_runner.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -9,12 +9,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backends/system/vm.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "elf/elf_probe.h"
 #include "launch/launcher.h"
-#include "system/vm.h"
 
 namespace xrun {
 
