@@ -3,6 +3,7 @@
 // (or --target asks about) cannot run dynamic programs.
 #include <cstdio>
 
+#include "backends/registry.h"
 #include "backends/system/image.h"
 #include "cli_parse.h"
 #include "config/config.h"
@@ -61,7 +62,7 @@ int doctor_command(const std::vector<std::string>& args) {
         qemu
             ? qemu->c_str()
             : (std::string(arch->qemu_system) + " missing: apt-get install " + std::string(arch->qemu_package)).c_str(),
-        state.c_str(), settings.backend == Backend::System ? " (configured)" : "");
+        state.c_str(), settings.backend && settings.backend == parse_backend("system") ? " (configured)" : "");
   }
   int status = 0;
   for (const auto& row : rows) {

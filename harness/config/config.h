@@ -14,10 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "config/backend.h"
 #include "core/expected.h"
 
 namespace xrun {
+
+struct Backend;  // backends/backend.h
 
 // Environment variables that are the user's, for their tests, though they
 // start with XRUN_: xrun's configuration never reads them (any other unknown
@@ -35,7 +36,7 @@ struct TargetSettings {
   std::map<std::string, std::string> env;
   // System mode (harness/backends/system): which backend runs the target's programs,
   // and the pieces of its VM image a user may bring instead of Debian's.
-  std::optional<Backend> backend;
+  const Backend* backend = nullptr;       // a choosable row of backends/registry.h
   std::optional<std::string> vm_kernel;   // "minimal" (built from Debian's source) or "debian" (its binary package)
   std::optional<std::string> kernel;      // kernel image file
   std::optional<std::string> modules;     // lib/modules/<release> directory for `kernel`

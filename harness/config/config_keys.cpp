@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "backends/registry.h"
 #include "config/config.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -84,10 +85,10 @@ constexpr ConfigKey kConfigKeys[] = {
        return std::string();
      }},
     {"targets.*", "backend", ValueType::String, "XRUN_*_BACKEND",
-     "\"qemu-user\" (default) or \"system\": run programs in a booted VM (xrun image build)",
+     "where the target's foreign programs run: a backend's name (xrun --help lists them)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       auto backend = parse_backend(v.text);
-       if (!backend) return "must be " + std::string(backend_choices()) + ", not " + quoted(v.text);
+       const Backend* backend = parse_backend(v.text);
+       if (!backend) return "must be " + backend_choices() + ", not " + quoted(v.text);
        slot.target->backend = backend;
        return std::string();
      }},

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/registry.h"
 #include "support/temp_dir.h"
 
 using namespace xrun;
@@ -274,9 +275,10 @@ TEST(ConfigRows, TheBackendIsOneValueFromFileAndEnvironment) {
   inputs.environment = {{"XRUN_RISCV64_BACKEND", "system"}};
   auto config = load_config(inputs);
   ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->target("aarch64").backend, Backend::System);
-  EXPECT_EQ(config->target("armhf").backend, Backend::QemuUser);
-  EXPECT_EQ(config->target("riscv64").backend, Backend::System);
+  EXPECT_EQ(config->target("aarch64").backend, find_backend("system"));
+  EXPECT_EQ(config->target("armhf").backend, find_backend("qemu-user"));
+  EXPECT_EQ(config->target("riscv64").backend, find_backend("system"));
+  EXPECT_NE(find_backend("system"), nullptr);
   inputs.environment = {{"XRUN_AARCH64_BACKEND", "qemu-system"}};
   config = load_config(inputs);
   ASSERT_FALSE(config);

@@ -478,7 +478,7 @@ Expected<std::string> board_agent_for(const std::string& uname_machine, std::str
 
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
   return std::make_unique<MachinePool>(
-      io, Backend::Board, fork_server, [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+      io, fork_server, [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         const auto& boards = config.target(target).boards;
         if (boards.empty())
           return make_error(ExitCode::Usage, "backend \"board\" for " + target +

@@ -120,7 +120,7 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
 std::unique_ptr<MachinePool> make_system_runner(asio::io_context& io, const Config& config,
                                                 SystemRunnerOptions options) {
   return std::make_unique<MachinePool>(
-      io, Backend::System, options.fork_server,
+      io, options.fork_server,
       [&config, options](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         auto settings = vm_settings_for(target, config);
         if (!settings) return settings.error();

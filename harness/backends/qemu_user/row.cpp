@@ -1,0 +1,60 @@
+// The qemu-user backend, the default for foreign ELF programs: one
+// qemu-user process per program (launch/launcher.h: the sysroot and loader
+// chosen so they never mix glibc builds, qemu's own failures read by
+// launch/qemu_faults.h), exec'd in xrun's place for a single run, spawned by
+// engine/process_runner.h for `xrun test` (in process isolation forked from
+// a fork server per binary, engine/fork_server.h).
+#include <map>
+#include <optional>
+
+#include "backends/backend.h"
+#include "backends/system/image.h"
+#include "backends/system/vm_arch.h"
+#include "engine/process_runner.h"
+
+namespace xrun {
+
+namespace {
+
+constexpr BinaryFormat kFormats[] = {BinaryFormat::Elf};
+
+// Every target of the table: its qemu and sysroot are checked when a
+// program of it is planned (and by `xrun doctor`).
+bool runs(const TargetSpec&, const ElfInfo*) { return true; }
+
+std::unique_ptr<JobRunner> make_runner(boost::asio::io_context& io, const Config& config,
+                                       const RunnerOptions& options) {
+  ProcessRunnerOptions process;
+  if (options.fork_server) {
+    // The library system mode's agent preloads in the VM, built for each
+    // target xrun has VMs for and found next to xrun (backends/system/image.h).
+    process.fork_server_library =
+        [found = std::map<std::string, std::optional<std::string>>()](const std::string& target) mutable {
+          auto [it, inserted] = found.emplace(target, std::nullopt);
+          if (inserted)
+            if (const VmArch* arch = find_vm_arch(target))
+              if (auto library = find_guest_part(*arch, "xrun-zygote")) it->second = *library;
+          return it->second;
+        };
+  }
+  return std::make_unique<ProcessRunner>(io, config, OverlayStore::from_environment(), std::move(process));
+}
+
+}  // namespace
+
+extern const Backend kQemuUserBackend;
+constexpr Backend kQemuUserBackend{
+    .name = "qemu-user",
+    .help = "one qemu-user process per program, exec'd in xrun's place for a single run",
+    .family = BackendFamily::Launcher,
+    .choosable = true,
+    .is_default = true,
+    .formats = kFormats,
+    .runs = runs,
+    .execs_in_place = true,
+    .foreign_exec = true,
+    .flags = {},
+    .make_runner = make_runner,
+};
+
+}  // namespace xrun
