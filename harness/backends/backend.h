@@ -18,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "config/config_keys.h"
+
 namespace boost::asio {
 class io_context;
 }
@@ -81,6 +83,13 @@ struct Backend {
   // explained with what is missing.
   bool foreign_exec;
   std::span<const BackendFlag> flags;  // its command-line switches
+  // Its configuration: keys (in [targets.NAME], with their XRUN_* variables,
+  // or in a section of its own), the sections it adds ([boards.NAME]), and
+  // what is checked once everything is read (a target's boards are defined);
+  // each problem one message.
+  std::span<const ConfigKey> keys;
+  std::span<const ConfigSection> sections;
+  std::vector<std::string> (*check_config)(const Config& config);
   // Its JobRunner, made on the first job routed to it. The runner's
   // signal_all() and shutdown() reach everything the backend runs: the
   // routing runner calls them for every row's runner.

@@ -50,6 +50,13 @@ std::string backend_choices() {
   return out;
 }
 
+const ConfigSection* find_config_section(std::string_view name) {
+  for (const Backend* row : kBackends)
+    for (const auto& section : row->sections)
+      if (section.name == name) return &section;
+  return nullptr;
+}
+
 const BackendFlag* find_backend_flag(std::string_view name) {
   for (const Backend* row : kBackends)
     for (const auto& flag : row->flags)

@@ -26,6 +26,9 @@ std::vector<std::string> backend_names();
 // The same for messages: "\"qemu-user\", \"system\" or \"board\"".
 std::string backend_choices();
 
+// The configuration section a row adds, by name ("boards"), or nullptr.
+const ConfigSection* find_config_section(std::string_view name);
+
 // The switch of a row named `name` ("--cold-boot"), or nullptr.
 const BackendFlag* find_backend_flag(std::string_view name);
 

@@ -35,6 +35,9 @@ constexpr Backend kNativeBackend{
     .execs_in_place = true,
     .foreign_exec = false,
     .flags = {},
+    .keys = {},
+    .sections = {},
+    .check_config = nullptr,
     .make_runner = make_runner,
 };
 

@@ -10,6 +10,7 @@
 #include "backends/backend.h"
 #include "backends/system/image.h"
 #include "backends/system/vm_arch.h"
+#include "config/config.h"
 #include "engine/process_runner.h"
 
 namespace xrun {
@@ -40,6 +41,24 @@ std::unique_ptr<JobRunner> make_runner(boost::asio::io_context& io, const Config
   return std::make_unique<ProcessRunner>(io, config, OverlayStore::from_environment(), std::move(process));
 }
 
+// [targets.NAME]: the qemu, CPU and sysroot a target's programs run with.
+constexpr ConfigKey kKeys[] = {
+    {"targets.*", "sysroot", ValueType::String, "XRUN_*_SYSROOT",
+     "directory holding the target's libc and loader: a Debian cross sysroot (/usr/<triple>) "
+     "or a full target root filesystem",
+     target_path<&TargetSettings::sysroot>},
+    {"targets.*", "qemu", ValueType::String, "XRUN_*_QEMU", "qemu-user binary to run the target's programs with",
+     target_string<&TargetSettings::qemu>},
+    {"targets.*", "cpu", ValueType::String, "XRUN_*_CPU", "CPU model passed to qemu as -cpu",
+     target_string<&TargetSettings::cpu>},
+    {"targets.*", "qemu_args", ValueType::StringArray, "XRUN_*_QEMU_ARGS",
+     "extra qemu-user arguments (environment form: separated by spaces)",
+     [](const ConfigValue& v, const ConfigSlot& slot) {
+       slot.target->qemu_args = v.strings;
+       return std::string();
+     }},
+};
+
 }  // namespace
 
 extern const Backend kQemuUserBackend;
@@ -54,6 +73,9 @@ constexpr Backend kQemuUserBackend{
     .execs_in_place = true,
     .foreign_exec = true,
     .flags = {},
+    .keys = kKeys,
+    .sections = {},
+    .check_config = nullptr,
     .make_runner = make_runner,
 };
 
