@@ -27,6 +27,7 @@ class io_context;
 namespace xrun {
 
 struct Config;
+struct DoctorContext;
 struct ElfInfo;
 struct TargetSpec;
 class JobRunner;
@@ -95,6 +96,9 @@ struct Backend {
   // routing runner calls them for every row's runner.
   std::unique_ptr<JobRunner> (*make_runner)(boost::asio::io_context& io, const Config& config,
                                             const RunnerOptions& options);
+  // Its section of `xrun doctor`: a heading that starts with its name in
+  // capitals, then what this host has for it, a line each.
+  std::string (*doctor)(const DoctorContext& context);
 };
 
 }  // namespace xrun

@@ -4,6 +4,7 @@
 #include <array>
 #include <regex>
 
+#include "backends/registry.h"
 #include "core/fs_util.h"
 #include "core/process_util.h"
 #include "launch/launcher.h"
@@ -89,7 +90,7 @@ std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Con
   for (const auto& row : rows) {
     std::string runner;
     if (row.native && row.runs_dynamic)
-      runner = "native";
+      runner = std::string(host_backend().name);
     else if (!row.qemu_path.empty())
       runner = row.qemu_path + " " + row.qemu_version;
     else if (row.native)
@@ -125,6 +126,14 @@ std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Con
       out += "  " + row.target + ": " + problem + "\n";
     }
   }
+  return out;
+}
+
+std::string doctor_report(const std::vector<TargetDiagnosis>& rows, const Config& config,
+                          const std::string& only_target) {
+  std::string out = format_diagnosis(rows, config);
+  const DoctorContext context{config, rows, only_target};
+  for (const Backend* row : backends()) out += "\n" + row->doctor(context);
   return out;
 }
 

@@ -29,4 +29,16 @@ std::vector<TargetDiagnosis> diagnose_targets(const Config& config, const Target
 // Renders the diagnosis as the table `xrun doctor` prints.
 std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Config& config);
 
+// What a backend's section of `xrun doctor` is told (Backend::doctor).
+struct DoctorContext {
+  const Config& config;
+  const std::vector<TargetDiagnosis>& targets;  // the table's rows: the targets asked about
+  std::string only_target;                      // --target: that target's name; empty: every target
+};
+
+// All `xrun doctor` prints: the table, then every backend's section in the
+// registry's order.
+std::string doctor_report(const std::vector<TargetDiagnosis>& rows, const Config& config,
+                          const std::string& only_target);
+
 }  // namespace xrun

@@ -1,6 +1,8 @@
 // The board backend: real boards over SSH, each running xrun's agent (sent
 // once by content hash), as machines of the machine pool (board.h).
 // docs/boards.md.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cctype>
 
@@ -9,8 +11,11 @@
 #include "config/config.h"
 #include "core/diagnostics.h"
 #include "core/suggest.h"
+#include "doctor/doctor.h"
 
 namespace xrun {
+
+extern const Backend kBoardBackend;
 
 namespace {
 
@@ -154,9 +159,35 @@ constexpr ConfigKey kKeys[] = {
      }},
 };
 
+// The boards of the configuration (for --target, the target's): where
+// each is, and which targets name it. Nothing is contacted: `xrun board
+// check` does that.
+std::string doctor(const DoctorContext& context) {
+  std::string out = "BOARDS (--backend board)\n";
+  if (context.config.boards.empty()) return out + "none configured ([boards.NAME] in xrun.toml, docs/boards.md)\n";
+  bool any = false;
+  for (const auto& [name, board] : context.config.boards) {
+    std::string targets;
+    bool asked_about = context.only_target.empty();
+    for (const auto& [target, settings] : context.config.targets) {
+      if (std::find(settings.boards.begin(), settings.boards.end(), name) == settings.boards.end()) continue;
+      targets += (targets.empty() ? "" : ", ") + target + (settings.backend == &kBoardBackend ? " (configured)" : "");
+      asked_about |= target == context.only_target;
+    }
+    if (!asked_about) continue;
+    any = true;
+    std::string where = board.host + (board.port ? ":" + std::to_string(*board.port) : "");
+    if (board.user) where = *board.user + "@" + where;
+    out +=
+        fmt::format("{:<8} {}{}, {} job{} at once, for {}\n", name, where, board.arch ? " (" + *board.arch + ")" : "",
+                    board.max_jobs, board.max_jobs == 1 ? "" : "s", targets.empty() ? "no target" : targets);
+  }
+  if (!any) out += "none for " + context.only_target + "\n";
+  return out + "(xrun board check [NAME...] connects to them)\n";
+}
+
 }  // namespace
 
-extern const Backend kBoardBackend;
 constexpr Backend kBoardBackend{
     .name = "board",
     .help = "a real board over SSH ([boards.NAME] in xrun.toml) running xrun's agent",
@@ -172,6 +203,7 @@ constexpr Backend kBoardBackend{
     .sections = kSections,
     .check_config = check_config,
     .make_runner = make_runner,
+    .doctor = doctor,
 };
 
 }  // namespace xrun

@@ -3,7 +3,10 @@
 // is, whatever backend was chosen for foreign programs. Its launcher is
 // launch/launcher.h's plan (native when runs_natively() says so) and, for
 // `xrun test`, engine/process_runner.h.
+#include <fmt/format.h>
+
 #include "backends/backend.h"
+#include "doctor/doctor.h"
 #include "engine/process_runner.h"
 #include "launch/launcher.h"
 
@@ -19,6 +22,20 @@ bool runs(const TargetSpec& spec, const ElfInfo* elf) {
 
 std::unique_ptr<JobRunner> make_runner(boost::asio::io_context& io, const Config& config, const RunnerOptions&) {
   return std::make_unique<ProcessRunner>(io, config, OverlayStore::from_environment());
+}
+
+// The targets the host runs itself, and their loader.
+std::string doctor(const DoctorContext& context) {
+  std::string out = "NATIVE (programs the host runs itself, whatever --backend says)\n";
+  bool any = false;
+  for (const auto& row : context.targets) {
+    if (!row.native) continue;
+    any = true;
+    out += fmt::format("{:<9} {}\n", row.target,
+                       row.runs_dynamic ? row.sysroot : "static programs only (no loader here for dynamic ones)");
+  }
+  if (!any) out += "none of these targets\n";
+  return out;
 }
 
 }  // namespace
@@ -39,6 +56,7 @@ constexpr Backend kNativeBackend{
     .sections = {},
     .check_config = nullptr,
     .make_runner = make_runner,
+    .doctor = doctor,
 };
 
 }  // namespace xrun

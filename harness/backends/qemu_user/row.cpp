@@ -4,6 +4,8 @@
 // launch/qemu_faults.h), exec'd in xrun's place for a single run, spawned by
 // engine/process_runner.h for `xrun test` (in process isolation forked from
 // a fork server per binary, engine/fork_server.h).
+#include <fmt/format.h>
+
 #include <map>
 #include <optional>
 
@@ -11,6 +13,7 @@
 #include "backends/system/image.h"
 #include "backends/system/vm_arch.h"
 #include "config/config.h"
+#include "doctor/doctor.h"
 #include "engine/process_runner.h"
 
 namespace xrun {
@@ -59,6 +62,28 @@ constexpr ConfigKey kKeys[] = {
      }},
 };
 
+// The foreign targets by what their qemu and sysroot allow (the table says
+// which qemu and sysroot; "missing" how to fix).
+std::string doctor(const DoctorContext& context) {
+  std::string out = "QEMU-USER (--backend qemu-user, the default for foreign programs)\n";
+  std::string ok, static_only, unusable;
+  const auto add = [](std::string& list, const std::string& target) { list += (list.empty() ? "" : ", ") + target; };
+  for (const auto& row : context.targets) {
+    if (row.native && row.runs_dynamic) continue;
+    if (row.qemu_path.empty())
+      add(unusable, row.target);
+    else if (!row.runs_dynamic)
+      add(static_only, row.target);
+    else
+      add(ok, row.target);
+  }
+  if (!ok.empty()) out += "static and dynamic programs: " + ok + "\n";
+  if (!static_only.empty()) out += "static programs only: " + static_only + "\n";
+  if (!unusable.empty()) out += "unusable: " + unusable + " (missing: above)\n";
+  if (ok.empty() && static_only.empty() && unusable.empty()) out += "none of these targets\n";
+  return out;
+}
+
 }  // namespace
 
 extern const Backend kQemuUserBackend;
@@ -77,6 +102,7 @@ constexpr Backend kQemuUserBackend{
     .sections = {},
     .check_config = nullptr,
     .make_runner = make_runner,
+    .doctor = doctor,
 };
 
 }  // namespace xrun

@@ -1,13 +1,20 @@
 // The system backend: programs run in a minimal target VM (qemu-system)
 // whose init is xrun's agent, started from saved state; the VMs of a target
 // are a fleet of the machine pool (system_runner.h). docs/system-mode.md.
+#include <fmt/format.h>
+
 #include "backends/backend.h"
+#include "backends/system/image.h"
 #include "backends/system/system_runner.h"
 #include "backends/system/vm_arch.h"
 #include "config/config.h"
+#include "core/fs_util.h"
+#include "doctor/doctor.h"
 #include "target/target_table.h"
 
 namespace xrun {
+
+extern const Backend kSystemBackend;
 
 namespace {
 
@@ -55,9 +62,30 @@ constexpr ConfigKey kKeys[] = {
      target_string<&TargetSettings::vm_append>},
 };
 
+// What a run on this backend would boot, target by target.
+std::string doctor(const DoctorContext& context) {
+  std::string out = "SYSTEM MODE (--backend system)\n";
+  for (const auto& name : vm_arch_names()) {
+    if (!context.only_target.empty() && context.only_target != name) continue;
+    const VmArch* arch = find_vm_arch(name);
+    const TargetSettings& settings = context.config.target(name);
+    auto qemu = find_program(arch->qemu_system);
+    const ImageLocation image = image_location(*arch, settings);
+    std::string state = "no image: xrun image build --arch " + name;
+    if (is_regular_file(image.manifest)) {
+      state = "image " + image.name +
+              (is_regular_file(image.snapshot_dir + "/state") ? ", saved state ready" : ", no saved state yet");
+    }
+    out += fmt::format(
+        "{:<8} {:<34} {}{}\n", name,
+        qemu ? *qemu : std::string(arch->qemu_system) + " missing: apt-get install " + std::string(arch->qemu_package),
+        state, settings.backend == &kSystemBackend ? " (configured)" : "");
+  }
+  return out;
+}
+
 }  // namespace
 
-extern const Backend kSystemBackend;
 constexpr Backend kSystemBackend{
     .name = "system",
     .help = "a booted target VM (qemu-system) running xrun's agent, one job at a time (xrun image build)",
@@ -73,6 +101,7 @@ constexpr Backend kSystemBackend{
     .sections = {},
     .check_config = nullptr,
     .make_runner = make_runner,
+    .doctor = doctor,
 };
 
 }  // namespace xrun
