@@ -190,7 +190,7 @@ std::string doctor(const DoctorContext& context) {
 
 constexpr Backend kBoardBackend{
     .name = "board",
-    .help = "a real board over SSH ([boards.NAME] in xrun.toml) running xrun's agent",
+    .help = "real boards over SSH ([boards.NAME] in xrun.toml) running xrun's agent",
     .family = BackendFamily::Machine,
     .choosable = true,
     .is_default = false,

@@ -43,7 +43,7 @@ std::string doctor(const DoctorContext& context) {
 extern const Backend kNativeBackend;
 constexpr Backend kNativeBackend{
     .name = "native",
-    .help = "the host's own programs and scripts run as they are, whatever --backend says",
+    .help = "the host's own programs and scripts, run as they are whatever --backend says",
     .family = BackendFamily::Launcher,
     .choosable = false,
     .is_default = false,

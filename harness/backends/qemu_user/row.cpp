@@ -89,7 +89,7 @@ std::string doctor(const DoctorContext& context) {
 extern const Backend kQemuUserBackend;
 constexpr Backend kQemuUserBackend{
     .name = "qemu-user",
-    .help = "one qemu-user process per program, exec'd in xrun's place for a single run",
+    .help = "one qemu-user process per program (a single run: exec'd in xrun's place)",
     .family = BackendFamily::Launcher,
     .choosable = true,
     .is_default = true,

@@ -88,7 +88,7 @@ std::string doctor(const DoctorContext& context) {
 
 constexpr Backend kSystemBackend{
     .name = "system",
-    .help = "a booted target VM (qemu-system) running xrun's agent, one job at a time (xrun image build)",
+    .help = "a booted target VM (qemu-system) running xrun's agent (xrun image build)",
     .family = BackendFamily::Machine,
     .choosable = true,
     .is_default = false,
