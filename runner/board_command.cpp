@@ -11,7 +11,7 @@
 #include <ctime>
 #include <filesystem>
 
-#include "board/board_link.h"
+#include "backends/board/board_link.h"
 #include "cli_parse.h"
 #include "config/config.h"
 #include "core/diagnostics.h"

@@ -6,11 +6,9 @@
 #include "cli_parse.h"
 #include "config/config.h"
 #include "core/diagnostics.h"
-#include "core/fs_util.h"
 #include "core/log.h"
 #include "core/suggest.h"
 #include "doctor/doctor.h"
-#include "system/image.h"
 #include "xrun_main.h"
 
 namespace xrun {
@@ -42,22 +40,7 @@ int doctor_command(const std::vector<std::string>& args) {
     std::erase_if(rows, [&](const TargetDiagnosis& row) { return row.target != spec->name; });
     rows.front().configured = true;
   }
-  std::fputs(format_diagnosis(rows, *config).c_str(), stdout);
-  // System mode: what a --backend system run would boot, target by target.
-  std::printf("\nSYSTEM MODE (--backend system)\n");
-  for (const auto& name : vm_arch_names()) {
-    if (!target.empty() && rows.front().target != name) continue;
-    const VmArch* arch = find_vm_arch(name);
-    const TargetSettings& settings = config->target(name);
-    auto qemu = find_program(arch->qemu_system);
-    const std::string state = describe_vm_image(name, *config);
-    std::printf(
-        "%-8s %-34s %s%s\n", name.c_str(),
-        qemu
-            ? qemu->c_str()
-            : (std::string(arch->qemu_system) + " missing: apt-get install " + std::string(arch->qemu_package)).c_str(),
-        state.c_str(), settings.backend == Backend::System ? " (configured)" : "");
-  }
+  std::fputs(doctor_report(rows, *config, target.empty() ? "" : rows.front().target).c_str(), stdout);
   int status = 0;
   for (const auto& row : rows) {
     if (row.configured && !(row.runs_static && row.runs_dynamic)) {

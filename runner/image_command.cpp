@@ -1,11 +1,11 @@
-// xrun image build|list|rm: the VM images system mode boots (harness/system/image.h).
+// xrun image build|list|rm: the VM images system mode boots (harness/backends/system/image.h).
 #include <cstdio>
 
+#include "backends/system/image.h"
 #include "cli_parse.h"
 #include "config/config.h"
 #include "core/log.h"
 #include "core/process_util.h"
-#include "system/image.h"
 #include "target/target_table.h"
 #include "xrun_main.h"
 

@@ -47,11 +47,11 @@ int run_program(const RunRequest& request, const RunOptions& options) {
   }
   RoutingOptions routing;
   routing.backend = options.backend;
-  routing.system.vms = 1;
-  routing.system.cold_boot = options.cold_boot;
-  routing.system.fork_server = false;  // one program, one process: nothing to share
+  routing.runners.jobs = 1;
+  routing.runners.fork_server = false;  // one program, one process: nothing to share
+  routing.runners.flags = options.backend_flags;
 
-  const Route route = route_program(request.program, request.target, std::nullopt, *config, routing);
+  const Route route = route_program(request.program, request.target, nullptr, *config, routing);
   if (route.execs_in_place()) {
     RunRequest probed = request;
     if (route.elf) probed.elf = &*route.elf;
@@ -61,7 +61,7 @@ int run_program(const RunRequest& request, const RunOptions& options) {
       print_error(plan.error().message);
       return to_int(plan.error().code);
     }
-    log_debug("target {}, {}", plan->target.empty() ? "script" : plan->target, plan->emulated ? "qemu-user" : "native");
+    log_debug("target {}, {}", plan->target.empty() ? "script" : plan->target, route.backend->name);
     if (!plan->sysroot.sysroot.empty() && plan->emulated) log_debug("libraries from {}", plan->sysroot.sysroot);
     // The program may start foreign programs itself (foreign_exec.h).
     if (plan->emulated && !ForeignExec::for_this_process().enter())

@@ -8,8 +8,10 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <thread>
 
+#include "backends/registry.h"
 #include "backends/routing_runner.h"
 #include "binfmt/foreign_exec.h"
 #include "cli_parse.h"
@@ -46,7 +48,7 @@ struct TestOptions {
   std::optional<std::size_t> slowest;
   bool verbose = false, list_only = false, no_cache = false;
   std::string backend;
-  bool cold_boot = false;
+  std::map<std::string, bool> backend_flags;  // the backends' own switches (--cold-boot), by name
   bool no_fork_server = false;
   std::string ctest_granularity = "case";
   std::string no_tests;
@@ -58,8 +60,8 @@ struct TestOptions {
 void hint_foreign_exec(const std::vector<TestResult>& results) {
   std::size_t affected = 0;
   for (const auto& r : results)
-    if (is_test_failure(r.status) && r.backend == backend_name(Backend::QemuUser) &&
-        r.output.find("Exec format error") != std::string::npos)
+    if (const Backend* row = find_backend(r.backend); row && row->foreign_exec && is_test_failure(r.status) &&
+                                                      r.output.find("Exec format error") != std::string::npos)
       ++affected;
   if (affected == 0) return;  // before asking: deciding probes the kernel (a fork, tens of ms at the end of every run)
   const ForeignExec& foreign = ForeignExec::for_this_process();
@@ -72,6 +74,25 @@ std::string trim_line(const std::string& text) {
   const auto begin = text.find_first_not_of(" \t");
   const auto end = text.find('\n');
   return begin == std::string::npos ? "" : text.substr(begin, end - begin);
+}
+
+// --backend's line in `xrun test --help`: the registry's choosable rows.
+std::string backend_option_help() {
+  std::string names;
+  const auto choices = backend_names();
+  for (std::size_t i = 0; i < choices.size(); ++i) {
+    names += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
+    if (choices[i] == default_backend(BinaryFormat::Elf).name) names += " (default)";
+  }
+  return "where foreign tests run: " + names +
+         " (xrun --help says what each is); default: each target's `backend` in xrun.toml";
+}
+
+std::vector<std::string> given_flags(const std::map<std::string, bool>& flags) {
+  std::vector<std::string> given;
+  for (const auto& [name, on] : flags)
+    if (on) given.push_back(name);
+  return given;
 }
 
 int exit_status_for(const std::vector<TestResult>& results, bool interrupted) {
@@ -173,11 +194,10 @@ int test_command(const std::vector<std::string>& all_args) {
   app.add_flag("--list", o.list_only, "list the tests that would run, then stop");
   app.add_flag("--no-cache", o.no_cache, "list the tests again instead of using the listing cache");
   app.add_option("--config", o.config_file, "configuration file instead of the nearest xrun.toml");
-  app.add_option("--backend", o.backend,
-                 "qemu-user (default); system: tests run in booted target VMs, one per job; board: on the target's "
-                 "boards over SSH ([boards.NAME])")
-      ->check(CLI::IsMember({"qemu-user", "system", "board"}));
-  app.add_flag("--cold-boot", o.cold_boot, "system mode: boot the VMs instead of starting them from saved state");
+  app.add_option("--backend", o.backend, backend_option_help())->check(CLI::IsMember(backend_names()));
+  for (const Backend* row : backends())
+    for (const auto& flag : row->flags)
+      app.add_flag(std::string(flag.name), o.backend_flags[std::string(flag.name)], std::string(flag.help));
   app.add_flag("--no-fork-server", o.no_fork_server,
                "exec every test's program instead of forking it from a started copy (a fork server: system "
                "mode, and qemu-user in process isolation)");
@@ -265,9 +285,7 @@ int test_command(const std::vector<std::string>& all_args) {
   boost::asio::io_context io;
   RoutingOptions routing;
   if (!o.backend.empty()) routing.backend = parse_backend(o.backend);
-  routing.system = SystemRunnerOptions{options.jobs, o.cold_boot, !o.no_fork_server};
-  routing.qemu_fork_server = !o.no_fork_server;
-  routing.board_fork_server = !o.no_fork_server;
+  routing.runners = RunnerOptions{options.jobs, !o.no_fork_server, given_flags(o.backend_flags)};
   RoutingRunner runner(io, *config, routing);
   Scheduler* active = nullptr;
   bool interrupted = false;

@@ -1,9 +1,12 @@
 #include "xrun_main.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <exception>
 #include <map>
 
+#include "backends/registry.h"
 #include "binfmt/binfmt.h"
 #include "core/diagnostics.h"
 #include "core/exit_code.h"
@@ -14,7 +17,9 @@ namespace xrun {
 
 namespace {
 
-constexpr const char* kUsage = R"(xrun - run cross-compiled programs as if the target machine were here
+// The usage text, around what the registry says: its backends' switches
+// after --backend, and the list of backends.
+constexpr const char* kUsageHead = R"(xrun - run cross-compiled programs as if the target machine were here
 
 usage:
   xrun [OPTIONS] [--] PROGRAM [ARGS...]   run one program (what Cargo, CMake and Meson call)
@@ -31,14 +36,17 @@ usage:
 
 run options:
   --target T      run as target T (name or triple) instead of probing the ELF file
-  --backend B     qemu-user (default); system: inside a booted target VM; board:
-                  on a real board over SSH (per target in xrun.toml: backend = "...")
-  --cold-boot     system mode: boot the VM instead of starting from saved state
-  --config FILE   read FILE instead of the nearest xrun.toml (also XRUN_CONFIG)
+  --backend B     where a foreign program runs: a backend below (per target in
+                  xrun.toml: backend = "..."; default: the one marked so)
+)";
+constexpr const char* kUsageOptions = R"(  --config FILE   read FILE instead of the nearest xrun.toml (also XRUN_CONFIG)
   -v, --verbose   trace what xrun decides and launches (also XRUN_LOG=debug)
   -h, --help      this text
   --version       xrun's version
 
+backends:
+)";
+constexpr const char* kUsageTail = R"(
 Everything after PROGRAM is passed to it untouched. Options before a
 subcommand apply to it (`xrun -v test ...`). To run a program whose name is
 a subcommand (test, report, binfmt, setup, doctor, image, board), write `xrun -- test`.
@@ -51,6 +59,15 @@ exit status:
   test: 0 all passed, 1 a test failed, crashed or timed out, 2 usage or
   configuration error, 3 infrastructure error only, 130 interrupted.
 )";
+
+std::string usage() {
+  std::string flags, list;
+  for (const Backend* row : backends()) {
+    for (const auto& flag : row->flags) flags += fmt::format("  {:<15} {}\n", flag.name, flag.help);
+    list += fmt::format("  {:<11} {}{}\n", row->name, row->is_default ? "(default) " : "", row->help);
+  }
+  return kUsageHead + flags + kUsageOptions + list + kUsageTail;
+}
 
 }  // namespace
 
@@ -68,12 +85,12 @@ int xrun_main(int argc, char** argv) {
     std::vector<std::string> args(argv + 1, argv + argc);
     if (args.empty()) {
       print_error("no program to run");
-      std::fputs(kUsage, stderr);
+      std::fputs(usage().c_str(), stderr);
       return to_int(ExitCode::Usage);
     }
     const std::string& first = args[0];
     if (first == "-h" || first == "--help" || first == "help") {
-      std::fputs(kUsage, stdout);
+      std::fputs(usage().c_str(), stdout);
       return 0;
     }
     if (first == "--version") {

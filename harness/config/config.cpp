@@ -6,6 +6,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "backends/registry.h"
 #include "config/config_keys.h"
 #include "config/toml_util.h"
 #include "core/diagnostics.h"
@@ -293,34 +294,36 @@ void load_file(const std::string& file, Config& config, Problems& problems) {
       }
       continue;
     }
-    if (section == "boards") {
-      const auto* boards = section_node.as_table();
-      if (!boards) {
-        problems.add_at(file, section_node.source(), ": \"boards\" must be a table of boards, like [boards.pi4]");
+    // A section a backend adds: a table of named tables ([boards.NAME]).
+    if (const ConfigSection* own = find_config_section(section)) {
+      const auto* tables = section_node.as_table();
+      if (!tables) {
+        problems.add_at(file, section_node.source(),
+                        ": " + quoted(section) + " must be a table of " + section + ", like [" + section + "." +
+                            std::string(own->example) + "]");
         continue;
       }
-      for (const auto& [board_key, board_node] : *boards) {
-        const std::string name(board_key.str());
-        const auto* keys = board_node.as_table();
+      for (const auto& [table_key, table_node] : *tables) {
+        const std::string name(table_key.str());
+        const auto* keys = table_node.as_table();
         if (!keys) {
-          problems.add_at(file, board_node.source(),
-                          ": boards." + name + " must be a table, like [boards." + name + "]");
+          problems.add_at(file, table_node.source(),
+                          ": " + section + "." + name + " must be a table, like [" + section + "." + name + "]");
           continue;
         }
-        BoardSettings& board = config.boards[name];
-        board.defined_in = file;
-        apply_table(*keys, "boards.*", "boards." + name, file, file_dir, ConfigSlot{nullptr, nullptr, nullptr, &board},
-                    problems);
-        if (board.host.empty())
-          problems.add_at(file, board_key.source(),
-                          ": board " + quoted(name) + " has no \"host\" (what ssh connects to)");
+        const ConfigSlot slot = own->slot(config, name, file);
+        apply_table(*keys, section + ".*", section + "." + name, file, file_dir, slot, problems);
+        if (const std::string lacks = own->lacks(slot, name); !lacks.empty())
+          problems.add_at(file, table_key.source(), ": " + lacks);
       }
       continue;
     }
     if (section != "targets") {
-      problems.add_at(
-          file, section_key.source(),
-          ": unknown section " + quoted(section) + did_you_mean(section, {"targets", "test", "groups", "boards"}));
+      std::vector<std::string> sections{"targets", "test", "groups"};
+      for (const Backend* row : backends())
+        for (const auto& own : row->sections) sections.emplace_back(own.name);
+      problems.add_at(file, section_key.source(),
+                      ": unknown section " + quoted(section) + did_you_mean(section, sections));
       continue;
     }
     const auto* targets = section_node.as_table();
@@ -468,14 +471,9 @@ Expected<Config> load_config(const ConfigInputs& inputs) {
     load_file(*project, config, problems);
   }
   load_environment(inputs, config, problems);
-  for (const auto& [target, settings] : config.targets)
-    for (const auto& board : settings.boards)
-      if (!config.boards.count(board)) {
-        std::vector<std::string> known;
-        for (const auto& [name, b] : config.boards) known.push_back(name);
-        problems.add("targets." + target + ".boards: no board " + quoted(board) + " is defined ([boards." + board +
-                     "])" + did_you_mean(board, known));
-      }
+  for (const Backend* row : backends())
+    if (row->check_config)
+      for (auto& problem : row->check_config(config)) problems.add(std::move(problem));
   if (!problems.empty()) return problems.to_error();
   return config;
 }

@@ -14,10 +14,11 @@
 #include <utility>
 #include <vector>
 
-#include "config/backend.h"
 #include "core/expected.h"
 
 namespace xrun {
+
+struct Backend;  // backends/backend.h
 
 // Environment variables that are the user's, for their tests, though they
 // start with XRUN_: xrun's configuration never reads them (any other unknown
@@ -33,9 +34,9 @@ struct TargetSettings {
   std::optional<std::string> cpu;
   std::optional<std::vector<std::string>> qemu_args;
   std::map<std::string, std::string> env;
-  // System mode (harness/system): which backend runs the target's programs,
+  // System mode (harness/backends/system): which backend runs the target's programs,
   // and the pieces of its VM image a user may bring instead of Debian's.
-  std::optional<Backend> backend;
+  const Backend* backend = nullptr;       // a choosable row of backends/registry.h
   std::optional<std::string> vm_kernel;   // "minimal" (built from Debian's source) or "debian" (its binary package)
   std::optional<std::string> kernel;      // kernel image file
   std::optional<std::string> modules;     // lib/modules/<release> directory for `kernel`
@@ -47,7 +48,7 @@ struct TargetSettings {
   std::vector<std::string> boards;        // backend "board": the [boards.NAME] that run the target's programs
 };
 
-// A board reached over SSH ([boards.NAME], harness/board). Everything but
+// A board reached over SSH ([boards.NAME], harness/backends/board). Everything but
 // `host` is optional; ssh's own configuration fills in the rest.
 struct BoardSettings {
   std::string host;                       // anything ssh accepts: an alias, a name, an address

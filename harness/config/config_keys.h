@@ -3,10 +3,13 @@
 // meaning, and the function that checks a value and stores it. The loader
 // reads a key the same way from a file and from the environment: it turns
 // the raw value into a ConfigValue of the key's type, then calls the row's
-// `store`. A new key is one row here (and a line in the README's table).
+// `store`. A new key is one row (and a line in the README's table): here
+// when every backend reads it, else in its backend's row
+// (backends/<name>/row.cpp: Backend::keys, with the sections it adds).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <span>
 #include <string>
@@ -61,7 +64,37 @@ struct ConfigKey {
   std::string (*store)(const ConfigValue& value, const ConfigSlot& slot);
 };
 
+// This file's keys, then every backend's (backends/registry.h).
 std::span<const ConfigKey> config_keys();
+
+// A section of named tables that a backend adds ([boards.NAME]): each table
+// is checked against the keys whose section is "<name>.*".
+struct ConfigSection {
+  std::string_view name;     // "boards"
+  std::string_view example;  // a table's name for messages: [boards.pi4]
+  // Where table `table` is stored in `config` (made on its first mention in
+  // `file`), as the slot its keys store into.
+  ConfigSlot (*slot)(Config& config, const std::string& table, const std::string& file);
+  // After a table's keys: what it lacks ("board \"pi4\" has no \"host\" ..."), or "".
+  std::string (*lacks)(const ConfigSlot& slot, const std::string& table);
+};
+
+// Stores for the common shapes of a key, for the rows of every table.
+// A path relative to the file that holds it (or, from the environment, to
+// the cwd) made absolute.
+std::string resolve_relative(const std::string& value, const std::string& base_dir);
+// "" when `value` is one of `choices`, else `must be "a", "b" or "c", not "x"`.
+std::string one_of(const std::string& value, std::initializer_list<std::string_view> choices);
+template <auto Member>
+std::string target_string(const ConfigValue& v, const ConfigSlot& slot) {
+  slot.target->*Member = v.text;
+  return "";
+}
+template <auto Member>
+std::string target_path(const ConfigValue& v, const ConfigSlot& slot) {
+  slot.target->*Member = resolve_relative(v.text, v.base_dir);
+  return "";
+}
 
 // The environment override's name for `key`, for target `target` ("aarch64").
 std::string env_name_for(const ConfigKey& key, std::string_view target);

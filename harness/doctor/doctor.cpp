@@ -4,11 +4,10 @@
 #include <array>
 #include <regex>
 
+#include "backends/registry.h"
 #include "core/fs_util.h"
 #include "core/process_util.h"
 #include "launch/launcher.h"
-#include "system/image.h"
-#include "system/vm.h"
 
 namespace xrun {
 
@@ -91,7 +90,7 @@ std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Con
   for (const auto& row : rows) {
     std::string runner;
     if (row.native && row.runs_dynamic)
-      runner = "native";
+      runner = std::string(host_backend().name);
     else if (!row.qemu_path.empty())
       runner = row.qemu_path + " " + row.qemu_version;
     else if (row.native)
@@ -130,16 +129,12 @@ std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Con
   return out;
 }
 
-std::string describe_vm_image(const std::string& arch, const Config& config) {
-  const VmArch* vm_arch = find_vm_arch(arch);
-  if (vm_arch == nullptr) return "no system mode for " + arch;
-  const ImageLocation image = image_location(*vm_arch, config.target(arch));
-  if (!is_regular_file(image.manifest)) return "no image: xrun image build --arch " + arch;
-  // The saved state is per machine settings (vm.cpp: snapshot-<key>): the
-  // one this configuration's runs would restore from.
-  auto settings = planned_vm_settings(arch, config);
-  const bool saved = settings && find_saved_state(*settings);
-  return "image " + image.name + (saved ? ", saved state ready" : ", no saved state yet");
+std::string doctor_report(const std::vector<TargetDiagnosis>& rows, const Config& config,
+                          const std::string& only_target) {
+  std::string out = format_diagnosis(rows, config);
+  const DoctorContext context{config, rows, only_target};
+  for (const Backend* row : backends()) out += "\n" + row->doctor(context);
+  return out;
 }
 
 }  // namespace xrun

@@ -29,10 +29,16 @@ std::vector<TargetDiagnosis> diagnose_targets(const Config& config, const Target
 // Renders the diagnosis as the table `xrun doctor` prints.
 std::string format_diagnosis(const std::vector<TargetDiagnosis>& rows, const Config& config);
 
-// System mode, for one VM arch (system/vm_arch.h): "no image: xrun image
-// build --arch NAME", or the image and whether a run with this configuration
-// would restore its saved state: "image NAME, saved state ready" or
-// "image NAME, no saved state yet".
-std::string describe_vm_image(const std::string& arch, const Config& config);
+// What a backend's section of `xrun doctor` is told (Backend::doctor).
+struct DoctorContext {
+  const Config& config;
+  const std::vector<TargetDiagnosis>& targets;  // the table's rows: the targets asked about
+  std::string only_target;                      // --target: that target's name; empty: every target
+};
+
+// All `xrun doctor` prints: the table, then every backend's section in the
+// registry's order.
+std::string doctor_report(const std::vector<TargetDiagnosis>& rows, const Config& config,
+                          const std::string& only_target);
 
 }  // namespace xrun

@@ -83,7 +83,7 @@ struct BinarySpec {
   std::optional<std::string> name;     // Plain: test name instead of the file name
   std::vector<std::string> args;       // Plain: arguments
   bool disabled = false;               // Plain: listed but not to run (CTest's DISABLED)
-  std::optional<Backend> backend;      // where its build system runs it (CTest's emulator options)
+  const Backend* backend = nullptr;    // where its build system runs it (CTest's emulator options)
   std::vector<std::string> host_dirs;  // see JobRequest::host_dirs
 };
 

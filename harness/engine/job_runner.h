@@ -12,11 +12,11 @@
 #include <string_view>
 #include <vector>
 
-#include "config/backend.h"
 #include "core/expected.h"
 
 namespace xrun {
 
+struct Backend;  // backends/backend.h
 struct ElfInfo;
 
 struct JobRequest {
@@ -31,7 +31,7 @@ struct JobRequest {
   std::optional<std::string> target;  // run as this target (--target) instead of probing
   // Where to run it when xrun's own command line does not say (the options
   // of the CTest command it came from); else the target's configuration.
-  std::optional<Backend> backend;
+  const Backend* backend = nullptr;
   bool forward_stdin = false;  // stdin comes from send_stdin(); otherwise /dev/null
   // TMPDIR names a fresh empty directory of the job's own, removed after it:
   // tests of one binary running at once do not meet in /tmp.
@@ -71,7 +71,7 @@ using JobId = std::uint64_t;
 
 struct JobStarted {
   JobId id = 0;
-  std::string backend;  // backend_name() of where it runs, or "native"
+  std::string backend;  // the name of the backend's row (set by backends/routing_runner.h)
   std::string target;   // the target it runs as ("aarch64"); empty when native
   // The job may wait in the runner (for a VM to boot or to be free):
   // Callbacks::started says when it really begins, and its timeout and
@@ -104,6 +104,10 @@ class JobRunner {
   // Which one of the backend's machines runs the job, when they are not
   // interchangeable (a board's name); "" otherwise. Valid once it started.
   virtual std::string machine_of(JobId) const { return ""; }
+  // Stops everything the runner runs (its machines, its processes); jobs
+  // still running end. The end of a run, and the last line of defence: the
+  // routing runner calls it for every backend's runner.
+  virtual void shutdown() = 0;
 };
 
 }  // namespace xrun

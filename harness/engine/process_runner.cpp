@@ -138,9 +138,7 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
   child->callbacks = std::move(callbacks);
   child->emulated = plan->emulated;
   child->cwd = request.cwd;
-  JobStarted started{child->id,
-                     plan->emulated ? std::string(backend_name(Backend::QemuUser)) : std::string(kNativeBackendName),
-                     plan->target};
+  JobStarted started{child->id, "", plan->target};
 
   if (auto server = fork_server_for(request, *plan, env)) {
     // Forked from a fork server once it is ready: the scheduler counts the

@@ -49,6 +49,7 @@ class ProcessRunner final : public JobRunner {
   // Kills every job still running (SIGKILL to each process group) and reaps
   // it. The last line of defence, for destruction: nothing outlives xrun.
   void kill_all();
+  void shutdown() override { kill_all(); }
 
  private:
   struct Child;

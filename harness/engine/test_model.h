@@ -9,9 +9,9 @@
 #include <tuple>
 #include <vector>
 
-#include "config/backend.h"
-
 namespace xrun {
+
+struct Backend;  // backends/backend.h
 
 // How a binary reports its tests.
 enum class TestKind { GTest, Libtest, Catch2, Doctest, Plain };
@@ -33,7 +33,7 @@ struct TestCase {
   std::string cwd;                         // working directory; empty: xrun's own
   std::vector<std::string> env;            // extra "NAME=value" for this test
   std::vector<std::string> args;           // Plain only: arguments to the binary (ctest commands)
-  std::optional<Backend> backend;          // where its build system asked for it to run (the CTest emulator's options)
+  const Backend* backend = nullptr;        // where its build system asked for it to run (the CTest emulator's options)
   std::vector<std::string> host_dirs;      // see JobRequest::host_dirs
 };
 

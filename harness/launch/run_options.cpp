@@ -1,5 +1,6 @@
 #include "launch/run_options.h"
 
+#include "backends/registry.h"
 #include "core/diagnostics.h"
 #include "core/suggest.h"
 
@@ -40,8 +41,8 @@ Expected<RunLine> parse_run_line(const std::vector<std::string>& words) {
     }
     if (name == "-v" || name == "--verbose") {
       line.options.verbose = true;
-    } else if (name == "--cold-boot") {
-      line.options.cold_boot = true;
+    } else if (const BackendFlag* flag = find_backend_flag(name)) {
+      line.options.backend_flags.emplace_back(flag->name);
     } else if (name == "--target") {
       line.options.target = value;
     } else if (name == "--config") {
@@ -49,12 +50,13 @@ Expected<RunLine> parse_run_line(const std::vector<std::string>& words) {
     } else if (name == "--backend") {
       line.options.backend = parse_backend(*value);
       if (!line.options.backend)
-        return make_error(ExitCode::Usage,
-                          "--backend must be " + std::string(backend_choices()) + ", not " + quoted(*value));
+        return make_error(ExitCode::Usage, "--backend must be " + backend_choices() + ", not " + quoted(*value));
     } else {
-      return make_error(ExitCode::Usage, "unknown option " + quoted(name) +
-                                             did_you_mean(name, {"--target", "--config", "--backend", "--cold-boot",
-                                                                 "--verbose", "--help", "--version"}) +
+      std::vector<std::string> known{"--target", "--config", "--backend"};
+      for (const Backend* row : backends())
+        for (const auto& row_flag : row->flags) known.emplace_back(row_flag.name);
+      known.insert(known.end(), {"--verbose", "--help", "--version"});
+      return make_error(ExitCode::Usage, "unknown option " + quoted(name) + did_you_mean(name, known) +
                                              " (options go before PROGRAM; see xrun --help)");
     }
     line.option_words.insert(line.option_words.end(), words.begin() + static_cast<std::ptrdiff_t>(first),

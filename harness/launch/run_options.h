@@ -13,17 +13,18 @@
 #include <string>
 #include <vector>
 
-#include "config/backend.h"
 #include "core/expected.h"
 
 namespace xrun {
+
+struct Backend;  // backends/backend.h
 
 struct RunOptions {
   bool verbose = false;                    // -v, --verbose
   std::optional<std::string> target;       // --target T
   std::optional<std::string> config_file;  // --config FILE
-  std::optional<Backend> backend;          // --backend B
-  bool cold_boot = false;                  // --cold-boot
+  const Backend* backend = nullptr;        // --backend B
+  std::vector<std::string> backend_flags;  // the backends' own switches given (--cold-boot: BackendFlag)
 };
 
 struct RunLine {

@@ -56,8 +56,8 @@ std::vector<std::string> build_tree_library_dirs(const ElfInfo& elf, const std::
   return found;
 }
 
-MachinePool::MachinePool(asio::io_context& io, Backend backend, bool fork_server, FleetFactory make_fleet)
-    : io_(io), backend_(backend), fork_server_(fork_server), make_fleet_(std::move(make_fleet)) {}
+MachinePool::MachinePool(asio::io_context& io, bool fork_server, FleetFactory make_fleet)
+    : io_(io), fork_server_(fork_server), make_fleet_(std::move(make_fleet)) {}
 
 MachinePool::~MachinePool() { shutdown(); }
 
@@ -325,7 +325,7 @@ Expected<JobStarted> MachinePool::start(const JobRequest& request, Callbacks cal
   }
   // It starts once a machine is up and free (a cold boot takes seconds):
   // the test's timeout and duration count from the agent's STARTED.
-  return JobStarted{job->id, std::string(backend_name(backend_)), spec->name, true};
+  return JobStarted{job->id, "", spec->name, true};
 }
 
 void MachinePool::signal(JobId id, int sig) {

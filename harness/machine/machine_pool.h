@@ -13,7 +13,6 @@
 #include <map>
 #include <memory>
 
-#include "config/backend.h"
 #include "engine/job_runner.h"
 #include "machine/machine.h"
 
@@ -27,7 +26,7 @@ class MachinePool final : public JobRunner {
   // `fork_server`: a job the scheduler marked JobRequest::fork_server (one
   // test per process) of a dynamic program is forked by the agent from a
   // copy it started once (images/agent/zygote.c); false: --no-fork-server.
-  MachinePool(boost::asio::io_context& io, Backend backend, bool fork_server, FleetFactory make_fleet);
+  MachinePool(boost::asio::io_context& io, bool fork_server, FleetFactory make_fleet);
   ~MachinePool() override;
 
   // Callbacks::error_output set: the program's stderr comes apart (a
@@ -39,7 +38,7 @@ class MachinePool final : public JobRunner {
   void send_stdin(JobId id, std::string_view bytes) override;
   std::string machine_of(JobId id) const override;
   // Stops every machine; jobs still running end as infra errors.
-  void shutdown();
+  void shutdown() override;
 
  private:
   struct Pool;
@@ -52,7 +51,6 @@ class MachinePool final : public JobRunner {
   void finish(JobId id, const JobExit& exit);
 
   boost::asio::io_context& io_;
-  Backend backend_;
   bool fork_server_;
   FleetFactory make_fleet_;
   std::map<std::string, std::unique_ptr<Pool>> pools_;

@@ -35,5 +35,33 @@ TEST(Doctor, AskingAboutOneTarget) {
   EXPECT_NE(bad.err.find("did you mean \"armhf\"?"), std::string::npos) << bad.err;
 }
 
+// Every backend has its section, from its row: what the host runs itself,
+// the qemu-user targets, the VMs, and the boards (where each is and which
+// targets name it; nothing is contacted).
+TEST(Doctor, EveryBackendHasItsSection) {
+  TempDir dir;
+  dir.write("xrun.toml",
+            "[boards.pi4]\nhost = \"pi4.local\"\nport = 2222\nuser = \"ci\"\narch = \"aarch64\"\nmax_jobs = 2\n"
+            "[targets.aarch64]\nbackend = \"board\"\nboards = [\"pi4\"]\n");
+  auto r = run_xrun({"doctor"}, {.cwd = dir.path()});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  EXPECT_NE(r.out.find("\nNATIVE (programs the host runs itself, whatever --backend says)\nx86_64    host ("),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\nQEMU-USER (--backend qemu-user, the default for foreign programs)\n"
+                       "static and dynamic programs: aarch64, armhf, "),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("\nSYSTEM MODE (--backend system)\naarch64  "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nBOARDS (--backend board)\npi4      ci@pi4.local:2222 (aarch64), 2 jobs at once, for "
+                       "aarch64 (configured)\n"),
+            std::string::npos)
+      << r.out;
+  auto other = run_xrun({"doctor", "--target", "armhf"}, {.cwd = dir.path()});
+  EXPECT_NE(other.out.find("\nBOARDS (--backend board)\nnone for armhf\n"), std::string::npos) << other.out;
+  auto none = run_xrun({"doctor"});
+  EXPECT_NE(none.out.find("\nBOARDS (--backend board)\nnone configured"), std::string::npos) << none.out;
+}
+
 }  // namespace
 }  // namespace xrun::testing

@@ -75,6 +75,7 @@ class FakeJobRunner final : public JobRunner {
   void signal(JobId id, int signal) override;
   void signal_all(int signal) override;
   void send_stdin(JobId, std::string_view) override {}
+  void shutdown() override {}
 
   // What happened, for assertions.
   std::vector<JobRequest> started;

@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <thread>
 
-#include "board/file_mirror.h"
-#include "board/ssh.h"
+#include "backends/board/file_mirror.h"
+#include "backends/board/ssh.h"
 #include "core/fs_util.h"
 #include "support/temp_dir.h"
 

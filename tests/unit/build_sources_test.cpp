@@ -49,6 +49,7 @@ TEST(CTestJson, CommandsWithoutTheXrunEmulatorPrefix) {
 #include <filesystem>
 #include <fstream>
 
+#include "backends/registry.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -72,7 +73,8 @@ TEST(CTestJson, TheEmulatorsOptionsAreReadWithXrunsOwnGrammar) {
   ASSERT_EQ(tests->size(), 2u);
   EXPECT_EQ((*tests)[0].path, "/b/suite");
   EXPECT_EQ((*tests)[0].args, std::vector<std::string>{"--gtest_filter=A.*"});
-  EXPECT_EQ((*tests)[0].backend, Backend::System);
+  ASSERT_NE((*tests)[0].backend, nullptr);
+  EXPECT_EQ((*tests)[0].backend->name, "system");
   EXPECT_EQ((*tests)[1].path, "/b/other");
   EXPECT_FALSE((*tests)[1].backend);
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/registry.h"
 #include "support/temp_dir.h"
 
 using namespace xrun;
@@ -274,9 +275,10 @@ TEST(ConfigRows, TheBackendIsOneValueFromFileAndEnvironment) {
   inputs.environment = {{"XRUN_RISCV64_BACKEND", "system"}};
   auto config = load_config(inputs);
   ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->target("aarch64").backend, Backend::System);
-  EXPECT_EQ(config->target("armhf").backend, Backend::QemuUser);
-  EXPECT_EQ(config->target("riscv64").backend, Backend::System);
+  EXPECT_EQ(config->target("aarch64").backend, find_backend("system"));
+  EXPECT_EQ(config->target("armhf").backend, find_backend("qemu-user"));
+  EXPECT_EQ(config->target("riscv64").backend, find_backend("system"));
+  EXPECT_NE(find_backend("system"), nullptr);
   inputs.environment = {{"XRUN_AARCH64_BACKEND", "qemu-system"}};
   config = load_config(inputs);
   ASSERT_FALSE(config);
@@ -341,3 +343,52 @@ TEST(ConfigRows, SecondsAreFiniteAndAtMostAWeek) {
 }
 
 }  // namespace
+
+// A backend's keys and sections come from its row (backends/<name>/row.cpp):
+// the loader reads [boards.NAME] and checks a target's boards with the same
+// messages as before they moved there.
+TEST(ConfigRows, ABackendsSectionKeysAndChecksComeFromItsRow) {
+  TempDir dir;
+  dir.write("xrun.toml", R"([boards.pi]
+prot = 22
+
+[boards.ok]
+host = "ok.local"
+port = 2222
+
+[targets.aarch64]
+boards = ["ok", "pj"]
+vm_memory = 64
+
+[bords.x]
+host = "y"
+)");
+  auto config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  const std::string& message = config.error().message;
+  EXPECT_NE(message.find(":2:1: unknown key \"prot\" in [boards.pi], did you mean \"port\"?"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(":1:9: board \"pi\" has no \"host\" (what ssh connects to)"), std::string::npos) << message;
+  EXPECT_NE(message.find("unknown section \"bords\", did you mean \"boards\"?"), std::string::npos) << message;
+  EXPECT_NE(message.find("targets.aarch64.boards: no board \"pj\" is defined ([boards.pj]), did you mean \"pi\"?"),
+            std::string::npos)
+      << message;
+  dir.write("xrun.toml", "boards = 3\n");
+  config = load_config(inputs_in(dir.path()));
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("\"boards\" must be a table of boards, like [boards.pi4]"), std::string::npos)
+      << config.error().message;
+  dir.write("xrun.toml", "[boards.ok]\nhost = \"ok.local\"\nport = 2222\n[targets.aarch64]\nboards = [\"ok\"]\n");
+  config = load_config(inputs_in(dir.path()));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->boards.at("ok").host, "ok.local");
+  EXPECT_EQ(config->boards.at("ok").port, 2222);
+  EXPECT_EQ(config->target("aarch64").boards, std::vector<std::string>{"ok"});
+  // A backend's target keys have their environment variables like any other.
+  auto inputs = inputs_in(dir.path());
+  inputs.environment = {{"XRUN_AARCH64_VM_MEMROY", "64"}};
+  config = load_config(inputs);
+  ASSERT_FALSE(config);
+  EXPECT_NE(config.error().message.find("did you mean \"XRUN_AARCH64_VM_MEMORY\"?"), std::string::npos)
+      << config.error().message;
+}

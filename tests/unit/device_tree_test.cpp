@@ -1,6 +1,6 @@
 // The device tree editor behind system mode's trimmed virt machine, on
 // small trees built here token by token.
-#include "system/device_tree.h"
+#include "backends/system/device_tree.h"
 
 #include <gtest/gtest.h>
 

@@ -51,8 +51,7 @@ struct PoolFixture {
   std::map<std::string, int> fleets_made;
   int fleet_shutdowns = 0;
   bool in_start = false;
-  MachinePool pool{io, Backend::System, false,
-                   [this](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+  MachinePool pool{io, false, [this](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
                      ++fleets_made[target];
                      if (unusable.count(target)) return make_error(ExitCode::Usage, "no machine for " + target);
                      auto fleet = std::make_unique<FakeFleet>(target, slots, jobs_per_machine, requeue);
@@ -89,7 +88,6 @@ struct PoolFixture {
     if (!started) return started.error();
     job->id = started->id;
     job->target = started->target;
-    EXPECT_EQ(started->backend, "system");
     EXPECT_TRUE(started->starts_later);
     return job;
   }

@@ -251,16 +251,6 @@ TEST_F(ProcessRunnerTest, LaunchFailuresAreErrors) {
   EXPECT_NE(no_sysroot.error().message.find("/nonexistent/sysroot"), std::string::npos);
 }
 
-TEST_F(ProcessRunnerTest, BackendNameSaysHowItRuns) {
-  std::string emulated, native;
-  auto a = runner_.start({helper("aarch64", "static"), {"exit", "0"}, "", {}}, {[](auto) {}, [](auto&) {}});
-  auto b = runner_.start({host_helper(), {"exit", "0"}, "", {}}, {[](auto) {}, [](auto&) {}});
-  ASSERT_TRUE(a && b);
-  EXPECT_EQ(a->backend, "qemu-user");
-  EXPECT_EQ(b->backend, "native");
-  io_.run();
-}
-
 }  // namespace
 
 // The qemus started with the fork-server library's variable for `program`.

@@ -49,6 +49,7 @@ class ReportsWhenTerminated final : public JobRunner {
   void signal_all(int sig) override {
     for (const auto& [id, job] : std::map(jobs_)) signal(id, sig);
   }
+  void shutdown() override {}
   void send_stdin(JobId, std::string_view) override {}
 
  private:

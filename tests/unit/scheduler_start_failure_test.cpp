@@ -21,6 +21,7 @@ class UnstartableRunner final : public JobRunner {
   }
   void signal(JobId, int) override {}
   void signal_all(int) override {}
+  void shutdown() override {}
   void send_stdin(JobId, std::string_view) override {}
 };
 

@@ -3,12 +3,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "backends/system/cpio.h"
+#include "backends/system/image.h"
+#include "backends/system/kernel_build.h"
+#include "backends/system/vm_arch.h"
 #include "machine/agent_protocol.h"
 #include "support/temp_dir.h"
-#include "system/cpio.h"
-#include "system/image.h"
-#include "system/kernel_build.h"
-#include "system/vm_arch.h"
 
 namespace xrun {
 namespace {
@@ -308,7 +308,7 @@ TEST(ModuleLoadOrder, DependenciesFirstOnceEachBuiltInsSkipped) {
 #include <fstream>
 #include <thread>
 
-#include "system/vm.h"
+#include "backends/system/vm.h"
 
 namespace xrun {
 namespace {

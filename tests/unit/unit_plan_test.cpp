@@ -6,6 +6,7 @@
 
 #include <set>
 
+#include "backends/registry.h"
 #include "engine/selection.h"
 
 namespace xrun {
@@ -235,14 +236,14 @@ TEST(PlanUnits, EachPartitionIsPlannedFromItsOwnSlice) {
 TEST(UnitRequest, ABatchAsksForItsTestsByNameWithWhatTheyRunWith) {
   std::vector<TestCase> tests = {in_dir(with_env(gtest("A.a"), "LANG=C"), "/work"), gtest("A.b"),
                                  in_dir(with_env(gtest("A.c"), "LANG=C"), "/work")};
-  tests[0].backend = Backend::System;
+  tests[0].backend = parse_backend("system");
   tests[0].host_dirs = {"/data"};
   const JobRequest request = unit_request(tests, TestUnit{{0, 2}, std::nullopt}, {});
   EXPECT_EQ(request.program, "/build/suite_tests");
   EXPECT_EQ(request.args, (std::vector<std::string>{"--gtest_filter=A.a:A.c", "--gtest_color=no"}));
   EXPECT_EQ(request.cwd, "/work");
   EXPECT_EQ(request.extra_env, std::vector<std::string>{"LANG=C"});
-  EXPECT_EQ(request.backend, Backend::System);
+  EXPECT_EQ(request.backend, parse_backend("system"));
   EXPECT_EQ(request.host_dirs, std::vector<std::string>{"/data"});
   EXPECT_TRUE(request.private_tmpdir);
   EXPECT_FALSE(request.fork_server);

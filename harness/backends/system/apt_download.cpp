@@ -1,4 +1,4 @@
-#include "system/apt_download.h"
+#include "backends/system/apt_download.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "system/host_view.h"
+#include "backends/system/host_view.h"
 
 #include <sys/mount.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "system/cpio.h"
+#include "backends/system/cpio.h"
 
 #include <sys/stat.h>
 

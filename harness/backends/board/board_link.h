@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "board/ssh.h"
+#include "backends/board/ssh.h"
 #include "config/config.h"
 #include "core/expected.h"
 

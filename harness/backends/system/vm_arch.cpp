@@ -1,4 +1,4 @@
-#include "system/vm_arch.h"
+#include "backends/system/vm_arch.h"
 
 namespace xrun {
 

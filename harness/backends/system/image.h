@@ -19,9 +19,9 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/system/vm_arch.h"
 #include "config/config.h"
 #include "core/expected.h"
-#include "system/vm_arch.h"
 
 namespace xrun {
 

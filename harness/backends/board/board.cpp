@@ -1,4 +1,4 @@
-#include "board/board.h"
+#include "backends/board/board.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -17,17 +17,17 @@
 #include <sstream>
 #include <thread>
 
-#include "board/board_link.h"
-#include "board/file_mirror.h"
-#include "board/ssh.h"
+#include "backends/board/board_link.h"
+#include "backends/board/file_mirror.h"
+#include "backends/board/ssh.h"
+#include "backends/system/image.h"
+#include "backends/system/vm_arch.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "elf/elf_probe.h"
 #include "launch/launcher.h"
-#include "system/image.h"
-#include "system/vm_arch.h"
 
 namespace xrun {
 
@@ -478,7 +478,7 @@ Expected<std::string> board_agent_for(const std::string& uname_machine, std::str
 
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
   return std::make_unique<MachinePool>(
-      io, Backend::Board, fork_server, [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+      io, fork_server, [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         const auto& boards = config.target(target).boards;
         if (boards.empty())
           return make_error(ExitCode::Usage, "backend \"board\" for " + target +

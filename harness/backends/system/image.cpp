@@ -1,4 +1,4 @@
-#include "system/image.h"
+#include "backends/system/image.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,14 +13,14 @@
 #include <set>
 #include <sstream>
 
+#include "backends/system/apt_download.h"
+#include "backends/system/cpio.h"
+#include "backends/system/kernel_build.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/hash.h"
 #include "core/process_util.h"
 #include "machine/agent_protocol.h"
-#include "system/apt_download.h"
-#include "system/cpio.h"
-#include "system/kernel_build.h"
 
 namespace xrun {
 

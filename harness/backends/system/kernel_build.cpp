@@ -1,4 +1,4 @@
-#include "system/kernel_build.h"
+#include "backends/system/kernel_build.h"
 
 #include <signal.h>
 #include <unistd.h>
@@ -10,11 +10,11 @@
 #include <sstream>
 #include <thread>
 
+#include "backends/system/apt_download.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/hash.h"
 #include "core/process_util.h"
-#include "system/apt_download.h"
 
 namespace xrun {
 

@@ -25,14 +25,14 @@
 #include <optional>
 #include <string>
 
+#include "backends/system/host_view.h"
+#include "backends/system/image.h"
+#include "backends/system/vm_arch.h"
 #include "config/config.h"
 #include "core/expected.h"
 #include "engine/job_runner.h"
 #include "machine/agent_protocol.h"
 #include "machine/machine.h"
-#include "system/host_view.h"
-#include "system/image.h"
-#include "system/vm_arch.h"
 
 namespace xrun {
 

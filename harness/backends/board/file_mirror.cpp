@@ -1,4 +1,4 @@
-#include "board/file_mirror.h"
+#include "backends/board/file_mirror.h"
 
 #include <sys/stat.h>
 

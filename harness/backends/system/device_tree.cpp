@@ -1,4 +1,4 @@
-#include "system/device_tree.h"
+#include "backends/system/device_tree.h"
 
 #include <algorithm>
 #include <cstdint>

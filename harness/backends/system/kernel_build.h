@@ -9,8 +9,8 @@
 #include <functional>
 #include <string>
 
+#include "backends/system/vm_arch.h"
 #include "core/expected.h"
-#include "system/vm_arch.h"
 
 namespace xrun {
 

@@ -1,4 +1,4 @@
-#include "system/vm.h"
+#include "backends/system/vm.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -23,13 +23,13 @@
 #include <sstream>
 #include <thread>
 
+#include "backends/system/device_tree.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/hash.h"
 #include "core/log.h"
 #include "core/process_util.h"
 #include "engine/test_model.h"
-#include "system/device_tree.h"
 
 namespace xrun {
 

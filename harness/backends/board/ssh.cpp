@@ -1,4 +1,4 @@
-#include "board/ssh.h"
+#include "backends/board/ssh.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>

@@ -1,4 +1,4 @@
-#include "system/system_runner.h"
+#include "backends/system/system_runner.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -9,12 +9,12 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backends/system/vm.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "elf/elf_probe.h"
 #include "launch/launcher.h"
-#include "system/vm.h"
 
 namespace xrun {
 
@@ -120,7 +120,7 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
 std::unique_ptr<MachinePool> make_system_runner(asio::io_context& io, const Config& config,
                                                 SystemRunnerOptions options) {
   return std::make_unique<MachinePool>(
-      io, Backend::System, options.fork_server,
+      io, options.fork_server,
       [&config, options](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         auto settings = vm_settings_for(target, config);
         if (!settings) return settings.error();

@@ -1,4 +1,4 @@
-#include "board/board_link.h"
+#include "backends/board/board_link.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,7 +12,7 @@
 #include <sstream>
 #include <thread>
 
-#include "board/board.h"
+#include "backends/board/board.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
