@@ -69,7 +69,7 @@ struct TestResult {
   std::uint64_t output_cut_bytes = 0;  // how much of the middle was dropped
   std::string message;                 // one line: "SIGSEGV (signal 11)", "timed out after 2 s", ...
   std::string failure;                 // a failed test: its assertion as the harness printed it (harness_stream.h)
-  std::string backend;                 // "qemu-user", "native"
+  std::string backend;                 // the row that ran it (backends/registry.h): "qemu-user", "native", ...
   std::string machine;                 // the board or VM that ran it ("" under qemu-user)
   std::string target;                  // the target it ran as ("aarch64"); "" when native
   // A retried test's attempts, first to last (the last is this result);

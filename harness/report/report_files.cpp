@@ -26,6 +26,7 @@ ReportFiles::ReportFiles(boost::asio::io_context& io, ReportSetup setup, std::ch
   report_.started_at = utc_now_iso8601();
   report_.complete = false;
   start_ = time_.now();
+  if (setup_.stop_count) stops_at_start_ = setup_.stop_count();
 }
 
 void ReportFiles::encode(std::size_t index) {
@@ -157,7 +158,11 @@ void ReportFiles::write(Rewrite kind) {
   const auto begin = time_.now();
   std::function<bool()> stop_came;
   if (kind == Rewrite::Abandonable && setup_.stop_count)
-    stop_came = [this, at = setup_.stop_count()] { return setup_.stop_count() != at; };
+    stop_came = [this] { return setup_.stop_count() != stops_at_start_; };
+  if (stop_came && stop_came()) {  // before any work (a baseline's comparison, the pieces)
+    ++abandoned_writes_;
+    return;
+  }
   bool abandoned = false;
   if (!report_.complete) report_.duration_seconds = std::chrono::duration<double>(begin - start_).count();
   if (setup_.baseline)
@@ -205,10 +210,9 @@ void ReportFiles::write(Rewrite kind) {
   }
   bytes_written_ += bytes;
   if (abandoned) {
-    // The run goes on unless the signal stops it (then the final write
-    // comes next): the files are brought up to date later, as usual.
+    // The signal stops the run: the final write comes next. (Nothing is
+    // scheduled: every rewrite until then would give up too.)
     ++abandoned_writes_;
-    flush_after(interval_);
     return;
   }
   last_bytes_ = bytes;

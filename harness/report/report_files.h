@@ -54,10 +54,12 @@ struct ReportSetup {
   std::optional<RunReport> baseline;
   std::string baseline_source;
   SlowdownRule slowdown;
-  // How many stop signals (Ctrl-C, SIGTERM, SIGHUP) have come so far. A
-  // rewrite that is not the last gives up when the count changes while it
-  // writes: the final write follows at once and replaces it, and a stop
-  // never waits for a 60 MB rewrite. The final writes are never abandoned.
+  // How many stop signals (Ctrl-C, SIGTERM, SIGHUP) have come so far. Once
+  // it differs from its value when the ReportFiles was made, a rewrite that
+  // is not the last gives up (one in progress between two batches, a later
+  // one before it starts): the final write follows and replaces it, and a
+  // stop never waits for a 60 MB rewrite -- nor starts another one while it
+  // writes off the queue. The final writes are never abandoned.
   std::function<std::uint64_t()> stop_count = stop_signals_received;
 };
 
@@ -131,6 +133,7 @@ class ReportFiles final : public Reporter {
   std::optional<std::string> error_;
   std::size_t writes_ = 0;
   std::size_t abandoned_writes_ = 0;
+  std::uint64_t stops_at_start_ = 0;  // setup_.stop_count() when made
 };
 
 }  // namespace xrun

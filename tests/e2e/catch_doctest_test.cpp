@@ -83,7 +83,7 @@ TEST_P(CatchDoctestMode, EveryCaseIsItsOwnResult) {
   const auto& [framework, isolation] = GetParam();
   const Suite suite = framework == "catch2"
                           ? Suite{kCatch, &kCatchExpected,
-                                  "catch_suite_test.cpp:16: REQUIRE( answer == 42 )\nwith expansion:\n  41 == 42"}
+                                  "catch_suite_test.cpp:17: REQUIRE( answer == 42 )\nwith expansion:\n  41 == 42"}
                           : Suite{kDoctest, &kDoctestExpected,
                                   "doctest_suite_test.cpp:17: CHECK( answer == 42 )\nwith expansion:\n  41 == 42"};
   TempDir dir;

@@ -165,6 +165,8 @@ TEST(Terminal, TheFailureSummaryHasTheOutputAfterANul) {
 
 }  // namespace
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -336,9 +338,11 @@ TEST(ReportFiles, EachResultIsEncodedOncePerFormat) {
 }
 
 // A stop signal that comes while the plan or a periodic rewrite is written
-// makes it give up, so a SIGTERM never waits for a rewrite of a 60 MB report
-// (before, up to 1.25 s at 100,000 tests); the final write is never given
-// up, and it writes everything.
+// makes it give up, and no rewrite starts after it (the stop writes off the
+// queue, a result at a time), so a SIGTERM never waits for a rewrite of a
+// 60 MB report (before, up to 1.25 s at 100,000 tests). The final write is
+// never given up, though the count moves on while it writes, and it writes
+// everything.
 TEST(ReportFiles, AStopSignalAbandonsARewriteButNeverTheFinalOne) {
   xrun::testing::TempDir dir;
   boost::asio::io_context io;
@@ -346,9 +350,10 @@ TEST(ReportFiles, AStopSignalAbandonsARewriteButNeverTheFinalOne) {
   setup.json_path = dir.path() + "/r.json";
   setup.junit_path = dir.path() + "/r.xml";
   setup.html_path = dir.path() + "/r.html";
-  // The signal lands after a rewrite read the count at its start.
-  std::uint64_t reads = 0;
-  setup.stop_count = [&] { return reads++ == 0 ? 0 : 1; };
+  // The signal comes while the plan is written (looks: when made, before
+  // the rewrite, before composing the JSON, before its first batch).
+  int looks = 0;
+  setup.stop_count = [&] { return std::uint64_t{++looks > 3}; };
   ReportFiles files(io, setup, std::chrono::milliseconds(0));
   const auto plan = planned(20000);
   files.on_plan(plan);
@@ -357,14 +362,42 @@ TEST(ReportFiles, AStopSignalAbandonsARewriteButNeverTheFinalOne) {
   EXPECT_EQ(files.bytes_written(), 0u);
   for (const auto& path : {*setup.json_path, *setup.junit_path, *setup.html_path})
     EXPECT_FALSE(std::filesystem::exists(path)) << path << ": the plan's write gave up";
+  // The stop writes off the queue: none of its results starts a rewrite.
   std::vector<TestResult> results;
-  for (const auto& t : plan) results.push_back(TestResult{t.binary, t.name, Status::NotRun});
+  for (const auto& t : plan) {
+    TestResult r{t.binary, t.name, Status::NotRun};
+    r.message = "not run: interrupted";
+    files.on_result(r);
+    results.push_back(r);
+  }
+  io.run();
+  EXPECT_EQ(files.writes(), 0u) << "a rewrite after the stop";
+  EXPECT_FALSE(std::filesystem::exists(*setup.json_path));
   files.on_finish(results, 1.0, true);
   EXPECT_EQ(files.writes(), 1u);
   EXPECT_EQ(slurp(*setup.json_path), to_json(files.report()));
   EXPECT_EQ(slurp(*setup.junit_path), to_junit_xml(files.report()));
   EXPECT_EQ(read(*setup.json_path)["complete"], true);
   EXPECT_TRUE(std::filesystem::exists(*setup.html_path));
+}
+
+// A signal that comes between two batches of a rewrite: the file keeps
+// its previous content, and no temporary is left.
+TEST(ReportFiles, ARewriteInProgressGivesUpBetweenBatches) {
+  xrun::testing::TempDir dir;
+  boost::asio::io_context io;
+  ReportSetup setup;
+  setup.json_path = dir.write("r.json", "previous");
+  // Looks: when made, before the rewrite, before composing the JSON, before
+  // its first batch of 512 KiB; the signal is there at the next one.
+  int looks = 0;
+  setup.stop_count = [&] { return std::uint64_t{++looks > 4}; };
+  ReportFiles files(io, setup, std::chrono::milliseconds(0));
+  files.on_plan(planned(20000));  // about 10 MB of JSON
+  EXPECT_EQ(looks, 5);
+  EXPECT_EQ(files.abandoned_writes(), 1u);
+  EXPECT_EQ(slurp(*setup.json_path), "previous");
+  EXPECT_FALSE(std::filesystem::exists(*setup.json_path + ".tmp." + std::to_string(::getpid())));
 }
 
 // No signal, no abandoning: the count unchanged while the rewrite writes.
