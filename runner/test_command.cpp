@@ -371,6 +371,11 @@ int test_command(const std::vector<std::string>& all_args) {
   auto selected = select_tests(std::move(*tests), o.filters, o.excludes, partition);
   log_debug("selection: {:.3f} s",
             std::chrono::duration<double>(std::chrono::steady_clock::now() - selection_start).count());
+  if (stop_came()) {  // before the plan is made and written: nothing ran
+    print_error("interrupted before any test ran");
+    report_without_tests("interrupted before any test ran", true);
+    return to_int(ExitCode::Interrupted);
+  }
   if (o.list_only) {
     for (const auto& t : selected)
       std::printf("%s %s%s\n", t.binary.c_str(), t.name.c_str(),

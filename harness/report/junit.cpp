@@ -92,6 +92,11 @@ std::string seconds(double value) {
 std::string xml_escape(std::string_view text, bool attribute) {
   std::string out;
   out.reserve(text.size());
+  append_xml_escaped(out, text, attribute);
+  return out;
+}
+
+void append_xml_escaped(std::string& out, std::string_view text, bool attribute) {
   for (std::size_t i = 0; i < text.size();) {
     const char c = text[i];
     if (c == '\x1b') {
@@ -130,7 +135,6 @@ std::string xml_escape(std::string_view text, bool attribute) {
     }
     i += length;
   }
-  return out;
 }
 
 std::string junit_testcase(const TestResult& t) { return junit_testcase_encoding(t).text; }
@@ -174,6 +178,22 @@ EncodedTest junit_testcase_encoding(const TestResult& t) {
   xml += "    </testcase>\n";
   encoded.text = std::move(xml);
   return encoded;
+}
+
+void junit_not_run_from_template(std::string& out, const TestResult& t) {
+  // Marks without a '.', "::" or '/': classname_of() keeps them whole.
+  static const TextTemplate kNotRun = [] {
+    TestResult marked;
+    marked.binary = "@xrun-binary@";
+    marked.name = "@xrun-name@";
+    marked.message = "@xrun-message@";
+    return TextTemplate(junit_testcase_encoding(marked).text, {"@xrun-name@", "@xrun-binary@", "@xrun-message@"});
+  }();
+  std::string name;
+  const std::string classname = classname_of(t, &name);
+  kNotRun.append(out, [&](std::string& text, std::size_t field) {
+    append_xml_escaped(text, field == 0 ? name : field == 1 ? classname : t.message);
+  });
 }
 
 void junit_xml_pieces(const RunReport& report, const std::vector<EncodedTest>& testcases, std::string& scratch,

@@ -26,6 +26,9 @@ void junit_xml_pieces(const RunReport& report, const std::vector<EncodedTest>& t
                       std::vector<std::string_view>& out);
 std::string junit_testcase(const TestResult& test);
 EncodedTest junit_testcase_encoding(const TestResult& test);
+// junit_testcase_encoding(test).text of a plain not-run test
+// (is_plain_not_run), appended to `out`.
+void junit_not_run_from_template(std::string& out, const TestResult& test);
 // A message as junit_testcase_encoding() writes it where it can be respelled.
 std::string junit_message_encoding(std::string_view message);
 
@@ -34,5 +37,6 @@ std::string junit_message_encoding(std::string_view message);
 // a parser turns raw ones into spaces, and a multi-line assertion in a
 // <failure message="..."> would lose its lines.
 std::string xml_escape(std::string_view text, bool attribute = false);
+void append_xml_escaped(std::string& out, std::string_view text, bool attribute = false);
 
 }  // namespace xrun

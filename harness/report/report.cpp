@@ -3,6 +3,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <nlohmann/json.hpp>
+#include <stdexcept>
 
 namespace xrun {
 
@@ -230,6 +232,10 @@ void append_number(std::string& out, double value) { out += json(value).dump(); 
 }  // namespace
 
 void EncodedTest::append_to(std::vector<std::string_view>& pieces) const {
+  if (from_template) {
+    pieces.push_back(filled);
+    return;
+  }
   if (!message) {
     pieces.push_back(text);
     return;
@@ -247,6 +253,50 @@ std::string json_message_encoding(std::string_view message) {
 }
 
 std::string json_test_entry(const TestResult& t) { return json_test_encoding(t).text; }
+
+TextTemplate::TextTemplate(std::string_view text, std::initializer_list<std::string_view> marks) {
+  std::vector<std::pair<std::size_t, std::size_t>> found;  // (where, which)
+  std::size_t which = 0;
+  for (auto mark : marks) {
+    const auto at = text.find(mark);
+    if (at == std::string_view::npos || text.find(mark, at + 1) != std::string_view::npos)
+      throw std::logic_error("a report template lacks or repeats a mark: " + std::string(mark));
+    found.emplace_back(at, which++);
+  }
+  std::sort(found.begin(), found.end());
+  std::size_t from = 0;
+  for (auto [at, k] : found) {
+    between_.emplace_back(text.substr(from, at - from));
+    marks_.push_back(k);
+    from = at + std::data(marks)[k].size();
+  }
+  between_.emplace_back(text.substr(from));
+}
+
+bool is_plain_not_run(const TestResult& t) {
+  // Every field but binary, name and message as a TestResult starts
+  // (engine/test_model.h). A field added there and not here would be
+  // missing from the template's text: report_test compares the two.
+  return t.status == Status::NotRun && !t.exit_code && !t.signal && t.duration_seconds == 0 && t.attempts == 0 &&
+         t.output.empty() && t.output_cut_bytes == 0 && t.failure.empty() && t.backend.empty() && t.machine.empty() &&
+         t.target.empty() && t.history.empty();
+}
+
+void json_not_run_from_template(std::string& out, const TestResult& t) {
+  // The marks are quoted as append_json_string() quotes a value, so each is
+  // replaced by a value with its quotes.
+  static const TextTemplate kNotRun = [] {
+    TestResult marked;
+    marked.binary = "@xrun-binary@";
+    marked.name = "@xrun-name@";
+    marked.message = "@xrun-message@";
+    return TextTemplate(json_test_encoding(marked).text,
+                        {"\"@xrun-binary@\"", "\"@xrun-name@\"", "\"@xrun-message@\""});
+  }();
+  kNotRun.append(out, [&](std::string& text, std::size_t field) {
+    append_json_string(text, field == 0 ? t.binary : field == 1 ? t.name : t.message);
+  });
+}
 
 EncodedTest json_test_encoding(const TestResult& t) {
   // Keys in the (sorted) order the report always had, indented as an

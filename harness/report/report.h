@@ -75,6 +75,11 @@ std::string json_test_entry(const TestResult& test);
 struct EncodedTest {
   static constexpr std::size_t kNoSpan = static_cast<std::size_t>(-1);
   std::string text;
+  // A plain not-run test (is_plain_not_run) is not encoded nor kept: its
+  // text is made from its format's template at each rewrite, into a buffer
+  // the writer reuses, and `filled` views it (ReportFiles).
+  bool from_template = false;
+  std::string_view filled;
   // The message's encoded bytes within `text`; kNoSpan when it is not in
   // there exactly once (then the test is only ever encoded whole).
   std::size_t message_at = kNoSpan, message_length = 0;
@@ -85,6 +90,37 @@ struct EncodedTest {
   void append_to(std::vector<std::string_view>& pieces) const;
 };
 EncodedTest json_test_encoding(const TestResult& test);
+
+// A test that was planned and has not run, or was left not run: its binary,
+// name and message, every other field as a TestResult starts. Most of a
+// large plan is this, and every test a stop leaves not run: they are written
+// from a template around those fields (below, and
+// junit_not_run_from_template()), not encoded one by one. At 100,000 tests,
+// encoding and keeping the plan took most of a second before the
+// scheduler's loop could run -- a stop signal waited for it.
+bool is_plain_not_run(const TestResult& test);
+// json_test_encoding(test).text of a plain not-run test, appended to `out`.
+void json_not_run_from_template(std::string& out, const TestResult& test);
+
+// A text with marks in it, each once (a format's text for a test whose
+// fields are the marks): append() writes the text with each mark replaced
+// by what `fill(out, k)` appends for the k-th mark.
+class TextTemplate {
+ public:
+  TextTemplate(std::string_view text, std::initializer_list<std::string_view> marks);
+  template <class Fill>
+  void append(std::string& out, Fill&& fill) const {
+    for (std::size_t i = 0; i < marks_.size(); ++i) {
+      out += between_[i];
+      fill(out, marks_[i]);
+    }
+    out += between_.back();
+  }
+
+ private:
+  std::vector<std::string> between_;  // the text around the marks, in order
+  std::vector<std::size_t> marks_;    // which mark comes next, in order
+};
 // A message as json_test_encoding() writes it (with its quotes).
 std::string json_message_encoding(std::string_view message);
 inline constexpr std::string_view kJsonReportTail = "\n  ]\n}\n";

@@ -1,9 +1,27 @@
 #include "report/report_files.h"
 
+#include <sys/mman.h>
+
+#include <cstdint>
+
 #include "core/fs_util.h"
 #include "report/junit.h"
 
 namespace xrun {
+
+namespace {
+
+// Tens of MB touched once: huge pages make that a few dozen faults, not
+// ten thousand (on a paravirtualised CI machine each costs tens of µs).
+// Only advice: the system's THP setting may ignore it.
+void advise_huge_pages(char* data, std::size_t size) {
+  constexpr std::uintptr_t kHuge = 2u << 20;
+  const auto begin = (reinterpret_cast<std::uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
+  const auto end = (reinterpret_cast<std::uintptr_t>(data) + size) & ~(kHuge - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
+
+}  // namespace
 
 std::chrono::steady_clock::duration rewrite_spacing(std::chrono::milliseconds interval,
                                                     std::chrono::steady_clock::duration last_cost,
@@ -13,13 +31,19 @@ std::chrono::steady_clock::duration rewrite_spacing(std::chrono::milliseconds in
   return std::max<std::chrono::steady_clock::duration>({interval, 4 * last_cost, by_bytes});
 }
 
+std::size_t ReportFiles::ByKey::operator()(TestKeyView key) const {
+  const std::size_t binary = std::hash<std::string_view>()(key.first);
+  return binary ^ (std::hash<std::string_view>()(key.second) + 0x9e3779b97f4a7c15ull + (binary << 6) + (binary >> 2));
+}
+
 ReportFiles::ReportFiles(boost::asio::io_context& io, ReportSetup setup, std::chrono::milliseconds interval,
                          TimeSource* time)
     : setup_(std::move(setup)),
       interval_(interval),
       own_time_(time ? nullptr : steady_time(io)),
       time_(time ? *time : *own_time_),
-      flush_(time_.make_timer()) {
+      flush_(time_.make_timer()),
+      position_(0, ByKey{&report_.tests}, ByKey{&report_.tests}) {
   report_.partition = setup_.partition;
   report_.command_line = setup_.command_line;
   report_.host = host_description();
@@ -36,8 +60,13 @@ void ReportFiles::encode(std::size_t index) {
     junit_testcases_.resize(index + 1);
     versions_.resize(index + 1);
   }
-  if (setup_.json_path) json_entries_[index] = json_test_encoding(t), ++encodings_;
-  if (setup_.junit_path) junit_testcases_[index] = junit_testcase_encoding(t), ++encodings_;
+  if (is_plain_not_run(t)) {  // written from the templates at each rewrite
+    json_entries_[index] = EncodedTest{.from_template = true};
+    junit_testcases_[index] = EncodedTest{.from_template = true};
+  } else {
+    if (setup_.json_path) json_entries_[index] = json_test_encoding(t), ++encodings_;
+    if (setup_.junit_path) junit_testcases_[index] = junit_testcase_encoding(t), ++encodings_;
+  }
   versions_[index] = next_version_++;  // the HTML row is encoded at the next rewrite, once
 }
 
@@ -71,17 +100,23 @@ void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
   report_.complete = false;
   report_.tests.clear();
   position_.clear();
+  position_.reserve(tests.size());
   json_entries_.clear();
   junit_testcases_.clear();
   versions_.clear();
+  report_.tests.reserve(tests.size());
+  advise_huge_pages(reinterpret_cast<char*>(report_.tests.data()), report_.tests.capacity() * sizeof(TestResult));
+  json_entries_.reserve(tests.size());
+  junit_testcases_.reserve(tests.size());
+  versions_.reserve(tests.size());
   for (const auto& t : tests) {
     TestResult planned;
     planned.binary = t.binary;
     planned.name = t.name;
     planned.status = Status::NotRun;
     planned.message = "not run yet";
-    position_.emplace(std::pair{t.binary, t.name}, report_.tests.size());
     report_.tests.push_back(std::move(planned));
+    position_.insert(report_.tests.size() - 1);
     encode(report_.tests.size() - 1);
   }
   write();  // the whole plan, from the very start
@@ -90,7 +125,7 @@ void ReportFiles::on_plan(const std::vector<TestCase>& tests) {
 void ReportFiles::on_result(const TestResult& result) {
   std::size_t index = report_.tests.size();
   if (auto it = position_.find(TestKeyView(result.binary, result.name)); it != position_.end()) {
-    index = it->second;
+    index = *it;
     update(index, result);
   } else {
     report_.tests.push_back(result);
@@ -185,7 +220,14 @@ void ReportFiles::write(Rewrite kind) {
     if (path && !abandoned && stop_came && stop_came()) abandoned = true;
     return path && !abandoned;
   };
-  if (wanted(setup_.json_path)) {
+  // The plain not-run tests' text, made afresh (cheaper than kept: see
+  // is_plain_not_run()).
+  const auto filled = [&](std::vector<EncodedTest>& entries, std::string& buffer,
+                          void (*from_template)(std::string&, const TestResult&)) {
+    if (!fill_from_templates(entries, buffer, from_template, stop_came)) abandoned = true;
+    return !abandoned;
+  };
+  if (wanted(setup_.json_path) && filled(json_entries_, json_from_templates_, json_not_run_from_template)) {
     const std::string head = json_report_head(report_);
     pieces.clear();
     pieces.reserve(4 * json_entries_.size() + 2);
@@ -198,7 +240,7 @@ void ReportFiles::write(Rewrite kind) {
     save(setup_.json_path);
   }
   std::string scratch;
-  if (wanted(setup_.junit_path)) {
+  if (wanted(setup_.junit_path) && filled(junit_testcases_, junit_from_templates_, junit_not_run_from_template)) {
     pieces.clear();
     junit_xml_pieces(report_, junit_testcases_, scratch, pieces);
     save(setup_.junit_path);
@@ -219,6 +261,50 @@ void ReportFiles::write(Rewrite kind) {
   last_write_ = time_.now();
   last_cost_ = last_write_ - begin;
   ++writes_;
+}
+
+bool ReportFiles::fill_from_templates(std::vector<EncodedTest>& entries, std::string& buffer,
+                                      void (*from_template)(std::string&, const TestResult&),
+                                      const std::function<bool()>& stop_came) {
+  // One buffer, reused by every rewrite (its pages are touched once a run,
+  // not once a rewrite), then views into it: the buffer does not move once
+  // every text is in.
+  buffer.clear();
+  template_offsets_.clear();
+  // Sized once, before it grows (growing it by doubling copied and faulted
+  // in most of it twice; later rewrites reuse its capacity): each text is
+  // about the first one's, less its fields, plus its own fields.
+  const auto fields = [](const TestResult& t) { return t.binary.size() + t.name.size() + t.message.size(); };
+  std::size_t estimate = 0, around_fields = 0;
+  bool sampled = false;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].from_template) continue;
+    const TestResult& t = report_.tests[i];
+    if (!sampled) {
+      from_template(buffer, t);
+      around_fields = buffer.size() > fields(t) ? buffer.size() - fields(t) : buffer.size();
+      buffer.clear();
+      sampled = true;
+    }
+    estimate += around_fields + fields(t);
+  }
+  buffer.reserve(estimate);
+  advise_huge_pages(buffer.data(), buffer.capacity());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (!entries[i].from_template) continue;
+    if (template_offsets_.size() % 4096 == 4095 && stop_came && stop_came()) return false;
+    template_offsets_.push_back(buffer.size());
+    from_template(buffer, report_.tests[i]);
+  }
+  const std::string_view text = buffer;
+  std::size_t k = 0;
+  for (auto& entry : entries) {
+    if (!entry.from_template) continue;
+    const std::size_t end = k + 1 < template_offsets_.size() ? template_offsets_[k + 1] : text.size();
+    entry.filled = text.substr(template_offsets_[k], end - template_offsets_[k]);
+    ++k;
+  }
+  return true;
 }
 
 }  // namespace xrun

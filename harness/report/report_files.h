@@ -28,6 +28,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core/stop_signals.h"
@@ -107,6 +108,11 @@ class ReportFiles final : public Reporter {
   // report_.tests[index] becomes `result`: respelled when only its message
   // changed (EncodedTest), else encoded again; nothing when it is the same.
   void update(std::size_t index, const TestResult& result);
+  // The text of `entries` written from their template, into `buffer`; false
+  // when `stop_came` (asked every few thousand tests) said to give up.
+  bool fill_from_templates(std::vector<EncodedTest>& entries, std::string& buffer,
+                           void (*from_template)(std::string&, const TestResult&),
+                           const std::function<bool()>& stop_came);
 
   ReportSetup setup_;
   RunReport report_;
@@ -118,6 +124,9 @@ class ReportFiles final : public Reporter {
   // Per test, in report_.tests' order: its JSON entry, its JUnit element,
   // and a version that changes with it (the HTML writer keeps its rows by it).
   std::vector<EncodedTest> json_entries_, junit_testcases_;
+  // The text of the entries written from their templates, per format.
+  std::string json_from_templates_, junit_from_templates_;
+  std::vector<std::size_t> template_offsets_;
   // Each message a respelled test has, encoded for JSON and for JUnit, once
   // (a stop gives tens of thousands of tests the same one).
   std::map<std::string, std::pair<std::string, std::string>, std::less<>> respellings_;
@@ -125,10 +134,26 @@ class ReportFiles final : public Reporter {
   std::uint64_t next_version_ = 1;
   std::size_t encodings_ = 0;
   std::uint64_t bytes_written_ = 0;
-  std::map<std::pair<std::string, std::string>, std::size_t, ByBinaryAndName> position_;  // -> index in report_.tests
-  std::unique_ptr<TimeSource> own_time_;                                                  // when none was given
+  std::unique_ptr<TimeSource> own_time_;  // when none was given
   TimeSource& time_;
   std::unique_ptr<TimeSource::Timer> flush_;
+  // The index of each test in report_.tests, found by binary and name (the
+  // keys are report_.tests' own strings: a plan of 100,000 tests is not
+  // copied again into a tree).
+  struct ByKey {
+    using is_transparent = void;
+    const std::vector<TestResult>* tests;
+    TestKeyView key(std::size_t i) const { return {(*tests)[i].binary, (*tests)[i].name}; }
+    std::size_t operator()(TestKeyView key) const;
+    std::size_t operator()(std::size_t i) const { return (*this)(key(i)); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return as_key(a) == as_key(b);
+    }
+    TestKeyView as_key(std::size_t i) const { return key(i); }
+    TestKeyView as_key(TestKeyView k) const { return k; }
+  };
+  std::unordered_set<std::size_t, ByKey, ByKey> position_;
   bool flush_pending_ = false;
   std::optional<std::string> error_;
   std::size_t writes_ = 0;
