@@ -108,6 +108,8 @@ class ReportFiles final : public Reporter {
   // report_.tests[index] becomes `result`: respelled when only its message
   // changed (EncodedTest), else encoded again; nothing when it is the same.
   void update(std::size_t index, const TestResult& result);
+  // Whether a stop signal came since this was made (ReportSetup::stop_count).
+  bool stop_came() const;
   // The text of `entries` written from their template, into `buffer`; false
   // when `stop_came` (asked every few thousand tests) said to give up.
   bool fill_from_templates(std::vector<EncodedTest>& entries, std::string& buffer,
