@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <boost/system/system_error.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 #include <map>
+#include <system_error>
 
 #include "backends/registry.h"
 #include "binfmt/binfmt.h"
@@ -71,6 +74,19 @@ std::string usage() {
 
 }  // namespace
 
+namespace {
+
+// The system refused what xrun needs to run at all (descriptors for its
+// event loop, memory): the environment's fault, neither the program's nor a
+// bug, so an infra error that says what to change.
+int refused_by_the_system(std::string message, int error) {
+  if (error == EMFILE || error == ENFILE) message += " (raise the limit of open files, e.g. `ulimit -n 4096`)";
+  print_error(message);
+  return to_int(ExitCode::InfraError);
+}
+
+}  // namespace
+
 int xrun_main(int argc, char** argv) {
   try {
     // Started by the kernel for a foreign ELF file (xrun binfmt install):
@@ -120,6 +136,10 @@ int xrun_main(int argc, char** argv) {
       }
     }
     return run_command(args);
+  } catch (const std::system_error& e) {
+    return refused_by_the_system(e.what(), e.code().value());
+  } catch (const boost::system::system_error& e) {  // asio's (not a std::system_error)
+    return refused_by_the_system(e.what(), e.code().value());
   } catch (const std::exception& e) {
     // Everything below reports through Expected; reaching here is a bug, but
     // it still ends in a message and an exit status, never a stack trace.

@@ -8,9 +8,15 @@ namespace xrun {
 namespace {
 
 std::string seconds_text(double seconds) {
-  char buffer[32];
-  std::snprintf(buffer, sizeof buffer, seconds == std::floor(seconds) ? "%.0f s" : "%.1f s", seconds);
-  return buffer;
+  // As given, to the millisecond: "2 s", "0.5 s", "0.05 s" (one decimal
+  // made --timeout 0.05 read "0.1 s").
+  char buffer[48];
+  std::snprintf(buffer, sizeof buffer, "%.3f", seconds);
+  std::string text = buffer;
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  if (text == "0" && seconds > 0) text = "0.001";  // a timeout below a millisecond, at least not "0"
+  return text + " s";
 }
 
 std::optional<std::size_t> first_unreported(const UnitEnd& unit) {

@@ -77,6 +77,14 @@ TEST(BadInput, AHugeEnvironmentTableIsReadInLinearTime) {
   expect_error(r, 126, "Argument list too long");
 }
 
+// Too few descriptors for xrun test's event loop: the environment's fault,
+// an infra error that says what to raise (it was "internal error", 126).
+TEST(BadInput, TooFewOpenFilesIsAnInfraError) {
+  auto r = run({"/bin/sh", "-c", "ulimit -n 6 && exec \"$0\" test /bin/true", xrun_binary()});
+  expect_error(r, 3, "ulimit -n");
+  EXPECT_EQ(r.err.find("internal error"), std::string::npos) << r.err;
+}
+
 TEST(BadInput, NotExecutableIsPermissionDenied) {
   TempDir dir;
   const std::string copy = dir.write("prog", *read_file(helper("aarch64", "static")), false);
