@@ -1,6 +1,7 @@
 #include "engine/exit_classification.h"
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 
 namespace xrun {
@@ -27,10 +28,19 @@ std::optional<std::size_t> first_unreported(const UnitEnd& unit) {
 
 std::string signal_text(int signal) { return signal_name(signal) + " (signal " + std::to_string(signal) + ")"; }
 
+// A unit xrun stopped (UnitEnd::cancelled) was sent SIGTERM, then SIGKILL;
+// any other signal is the program's own end, which came first: a libtest
+// shard whose second test aborted while --fail-fast stopped it for its
+// first test's failure crashed, it was not merely left unfinished.
+bool ended_by_xrun(const UnitEnd& unit, const JobExit& exit) {
+  return unit.cancelled && (exit.infra_error || !exit.signaled || exit.signal == SIGTERM || exit.signal == SIGKILL);
+}
+
 }  // namespace
 
 bool ended_badly_after_reports(const UnitEnd& unit, const JobExit& exit) {
-  if (unit.kind == TestKind::Plain || unit.cancelled || exit.infra_error || unit.running || first_unreported(unit))
+  if (unit.kind == TestKind::Plain || ended_by_xrun(unit, exit) || exit.infra_error || unit.running ||
+      first_unreported(unit))
     return false;
   const bool status_counts_other_cases = unit.kind == TestKind::Catch2 || unit.kind == TestKind::Doctest;
   return unit.timed_out || exit.signaled || (exit.code != 0 && !unit.reported_failure && !status_counts_other_cases);
@@ -101,7 +111,7 @@ ExitVerdict classify_exit(const UnitEnd& unit, const JobExit& exit, std::optiona
     } else if (unit.timed_out) {
       result.status = Status::TimedOut;
       result.message = "timed out after " + seconds_text(timeout_seconds.value_or(0));
-    } else if (unit.cancelled) {
+    } else if (ended_by_xrun(unit, exit)) {
       result.status = Status::NotRun;
       result.message = "not finished: " + std::string(stop_reason);
     } else if (exit.signaled) {

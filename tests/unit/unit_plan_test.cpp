@@ -237,6 +237,7 @@ TEST(UnitRequest, ABatchAsksForItsTestsByNameWithWhatTheyRunWith) {
   std::vector<TestCase> tests = {in_dir(with_env(gtest("A.a"), "LANG=C"), "/work"), gtest("A.b"),
                                  in_dir(with_env(gtest("A.c"), "LANG=C"), "/work")};
   tests[0].backend = parse_backend("system");
+  ASSERT_NE(tests[0].backend, nullptr) << "a row named system";
   tests[0].host_dirs = {"/data"};
   const JobRequest request = unit_request(tests, TestUnit{{0, 2}, std::nullopt}, {});
   EXPECT_EQ(request.program, "/build/suite_tests");
