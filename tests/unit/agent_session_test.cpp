@@ -1,4 +1,4 @@
-// AgentSession against the real agent (images/agent/agent.c built for the
+// AgentSession against the real agent (images/agent/ built for the
 // host) in --stdio mode, over pipes: the transport a board's ssh channel is.
 #include "machine/agent_session.h"
 
