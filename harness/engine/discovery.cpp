@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <boost/asio/steady_timer.hpp>
 #include <cstring>
 #include <functional>
 #include <set>
@@ -271,7 +270,27 @@ void ListingCache::store(const std::string& binary, TestKind kind, const std::ve
 
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
                                                JobRunner& runner, const ListingCache& cache, double timeout_seconds,
-                                               DiscoveryStats* stats, const std::function<bool()>& stop_requested) {
+                                               DiscoveryStats* stats, const std::function<bool()>& stop_requested,
+                                               TimeSource* given_time) {
+  const std::unique_ptr<TimeSource> own_time = given_time ? nullptr : steady_time(io);
+  TimeSource& time = given_time ? *given_time : *own_time;
+  // Runs `io` until `done()`, or until `within` has passed on `time`: then
+  // true. With nothing to do now, a test's clock moves to its next timer
+  // (TimeSource::advance_when_idle); the steady clock's timers are the
+  // io_context's own work, so an empty context means nothing can come.
+  const auto run_until = [&](const auto& done, TimeSource::Clock::duration within) {
+    const auto timer = time.make_timer();
+    bool expired = false;
+    timer->start(within, [&] { expired = true; });
+    while (!done() && !expired) {
+      if (io.run_one() > 0) continue;
+      if (!time.advance_when_idle()) break;
+      io.restart();
+    }
+    timer->cancel();
+    io.poll();  // the cancelled timer's handler
+    return expired;
+  };
   struct Pending {
     const BinarySpec* spec;
     TestKind kind;
@@ -285,24 +304,19 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
   struct StopListings {
     boost::asio::io_context& io;
     JobRunner& runner;
+    const decltype(run_until)& run;
     std::vector<std::shared_ptr<Listing>> running;
     ~StopListings() {
-      const auto left = [&] {
-        return std::any_of(running.begin(), running.end(), [](const auto& l) { return !l->done; });
+      const auto ended = [&] {
+        return std::none_of(running.begin(), running.end(), [](const auto& l) { return !l->done; });
       };
-      if (!left()) return;
+      if (ended()) return;
       for (const auto& l : running)
         if (!l->done) runner.signal(l->job, SIGKILL);
       io.restart();
-      boost::asio::steady_timer give_up(io, std::chrono::seconds(30));
-      bool expired = false;
-      give_up.async_wait([&](const auto& error) { expired = !error; });
-      while (left() && !expired && io.run_one() > 0) {
-      }
-      give_up.cancel();
-      io.poll();  // the cancelled timer's handler, which refers to this frame
+      run(ended, std::chrono::seconds(30));
     }
-  } stop{io, runner, {}};
+  } stop{io, runner, run_until, {}};
 
   for (const auto& spec : binaries) {
     if (stop_requested && stop_requested()) return make_error(ExitCode::Interrupted, "interrupted while listing");
@@ -376,20 +390,14 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
   }
 
   io.restart();  // a previous run() may have left the context stopped
-  boost::asio::steady_timer deadline(io, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                             std::chrono::duration<double>(timeout_seconds)));
-  bool timed_out = false;
-  deadline.async_wait([&](const auto& error) { timed_out = !error; });
   const auto all_done = [&] {
     for (const auto& p : pending)
       for (const auto& l : p.listings)
         if (!l->done) return false;
     return true;
   };
-  while (!all_done() && !timed_out && io.run_one() > 0) {
-  }
-  deadline.cancel();
-  io.poll();  // the cancelled deadline's handler refers to this frame
+  const bool timed_out = run_until(all_done, std::chrono::duration_cast<TimeSource::Clock::duration>(
+                                                 std::chrono::duration<double>(timeout_seconds)));
   if (timed_out) {
     std::string slow;
     for (const auto& p : pending)

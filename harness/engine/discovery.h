@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/expected.h"
+#include "core/time_source.h"
 #include "engine/job_runner.h"
 #include "engine/test_model.h"
 
@@ -92,9 +93,12 @@ struct BinarySpec {
 // given, is asked before each binary: true ends discovery at once with an
 // Interrupted error (a Ctrl-C must not wait for a hundred cached listings to
 // be read, or a hundred listings to be started, before the loop runs).
+// The timeout runs on `time` (core/time_source.h; the steady clock when
+// none is given).
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
                                                JobRunner& runner, const ListingCache& cache,
                                                double timeout_seconds = 300, DiscoveryStats* stats = nullptr,
-                                               const std::function<bool()>& stop_requested = {});
+                                               const std::function<bool()>& stop_requested = {},
+                                               TimeSource* time = nullptr);
 
 }  // namespace xrun

@@ -247,6 +247,10 @@ struct Scheduler::State {
     r.begun = true;
     r.unit_start = r.test_start = now();
     r.machine = runner.machine_of(r.job);
+    // For the trace, and for tests that wait for a job to run (on a board,
+    // the agent said STARTED: the program is exec'd).
+    log_debug("scheduler: job {} of {} began{}{}", r.job, (*tests)[r.unit.tests.front()].binary,
+              r.machine.empty() ? "" : " on ", r.machine);
     if (r.kind == TestKind::Plain) {
       r.current = r.unit.tests.front();
       reporter.on_test_started((*tests)[*r.current]);

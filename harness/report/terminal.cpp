@@ -87,8 +87,15 @@ std::string terminal_safe(std::string_view text, bool keep_colors) {
   return out;
 }
 
-TerminalReporter::TerminalReporter(boost::asio::io_context& io, std::FILE* out, TerminalOptions options)
-    : timer_(io), out_(out), options_(std::move(options)), interactive_(options_.interactive), color_(options_.color) {}
+TerminalReporter::TerminalReporter(boost::asio::io_context& io, std::FILE* out, TerminalOptions options,
+                                   TimeSource* time)
+    : own_time_(time ? nullptr : steady_time(io)),
+      time_(time ? *time : *own_time_),
+      timer_(time_.make_timer()),
+      out_(out),
+      options_(std::move(options)),
+      interactive_(options_.interactive),
+      color_(options_.color) {}
 
 std::string TerminalReporter::paint(std::string_view text, const char* code) const {
   if (!color_) return std::string(text);
@@ -111,9 +118,8 @@ void TerminalReporter::on_plan(const std::vector<TestCase>& tests) {
 }
 
 void TerminalReporter::tick() {
-  timer_.expires_after(std::chrono::milliseconds(200));
-  timer_.async_wait([this](const auto& error) {
-    if (error || finished_) return;
+  timer_->start(std::chrono::milliseconds(200), [this] {
+    if (finished_) return;
     report_slow_tests();
     draw_progress();
     tick();
@@ -121,12 +127,12 @@ void TerminalReporter::tick() {
 }
 
 void TerminalReporter::on_test_started(const TestCase& test) {
-  running_[{test.binary, test.name}] = {display_name(test.binary, test.name), std::chrono::steady_clock::now(), 0};
+  running_[{test.binary, test.name}] = {display_name(test.binary, test.name), time_.now(), 0};
 }
 
 void TerminalReporter::report_slow_tests() {
   if (!options_.slow_seconds) return;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = time_.now();
   for (auto& [key, test] : running_) {
     const double seconds = std::chrono::duration<double>(now - test.since).count();
     const int periods = static_cast<int>(seconds / *options_.slow_seconds);
@@ -173,7 +179,7 @@ void TerminalReporter::draw_progress() {
   if (!interactive_ || finished_) return;
   std::string slowest;
   double slowest_seconds = -1;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = time_.now();
   for (const auto& [key, test] : running_) {
     const double seconds = std::chrono::duration<double>(now - test.since).count();
     if (seconds > slowest_seconds) slowest_seconds = seconds, slowest = test.shown;
@@ -195,7 +201,7 @@ void TerminalReporter::draw_progress() {
 
 void TerminalReporter::on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) {
   finished_ = true;
-  timer_.cancel();
+  timer_->cancel();
   clear_progress();
   bool header = false;
   for (const auto& r : results) {

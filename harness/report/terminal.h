@@ -8,11 +8,12 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
 
+#include "core/time_source.h"
 #include "engine/reporter.h"
 #include "report/baseline.h"
 
@@ -37,8 +38,9 @@ struct TerminalOptions {
 
 class TerminalReporter final : public Reporter {
  public:
-  // `io` drives the progress line's refresh and the SLOW lines.
-  TerminalReporter(boost::asio::io_context& io, std::FILE* out, TerminalOptions options);
+  // `io` drives the progress line's refresh and the SLOW lines, on `time`
+  // (core/time_source.h; the steady clock when none is given).
+  TerminalReporter(boost::asio::io_context& io, std::FILE* out, TerminalOptions options, TimeSource* time = nullptr);
 
   void on_plan(const std::vector<TestCase>& tests) override;
   void on_test_started(const TestCase& test) override;
@@ -57,11 +59,13 @@ class TerminalReporter final : public Reporter {
 
   struct RunningTest {
     std::string shown;  // display_name()
-    std::chrono::steady_clock::time_point since;
+    TimeSource::Clock::time_point since;
     int slow_periods = 0;  // SLOW lines printed so far
   };
 
-  boost::asio::steady_timer timer_;
+  std::unique_ptr<TimeSource> own_time_;  // when none was given
+  TimeSource& time_;
+  std::unique_ptr<TimeSource::Timer> timer_;
   std::FILE* out_;
   TerminalOptions options_;
   bool interactive_, color_;

@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <thread>
 
 #include "e2e/xrun_runner.h"
 #include "engine/job_init.h"
@@ -26,18 +25,18 @@ std::string copy_of(const std::string& binary, const TempDir& dir) {
   return copy;
 }
 
-// What still mentions `needle` once the kernel has had up to 2 s to take
-// down the namespaces of processes that just ended.
+// What still mentions `needle` once the kernel has taken down the
+// namespaces of processes that just ended (each watched through a pidfd, for
+// up to 10 s; those left then are killed).
 std::string left_behind(const std::string& needle) {
-  std::vector<std::string> left;
-  for (int i = 0; i < 40; ++i) {
-    left = processes_mentioning(needle);
-    if (left.empty()) return "";
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
   std::string text;
-  for (const auto& line : left) text += line + "\n";
+  for (const auto& line : processes_outliving(needle, 10)) text += line + "\n";
   return text;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
 }
 
 std::string isolation_tests() { return std::string(XRUN_GTEST_SUITE_BUILD) + "/isolation_tests"; }
@@ -184,17 +183,20 @@ TEST(ForkServer, AServerKilledMidRunFailsOnlyItsTestAsAnInfraError) {
                                 "Hostile.*", "--timeout", "60", "--json", json_path},
                                environment_with({}), dir.path() + "/out.txt");
   ASSERT_GT(pid, 0);
-  // Killed once Hang.Forever runs in a child it forked.
+  // Killed once Hang.Forever runs in a child it forked (nothing announces
+  // a fork of another process's: its process list is looked at).
   pid_t server = -1;
-  for (int i = 0; i < 600 && !(server > 0 && server_runs_a_test(suite, server)); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    server = fork_server_of(suite);
-  }
+  wait_until(
+      [&] {
+        server = fork_server_of(suite);
+        return server > 0 && server_runs_a_test(suite, server);
+      },
+      60, std::chrono::milliseconds(50));
   ASSERT_GT(server, 0) << "no fork server appeared";
   ASSERT_TRUE(server_runs_a_test(suite, server)) << "the fork server never ran Hang.Forever";
   ::kill(server, SIGKILL);
-  int status = 0;
-  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const int status = wait_bounded(pid, 120);
+  ASSERT_NE(status, -1) << "xrun did not end after its fork server was killed";
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3) << "status " << status;  // infra errors only
   const json report = read_json(json_path);
   EXPECT_EQ(statuses(report),
@@ -215,28 +217,22 @@ TEST(ForkServer, CtrlCWhileTheServerStartsStopsAtOnce) {
   const std::string binary = copy_of(XRUN_GTEST_ENV, dir);
   const std::string json_path = dir.path() + "/r.json";
   ASSERT_EQ(run_xrun({"test", binary, "--list"}, {.timeout_seconds = 120}).exit_code, 0);  // the listing, cached
+  // xrun's trace says when it has started a server.
+  const std::string trace = dir.path() + "/trace.txt";
   const pid_t pid =
       start_xrun({"test", binary, "--isolation", "process", "-j2", "--filter", "Tmp.*", "--json", json_path},
-                 environment_with({"XRUN_FIXTURE_SLOW_INIT=30"}), dir.path() + "/out.txt");
+                 environment_with({"XRUN_FIXTURE_SLOW_INIT=30", "XRUN_LOG=debug"}), dir.path() + "/out.txt", "", trace);
   ASSERT_GT(pid, 0);
-  pid_t server = -1;
-  for (int i = 0; i < 200 && server < 0; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    server = fork_server_of(binary);
-  }
-  ASSERT_GT(server, 0) << "no fork server appeared";
+  ASSERT_TRUE(wait_for_text(trace, "] fork server ", 60, pid)) << "no fork server started:\n" << read_text(trace);
   ::kill(pid, SIGINT);
   // Bounded: the server would be ready after 30 s.
-  int status = 0;
-  pid_t reaped = 0;
-  for (int i = 0; i < 100 && (reaped = ::waitpid(pid, &status, WNOHANG)) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  if (reaped == 0) {
+  const auto status = wait_for_exit(pid, 10);
+  if (!status) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, nullptr, 0);
     FAIL() << "xrun waited for the fork server after Ctrl-C";
   }
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 130) << "status " << status;
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 130) << "status " << *status;
   for (const auto& [name, test_status] : statuses(read_json(json_path))) EXPECT_EQ(test_status, "not-run") << name;
   EXPECT_EQ(left_behind(binary), "");
 }

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "core/fs_util.h"
 #include "e2e/rust_statuses.h"
@@ -573,8 +572,10 @@ TEST(SystemMode, CtrlCReachesASingleRunProgramAndNoQemuStays) {
       start_xrun({"--backend=system", kStatic, "mark", mark, "60000"}, environment_with({"TMPDIR=" + tmp}), "/dev/null",
                  dir.path());  // the cwd is shared with the VM
   ASSERT_GT(pid, 0);
-  for (int i = 0; i < 600 && !fs::exists(mark); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  ASSERT_TRUE(fs::exists(mark)) << "the program never ran";
+  // The mark comes through the share: inotify sees 9p's server create it.
+  ASSERT_TRUE(wait_for_files_in(
+      dir.path(), [&] { return fs::exists(mark); }, 120))
+      << "the program never ran";
   const int status = interrupt_xrun(pid);
   EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << "status " << status;
   auto left = processes_mentioning(tmp);
@@ -669,21 +670,16 @@ TEST(SystemMode, InterruptingTheKernelBuildStopsMakeAndLeavesNoScratch) {
   const pid_t pid =
       start_xrun({"image", "build", "--arch", "aarch64"}, environment_with({"XDG_CACHE_HOME=" + cache.path()}));
   ASSERT_GT(pid, 0);
-  bool compiling = false;
-  for (int i = 0; i < 3000 && !compiling; ++i) {  // download, unpack, configure: about a minute here
-    compiling = !processes_working_in(cache.path(), "cc1").empty();
-    if (!compiling) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(compiling) << "the kernel build never reached the compiler";
+  // Download, unpack, configure: about a minute here. Nothing announces a
+  // compiler another process started: the process list is looked at.
+  ASSERT_TRUE(wait_until([&] { return !processes_working_in(cache.path(), "cc1").empty(); }, 600))
+      << "the kernel build never reached the compiler";
   const int status = interrupt_xrun(pid);
   ASSERT_TRUE(WIFEXITED(status)) << "status " << status;
   EXPECT_EQ(WEXITSTATUS(status), 130);
-  std::vector<std::string> left;
-  for (int i = 0; i < 50; ++i) {  // SIGTERM reaches the compilers; give them a moment
-    left = processes_working_in(cache.path());
-    if (left.empty()) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // SIGTERM reaches the compilers: each is watched until it ends (a pidfd).
+  auto left = still_running_after(processes_working_in(cache.path()), 10);
+  if (left.empty()) left = processes_working_in(cache.path());  // and none started since
   EXPECT_TRUE(left.empty()) << "left behind:\n" << (left.empty() ? "" : left.front());
   std::vector<std::string> kept;
   for (const auto& entry : fs::directory_iterator(cache.path() + "/xrun/kernels"))

@@ -21,6 +21,8 @@
  *   exe               print the target of /proc/self/exe
  *   sleep MS          sleep MS milliseconds, then print "slept"
  *   mark FILE MS      create FILE (proof that it runs), then sleep MS milliseconds
+ *   ready MS          print "ready" (proof that it runs: a test waits for the
+ *                     line), then sleep MS milliseconds
  *   detach MS         print "ready" (proof that it runs), point its stdio at /dev/null
  *                     (so that only a signal ends it), then sleep MS milliseconds
  *   orphan FILE       start a child that leaves the process group (setsid) and
@@ -280,6 +282,15 @@ int main(int argc, char **argv) {
     if (!f) return 73;
     fclose(f);
     long ms = atol(argv[3]);
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 0;
+  }
+  if (strcmp(mode, "ready") == 0 && argc > 2) {
+    printf("ready\n");
+    fflush(stdout);
+    long ms = atol(argv[2]);
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }

@@ -18,9 +18,9 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <string>
-#include <thread>
 
 #include "support/temp_dir.h"
+#include "support/waits.h"
 
 extern char** environ;
 
@@ -33,6 +33,7 @@ class Firefox {
     std::vector<std::string> args = {
         XRUN_FIREFOX, "--headless", "--no-remote", "--profile", profile_.path() + "/p", "--remote-debugging-port", "0"};
     ::mkdir((profile_.path() + "/p").c_str(), 0700);
+    std::ofstream{log};  // there before it is watched
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -46,17 +47,16 @@ class Firefox {
     if (posix_spawn(&pid_, argv[0], &actions, &attributes, argv.data(), environ) != 0) pid_ = -1;
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attributes);
-    // "WebDriver BiDi listening on ws://127.0.0.1:PORT"
-    for (int i = 0; i < 600 && pid_ > 0 && port_ == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      std::ifstream in(log);
-      const std::string text((std::istreambuf_iterator<char>(in)), {});
-      const auto at = text.find("ws://127.0.0.1:");
-      if (at != std::string::npos)
-        port_ = std::atoi(text.c_str() + at + 15);
-      else
-        problem_ = text;
-    }
+    // "WebDriver BiDi listening on ws://127.0.0.1:PORT": the log is read
+    // again as Firefox writes it (inotify), until then or until it exits.
+    if (pid_ > 0) wait_for_text(log, "ws://127.0.0.1:", 60, pid_);
+    std::ifstream in(log);
+    const std::string text((std::istreambuf_iterator<char>(in)), {});
+    const auto at = text.find("ws://127.0.0.1:");
+    if (at != std::string::npos)
+      port_ = std::atoi(text.c_str() + at + 15);
+    else
+      problem_ = text;
     if (port_ > 0) connect_session();
   }
   ~Firefox() {

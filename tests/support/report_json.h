@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "support/waits.h"
+
 namespace xrun::testing {
 
 inline nlohmann::json read_json(const std::string& path) {
@@ -30,33 +32,6 @@ inline std::map<std::string, std::string> statuses(const nlohmann::json& report)
   std::map<std::string, std::string> out;
   for (const auto& t : report["tests"]) out[t["name"].get<std::string>()] = t["status"].get<std::string>();
   return out;
-}
-
-// Waits until `ready()` holds, checking it again each time a file in `dir`
-// is written or renamed into place (inotify: no polling); false when it still
-// does not after `seconds` (a failure's bound, not a wait).
-template <typename Ready>
-bool wait_for_files_in(const std::string& dir, Ready ready, double seconds = 60) {
-  const int fd = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-  if (fd < 0 || ::inotify_add_watch(fd, dir.c_str(), IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE) < 0) {
-    if (fd >= 0) ::close(fd);
-    return false;
-  }
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  bool done = ready();
-  while (!done) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
-    if (left <= 0) break;
-    pollfd changed{fd, POLLIN, 0};
-    if (::poll(&changed, 1, static_cast<int>(left)) <= 0) continue;
-    alignas(inotify_event) char events[4096];
-    while (::read(fd, events, sizeof events) > 0) {
-    }
-    done = ready();
-  }
-  ::close(fd);
-  return done;
 }
 
 // Waits (up to `seconds`) until the report being written at `path` has a
@@ -98,27 +73,9 @@ inline std::vector<std::string> processes_mentioning(const std::string& needle) 
 }
 
 // The processes of processes_mentioning(`needle`) that are still there
-// after up to `seconds`: each is watched through a pidfd, so this returns as
-// soon as they have all ended (a zombie has ended). Those left are killed.
+// after up to `seconds` (killed then): see still_running_after().
 inline std::vector<std::string> processes_outliving(const std::string& needle, double seconds = 10) {
-  std::vector<std::pair<int, std::string>> watched;  // pidfd, line
-  for (const auto& line : processes_mentioning(needle)) {
-    const int fd = static_cast<int>(::syscall(SYS_pidfd_open, std::stoi(line), 0));
-    if (fd >= 0) watched.emplace_back(fd, line);  // else already gone
-  }
-  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
-  std::vector<std::string> left;
-  for (const auto& [fd, line] : watched) {
-    const auto wait =
-        std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now()).count();
-    pollfd ended{fd, POLLIN, 0};
-    if (::poll(&ended, 1, static_cast<int>(std::max<long long>(wait, 0))) != 1) {
-      ::syscall(SYS_pidfd_send_signal, fd, SIGKILL, nullptr, 0);
-      left.push_back(line);
-    }
-    ::close(fd);
-  }
-  return left;
+  return still_running_after(processes_mentioning(needle), seconds);
 }
 
 }  // namespace xrun::testing

@@ -1,4 +1,4 @@
-// AgentSession against the real agent (images/agent/agent.c built for the
+// AgentSession against the real agent (images/agent/ built for the
 // host) in --stdio mode, over pipes: the transport a board's ssh channel is.
 #include "machine/agent_session.h"
 
@@ -12,12 +12,13 @@
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <filesystem>
-#include <thread>
 
 #include "backends/board/file_mirror.h"
 #include "backends/board/ssh.h"
 #include "core/fs_util.h"
+#include "support/paths.h"
 #include "support/temp_dir.h"
+#include "support/waits.h"
 
 namespace xrun {
 namespace {
@@ -144,38 +145,41 @@ TEST(AgentSession, WhenTheChannelClosesTheAgentKillsItsJobsAndExits) {
   testing::TempDir store;
   boost::asio::io_context io;
   auto agent = start_agent(io, store.path());
-  // Both sleeps are named by the store, so that the test finds them from here.
+  // Both processes are the test helper under a name in the store, so that
+  // the test finds them from here; each says it runs with a file ("mark":
+  // created by the helper itself, once it is exec'd).
   const std::string sleeper = store.path() + "/sleeper";
-  std::filesystem::create_symlink(find_program("sleep").value_or("/bin/sleep"), sleeper);
-  const std::string started_file = store.path() + "/started";
+  std::filesystem::create_symlink(testing::host_helper(), sleeper);
+  const std::string marks = store.path() + "/marks";
+  std::filesystem::create_directory(marks);
   RunFrame frame;
   frame.job = 1;
   frame.path = "/bin/sh";
   // A job with a child that left its process group: both must go.
-  frame.argv = {"/bin/sh", "-c", "setsid " + sleeper + " 300 & echo > " + started_file + "; exec " + sleeper + " 300"};
+  frame.argv = {
+      "/bin/sh", "-c",
+      "setsid " + sleeper + " mark " + marks + "/orphan 300000 & exec " + sleeper + " mark " + marks + "/job 300000"};
   frame.cwd = "/";
   bool started = false;
   AgentSession::JobHandlers handlers;
   handlers.started = [&] { started = true; };
   agent->session->run(frame, std::move(handlers));
-  std::vector<pid_t> pids;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline && pids.size() != 2) {
-    io.run_one_for(std::chrono::milliseconds(50));
-    if (started && std::filesystem::exists(started_file)) pids = processes_running(sleeper);
+  while (!started && io.run_one_for(std::chrono::seconds(10)) > 0) {
   }
-  ASSERT_EQ(pids.size(), 2u);
+  ASSERT_TRUE(started);
+  ASSERT_TRUE(testing::wait_for_files_in(
+      marks, [&] { return std::filesystem::exists(marks + "/orphan") && std::filesystem::exists(marks + "/job"); }, 30))
+      << "the job and its child never both ran";
+  std::vector<std::string> running;
+  for (pid_t pid : processes_running(sleeper)) running.push_back(std::to_string(pid) + ": " + sleeper);
+  ASSERT_EQ(running.size(), 2u);
   // The host goes away: what ssh does when xrun is killed or the network drops.
   agent->session->close("gone");
-  int status = 0;
-  ASSERT_EQ(::waitpid(agent->child.pid, &status, 0), agent->child.pid);
-  EXPECT_TRUE(WIFEXITED(status));
-  for (int i = 0; i < 100 && !processes_running(sleeper).empty(); ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  for (pid_t pid : processes_running(sleeper)) {
-    ADD_FAILURE() << "pid " << pid << " outlived the agent's channel";
-    ::kill(pid, SIGKILL);
-  }
+  const auto status = testing::wait_for_exit(agent->child.pid, 30);
+  ASSERT_TRUE(status) << "the agent did not exit when its channel closed";
+  EXPECT_TRUE(WIFEXITED(*status));
+  for (const auto& left : testing::still_running_after(running, 10))
+    ADD_FAILURE() << left << " outlived the agent's channel";  // (killed by still_running_after)
 }
 
 // A hostile agent (a compromised board) names paths of its choice in

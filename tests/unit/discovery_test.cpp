@@ -108,10 +108,12 @@ TEST(Discovery, AnEmptyListingIsNeverCached) {
 #include <signal.h>
 
 #include "support/fake_job_runner.h"
+#include "support/manual_time.h"
 
 namespace {
 
 using xrun::testing::FakeJobRunner;
+using xrun::testing::ManualTime;
 
 std::vector<BinarySpec> gtest_binaries(const std::vector<std::string>& paths) {
   std::vector<BinarySpec> out;
@@ -126,28 +128,48 @@ std::vector<BinarySpec> gtest_binaries(const std::vector<std::string>& paths) {
 
 // A listing that hangs is killed when the timeout gives up on it, and it has
 // ended before discover_tests returns (its callbacks refer to the listing).
+// The clock is the test's: the 300 s pass at once, and exactly.
 TEST(Discovery, AHangingListingIsKilledWhenItsTimeIsUp) {
   boost::asio::io_context io;
-  FakeJobRunner runner(io);
+  ManualTime time(io);
+  FakeJobRunner runner(io, time);
   const std::string hangs = xrun::testing::host_helper(), fine = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
-  auto tests = discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 0.2);
+  auto tests =
+      discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 300, nullptr, {}, &time);
   ASSERT_FALSE(tests);
-  EXPECT_EQ(tests.error().message, "listing the tests took longer than 0.2 s (" + hangs + ")");
+  EXPECT_EQ(tests.error().message, "listing the tests took longer than 300 s (" + hangs + ")");
+  EXPECT_EQ(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(300)) << "given up at its time";
   ASSERT_EQ(runner.signals.size(), 1u);
   EXPECT_EQ(runner.signals[0].second, SIGKILL);
   EXPECT_EQ(runner.running(), 0u) << "nothing may still run after discover_tests returned";
+}
+
+// Listings that end in time are not cut short by the timeout (nor made to
+// wait for it): both finish at the fake's pace, long before it.
+TEST(Discovery, ListingsThatEndInTimeAreNotGivenUp) {
+  boost::asio::io_context io;
+  ManualTime time(io);
+  FakeJobRunner runner(io, time);
+  const std::string one = xrun::testing::host_helper(), two = xrun::testing::helper("aarch64", "static");
+  auto tests =
+      discover_tests(gtest_binaries({one, two}), io, runner, ListingCache::disabled(), 300, nullptr, {}, &time);
+  ASSERT_TRUE(tests) << tests.error().message;
+  EXPECT_TRUE(runner.signals.empty());
+  EXPECT_LT(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(1));
 }
 
 // A binary that cannot be listed stops discovery; the listings already
 // started are stopped too, not left running.
 TEST(Discovery, ALaterFailureStopsTheListingsAlreadyRunning) {
   boost::asio::io_context io;
-  FakeJobRunner runner(io);
+  ManualTime time(io);
+  FakeJobRunner runner(io, time);
   const std::string hangs = xrun::testing::host_helper(), broken = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
   runner.unstartable = {broken};
-  auto tests = discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled());
+  auto tests =
+      discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled(), 300, nullptr, {}, &time);
   ASSERT_FALSE(tests);
   EXPECT_NE(tests.error().message.find("cannot list the tests of"), std::string::npos) << tests.error().message;
   ASSERT_EQ(runner.signals.size(), 1u);
@@ -160,12 +182,14 @@ TEST(Discovery, ALaterFailureStopsTheListingsAlreadyRunning) {
 // were read first (0.9 s of a run of 100,000 tests).
 TEST(Discovery, AStopRequestEndsDiscoveryBeforeTheNextBinary) {
   boost::asio::io_context io;
-  FakeJobRunner runner(io);
+  ManualTime time(io);
+  FakeJobRunner runner(io, time);
   const std::string hangs = xrun::testing::host_helper(), fine = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
   int asked = 0;
-  auto tests = discover_tests(gtest_binaries({hangs, fine, fine}), io, runner, ListingCache::disabled(), 300, nullptr,
-                              [&] { return ++asked == 2; });
+  auto tests = discover_tests(
+      gtest_binaries({hangs, fine, fine}), io, runner, ListingCache::disabled(), 300, nullptr,
+      [&] { return ++asked == 2; }, &time);
   ASSERT_FALSE(tests);
   EXPECT_EQ(tests.error().code, ExitCode::Interrupted);
   EXPECT_EQ(asked, 2) << "asked before each binary, and the second was not started";

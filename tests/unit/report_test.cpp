@@ -137,8 +137,31 @@ TEST(Verdict, InfraErrorsAreNotCountedAsFailed) {
 }  // namespace
 
 #include "report/terminal.h"
+#include "support/manual_time.h"
 
 namespace {
+
+// What a TerminalReporter printed, into memory.
+struct Printed {
+  char* buffer = nullptr;
+  std::size_t size = 0;
+  std::FILE* out = ::open_memstream(&buffer, &size);
+  ~Printed() {
+    if (out) std::fclose(out);
+    std::free(buffer);
+  }
+  std::string text() {
+    std::fflush(out);
+    return std::string(buffer, size);
+  }
+};
+
+TestCase test_case(const std::string& binary, const std::string& name) {
+  TestCase t;
+  t.binary = binary;
+  t.name = name;
+  return t;
+}
 
 // The terminal gets a test's output whole (nothing cut at a NUL) and never
 // raw control sequences: colour only where colour is on, the rest visible.
@@ -150,17 +173,80 @@ TEST(Terminal, OutputIsShownWholeAndControlBytesVisibly) {
 
 TEST(Terminal, TheFailureSummaryHasTheOutputAfterANul) {
   boost::asio::io_context io;
-  char* buffer = nullptr;
-  std::size_t size = 0;
-  std::FILE* out = ::open_memstream(&buffer, &size);
-  TerminalReporter terminal(io, out, TerminalOptions{});
+  xrun::testing::ManualTime time(io);
+  Printed printed;
+  TerminalReporter terminal(io, printed.out, TerminalOptions{}, &time);
   TestResult failed{"/b/suite", "A.b", Status::Failed};
   failed.output = std::string("[ RUN      ] A.b\n\0x.cpp:3: Failure\n[  FAILED  ] A.b (0 ms)\n", 59);
   terminal.on_finish({failed}, 1.0, false);
-  std::fclose(out);
-  const std::string text(buffer, size);
-  std::free(buffer);
+  const std::string text = printed.text();
   EXPECT_NE(text.find("\\x00x.cpp:3: Failure\n[  FAILED  ] A.b (0 ms)"), std::string::npos) << text;
+}
+
+// The SLOW lines on the test's clock (no real time passes): a test still
+// running at each multiple of slow_seconds gets a line for it, once; one
+// that ended before the first gets none.
+TEST(Terminal, ATestRunningLongGetsASlowLineAtEachMultiple) {
+  boost::asio::io_context io;
+  xrun::testing::ManualTime time(io);
+  Printed printed;
+  TerminalOptions options;
+  options.slow_seconds = 1;
+  TerminalReporter terminal(io, printed.out, options, &time);
+  const TestCase hangs = test_case("/b/suite_tests", "Hang.Forever"), quick = test_case("/b/suite_tests", "Pass.Quick");
+  terminal.on_plan({hangs, quick});
+  terminal.on_test_started(hangs);
+  terminal.on_test_started(quick);
+  const auto run_until = [&](std::chrono::milliseconds at) {
+    while (time.now() - TimeSource::Clock::time_point{} < at) {
+      time.advance(std::chrono::milliseconds(100));
+      io.restart();
+      io.poll();
+    }
+  };
+  run_until(std::chrono::milliseconds(900));
+  EXPECT_EQ(printed.text().find("SLOW"), std::string::npos) << "not before its time: " << printed.text();
+  terminal.on_result(TestResult{quick.binary, quick.name, Status::Passed});
+  run_until(std::chrono::milliseconds(2500));
+  const std::string text = printed.text();
+  EXPECT_NE(text.find("    SLOW [>  1.000s] suite_tests Hang.Forever\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    SLOW [>  2.000s] suite_tests Hang.Forever\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("SLOW [>  3.000s]"), std::string::npos) << text;
+  EXPECT_EQ(text.find("Pass.Quick\n", text.find("SLOW")), std::string::npos) << "it ended before 1 s: " << text;
+  std::size_t lines = 0;
+  for (auto at = text.find("SLOW"); at != std::string::npos; at = text.find("SLOW", at + 1)) ++lines;
+  EXPECT_EQ(lines, 2u) << text;
+  terminal.on_finish({}, 2.5, false);
+  EXPECT_EQ(time.pending(), 0u) << "the refresh stops with the run";
+}
+
+// On a terminal the progress line says how long the slowest running test
+// has run, exactly (the test's clock).
+TEST(Terminal, TheProgressLineNamesTheSlowestRunningTest) {
+  boost::asio::io_context io;
+  xrun::testing::ManualTime time(io);
+  Printed printed;
+  TerminalOptions options;
+  options.interactive = true;
+  options.slow_seconds.reset();
+  TerminalReporter terminal(io, printed.out, options, &time);
+  const TestCase first = test_case("/b/suite_tests", "A.first"), second = test_case("/b/suite_tests", "B.second");
+  terminal.on_plan({first, second});
+  terminal.on_test_started(first);
+  time.advance(std::chrono::milliseconds(200));
+  io.restart();
+  io.poll();
+  terminal.on_test_started(second);
+  for (int i = 0; i < 6; ++i) {
+    time.advance(std::chrono::milliseconds(200));
+    io.restart();
+    io.poll();
+  }
+  terminal.on_result(TestResult{first.binary, first.name, Status::Passed});
+  const std::string text = printed.text();
+  EXPECT_NE(text.find("[0/2] 0 failed, 2 running; slowest: suite_tests A.first (1.4s)"), std::string::npos) << text;
+  EXPECT_NE(text.find("[1/2] 0 failed, 1 running; slowest: suite_tests B.second (1.2s)"), std::string::npos) << text;
+  terminal.on_finish({}, 1.4, false);
 }
 
 }  // namespace

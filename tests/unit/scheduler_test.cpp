@@ -534,7 +534,9 @@ TEST(Scheduler, AProcessThatHangsAfterItsTestsTimesOut) {
     auto results = f.run(gtest_cases({"H.one", "H.two"}), options);
     const Status last = results.back().status;
     EXPECT_EQ(last, Status::TimedOut) << results.back().name << ": " << results.back().message;
-    if (isolation == Isolation::Batch) EXPECT_EQ(results.back().name, kProcessExitTestName);
+    if (isolation == Isolation::Batch) {
+      EXPECT_EQ(results.back().name, kProcessExitTestName);
+    }
   }
 }
 
