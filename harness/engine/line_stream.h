@@ -26,30 +26,47 @@ class LineStream : public HarnessStream {
     while (true) {
       const auto newline = partial_.find('\n', from);
       if (newline == std::string::npos) break;
-      on_line(std::string_view(partial_).substr(start, newline - start));
+      deliver(std::string_view(partial_).substr(start, newline - start), true);
       start = from = newline + 1;
     }
     partial_.erase(0, start);
-    if (!partial_.empty()) on_partial(partial_);
+    if (!partial_.empty()) on_partial(without_cr(partial_));
   }
 
   void finish() override {
     if (!partial_.empty()) {
       std::string last;
       last.swap(partial_);
-      on_line(last, /*had_newline=*/false);
+      deliver(last, /*had_newline=*/false);
     }
   }
 
   const std::string& current() const override { return current_; }
 
+ private:
+  static std::string_view without_cr(std::string_view line) {
+    return !line.empty() && line.back() == '\r' ? line.substr(0, line.size() - 1) : line;
+  }
+  // A line as its harness meant it: a harness on Windows (a program under
+  // Wine) or behind a terminal's line discipline ends lines with "\r\n", and
+  // "[       OK ] A.ok (0 ms)\r" was no verdict. The parsers see the line
+  // without the '\r'; emit_output() gives it back.
+  void deliver(std::string_view line, bool had_newline) {
+    const std::string_view bare = without_cr(line);
+    line_had_cr_ = bare.size() != line.size();
+    on_line(bare, had_newline);
+  }
+
  protected:
   virtual void on_line(std::string_view line, bool had_newline = true) = 0;
   virtual void on_partial(std::string_view) {}
 
+  // `line` is the line on_line() was given: its output is the bytes that
+  // came, a carriage return included.
   void emit_output(const std::string& name, std::string_view line, bool had_newline) {
     if (!events_.output) return;
     std::string bytes(line);
+    if (line_had_cr_) bytes += '\r';
     if (had_newline) bytes += '\n';
     events_.output(name, bytes);
   }
@@ -65,6 +82,7 @@ class LineStream : public HarnessStream {
 
   StreamEvents events_;
   std::string partial_;
+  bool line_had_cr_ = false;  // the line on_line() has was "...\r\n"
   std::string current_;
 };
 

@@ -49,6 +49,35 @@ TEST(GTestStream, FollowsRunAndResultLines) {
   }
 }
 
+// Lines that end "\r\n" (a harness on Windows, or a terminal's line
+// discipline) are the same verdicts, and each test's output keeps its bytes.
+TEST(GTestStream, CarriageReturnsBeforeNewlinesAreVerdictsToo) {
+  for (bool bytewise : {false, true}) {
+    Trace trace;
+    auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
+    std::string text;
+    for (char c : std::string(kGTest)) text += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    text += "a last line\r";  // no newline: the end of the stream
+    if (bytewise) {
+      for (char c : text) stream->feed(std::string_view(&c, 1));
+    } else {
+      stream->feed(text);
+    }
+    stream->finish();
+    EXPECT_EQ(trace.events,
+              (std::vector<std::string>{"start A.ok", "pass A.ok", "start A.bad", "fail A.bad", "start Values/P.t/0",
+                                        "fail Values/P.t/0", "start A.skipped", "skip A.skipped"}))
+        << "bytewise=" << bytewise;
+    EXPECT_EQ(trace.output["A.ok"], "[ RUN      ] A.ok\r\nhello from A.ok\r\n[       OK ] A.ok (0 ms)\r\n");
+    EXPECT_NE(trace.output[""].find("a last line\r"), std::string::npos);
+  }
+  Trace trace;
+  auto stream = make_harness_stream(TestKind::Libtest, trace.events_sink());
+  stream->feed("running 2 tests\r\ntest a::ok ... ok\r\ntest a::bad ... FAILED\r\n");
+  stream->finish();
+  EXPECT_EQ(trace.events, (std::vector<std::string>{"start a::ok", "pass a::ok", "start a::bad", "fail a::bad"}));
+}
+
 TEST(GTestStream, CrashLeavesTheTestCurrent) {
   Trace trace;
   auto stream = make_harness_stream(TestKind::GTest, trace.events_sink());
