@@ -20,8 +20,6 @@
 #include "backends/board/board_link.h"
 #include "backends/board/file_mirror.h"
 #include "backends/board/ssh.h"
-#include "backends/system/image.h"
-#include "backends/system/vm_arch.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
@@ -468,13 +466,6 @@ class BoardFleet final : public MachineFleet {
 };
 
 }  // namespace
-
-Expected<std::string> board_agent_for(const std::string& uname_machine, std::string_view part) {
-  const std::string arch = agent_arch_for(uname_machine);
-  const VmArch* vm_arch = arch.empty() ? nullptr : find_vm_arch(arch);
-  if (!vm_arch) return make_error(ExitCode::InfraError, "xrun has no agent for a board that is " + uname_machine);
-  return find_guest_part(*vm_arch, part);
-}
 
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
   return std::make_unique<MachinePool>(

@@ -76,10 +76,4 @@ bool hide_module_btf(std::string& module);
 Expected<std::vector<std::string>> module_load_order(const std::string& modules_dir,
                                                      const std::vector<std::string_view>& wanted);
 
-// A piece of the guest built with xrun for `arch`: "xrun-agent" (the agent),
-// "xrun-zygote" (its fork-server library, ".so") or "xrun-kernel" (the
-// minimal kernel's config fragment, ".config"). Looked for next to the xrun
-// executable, then in ../libexec/xrun when installed; XRUN_AGENT_DIR first.
-Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part);
-
 }  // namespace xrun
