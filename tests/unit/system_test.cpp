@@ -308,6 +308,7 @@ TEST(ModuleLoadOrder, DependenciesFirstOnceEachBuiltInsSkipped) {
 #include <fstream>
 #include <thread>
 
+#include "backends/system/qmp.h"
 #include "backends/system/vm.h"
 
 namespace xrun {

@@ -31,7 +31,7 @@ struct ImageLocation {
   std::string kernel;
   std::string initrd;
   std::string manifest;
-  std::string snapshot_dir;  // the saved VM state a VM restores from: set by ensure_snapshot() (vm.cpp)
+  std::string snapshot_dir;  // the saved VM state a VM restores from: set by ensure_snapshot() (saved_state.h)
 };
 
 std::string images_root();  // $XDG_CACHE_HOME/xrun/images

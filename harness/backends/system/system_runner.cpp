@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backends/system/saved_state.h"
 #include "backends/system/vm.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
