@@ -26,6 +26,7 @@
 #include "core/sha256.h"
 #include "elf/elf_probe.h"
 #include "launch/launcher.h"
+#include "machine/agent_machine.h"
 
 namespace xrun {
 
@@ -48,40 +49,15 @@ bool forwarded_to_boards(std::string_view entry) {
 
 // ---------------------------------------------------------------- Board ---
 
-class Board final : public Machine, public std::enable_shared_from_this<Board> {
+class Board final : public AgentMachine {
  public:
   Board(asio::io_context& io, std::string name, BoardSettings settings, const std::string& work_dir, std::string target)
-      : io_(io), target_(std::move(target)), link_(std::move(name), std::move(settings), work_dir) {}
+      : AgentMachine(io), target_(std::move(target)), link_(std::move(name), std::move(settings), work_dir) {}
   ~Board() override {
     stop_processes();
     if (thread_.joinable()) thread_.join();
-    if (session_) session_->close("the board is no longer used");
   }
 
-  // Steps 1-4 of board_link.h in a thread (the network may keep each
-  // waiting for seconds); the session starts on the io_context.
-  void start(ReadyHandler ready) override {
-    ready_handler_ = std::move(ready);
-    thread_ = std::thread([this, weak = weak_from_this()] {
-      auto result = bring_up();
-      asio::post(io_, [weak, result = std::move(result)]() mutable {
-        if (auto self = weak.lock()) self->brought_up(std::move(result));
-      });
-      // The ssh processes die with the thread that started them
-      // (PR_SET_PDEATHSIG follows the thread, not the process): it stays
-      // until the board is done with.
-      std::unique_lock lock(mutex_);
-      done_.wait(lock, [this] { return stopping_.load(); });
-    });
-  }
-
-  AgentSession* session() override { return ready_ && !dead_ ? session_.get() : nullptr; }
-  void kill(const std::string& reason) override {
-    on_death = nullptr;
-    die(reason);
-  }
-  bool alive() const override { return !dead_; }
-  bool ready() const override { return ready_; }
   std::string name() const override { return "board " + link_.name(); }
   std::string report_name() const override { return link_.name(); }
 
@@ -102,6 +78,22 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     std::optional<std::string> error;
     PipedChild agent;
   };
+
+  // Steps 1-4 of board_link.h in a thread (the network may keep each
+  // waiting for seconds); the session starts on the io_context.
+  void launch() override {
+    thread_ = std::thread([this, weak = weak_as<Board>()] {
+      auto result = bring_up();
+      asio::post(io_, [weak, result = std::move(result)]() mutable {
+        if (auto self = weak.lock()) self->brought_up(std::move(result));
+      });
+      // The ssh processes die with the thread that started them
+      // (PR_SET_PDEATHSIG follows the thread, not the process): it stays
+      // until the board is done with.
+      std::unique_lock lock(mutex_);
+      done_.wait(lock, [this] { return stopping_.load(); });
+    });
+  }
 
   BroughtUp bring_up() {
     if (auto connected = link_.connect(); !connected) {
@@ -128,7 +120,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   }
 
   void brought_up(BroughtUp result) {
-    if (dead_) {
+    if (dead()) {
       for (int fd : {result.agent.stdin_fd, result.agent.stdout_fd})
         if (fd >= 0) ::close(fd);
       return;
@@ -137,50 +129,28 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
       die(*result.error);
       return;
     }
-    AgentSession::Events events;
-    events.ready = [weak = weak_from_this()](const std::string&) {
-      auto self = weak.lock();
-      if (!self || self->ready_ || self->dead_) return;
-      self->ready_ = true;
-      if (self->hello_timer_) self->hello_timer_->cancel();
-      if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(std::nullopt);
-    };
-    events.closed = [weak = weak_from_this()](const std::string& reason) {
-      auto self = weak.lock();
-      return self ? self->die(reason) : reason;
-    };
     // An exclusive board another run holds: wait for it, up to lock_timeout.
-    events.log = [weak = weak_from_this()](std::string_view text) {
+    auto lock_wait = [weak = weak_as<Board>()](std::string_view text) {
       auto self = weak.lock();
-      if (!self || self->ready_ || text.rfind("xrun-lock-wait", 0) != 0) return;
+      if (!self || self->ready() || text.rfind("xrun-lock-wait", 0) != 0) return;
       const double wait = self->link_.settings().lock_timeout;
       print_warning(self->name() + " is in use by another xrun run (exclusive = true): waiting for it, up to " +
                     std::to_string(static_cast<long>(wait)) + " s (lock_timeout)");
       self->waiting_for_lock_ = true;
-      self->hello_timer_->expires_after(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
-      self->arm_hello_timer();
+      self->ready_within(wait, "another xrun run held it for longer than lock_timeout");
     };
     AgentSession::Options options;
     options.name = name();
     // A board's network is slower to answer than virtio-serial: ssh's own
     // keep-alive (15 s) notices a dead link; this catches a hung agent.
     options.unresponsive_seconds = 30;
-    session_ = AgentSession::open(io_, result.agent.stdout_fd, result.agent.stdin_fd, options, std::move(events));
-    session_->hello(0x600d);
+    open_session(result.agent.stdout_fd, result.agent.stdin_fd, options, {0x600d, false}, std::move(lock_wait));
     // The agent answers at once; a board whose agent does not is taken out.
-    hello_timer_.emplace(io_);
-    hello_timer_->expires_after(std::chrono::milliseconds(static_cast<long>(link_.settings().connect_timeout * 1000)));
-    arm_hello_timer();
+    ready_within(link_.settings().connect_timeout, "its agent did not answer");
   }
 
-  void arm_hello_timer() {
-    hello_timer_->async_wait([weak = weak_from_this()](const auto& error) {
-      auto self = weak.lock();
-      if (error || !self || self->ready_ || self->dead_) return;
-      if (self->waiting_for_lock_) self->reset_may_help_ = false;  // busy is not broken
-      self->die(self->waiting_for_lock_ ? "another xrun run held it for longer than lock_timeout"
-                                        : "its agent did not answer");
-    });
+  void ready_deadline_passed() override {
+    if (waiting_for_lock_) reset_may_help_ = false;  // busy is not broken
   }
 
   void stop_processes() {
@@ -197,34 +167,23 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     link_.stop();
   }
 
-  std::string die(const std::string& reason) {
-    if (dead_) return reason;
-    dead_ = true;
-    auto self = shared_from_this();
-    // The master goes: the agent's channel closes and the agent kills its jobs on the board.
+  // The master goes: the agent's channel closes and the agent kills its jobs on the board.
+  void stop() override {
     stop_processes();
-    if (hello_timer_) hello_timer_->cancel();
     // Jobs waiting for their files find the board gone.
     staging = false;
     for (auto& next : std::exchange(waiting, {})) asio::post(io_, std::move(next));
-    const std::string log = read_file(link_.log()).value_or("");
-    const std::string message = reason.rfind("board ", 0) == 0 ? reason : name() + ": " + reason;
-    // What ssh said, unless the message already quotes it.
-    const std::string said = quoted_tail(log, 4);
-    const std::string last = said.substr(said.rfind("\n    ") == std::string::npos ? 0 : said.rfind("\n    ") + 5);
-    const std::string full =
-        message + (log.empty() || message.find(last) != std::string::npos ? "" : "; ssh said:" + said);
-    if (auto handler = std::exchange(ready_handler_, nullptr)) {
-      if (session_) session_->close(full);
-      handler(full);
-      return full;
-    }
-    if (session_) session_->close(full);
-    if (auto death = std::exchange(on_death, nullptr)) death(full);
-    return full;
   }
 
-  asio::io_context& io_;
+  // "board NAME: why", and what ssh said last unless the reason quotes it.
+  std::string last_words(const std::string& reason) override {
+    const std::string log = read_file(link_.log()).value_or("");
+    const std::string message = reason.rfind("board ", 0) == 0 ? reason : name() + ": " + reason;
+    const std::string said = quoted_tail(log, 4);
+    const std::string last = said.substr(said.rfind("\n    ") == std::string::npos ? 0 : said.rfind("\n    ") + 5);
+    return message + (log.empty() || message.find(last) != std::string::npos ? "" : "; ssh said:" + said);
+  }
+
   std::string target_;
   BoardLink link_;
   std::thread thread_;
@@ -232,10 +191,6 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   std::mutex mutex_;
   std::condition_variable done_;
   std::atomic<pid_t> agent_pid_{-1};
-  ReadyHandler ready_handler_;
-  bool ready_ = false, dead_ = false;
-  std::shared_ptr<AgentSession> session_;
-  std::optional<asio::steady_timer> hello_timer_;
   std::string prefix_;
   std::atomic<bool> reset_may_help_{true};
   bool waiting_for_lock_ = false;

@@ -79,7 +79,7 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
 // ------------------------------------------------------------------ Vm ---
 
 Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot)
-    : io_(io), settings_(settings), index_(index), from_snapshot_(from_snapshot), connect_timer_(io), boot_timer_(io) {
+    : AgentMachine(io), settings_(settings), index_(index), from_snapshot_(from_snapshot), connect_timer_(io) {
   static int generation = 0;
   const std::string stem =
       join_path(settings.work_dir, "vm" + std::to_string(index) + "-" + std::to_string(++generation));
@@ -89,8 +89,7 @@ Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_sn
 }
 
 Vm::~Vm() {
-  if (session_) session_->close("the VM is gone");
-  if (pid_ > 0 && !dead_) {
+  if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
@@ -98,26 +97,16 @@ Vm::~Vm() {
 
 std::string Vm::name() const { return "VM " + std::to_string(index_) + " (" + settings_.image.name + ")"; }
 
-void Vm::start(ReadyHandler ready) {
-  ready_handler_ = std::move(ready);
-  started_at_ = Clock::now();
+void Vm::launch() {
   if (auto error = spawn()) {
-    dead_ = true;
-    asio::post(io_, [self = shared_from_this(), e = *error] {
-      if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(e);
-    });
+    fail_start(*error);
     return;
   }
   const double limit = from_snapshot_ ? settings_.restore_timeout_seconds : settings_.boot_timeout_seconds;
-  boot_timer_.expires_after(std::chrono::milliseconds(static_cast<int>(limit * 1000)));
-  boot_timer_.async_wait([weak = weak_from_this(), limit](const auto& error) {
-    auto self = weak.lock();
-    if (error || !self || self->ready_ || self->dead_) return;
-    self->die("the VM did not become ready in " + format_seconds(limit));
-  });
+  ready_within(limit, "the VM did not become ready in " + format_seconds(limit));
   // Posted: the pool stores this VM before any handler can run, and every
   // VM of a pool is spawned before the first one is talked to.
-  asio::post(io_, [self = shared_from_this()] { self->try_connect(); });
+  asio::post(io_, [self = weak_as<Vm>().lock()] { self->try_connect(); });
 }
 
 std::optional<std::string> Vm::spawn() {
@@ -144,29 +133,28 @@ std::optional<std::string> Vm::spawn() {
 }
 
 void Vm::watch_exit() {
-  exit_watch_->async_wait(
-      asio::posix::stream_descriptor::wait_read, [weak = weak_from_this(), this](const auto& error) {
-        auto self = weak.lock();
-        if (error || !self || dead_ || pid_ <= 0) return;
-        // Never a blocking wait: a readiness event can be stale (asio may hand an
-        // event of a closed pidfd to a new one that reused its number when a VM
-        // is replaced), and a blocking waitpid would then stall every VM.
-        int status = 0;
-        const pid_t reaped = ::waitpid(pid_, &status, WNOHANG);
-        if (reaped == 0) {
-          watch_exit();
-          return;
-        }
-        pid_ = -1;
-        std::string how = reaped < 0            ? "is gone"
-                          : WIFSIGNALED(status) ? "was killed by " + signal_name(WTERMSIG(status))
-                                                : "exited with status " + std::to_string(WEXITSTATUS(status));
-        die("qemu " + how + " (a guest kernel panic ends qemu too)");
-      });
+  exit_watch_->async_wait(asio::posix::stream_descriptor::wait_read, [weak = weak_as<Vm>()](const auto& error) {
+    auto self = weak.lock();
+    if (error || !self || self->dead() || self->pid_ <= 0) return;
+    // Never a blocking wait: a readiness event can be stale (asio may hand an
+    // event of a closed pidfd to a new one that reused its number when a VM
+    // is replaced), and a blocking waitpid would then stall every VM.
+    int status = 0;
+    const pid_t reaped = ::waitpid(self->pid_, &status, WNOHANG);
+    if (reaped == 0) {
+      self->watch_exit();
+      return;
+    }
+    self->pid_ = -1;
+    std::string how = reaped < 0            ? "is gone"
+                      : WIFSIGNALED(status) ? "was killed by " + signal_name(WTERMSIG(status))
+                                            : "exited with status " + std::to_string(WEXITSTATUS(status));
+    self->die("qemu " + how + " (a guest kernel panic ends qemu too)");
+  });
 }
 
 void Vm::try_connect() {
-  if (dead_) return;
+  if (dead()) return;
   if (from_snapshot_ && !incoming_started_) {
     // A few milliseconds of blocking QMP: qemu answers as soon as it is up.
     std::string pending, why;
@@ -188,45 +176,26 @@ void Vm::try_connect() {
   const int fd = connect_unix(agent_socket_);
   if (fd < 0) {
     connect_timer_.expires_after(std::chrono::milliseconds(3));
-    connect_timer_.async_wait([weak = weak_from_this()](const auto& e) {
-      if (auto self = weak.lock(); self && !e && !self->dead_) self->try_connect();
+    connect_timer_.async_wait([weak = weak_as<Vm>()](const auto& e) {
+      if (auto self = weak.lock(); self && !e && !self->dead()) self->try_connect();
     });
     return;
   }
-  AgentSession::Events events;
-  events.ready = [weak = weak_from_this()](const std::string& release) {
-    auto self = weak.lock();
-    if (!self || self->ready_ || self->dead_) return;
-    self->ready_ = true;
-    self->boot_timer_.cancel();
-    log_debug("VM {} ready in {:.3f} s ({}, kernel {})", self->index_,
-              std::chrono::duration<double>(Clock::now() - self->started_at_).count(),
-              self->from_snapshot_ ? "restored" : "cold boot", release);
-    if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(std::nullopt);
-  };
-  events.closed = [weak = weak_from_this()](const std::string& reason) {
-    auto self = weak.lock();
-    return self ? self->die(reason) : reason;
-  };
   AgentSession::Options options;
   options.name = "VM " + std::to_string(index_);
   options.unresponsive_seconds = settings_.unresponsive_seconds;
-  session_ = AgentSession::open(io_, fd, fd, options, std::move(events));
   // With the host's clock: restored from saved state, the guest's is the
   // one it was saved with (hours behind), until the agent sets it.
-  session_->hello(static_cast<std::uint32_t>(index_ + 1) * 7919u, true);
+  open_session(fd, fd, options, {static_cast<std::uint32_t>(index_ + 1) * 7919u, true});
 }
 
-void Vm::kill(const std::string& reason) {
-  quiet_ = true;  // asked for: not a failure worth keeping the console log for
-  on_death = nullptr;
-  die(reason);
+void Vm::became_ready(const std::string& release) {
+  log_debug("VM {} ready in {:.3f} s ({}, kernel {})", index_,
+            std::chrono::duration<double>(Clock::now() - started_at()).count(),
+            from_snapshot_ ? "restored" : "cold boot", release);
 }
 
-std::string Vm::die(const std::string& reason) {
-  if (dead_) return reason;
-  dead_ = true;
-  auto self = shared_from_this();
+void Vm::stop() {
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -235,7 +204,9 @@ std::string Vm::die(const std::string& reason) {
   boost::system::error_code ignored;
   if (exit_watch_) exit_watch_->close(ignored);
   connect_timer_.cancel();
-  boot_timer_.cancel();
+}
+
+std::string Vm::last_words(const std::string& reason) {
   // A panic prints a long backtrace; its first line says what happened.
   const std::string console = read_file(console_log_).value_or("");
   std::string what = reason;
@@ -245,24 +216,9 @@ std::string Vm::die(const std::string& reason) {
            "\" (" + reason + ")";
   }
   // A VM that failed keeps its console log where the user finds it (the
-  // run's work directory goes at its end).
-  const std::string log = quiet_ ? console_log_ : keep_console_log(console_log_, settings_.image.name);
-  const std::string message =
-      name() + ": " + what + "; last console lines (" + log + "):" + last_console_lines(console, 6);
-  if (auto handler = std::exchange(ready_handler_, nullptr)) {
-    if (session_) session_->close(message);
-    handler(message);
-    return message;
-  }
-  if (session_) session_->close(message);  // its jobs end with this message (no-op when the session ended first)
-  if (auto death = std::exchange(on_death, nullptr)) death(message);
-  return message;
-}
-
-bool Vm::failed() const { return dead_ && !quiet_; }
-
-std::string Vm::console_tail(std::size_t lines) const {
-  return last_console_lines(read_file(console_log_).value_or(""), lines);
+  // run's work directory goes at its end); one asked to end does not.
+  const std::string log = killed() ? console_log_ : keep_console_log(console_log_, settings_.image.name);
+  return name() + ": " + what + "; last console lines (" + log + "):" + last_console_lines(console, 6);
 }
 
 }  // namespace xrun

@@ -23,8 +23,8 @@
 #include "config/config.h"
 #include "core/expected.h"
 #include "engine/job_runner.h"
+#include "machine/agent_machine.h"
 #include "machine/agent_protocol.h"
-#include "machine/machine.h"
 
 namespace xrun {
 
@@ -36,36 +36,31 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
 Expected<VmSettings> planned_vm_settings(const std::string& target, const Config& config);
 
 // One VM as a Machine (machine/machine.h): qemu plus the agent's session
-// over the unix socket behind its virtio-serial port.
-class Vm final : public Machine, public std::enable_shared_from_this<Vm> {
+// over the unix socket behind its virtio-serial port. Its life is
+// AgentMachine's; what is its own: qemu's process (watched through a pidfd:
+// its exit is the VM's death), restoring the saved state over QMP, and the
+// console log its death quotes (kept in the cache when it failed).
+class Vm final : public AgentMachine {
  public:
   Vm(boost::asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot);
   ~Vm() override;
 
-  // Starts qemu; `ready` runs once: when the agent answered, or with why not.
-  void start(ReadyHandler ready) override;
-  AgentSession* session() override { return ready_ && !dead_ ? session_.get() : nullptr; }
-  // SIGKILL to qemu; every job ends with an infra error naming `reason`.
-  void kill(const std::string& reason) override;
-  bool alive() const override { return !dead_; }
-  bool ready() const override { return ready_; }
   std::string name() const override;
   // "VM 2 (debian-aarch64)": which of the run's VMs a test ran in.
   std::string report_name() const override { return name(); }
 
-  bool failed() const;  // died on its own (not by kill()): its console log is worth keeping
-  int index() const { return index_; }
-  bool from_snapshot() const { return from_snapshot_; }
-  std::string console_tail(std::size_t lines) const;
-
  private:
+  void launch() override;
+  // SIGKILL to qemu, reaped.
+  void stop() override;
+  // "VM 1 (aarch64): why; last console lines (LOG): ...", a panic's line first.
+  std::string last_words(const std::string& reason) override;
+  void became_ready(const std::string& release) override;
+
   std::optional<std::string> spawn();
   void try_connect();
   void watch_exit();
-  // Ends the VM; returns the message its jobs end with (console lines included).
-  std::string die(const std::string& reason);
 
-  boost::asio::io_context& io_;
   VmSettings settings_;
   int index_;
   bool from_snapshot_;
@@ -73,11 +68,7 @@ class Vm final : public Machine, public std::enable_shared_from_this<Vm> {
   bool incoming_started_ = false;
   pid_t pid_ = -1;
   std::optional<boost::asio::posix::stream_descriptor> exit_watch_;
-  boost::asio::steady_timer connect_timer_, boot_timer_;
-  std::chrono::steady_clock::time_point started_at_;
-  ReadyHandler ready_handler_;
-  bool ready_ = false, dead_ = false, quiet_ = false;
-  std::shared_ptr<AgentSession> session_;
+  boost::asio::steady_timer connect_timer_;
 };
 
 }  // namespace xrun
