@@ -14,9 +14,9 @@
 #include <filesystem>
 #include <thread>
 
-#include "backends/board/file_mirror.h"
 #include "backends/board/ssh.h"
 #include "core/fs_util.h"
+#include "machine/file_mirror.h"
 #include "support/temp_dir.h"
 
 namespace xrun {

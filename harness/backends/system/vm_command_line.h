@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "backends/system/host_view.h"
 #include "backends/system/image.h"
 #include "backends/system/vm_arch.h"
 #include "core/expected.h"
+#include "machine/host_view.h"
 
 namespace xrun {
 
