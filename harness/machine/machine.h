@@ -1,9 +1,11 @@
 // A machine is somewhere xrun's agent runs programs for the host: a qemu VM
 // started by xrun (system/vm), a board over SSH (board/board). Every kind
 // has the same life -- start until the agent answers, serve jobs through its
-// AgentSession, die (asked to, or on its own) -- and plugs into the one
-// MachinePool (machine_pool.h) through a MachineFleet, which knows how to
-// make its machines, what a job needs there, and what to do when one fails.
+// AgentSession, die (asked to, or on its own), written once in
+// agent_machine.h -- and plugs into the one MachinePool (machine_pool.h)
+// through a MachineFleet, which knows how to make its machines, what a job
+// needs there (its files through a strategy, machine_files.h), and what to
+// do when one fails.
 #pragma once
 
 #include <chrono>
