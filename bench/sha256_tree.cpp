@@ -1,5 +1,5 @@
 // Hashing a tree of files, as the board backend's file mirror does for what
-// a job needs (board/file_mirror.cpp: a SHA-256 per file): xrun's
+// a job needs (machine/file_mirror.cpp: a SHA-256 per file): xrun's
 // sha256_file_hex() (OpenSSL's libcrypto, core/sha256.cpp) against the
 // hand-written SHA-256 it replaced, kept below as the peer, in one
 // invocation, interleaved (this machine is noisy: only ratios measured side

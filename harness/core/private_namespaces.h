@@ -2,7 +2,7 @@
 //
 // Two parts of xrun change what a process sees of the file system without
 // touching the host: the binfmt_misc private to xrun (binfmt/foreign_exec.h)
-// and the directory tree a VM's 9p device exports (system/host_view.h).
+// and the directory tree a VM's 9p device exports (machine/host_view.h).
 // Both need mounts, which an unprivileged user may make only in a mount
 // namespace owned by a user namespace of its own. Making one takes a helper
 // child (unshare() needs a single-threaded caller, and only the parent

@@ -1,9 +1,11 @@
 // A machine is somewhere xrun's agent runs programs for the host: a qemu VM
 // started by xrun (system/vm), a board over SSH (board/board). Every kind
 // has the same life -- start until the agent answers, serve jobs through its
-// AgentSession, die (asked to, or on its own) -- and plugs into the one
-// MachinePool (machine_pool.h) through a MachineFleet, which knows how to
-// make its machines, what a job needs there, and what to do when one fails.
+// AgentSession, die (asked to, or on its own), written once in
+// agent_machine.h -- and plugs into the one MachinePool (machine_pool.h)
+// through a MachineFleet, which knows how to make its machines, what a job
+// needs there (its files through a strategy, machine_files.h), and what to
+// do when one fails.
 #pragma once
 
 #include <chrono>
@@ -25,7 +27,8 @@ struct ElfInfo;
 // Where a program's libraries come from in its build tree: its RUNPATH
 // (RPATH) with $ORIGIN expanded, and the LD_LIBRARY_PATH of the job's
 // environment; absolute, existing directories only. A machine that does not
-// share the host's files shows (a VM) or mirrors (a board) them.
+// share the host's files shows (the host view) or mirrors (the mirror) them
+// (machine_files.h).
 std::vector<std::string> build_tree_library_dirs(const ElfInfo& elf, const std::string& program,
                                                  const std::vector<std::string>& env);
 
@@ -51,14 +54,19 @@ class Machine {
   std::function<void(const std::string& reason)> on_death;
 };
 
+// What a fleet's file strategy (machine_files.h) keeps for a job from
+// planning it to its end (the mirror: the files to send).
+struct StagedFiles {
+  virtual ~StagedFiles() = default;
+};
+
 // One job as the pool carries it: what the agent is asked to run, and what
 // the fleet prepared for it.
 struct MachineJob {
   JobId id = 0;
   RunFrame frame;
-  std::string host_path, host_cwd;  // the program and cwd as the host names them (frame's may be the machine's)
-  std::vector<FileEntry> files;     // to put on the machine before it runs (boards)
-  std::string glibc_needed;         // "2.34": the newest glibc the program needs (boards); "" unknown or none
+  std::string host_path, host_cwd;      // the program and cwd as the host names them (frame's may be the machine's)
+  std::shared_ptr<StagedFiles> staged;  // the file strategy's, if it keeps anything
   JobRunner::Callbacks callbacks;
   std::shared_ptr<Machine> machine;  // where it runs, once dispatched
   std::string pending_stdin;
@@ -77,11 +85,12 @@ class MachineFleet {
   // How many jobs a machine of `slot` runs at once.
   virtual std::size_t jobs_per_machine(std::size_t slot) const = 0;
   virtual std::shared_ptr<Machine> make(boost::asio::io_context& io, std::size_t slot) = 0;
-  // Completes job.frame (and job.files) for this kind of machine.
+  // Completes job.frame for this kind of machine (and has its file
+  // strategy plan the job's files).
   virtual Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) = 0;
-  // Just before the job runs on `machine` (a board gets its files); `done`
-  // with an error makes the job an infra error. The frame may be changed
-  // (a board's mirror prefix).
+  // Just before the job runs on `machine` (a board gets its files: its file
+  // strategy's stage()); `done` with an error makes the job an infra error.
+  // The frame may be changed (a board's mirror prefix).
   virtual void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
                      std::function<void(std::optional<std::string> error)> done) {
     (void)machine, (void)job;

@@ -37,7 +37,7 @@
  *   SIGNAL    u32 job | u32 signal                to the job's whole process group
  *   FILES     u32 req | u32 n | n * (str path | u32 mode | u64 size | u64 mtime_ns | str hash)
  *             put these files (S_IFREG) and directories (S_IFDIR) in place
- *             on a board before a job (agent.c, "files"); answered by FILES_ACK
+ *             on a board before a job (images/agent/files.c); answered by FILES_ACK
  *   OBJECT    u32 req | str hash | u32 last | bytes
  *             a piece of the content named `hash` for the store; `last`
  *             completes it. Sent for what FILES_ACK said is missing, then

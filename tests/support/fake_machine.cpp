@@ -43,71 +43,41 @@ void settle(asio::io_context& io) {
 }
 
 FakeMachine::FakeMachine(asio::io_context& io, std::string name, std::string report_name, Options options)
-    : io_(io), name_(std::move(name)), report_name_(std::move(report_name)), options_(options) {}
+    : AgentMachine(io), name_(std::move(name)), report_name_(std::move(report_name)), options_(options) {}
 
-FakeMachine::~FakeMachine() {
-  if (session_) session_->close("the fake machine is gone");
-}
+FakeMachine::~FakeMachine() = default;
 
-void FakeMachine::start(ReadyHandler ready) {
+void FakeMachine::launch() {
   started = true;
-  ready_handler_ = std::move(ready);
-  if (!options_.hold_start) asio::post(io_, [self = shared_from_this()] { self->come_up(); });
+  if (!options_.hold_start)
+    asio::post(io_, [weak = weak_as<FakeMachine>()] {
+      if (auto self = weak.lock()) self->come_up();
+    });
 }
 
 void FakeMachine::come_up() {
-  if (dead_ || session_) return;
+  if (dead() || opened_) return;
+  opened_ = true;
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw std::runtime_error("socketpair");
   agent_ = std::make_unique<asio::posix::stream_descriptor>(io_, fds[1]);
   read_more();
-  AgentSession::Events events;
-  events.ready = [weak = weak_from_this()](const std::string&) {
-    auto self = weak.lock();
-    if (!self || self->dead_) return;
-    self->ready_ = true;
-    if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(std::nullopt);
-  };
-  events.closed = [weak = weak_from_this()](const std::string& reason) {
-    auto self = weak.lock();
-    return self ? self->end(reason) : reason;
-  };
-  session_ = AgentSession::open(io_, fds[0], fds[0], {name_, 10}, std::move(events));
-  session_->hello(42);
+  open_session(fds[0], fds[0], {name_, 10}, {42, false});
 }
 
-void FakeMachine::fail_to_start(const std::string& reason) { end(reason); }
-
-void FakeMachine::kill(const std::string& reason) {
-  killed = true;
-  on_death = nullptr;
-  end(reason);
-}
-
-void FakeMachine::die(const std::string& reason) { end(reason); }
+void FakeMachine::fail_to_start(const std::string& reason) { die(reason); }
 
 void FakeMachine::drop_connection() {
   boost::system::error_code ignored;
   if (agent_) agent_->close(ignored);
 }
 
-// As Vm::die and Board::die: dead first (a job's end that the session reports
-// finds its machine gone), then its jobs end with the reason, then whoever
-// waits hears: the start's handler, or on_death.
-std::string FakeMachine::end(const std::string& reason) {
-  if (dead_) return reason;
-  dead_ = true;
+void FakeMachine::stop() { drop_connection(); }
+
+std::string FakeMachine::last_words(const std::string& reason) {
   end_reason = reason;
-  auto self = shared_from_this();
-  const std::string message = name_ + ": " + reason;
-  if (session_) session_->close(message);
-  drop_connection();
-  if (auto handler = std::exchange(ready_handler_, nullptr)) {
-    handler(message);
-    return message;
-  }
-  if (auto death = std::exchange(on_death, nullptr)) death(message);
-  return message;
+  was_killed = killed();
+  return name_ + ": " + reason;
 }
 
 void FakeMachine::send(std::uint8_t type, const std::string& payload) {
@@ -122,7 +92,7 @@ void FakeMachine::send(std::uint8_t type, const std::string& payload) {
 }
 
 void FakeMachine::read_more() {
-  agent_->async_read_some(asio::buffer(buffer_), [weak = weak_from_this()](const auto& error, std::size_t n) {
+  agent_->async_read_some(asio::buffer(buffer_), [weak = weak_as<FakeMachine>()](const auto& error, std::size_t n) {
     auto self = weak.lock();
     if (!self || error) return;
     self->rx_.append(self->buffer_.data(), n);

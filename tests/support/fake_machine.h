@@ -1,6 +1,7 @@
 // A Machine (machine/machine.h) for MachinePool's unit tests: no VM, no
-// board, but a real AgentSession over a socketpair whose other end is a fake
-// agent on the same io_context. The agent answers HELLO and records what it
+// board, but the machines' own life (machine/agent_machine.h) and a real
+// AgentSession over a socketpair whose other end is a fake agent on the same
+// io_context. The agent answers HELLO and records what it
 // is asked (RUN, SIGNAL, STDIN); the test says what its jobs do (start,
 // print, exit) and when the machine comes up or dies. Nothing waits on a
 // clock: drive the io_context with settle() (poll until idle).
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "machine/agent_machine.h"
 #include "machine/machine.h"
 
 namespace xrun::testing {
@@ -31,7 +33,7 @@ namespace xrun::testing {
 // what a test does instead of waiting.
 void settle(boost::asio::io_context& io);
 
-class FakeMachine final : public Machine, public std::enable_shared_from_this<FakeMachine> {
+class FakeMachine final : public AgentMachine {
  public:
   struct Options {
     // The machine comes up only when the test calls come_up() (or fail_to_start()).
@@ -49,18 +51,13 @@ class FakeMachine final : public Machine, public std::enable_shared_from_this<Fa
   ~FakeMachine() override;
 
   // Machine
-  void start(ReadyHandler ready) override;
-  AgentSession* session() override { return ready_ && !dead_ ? session_.get() : nullptr; }
-  void kill(const std::string& reason) override;
-  bool alive() const override { return !dead_; }
-  bool ready() const override { return ready_ && !dead_; }
   std::string name() const override { return name_; }
   std::string report_name() const override { return report_name_; }
 
   // The test's hands.
   void come_up();                                 // with hold_start: the agent answers now
   void fail_to_start(const std::string& reason);  // the start fails
-  void die(const std::string& reason);            // dies on its own (qemu exited)
+  using AgentMachine::die;                        // dies on its own (qemu exited)
   void drop_connection();                         // the agent's channel closes (a board's network)
   void job_started(std::uint32_t job);
   void job_output(std::uint32_t job, const std::string& bytes);
@@ -69,7 +66,7 @@ class FakeMachine final : public Machine, public std::enable_shared_from_this<Fa
 
   // What happened to it.
   bool started = false;
-  bool killed = false;           // by kill()
+  bool was_killed = false;       // by kill()
   std::string end_reason;        // why it ended (kill or death)
   std::vector<Run> runs;         // RUN frames, in order
   std::set<std::uint32_t> jobs;  // ran and not ended (by the test or a signal)
@@ -78,20 +75,21 @@ class FakeMachine final : public Machine, public std::enable_shared_from_this<Fa
   std::set<std::uint32_t> input_closed;
 
  private:
+  // AgentMachine
+  void launch() override;
+  void stop() override;
+  std::string last_words(const std::string& reason) override;
+
   void send(std::uint8_t type, const std::string& payload);
   void read_more();
   void handle(std::uint8_t type, const std::string& payload);
-  std::string end(const std::string& reason);
 
-  boost::asio::io_context& io_;
   std::string name_, report_name_;
   Options options_;
-  ReadyHandler ready_handler_;
-  std::shared_ptr<AgentSession> session_;
   std::unique_ptr<boost::asio::posix::stream_descriptor> agent_;
   std::string rx_;
   std::array<char, 4096> buffer_{};
-  bool ready_ = false, dead_ = false;
+  bool opened_ = false;
 };
 
 class FakeFleet final : public MachineFleet {

@@ -13,9 +13,9 @@
 #include <chrono>
 #include <filesystem>
 
-#include "backends/board/file_mirror.h"
 #include "backends/board/ssh.h"
 #include "core/fs_util.h"
+#include "machine/file_mirror.h"
 #include "support/paths.h"
 #include "support/temp_dir.h"
 #include "support/waits.h"

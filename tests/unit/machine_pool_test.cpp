@@ -468,7 +468,7 @@ TEST(MachinePool, ShutdownKillsEveryMachineOfEveryFleet) {
   f.pool.shutdown();
   f.settle();
   for (const auto& machine : machines) {
-    EXPECT_TRUE(machine->killed);
+    EXPECT_TRUE(machine->was_killed);
     EXPECT_FALSE(machine->alive());
     EXPECT_EQ(machine->end_reason, "xrun is done with it");
   }

@@ -18,16 +18,15 @@
 #include <thread>
 
 #include "backends/board/board_link.h"
-#include "backends/board/file_mirror.h"
 #include "backends/board/ssh.h"
-#include "backends/system/image.h"
-#include "backends/system/vm_arch.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "elf/elf_probe.h"
 #include "launch/launcher.h"
+#include "machine/agent_machine.h"
+#include "machine/file_mirror.h"
 
 namespace xrun {
 
@@ -50,21 +49,34 @@ bool forwarded_to_boards(std::string_view entry) {
 
 // ---------------------------------------------------------------- Board ---
 
-class Board final : public Machine, public std::enable_shared_from_this<Board> {
+class Board final : public AgentMachine {
  public:
   Board(asio::io_context& io, std::string name, BoardSettings settings, const std::string& work_dir, std::string target)
-      : io_(io), target_(std::move(target)), link_(std::move(name), std::move(settings), work_dir) {}
+      : AgentMachine(io), target_(std::move(target)), link_(std::move(name), std::move(settings), work_dir) {}
   ~Board() override {
     stop_processes();
     if (thread_.joinable()) thread_.join();
-    if (session_) session_->close("the board is no longer used");
   }
+
+  std::string name() const override { return "board " + link_.name(); }
+  std::string report_name() const override { return link_.name(); }
+
+  // Whether power-cycling it could bring it back: not when it answered and
+  // refused (a host key, a login), or cannot run the target's programs.
+  bool reset_may_help() const { return reset_may_help_; }
+
+  const std::string& libc() const { return libc_; }  // "2.36"; "" when not glibc (or not found)
+
+ private:
+  struct BroughtUp {
+    std::optional<std::string> error;
+    PipedChild agent;
+  };
 
   // Steps 1-4 of board_link.h in a thread (the network may keep each
   // waiting for seconds); the session starts on the io_context.
-  void start(ReadyHandler ready) override {
-    ready_handler_ = std::move(ready);
-    thread_ = std::thread([this, weak = weak_from_this()] {
+  void launch() override {
+    thread_ = std::thread([this, weak = weak_as<Board>()] {
       auto result = bring_up();
       asio::post(io_, [weak, result = std::move(result)]() mutable {
         if (auto self = weak.lock()) self->brought_up(std::move(result));
@@ -76,34 +88,6 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
       done_.wait(lock, [this] { return stopping_.load(); });
     });
   }
-
-  AgentSession* session() override { return ready_ && !dead_ ? session_.get() : nullptr; }
-  void kill(const std::string& reason) override {
-    on_death = nullptr;
-    die(reason);
-  }
-  bool alive() const override { return !dead_; }
-  bool ready() const override { return ready_; }
-  std::string name() const override { return "board " + link_.name(); }
-  std::string report_name() const override { return link_.name(); }
-
-  // Whether power-cycling it could bring it back: not when it answered and
-  // refused (a host key, a login), or cannot run the target's programs.
-  bool reset_may_help() const { return reset_may_help_; }
-
-  const std::string& prefix() const { return prefix_; }
-  const std::string& libc() const { return libc_; }  // "2.36"; "" when not glibc (or not found)
-  void set_prefix(const std::string& prefix) { prefix_ = prefix; }
-  // Files this run already put on the board: path -> size and mtime.
-  std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> placed;
-  bool staging = false;                       // a transfer is under way
-  std::deque<std::function<void()>> waiting;  // jobs staging after it
-
- private:
-  struct BroughtUp {
-    std::optional<std::string> error;
-    PipedChild agent;
-  };
 
   BroughtUp bring_up() {
     if (auto connected = link_.connect(); !connected) {
@@ -130,7 +114,7 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   }
 
   void brought_up(BroughtUp result) {
-    if (dead_) {
+    if (dead()) {
       for (int fd : {result.agent.stdin_fd, result.agent.stdout_fd})
         if (fd >= 0) ::close(fd);
       return;
@@ -139,50 +123,28 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
       die(*result.error);
       return;
     }
-    AgentSession::Events events;
-    events.ready = [weak = weak_from_this()](const std::string&) {
-      auto self = weak.lock();
-      if (!self || self->ready_ || self->dead_) return;
-      self->ready_ = true;
-      if (self->hello_timer_) self->hello_timer_->cancel();
-      if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(std::nullopt);
-    };
-    events.closed = [weak = weak_from_this()](const std::string& reason) {
-      auto self = weak.lock();
-      return self ? self->die(reason) : reason;
-    };
     // An exclusive board another run holds: wait for it, up to lock_timeout.
-    events.log = [weak = weak_from_this()](std::string_view text) {
+    auto lock_wait = [weak = weak_as<Board>()](std::string_view text) {
       auto self = weak.lock();
-      if (!self || self->ready_ || text.rfind("xrun-lock-wait", 0) != 0) return;
+      if (!self || self->ready() || text.rfind("xrun-lock-wait", 0) != 0) return;
       const double wait = self->link_.settings().lock_timeout;
       print_warning(self->name() + " is in use by another xrun run (exclusive = true): waiting for it, up to " +
                     std::to_string(static_cast<long>(wait)) + " s (lock_timeout)");
       self->waiting_for_lock_ = true;
-      self->hello_timer_->expires_after(std::chrono::milliseconds(static_cast<long>(wait * 1000)));
-      self->arm_hello_timer();
+      self->ready_within(wait, "another xrun run held it for longer than lock_timeout");
     };
     AgentSession::Options options;
     options.name = name();
     // A board's network is slower to answer than virtio-serial: ssh's own
     // keep-alive (15 s) notices a dead link; this catches a hung agent.
     options.unresponsive_seconds = 30;
-    session_ = AgentSession::open(io_, result.agent.stdout_fd, result.agent.stdin_fd, options, std::move(events));
-    session_->hello(0x600d);
+    open_session(result.agent.stdout_fd, result.agent.stdin_fd, options, {0x600d, false}, std::move(lock_wait));
     // The agent answers at once; a board whose agent does not is taken out.
-    hello_timer_.emplace(io_);
-    hello_timer_->expires_after(std::chrono::milliseconds(static_cast<long>(link_.settings().connect_timeout * 1000)));
-    arm_hello_timer();
+    ready_within(link_.settings().connect_timeout, "its agent did not answer");
   }
 
-  void arm_hello_timer() {
-    hello_timer_->async_wait([weak = weak_from_this()](const auto& error) {
-      auto self = weak.lock();
-      if (error || !self || self->ready_ || self->dead_) return;
-      if (self->waiting_for_lock_) self->reset_may_help_ = false;  // busy is not broken
-      self->die(self->waiting_for_lock_ ? "another xrun run held it for longer than lock_timeout"
-                                        : "its agent did not answer");
-    });
+  void ready_deadline_passed() override {
+    if (waiting_for_lock_) reset_may_help_ = false;  // busy is not broken
   }
 
   void stop_processes() {
@@ -199,34 +161,20 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
     link_.stop();
   }
 
-  std::string die(const std::string& reason) {
-    if (dead_) return reason;
-    dead_ = true;
-    auto self = shared_from_this();
-    // The master goes: the agent's channel closes and the agent kills its jobs on the board.
-    stop_processes();
-    if (hello_timer_) hello_timer_->cancel();
-    // Jobs waiting for their files find the board gone.
-    staging = false;
-    for (auto& next : std::exchange(waiting, {})) asio::post(io_, std::move(next));
+  // The master goes: the agent's channel closes and the agent kills its jobs
+  // on the board (and a transfer of files under way fails: the jobs waiting
+  // for it find the board gone, file_mirror.h).
+  void stop() override { stop_processes(); }
+
+  // "board NAME: why", and what ssh said last unless the reason quotes it.
+  std::string last_words(const std::string& reason) override {
     const std::string log = read_file(link_.log()).value_or("");
     const std::string message = reason.rfind("board ", 0) == 0 ? reason : name() + ": " + reason;
-    // What ssh said, unless the message already quotes it.
     const std::string said = quoted_tail(log, 4);
     const std::string last = said.substr(said.rfind("\n    ") == std::string::npos ? 0 : said.rfind("\n    ") + 5);
-    const std::string full =
-        message + (log.empty() || message.find(last) != std::string::npos ? "" : "; ssh said:" + said);
-    if (auto handler = std::exchange(ready_handler_, nullptr)) {
-      if (session_) session_->close(full);
-      handler(full);
-      return full;
-    }
-    if (session_) session_->close(full);
-    if (auto death = std::exchange(on_death, nullptr)) death(full);
-    return full;
+    return message + (log.empty() || message.find(last) != std::string::npos ? "" : "; ssh said:" + said);
   }
 
-  asio::io_context& io_;
   std::string target_;
   BoardLink link_;
   std::thread thread_;
@@ -234,11 +182,6 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
   std::mutex mutex_;
   std::condition_variable done_;
   std::atomic<pid_t> agent_pid_{-1};
-  ReadyHandler ready_handler_;
-  bool ready_ = false, dead_ = false;
-  std::shared_ptr<AgentSession> session_;
-  std::optional<asio::steady_timer> hello_timer_;
-  std::string prefix_;
   std::atomic<bool> reset_may_help_{true};
   bool waiting_for_lock_ = false;
   std::string libc_;  // written by the bring-up thread before the session starts
@@ -248,8 +191,13 @@ class Board final : public Machine, public std::enable_shared_from_this<Board> {
 
 class BoardFleet final : public MachineFleet {
  public:
-  BoardFleet(const Config& config, std::string target, std::vector<std::string> boards, std::string work_dir)
-      : config_(config), target_(std::move(target)), boards_(std::move(boards)), work_dir_(std::move(work_dir)) {}
+  BoardFleet(const Config& config, std::string target, std::vector<std::string> boards, std::string work_dir,
+             std::unique_ptr<MirrorFiles> files)
+      : config_(config),
+        target_(std::move(target)),
+        boards_(std::move(boards)),
+        work_dir_(std::move(work_dir)),
+        files_(std::move(files)) {}
 
   std::size_t slots() const override { return boards_.size(); }
   std::size_t jobs_per_machine(std::size_t slot) const override {
@@ -311,27 +259,11 @@ class BoardFleet final : public MachineFleet {
     set_environment(f.env, target_env);
     set_environment(f.env, request.extra_env);
     // The newest glibc the program needs, checked against each board's before it runs there.
-    auto known = glibc_needed_.find(f.path);
-    if (known == glibc_needed_.end()) known = glibc_needed_.emplace(f.path, glibc_version_needed(f.path)).first;
-    job.glibc_needed = known->second.value_or("");
-    // What the job reads: the program, the libraries of its build tree, its
-    // cwd and the shares.
-    if (!warned_home_) {
-      const auto home = get_env("HOME");
-      if (home && !home->empty() && real_path(*home) == real_path(f.cwd)) {
-        warned_home_ = true;
-        print_warning("the tests run from your home directory " + *home + ": all of it goes to the board (less " +
-                      ".ssh, .gnupg, .netrc and other credentials, docs/boards.md). Run them from the project's "
-                      "directory instead");
-      }
-    }
-    if (auto added = mirror_.add_file(f.path, job.files); !added) return added;
-    if (auto added = mirror_.add_tree(f.cwd, job.files); !added) return added;
-    for (const auto& share : config_.target(target_).shares)
-      if (auto added = mirror_.add_tree(real_path(share), job.files); !added) return added;
-    for (const auto& dir : build_tree_library_dirs(elf, f.path, f.env))
-      if (auto added = mirror_.add_libraries_in(dir, job.files); !added) return added;
-    return true;
+    if (!glibc_needed_.count(f.path)) glibc_needed_.emplace(f.path, glibc_version_needed(f.path));
+    // What the job reads -- the program, the libraries of its build tree,
+    // its cwd and the shares -- goes to the board (the fleet's file
+    // strategy: the mirror).
+    return files_->plan(job_files(request, elf, f, config_.target(target_).shares), job);
   }
 
   void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
@@ -339,99 +271,23 @@ class BoardFleet final : public MachineFleet {
     auto& board = static_cast<Board&>(machine);
     // A program built against a newer glibc than the board's would fail in
     // its loader with a line in the test's output: say so before.
-    if (!job->glibc_needed.empty() && !board.libc().empty()) {
-      const auto needed = parse_glibc_version("GLIBC_" + job->glibc_needed);
+    const std::string needed = glibc_needed_[job->host_path].value_or("");
+    if (!needed.empty() && !board.libc().empty()) {
+      const auto wanted = parse_glibc_version("GLIBC_" + needed);
       const auto has = parse_glibc_version("GLIBC_" + board.libc());
-      if (needed && has && *needed > *has) {
-        done(board.name() + " has glibc " + board.libc() + ", but " + job->host_path + " needs GLIBC_" +
-             job->glibc_needed +
+      if (wanted && has && *wanted > *has) {
+        done(board.name() + " has glibc " + board.libc() + ", but " + job->host_path + " needs GLIBC_" + needed +
              ": build it against the board's glibc (an older toolchain or sysroot), or update "
              "the board");
         return;
       }
     }
-    // One transfer at a time per board: jobs starting together (a suite's
-    // shards) need the same files, which then go once.
-    if (board.staging) {
-      board.waiting.push_back([this, held = job->machine, job, done] {
-        if (held)
-          stage(*held, job, done);
-        else
-          done("the board is gone");
-      });
-      return;
-    }
-    // The agent mirrors under a prefix when the board's user cannot create the paths themselves.
-    const auto place_frame = [](const Board& on, MachineJob& placed_job) {
-      placed_job.frame.path = on.prefix() + placed_job.host_path;
-      placed_job.frame.cwd = on.prefix() + placed_job.host_cwd;
-    };
-    // What this run already put on this board, unchanged since, is not offered again.
-    std::vector<FileEntry> needed;
-    for (const auto& entry : job->files) {
-      auto it = board.placed.find(entry.path);
-      if (it == board.placed.end() || it->second != std::pair{entry.size, entry.mtime_ns}) needed.push_back(entry);
-    }
-    if (needed.empty()) {
-      place_frame(board, *job);
-      done(std::nullopt);
-      return;
-    }
-    AgentSession* session = board.session();
-    if (!session) {
-      done(board.name() + " is gone");
-      return;
-    }
-    auto weak = std::weak_ptr<Machine>(job->machine);
-    board.staging = true;
-    session->put_files(needed,
-                       [this, weak, needed, job, place_frame, done](Expected<AgentSession::FilesResult> result) {
-                         auto alive = weak.lock();
-                         if (!alive) return done("the board is gone");
-                         auto& on = static_cast<Board&>(*alive);
-                         on.staging = false;
-                         // The others' turn, after this job has been handed over: each looks
-                         // again (most now find their files there; one that does not starts
-                         // the next transfer, and the rest wait for that one).
-                         for (auto& next : std::exchange(on.waiting, {})) asio::post(*io_, std::move(next));
-                         if (!result) return done(on.name() + ": " + result.error().message);
-                         on.set_prefix(result->prefix);
-                         for (const auto& entry : needed) on.placed[entry.path] = {entry.size, entry.mtime_ns};
-                         bytes_sent_ += result->bytes_sent;
-                         if (result->bytes_sent)
-                           log_debug("{}: sent {} files, {} bytes", on.name(), result->files_sent, result->bytes_sent);
-                         place_frame(on, *job);
-                         done(std::nullopt);
-                       });
+    files_->stage(job, std::move(done));
   }
 
   // sync_back: what the test wrote under its cwd and the shares comes back.
   void after(Machine& machine, const std::shared_ptr<MachineJob>& job, std::function<void()> done) override {
-    auto& board = static_cast<Board&>(machine);
-    AgentSession* session = board.session();
-    if (!config_.boards.at(board.report_name()).sync_back || !session) return done();
-    std::vector<std::string> dirs{job->host_cwd};
-    for (const auto& share : config_.target(target_).shares) dirs.push_back(real_path(share));
-    // Since the job began, plus a second of slack for a board clock's coarse file times.
-    const auto ran = std::chrono::steady_clock::now() - job->dispatched_at;
-    const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(ran).count() + 1000;
-    session->pull_files(
-        dirs, static_cast<std::uint32_t>(ago), [name = board.name(), program = job->host_path, done](auto result) {
-          if (!result) {
-            print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
-            return done();
-          }
-          if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
-          if (result->refused_count) {
-            std::string message = name + ": sync_back did not copy back " + std::to_string(result->refused_count) +
-                                  " file(s) that " + program + " wrote there (they stay on the board):";
-            for (const auto& why : result->refused) message += "\n  " + why;
-            if (result->refused_count > result->refused.size())
-              message += "\n  and " + std::to_string(result->refused_count - result->refused.size()) + " more";
-            print_warning(message);
-          }
-          done();
-        });
+    files_->after(machine, job, std::move(done));
   }
 
   void shutdown() override {
@@ -441,22 +297,19 @@ class BoardFleet final : public MachineFleet {
     for (auto& thread : resetters_)
       if (thread.joinable()) thread.join();
     resetters_.clear();
-    if (bytes_sent_ || get_env("XRUN_BOARD_REPORT_TRANSFER"))
-      log_debug("boards of {}: {} bytes of files sent", target_, bytes_sent_);
-    if (auto path = get_env("XRUN_BOARD_TRANSFER_FILE"))
-      write_file_atomically(*path, std::to_string(bytes_sent_) + "\n");
+    const std::uint64_t sent = files_->bytes_sent();
+    if (sent || get_env("XRUN_BOARD_REPORT_TRANSFER")) log_debug("boards of {}: {} bytes of files sent", target_, sent);
+    if (auto path = get_env("XRUN_BOARD_TRANSFER_FILE")) write_file_atomically(*path, std::to_string(sent) + "\n");
     std::error_code ec;
     fs::remove_all(work_dir_, ec);
   }
 
  private:
   const Config& config_;
-  bool warned_home_ = false;  // the cwd is $HOME: said once a run
   std::string target_;
   std::vector<std::string> boards_;
   std::string work_dir_;
-  FileMirror mirror_;
-  std::uint64_t bytes_sent_ = 0;
+  std::unique_ptr<MirrorFiles> files_;
   asio::io_context* io_ = nullptr;
   std::map<std::size_t, int> resets_;
   std::map<std::size_t, std::weak_ptr<Board>> made_;
@@ -469,16 +322,9 @@ class BoardFleet final : public MachineFleet {
 
 }  // namespace
 
-Expected<std::string> board_agent_for(const std::string& uname_machine, std::string_view part) {
-  const std::string arch = agent_arch_for(uname_machine);
-  const VmArch* vm_arch = arch.empty() ? nullptr : find_vm_arch(arch);
-  if (!vm_arch) return make_error(ExitCode::InfraError, "xrun has no agent for a board that is " + uname_machine);
-  return find_guest_part(*vm_arch, part);
-}
-
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
   return std::make_unique<MachinePool>(
-      io, fork_server, [&config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+      io, fork_server, [&io, &config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         const auto& boards = config.target(target).boards;
         if (boards.empty())
           return make_error(ExitCode::Usage, "backend \"board\" for " + target +
@@ -486,7 +332,12 @@ std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Confi
                                                  "] as boards = [\"NAME\", ...], each a [boards.NAME]");
         auto work_dir = make_board_work_dir();
         if (!work_dir) return work_dir.error();
-        return std::unique_ptr<MachineFleet>(std::make_unique<BoardFleet>(config, target, boards, *work_dir));
+        // Boards are elsewhere: a job's files are mirrored onto them, and
+        // come back from those whose `sync_back` is on.
+        auto files = std::make_unique<MirrorFiles>(
+            io, [&config](const Machine& board) { return config.boards.at(board.report_name()).sync_back; });
+        return std::unique_ptr<MachineFleet>(
+            std::make_unique<BoardFleet>(config, target, boards, *work_dir, std::move(files)));
       });
 }
 

@@ -26,9 +26,4 @@ namespace xrun {
 std::unique_ptr<MachinePool> make_board_runner(boost::asio::io_context& io, const Config& config,
                                                bool fork_server = true);
 
-// The agent build for a board's `uname -m` ("aarch64", "armv7l"), found next
-// to xrun like system mode's (image.h), or its fork-server library (`part`
-// "xrun-zygote"); an Error names what is missing.
-Expected<std::string> board_agent_for(const std::string& uname_machine, std::string_view part = "xrun-agent");
-
 }  // namespace xrun

@@ -12,12 +12,12 @@
 #include <sstream>
 #include <thread>
 
-#include "backends/board/board.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
 #include "machine/agent_session.h"
+#include "machine/guest_parts.h"
 
 namespace xrun {
 
@@ -52,15 +52,15 @@ struct BoardPart {
   std::string name, bytes, sha256;
 };
 
-Expected<BoardPart> board_part(const std::string& machine, std::string_view part) {
-  auto path = board_agent_for(machine, part);
+Expected<BoardPart> board_part(const std::string& machine, GuestPart part) {
+  auto path = board_guest_part(machine, part);
   if (!path) return path.error();
   auto bytes = read_file(*path);
   if (!bytes) return make_error(ExitCode::InfraError, "cannot read " + *path);
   BoardPart out;
   out.sha256 = sha256_hex(*bytes);
-  out.name =
-      (part == "xrun-zygote" ? "zygote-" + out.sha256.substr(0, 16) + ".so" : "agent-" + out.sha256.substr(0, 16));
+  out.name = (part == GuestPart::ForkServer ? "zygote-" + out.sha256.substr(0, 16) + ".so"
+                                            : "agent-" + out.sha256.substr(0, 16));
   out.bytes = std::move(*bytes);
   return out;
 }
@@ -80,6 +80,12 @@ std::string agent_arch_for(const std::string& machine) {
   if (machine == "aarch64" || machine == "arm64") return "aarch64";
   if (machine.rfind("armv", 0) == 0) return "armhf";
   return "";
+}
+
+Expected<std::string> board_guest_part(const std::string& uname_machine, GuestPart part) {
+  const GuestArch* arch = find_guest_arch(agent_arch_for(uname_machine));
+  if (!arch) return make_error(ExitCode::InfraError, "xrun has no agent for a board that is " + uname_machine);
+  return find_guest_part(*arch, part);
 }
 
 BoardLink::BoardLink(std::string name, BoardSettings settings, const std::string& work_dir) {
@@ -169,7 +175,7 @@ Expected<bool> BoardLink::connect() {
 Expected<BoardFacts> BoardLink::probe() {
   std::vector<std::string> probe{"sh", "-c", kProbe, "xrun"};
   for (const char* machine : kAgentMachines)
-    for (std::string_view part : {"xrun-agent", "xrun-zygote"})
+    for (GuestPart part : {GuestPart::Agent, GuestPart::ForkServer})
       if (auto wanted = board_part(machine, part)) probe.push_back(wanted->name);
   const CommandResult probed = run(shell_command(probe), "", endpoint_.settings.connect_timeout + 5);
   refused_ = probed.too_much;  // its login is what prints: a power cycle would not change that
@@ -235,7 +241,7 @@ Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& fa
                           ", not the board user's (uid " + facts.uid +
                           ") with mode drwx------: another user may have put a program there, so xrun does not run "
                           "one from it. Remove it on the board, or give the user a writable ~/.cache");
-  auto agent = board_part(facts.machine, "xrun-agent");
+  auto agent = board_part(facts.machine, GuestPart::Agent);
   if (!agent) return agent.error();
   agent_file = agent->name;
   // Reused only when its content is this build's (sha256sum on the board);
@@ -262,7 +268,7 @@ Expected<std::vector<std::string>> BoardLink::install_agent(const BoardFacts& fa
   if (exclusive) command.push_back("--lock");
   // The fork-server library, sent and checked the same way (every test
   // program loads it); without it the agent execs every test.
-  if (auto zygote = board_part(facts.machine, "xrun-zygote"))
+  if (auto zygote = board_part(facts.machine, GuestPart::ForkServer))
     if (verified(*zygote) || upload(*zygote, "600").status == 0)
       command.insert(command.end(), {"--zygote", facts.agent_dir + "/" + zygote->name});
   return ssh(shell_command(command), {"-o", "ControlMaster=no"});

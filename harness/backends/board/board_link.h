@@ -26,6 +26,7 @@
 #include "backends/board/ssh.h"
 #include "config/config.h"
 #include "core/expected.h"
+#include "machine/guest_parts.h"
 
 namespace xrun {
 
@@ -93,5 +94,9 @@ Expected<std::string> make_board_work_dir();
 
 // The agent build a board of `uname -m` runs ("aarch64", "armhf"; "" for none).
 std::string agent_arch_for(const std::string& uname_machine);
+
+// The agent build or fork-server library for a board's `uname -m`
+// ("aarch64", "armv7l"; machine/guest_parts.h); an Error names what is missing.
+Expected<std::string> board_guest_part(const std::string& uname_machine, GuestPart part);
 
 }  // namespace xrun

@@ -10,11 +10,10 @@
 #include <optional>
 
 #include "backends/backend.h"
-#include "backends/system/image.h"
-#include "backends/system/vm_arch.h"
 #include "config/config.h"
 #include "doctor/doctor.h"
 #include "engine/process_runner.h"
+#include "machine/guest_parts.h"
 
 namespace xrun {
 
@@ -30,14 +29,14 @@ std::unique_ptr<JobRunner> make_runner(boost::asio::io_context& io, const Config
                                        const RunnerOptions& options) {
   ProcessRunnerOptions process;
   if (options.fork_server) {
-    // The library system mode's agent preloads in the VM, built for each
-    // target xrun has VMs for and found next to xrun (backends/system/image.h).
+    // The library the agent preloads on a machine, built for each target
+    // xrun builds guest parts for (machine/guest_parts.h).
     process.fork_server_library =
         [found = std::map<std::string, std::optional<std::string>>()](const std::string& target) mutable {
           auto [it, inserted] = found.emplace(target, std::nullopt);
           if (inserted)
-            if (const VmArch* arch = find_vm_arch(target))
-              if (auto library = find_guest_part(*arch, "xrun-zygote")) it->second = *library;
+            if (const GuestArch* arch = find_guest_arch(target))
+              if (auto library = find_guest_part(*arch, GuestPart::ForkServer)) it->second = *library;
           return it->second;
         };
   }

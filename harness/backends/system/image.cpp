@@ -21,6 +21,7 @@
 #include "core/hash.h"
 #include "core/process_util.h"
 #include "machine/agent_protocol.h"
+#include "machine/guest_parts.h"
 
 namespace xrun {
 
@@ -301,37 +302,6 @@ ImageLocation image_location(const VmArch& arch, const TargetSettings& settings)
   return loc;
 }
 
-Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part) {
-  const std::string file = std::string(part) + "-" + std::string(arch.name) +
-                           (part == "xrun-zygote"   ? ".so"
-                            : part == "xrun-kernel" ? ".config"
-                                                    : "");
-  std::vector<std::string> dirs;
-  if (auto dir = get_env("XRUN_AGENT_DIR")) dirs.push_back(*dir);
-  char self[4096];
-  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    std::string exe(self, static_cast<std::size_t>(n));
-    std::string dir = exe.substr(0, exe.rfind('/'));
-    dirs.push_back(dir);
-    dirs.push_back(join_path(dir, "../libexec/xrun"));
-  }
-  for (const auto& dir : dirs)
-    if (is_regular_file(join_path(dir, file))) return join_path(dir, file);
-  // It is built with xrun itself (images/CMakeLists.txt): the build that
-  // made this xrun did not make it, or it was copied without it.
-  std::string looked;
-  for (const auto& dir : dirs) looked += (looked.empty() ? "" : ", ") + dir;
-  const std::string compiler = std::string(arch.multiarch) + "-gcc";
-  return image_error("the guest's " + file + " is missing (looked in " + looked +
-                     "): it is built with xrun, by the xrun_agents target of xrun's CMake build (`cmake --build " +
-                     "BUILD_DIR`, or `cmake --build BUILD_DIR --target xrun_agents`); put it next to the xrun you run, "
-                     "or in ../libexec/xrun" +
-                     (find_program(compiler) ? ""
-                                             : "; the build needs " + compiler + " (sudo apt-get install gcc-" +
-                                                   compiler.substr(0, compiler.size() - 4) + ")"));
-}
-
 Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings& settings,
                                        const ImageBuildOptions& options) {
   const auto progress = [&](const std::string& line) {
@@ -341,9 +311,11 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   result.location = image_location(arch, settings);
   const ImageLocation& loc = result.location;
 
-  auto agent = find_guest_part(arch, "xrun-agent");
+  const GuestArch* guest = find_guest_arch(arch.name);
+  if (!guest) return image_error("xrun builds no guest agent for " + std::string(arch.name));
+  auto agent = find_guest_part(*guest, GuestPart::Agent);
   if (!agent) return agent.error();
-  auto zygote = find_guest_part(arch, "xrun-zygote");
+  auto zygote = find_guest_part(*guest, GuestPart::ForkServer);
   if (!zygote) return zygote.error();
   for (const char* tool : {"apt-get", "dpkg-deb"})
     if (!find_tool(tool))
@@ -353,7 +325,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   std::string kernel_config;
   if (flavour == "minimal") {
     if (auto missing = check_kernel_build_tools(arch); !missing) return missing.error();
-    auto fragment_file = find_guest_part(arch, "xrun-kernel");
+    auto fragment_file = find_guest_part(*guest, GuestPart::KernelConfig);
     if (!fragment_file) return fragment_file.error();
     auto text = read_file(*fragment_file);
     if (!text) return image_error("cannot read " + *fragment_file);

@@ -31,7 +31,7 @@ struct ImageLocation {
   std::string kernel;
   std::string initrd;
   std::string manifest;
-  std::string snapshot_dir;  // the saved VM state a VM restores from: set by ensure_snapshot() (vm.cpp)
+  std::string snapshot_dir;  // the saved VM state a VM restores from: set by ensure_snapshot() (saved_state.h)
 };
 
 std::string images_root();  // $XDG_CACHE_HOME/xrun/images
@@ -75,11 +75,5 @@ bool hide_module_btf(std::string& module);
 // depends on. Names not found are built into the kernel: nothing to load.
 Expected<std::vector<std::string>> module_load_order(const std::string& modules_dir,
                                                      const std::vector<std::string_view>& wanted);
-
-// A piece of the guest built with xrun for `arch`: "xrun-agent" (the agent),
-// "xrun-zygote" (its fork-server library, ".so") or "xrun-kernel" (the
-// minimal kernel's config fragment, ".config"). Looked for next to the xrun
-// executable, then in ../libexec/xrun when installed; XRUN_AGENT_DIR first.
-Expected<std::string> find_guest_part(const VmArch& arch, std::string_view part);
 
 }  // namespace xrun

@@ -5,6 +5,7 @@
 
 #include "backends/backend.h"
 #include "backends/system/image.h"
+#include "backends/system/saved_state.h"
 #include "backends/system/system_runner.h"
 #include "backends/system/vm.h"
 #include "backends/system/vm_arch.h"
@@ -74,7 +75,7 @@ std::string doctor(const DoctorContext& context) {
     const ImageLocation image = image_location(*arch, settings);
     std::string state = "no image: xrun image build --arch " + name;
     if (is_regular_file(image.manifest)) {
-      // The saved state is per machine settings (vm.cpp: snapshot-<key>):
+      // The saved state is per machine settings (saved_state.cpp: snapshot-<key>):
       // the one this configuration's runs would restore from.
       auto planned = planned_vm_settings(name, context.config);
       const bool saved = planned && find_saved_state(*planned);

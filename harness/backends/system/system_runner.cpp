@@ -9,12 +9,15 @@
 #include <cstring>
 #include <filesystem>
 
+#include "backends/system/saved_state.h"
 #include "backends/system/vm.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "elf/elf_probe.h"
 #include "launch/launcher.h"
+#include "machine/host_view.h"
+#include "machine/machine_files.h"
 
 namespace xrun {
 
@@ -24,8 +27,12 @@ namespace {
 
 class VmFleet final : public MachineFleet {
  public:
-  VmFleet(VmSettings settings, const Config& config, SystemRunnerOptions options)
-      : settings_(std::move(settings)), config_(config), options_(options), base_env_(current_environment()) {
+  VmFleet(VmSettings settings, const Config& config, SystemRunnerOptions options, std::unique_ptr<MachineFiles> files)
+      : settings_(std::move(settings)),
+        config_(config),
+        options_(options),
+        files_(std::move(files)),
+        base_env_(current_environment()) {
     if (!options_.cold_boot) {
       auto saved = ensure_snapshot(settings_);
       if (saved) {
@@ -80,6 +87,7 @@ class VmFleet final : public MachineFleet {
   VmSettings settings_;
   const Config& config_;
   SystemRunnerOptions options_;
+  std::unique_ptr<MachineFiles> files_;
   std::vector<std::string> base_env_;
   bool from_snapshot_ = false;
   int failed_boots_ = 0;
@@ -92,27 +100,9 @@ Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, Mach
   for (const auto& [name, value] : config_.target(settings_.target).env) target_env.push_back(name + "=" + value);
   set_environment(f.env, target_env);
   set_environment(f.env, request.extra_env);
-  // What the job sees of the host (host_view.h): its cwd, a TMPDIR from the
-  // host (programs that make temporary files there would fail only in the
-  // VM otherwise) and the configured shares writable; the program's
-  // directory and the directories xrun adds for the job read-only.
-  std::vector<std::pair<std::string, bool>> shown{{f.cwd, true}, {parent_of(f.path), false}};
-  for (const auto& entry : f.env)
-    if (!f.private_tmpdir && entry.rfind("TMPDIR=", 0) == 0 && is_directory(entry.substr(7)))
-      shown.emplace_back(real_path(entry.substr(7)), true);
-  for (const auto& share : settings_.shares) shown.emplace_back(real_path(share), true);
-  for (const auto& dir : request.host_dirs)
-    if (is_directory(dir)) shown.emplace_back(real_path(dir), false);
-  // Libraries of the build tree: the program's RUNPATH and an LD_LIBRARY_PATH set for the job.
-  for (const auto& dir : build_tree_library_dirs(elf, f.path, f.env)) shown.emplace_back(dir, false);
-  for (const auto& [dir, writable] : shown) {
-    if (auto exposed = settings_.host_view->expose(dir, writable); !exposed) return exposed.error();
-    if (std::find(f.binds.begin(), f.binds.end(), dir) == f.binds.end()) f.binds.push_back(dir);
-    // The agent shows these from its uncached share: appends and writes of
-    // jobs in other VMs are seen at once (protocol.h, RUN).
-    if (writable && std::find(f.writable.begin(), f.writable.end(), dir) == f.writable.end()) f.writable.push_back(dir);
-  }
-  return true;
+  // What the job sees of the host: the directories it needs, shown at their
+  // own paths (the fleet's file strategy: the host view).
+  return files_->plan(job_files(request, elf, f, settings_.shares), job);
 }
 
 }  // namespace
@@ -124,7 +114,9 @@ std::unique_ptr<MachinePool> make_system_runner(asio::io_context& io, const Conf
       [&config, options](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         auto settings = vm_settings_for(target, config);
         if (!settings) return settings.error();
-        return std::unique_ptr<MachineFleet>(std::make_unique<VmFleet>(*settings, config, options));
+        // VMs are on this host: they are shown its files, where qemu runs (its 9p device's tree).
+        auto files = std::make_unique<HostViewFiles>(settings->host_view);
+        return std::unique_ptr<MachineFleet>(std::make_unique<VmFleet>(*settings, config, options, std::move(files)));
       });
 }
 

@@ -1,4 +1,4 @@
-#include "backends/system/host_view.h"
+#include "machine/host_view.h"
 
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -131,6 +131,23 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
                       "cannot show host directory " + quoted(dir) + " to the VM (" + std::strerror(error) + ")");
   shown_[dir] = writable;
   log_debug("the VM sees {} ({})", dir, writable ? "read-write" : "read-only");
+  return true;
+}
+
+Expected<bool> HostViewFiles::plan(const JobFiles& files, MachineJob& job) {
+  RunFrame& f = job.frame;
+  std::vector<std::pair<std::string, bool>> shown{{files.cwd, true}, {parent_of(files.program), false}};
+  if (files.tmpdir) shown.emplace_back(*files.tmpdir, true);
+  for (const auto& share : files.shares) shown.emplace_back(share, true);
+  for (const auto& dir : files.host_dirs) shown.emplace_back(dir, false);
+  for (const auto& dir : files.library_dirs) shown.emplace_back(dir, false);
+  for (const auto& [dir, writable] : shown) {
+    if (auto exposed = view_->expose(dir, writable); !exposed) return exposed.error();
+    if (std::find(f.binds.begin(), f.binds.end(), dir) == f.binds.end()) f.binds.push_back(dir);
+    // The agent shows these from its uncached share: appends and writes of
+    // jobs in other machines are seen at once (protocol.h, RUN).
+    if (writable && std::find(f.writable.begin(), f.writable.end(), dir) == f.writable.end()) f.writable.push_back(dir);
+  }
   return true;
 }
 

@@ -1,4 +1,6 @@
-// What a VM may see of the host: the directory tree its 9p device exports.
+// The host view, the file strategy (machine_files.h) of machines on this
+// host (system mode's VMs): what a machine may see of the host, the
+// directory tree its 9p device exports.
 //
 // Not the host's `/`: a tmpfs of xrun's own, mounted over an empty directory
 // of the run's work directory inside private namespaces
@@ -24,6 +26,7 @@
 
 #include "core/expected.h"
 #include "core/private_namespaces.h"
+#include "machine/machine_files.h"
 
 namespace xrun {
 
@@ -51,6 +54,20 @@ class HostView {
   std::string root_;
   PrivateNamespaces namespaces_;
   std::map<std::string, bool> shown_;  // dir -> writable
+};
+
+// The host view as a fleet's file strategy: before a job is queued, the
+// directories it needs are shown (writable: its cwd, a TMPDIR from the host,
+// the shares; read-only: the program's directory, the directories xrun adds
+// for it, its build tree's libraries) and named in its frame, whose agent
+// bind-mounts them from its 9p mount at the same paths.
+class HostViewFiles final : public MachineFiles {
+ public:
+  explicit HostViewFiles(std::shared_ptr<HostView> view) : view_(std::move(view)) {}
+  Expected<bool> plan(const JobFiles& files, MachineJob& job) override;
+
+ private:
+  std::shared_ptr<HostView> view_;
 };
 
 }  // namespace xrun
