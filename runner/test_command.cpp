@@ -82,7 +82,7 @@ std::string backend_option_help() {
   const auto choices = backend_names();
   for (std::size_t i = 0; i < choices.size(); ++i) {
     names += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
-    if (choices[i] == default_backend(BinaryFormat::Elf).name) names += " (default)";
+    if (choices[i] == default_backend(BinaryFormat::Elf)->name) names += " (default)";
   }
   return "where foreign tests run: " + names +
          " (xrun --help says what each is); default: each target's `backend` in xrun.toml";

@@ -23,7 +23,7 @@ Route route_program(const std::string& program, const std::optional<std::string>
   route.target = spec->name;
   if (host.runs(*spec, &*elf)) return route;
   const Backend* chosen = options.backend ? options.backend : requested ? requested : config.target(spec->name).backend;
-  route.backend = chosen ? chosen : &default_backend(BinaryFormat::Elf);
+  route.backend = chosen ? chosen : default_backend(BinaryFormat::Elf);
   return route;
 }
 

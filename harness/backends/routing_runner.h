@@ -21,8 +21,8 @@
 
 #include "backends/backend.h"
 #include "config/config.h"
-#include "elf/elf_probe.h"
 #include "engine/job_runner.h"
+#include "probe/elf_probe.h"
 
 namespace xrun {
 

@@ -13,8 +13,8 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/suggest.h"
-#include "elf/elf_probe.h"
 #include "launch/qemu_check.h"
+#include "probe/binary_probe.h"
 
 extern char** environ;
 
@@ -162,7 +162,8 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   auto elf = request.elf ? Expected<ElfInfo>(*request.elf) : probe_elf(path);
   if (!elf) {
     // A script: the kernel runs its interpreter natively, as it would without xrun.
-    if (elf.error().code == ExitCode::CannotExecute && is_regular_file(path) && starts_with_shebang(path)) {
+    if (auto binary = elf.error().code == ExitCode::CannotExecute ? probe_binary(path) : elf.error();
+        binary && binary->format == BinaryFormat::Script) {
       if (::access(path.c_str(), X_OK) != 0) return make_error(ExitCode::CannotExecute, path + ": permission denied");
       plan.executable = path;
       plan.argv.push_back(argv0);

@@ -15,8 +15,8 @@
 
 #include "config/config.h"
 #include "core/expected.h"
-#include "elf/elf_probe.h"
 #include "launch/sysroot.h"
+#include "probe/elf_probe.h"
 #include "target/target_table.h"
 
 namespace xrun {

@@ -11,7 +11,7 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 #include "target/target_table.h"
 
 namespace xrun {

@@ -24,10 +24,10 @@ TEST(RoutingRunner, ARouteIsTheHostsRowOrTheChosenOne) {
   EXPECT_EQ(route_program(host_helper(), std::nullopt, nullptr, config, {}).backend, &host_backend());
   // A foreign program: the default row, else what the job asked for, else --backend.
   const std::string foreign = helper("aarch64", "static");
-  EXPECT_EQ(route_program(foreign, std::nullopt, nullptr, config, {}).backend, &default_backend(BinaryFormat::Elf));
+  EXPECT_EQ(route_program(foreign, std::nullopt, nullptr, config, {}).backend, default_backend(BinaryFormat::Elf));
   EXPECT_EQ(route_program(foreign, std::nullopt, system, config, {}).backend, system);
   RoutingOptions chosen;
-  chosen.backend = &default_backend(BinaryFormat::Elf);
+  chosen.backend = default_backend(BinaryFormat::Elf);
   EXPECT_EQ(route_program(foreign, std::nullopt, system, config, chosen).backend, chosen.backend);
   // A host program runs on the host whatever was chosen.
   EXPECT_EQ(route_program(host_helper(), std::nullopt, system, config, chosen).backend, &host_backend());
@@ -43,7 +43,7 @@ TEST(RoutingRunner, JobsAreNamedByTheirRow) {
   auto a = runner.start({helper("aarch64", "static"), {"exit", "0"}, "", {}}, {[](auto) {}, [](auto&) {}});
   auto b = runner.start({host_helper(), {"exit", "0"}, "", {}}, {[](auto) {}, [](auto&) {}});
   ASSERT_TRUE(a && b);
-  EXPECT_EQ(a->backend, default_backend(BinaryFormat::Elf).name);
+  EXPECT_EQ(a->backend, default_backend(BinaryFormat::Elf)->name);
   EXPECT_EQ(a->backend, "qemu-user");
   EXPECT_EQ(b->backend, host_backend().name);
   EXPECT_EQ(b->backend, "native");

@@ -26,8 +26,8 @@
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
-#include "elf/elf_probe.h"
 #include "launch/launcher.h"
+#include "probe/elf_probe.h"
 
 namespace xrun {
 

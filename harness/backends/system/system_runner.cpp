@@ -13,8 +13,8 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
-#include "elf/elf_probe.h"
 #include "launch/launcher.h"
+#include "probe/elf_probe.h"
 
 namespace xrun {
 
