@@ -308,6 +308,13 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
     if (stop_requested && stop_requested()) return make_error(ExitCode::Interrupted, "interrupted while listing");
     if (!is_regular_file(spec.path) && !(spec.kind == TestKind::Plain && spec.disabled))
       return make_error(ExitCode::Usage, spec.path + ": no such test binary");
+    if (!(spec.kind == TestKind::Plain && spec.disabled)) {
+      // A file no backend runs (a Windows program, a WebAssembly module) is
+      // refused now, not once per test.
+      JobRequest request{spec.path, {}, spec.cwd, spec.env};
+      request.backend = spec.backend;
+      if (auto admitted = runner.admits(request); !admitted) return admitted.error();
+    }
     Pending p{&spec, TestKind::Plain, {}, {}};
     if (spec.kind) {
       p.kind = *spec.kind;

@@ -94,6 +94,11 @@ class JobRunner {
   // has returned, never from inside it: the caller learns the job's id
   // before it hears of its end.
   virtual Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) = 0;
+  // Whether jobs of this program can start at all, asked once per program
+  // before any of its tests is listed or run (discovery): an Error here (a
+  // file of a format no backend runs) ends the run up front instead of
+  // failing each of its tests. The program's file may be read for it.
+  virtual Expected<bool> admits(const JobRequest&) { return true; }
   // Sends `signal` to the job's whole process group. No-op once it has exited.
   virtual void signal(JobId id, int signal) = 0;
   // Sends `signal` to every running job (a second Ctrl-C, or Ctrl-C while listing).

@@ -413,4 +413,17 @@ Expected<BinaryInfo> probe_binary(const std::string& path) {
   return probe_binary((*opened)->source(), path);
 }
 
+std::shared_ptr<const BinaryInfo> ProgramProbes::get(const std::string& path) {
+  if (auto known = probes_.find(path); known != probes_.end()) return known->second;
+  auto probed = probe_binary(path);
+  if (!probed) return nullptr;
+  return put(path, std::move(*probed));
+}
+
+std::shared_ptr<const BinaryInfo> ProgramProbes::put(const std::string& path, BinaryInfo info) {
+  auto shared = std::make_shared<const BinaryInfo>(std::move(info));
+  probes_[path] = shared;
+  return shared;
+}
+
 }  // namespace xrun

@@ -17,6 +17,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,5 +109,22 @@ Expected<BinaryInfo> probe_binary(const std::string& path);
 // The same over bytes already open or in memory; `path` names the file in
 // messages.
 BinaryInfo probe_binary(const ByteSource& source, const std::string& path);
+
+// One probe per program and run: each file's BinaryInfo, by path, read the
+// first time anyone asks, or handed over by a caller that read the file for
+// its own reasons (`xrun test`'s discovery maps the whole file once for the
+// harness's kind and the listing cache's key, and probes those bytes), and
+// shared by every later asker (routing, the launcher, a machine backend).
+class ProgramProbes {
+ public:
+  // The probe of `path`; nullptr when the file cannot be read (not kept:
+  // whoever says why reads it again, on that error path only).
+  std::shared_ptr<const BinaryInfo> get(const std::string& path);
+  // What a caller read itself; an earlier probe of `path` is replaced.
+  std::shared_ptr<const BinaryInfo> put(const std::string& path, BinaryInfo info);
+
+ private:
+  std::map<std::string, std::shared_ptr<const BinaryInfo>> probes_;
+};
 
 }  // namespace xrun
