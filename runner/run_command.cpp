@@ -63,7 +63,8 @@ int run_program(const RunRequest& request, const RunOptions& options) {
   const Route& route = *routed;
   if (route.execs_in_place()) {
     RunRequest probed = request;
-    probed.elf = route.elf();
+    probed.binary = route.binary.get();
+    probed.spec = route.spec;
     auto plan =
         plan_launch(probed, *config, TargetTable::builtin(), OverlayStore::from_environment(), current_environment());
     if (!plan) {

@@ -86,7 +86,9 @@ Expected<JobStarted> RoutingRunner::start(const JobRequest& request, Callbacks c
   const Route& route = *found;
   JobRunner& runner = runner_for(*route.backend);
   JobRequest routed = request;
+  routed.binary = route.binary.get();
   routed.elf = route.elf();
+  routed.target_spec = route.spec;
   const JobId id = next_id_++;
   auto exited = std::move(callbacks.exited);
   callbacks.exited = [this, id, exited = std::move(exited)](const JobExit& exit) {

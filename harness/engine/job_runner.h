@@ -17,7 +17,9 @@
 namespace xrun {
 
 struct Backend;  // backends/backend.h
+struct BinaryInfo;
 struct ElfInfo;
+struct TargetSpec;
 
 struct JobRequest {
   std::string program;  // the test binary
@@ -48,10 +50,13 @@ struct JobRequest {
   // binaries a Cargo test runs): a backend that does not share the host's
   // files makes them visible at the same paths.
   std::vector<std::string> host_dirs;
-  // Already read from the program by whoever routed the job (the routing
-  // runner probes once): runners use it instead of reading the file again.
-  // Valid during start() only.
-  const ElfInfo* elf = nullptr;
+  // Already read from the program and resolved by whoever routed the job
+  // (the routing runner: one probe and one target per program and run):
+  // runners use them instead of reading the file or matching its target
+  // again. Valid during start() only.
+  const BinaryInfo* binary = nullptr;       // what the file is (probe/binary_probe.h)
+  const ElfInfo* elf = nullptr;             // binary's ELF headers, when it is an ELF program
+  const TargetSpec* target_spec = nullptr;  // the target it runs as, when xrun knows it
 };
 
 struct JobExit {

@@ -122,6 +122,11 @@ class ProgramProbes {
   std::shared_ptr<const BinaryInfo> get(const std::string& path);
   // What a caller read itself; an earlier probe of `path` is replaced.
   std::shared_ptr<const BinaryInfo> put(const std::string& path, BinaryInfo info);
+  // What is known of `path` without reading it; nullptr when nothing yet.
+  const BinaryInfo* find(const std::string& path) const {
+    auto known = probes_.find(path);
+    return known == probes_.end() ? nullptr : known->second.get();
+  }
 
  private:
   std::map<std::string, std::shared_ptr<const BinaryInfo>> probes_;
