@@ -50,11 +50,21 @@ int run_program(const RunRequest& request, const RunOptions& options) {
   routing.runners.jobs = 1;
   routing.runners.fork_server = false;  // one program, one process: nothing to share
   routing.runners.flags = options.backend_flags;
+  // The program's file is read once, here: the launcher and the routing
+  // runner below take what this probe found.
+  ProgramProbes probes;
+  routing.probes = &probes;
 
-  const Route route = route_program(request.program, request.target, nullptr, *config, routing);
+  const auto routed = route_program(request.program, request.target, nullptr, *config, routing);
+  if (!routed) {
+    print_error(routed.error().message);
+    return to_int(routed.error().code);
+  }
+  const Route& route = *routed;
   if (route.execs_in_place()) {
     RunRequest probed = request;
-    if (route.elf) probed.elf = &*route.elf;
+    probed.binary = route.binary.get();
+    probed.spec = route.spec;
     auto plan =
         plan_launch(probed, *config, TargetTable::builtin(), OverlayStore::from_environment(), current_environment());
     if (!plan) {

@@ -82,7 +82,7 @@ std::string backend_option_help() {
   const auto choices = backend_names();
   for (std::size_t i = 0; i < choices.size(); ++i) {
     names += (i == 0 ? "" : i + 1 == choices.size() ? " or " : ", ") + choices[i];
-    if (choices[i] == default_backend(BinaryFormat::Elf).name) names += " (default)";
+    if (choices[i] == default_backend(BinaryFormat::Elf)->name) names += " (default)";
   }
   return "where foreign tests run: " + names +
          " (xrun --help says what each is); default: each target's `backend` in xrun.toml";
@@ -286,6 +286,10 @@ int test_command(const std::vector<std::string>& all_args) {
   RoutingOptions routing;
   if (!o.backend.empty()) routing.backend = parse_backend(o.backend);
   routing.runners = RunnerOptions{options.jobs, !o.no_fork_server, given_flags(o.backend_flags)};
+  // Each binary's probe, made by discovery from its one read of the file and
+  // taken by routing and the runners from here.
+  ProgramProbes probes;
+  routing.probes = &probes;
   RoutingRunner runner(io, *config, routing);
   Scheduler* active = nullptr;
   bool interrupted = false;
@@ -325,7 +329,7 @@ int test_command(const std::vector<std::string>& all_args) {
   cache.ignore_files(written_here);
   DiscoveryStats discovered;
   const auto discovery_start = std::chrono::steady_clock::now();
-  auto tests = discover_tests(binaries, io, runner, cache, listing_timeout, &discovered, stop_came);
+  auto tests = discover_tests(binaries, io, runner, cache, listing_timeout, &discovered, stop_came, &probes);
   log_debug("discovery: {:.3f} s",
             std::chrono::duration<double>(std::chrono::steady_clock::now() - discovery_start).count());
   if (tests && discovered.from_cache > 0 && !o.list_only) {

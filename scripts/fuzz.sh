@@ -20,9 +20,12 @@ helpers=$build/tests/helpers
 corpus=("$helpers"/xrun_helper-aarch64-static "$helpers"/xrun_helper-aarch64-dynamic
         "$helpers"/xrun_helper-armhf-static "$helpers"/xrun_helper-armhf-dynamic
         "$build"/tests/gtest_sample-aarch64/sample_tests "$build"/tests/gtest_suite-aarch64/runpath_tests)
+# The binary probe's real files of every format (tests/CMakeLists.txt builds them).
+probe_corpus=("${corpus[@]}" "$helpers"/bare_metal_cortex_m3.elf "$helpers"/probe_hello_cortex_m3.elf
+              "$helpers"/probe_hello.exe "$helpers"/probe_hello.dll "$helpers"/probe_hello.wasm)
 status=0
 for seed in $seeds; do
-  "$parser_fuzz" all --iterations $((iterations * 20)) --seed "$seed" | tail -n 80 || status=1
+  "$parser_fuzz" all --iterations $((iterations * 20)) --seed "$seed" "${probe_corpus[@]}" | tail -n 80 || status=1
   "$fuzz" elf --xrun "$xrun" --iterations "$iterations" --seed "$seed" "${corpus[@]}" | tail -n 40 || status=1
   "$fuzz" config --xrun "$xrun" --iterations "$iterations" --seed "$seed" | tail -n 40 || status=1
   "$fuzz" merge --xrun "$xrun" --iterations "$iterations" --seed "$seed" "$build"/tests/gtest_sample-aarch64/sample_tests |

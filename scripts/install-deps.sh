@@ -18,6 +18,12 @@
 #               build the minimal aarch64 guest kernel from Debian's linux-source
 #   cross       cross compilers; each brings its target libc under /usr/<triple>/lib,
 #               which is the sysroot xrun runs dynamic programs against
+#   formats     the binary probe's other formats, built by the tests from real toolchains:
+#               a Windows PE program and DLL (mingw-w64), a WASI module (clang, lld and
+#               compiler-rt's wasm32 builtins over wasi-libc) and Cortex-M firmware with
+#               newlib's semihosting (arm-none-eabi-gcc)
+#   trace       strace: an end-to-end test counts how often xrun opens the program it runs
+#               (tests/e2e/read_once_test.cpp)
 #   boards      the board backend drives the user's own OpenSSH client (ssh, ssh-keygen);
 #               the board tests' stand-in boards are built with cpio and dpkg-deb
 #   report      headless Chromium and Firefox ESR load the HTML report from file:// in the
@@ -51,6 +57,9 @@ cross=(gcc-aarch64-linux-gnu g++-aarch64-linux-gnu
        libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-armel-cross
        libc6-dev-riscv64-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
        libc6-dev-mips64el-cross libc6-dev-i386-cross)
+formats=(gcc-mingw-w64-x86-64 clang lld libclang-rt-dev-wasm32 wasi-libc
+         gcc-arm-none-eabi libnewlib-arm-none-eabi)
+trace=(strace)
 boards=(openssh-client cpio)
 report=(chromium firefox-esr)
 rust=(rustc cargo libstd-rust-dev:arm64)
@@ -73,7 +82,7 @@ update_indexes() {
 }
 
 missing=()
-for p in "${build[@]}" "${qemu[@]}" "${cross[@]}" "${boards[@]}" "${report[@]}" "${rust[@]}"; do
+for p in "${build[@]}" "${qemu[@]}" "${cross[@]}" "${formats[@]}" "${trace[@]}" "${boards[@]}" "${report[@]}" "${rust[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
 done
 

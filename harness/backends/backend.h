@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config_keys.h"
+#include "probe/binary_probe.h"
 
 namespace boost::asio {
 class io_context;
@@ -33,10 +34,6 @@ struct TargetSpec;
 class JobRunner;
 
 enum class BackendFamily { Launcher, Machine };
-
-// A program's file format, as far as choosing where it runs goes. ELF today;
-// PE/COFF (Wine) and WebAssembly modules (WASI) are the next values.
-enum class BinaryFormat { Elf };
 
 // A command-line switch of a row's own (--cold-boot), taken by the single
 // run and by `xrun test` alike, before PROGRAM or a subcommand.
@@ -70,10 +67,12 @@ struct Backend {
   // It runs the foreign programs of its formats that nothing chose a
   // backend for (qemu-user, for ELF).
   bool is_default;
-  // What it can run: files of these formats, and of them the targets
-  // runs() accepts (`elf` null: can it run any program of the target?). A
-  // backend that is chosen for a program it cannot run is still given it,
-  // and its runner says why not.
+  // What it can run: files of these formats (probe/binary_probe.h: ELF
+  // today; PE/COFF and WebAssembly, which the probe recognises, have no row
+  // yet and are refused by routing), and of them the targets runs() accepts
+  // (`elf` null: can it run any program of the target?). A backend that is
+  // chosen for a target it cannot run is still given its programs, and its
+  // runner says why not.
   std::span<const BinaryFormat> formats;
   bool (*runs)(const TargetSpec& spec, const ElfInfo* elf);
   // A single run (`xrun PROGRAM`) replaces xrun with the program's process

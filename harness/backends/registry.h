@@ -36,7 +36,10 @@ const BackendFlag* find_backend_flag(std::string_view name);
 // programs, files xrun cannot read), whatever was chosen: the one row that
 // is not choosable.
 const Backend& host_backend();
-// The row that runs a foreign program of `format` when nothing chose one.
-const Backend& default_backend(BinaryFormat format);
+// The row that runs a foreign program of `format` when nothing chose one;
+// nullptr when no row runs the format (PE/COFF, WebAssembly: not yet).
+const Backend* default_backend(BinaryFormat format);
+// Whether `row` runs files of `format`.
+bool runs_format(const Backend& row, BinaryFormat format);
 
 }  // namespace xrun

@@ -79,7 +79,10 @@ struct Listing {
 Expected<TestKind> detect_kind(const std::string& binary) {
   MappedFile file(binary);
   if (!file.ok()) return make_error(ExitCode::InfraError, binary + ": cannot read: " + std::strerror(errno));
-  const std::string_view bytes = file.view();
+  return detect_kind_in(file.view());
+}
+
+TestKind detect_kind_in(std::string_view bytes) {
   const auto contains = [&](std::string_view needle) {
     return std::search(bytes.begin(), bytes.end(), std::boyer_moore_horspool_searcher(needle.begin(), needle.end())) !=
            bytes.end();
@@ -199,30 +202,43 @@ void ListingCache::ignore_files(const std::vector<std::string>& paths) {
   }
 }
 
-std::string ListingCache::key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env,
-                                   const std::string& cwd) const {
-  MappedFile file(binary);
-  if (!file.ok()) return "";
+ListingCache::Content ListingCache::content_of(std::string_view bytes) {
   // std::hash of the bytes: fast (GB/s) and stable for this xrun build, which
   // is all a cache keyed by the xrun version needs.
-  const std::size_t hash = std::hash<std::string_view>{}(file.view());
+  return Content{std::hash<std::string_view>{}(bytes), bytes.size()};
+}
+
+std::string ListingCache::key(const Content& content, TestKind kind, const std::vector<std::string>& env,
+                              const std::string& cwd) const {
+  if (dir_.empty()) return "";
   // "e": keyed by the environment too. Listings of earlier builds were not,
   // and one made under a GTEST_FILTER may hold a part of a list: not read.
   // "d": keyed by the directory too (earlier listings were not: not read).
   const std::string context = listing_context(env);
   const std::string where = directory_context(cwd, ignored_);
   char name[160];
-  std::snprintf(name, sizeof name, "%s-d-%016zx-%zu-%s-%016zx-%016zx.txt", XRUN_CACHE_VERSION, hash, file.view().size(),
-                std::string(kind_name(kind)).c_str(), context.empty() ? 0 : std::hash<std::string>{}(context),
-                std::hash<std::string>{}(where));
+  std::snprintf(name, sizeof name, "%s-d-%016zx-%llu-%s-%016zx-%016zx.txt", XRUN_CACHE_VERSION, content.hash,
+                static_cast<unsigned long long>(content.size), std::string(kind_name(kind)).c_str(),
+                context.empty() ? 0 : std::hash<std::string>{}(context), std::hash<std::string>{}(where));
   return join_path(dir_, name);
+}
+
+std::string ListingCache::key_path(const std::string& binary, TestKind kind, const std::vector<std::string>& env,
+                                   const std::string& cwd) const {
+  if (dir_.empty()) return "";
+  MappedFile file(binary);
+  if (!file.ok()) return "";
+  return key(content_of(file.view()), kind, env, cwd);
 }
 
 std::optional<ListingCache::Hit> ListingCache::load(const std::string& binary, TestKind kind,
                                                     const std::vector<std::string>& env, const std::string& cwd) const {
-  if (dir_.empty()) return std::nullopt;
-  const std::string path = key_path(binary, kind, env, cwd);
-  if (path.empty()) return std::nullopt;
+  return load_at(key_path(binary, kind, env, cwd), binary, kind);
+}
+
+std::optional<ListingCache::Hit> ListingCache::load_at(const std::string& path, const std::string& binary,
+                                                       TestKind kind) const {
+  if (dir_.empty() || path.empty()) return std::nullopt;
   auto text = read_file(path);
   if (!text) return std::nullopt;
   Hit hit;
@@ -254,8 +270,11 @@ std::optional<ListingCache::Hit> ListingCache::load(const std::string& binary, T
 void ListingCache::store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests,
                          const std::vector<std::string>& env, const std::string& cwd) const {
   if (dir_.empty() || tests.empty()) return;
-  const std::string path = key_path(binary, kind, env, cwd);
-  if (path.empty()) return;
+  store_at(key_path(binary, kind, env, cwd), tests);
+}
+
+void ListingCache::store_at(const std::string& path, const std::vector<TestCase>& tests) const {
+  if (dir_.empty() || tests.empty() || path.empty()) return;
   std::string text;
   for (const auto& tc : tests)
     text += tc.skip_reason ? "S " + *tc.skip_reason + "\t" + tc.name + "\n" : "T " + tc.name + "\n";
@@ -271,7 +290,7 @@ void ListingCache::store(const std::string& binary, TestKind kind, const std::ve
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
                                                JobRunner& runner, const ListingCache& cache, double timeout_seconds,
                                                DiscoveryStats* stats, const std::function<bool()>& stop_requested,
-                                               TimeSource* given_time) {
+                                               ProgramProbes* probes, TimeSource* given_time) {
   const std::unique_ptr<TimeSource> own_time = given_time ? nullptr : steady_time(io);
   TimeSource& time = given_time ? *given_time : *own_time;
   // Runs `io` until `done()`, or until `within` has passed on `time`: then
@@ -296,6 +315,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
     TestKind kind;
     std::vector<TestCase> tests;
     std::vector<std::shared_ptr<Listing>> listings;  // gtest: 1; libtest: all + ignored
+    std::string cache_key;                           // where its listing is kept, computed once
   };
   std::vector<Pending> pending;
   // On every way out, no listing is left running: what is still going is
@@ -322,14 +342,28 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
     if (stop_requested && stop_requested()) return make_error(ExitCode::Interrupted, "interrupted while listing");
     if (!is_regular_file(spec.path) && !(spec.kind == TestKind::Plain && spec.disabled))
       return make_error(ExitCode::Usage, spec.path + ": no such test binary");
-    Pending p{&spec, TestKind::Plain, {}, {}};
-    if (spec.kind) {
-      p.kind = *spec.kind;
-    } else {
-      auto kind = detect_kind(spec.path);
-      if (!kind) return kind.error();
-      p.kind = *kind;
+    Pending p{&spec, TestKind::Plain, {}, {}, {}};
+    const bool runs = !(spec.kind == TestKind::Plain && spec.disabled);
+    // The one read of the binary in this run: opened once, its headers probed
+    // for routing and the runners (`probes`), and its whole content, mapped,
+    // read for its kind, the listing cache's key and Catch2's flavour.
+    std::shared_ptr<OpenedFile> file;
+    std::string_view bytes;
+    if (runs) {
+      auto opened = OpenedFile::open(spec.path);
+      if (!opened && !spec.kind) return make_error(ExitCode::InfraError, opened.error().message);
+      if (opened) {
+        file = *opened;
+        if (probes) probes->put(spec.path, probe_binary(file->source(), spec.path));
+        bytes = file->map();
+      }
+      // A file no backend runs (a Windows program, a WebAssembly module) is
+      // refused now, not once per test.
+      JobRequest request{spec.path, {}, spec.cwd, spec.env};
+      request.backend = spec.backend;
+      if (auto admitted = runner.admits(request); !admitted) return admitted.error();
     }
+    p.kind = spec.kind ? *spec.kind : detect_kind_in(bytes);
     if (p.kind == TestKind::Plain) {
       TestCase tc;
       tc.binary = spec.path;
@@ -338,7 +372,8 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       tc.args = spec.args;
       if (spec.disabled) tc.skip_reason = "disabled";
       p.tests.push_back(std::move(tc));
-    } else if (auto cached = cache.load(spec.path, p.kind, spec.env, spec.cwd)) {
+    } else if (p.cache_key = file ? cache.key(ListingCache::content_of(bytes), p.kind, spec.env, spec.cwd) : "";
+               auto cached = cache.load_at(p.cache_key, spec.path, p.kind)) {
       p.tests = std::move(cached->tests);
       if (stats) {
         ++stats->from_cache;
@@ -347,7 +382,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
     } else {
       const std::vector<std::vector<std::string>> commands =
           p.kind == TestKind::GTest    ? std::vector<std::vector<std::string>>{{"--gtest_list_tests"}}
-          : p.kind == TestKind::Catch2 ? catch2_listing_commands(spec.path)
+          : p.kind == TestKind::Catch2 ? catch2_listing_commands(bytes)
           : p.kind == TestKind::Doctest
               ? doctest_listing_commands()
               : std::vector<std::vector<std::string>>{{"--list", "--format", "terse"},
@@ -437,7 +472,7 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
         case TestKind::Plain:
           break;
       }
-      cache.store(p.spec->path, p.kind, p.tests, p.spec->env, p.spec->cwd);
+      cache.store_at(p.cache_key, p.tests);
     }
     for (auto& tc : p.tests) {
       tc.cwd = p.spec->cwd;

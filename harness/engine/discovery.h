@@ -15,6 +15,7 @@
 #include "core/time_source.h"
 #include "engine/job_runner.h"
 #include "engine/test_model.h"
+#include "probe/binary_probe.h"
 
 namespace xrun {
 
@@ -22,6 +23,8 @@ namespace xrun {
 // libtest if it carries libtest's, Catch2 or doctest if it carries theirs
 // (harness_catch2.h, harness_doctest.h), plain otherwise. Errors if unreadable.
 Expected<TestKind> detect_kind(const std::string& binary);
+// The same from the file's bytes.
+TestKind detect_kind_in(std::string_view bytes);
 
 // Parsers for the harnesses' list formats (exposed for unit tests).
 std::vector<TestCase> parse_gtest_list(const std::string& binary, std::string_view listing);
@@ -53,11 +56,26 @@ class ListingCache {
     std::vector<TestCase> tests;
     double age_seconds = 0;  // since the listing was made
   };
-  // `cwd`: where the listing runs ("" : xrun's own).
+  // `cwd`: where the listing runs ("" : xrun's own). These read the binary
+  // for its content's hash; discovery, which has its bytes mapped already,
+  // computes the key once (content_of(), key()) and uses load_at()/store_at().
   std::optional<Hit> load(const std::string& binary, TestKind kind, const std::vector<std::string>& env = {},
                           const std::string& cwd = "") const;
   void store(const std::string& binary, TestKind kind, const std::vector<TestCase>& tests,
              const std::vector<std::string>& env = {}, const std::string& cwd = "") const;
+
+  // What a key holds of the binary: a hash of its bytes, and their number.
+  struct Content {
+    std::size_t hash = 0;
+    std::uint64_t size = 0;
+  };
+  static Content content_of(std::string_view bytes);
+  bool enabled() const { return !dir_.empty(); }
+  // Where the listing of a binary of `content` is kept; "" when the cache is disabled.
+  std::string key(const Content& content, TestKind kind, const std::vector<std::string>& env = {},
+                  const std::string& cwd = "") const;
+  std::optional<Hit> load_at(const std::string& key, const std::string& binary, TestKind kind) const;
+  void store_at(const std::string& key, const std::vector<TestCase>& tests) const;
   // Files (absolute or relative to xrun's cwd) that do not count as what a
   // listing reads: the reports this run writes.
   void ignore_files(const std::vector<std::string>& paths);
@@ -93,12 +111,17 @@ struct BinarySpec {
 // given, is asked before each binary: true ends discovery at once with an
 // Interrupted error (a Ctrl-C must not wait for a hundred cached listings to
 // be read, or a hundred listings to be started, before the loop runs).
+//
+// Each binary's file is read once: opened and mapped whole for its kind, the
+// listing cache's key and Catch2's flavour, and its headers probed from the
+// same descriptor into `probes` (when given: the routing runner's, which then
+// reads nothing), before the runner is asked whether it admits the program.
 // The timeout runs on `time` (core/time_source.h; the steady clock when
 // none is given).
 Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
                                                JobRunner& runner, const ListingCache& cache,
                                                double timeout_seconds = 300, DiscoveryStats* stats = nullptr,
                                                const std::function<bool()>& stop_requested = {},
-                                               TimeSource* time = nullptr);
+                                               ProgramProbes* probes = nullptr, TimeSource* time = nullptr);
 
 }  // namespace xrun

@@ -1,10 +1,5 @@
 #include "engine/harness_catch2.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <functional>
 #include <set>
@@ -18,24 +13,6 @@ namespace {
 bool contains(std::string_view bytes, std::string_view needle) {
   return std::search(bytes.begin(), bytes.end(), std::boyer_moore_horspool_searcher(needle.begin(), needle.end())) !=
          bytes.end();
-}
-
-// Whether the file at `path` holds `needle` (mapped read-only, released on return).
-bool file_contains(const std::string& path, std::string_view needle) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st;
-  bool found = false;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) {
-    const auto size = static_cast<std::size_t>(st.st_size);
-    void* data = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (data != MAP_FAILED) {
-      found = contains(std::string_view(static_cast<const char*>(data), size), needle);
-      ::munmap(data, size);
-    }
-  }
-  ::close(fd);
-  return found;
 }
 
 constexpr std::string_view kV2Needle = "--list-test-names-only";
@@ -91,9 +68,8 @@ TestCase make_case(const std::string& binary, std::string name, bool hidden) {
 bool is_catch2_binary(std::string_view bytes) { return contains(bytes, kV2Needle) || contains(bytes, kV3Needle); }
 bool is_catch2_v3_binary(std::string_view bytes) { return !contains(bytes, kV2Needle) && contains(bytes, kV3Needle); }
 
-std::vector<std::vector<std::string>> catch2_listing_commands(const std::string& binary) {
-  if (!file_contains(binary, kV2Needle) && file_contains(binary, kV3Needle))
-    return {{"--list-tests", "*", "--reporter", "xml", "--order", "decl"}};
+std::vector<std::vector<std::string>> catch2_listing_commands(std::string_view bytes) {
+  if (is_catch2_v3_binary(bytes)) return {{"--list-tests", "*", "--reporter", "xml", "--order", "decl"}};
   return {{"--list-test-names-only", "*", "--order", "decl"}, {"--list-test-names-only", "[.]"}};
 }
 

@@ -33,9 +33,10 @@ namespace xrun {
 bool is_catch2_binary(std::string_view bytes);
 bool is_catch2_v3_binary(std::string_view bytes);
 
-// The listings to run for this binary, and the cases in their output (one
-// output per command, in order).
-std::vector<std::vector<std::string>> catch2_listing_commands(const std::string& binary);
+// The listings to run for a binary of these bytes (its whole file, which
+// discovery holds mapped), and the cases in their output (one output per
+// command, in order).
+std::vector<std::vector<std::string>> catch2_listing_commands(std::string_view bytes);
 std::vector<TestCase> parse_catch2_list(const std::string& binary, const std::vector<std::string_view>& outputs);
 
 // One name as a test spec that matches it.

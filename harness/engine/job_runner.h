@@ -17,7 +17,9 @@
 namespace xrun {
 
 struct Backend;  // backends/backend.h
+struct BinaryInfo;
 struct ElfInfo;
+struct TargetSpec;
 
 struct JobRequest {
   std::string program;  // the test binary
@@ -48,10 +50,13 @@ struct JobRequest {
   // binaries a Cargo test runs): a backend that does not share the host's
   // files makes them visible at the same paths.
   std::vector<std::string> host_dirs;
-  // Already read from the program by whoever routed the job (the routing
-  // runner probes once): runners use it instead of reading the file again.
-  // Valid during start() only.
-  const ElfInfo* elf = nullptr;
+  // Already read from the program and resolved by whoever routed the job
+  // (the routing runner: one probe and one target per program and run):
+  // runners use them instead of reading the file or matching its target
+  // again. Valid during start() only.
+  const BinaryInfo* binary = nullptr;       // what the file is (probe/binary_probe.h)
+  const ElfInfo* elf = nullptr;             // binary's ELF headers, when it is an ELF program
+  const TargetSpec* target_spec = nullptr;  // the target it runs as, when xrun knows it
 };
 
 struct JobExit {
@@ -94,6 +99,11 @@ class JobRunner {
   // has returned, never from inside it: the caller learns the job's id
   // before it hears of its end.
   virtual Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) = 0;
+  // Whether jobs of this program can start at all, asked once per program
+  // before any of its tests is listed or run (discovery): an Error here (a
+  // file of a format no backend runs) ends the run up front instead of
+  // failing each of its tests. The program's file may be read for it.
+  virtual Expected<bool> admits(const JobRequest&) { return true; }
   // Sends `signal` to the job's whole process group. No-op once it has exited.
   virtual void signal(JobId id, int signal) = 0;
   // Sends `signal` to every running job (a second Ctrl-C, or Ctrl-C while listing).

@@ -123,7 +123,8 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
   run.args = request.args;
   run.argv0 = request.argv0;
   run.target = request.target;
-  run.elf = request.elf;
+  run.binary = request.binary;
+  run.spec = request.target_spec;
   auto plan = plan_launch(run, config_, TargetTable::builtin(), overlays_, env);
   if (!plan) return plan.error();
   log_debug("start{}: {}", request.cwd.empty() ? "" : " in " + request.cwd, plan->command_line());
@@ -158,7 +159,7 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
     if (!tmp_dir.empty()) set_env.push_back("TMPDIR=" + tmp_dir);
     child->tmp_dir = std::exchange(tmp_dir, "");
     adopt_pipes(child, pipes);
-    start_from_fork_server(child, *server, std::move(argv), std::move(set_env));
+    start_from_fork_server(child, *server, std::move(argv), std::move(set_env), request);
     started.starts_later = true;
     return started;
   }
@@ -231,7 +232,8 @@ std::optional<ProcessRunner::ServerChoice> ProcessRunner::fork_server_for(const 
 }
 
 void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, const ServerChoice& choice,
-                                           std::vector<std::string> argv, std::vector<std::string> set_env) {
+                                           std::vector<std::string> argv, std::vector<std::string> set_env,
+                                           const JobRequest& request) {
   auto& slots = servers_[choice.key];
   ServerSlot* slot = nullptr;
   for (auto& candidate : slots)
@@ -249,6 +251,8 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
     run.args = child->server_args;
     run.argv0 = argv.front();
     run.target = child->plan->target;
+    run.binary = request.binary;
+    run.spec = request.target_spec;
     auto plan = plan_launch(run, config_, TargetTable::builtin(), overlays_, choice.env);
     Expected<std::shared_ptr<ForkServer>> server =
         plan ? ForkServer::start(io_, *plan, choice.library, child->cwd, child->ready_seconds)

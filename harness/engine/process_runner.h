@@ -67,8 +67,11 @@ class ProcessRunner final : public JobRunner {
   // Fork servers: whether this job forks from one, then forking it.
   std::optional<ServerChoice> fork_server_for(const JobRequest& request, const LaunchPlan& plan,
                                               const std::vector<std::string>& env);
+  // `request`: the job's, for what routing read of its program (a new
+  // server is planned without reading the file again); used during the call only.
   void start_from_fork_server(const std::shared_ptr<Child>& child, const ServerChoice& choice,
-                              std::vector<std::string> argv, std::vector<std::string> set_env);
+                              std::vector<std::string> argv, std::vector<std::string> set_env,
+                              const JobRequest& request);
   void release(const std::string& key, const std::shared_ptr<ForkServer>& server);
   void exec_instead(const std::shared_ptr<Child>& child);
   void watch_exit(const std::shared_ptr<Child>& child);

@@ -13,8 +13,8 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/suggest.h"
-#include "elf/elf_probe.h"
 #include "launch/qemu_check.h"
+#include "probe/binary_probe.h"
 
 extern char** environ;
 
@@ -159,18 +159,25 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
   LaunchPlan plan;
   plan.env = environment;
 
-  auto elf = request.elf ? Expected<ElfInfo>(*request.elf) : probe_elf(path);
-  if (!elf) {
-    // A script: the kernel runs its interpreter natively, as it would without xrun.
-    if (elf.error().code == ExitCode::CannotExecute && is_regular_file(path) && starts_with_shebang(path)) {
-      if (::access(path.c_str(), X_OK) != 0) return make_error(ExitCode::CannotExecute, path + ": permission denied");
-      plan.executable = path;
-      plan.argv.push_back(argv0);
-      plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
-      return plan;
-    }
-    return elf.error();
+  std::optional<BinaryInfo> probed;
+  const BinaryInfo* binary = request.binary;
+  if (!binary) {
+    auto read = probe_binary(path);
+    if (!read) return read.error();
+    binary = &probed.emplace(std::move(*read));
   }
+  if (binary->format == BinaryFormat::Script) {
+    // A script: the kernel runs its interpreter natively, as it would without xrun.
+    if (::access(path.c_str(), X_OK) != 0) return make_error(ExitCode::CannotExecute, path + ": permission denied");
+    plan.executable = path;
+    plan.argv.push_back(argv0);
+    plan.argv.insert(plan.argv.end(), request.args.begin(), request.args.end());
+    return plan;
+  }
+  if (binary->problem) return *binary->problem;
+  if (!binary->elf)  // a format of other launchers (routing sends none here)
+    return make_error(ExitCode::CannotExecute, path + ": " + binary->describe() + ", not an ELF executable");
+  const ElfInfo* elf = &*binary->elf;
   // Natively, execve needs the execute bit; qemu would not care. Be native.
   if (::access(path.c_str(), X_OK) != 0) return make_error(ExitCode::CannotExecute, path + ": permission denied");
   if (elf->is_bare_metal()) {
@@ -178,7 +185,7 @@ Expected<LaunchPlan> plan_launch(const RunRequest& request, const Config& config
                       path + ": " + elf->describe() +
                           ": bare-metal firmware needs a machine model (qemu-system), which xrun does not run yet");
   }
-  auto target = pick_target(request, path, *elf, table);
+  auto target = request.spec ? Expected<const TargetSpec*>(request.spec) : pick_target(request, path, *elf, table);
   if (!target) return target.error();
   const TargetSpec& spec = **target;
   const TargetSettings& settings = config.target(spec.name);

@@ -15,8 +15,8 @@
 
 #include "config/config.h"
 #include "core/expected.h"
-#include "elf/elf_probe.h"
 #include "launch/sysroot.h"
+#include "probe/binary_probe.h"
 #include "target/target_table.h"
 
 namespace xrun {
@@ -26,9 +26,11 @@ struct RunRequest {
   std::vector<std::string> args;      // argv[1..]
   std::optional<std::string> argv0;   // argv[0] the program sees; default: `program`
   std::optional<std::string> target;  // force a target (name or triple) instead of probing
-  // The program's headers when the caller has read them already (of the
-  // file `program` resolves to); plan_launch reads them otherwise.
-  const ElfInfo* elf = nullptr;
+  // What the caller found already, of the file `program` resolves to (the
+  // routing runner: one probe and one target per program and run):
+  // plan_launch then neither reads the file nor resolves its target again.
+  const BinaryInfo* binary = nullptr;  // plan_launch probes the file when null
+  const TargetSpec* spec = nullptr;    // plan_launch resolves it when null
 };
 
 struct LaunchPlan {

@@ -24,7 +24,7 @@
 
 #include "config/config.h"
 #include "core/expected.h"
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 #include "target/target_table.h"
 
 namespace xrun {

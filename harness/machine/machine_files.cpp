@@ -1,7 +1,7 @@
 #include "machine/machine_files.h"
 
 #include "core/fs_util.h"
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 
 namespace xrun {
 

@@ -11,7 +11,7 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 #include "target/target_table.h"
 
 namespace xrun {
@@ -273,8 +273,9 @@ Expected<JobStarted> MachinePool::start(const JobRequest& request, Callbacks cal
   }
   const ElfInfo& elf = request.elf ? *request.elf : *probed;
   const TargetTable& table = TargetTable::builtin();
-  const TargetSpec* spec = table.match(elf);
-  if (request.target) {
+  // Resolved by the routing runner already, as a rule; matched here otherwise.
+  const TargetSpec* spec = request.target_spec ? request.target_spec : table.match(elf);
+  if (request.target && !request.target_spec) {
     const TargetSpec* forced = table.find(*request.target);
     if (!forced) return make_error(ExitCode::Usage, "unknown target " + xrun::quoted(*request.target));
     if (!forced->matches(elf))

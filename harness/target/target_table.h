@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/expected.h"
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 
 namespace xrun {
 

@@ -114,6 +114,30 @@ TEST(BadInput, BareMetalIs126) {
   TempDir dir;
   std::string image = *read_file(XRUN_BARE_METAL_ELF);
   expect_error(run_xrun({dir.write("fw.elf", image, true)}), 126, "bare-metal");
+  // Real firmware (newlib, semihosting), linked below any page Linux maps:
+  // bare metal, not a corrupt program.
+  const std::string newlib = dir.write("newlib.elf", *read_file(XRUN_PROBE_FIRMWARE), true);
+  expect_error(run_xrun({newlib}), 126, "bare-metal firmware needs a machine model");
+}
+
+// A Windows program or a WebAssembly module is recognised, and refused with
+// what it is until a backend runs it: by a single run and by `xrun test`
+// alike, before anything starts.
+TEST(BadInput, WindowsProgramsAndWasmModulesAre126SayingWhatTheyAre) {
+  TempDir dir;
+  const std::string exe = dir.write("app.exe", *read_file(XRUN_PROBE_PE_EXE), true);
+  const std::string wasm = dir.write("app.wasm", *read_file(XRUN_PROBE_WASM), true);
+  expect_error(run_xrun({exe}), 126,
+               exe + " is a Windows PE x86-64 program (console); no backend runs Windows programs yet");
+  expect_error(run_xrun({"--backend", "system", exe}), 126, "no backend runs Windows programs yet");
+  expect_error(run_xrun({wasm}), 126,
+               wasm + " is a WebAssembly module (wasm32, WASI preview 1); no backend runs WebAssembly modules yet");
+  expect_error(run_xrun({"test", wasm, "--json", dir.path() + "/r.json"}), 126,
+               "no backend runs WebAssembly modules yet");
+  expect_error(run_xrun({"test", helper("aarch64", "static"), exe}), 126, "no backend runs Windows programs yet");
+  EXPECT_NE(read_file(dir.path() + "/r.json").value_or("").find("no backend runs WebAssembly modules yet"),
+            std::string::npos)
+      << "the report says why nothing ran";
 }
 
 TEST(BadInput, BrokenConfigReportsEveryProblemWithPositions) {

@@ -22,12 +22,19 @@
 //   reports   report_from_json (`xrun report merge`'s reader) on mutated
 //             reports: an Error, never an exception; what it accepts
 //             survives to_json and reading again unchanged.
+//   probes    probe_binary (probe/binary_probe.h) on mutated programs: the
+//             FILEs given (real ELF, PE and WebAssembly files) and hand-made
+//             headers of each format, their header bytes flipped, fields set
+//             to edge values, cut at any length. Never an exception; one
+//             answer: a format, with its facts or a problem naming the file;
+//             the same answer read from memory and through a descriptor.
 //
-//   xrun_parser_fuzz streams|listings|frames|reports|all [--iterations N] [--seed S] [--out DIR]
+//   xrun_parser_fuzz streams|listings|frames|reports|probes|all [--iterations N] [--seed S] [--out DIR] [FILE...]
 //
 // Input i of seed S is made from its own generator (S, i), so a violation is
 // reproduced by its seed alone. A violation prints the input hex-escaped and
 // keeps its bytes in DIR (default: a new /tmp/xrun-parser-fuzz-*); exit 1.
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -50,6 +57,7 @@
 #include "engine/harness_doctest.h"
 #include "engine/harness_stream.h"
 #include "machine/agent_protocol.h"
+#include "probe/binary_probe.h"
 #include "report/report.h"
 
 // The largest single allocation while `g_track_allocations` is set: a frame
@@ -1007,6 +1015,150 @@ void fuzz_reports(Fuzz& f, std::size_t iterations) {
   }
 }
 
+// ---------------------------------------------------------------- probes ---
+
+std::vector<std::string> g_probe_files;  // the FILEs of the command line
+
+void put_le(std::string& b, std::size_t at, int size, std::uint64_t v) {
+  if (b.size() < at + static_cast<std::size_t>(size)) b.resize(at + static_cast<std::size_t>(size));
+  for (int i = 0; i < size; ++i) b[at + static_cast<std::size_t>(i)] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+
+// Headers of each format as small as a probe accepts, for when no FILE is given.
+std::vector<std::string> probe_seeds() {
+  std::vector<std::string> seeds;
+  // PE32+: a DOS header pointing at "PE\0\0", a COFF header, an optional
+  // header as far as its CLR directory.
+  std::string pe(0x80 + 24 + 240, '\0');
+  pe[0] = 'M', pe[1] = 'Z';
+  put_le(pe, 0x3c, 4, 0x80);
+  pe.replace(0x80, 4, std::string("PE\0\0", 4));
+  put_le(pe, 0x84, 2, 0x8664);
+  put_le(pe, 0x84 + 16, 2, 240);
+  put_le(pe, 0x84 + 18, 2, 0x22);
+  put_le(pe, 0x98, 2, 0x20b);
+  put_le(pe, 0x98 + 68, 2, 3);
+  put_le(pe, 0x98 + 108, 4, 16);
+  seeds.push_back(pe);
+  // A WebAssembly module: a type section, imports from WASI (a function, a
+  // memory), a memory section.
+  std::string wasm("\0asm\1\0\0\0", 8);
+  wasm += std::string("\x01\x04\x01\x60\x00\x00", 6);
+  const std::string module = "wasi_snapshot_preview1";
+  std::string imports = "\x02";
+  imports += static_cast<char>(module.size()) + module + "\x08proc_exit\x00\x00";
+  imports += static_cast<char>(module.size()) + module + "\x06memory\x02\x01\x01\x02";
+  wasm += "\x02";
+  wasm += static_cast<char>(imports.size());
+  wasm += imports;
+  wasm += std::string("\x05\x03\x01\x04\x01", 5);
+  seeds.push_back(wasm);
+  // A 64-bit ELF executable: its header and one PT_LOAD.
+  std::string elf(64 + 56, '\0');
+  elf.replace(0, 8,
+              std::string("\x7f"
+                          "ELF\x02\x01\x01\x00",
+                          8));
+  put_le(elf, 0x10, 2, 2), put_le(elf, 0x12, 2, 183), put_le(elf, 0x14, 4, 1), put_le(elf, 0x20, 8, 64);
+  put_le(elf, 0x34, 2, 64), put_le(elf, 0x36, 2, 56), put_le(elf, 0x38, 2, 1);
+  put_le(elf, 64, 4, 1), put_le(elf, 64 + 4, 4, 5), put_le(elf, 64 + 0x10, 8, 0x400000);
+  put_le(elf, 64 + 0x20, 8, elf.size()), put_le(elf, 64 + 0x28, 8, elf.size()), put_le(elf, 64 + 0x30, 8, 0x1000);
+  seeds.push_back(elf);
+  seeds.push_back("#!/bin/sh -e\necho hi\n");
+  return seeds;
+}
+
+// What an answer says, to compare two reads of the same bytes.
+std::string probe_summary(const BinaryInfo& info) {
+  return std::string(format_name(info.format)) + "|" + info.describe() + "|" + info.architecture() + "|" +
+         std::to_string(info.bits()) + "|" + std::string(os_name(info.os())) + "|" + std::to_string(info.size) + "|" +
+         (info.problem ? info.problem->message : "");
+}
+
+void fuzz_probes(Fuzz& f, std::size_t iterations) {
+  std::vector<std::string> seeds = probe_seeds();
+  for (const auto& file : g_probe_files) {
+    std::ifstream in(file, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.empty()) {
+      std::fprintf(stderr, "xrun_parser_fuzz: cannot read %s\n", file.c_str());
+      ++f.violations;
+      return;
+    }
+    seeds.push_back(std::move(bytes));
+  }
+  const int memfd = static_cast<int>(::memfd_create("xrun-probe-fuzz", MFD_CLOEXEC));
+  static const std::vector<std::uint64_t> edges{0,     1,      2,       0x3c,       0x40,       0x7f,       0x80, 0xff,
+                                                0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xffffffff, ~0ull};
+  for (f.iteration = 0; f.iteration < iterations; ++f.iteration) {
+    rng.seed(f.seed * 1000003ull + f.iteration);
+    std::string input = pick(seeds);
+    // Headers are where the probe reads: most changes go to the first 512 bytes.
+    const std::size_t reach = std::min<std::size_t>(input.size(), one_in(4) ? input.size() : 512);
+    for (int n = 1 + static_cast<int>(below(6)); n > 0 && reach > 0; --n) {
+      switch (below(4)) {
+        case 0:
+          input[below(reach)] = static_cast<char>(below(256));
+          break;
+        case 1: {
+          const int size = 1 << below(4);
+          put_le(input, below(reach), size, pick(edges));
+          break;
+        }
+        case 2:
+          input[below(reach)] ^= static_cast<char>(1 << below(8));
+          break;
+        default:
+          input.resize(below(input.size() + 1));
+          break;
+      }
+    }
+    ++f.inputs;
+    try {
+      const std::string path = "fuzz.bin";
+      const BinaryInfo info = probe_binary(ByteSource::memory(input), path);
+      if (info.size != input.size()) f.violation("the size is not the input's", input);
+      if (info.problem && info.problem->message.rfind(path + ":", 0) != 0)
+        f.violation("a problem that does not name the file: " + info.problem->message, input);
+      if (info.describe().empty()) f.violation("an empty description", input);
+      switch (info.format) {
+        case BinaryFormat::Elf:
+          if (info.elf.has_value() == info.problem.has_value()) f.violation("an ELF file with both or neither", input);
+          if (input.compare(0, 4,
+                            "\x7f"
+                            "ELF") != 0)
+            f.violation("ELF without its magic", input);
+          break;
+        case BinaryFormat::Pe:
+          if (info.pe ? info.pe->architecture().empty() : !info.problem)
+            f.violation("a PE file with neither its machine nor a problem", input);
+          if (input.compare(0, 2, "MZ") != 0) f.violation("PE without MZ", input);
+          break;
+        case BinaryFormat::Wasm:
+          if (input.compare(0, 4, std::string("\0asm", 4)) != 0) f.violation("WebAssembly without its magic", input);
+          if (!info.wasm && !info.problem) f.violation("a WebAssembly module with neither facts nor a problem", input);
+          break;
+        case BinaryFormat::Script:
+          if (input.compare(0, 2, "#!") != 0) f.violation("a script without #!", input);
+          break;
+        case BinaryFormat::Unknown:
+          if (!info.problem) f.violation("an unknown file without a problem", input);
+          break;
+      }
+      // The same bytes through a descriptor (a single run's pread): the same answer.
+      if (memfd >= 0 && ::ftruncate(memfd, 0) == 0 &&
+          ::pwrite(memfd, input.data(), input.size(), 0) == static_cast<ssize_t>(input.size())) {
+        const BinaryInfo read = probe_binary(ByteSource::descriptor(memfd, input.size()), path);
+        if (probe_summary(read) != probe_summary(info))
+          f.violation("another answer through a descriptor", input, probe_summary(info) + " vs " + probe_summary(read));
+      }
+    } catch (const std::exception& e) {
+      f.violation(std::string("an exception: ") + e.what(), input);
+    }
+  }
+  if (memfd >= 0) ::close(memfd);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1021,19 +1173,25 @@ int main(int argc, char** argv) {
       f.seed = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--out" && i + 1 < argc)
       f.out_dir = argv[++i];
+    else if (a.rfind("-", 0) != 0)
+      g_probe_files.push_back(a);
     else {
       std::fprintf(stderr, "xrun_parser_fuzz: unknown argument \"%s\"\n", a.c_str());
       return 2;
     }
   }
-  const std::vector<std::pair<std::string, void (*)(Fuzz&, std::size_t)>> targets{
-      {"streams", fuzz_streams}, {"listings", fuzz_listings}, {"frames", fuzz_frames}, {"reports", fuzz_reports}};
+  const std::vector<std::pair<std::string, void (*)(Fuzz&, std::size_t)>> targets{{"streams", fuzz_streams},
+                                                                                  {"listings", fuzz_listings},
+                                                                                  {"frames", fuzz_frames},
+                                                                                  {"reports", fuzz_reports},
+                                                                                  {"probes", fuzz_probes}};
   bool known = mode == "all";
   for (const auto& [name, run] : targets) known |= name == mode;
   if (!known) {
     std::fprintf(
         stderr,
-        "usage: xrun_parser_fuzz streams|listings|frames|reports|all [--iterations N] [--seed S] [--out DIR]\n");
+        "usage: xrun_parser_fuzz streams|listings|frames|reports|probes|all [--iterations N] [--seed S] [--out DIR] "
+        "[FILE...]\n");
     return 2;
   }
   const bool own_dir = f.out_dir.empty();

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/fs_util.h"
 #include "support/paths.h"
 #include "support/temp_dir.h"
 
@@ -136,7 +137,7 @@ TEST(Discovery, AHangingListingIsKilledWhenItsTimeIsUp) {
   const std::string hangs = xrun::testing::host_helper(), fine = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
   auto tests =
-      discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 300, nullptr, {}, &time);
+      discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr, &time);
   ASSERT_FALSE(tests);
   EXPECT_EQ(tests.error().message, "listing the tests took longer than 300 s (" + hangs + ")");
   EXPECT_EQ(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(300)) << "given up at its time";
@@ -153,7 +154,7 @@ TEST(Discovery, ListingsThatEndInTimeAreNotGivenUp) {
   FakeJobRunner runner(io, time);
   const std::string one = xrun::testing::host_helper(), two = xrun::testing::helper("aarch64", "static");
   auto tests =
-      discover_tests(gtest_binaries({one, two}), io, runner, ListingCache::disabled(), 300, nullptr, {}, &time);
+      discover_tests(gtest_binaries({one, two}), io, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr, &time);
   ASSERT_TRUE(tests) << tests.error().message;
   EXPECT_TRUE(runner.signals.empty());
   EXPECT_LT(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(1));
@@ -169,7 +170,7 @@ TEST(Discovery, ALaterFailureStopsTheListingsAlreadyRunning) {
   runner.hanging = {hangs};
   runner.unstartable = {broken};
   auto tests =
-      discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled(), 300, nullptr, {}, &time);
+      discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr, &time);
   ASSERT_FALSE(tests);
   EXPECT_NE(tests.error().message.find("cannot list the tests of"), std::string::npos) << tests.error().message;
   ASSERT_EQ(runner.signals.size(), 1u);
@@ -189,12 +190,50 @@ TEST(Discovery, AStopRequestEndsDiscoveryBeforeTheNextBinary) {
   int asked = 0;
   auto tests = discover_tests(
       gtest_binaries({hangs, fine, fine}), io, runner, ListingCache::disabled(), 300, nullptr,
-      [&] { return ++asked == 2; }, &time);
+      [&] { return ++asked == 2; }, nullptr, &time);
   ASSERT_FALSE(tests);
   EXPECT_EQ(tests.error().code, ExitCode::Interrupted);
   EXPECT_EQ(asked, 2) << "asked before each binary, and the second was not started";
   ASSERT_EQ(runner.signals.size(), 1u) << "the first binary's listing is stopped";
   EXPECT_EQ(runner.running(), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// Discovery reads each binary once and hands its probe over: the routing
+// runner that shares `probes` reads nothing more (tests/e2e/read_once_test.cpp
+// counts the opens of a whole run).
+TEST(Discovery, EachBinarysProbeComesFromItsOneRead) {
+  boost::asio::io_context io;
+  FakeJobRunner runner(io);
+  const std::string program = xrun::testing::helper("aarch64", "static");
+  std::vector<BinarySpec> plain(1);
+  plain[0].path = program;
+  plain[0].kind = TestKind::Plain;
+  ProgramProbes probes;
+  auto tests = discover_tests(plain, io, runner, ListingCache::disabled(), 300, nullptr, {}, &probes);
+  ASSERT_TRUE(tests) << tests.error().message;
+  const BinaryInfo* probed = probes.find(program);
+  ASSERT_NE(probed, nullptr) << "discovery handed its probe over";
+  EXPECT_EQ(probed->format, BinaryFormat::Elf);
+  ASSERT_TRUE(probed->elf);
+  EXPECT_EQ(probed->architecture(), "aarch64");
+}
+
+// The key discovery computes from the bytes it holds is the key of the file.
+TEST(ListingCache, TheKeyFromTheBytesIsTheKeyOfTheFile) {
+  xrun::testing::TempDir dir;
+  ListingCache cache(dir.path() + "/cache");
+  const std::string binary = XRUN_GTEST_SAMPLE;
+  const std::string bytes = read_file(binary).value();
+  const auto tests = parse_gtest_list(binary, "A.\n  one\n");
+  cache.store_at(cache.key(ListingCache::content_of(bytes), TestKind::GTest), tests);
+  auto loaded = cache.load(binary, TestKind::GTest);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->tests.size(), 1u);
+  EXPECT_EQ(ListingCache::disabled().key(ListingCache::content_of(bytes), TestKind::GTest), "");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 
 #include <gtest/gtest.h>
 

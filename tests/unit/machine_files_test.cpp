@@ -9,7 +9,7 @@
 #include <filesystem>
 
 #include "core/fs_util.h"
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 #include "support/temp_dir.h"
 
 namespace xrun {

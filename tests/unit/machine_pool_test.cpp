@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/fs_util.h"
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 #include "support/fake_machine.h"
 #include "support/paths.h"
 

@@ -14,8 +14,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "elf/elf_probe.h"
 #include "engine/job_init.h"
+#include "probe/elf_probe.h"
 #include "support/paths.h"
 #include "support/report_json.h"
 #include "support/temp_dir.h"

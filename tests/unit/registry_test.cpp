@@ -39,7 +39,9 @@ TEST(Registry, EveryRowIsWhole) {
   }
   EXPECT_EQ(hosts, 1) << "one row takes what the host runs itself";
   EXPECT_FALSE(host_backend().choosable);
-  EXPECT_TRUE(default_backend(BinaryFormat::Elf).choosable);
+  EXPECT_TRUE(default_backend(BinaryFormat::Elf)->choosable);
+  EXPECT_EQ(default_backend(BinaryFormat::Pe), nullptr) << "no row runs Windows programs yet";
+  EXPECT_EQ(default_backend(BinaryFormat::Wasm), nullptr) << "no row runs WebAssembly modules yet";
 }
 
 TEST(Registry, TheChoicesAreTheChoosableRowsInOrder) {

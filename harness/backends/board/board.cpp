@@ -23,10 +23,10 @@
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/sha256.h"
-#include "elf/elf_probe.h"
 #include "launch/launcher.h"
 #include "machine/agent_machine.h"
 #include "machine/file_mirror.h"
+#include "probe/elf_probe.h"
 
 namespace xrun {
 

@@ -14,7 +14,8 @@ namespace xrun {
 
 namespace {
 
-constexpr BinaryFormat kFormats[] = {BinaryFormat::Elf};
+// Host programs, and scripts: the kernel runs a script's interpreter natively.
+constexpr BinaryFormat kFormats[] = {BinaryFormat::Elf, BinaryFormat::Script};
 
 bool runs(const TargetSpec& spec, const ElfInfo* elf) {
   return elf ? runs_natively(spec, *elf) : host_runs_target(spec);

@@ -14,10 +14,10 @@
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
-#include "elf/elf_probe.h"
 #include "launch/launcher.h"
 #include "machine/host_view.h"
 #include "machine/machine_files.h"
+#include "probe/elf_probe.h"
 
 namespace xrun {
 

@@ -1,4 +1,4 @@
-#include "elf/elf_probe.h"
+#include "probe/elf_probe.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,6 +34,8 @@ constexpr std::uint16_t kMachineArm = 40;
 constexpr std::uint16_t kMachineAarch64 = 183;
 constexpr std::uint16_t kMachineRiscv = 243;
 constexpr std::uint8_t kOsAbiStandalone = 255;
+// Machines that only microcontrollers have: no Linux runs on them.
+constexpr std::uint16_t kMachineAvr = 83, kMachineMsp430 = 105;
 constexpr std::uint32_t kArmFloatHard = 0x400;
 constexpr std::uint32_t kArmFloatSoft = 0x200;
 // Bounds on what we are willing to read, so a hostile header cannot make us
@@ -43,41 +45,31 @@ constexpr std::uint64_t kMaxAttributesSize = 1 << 20;
 constexpr std::uint64_t kMaxDynamicSize = 1 << 20;
 constexpr std::uint64_t kDtNull = 0, kDtStrtab = 5, kDtStrsz = 10, kDtRpath = 15, kDtRunpath = 29;
 
-// Owns the file descriptor; reads with explicit bounds against the file size.
+// Reads from the file's bytes with explicit bounds against its size.
 class ElfFile {
  public:
-  ElfFile(int fd, std::uint64_t size, std::string path) : fd_(fd), size_(size), path_(std::move(path)) {}
-  ~ElfFile() { ::close(fd_); }
-  ElfFile(const ElfFile&) = delete;
-  ElfFile& operator=(const ElfFile&) = delete;
+  ElfFile(const ByteSource& source, std::string path) : source_(source), path_(std::move(path)) {}
 
-  std::uint64_t size() const { return size_; }
+  std::uint64_t size() const { return source_.size(); }
 
   // Reads [offset, offset+length) or fails saying the file is truncated.
   Expected<std::vector<unsigned char>> read(std::uint64_t offset, std::uint64_t length, std::string_view what) const {
-    if (offset > size_ || length > size_ - offset) {
+    if (!source_.holds(offset, length)) {
       return make_error(ExitCode::CannotExecute,
                         path_ + ": truncated or corrupt ELF file: " + std::string(what) + " at offset " +
                             std::to_string(offset) + " (+" + std::to_string(length) +
-                            " bytes) lies beyond the end of the file (" + std::to_string(size_) + " bytes)");
+                            " bytes) lies beyond the end of the file (" + std::to_string(size()) + " bytes)");
     }
-    std::vector<unsigned char> buffer(length);
-    std::uint64_t done = 0;
-    while (done < length) {
-      ssize_t n = ::pread(fd_, buffer.data() + done, length - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        return make_error(ExitCode::CannotExecute, path_ + ": cannot read " + std::string(what) + ": " +
-                                                       (n < 0 ? std::strerror(errno) : "unexpected end of file"));
-      }
-      done += static_cast<std::uint64_t>(n);
+    std::vector<unsigned char> buffer;
+    if (const int error = source_.read(offset, length, buffer); error != 0) {
+      return make_error(ExitCode::CannotExecute, path_ + ": cannot read " + std::string(what) + ": " +
+                                                     (error > 0 ? std::strerror(error) : "unexpected end of file"));
     }
     return buffer;
   }
 
  private:
-  int fd_;
-  std::uint64_t size_;
+  const ByteSource& source_;
   std::string path_;
 };
 
@@ -260,8 +252,44 @@ std::string gnu_property_problem(const ElfFile& file, const Decoder& d, bool is6
 }  // namespace
 
 bool ElfInfo::is_bare_metal() const {
-  if (os_abi == kOsAbiStandalone) return true;
+  if (os_abi == kOsAbiStandalone || machine == kMachineAvr || machine == kMachineMsp430) return true;
   return machine == kMachineArm && !interpreter && arm_profile == 'M';
+}
+
+std::string ElfInfo::architecture() const {
+  const bool is64 = elf_class == ElfClass::Elf64;
+  switch (machine) {
+    case 2:
+      return "sparc";
+    case 3:
+      return "i386";
+    case 8:
+      return is64 ? "mips64" : "mips";
+    case 20:
+      return "ppc";
+    case 21:
+      return byte_order == ByteOrder::Little ? "ppc64le" : "ppc64";
+    case 22:
+      return is64 ? "s390x" : "s390";
+    case 43:
+      return "sparc64";
+    case kMachineArm:
+      return "arm";
+    case 62:
+      return "x86-64";
+    case kMachineAvr:
+      return "avr";
+    case kMachineMsp430:
+      return "msp430";
+    case kMachineAarch64:
+      return "aarch64";
+    case kMachineRiscv:
+      return is64 ? "riscv64" : "riscv32";
+    case 258:
+      return "loongarch64";
+    default:
+      return "machine " + std::to_string(machine);
+  }
 }
 
 Libc ElfInfo::libc() const {
@@ -319,7 +347,12 @@ std::optional<std::string> glibc_version_needed(const std::string& path) {
     ::close(fd);
     return std::nullopt;
   }
-  ElfFile file(fd, static_cast<std::uint64_t>(st.st_size), path);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  const ByteSource source = ByteSource::descriptor(fd, static_cast<std::uint64_t>(st.st_size));
+  const ElfFile file(source, path);
   auto header = file.read(0, 64, "the ELF header");
   if (!header || std::memcmp(header->data(),
                              "\x7f"
@@ -383,21 +416,13 @@ std::optional<std::string> glibc_version_needed(const std::string& path) {
 }
 
 Expected<ElfInfo> probe_elf(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return make_error(ExitCode::NotFound, path + ": no such file");
-    return make_error(ExitCode::CannotExecute, path + ": " + std::strerror(err));
-  }
-  if (S_ISDIR(st.st_mode)) return make_error(ExitCode::CannotExecute, path + ": is a directory");
-  if (!S_ISREG(st.st_mode)) return make_error(ExitCode::CannotExecute, path + ": not a regular file");
+  auto opened = OpenedFile::open(path);
+  if (!opened) return opened.error();
+  return probe_elf((*opened)->source(), path);
+}
 
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    return make_error(ExitCode::CannotExecute, path + ": cannot open: " + std::strerror(errno));
-  }
-  ElfFile file(fd, static_cast<std::uint64_t>(st.st_size), path);
-
+Expected<ElfInfo> probe_elf(const ByteSource& source, const std::string& path) {
+  const ElfFile file(source, path);
   if (file.size() < 16) {
     return make_error(ExitCode::CannotExecute,
                       path + ": not an ELF executable (" + std::to_string(file.size()) + " bytes)");
@@ -455,6 +480,23 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
                                                    " (e_ehsize must be " + (is64 ? "64" : "52") + ")");
   auto phdrs = file.read(phoff, std::uint64_t{phnum} * phentsize, "the program header table");
   if (!phdrs) return phdrs.error();
+
+  // Bare metal first: what follows checks what Linux and qemu-user would map,
+  // which firmware never meets (a Cortex-M image is linked at address 0, below
+  // any page Linux maps, and was refused as corrupt).
+  bool has_interpreter = false;
+  for (std::uint16_t i = 0; i < phnum; ++i) {
+    const std::uint32_t p_type = d.u32(phdrs->data() + std::size_t{i} * phentsize);
+    has_interpreter = has_interpreter || p_type == kPtInterp;
+    info.has_dynamic_section = info.has_dynamic_section || p_type == kPtDynamic;
+  }
+  std::optional<Expected<char>> arm_profile;
+  if (info.machine == kMachineArm && !has_interpreter) {
+    arm_profile = read_arm_profile(file, d, is64, h);
+    if (*arm_profile) info.arm_profile = **arm_profile;
+  }
+  if (!has_interpreter && info.is_bare_metal()) return info;
+  info.has_dynamic_section = false;  // set again below, with the library paths
 
   // What a loader would map: every PT_LOAD must lie within the file (a
   // truncated file otherwise dies of SIGBUS when the missing page is touched)
@@ -557,21 +599,8 @@ Expected<ElfInfo> probe_elf(const std::string& path) {
                         path + ": corrupt ELF file: interpreter " + *info.interpreter + " is not an absolute path");
   }
 
-  if (info.machine == kMachineArm && !info.interpreter) {
-    auto profile = read_arm_profile(file, d, is64, h);
-    if (!profile) return profile.error();
-    info.arm_profile = *profile;
-  }
+  if (arm_profile && !*arm_profile) return arm_profile->error();
   return info;
-}
-
-bool starts_with_shebang(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char magic[2] = {};
-  const bool shebang = ::read(fd, magic, 2) == 2 && magic[0] == '#' && magic[1] == '!';
-  ::close(fd);
-  return shebang;
 }
 
 }  // namespace xrun

@@ -1,9 +1,12 @@
-// The ELF probe: turns a file into the facts that decide how to run it
-// (class, byte order, machine, ABI flags, interpreter, bare metal or not).
+// The ELF part of the binary probe (probe/binary_probe.h): turns an ELF file
+// into the facts that decide how to run it (class, byte order, machine, ABI
+// flags, interpreter, bare metal or not).
 //
 // It reads only what it needs (the header, the program headers, and for ARM
 // static files the build-attributes section) and checks every offset against
 // the file size, so a truncated or hostile file yields an Error, never a crash.
+// A bare-metal file is recognised before the checks of what Linux and
+// qemu-user would map: firmware linked at address 0 is not a corrupt program.
 #pragma once
 
 #include <cstdint>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "core/expected.h"
+#include "probe/byte_source.h"
 
 namespace xrun {
 
@@ -44,9 +48,13 @@ struct ElfInfo {
   bool is_dynamic() const { return interpreter.has_value(); }
   // ET_DYN without PT_INTERP: a static PIE (or a shared library run directly).
   bool is_static_pie() const { return type == kElfTypeDyn && !interpreter; }
-  // No operating system underneath: Cortex-M firmware, or an explicit
-  // "standalone" OS/ABI. Such files run under qemu-system, never qemu-user.
+  // No operating system underneath: Cortex-M firmware, a microcontroller's
+  // machine (AVR, MSP430), or an explicit "standalone" OS/ABI. Such files run
+  // under qemu-system, never qemu-user.
   bool is_bare_metal() const;
+  // The machine's name: "aarch64", "x86-64", "arm", "riscv64", ... or
+  // "machine N" for one this list does not name.
+  std::string architecture() const;
   Libc libc() const;
   // The float ABI / calling convention encoded in e_flags, e.g. "hard-float",
   // "soft-float", "lp64d"; empty when the machine has no such flag.
@@ -57,8 +65,12 @@ struct ElfInfo {
 
 // Errors: NotFound when the path does not exist; CannotExecute for a
 // directory, an unreadable file, a non-ELF file, and a truncated or corrupt
-// ELF file. The message starts with the path.
+// ELF file. The message starts with the path. (probe_binary() of
+// probe/binary_probe.h says what a non-ELF file is instead.)
 Expected<ElfInfo> probe_elf(const std::string& path);
+// The same over bytes already open or in memory; `path` names the file in
+// messages.
+Expected<ElfInfo> probe_elf(const ByteSource& source, const std::string& path);
 
 // The newest glibc symbol version the program needs ("2.34" for GLIBC_2.34),
 // from its version needs (.gnu.version_r); nullopt when it needs none or the
@@ -66,9 +78,5 @@ Expected<ElfInfo> probe_elf(const std::string& path);
 std::optional<std::string> glibc_version_needed(const std::string& path);
 // "GLIBC_2.34" -> {2, 34}; nullopt for names of other version families.
 std::optional<std::pair<int, int>> parse_glibc_version(std::string_view name);
-
-// True when the file starts with "#!": the kernel runs such files natively
-// whatever architecture the interpreter is for.
-bool starts_with_shebang(const std::string& path);
 
 }  // namespace xrun
