@@ -310,10 +310,9 @@ class BoardFleet final : public MachineFleet {
     for (const auto& [name, value] : config_.target(target_).env) target_env.push_back(name + "=" + value);
     set_environment(f.env, target_env);
     set_environment(f.env, request.extra_env);
-    // The newest glibc the program needs, checked against each board's before it runs there.
-    auto known = glibc_needed_.find(f.path);
-    if (known == glibc_needed_.end()) known = glibc_needed_.emplace(f.path, glibc_version_needed(f.path)).first;
-    job.glibc_needed = known->second.value_or("");
+    // The newest glibc the program needs, checked against each board's before
+    // it runs there: read by the probe with the rest of its headers.
+    job.glibc_needed = elf.glibc_needed.value_or("");
     // What the job reads: the program, the libraries of its build tree, its
     // cwd and the shares.
     if (!warned_home_) {
@@ -460,7 +459,6 @@ class BoardFleet final : public MachineFleet {
   asio::io_context* io_ = nullptr;
   std::map<std::size_t, int> resets_;
   std::map<std::size_t, std::weak_ptr<Board>> made_;
-  std::map<std::string, std::optional<std::string>> glibc_needed_;  // by program
   std::vector<std::thread> resetters_;
   bool stopping_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // what a reset thread's answer checks
