@@ -339,31 +339,19 @@ std::optional<std::pair<int, int>> parse_glibc_version(std::string_view name) {
   return std::pair{major, minor};
 }
 
-std::optional<std::string> glibc_version_needed(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    ::close(fd);
-    return std::nullopt;
-  }
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  const ByteSource source = ByteSource::descriptor(fd, static_cast<std::uint64_t>(st.st_size));
-  const ElfFile file(source, path);
-  auto header = file.read(0, 64, "the ELF header");
-  if (!header || std::memcmp(header->data(),
-                             "\x7f"
-                             "ELF",
-                             4) != 0)
-    return std::nullopt;
-  const bool is64 = (*header)[4] == 2;
-  const Decoder d{(*header)[5] == 2 ? ByteOrder::Big : ByteOrder::Little};
-  const std::uint64_t shoff = is64 ? d.u64(&(*header)[0x28]) : d.u32(&(*header)[0x20]);
-  const std::uint16_t shentsize = d.u16(&(*header)[is64 ? 0x3a : 0x2e]);
-  const std::uint16_t shnum = d.u16(&(*header)[is64 ? 0x3c : 0x30]);
+namespace {
+
+// The newest GLIBC_ version in the file's version needs (.gnu.version_r,
+// found through the section headers); nullopt when it needs none or they
+// cannot be read. Each name is read in a small window of the string table:
+// a C++ program's table is large, the names sought are short.
+std::optional<std::string> read_glibc_needed(const ElfFile& file, const std::vector<unsigned char>& header) {
+  if (header.size() < 64) return std::nullopt;
+  const bool is64 = header[4] == 2;
+  const Decoder d{header[5] == 2 ? ByteOrder::Big : ByteOrder::Little};
+  const std::uint64_t shoff = is64 ? d.u64(&header[0x28]) : d.u32(&header[0x20]);
+  const std::uint16_t shentsize = d.u16(&header[is64 ? 0x3a : 0x2e]);
+  const std::uint16_t shnum = d.u16(&header[is64 ? 0x3c : 0x30]);
   if (shoff == 0 || shnum == 0 || shentsize != (is64 ? 64 : 40)) return std::nullopt;
   auto table = file.read(shoff, std::uint64_t{shnum} * shentsize, "the section header table");
   if (!table) return std::nullopt;
@@ -374,6 +362,7 @@ std::optional<std::string> glibc_version_needed(const std::string& path) {
     return d.u32(sh + 4);
   };
   constexpr std::uint32_t kShtGnuVerneed = 0x6ffffffe;
+  constexpr std::uint64_t kNameWindow = 32;  // "GLIBC_2.34" and its NUL, with room
   std::optional<std::pair<int, int>> highest;
   for (std::uint32_t i = 0; i < shnum; ++i) {
     std::uint64_t offset = 0, size = 0;
@@ -385,8 +374,7 @@ std::optional<std::string> glibc_version_needed(const std::string& path) {
     section(link, str_offset, str_size);
     if (str_size > kMaxDynamicSize) return std::nullopt;
     auto needs = file.read(offset, size, "the version needs");
-    auto strings = file.read(str_offset, str_size, "their names");
-    if (!needs || !strings) return std::nullopt;
+    if (!needs) return std::nullopt;
     // Elf{32,64}_Verneed: u16 version, u16 cnt, u32 file, u32 aux, u32 next;
     // Elf{32,64}_Vernaux: u32 hash, u16 flags, u16 other, u32 name, u32 next.
     std::uint64_t at = 0;
@@ -397,9 +385,11 @@ std::optional<std::string> glibc_version_needed(const std::string& path) {
       for (std::uint16_t k = 0; k < count && aux + 16 <= needs->size(); ++k) {
         const unsigned char* va = needs->data() + aux;
         const std::uint32_t name = d.u32(va + 8);
-        if (name < strings->size()) {
-          const char* text = reinterpret_cast<const char*>(strings->data() + name);
-          const auto version = parse_glibc_version(std::string_view(text, strnlen(text, strings->size() - name)));
+        if (name < str_size) {
+          auto text = file.read(str_offset + name, std::min(kNameWindow, str_size - name), "a version name");
+          if (!text) return std::nullopt;
+          const char* chars = reinterpret_cast<const char*>(text->data());
+          const auto version = parse_glibc_version(std::string_view(chars, strnlen(chars, text->size())));
           if (version && (!highest || *version > *highest)) highest = version;
         }
         const std::uint32_t next = d.u32(va + 12);
@@ -413,6 +403,22 @@ std::optional<std::string> glibc_version_needed(const std::string& path) {
   }
   if (!highest) return std::nullopt;
   return std::to_string(highest->first) + "." + std::to_string(highest->second);
+}
+
+}  // namespace
+
+std::optional<std::string> glibc_version_needed(const std::string& path) {
+  auto opened = OpenedFile::open(path);
+  if (!opened) return std::nullopt;
+  const ByteSource source = (*opened)->source();
+  const ElfFile file(source, path);
+  auto header = file.read(0, 64, "the ELF header");
+  if (!header || std::memcmp(header->data(),
+                             "\x7f"
+                             "ELF",
+                             4) != 0)
+    return std::nullopt;
+  return read_glibc_needed(file, *header);
 }
 
 Expected<ElfInfo> probe_elf(const std::string& path) {
@@ -600,6 +606,10 @@ Expected<ElfInfo> probe_elf(const ByteSource& source, const std::string& path) {
   }
 
   if (arm_profile && !*arm_profile) return arm_profile->error();
+  if (info.libc() == Libc::Glibc) {
+    if (auto whole = file.read(0, std::min<std::uint64_t>(64, file.size()), "the ELF header"))
+      info.glibc_needed = read_glibc_needed(file, *whole);
+  }
   return info;
 }
 

@@ -41,6 +41,11 @@ struct ElfInfo {
   // DT_RUNPATH, else DT_RPATH, split at ':' and unexpanded ("$ORIGIN/../lib"):
   // where the loader looks for libraries first. Empty when absent or unreadable.
   std::vector<std::string> library_paths;
+  // The newest glibc version a glibc program needs ("2.34" for GLIBC_2.34),
+  // from its version needs (.gnu.version_r); nullopt when it needs none,
+  // they cannot be read, or it is not a glibc program. A board checks it
+  // against its own glibc before the program runs there.
+  std::optional<std::string> glibc_needed;
   // Tag_CPU_arch_profile from .ARM.attributes: 'A', 'R', 'M', 'S', or 0 when
   // absent or not looked for (only read for ARM files without an interpreter).
   char arm_profile = 0;
@@ -72,9 +77,7 @@ Expected<ElfInfo> probe_elf(const std::string& path);
 // messages.
 Expected<ElfInfo> probe_elf(const ByteSource& source, const std::string& path);
 
-// The newest glibc symbol version the program needs ("2.34" for GLIBC_2.34),
-// from its version needs (.gnu.version_r); nullopt when it needs none or the
-// file has no section headers. Read only where it matters (a board's libc).
+// ElfInfo::glibc_needed of the file at `path` (for any ELF file, glibc's or not).
 std::optional<std::string> glibc_version_needed(const std::string& path);
 // "GLIBC_2.34" -> {2, 34}; nullopt for names of other version families.
 std::optional<std::pair<int, int>> parse_glibc_version(std::string_view name);

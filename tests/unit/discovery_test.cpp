@@ -136,8 +136,8 @@ TEST(Discovery, AHangingListingIsKilledWhenItsTimeIsUp) {
   FakeJobRunner runner(io, time);
   const std::string hangs = xrun::testing::host_helper(), fine = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
-  auto tests =
-      discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr, &time);
+  auto tests = discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 300, nullptr, {},
+                              nullptr, &time);
   ASSERT_FALSE(tests);
   EXPECT_EQ(tests.error().message, "listing the tests took longer than 300 s (" + hangs + ")");
   EXPECT_EQ(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(300)) << "given up at its time";
@@ -153,8 +153,8 @@ TEST(Discovery, ListingsThatEndInTimeAreNotGivenUp) {
   ManualTime time(io);
   FakeJobRunner runner(io, time);
   const std::string one = xrun::testing::host_helper(), two = xrun::testing::helper("aarch64", "static");
-  auto tests =
-      discover_tests(gtest_binaries({one, two}), io, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr, &time);
+  auto tests = discover_tests(gtest_binaries({one, two}), io, runner, ListingCache::disabled(), 300, nullptr, {},
+                              nullptr, &time);
   ASSERT_TRUE(tests) << tests.error().message;
   EXPECT_TRUE(runner.signals.empty());
   EXPECT_LT(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(1));
@@ -169,8 +169,8 @@ TEST(Discovery, ALaterFailureStopsTheListingsAlreadyRunning) {
   const std::string hangs = xrun::testing::host_helper(), broken = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
   runner.unstartable = {broken};
-  auto tests =
-      discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr, &time);
+  auto tests = discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled(), 300, nullptr, {},
+                              nullptr, &time);
   ASSERT_FALSE(tests);
   EXPECT_NE(tests.error().message.find("cannot list the tests of"), std::string::npos) << tests.error().message;
   ASSERT_EQ(runner.signals.size(), 1u);

@@ -309,6 +309,12 @@ TEST(ElfProbe, TheNewestGlibcVersionAProgramNeedsIsRead) {
   for (std::size_t at; (at = bytes.find("GLIBC_2.34")) != std::string::npos;) bytes.replace(at, 10, "GLIBC_2.99");
   const std::string newer = dir.write("newer", bytes, true);
   EXPECT_EQ(glibc_version_needed(newer).value_or("none"), "2.99");
+  // The probe reads it with the rest of the headers (a board checks it), for
+  // glibc programs only.
+  EXPECT_EQ(probe_elf(helper("aarch64", "dynamic"))->glibc_needed.value_or("none"), "2.34");
+  EXPECT_EQ(probe_elf(newer)->glibc_needed.value_or("none"), "2.99");
+  EXPECT_EQ(probe_elf(helper("aarch64", "static"))->glibc_needed, std::nullopt);
+  EXPECT_EQ(probe_elf(helper("riscv64", "dynamic"))->glibc_needed.value_or("none"), "2.34");
   EXPECT_EQ(glibc_version_needed(dir.write("garbage", std::string(200, 'x'))), std::nullopt);
   EXPECT_EQ(parse_glibc_version("GLIBC_2.9"), (std::pair{2, 9}));
   EXPECT_EQ(parse_glibc_version("GCC_3.0"), std::nullopt);

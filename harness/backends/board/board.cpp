@@ -258,8 +258,9 @@ class BoardFleet final : public MachineFleet {
     for (const auto& [name, value] : config_.target(target_).env) target_env.push_back(name + "=" + value);
     set_environment(f.env, target_env);
     set_environment(f.env, request.extra_env);
-    // The newest glibc the program needs, checked against each board's before it runs there.
-    if (!glibc_needed_.count(f.path)) glibc_needed_.emplace(f.path, glibc_version_needed(f.path));
+    // The newest glibc the program needs, checked against each board's before
+    // it runs there: read by the probe with the rest of its headers.
+    if (!glibc_needed_.count(f.path)) glibc_needed_.emplace(f.path, elf.glibc_needed);
     // What the job reads -- the program, the libraries of its build tree,
     // its cwd and the shares -- goes to the board (the fleet's file
     // strategy: the mirror).
@@ -310,10 +311,10 @@ class BoardFleet final : public MachineFleet {
   std::vector<std::string> boards_;
   std::string work_dir_;
   std::unique_ptr<MirrorFiles> files_;
+  std::map<std::string, std::optional<std::string>> glibc_needed_;  // by program
   asio::io_context* io_ = nullptr;
   std::map<std::size_t, int> resets_;
   std::map<std::size_t, std::weak_ptr<Board>> made_;
-  std::map<std::string, std::optional<std::string>> glibc_needed_;  // by program
   std::vector<std::thread> resetters_;
   bool stopping_ = false;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // what a reset thread's answer checks
