@@ -29,16 +29,6 @@ rounds=${ROUNDS:-3}
 work=$(mktemp -d /tmp/xrun-bench-regression.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-first_result() {
-  local s e
-  s=$(date +%s.%N)
-  e=$("$@" 2>/dev/null | while IFS= read -r line; do
-        case $line in *PASS*|*FAIL*) date +%s.%N; cat >/dev/null; break ;; esac
-      done)
-  echo "$e - $s" | bc -l
-}
-
 # Each build with its own cache, images made (or found current) by itself.
 declare -A xrun_of cache_of
 xrun_of[previous]=$previous/runner/xrun
