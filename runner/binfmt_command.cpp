@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "binfmt/binfmt.h"
-#include "cli_parse.h"
+#include "core/cli_parse.h"
 #include "xrun_main.h"
 
 namespace xrun {

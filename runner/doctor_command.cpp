@@ -3,8 +3,8 @@
 // (or --target asks about) cannot run dynamic programs.
 #include <cstdio>
 
-#include "cli_parse.h"
 #include "config/config.h"
+#include "core/cli_parse.h"
 #include "core/diagnostics.h"
 #include "core/log.h"
 #include "core/suggest.h"

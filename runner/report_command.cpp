@@ -7,7 +7,7 @@
 #include <map>
 #include <tuple>
 
-#include "cli_parse.h"
+#include "core/cli_parse.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "report/baseline.h"

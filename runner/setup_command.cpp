@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "cli_parse.h"
+#include "core/cli_parse.h"
 #include "core/fs_util.h"
 #include "report/report.h"
 #include "setup/setup.h"

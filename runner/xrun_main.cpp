@@ -20,8 +20,9 @@ namespace xrun {
 
 namespace {
 
-// The usage text, around what the registry says: its backends' switches
-// after --backend, and the list of backends.
+// The usage text, around what the registry says: its backends'
+// subcommands after xrun's own, their switches after --backend, and the list
+// of backends.
 constexpr const char* kUsageHead = R"(xrun - run cross-compiled programs as if the target machine were here
 
 usage:
@@ -34,9 +35,8 @@ usage:
   xrun binfmt install|uninstall|status [--arch A]   run foreign ELF files through xrun (binfmt_misc)
   xrun setup cargo|cmake|meson --target T [--print] wire a build system to xrun
   xrun doctor [--target T]                 what each target runs with, and what is missing
-  xrun image build|list|rm [--arch A]      VM images for system mode (--backend system)
-  xrun board list|check [NAME...]          the boards of [boards.NAME]: reachable, key, arch, agent
-
+)";
+constexpr const char* kUsageRunOptions = R"(
 run options:
   --target T      run as target T (name or triple) instead of probing the ELF file
   --backend B     where a foreign program runs: a backend below (per target in
@@ -52,8 +52,7 @@ backends:
 constexpr const char* kUsageTail = R"(
 Everything after PROGRAM is passed to it untouched. Options before a
 subcommand apply to it (`xrun -v test ...`). To run a program whose name is
-a subcommand (test, report, binfmt, setup, doctor, image, board), write `xrun -- test`.
-`xrun test --help` lists the test options.
+a subcommand, write `xrun -- test`. `xrun test --help` lists the test options.
 
 exit status:
   run: the program's own status, or its signal re-raised, when it ran;
@@ -64,12 +63,27 @@ exit status:
 )";
 
 std::string usage() {
-  std::string flags, list;
+  std::string commands, flags, list;
   for (const Backend* row : backends()) {
+    for (const auto& command : row->commands)
+      commands += fmt::format("  xrun {:<35} {}\n", command.usage, command.help);
     for (const auto& flag : row->flags) flags += fmt::format("  {:<15} {}\n", flag.name, flag.help);
     list += fmt::format("  {:<11} {}{}\n", row->name, row->is_default ? "(default) " : "", row->help);
   }
-  return kUsageHead + flags + kUsageOptions + list + kUsageTail;
+  return kUsageHead + commands + kUsageRunOptions + flags + kUsageOptions + list + kUsageTail;
+}
+
+using Subcommand = int (*)(const std::vector<std::string>&);
+
+// xrun's own subcommands, then the rows'.
+std::map<std::string, Subcommand, std::less<>> subcommands() {
+  std::map<std::string, Subcommand, std::less<>> all = {
+      {"doctor", doctor_command}, {"test", test_command},   {"report", report_command},
+      {"binfmt", binfmt_command}, {"setup", setup_command},
+  };
+  for (const Backend* row : backends())
+    for (const auto& command : row->commands) all.emplace(command.name, command.run);
+  return all;
 }
 
 }  // namespace
@@ -121,9 +135,7 @@ int xrun_main(int argc, char** argv) {
       return to_int(line.error().code);
     }
     if (!line->after_dashes && line->program < args.size()) {
-      static const std::map<std::string, int (*)(const std::vector<std::string>&)> kSubcommands = {
-          {"doctor", doctor_command}, {"test", test_command},   {"report", report_command}, {"binfmt", binfmt_command},
-          {"setup", setup_command},   {"image", image_command}, {"board", board_command}};
+      static const auto kSubcommands = subcommands();
       if (auto it = kSubcommands.find(args[line->program]); it != kSubcommands.end()) {
         // -v is everyone's; the other options go to the subcommand, which
         // says so if it has no use for one.

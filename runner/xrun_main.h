@@ -21,8 +21,6 @@ int binfmt_command(const std::vector<std::string>& args);  // xrun binfmt instal
 int doctor_command(const std::vector<std::string>& args);  // xrun doctor [OPTIONS]
 int test_command(const std::vector<std::string>& args);    // xrun test [OPTIONS] [BINARY...]
 int report_command(const std::vector<std::string>& args);  // xrun report merge|html ...
-int image_command(const std::vector<std::string>& args);   // xrun image build|list|rm
-int board_command(const std::vector<std::string>& args);   // xrun board list|check
 
 struct TestResult;
 // `xrun test`'s exit status for a set of results (shared with report merge).

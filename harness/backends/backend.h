@@ -56,6 +56,17 @@ struct RunnerOptions {
   }
 };
 
+// A subcommand of a row's own (`xrun image`, `xrun board`): what only this
+// backend has to manage. `xrun --help` lists it; `xrun NAME ...` runs it.
+struct BackendCommand {
+  std::string_view name;   // "image"
+  std::string_view usage;  // its line in `xrun --help`, after "xrun ": "image build|list|rm [--arch A]"
+  std::string_view help;   // what it does, on the same line
+  // Given the words after NAME (and the options given before it, but -v);
+  // returns xrun's exit status.
+  int (*run)(const std::vector<std::string>& args);
+};
+
 struct Backend {
   std::string_view name;  // "qemu-user": --backend, `backend =`, the reports
   std::string_view help;  // one line, for `xrun --help` and the README's table
@@ -82,7 +93,8 @@ struct Backend {
   // (binfmt/foreign_exec.h): a test that printed "Exec format error" is
   // explained with what is missing.
   bool foreign_exec;
-  std::span<const BackendFlag> flags;  // its command-line switches
+  std::span<const BackendFlag> flags;        // its command-line switches
+  std::span<const BackendCommand> commands;  // its subcommands
   // Its configuration: keys (in [targets.NAME], with their XRUN_* variables,
   // or in a section of its own), the sections it adds ([boards.NAME]), and
   // what is checked once everything is read (a target's boards are defined);

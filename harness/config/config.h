@@ -11,9 +11,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "config/config_keys.h"
+#include "config/row_settings.h"
 #include "core/expected.h"
 
 namespace xrun {
@@ -34,39 +37,19 @@ struct TargetSettings {
   std::optional<std::string> cpu;
   std::optional<std::vector<std::string>> qemu_args;
   std::map<std::string, std::string> env;
-  // System mode (harness/backends/system): which backend runs the target's programs,
-  // and the pieces of its VM image a user may bring instead of Debian's.
-  const Backend* backend = nullptr;       // a choosable row of backends/registry.h
-  std::optional<std::string> vm_kernel;   // "minimal" (built from Debian's source) or "debian" (its binary package)
-  std::optional<std::string> kernel;      // kernel image file
-  std::optional<std::string> modules;     // lib/modules/<release> directory for `kernel`
-  std::optional<std::string> rootfs;      // directory tree added to the image's initramfs
-  std::optional<std::string> vm_cpu;      // qemu-system -cpu
-  std::optional<std::int64_t> vm_memory;  // qemu-system -m (MiB)
-  std::optional<std::string> vm_append;   // more kernel command line
-  std::vector<std::string> shares;        // more host directories shown in the VM (and mirrored onto boards)
-  std::vector<std::string> boards;        // backend "board": the [boards.NAME] that run the target's programs
+  // Which backend runs the target's programs.
+  const Backend* backend = nullptr;  // a choosable row of backends/registry.h
+  std::vector<std::string> shares;   // more host directories shown to machines (a VM's view, a board's mirror)
+  RowSettings rows;                  // the rows' own keys, in their types (row_settings.h)
 };
 
-// A board reached over SSH ([boards.NAME], harness/backends/board). Everything but
-// `host` is optional; ssh's own configuration fills in the rest.
-struct BoardSettings {
-  std::string host;                       // anything ssh accepts: an alias, a name, an address
-  std::optional<std::string> user;        // ssh -l
-  std::optional<std::int64_t> port;       // ssh -p
-  std::optional<std::string> identity;    // ssh -i
-  std::optional<std::string> ssh_config;  // ssh -F (relative to the file that names it)
-  std::optional<std::string> arch;        // checked against `uname -m` on first contact
-  std::optional<std::string> host_key;    // "SHA256:...": the pinned host key; else the user's known_hosts
-  std::int64_t max_jobs = 1;
-  std::vector<std::string> tags;
-  std::optional<std::string> reset;  // a shell command that power-cycles the board
-  bool exclusive = false;            // one xrun run at a time on it
-  double lock_timeout = 600;         // waiting for another run's lock, seconds
-  double connect_timeout = 10;       // ssh's ConnectTimeout, and the agent's start
-  bool sync_back = false;            // copy back what a test writes under its cwd and shares
-  std::string defined_in;            // the file, for messages
-};
+template <class T>
+T& ConfigSlot::target_part() const {
+  if constexpr (std::is_same_v<T, TargetSettings>)
+    return *target;
+  else
+    return target->rows.get<T>();
+}
 
 // `xrun test` defaults from [test]; command-line options override them.
 struct TestSettings {
@@ -97,7 +80,7 @@ struct Config {
   std::map<std::string, TargetSettings, std::less<>> targets;
   TestSettings test;
   std::map<std::string, TestGroup> groups;
-  std::map<std::string, BoardSettings> boards;
+  RowSettings rows;                // the sections rows add ([boards.NAME]), in their types (row_settings.h)
   std::vector<std::string> files;  // the files that were read, lowest precedence first
 
   // Settings for a target; an empty set when nothing is configured.

@@ -22,7 +22,6 @@ struct Config;
 struct TargetSettings;
 struct TestSettings;
 struct TestGroup;
-struct BoardSettings;
 
 enum class ValueType { String, StringArray, StringTable, Integer, Number, Boolean };
 
@@ -46,7 +45,19 @@ struct ConfigSlot {
   TargetSettings* target = nullptr;  // "targets.*"
   TestSettings* test = nullptr;      // "test"
   TestGroup* group = nullptr;        // "groups.*"
-  BoardSettings* board = nullptr;    // "boards.*"
+  // A table of a section a row adds ("boards.*"), of the row's own type: the
+  // row's ConfigSection::slot made it and the row's keys store into it, so
+  // only the row names the type (table_as).
+  void* table = nullptr;
+
+  template <class T>
+  T& table_as() const {
+    return *static_cast<T*>(table);
+  }
+  // Where a key of type T in [targets.NAME] is kept: TargetSettings itself,
+  // or a row's own type in its `rows`.
+  template <class T>
+  T& target_part() const;
 };
 
 struct ConfigKey {
@@ -85,14 +96,22 @@ struct ConfigSection {
 std::string resolve_relative(const std::string& value, const std::string& base_dir);
 // "" when `value` is one of `choices`, else `must be "a", "b" or "c", not "x"`.
 std::string one_of(const std::string& value, std::initializer_list<std::string_view> choices);
+// A key in [targets.NAME] stored into a field of TargetSettings or of a
+// row's own type (`&VmConfig::vm_cpu`).
+template <class Member>
+struct MemberOf;
+template <class Owner, class Field>
+struct MemberOf<Field Owner::*> {
+  using type = Owner;
+};
 template <auto Member>
 std::string target_string(const ConfigValue& v, const ConfigSlot& slot) {
-  slot.target->*Member = v.text;
+  slot.target_part<typename MemberOf<decltype(Member)>::type>().*Member = v.text;
   return "";
 }
 template <auto Member>
 std::string target_path(const ConfigValue& v, const ConfigSlot& slot) {
-  slot.target->*Member = resolve_relative(v.text, v.base_dir);
+  slot.target_part<typename MemberOf<decltype(Member)>::type>().*Member = resolve_relative(v.text, v.base_dir);
   return "";
 }
 

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/board/board_settings.h"
 #include "backends/registry.h"
+#include "backends/system/vm_config.h"
 #include "support/temp_dir.h"
 
 using namespace xrun;
@@ -128,7 +130,7 @@ TEST(Config, VmKernelIsMinimalOrDebianInTheFileAndTheEnvironment) {
   dir.write("xrun.toml", "[targets.aarch64]\nvm_kernel = \"debian\"\n");
   auto config = load_config(inputs_in(dir.path()));
   ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->target("aarch64").vm_kernel, "debian");
+  EXPECT_EQ(vm_config(config->target("aarch64")).vm_kernel, "debian");
   dir.write("xrun.toml", "[targets.aarch64]\nvm_kernel = \"tiny\"\n");
   config = load_config(inputs_in(dir.path()));
   ASSERT_FALSE(config);
@@ -141,7 +143,7 @@ TEST(Config, VmKernelIsMinimalOrDebianInTheFileAndTheEnvironment) {
   inputs.environment = {{"XRUN_AARCH64_VM_KERNEL", "minimal"}};
   config = load_config(inputs);
   ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->target("aarch64").vm_kernel, "minimal");
+  EXPECT_EQ(vm_config(config->target("aarch64")).vm_kernel, "minimal");
   inputs.environment = {{"XRUN_AARCH64_VM_KERNEL", "Debian"}};
   config = load_config(inputs);
   ASSERT_FALSE(config);
@@ -254,7 +256,7 @@ TEST(ConfigRows, VmMemoryIsCheckedWhereItIsWritten) {
   dir.write("xrun.toml", "[targets.aarch64]\nvm_memory = 256\n");
   auto config = load_config(inputs_in(dir.path()));
   ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->target("aarch64").vm_memory, 256);
+  EXPECT_EQ(vm_config(config->target("aarch64")).vm_memory, 256);
   dir.write("xrun.toml", "[targets.aarch64]\nvm_memory = 16\n");
   config = load_config(inputs_in(dir.path()));
   ASSERT_FALSE(config);
@@ -381,9 +383,9 @@ host = "y"
   dir.write("xrun.toml", "[boards.ok]\nhost = \"ok.local\"\nport = 2222\n[targets.aarch64]\nboards = [\"ok\"]\n");
   config = load_config(inputs_in(dir.path()));
   ASSERT_TRUE(config) << config.error().message;
-  EXPECT_EQ(config->boards.at("ok").host, "ok.local");
-  EXPECT_EQ(config->boards.at("ok").port, 2222);
-  EXPECT_EQ(config->target("aarch64").boards, std::vector<std::string>{"ok"});
+  EXPECT_EQ(configured_boards(*config).at("ok").host, "ok.local");
+  EXPECT_EQ(configured_boards(*config).at("ok").port, 2222);
+  EXPECT_EQ(boards_of(config->target("aarch64")), std::vector<std::string>{"ok"});
   // A backend's target keys have their environment variables like any other.
   auto inputs = inputs_in(dir.path());
   inputs.environment = {{"XRUN_AARCH64_VM_MEMROY", "64"}};
@@ -392,3 +394,29 @@ host = "y"
   EXPECT_NE(config.error().message.find("did you mean \"XRUN_AARCH64_VM_MEMORY\"?"), std::string::npos)
       << config.error().message;
 }
+
+namespace xrun {
+namespace {
+
+// A row keeps its settings in its own type (row_settings.h): read before
+// any key set them, they are as they start; set, they stay with their
+// owner, and a copy of the configuration has its own.
+TEST(RowSettings, ARowsTypeIsMadeOnFirstUseAndCopiedWithItsOwner) {
+  struct Own {
+    int value = 7;
+  };
+  TargetSettings target;
+  const TargetSettings& read_only = target;
+  EXPECT_EQ(read_only.rows.get<Own>().value, 7);
+  target.rows.get<Own>().value = 9;
+  EXPECT_EQ(read_only.rows.get<Own>().value, 9);
+  TargetSettings copy = target;
+  copy.rows.get<Own>().value = 11;
+  EXPECT_EQ(read_only.rows.get<Own>().value, 9);
+  EXPECT_EQ(std::as_const(copy).rows.get<Own>().value, 11);
+  // Another type is another value.
+  EXPECT_TRUE(std::as_const(target).rows.get<VmConfig>().vm_cpu == std::nullopt);
+}
+
+}  // namespace
+}  // namespace xrun

@@ -33,6 +33,11 @@ TEST(Registry, EveryRowIsWhole) {
       EXPECT_EQ(flag.name.substr(0, 2), "--");
       EXPECT_FALSE(flag.help.empty());
     }
+    for (const auto& command : row->commands) {
+      EXPECT_EQ(command.usage.substr(0, command.name.size() + 1), std::string(command.name) + " ");
+      EXPECT_FALSE(command.help.empty());
+      EXPECT_NE(command.run, nullptr);
+    }
     hosts += row->choosable ? 0 : 1;
     EXPECT_EQ(find_backend(row->name), row);
     EXPECT_EQ(parse_backend(row->name), row->choosable ? row : nullptr);
@@ -102,6 +107,13 @@ TEST(Registry, EveryRowIsInTheHelpInDoctorAndInTheReadme) {
     }
     if (row->choosable) {
       EXPECT_NE(test_help.out.find(std::string(row->name)), std::string::npos) << test_help.out;
+    }
+    // Its subcommands: a line each in `xrun --help`, and `xrun NAME --help` is theirs.
+    for (const auto& command : row->commands) {
+      EXPECT_NE(help.out.find("\n  xrun " + std::string(command.usage) + " "), std::string::npos) << help.out;
+      const auto own_help = run({xrun_binary(), std::string(command.name), "--help"}, {.cwd = dir.path()});
+      EXPECT_EQ(own_help.exit_code, 0) << describe(own_help);
+      EXPECT_NE(own_help.out.find("xrun " + std::string(command.name)), std::string::npos) << own_help.out;
     }
     // `xrun doctor`: a section whose heading starts with the name.
     EXPECT_NE(doctor.out.find("\n\n" + upper(row->name)), std::string::npos) << doctor.out;

@@ -201,13 +201,14 @@ class BoardFleet final : public MachineFleet {
 
   std::size_t slots() const override { return boards_.size(); }
   std::size_t jobs_per_machine(std::size_t slot) const override {
-    return static_cast<std::size_t>(config_.boards.at(boards_[slot]).max_jobs);
+    return static_cast<std::size_t>(configured_boards(config_).at(boards_[slot]).max_jobs);
   }
   bool requeue_jobs_of_dead_machines() const override { return true; }
 
   std::shared_ptr<Machine> make(asio::io_context& io, std::size_t slot) override {
     io_ = &io;
-    auto board = std::make_shared<Board>(io, boards_[slot], config_.boards.at(boards_[slot]), work_dir_, target_);
+    auto board =
+        std::make_shared<Board>(io, boards_[slot], configured_boards(config_).at(boards_[slot]), work_dir_, target_);
     made_[slot] = board;
     return board;
   }
@@ -218,7 +219,7 @@ class BoardFleet final : public MachineFleet {
   // (it takes as long as a boot), and comes back when its SSH server answers
   // again; otherwise, or if it fails again, it is out for the rest of the run.
   void recover(std::size_t slot, bool was_ready, const std::string& error, std::function<void(bool)> again) override {
-    const BoardSettings& settings = config_.boards.at(boards_[slot]);
+    const BoardSettings& settings = configured_boards(config_).at(boards_[slot]);
     const std::string name = boards_[slot];
     auto failed = made_[slot].lock();
     const bool may_help = !failed || failed->reset_may_help();
@@ -326,7 +327,7 @@ class BoardFleet final : public MachineFleet {
 std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
   return std::make_unique<MachinePool>(
       io, fork_server, [&io, &config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
-        const auto& boards = config.target(target).boards;
+        const auto& boards = boards_of(config.target(target));
         if (boards.empty())
           return make_error(ExitCode::Usage, "backend \"board\" for " + target +
                                                  " needs boards: name them in [targets." + target +
@@ -335,8 +336,9 @@ std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Confi
         if (!work_dir) return work_dir.error();
         // Boards are elsewhere: a job's files are mirrored onto them, and
         // come back from those whose `sync_back` is on.
-        auto files = std::make_unique<MirrorFiles>(
-            io, [&config](const Machine& board) { return config.boards.at(board.report_name()).sync_back; });
+        auto files = std::make_unique<MirrorFiles>(io, [&config](const Machine& board) {
+          return configured_boards(config).at(board.report_name()).sync_back;
+        });
         return std::unique_ptr<MachineFleet>(
             std::make_unique<BoardFleet>(config, target, boards, *work_dir, std::move(files)));
       });

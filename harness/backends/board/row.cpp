@@ -8,6 +8,8 @@
 
 #include "backends/backend.h"
 #include "backends/board/board.h"
+#include "backends/board/board_command.h"
+#include "backends/board/board_settings.h"
 #include "config/config.h"
 #include "core/diagnostics.h"
 #include "core/suggest.h"
@@ -21,6 +23,10 @@ namespace {
 
 constexpr BinaryFormat kFormats[] = {BinaryFormat::Elf};
 
+constexpr BackendCommand kCommands[] = {
+    {"board", "board list|check [NAME...]", "the boards of [boards.NAME]: reachable, key, arch, agent", board_command},
+};
+
 // Any target: a board's machine is checked against it on first contact.
 bool runs(const TargetSpec&, const ElfInfo*) { return true; }
 
@@ -29,17 +35,19 @@ std::unique_ptr<JobRunner> make_runner(boost::asio::io_context& io, const Config
   return make_board_runner(io, config, options.fork_server);
 }
 
-// [boards.NAME]: a board's table, stored in Config::boards.
+// [boards.NAME]: a board's table, kept in Config::rows (board_settings.h).
 ConfigSlot board_slot(Config& config, const std::string& table, const std::string& file) {
-  BoardSettings& board = config.boards[table];
+  BoardSettings& board = config.rows.get<BoardTables>().boards[table];
   board.defined_in = file;
   ConfigSlot slot;
-  slot.board = &board;
+  slot.table = &board;
   return slot;
 }
 
 std::string board_lacks(const ConfigSlot& slot, const std::string& table) {
-  return slot.board->host.empty() ? "board " + quoted(table) + " has no \"host\" (what ssh connects to)" : "";
+  return slot.table_as<BoardSettings>().host.empty()
+             ? "board " + quoted(table) + " has no \"host\" (what ssh connects to)"
+             : "";
 }
 
 constexpr ConfigSection kSections[] = {{"boards", "pi4", board_slot, board_lacks}};
@@ -48,10 +56,10 @@ constexpr ConfigSection kSections[] = {{"boards", "pi4", board_slot, board_lacks
 std::vector<std::string> check_config(const Config& config) {
   std::vector<std::string> problems;
   for (const auto& [target, settings] : config.targets)
-    for (const auto& board : settings.boards)
-      if (!config.boards.count(board)) {
+    for (const auto& board : boards_of(settings))
+      if (!configured_boards(config).count(board)) {
         std::vector<std::string> known;
-        for (const auto& [name, b] : config.boards) known.push_back(name);
+        for (const auto& [name, b] : configured_boards(config)) known.push_back(name);
         problems.push_back("targets." + target + ".boards: no board " + quoted(board) + " is defined ([boards." +
                            board + "])" + did_you_mean(board, known));
       }
@@ -63,36 +71,36 @@ constexpr ConfigKey kKeys[] = {
     {"targets.*", "boards", ValueType::StringArray, "",
      "backend \"board\": the boards ([boards.NAME]) that run the target's programs; jobs spread over them",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       slot.target->boards = v.strings;
+       slot.target_part<TargetBoards>().boards = v.strings;
        return std::string();
      }},
     {"boards.*", "host", ValueType::String, "", "what ssh connects to: a ~/.ssh/config alias, a name or an address",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.text.empty() || v.text[0] == '-') return "must be a host name, not " + quoted(v.text);
-       slot.board->host = v.text;
+       slot.table_as<BoardSettings>().host = v.text;
        return std::string();
      }},
     {"boards.*", "user", ValueType::String, "", "the user to log in as (ssh -l); default: ssh's",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.text.empty() || v.text[0] == '-') return "must be a user name, not " + quoted(v.text);
-       slot.board->user = v.text;
+       slot.table_as<BoardSettings>().user = v.text;
        return std::string();
      }},
     {"boards.*", "port", ValueType::Integer, "", "the SSH port (ssh -p); default: ssh's",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.integer < 1 || v.integer > 65535)
          return "must be a port from 1 to 65535, not " + std::to_string(v.integer);
-       slot.board->port = v.integer;
+       slot.table_as<BoardSettings>().port = v.integer;
        return std::string();
      }},
     {"boards.*", "identity", ValueType::String, "", "a private key file (ssh -i), relative to this file",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       slot.board->identity = resolve_relative(v.text, v.base_dir);
+       slot.table_as<BoardSettings>().identity = resolve_relative(v.text, v.base_dir);
        return std::string();
      }},
     {"boards.*", "ssh_config", ValueType::String, "", "an ssh configuration file (ssh -F), relative to this file",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       slot.board->ssh_config = resolve_relative(v.text, v.base_dir);
+       slot.table_as<BoardSettings>().ssh_config = resolve_relative(v.text, v.base_dir);
        return std::string();
      }},
     {"boards.*", "arch", ValueType::String, "",
@@ -103,7 +111,7 @@ constexpr ConfigKey kKeys[] = {
          return std::isalnum(c) || c == '_' || c == '-';
        });
        if (!word) return "must be a machine name as `uname -m` prints it (aarch64, armv7l), not " + quoted(v.text);
-       slot.board->arch = v.text;
+       slot.table_as<BoardSettings>().arch = v.text;
        return std::string();
      }},
     {"boards.*", "host_key", ValueType::String, "",
@@ -111,50 +119,50 @@ constexpr ConfigKey kKeys[] = {
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.text.rfind("SHA256:", 0) != 0 || v.text.size() < 20)
          return "must be a fingerprint like \"SHA256:AbC...\" (ssh-keygen -lf), not " + quoted(v.text);
-       slot.board->host_key = v.text;
+       slot.table_as<BoardSettings>().host_key = v.text;
        return std::string();
      }},
     {"boards.*", "max_jobs", ValueType::Integer, "", "tests at once on the board (default 1)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.integer < 1 || v.integer > 60) return "must be from 1 to 60, not " + std::to_string(v.integer);
-       slot.board->max_jobs = v.integer;
+       slot.table_as<BoardSettings>().max_jobs = v.integer;
        return std::string();
      }},
     {"boards.*", "tags", ValueType::StringArray, "", "labels for the board (shown by `xrun board list`)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       slot.board->tags = v.strings;
+       slot.table_as<BoardSettings>().tags = v.strings;
        return std::string();
      }},
     {"boards.*", "reset", ValueType::String, "",
      "a shell command that power-cycles the board (a smart plug, a relay, a BMC), run when it stops answering",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       slot.board->reset = v.text;
+       slot.table_as<BoardSettings>().reset = v.text;
        return std::string();
      }},
     {"boards.*", "exclusive", ValueType::Boolean, "",
      "serve one xrun run at a time (a lock the board's kernel releases)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       slot.board->exclusive = v.boolean;
+       slot.table_as<BoardSettings>().exclusive = v.boolean;
        return std::string();
      }},
     {"boards.*", "lock_timeout", ValueType::Number, "",
      "how long to wait for another run's lock, in seconds (default 600)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.number < 0) return "must not be negative, not " + std::to_string(v.number);
-       slot.board->lock_timeout = v.number;
+       slot.table_as<BoardSettings>().lock_timeout = v.number;
        return std::string();
      }},
     {"boards.*", "sync_back", ValueType::Boolean, "",
      "copy back to the host what a test wrote on the board under its cwd and the shares (default false)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
-       slot.board->sync_back = v.boolean;
+       slot.table_as<BoardSettings>().sync_back = v.boolean;
        return std::string();
      }},
     {"boards.*", "connect_timeout", ValueType::Number, "", "seconds to connect and start the agent (default 10)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.number <= 0 || v.number > 3600)
          return "must be more than 0 and at most 3600, not " + std::to_string(v.number);
-       slot.board->connect_timeout = v.number;
+       slot.table_as<BoardSettings>().connect_timeout = v.number;
        return std::string();
      }},
 };
@@ -164,13 +172,15 @@ constexpr ConfigKey kKeys[] = {
 // check` does that.
 std::string doctor(const DoctorContext& context) {
   std::string out = "BOARDS (--backend board)\n";
-  if (context.config.boards.empty()) return out + "none configured ([boards.NAME] in xrun.toml, docs/boards.md)\n";
+  if (configured_boards(context.config).empty())
+    return out + "none configured ([boards.NAME] in xrun.toml, docs/boards.md)\n";
   bool any = false;
-  for (const auto& [name, board] : context.config.boards) {
+  for (const auto& [name, board] : configured_boards(context.config)) {
     std::string targets;
     bool asked_about = context.only_target.empty();
     for (const auto& [target, settings] : context.config.targets) {
-      if (std::find(settings.boards.begin(), settings.boards.end(), name) == settings.boards.end()) continue;
+      if (std::find(boards_of(settings).begin(), boards_of(settings).end(), name) == boards_of(settings).end())
+        continue;
       targets += (targets.empty() ? "" : ", ") + target + (settings.backend == &kBoardBackend ? " (configured)" : "");
       asked_about |= target == context.only_target;
     }
@@ -199,6 +209,7 @@ constexpr Backend kBoardBackend{
     .execs_in_place = false,
     .foreign_exec = false,
     .flags = {},
+    .commands = kCommands,
     .keys = kKeys,
     .sections = kSections,
     .check_config = check_config,

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "config/config.h"
+#include "backends/board/board_settings.h"
 #include "core/expected.h"
 
 namespace xrun {

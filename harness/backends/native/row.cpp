@@ -53,6 +53,7 @@ constexpr Backend kNativeBackend{
     .execs_in_place = true,
     .foreign_exec = false,
     .flags = {},
+    .commands = {},
     .keys = {},
     .sections = {},
     .check_config = nullptr,

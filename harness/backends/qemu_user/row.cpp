@@ -97,6 +97,7 @@ constexpr Backend kQemuUserBackend{
     .execs_in_place = true,
     .foreign_exec = true,
     .flags = {},
+    .commands = {},
     .keys = kKeys,
     .sections = {},
     .check_config = nullptr,

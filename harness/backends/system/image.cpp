@@ -48,14 +48,14 @@ constexpr std::string_view kImageLayoutVersion = "5";
 
 Error image_error(std::string message) { return make_error(ExitCode::InfraError, std::move(message)); }
 
-bool has_custom_pieces(const TargetSettings& s) { return s.kernel || s.modules || s.rootfs; }
+bool has_custom_pieces(const VmConfig& s) { return s.kernel || s.modules || s.rootfs; }
 
 bool offers_minimal_kernel(const VmArch& arch) { return !arch.kernel_source_package.empty(); }
 
 std::string default_kernel_flavour(const VmArch& arch) { return offers_minimal_kernel(arch) ? "minimal" : "debian"; }
 
 // vm_kernel = "minimal" where xrun has no config for it: a configuration error.
-Expected<bool> check_kernel_flavour(const VmArch& arch, const TargetSettings& settings) {
+Expected<bool> check_kernel_flavour(const VmArch& arch, const VmConfig& settings) {
   if (settings.kernel || settings.vm_kernel != "minimal" || offers_minimal_kernel(arch)) return true;
   return make_error(ExitCode::Usage, "xrun has no minimal kernel for " + std::string(arch.name) + ": set targets." +
                                          std::string(arch.name) + ".vm_kernel = \"debian\" (Debian's own kernel)");
@@ -278,12 +278,12 @@ Expected<std::vector<std::string>> module_load_order(const std::string& modules_
 
 std::string images_root() { return join_path(xdg_cache_home(), "xrun/images"); }
 
-std::string kernel_flavour(const VmArch& arch, const TargetSettings& settings) {
+std::string kernel_flavour(const VmArch& arch, const VmConfig& settings) {
   if (settings.kernel) return "custom";
   return settings.vm_kernel.value_or(default_kernel_flavour(arch));
 }
 
-ImageLocation image_location(const VmArch& arch, const TargetSettings& settings) {
+ImageLocation image_location(const VmArch& arch, const VmConfig& settings) {
   std::string name(arch.name);
   // The arch's default kernel keeps the plain name; the other one is marked.
   if (!settings.kernel && settings.vm_kernel && *settings.vm_kernel != default_kernel_flavour(arch))
@@ -302,8 +302,7 @@ ImageLocation image_location(const VmArch& arch, const TargetSettings& settings)
   return loc;
 }
 
-Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings& settings,
-                                       const ImageBuildOptions& options) {
+Expected<ImageBuildResult> build_image(const VmArch& arch, const VmConfig& settings, const ImageBuildOptions& options) {
   const auto progress = [&](const std::string& line) {
     if (options.progress) options.progress(line);
   };
@@ -565,7 +564,7 @@ Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings&
   return result;
 }
 
-Expected<ImageLocation> find_built_image(const VmArch& arch, const TargetSettings& settings) {
+Expected<ImageLocation> find_built_image(const VmArch& arch, const VmConfig& settings) {
   if (auto unusable = check_kernel_flavour(arch, settings); !unusable) return unusable.error();
   ImageLocation loc = image_location(arch, settings);
   if (is_regular_file(loc.kernel) && is_regular_file(loc.initrd) && is_regular_file(loc.manifest)) return loc;

@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "backends/system/vm_arch.h"
-#include "config/config.h"
+#include "backends/system/vm_config.h"
 #include "core/expected.h"
 
 namespace xrun {
@@ -37,8 +37,8 @@ struct ImageLocation {
 std::string images_root();  // $XDG_CACHE_HOME/xrun/images
 
 // "minimal", "debian" or "custom" (the target brings its own kernel).
-std::string kernel_flavour(const VmArch& arch, const TargetSettings& settings);
-ImageLocation image_location(const VmArch& arch, const TargetSettings& settings);
+std::string kernel_flavour(const VmArch& arch, const VmConfig& settings);
+ImageLocation image_location(const VmArch& arch, const VmConfig& settings);
 
 struct ImageBuildOptions {
   bool force = false;                                // rebuild even when up to date
@@ -51,11 +51,10 @@ struct ImageBuildResult {
   std::string summary;   // "kernel 6.1.0-56-arm64, initramfs 9.1 MB, ..."
 };
 
-Expected<ImageBuildResult> build_image(const VmArch& arch, const TargetSettings& settings,
-                                       const ImageBuildOptions& options);
+Expected<ImageBuildResult> build_image(const VmArch& arch, const VmConfig& settings, const ImageBuildOptions& options);
 
 // The image a run uses; an error that says how to build it when there is none.
-Expected<ImageLocation> find_built_image(const VmArch& arch, const TargetSettings& settings);
+Expected<ImageLocation> find_built_image(const VmArch& arch, const VmConfig& settings);
 
 struct ImageSummary {
   std::string name, arch, kernel_release, built_at, dir;

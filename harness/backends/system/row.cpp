@@ -5,10 +5,12 @@
 
 #include "backends/backend.h"
 #include "backends/system/image.h"
+#include "backends/system/image_command.h"
 #include "backends/system/saved_state.h"
 #include "backends/system/system_runner.h"
 #include "backends/system/vm.h"
 #include "backends/system/vm_arch.h"
+#include "backends/system/vm_config.h"
 #include "config/config.h"
 #include "core/fs_util.h"
 #include "doctor/doctor.h"
@@ -24,6 +26,10 @@ constexpr BinaryFormat kFormats[] = {BinaryFormat::Elf};
 
 constexpr BackendFlag kFlags[] = {
     {"--cold-boot", "system mode: boot the VMs instead of starting them from saved state"},
+};
+
+constexpr BackendCommand kCommands[] = {
+    {"image", "image build|list|rm [--arch A]", "VM images for system mode (--backend system)", image_command},
 };
 
 // The targets xrun has VMs for (vm_arch.h).
@@ -42,26 +48,26 @@ constexpr ConfigKey kKeys[] = {
      "package)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (auto problem = one_of(v.text, {"minimal", "debian"}); !problem.empty()) return problem;
-       slot.target->vm_kernel = v.text;
+       slot.target_part<VmConfig>().vm_kernel = v.text;
        return std::string();
      }},
     {"targets.*", "kernel", ValueType::String, "XRUN_*_KERNEL", "system mode: kernel image instead of Debian's",
-     target_path<&TargetSettings::kernel>},
+     target_path<&VmConfig::kernel>},
     {"targets.*", "modules", ValueType::String, "XRUN_*_MODULES",
-     "system mode: lib/modules/<release> directory matching \"kernel\"", target_path<&TargetSettings::modules>},
+     "system mode: lib/modules/<release> directory matching \"kernel\"", target_path<&VmConfig::modules>},
     {"targets.*", "rootfs", ValueType::String, "XRUN_*_ROOTFS",
-     "system mode: directory tree added to the VM's root filesystem", target_path<&TargetSettings::rootfs>},
+     "system mode: directory tree added to the VM's root filesystem", target_path<&VmConfig::rootfs>},
     {"targets.*", "vm_cpu", ValueType::String, "XRUN_*_VM_CPU", "system mode: qemu-system -cpu model",
-     target_string<&TargetSettings::vm_cpu>},
+     target_string<&VmConfig::vm_cpu>},
     {"targets.*", "vm_memory", ValueType::Integer, "XRUN_*_VM_MEMORY", "system mode: guest memory in MiB (default 128)",
      [](const ConfigValue& v, const ConfigSlot& slot) {
        if (v.integer < 32 || v.integer > 1024 * 1024)
          return std::string("must be a number of MiB from 32, not ") + std::to_string(v.integer);
-       slot.target->vm_memory = v.integer;
+       slot.target_part<VmConfig>().vm_memory = v.integer;
        return std::string();
      }},
     {"targets.*", "vm_append", ValueType::String, "XRUN_*_VM_APPEND", "system mode: more kernel command line",
-     target_string<&TargetSettings::vm_append>},
+     target_string<&VmConfig::vm_append>},
 };
 
 // What a run on this backend would boot, target by target.
@@ -72,7 +78,7 @@ std::string doctor(const DoctorContext& context) {
     const VmArch* arch = find_vm_arch(name);
     const TargetSettings& settings = context.config.target(name);
     auto qemu = find_program(arch->qemu_system);
-    const ImageLocation image = image_location(*arch, settings);
+    const ImageLocation image = image_location(*arch, vm_config(settings));
     std::string state = "no image: xrun image build --arch " + name;
     if (is_regular_file(image.manifest)) {
       // The saved state is per machine settings (saved_state.cpp: snapshot-<key>):
@@ -102,6 +108,7 @@ constexpr Backend kSystemBackend{
     .execs_in_place = false,
     .foreign_exec = false,
     .flags = kFlags,
+    .commands = kCommands,
     .keys = kKeys,
     .sections = {},
     .check_config = nullptr,

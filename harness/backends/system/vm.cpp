@@ -32,7 +32,8 @@ Expected<VmSettings> planned_vm_settings(const std::string& target, const Config
   VmSettings s;
   s.arch = arch;
   s.target = target;
-  auto image = find_built_image(*arch, ts);
+  const VmConfig& vm = vm_config(ts);
+  auto image = find_built_image(*arch, vm);
   if (!image) return image.error();
   s.image = *image;
   auto qemu = find_program(arch->qemu_system);
@@ -41,10 +42,10 @@ Expected<VmSettings> planned_vm_settings(const std::string& target, const Config
         ExitCode::CannotExecute,
         std::string(arch->qemu_system) + " is not installed: sudo apt-get install " + std::string(arch->qemu_package));
   s.qemu = *qemu;
-  s.cpu = ts.vm_cpu.value_or(std::string(arch->cpu));
-  if (ts.vm_memory) s.memory_mb = static_cast<int>(*ts.vm_memory);  // range-checked by the config
+  s.cpu = vm.vm_cpu.value_or(std::string(arch->cpu));
+  if (vm.vm_memory) s.memory_mb = static_cast<int>(*vm.vm_memory);  // range-checked by the config
   s.shares = ts.shares;
-  s.append = ts.vm_append.value_or("");
+  s.append = vm.vm_append.value_or("");
   for (const auto& share : s.shares)
     if (!is_directory(share))
       return make_error(ExitCode::Usage,

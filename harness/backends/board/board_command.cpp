@@ -2,6 +2,8 @@
 // whether each can run tests now (reachable, host key, arch, agent, free
 // space, clock, C library, where files go). Exits 3 when a board checked
 // cannot be used.
+#include "backends/board/board_command.h"
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,13 +14,13 @@
 #include <filesystem>
 
 #include "backends/board/board_link.h"
-#include "cli_parse.h"
+#include "backends/board/board_settings.h"
 #include "config/config.h"
+#include "core/cli_parse.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/suggest.h"
-#include "xrun_main.h"
 
 namespace xrun {
 
@@ -108,15 +110,15 @@ int board_command(const std::vector<std::string>& args) {
     print_error(config.error().message);
     return to_int(config.error().code);
   }
-  if (config->boards.empty()) {
+  if (configured_boards(*config).empty()) {
     print_error("no boards are configured: add a [boards.NAME] table with host = \"...\" to xrun.toml");
     return to_int(ExitCode::Usage);
   }
   if (list->parsed()) {
-    for (const auto& [name, board] : config->boards) {
+    for (const auto& [name, board] : configured_boards(*config)) {
       std::string targets;
       for (const auto& [target, settings] : config->targets)
-        if (std::find(settings.boards.begin(), settings.boards.end(), name) != settings.boards.end())
+        if (std::find(boards_of(settings).begin(), boards_of(settings).end(), name) != boards_of(settings).end())
           targets += (targets.empty() ? "" : ",") + target;
       std::string tags;
       for (const auto& t : board.tags) tags += (tags.empty() ? "" : ",") + t;
@@ -127,10 +129,10 @@ int board_command(const std::vector<std::string>& args) {
     return 0;
   }
   std::vector<std::string> known;
-  for (const auto& [name, board] : config->boards) known.push_back(name);
+  for (const auto& [name, board] : configured_boards(*config)) known.push_back(name);
   if (names.empty()) names = known;
   for (const auto& name : names)
-    if (!config->boards.count(name)) {
+    if (!configured_boards(*config).count(name)) {
       print_error("no board " + xrun::quoted(name) + " in the configuration" + did_you_mean(name, known));
       return to_int(ExitCode::Usage);
     }
@@ -140,7 +142,7 @@ int board_command(const std::vector<std::string>& args) {
     return to_int(work_dir.error().code);
   }
   bool all_ok = true;
-  for (const auto& name : names) all_ok &= check_board(name, config->boards.at(name), *work_dir);
+  for (const auto& name : names) all_ok &= check_board(name, configured_boards(*config).at(name), *work_dir);
   std::error_code ec;
   std::filesystem::remove_all(*work_dir, ec);
   return all_ok ? 0 : to_int(ExitCode::InfraError);

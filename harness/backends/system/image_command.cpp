@@ -1,13 +1,14 @@
 // xrun image build|list|rm: the VM images system mode boots (harness/backends/system/image.h).
+#include "backends/system/image_command.h"
+
 #include <cstdio>
 
 #include "backends/system/image.h"
-#include "cli_parse.h"
 #include "config/config.h"
+#include "core/cli_parse.h"
 #include "core/log.h"
 #include "core/process_util.h"
 #include "target/target_table.h"
-#include "xrun_main.h"
 
 namespace xrun {
 
@@ -74,7 +75,7 @@ int image_command(const std::vector<std::string>& args) {
   // Ctrl-C or a kill during a build stops the running helper (make and its
   // compilers, for minutes), then the build unwinds and removes its scratch.
   stop_helpers_on_signals();
-  auto built = build_image(*arch, config->target(arch->name), options);
+  auto built = build_image(*arch, vm_config(config->target(arch->name)), options);
   if (helper_interrupted()) {
     print_error("interrupted: the image was not built");
     return to_int(ExitCode::Interrupted);
