@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -117,12 +118,24 @@ void write_back_host_files(void) {
  * running one keeps its old inode. The copy is a copy, not a hard link: a
  * test that rewrites a fixture in place must not change the stored object.
  *
+ * The store is a cache on a board that may have little room (a root file
+ * system in RAM), so a large file must not be kept twice, as an object and
+ * as its placed copy: an object of kKeepObjectBytes or more is moved into
+ * place by its last use in a FILES request instead of copied, and is then
+ * no longer in the store (the placed file, unchanged, is reused by its size
+ * and time; changed or at another path, it is sent again). Smaller objects
+ * stay, for other paths with the same content. An object that does not fit
+ * makes room: the objects of earlier sessions go (never this session's: a
+ * FILES request may still need them), and its piece is written once more.
+ *
  * Paths are mirrored at the same absolute place when the board's user can
  * create it (absolute paths compiled into tests keep working), else under
  * DIR/mirror; FILES_ACK says which, and the host runs jobs there. */
 static char mirror_prefix[4096];
 static int mirror_decided = 0;
 static char object_error[4400]; /* the first OBJECT that could not be stored, told in the next FILES_ACK */
+#define KEEP_OBJECT_BYTES (1u << 20)
+static time_t session_started; /* objects older than this are earlier sessions' */
 static int hash_is_safe(const char *hash) {
   if (!hash[0] || strlen(hash) > 128) return 0;
   for (const char *c = hash; *c; c++)
@@ -189,8 +202,40 @@ static void decide_mirror(const char *first_path) {
   send_log("cannot create %s on this board (%s): files are mirrored under %s", dir, strerror(errno), mirror_prefix);
 }
 
-/* 1: in place now; 0: its object is missing; -1: failed (message set). */
-static int place_file(const char *path, uint32_t mode, uint64_t size, uint64_t mtime_ns, const char *hash,
+void files_session_begins(void) { session_started = time(NULL); }
+
+/* Removes the objects that earlier sessions stored; returns how many. */
+static int evict_earlier_objects(void) {
+  char dir[4200];
+  snprintf(dir, sizeof dir, "%s/objects", store_dir);
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    struct stat st;
+    if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    if (S_ISREG(st.st_mode) && st.st_mtime < session_started && unlinkat(dirfd(d), e->d_name, 0) == 0) removed++;
+  }
+  closedir(d);
+  return removed;
+}
+
+/* A file's content into `tmp`: the object itself when `take` (its last use
+ * here, and large: the store then no longer has it), else a copy of it. */
+static int content_to(const char *object, const char *tmp, mode_t mode, int take) {
+  if (take) {
+    if (rename(object, tmp) == 0) return chmod(tmp, mode & 07777);
+    if (errno != EXDEV) return -1;
+  }
+  if (copy_file_to(object, tmp, mode) != 0) return -1;
+  if (take) unlink(object); /* across file systems: copied, and then not kept twice */
+  return 0;
+}
+
+/* 1: in place now; 0: its object is missing; -1: failed (message set).
+ * `last_use`: no later entry of this request has the same content. */
+static int place_file(const char *path, uint32_t mode, uint64_t size, uint64_t mtime_ns, const char *hash, int last_use,
                       char *message, size_t message_size) {
   char at[4200];
   snprintf(at, sizeof at, "%s%s", mirror_prefix, path);
@@ -212,13 +257,14 @@ static int place_file(const char *path, uint32_t mode, uint64_t size, uint64_t m
     return 1;
   char object[4200], tmp[4300];
   object_path(object, sizeof object, hash, "");
-  if (access(object, R_OK) != 0) return 0;
+  if (stat(object, &st) != 0) return 0;
+  const int take = last_use && (uint64_t)st.st_size >= KEEP_OBJECT_BYTES;
   char dir[4200];
   snprintf(dir, sizeof dir, "%s", at);
   char *slash = strrchr(dir, '/');
   if (slash && slash != dir) *slash = 0;
   snprintf(tmp, sizeof tmp, "%s.xrun-%d", at, (int)getpid());
-  if (mkdir_p(dir) != 0 || copy_file_to(object, tmp, mode) != 0) {
+  if (mkdir_p(dir) != 0 || content_to(object, tmp, mode, take) != 0) {
     snprintf(message, message_size, "cannot write %s on the board: %s", at, strerror(errno));
     unlink(tmp);
     return -1;
@@ -233,27 +279,67 @@ static int place_file(const char *path, uint32_t mode, uint64_t size, uint64_t m
   return 1;
 }
 
+/* One entry of a FILES request. */
+struct wanted_file {
+  char *path, *hash;
+  uint32_t mode;
+  uint64_t size, mtime_ns;
+  int last_use; /* no later entry has the same hash */
+};
+
+static const struct wanted_file *sorted_files;
+static int by_hash_then_index(const void *a, const void *b) {
+  const uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+  const int c = strcmp(sorted_files[i].hash, sorted_files[j].hash);
+  return c ? c : (i > j) - (i < j);
+}
+
+/* Marks each entry whose content no later entry shares. */
+static void mark_last_uses(struct wanted_file *files, uint32_t count) {
+  uint32_t *order = malloc((count ? count : 1) * sizeof *order);
+  if (!order) return; /* none marked: every object is copied and kept */
+  for (uint32_t i = 0; i < count; i++) order[i] = i;
+  sorted_files = files;
+  qsort(order, count, sizeof *order, by_hash_then_index);
+  for (uint32_t k = 0; k < count; k++)
+    files[order[k]].last_use = k + 1 == count || strcmp(files[order[k]].hash, files[order[k + 1]].hash) != 0;
+  free(order);
+}
+
 void handle_files(struct in *in) {
   uint32_t req = in_u32(in), count = in_u32(in);
   struct out ack = {0};
-  uint32_t *missing = calloc(count ? count : 1, sizeof *missing), nmissing = 0;
   char message[4600] = "";
   if (!store_dir) snprintf(message, sizeof message, "this agent has no file store (started without --store)");
-  for (uint32_t i = 0; i < count && !message[0] && !in->bad; i++) {
-    char *path = in_str(in);
-    uint32_t mode = in_u32(in);
-    uint64_t size = in_u64(in), mtime_ns = in_u64(in);
-    char *hash = in_str(in);
-    if (in->bad || path[0] != '/' || strstr(path, "/../") || (!S_ISDIR(mode) && !hash_is_safe(hash))) {
+  /* A count the frame cannot hold is malformed, not an allocation. */
+  if (count > (uint32_t)(in->end - in->p)) in->bad = 1;
+  const uint32_t n = in->bad ? 0 : count;
+  struct wanted_file *files = calloc(n ? n : 1, sizeof *files);
+  uint32_t *missing = calloc(n ? n : 1, sizeof *missing), nmissing = 0, parsed = 0;
+  for (; parsed < n && !in->bad; parsed++) {
+    struct wanted_file *f = &files[parsed];
+    f->path = in_str(in);
+    f->mode = in_u32(in);
+    f->size = in_u64(in);
+    f->mtime_ns = in_u64(in);
+    f->hash = in_str(in);
+  }
+  if (!in->bad) mark_last_uses(files, n);
+  for (uint32_t i = 0; i < parsed && !message[0] && !in->bad; i++) {
+    const struct wanted_file *f = &files[i];
+    if (f->path[0] != '/' || strstr(f->path, "/../") || (!S_ISDIR(f->mode) && !hash_is_safe(f->hash))) {
       snprintf(message, sizeof message, "malformed FILES request");
     } else {
-      if (!mirror_decided) decide_mirror(path);
-      int placed = place_file(path, mode, size, mtime_ns, hash, message, sizeof message);
+      if (!mirror_decided) decide_mirror(f->path);
+      int placed = place_file(f->path, f->mode, f->size, f->mtime_ns, f->hash, f->last_use, message, sizeof message);
       if (placed == 0) missing[nmissing++] = i;
     }
-    free(path);
-    free(hash);
   }
+  for (uint32_t i = 0; i < parsed; i++) {
+    free(files[i].path);
+    free(files[i].hash);
+  }
+  free(files);
   if (in->bad && !message[0]) snprintf(message, sizeof message, "malformed FILES request");
   if (!message[0] && object_error[0]) snprintf(message, sizeof message, "%s", object_error);
   object_error[0] = 0;
@@ -284,7 +370,14 @@ void handle_object(struct in *in) {
   mkdir(dir, 0700); /* the store itself (the host made it 0700) is there */
   int fd = open(part, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   size_t n = (size_t)(in->end - in->p);
-  if (fd < 0 || write_all(fd, (const char *)in->p, n) != 0) {
+  struct stat before;
+  int stored = fd >= 0 && fstat(fd, &before) == 0 && write_all(fd, (const char *)in->p, n) == 0;
+  if (!stored && fd >= 0 && errno == ENOSPC && evict_earlier_objects() > 0) {
+    /* Room made: the piece again, from where it began (a short write may
+     * have appended part of it). */
+    stored = ftruncate(fd, before.st_size) == 0 && write_all(fd, (const char *)in->p, n) == 0;
+  }
+  if (!stored) {
     if (!object_error[0])
       snprintf(object_error, sizeof object_error, "cannot store a file on the board in %s: %s", dir, strerror(errno));
     unlink(part);

@@ -13,6 +13,9 @@ int ensure_bound(const char *path, int writable);
 /* What jobs wrote through the cached share reaches the host (a VM; nothing on a board). */
 void write_back_host_files(void);
 
+/* A board's session begins: the objects stored before now are earlier
+ * sessions', which may go when the store needs room. */
+void files_session_begins(void);
 void handle_files(struct in *in);
 void handle_object(struct in *in);
 void handle_pull(struct in *in);

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "files.h"
 #include "main.h"
 #include "protocol.h"
 
@@ -153,6 +154,7 @@ void serve_stdio(int exclusive) {
     char objects[4200];
     snprintf(objects, sizeof objects, "%s/objects", store_dir);
     chmod(objects, 0700);
+    files_session_begins();
   }
   stdio_mode = 1;
   host_connected = 1;

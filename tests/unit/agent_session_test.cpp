@@ -30,9 +30,24 @@ struct RunningAgent {
   std::optional<std::string> closed;
 };
 
-std::unique_ptr<RunningAgent> start_agent(boost::asio::io_context& io, const std::string& store) {
+// `small_fs_mib`: the store on a file system of that size of its own (a
+// tmpfs in a user and mount namespace, the agent's jobs in it too), as on a
+// board whose root is in RAM; its log then goes to `log_dir`.
+std::unique_ptr<RunningAgent> start_agent(boost::asio::io_context& io, const std::string& store, int small_fs_mib = 0,
+                                          const std::string& log_dir = "") {
   auto agent = std::make_unique<RunningAgent>();
-  auto child = spawn_piped({XRUN_AGENT_HOST, "--stdio", "--store", store}, store + "/agent.log");
+  std::vector<std::string> argv{XRUN_AGENT_HOST, "--stdio", "--store", store};
+  if (small_fs_mib > 0)
+    argv = {"unshare",
+            "-Urm",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=" + std::to_string(small_fs_mib) +
+                "m none \"$1\" && exec \"$2\" --stdio --store \"$1\"",
+            "sh",
+            store,
+            XRUN_AGENT_HOST};
+  auto child = spawn_piped(argv, (log_dir.empty() ? store : log_dir) + "/agent.log");
   EXPECT_TRUE(child) << (child ? "" : child.error().message);
   agent->child = *child;
   AgentSession::Events events;
@@ -124,6 +139,59 @@ TEST(AgentSession, FilesGoByContentHashAndAnUnchangedSecondPutSendsNothing) {
   const auto third = put();
   EXPECT_EQ(third.bytes_sent, 0u);
   EXPECT_EQ(read_file(target + source).value_or(""), "fixture content\n");
+  agent->session->close("done");
+  ::close(agent->child.stdin_fd);
+  ::waitpid(agent->child.pid, nullptr, 0);
+}
+
+// A board with little room (its root in RAM): a file is never kept twice
+// (as the store's object and as its placed copy) -- a large one is moved into
+// place -- and the objects of earlier sessions make room for a new one.
+TEST(AgentSession, ALargeFileIsOnTheBoardOnceAndEarlierObjectsMakeRoom) {
+  testing::TempDir board, host, logs;
+  boost::asio::io_context io;
+  auto agent = start_agent(io, board.path(), 8, logs.path());
+  // Inside the agent's namespace: what the test sees of the small file system.
+  const auto on_board = [&](std::uint32_t id, const std::string& command) {
+    std::string out;
+    const JobExit exit = run(io, *agent->session, id, {"/bin/sh", "-c", command}, "/", &out);
+    EXPECT_EQ(exit.code, 0) << command << ": " << out;
+    return out;
+  };
+  const auto put = [&](const std::vector<std::string>& files) {
+    FileMirror mirror;
+    std::vector<FileEntry> entries;
+    for (const auto& file : files) EXPECT_TRUE(mirror.add_file(host.path() + "/" + file, entries));
+    for (auto& e : entries) e.path = board.path() + "/placed" + e.path;
+    std::optional<Expected<AgentSession::FilesResult>> result;
+    agent->session->put_files(entries, [&](Expected<AgentSession::FilesResult> r) { result = std::move(r); });
+    while (!result && io.run_one_for(std::chrono::seconds(10)) > 0) {
+    }
+    EXPECT_TRUE(result && *result) << (result && !*result ? result->error().message : "no answer");
+  };
+  const auto content = [](std::size_t bytes, char seed) {
+    std::string text(bytes, ' ');
+    for (std::size_t i = 0; i < bytes; ++i) text[i] = static_cast<char>(seed + i * 7 % 251);
+    return text;
+  };
+  // 5 MiB on 8: an object and its copy would not fit.
+  host.write("large.bin", content(5u << 20, 'a'));
+  put({"large.bin"});
+  const std::string placed = board.path() + "/placed" + host.path();
+  EXPECT_EQ(on_board(1, "wc -c < " + placed + "/large.bin"), std::to_string(5u << 20) + "\n");
+  EXPECT_EQ(on_board(2, "find " + board.path() + "/objects -type f -size +1024k | wc -l"), "0\n");
+  on_board(3, "rm " + placed + "/large.bin");
+  // Three smaller files are kept in the store (for other paths with their
+  // content); made an earlier session's, with their copies gone.
+  for (char seed : {'b', 'c', 'd'}) host.write(std::string("small-") + seed, content(900u << 10, seed));
+  put({"small-b", "small-c", "small-d"});
+  on_board(4, "rm " + placed + "/small-* && touch -d 2020-01-01 " + board.path() + "/objects/*");
+  EXPECT_EQ(on_board(5, "ls " + board.path() + "/objects | wc -l"), "3\n");
+  // 2.6 MiB of them and 5.5 MiB more do not fit in 8: they go.
+  host.write("larger.bin", content(11u << 19, 'e'));
+  put({"larger.bin"});
+  EXPECT_EQ(on_board(6, "wc -c < " + placed + "/larger.bin"), std::to_string(11u << 19) + "\n");
+  EXPECT_EQ(on_board(7, "ls " + board.path() + "/objects | wc -l"), "0\n");
   agent->session->close("done");
   ::close(agent->child.stdin_fd);
   ::waitpid(agent->child.pid, nullptr, 0);
