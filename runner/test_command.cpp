@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "core/cli_parse.h"
 #include "core/diagnostics.h"
+#include "core/event_loop.h"
 #include "core/fs_util.h"
 #include "core/log.h"
 #include "core/stop_signals.h"
@@ -283,6 +284,9 @@ int test_command(const std::vector<std::string>& all_args) {
   }
 
   boost::asio::io_context io;
+  // The run's one driver of `io`: listing, then running, are its phases.
+  const std::unique_ptr<TimeSource> clock = steady_time(io);
+  EventLoop loop(io, *clock);
   RoutingOptions routing;
   if (!o.backend.empty()) routing.backend = parse_backend(o.backend);
   routing.runners = RunnerOptions{options.jobs, !o.no_fork_server, given_flags(o.backend_flags)};
@@ -329,7 +333,7 @@ int test_command(const std::vector<std::string>& all_args) {
   cache.ignore_files(written_here);
   DiscoveryStats discovered;
   const auto discovery_start = std::chrono::steady_clock::now();
-  auto tests = discover_tests(binaries, io, runner, cache, listing_timeout, &discovered, stop_came, &probes);
+  auto tests = discover_tests(binaries, loop, runner, cache, listing_timeout, &discovered, stop_came, &probes);
   log_debug("discovery: {:.3f} s",
             std::chrono::duration<double>(std::chrono::steady_clock::now() - discovery_start).count());
   if (tests && discovered.from_cache > 0 && !o.list_only) {
@@ -408,6 +412,7 @@ int test_command(const std::vector<std::string>& all_args) {
   Reporters reporters;
   reporters.add(&terminal);
   reporters.add(&files);
+  options.loop = &loop;  // the loop that listed the tests runs them
   Scheduler scheduler(io, runner, reporters, options);
   active = &scheduler;
   const auto results = scheduler.run(selected);

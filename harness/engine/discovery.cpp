@@ -287,27 +287,21 @@ void ListingCache::store_at(const std::string& path, const std::vector<TestCase>
   if (std::fclose(f) != 0 || !written || std::rename(temporary.c_str(), path.c_str()) != 0) ::unlink(temporary.c_str());
 }
 
-Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
+Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, EventLoop& loop,
                                                JobRunner& runner, const ListingCache& cache, double timeout_seconds,
                                                DiscoveryStats* stats, const std::function<bool()>& stop_requested,
-                                               ProgramProbes* probes, TimeSource* given_time) {
-  const std::unique_ptr<TimeSource> own_time = given_time ? nullptr : steady_time(io);
-  TimeSource& time = given_time ? *given_time : *own_time;
-  // Runs `io` until `done()`, or until `within` has passed on `time`: then
-  // true. With nothing to do now, a test's clock moves to its next timer
-  // (TimeSource::advance_when_idle); the steady clock's timers are the
-  // io_context's own work, so an empty context means nothing can come.
+                                               ProgramProbes* probes) {
+  TimeSource& time = loop.time();
+  // Runs the loop until `done()`, or until `within` has passed on its
+  // clock: then true. The loop is the run's one driver: listing is its
+  // phase before the scheduler's (core/event_loop.h).
   const auto run_until = [&](const auto& done, TimeSource::Clock::duration within) {
     const auto timer = time.make_timer();
     bool expired = false;
     timer->start(within, [&] { expired = true; });
-    while (!done() && !expired) {
-      if (io.run_one() > 0) continue;
-      if (!time.advance_when_idle()) break;
-      io.restart();
-    }
+    loop.run_until([&] { return done() || expired; });
     timer->cancel();
-    io.poll();  // the cancelled timer's handler
+    loop.poll();  // the cancelled timer's handler
     return expired;
   };
   struct Pending {
@@ -322,7 +316,6 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
   // killed and waited for (its callbacks share the Listing, so a late one
   // harms nothing either).
   struct StopListings {
-    boost::asio::io_context& io;
     JobRunner& runner;
     const decltype(run_until)& run;
     std::vector<std::shared_ptr<Listing>> running;
@@ -333,10 +326,9 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
       if (ended()) return;
       for (const auto& l : running)
         if (!l->done) runner.signal(l->job, SIGKILL);
-      io.restart();
       run(ended, std::chrono::seconds(30));
     }
-  } stop{io, runner, run_until, {}};
+  } stop{runner, run_until, {}};
 
   for (const auto& spec : binaries) {
     if (stop_requested && stop_requested()) return make_error(ExitCode::Interrupted, "interrupted while listing");
@@ -424,7 +416,6 @@ Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& bi
     pending.push_back(std::move(p));
   }
 
-  io.restart();  // a previous run() may have left the context stopped
   const auto all_done = [&] {
     for (const auto& p : pending)
       for (const auto& l : p.listings)

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event_loop.h"
 #include "core/expected.h"
 #include "core/time_source.h"
 #include "engine/job_runner.h"
@@ -107,7 +108,9 @@ struct BinarySpec {
 };
 
 // Lists every binary's tests (in the order given, each in its harness's
-// order), running the listings concurrently on `io`. `stop_requested`, when
+// order), running the listings concurrently on `loop`: listing is a phase of
+// the run's one EventLoop (core/event_loop.h), whose next phase is the
+// scheduler's (SchedulerOptions::loop). `stop_requested`, when
 // given, is asked before each binary: true ends discovery at once with an
 // Interrupted error (a Ctrl-C must not wait for a hundred cached listings to
 // be read, or a hundred listings to be started, before the loop runs).
@@ -116,12 +119,11 @@ struct BinarySpec {
 // listing cache's key and Catch2's flavour, and its headers probed from the
 // same descriptor into `probes` (when given: the routing runner's, which then
 // reads nothing), before the runner is asked whether it admits the program.
-// The timeout runs on `time` (core/time_source.h; the steady clock when
-// none is given).
-Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, boost::asio::io_context& io,
+// The timeout runs on the loop's clock.
+Expected<std::vector<TestCase>> discover_tests(const std::vector<BinarySpec>& binaries, EventLoop& loop,
                                                JobRunner& runner, const ListingCache& cache,
                                                double timeout_seconds = 300, DiscoveryStats* stats = nullptr,
                                                const std::function<bool()>& stop_requested = {},
-                                               ProgramProbes* probes = nullptr, TimeSource* time = nullptr);
+                                               ProgramProbes* probes = nullptr);
 
 }  // namespace xrun

@@ -34,8 +34,12 @@ struct Scheduler::State {
         runner(runner_),
         reporter(reporter_),
         options(options_),
-        own_time(options.time ? nullptr : steady_time(io)),
-        time(options.time ? *options.time : *own_time) {}
+        own_time(options.loop || options.time ? nullptr : steady_time(io)),
+        time(options.loop   ? options.loop->time()
+             : options.time ? *options.time
+                            : *own_time),
+        own_loop(options.loop ? nullptr : std::make_unique<EventLoop>(io, time)),
+        loop(options.loop ? *options.loop : *own_loop) {}
 
   using Unit = TestUnit;  // unit_plan.h
 
@@ -85,8 +89,10 @@ struct Scheduler::State {
   JobRunner& runner;
   Reporter& reporter;
   SchedulerOptions options;
-  std::unique_ptr<TimeSource> own_time;  // when options.time is unset
+  std::unique_ptr<TimeSource> own_time;  // when neither options.loop nor options.time is set
   TimeSource& time;
+  std::unique_ptr<EventLoop> own_loop;  // when options.loop is unset
+  EventLoop& loop;
   const std::vector<TestCase>* tests = nullptr;
   std::vector<TestState> states;
   // Each test's result, by plan index: kept apart from `states` so that
@@ -616,20 +622,17 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
     }
   }
   s.queue.insert(s.queue.end(), std::make_move_iterator(plan.units.begin()), std::make_move_iterator(plan.units.end()));
-  s.io.restart();  // discovery may have run the context out of work
   s.pump();
   // A bug that throws out of a handler must not lose the run: it stops the
   // run as an interrupt would (running jobs terminated, the rest not-run),
   // and the reports are still finished below.
   int faults = 0;
-  while (s.remaining > 0 || !s.running.empty()) {
+  for (;;) {
     try {
-      if (s.io.run_one() == 0) {
-        // Nothing to do now; nor later, unless the clock has a timer to
-        // move to (a test's: SchedulerOptions::time).
-        if (!s.time.advance_when_idle()) break;  // nothing left that could finish a test
-        s.io.restart();
-      }
+      // Until every test has its result; or until nothing is left that
+      // could finish one (no work, and no timer the clock could move to).
+      s.loop.run_until([&] { return s.remaining == 0 && s.running.empty(); });
+      break;
     } catch (const std::exception& e) {
       log_error("internal error while running the tests: {}", e.what());
       if (!s.internal_error) s.internal_error = e.what();

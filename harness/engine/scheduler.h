@@ -1,6 +1,7 @@
 // The scheduler runs test cases on a JobRunner, `jobs` at a time, on one
-// io_context that it alone drives (ninja's SubprocessSet habit: the owner runs
-// the loop; jobs, parsers and timers are passive).
+// io_context driven by the run's one EventLoop (core/event_loop.h; ninja's
+// SubprocessSet habit: the owner runs the loop; jobs, parsers and timers are
+// passive). Listing the tests (discovery.h) is the same loop's phase before.
 //
 // Isolation modes:
 //   process  one test per process (like ctest and nextest).
@@ -22,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event_loop.h"
 #include "core/time_source.h"
 #include "engine/job_runner.h"
 #include "engine/reporter.h"
@@ -48,6 +50,10 @@ struct SchedulerOptions {
   // moves only when nothing else can happen: durations are exact, and a
   // timeout takes no real time.)
   TimeSource* time = nullptr;
+  // The run's one driver of the io_context (core/event_loop.h), whose
+  // earlier phase listed the tests; its clock is then `time`. Unset: a loop
+  // of the scheduler's own over the io_context and `time`.
+  EventLoop* loop = nullptr;
 };
 
 class Scheduler {

@@ -85,6 +85,14 @@ class MachineFleet {
   // How many jobs a machine of `slot` runs at once.
   virtual std::size_t jobs_per_machine(std::size_t slot) const = 0;
   virtual std::shared_ptr<Machine> make(boost::asio::io_context& io, std::size_t slot) = 0;
+  // What the fleet makes once, before its first machine starts (system
+  // mode: the trimmed device tree, the saved state), without holding up the
+  // loop: `done` runs on `io` when it is ready, never after shutdown(). No
+  // machine is made before. Jobs are planned and queued meanwhile.
+  virtual void prepare(boost::asio::io_context& io, std::function<void()> done) {
+    (void)io;
+    done();
+  }
   // Completes job.frame for this kind of machine (and has its file
   // strategy plan the job's files).
   virtual Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) = 0;

@@ -28,6 +28,7 @@ struct MachinePool::Pool {
   std::map<Machine*, std::size_t> running;  // jobs on each machine
   std::string last_error;
   std::optional<std::string> broken;  // no machine can start: every job fails with this
+  bool prepared = false;              // the fleet's prepare() is done: machines may start
 };
 
 namespace {
@@ -93,12 +94,20 @@ Expected<MachinePool::Pool*> MachinePool::pool_for(const std::string& target) {
   pool->recovering.assign(slots, false);
   Pool* raw = pool.get();
   pools_[target] = std::move(pool);
+  // Machines start once the fleet has made what they share (a VM's saved
+  // state takes seconds): on the loop, which meanwhile runs other jobs.
+  raw->fleet->prepare(io_, [this, raw] {
+    if (shutting_down_) return;
+    raw->prepared = true;
+    grow(*raw);
+  });
   return raw;
 }
 
 // Machines start as jobs wait for them, up to one per slot: a run of one
 // test boots one VM, not -j of them competing for the host's cores.
 void MachinePool::grow(Pool& pool) {
+  if (!pool.prepared) return;
   std::size_t spare = 0;  // room on machines starting, or ready
   for (std::size_t i = 0; i < pool.machines.size(); ++i) {
     const auto& machine = pool.machines[i];

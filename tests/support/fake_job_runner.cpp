@@ -158,7 +158,10 @@ void FakeJobRunner::finish(const std::shared_ptr<Job>& job, JobExit exit) {
   jobs_.erase(job->id);
   --running_by_program_[job->program];
   // Deliver the end asynchronously, as a real process would be.
-  boost::asio::post(io_, [job, exit] { job->callbacks.exited(exit); });
+  boost::asio::post(io_, [this, job, exit] {
+    ended_on.push_back(EventLoop::current());
+    job->callbacks.exited(exit);
+  });
 }
 
 void FakeJobRunner::signal(JobId id, int sig) {

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event_loop.h"
 #include "core/time_source.h"
 #include "engine/job_runner.h"
 
@@ -81,6 +82,9 @@ class FakeJobRunner final : public JobRunner {
   std::vector<JobRequest> started;
   std::vector<std::pair<JobId, int>> signals;
   std::function<void(int)> on_signal;  // called with each signal sent
+  // The loop (core/event_loop.h) that ran the handler delivering each job's
+  // end, in order; nullptr: the io_context was run by something else.
+  std::vector<const EventLoop*> ended_on;
   int max_concurrent = 0;
   std::size_t running() const { return jobs_.size(); }
   std::map<std::string, int> max_concurrent_by_program;

@@ -208,6 +208,20 @@ void FakeFleet::stage(Machine&, const std::shared_ptr<MachineJob>&,
     done(std::nullopt);
 }
 
+void FakeFleet::prepare(boost::asio::io_context&, std::function<void()> done) {
+  if (hold_prepare)
+    held_prepare_ = std::move(done);
+  else
+    done();
+}
+
+void FakeFleet::finish_prepare() {
+  if (!held_prepare_) throw std::logic_error("no preparation held");
+  auto done = std::move(held_prepare_);
+  held_prepare_ = nullptr;
+  done();
+}
+
 void FakeFleet::finish_staging(std::optional<std::string> error) {
   if (held_staging_.empty()) throw std::logic_error("no staging held");
   auto done = std::move(held_staging_.front());

@@ -109,6 +109,7 @@ class FakeFleet final : public MachineFleet {
   std::size_t slots() const override { return slots_; }
   std::size_t jobs_per_machine(std::size_t) const override { return jobs_per_machine_; }
   std::shared_ptr<Machine> make(boost::asio::io_context& io, std::size_t slot) override;
+  void prepare(boost::asio::io_context& io, std::function<void()> done) override;
   Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override;
   void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
              std::function<void(std::optional<std::string> error)> done) override;
@@ -121,8 +122,10 @@ class FakeFleet final : public MachineFleet {
   // The test's hands.
   FakeMachine::Options machine_options;
   Recovery recovery = Recovery::Replace;
-  std::optional<std::string> plan_error;                                 // plan() fails with it
-  bool hold_staging = false;                                             // stage() waits for finish_staging()
+  std::optional<std::string> plan_error;  // plan() fails with it
+  bool hold_staging = false;              // stage() waits for finish_staging()
+  bool hold_prepare = false;              // prepare() waits for finish_prepare()
+  void finish_prepare();
   void answer_recovery(bool again);                                      // the oldest held recovery
   void finish_staging(std::optional<std::string> error = std::nullopt);  // the oldest held staging
   std::function<void()> on_shutdown;  // the pool is done with the fleet (which then goes)
@@ -141,6 +144,7 @@ class FakeFleet final : public MachineFleet {
   bool requeue_;
   std::vector<std::function<void(bool)>> held_recoveries_;
   std::vector<std::function<void(std::optional<std::string>)>> held_staging_;
+  std::function<void()> held_prepare_;
 };
 
 }  // namespace xrun::testing

@@ -108,6 +108,7 @@ TEST(Discovery, AnEmptyListingIsNeverCached) {
 
 #include <signal.h>
 
+#include "engine/scheduler.h"
 #include "support/fake_job_runner.h"
 #include "support/manual_time.h"
 
@@ -133,11 +134,12 @@ std::vector<BinarySpec> gtest_binaries(const std::vector<std::string>& paths) {
 TEST(Discovery, AHangingListingIsKilledWhenItsTimeIsUp) {
   boost::asio::io_context io;
   ManualTime time(io);
+  EventLoop loop(io, time);
   FakeJobRunner runner(io, time);
   const std::string hangs = xrun::testing::host_helper(), fine = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
-  auto tests = discover_tests(gtest_binaries({fine, hangs}), io, runner, ListingCache::disabled(), 300, nullptr, {},
-                              nullptr, &time);
+  auto tests =
+      discover_tests(gtest_binaries({fine, hangs}), loop, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr);
   ASSERT_FALSE(tests);
   EXPECT_EQ(tests.error().message, "listing the tests took longer than 300 s (" + hangs + ")");
   EXPECT_EQ(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(300)) << "given up at its time";
@@ -151,10 +153,11 @@ TEST(Discovery, AHangingListingIsKilledWhenItsTimeIsUp) {
 TEST(Discovery, ListingsThatEndInTimeAreNotGivenUp) {
   boost::asio::io_context io;
   ManualTime time(io);
+  EventLoop loop(io, time);
   FakeJobRunner runner(io, time);
   const std::string one = xrun::testing::host_helper(), two = xrun::testing::helper("aarch64", "static");
-  auto tests = discover_tests(gtest_binaries({one, two}), io, runner, ListingCache::disabled(), 300, nullptr, {},
-                              nullptr, &time);
+  auto tests =
+      discover_tests(gtest_binaries({one, two}), loop, runner, ListingCache::disabled(), 300, nullptr, {}, nullptr);
   ASSERT_TRUE(tests) << tests.error().message;
   EXPECT_TRUE(runner.signals.empty());
   EXPECT_LT(time.now() - TimeSource::Clock::time_point{}, std::chrono::seconds(1));
@@ -165,12 +168,13 @@ TEST(Discovery, ListingsThatEndInTimeAreNotGivenUp) {
 TEST(Discovery, ALaterFailureStopsTheListingsAlreadyRunning) {
   boost::asio::io_context io;
   ManualTime time(io);
+  EventLoop loop(io, time);
   FakeJobRunner runner(io, time);
   const std::string hangs = xrun::testing::host_helper(), broken = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
   runner.unstartable = {broken};
-  auto tests = discover_tests(gtest_binaries({hangs, broken}), io, runner, ListingCache::disabled(), 300, nullptr, {},
-                              nullptr, &time);
+  auto tests = discover_tests(gtest_binaries({hangs, broken}), loop, runner, ListingCache::disabled(), 300, nullptr, {},
+                              nullptr);
   ASSERT_FALSE(tests);
   EXPECT_NE(tests.error().message.find("cannot list the tests of"), std::string::npos) << tests.error().message;
   ASSERT_EQ(runner.signals.size(), 1u);
@@ -184,13 +188,14 @@ TEST(Discovery, ALaterFailureStopsTheListingsAlreadyRunning) {
 TEST(Discovery, AStopRequestEndsDiscoveryBeforeTheNextBinary) {
   boost::asio::io_context io;
   ManualTime time(io);
+  EventLoop loop(io, time);
   FakeJobRunner runner(io, time);
   const std::string hangs = xrun::testing::host_helper(), fine = xrun::testing::helper("aarch64", "static");
   runner.hanging = {hangs};
   int asked = 0;
   auto tests = discover_tests(
-      gtest_binaries({hangs, fine, fine}), io, runner, ListingCache::disabled(), 300, nullptr,
-      [&] { return ++asked == 2; }, nullptr, &time);
+      gtest_binaries({hangs, fine, fine}), loop, runner, ListingCache::disabled(), 300, nullptr,
+      [&] { return ++asked == 2; }, nullptr);
   ASSERT_FALSE(tests);
   EXPECT_EQ(tests.error().code, ExitCode::Interrupted);
   EXPECT_EQ(asked, 2) << "asked before each binary, and the second was not started";
@@ -202,18 +207,50 @@ TEST(Discovery, AStopRequestEndsDiscoveryBeforeTheNextBinary) {
 
 namespace {
 
+// Listing is a phase of the run's one loop: the listings' ends and then the
+// tests' are handled by the same EventLoop, which discovery is given and the
+// scheduler handed next (as runner/test_command.cpp does); neither runs the
+// io_context on its own.
+TEST(Discovery, ListingAndRunningArePhasesOfOneLoop) {
+  boost::asio::io_context io;
+  ManualTime time(io);
+  EventLoop loop(io, time);
+  FakeJobRunner runner(io, time);
+  const std::string one = xrun::testing::host_helper(), two = xrun::testing::helper("aarch64", "static");
+  auto listed = discover_tests(gtest_binaries({one, two}), loop, runner, ListingCache::disabled());
+  ASSERT_TRUE(listed) << listed.error().message;
+  ASSERT_EQ(runner.ended_on.size(), 2u);  // the two listings
+  std::vector<TestCase> tests(2);
+  for (std::size_t i = 0; i < tests.size(); ++i) {
+    tests[i].binary = i == 0 ? one : two;
+    tests[i].name = "Suite.test" + std::to_string(i);
+    tests[i].kind = TestKind::GTest;
+  }
+  Reporter quiet;
+  SchedulerOptions options;
+  options.loop = &loop;
+  Scheduler scheduler(io, runner, quiet, options);
+  const auto results = scheduler.run(tests);
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].status, Status::Passed);
+  ASSERT_EQ(runner.ended_on.size(), 4u);  // and the two tests
+  for (const EventLoop* ran : runner.ended_on) EXPECT_EQ(ran, &loop);
+}
+
 // Discovery reads each binary once and hands its probe over: the routing
 // runner that shares `probes` reads nothing more (tests/e2e/read_once_test.cpp
 // counts the opens of a whole run).
 TEST(Discovery, EachBinarysProbeComesFromItsOneRead) {
   boost::asio::io_context io;
-  FakeJobRunner runner(io);
+  ManualTime time(io);
+  EventLoop loop(io, time);
+  FakeJobRunner runner(io, time);
   const std::string program = xrun::testing::helper("aarch64", "static");
   std::vector<BinarySpec> plain(1);
   plain[0].path = program;
   plain[0].kind = TestKind::Plain;
   ProgramProbes probes;
-  auto tests = discover_tests(plain, io, runner, ListingCache::disabled(), 300, nullptr, {}, &probes);
+  auto tests = discover_tests(plain, loop, runner, ListingCache::disabled(), 300, nullptr, {}, &probes);
   ASSERT_TRUE(tests) << tests.error().message;
   const BinaryInfo* probed = probes.find(program);
   ASSERT_NE(probed, nullptr) << "discovery handed its probe over";

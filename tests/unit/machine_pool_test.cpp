@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <boost/asio/post.hpp>
 #include <map>
 #include <memory>
 #include <set>
@@ -51,11 +52,13 @@ struct PoolFixture {
   std::map<std::string, int> fleets_made;
   int fleet_shutdowns = 0;
   bool in_start = false;
+  bool hold_prepare = false;  // every fleet's prepare() waits for finish_prepare()
   MachinePool pool{io, false, [this](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
                      ++fleets_made[target];
                      if (unusable.count(target)) return make_error(ExitCode::Usage, "no machine for " + target);
                      auto fleet = std::make_unique<FakeFleet>(target, slots, jobs_per_machine, requeue);
                      fleet->machine_options = machine_options;
+                     fleet->hold_prepare = hold_prepare;
                      fleet->on_shutdown = [this] { ++fleet_shutdowns; };
                      fleets[target] = fleet.get();
                      return std::unique_ptr<MachineFleet>(std::move(fleet));
@@ -136,6 +139,26 @@ TEST(MachinePool, AJobRunsOnAReadyMachineAndEndsWithItsStatus) {
   EXPECT_EQ(job->exit->code, 3);
   EXPECT_EQ(job->output, "hello\n");
   EXPECT_EQ(job->exits, 1);
+}
+
+// What a fleet makes once for its machines (a VM's saved state, which takes
+// seconds) is made while the loop runs: no machine starts before it is
+// ready, the jobs wait in the queue, and other handlers run meanwhile.
+TEST(MachinePool, NoMachineStartsBeforeItsFleetIsPrepared) {
+  PoolFixture f;
+  f.hold_prepare = true;
+  auto job = f.must_start();
+  bool other_work = false;
+  boost::asio::post(f.io, [&] { other_work = true; });
+  f.settle();
+  EXPECT_TRUE(other_work);
+  EXPECT_TRUE(f.fleet().made.empty());
+  EXPECT_FALSE(job->exit);
+  f.fleet().finish_prepare();
+  f.settle();
+  ASSERT_EQ(f.fleet().made.size(), 1u);
+  ASSERT_EQ(f.fleet().made[0]->runs.size(), 1u);
+  EXPECT_EQ(f.fleet().made[0]->runs[0].job, agent_id(*job));
 }
 
 TEST(MachinePool, MachinesStartAsJobsWaitUpToTheFleetsSlots) {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "backends/board/board_link.h"
+#include "backends/board/reset_command.h"
 #include "backends/board/ssh.h"
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -215,8 +216,8 @@ class BoardFleet final : public MachineFleet {
 
   // A board that failed is quarantined: its jobs go to the other boards.
   // With a `reset` command (a smart plug, a relay, a BMC; the stand-in
-  // board's script restarts its qemu) it is power-cycled once, in a thread
-  // (it takes as long as a boot), and comes back when its SSH server answers
+  // board's script restarts its qemu) it is power-cycled once, on the loop
+  // (reset_command.h: it takes as long as a boot), and comes back when its SSH server answers
   // again; otherwise, or if it fails again, it is out for the rest of the run.
   void recover(std::size_t slot, bool was_ready, const std::string& error, std::function<void(bool)> again) override {
     const BoardSettings& settings = configured_boards(config_).at(boards_[slot]);
@@ -230,23 +231,26 @@ class BoardFleet final : public MachineFleet {
       return;
     }
     print_warning("board " + name + " failed (" + error + "): resetting it with `" + *settings.reset + "`");
-    resetters_.emplace_back(
-        [io = io_, alive = std::weak_ptr<bool>(alive_), name, command = *settings.reset, again = std::move(again)] {
-          const CommandResult reset = run_command({"sh", "-c", command}, "", kResetSeconds);
-          asio::post(*io, [alive, name, reset, again] {
-            if (auto fleet = alive.lock(); !fleet || !*fleet) return;  // the run is over
-            if (reset.status != 0 || reset.timed_out) {
-              std::string said = reset.out + reset.err;
-              if (said.size() > 2000) said = said.substr(said.size() - 2000);
-              print_warning("board " + name + ": its reset command " +
-                            (reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
+    if (!time_) time_ = steady_time(*io_);
+    const std::string log = join_path(work_dir_, "reset-" + name + ".log");
+    ::unlink(log.c_str());
+    // On the loop: the command's end through a pidfd, its limit a timer.
+    resets_running_[slot] = run_reset_command(
+        *io_, *time_, *settings.reset, log, std::chrono::seconds(static_cast<long>(kResetSeconds)),
+        [this, slot, name, again = std::move(again)](ResetResult reset) {
+          resets_running_.erase(slot);
+          if (reset.status != 0 || reset.timed_out) {
+            std::string said = reset.said;
+            if (said.size() > 2000) said = said.substr(said.size() - 2000);
+            print_warning("board " + name + ": its reset command " +
+                          (!reset.started    ? std::string("could not be started")
+                           : reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
                                              : "failed with status " + std::to_string(reset.status)) +
-                            "; it is out of this run. It said:\n" + said);
-              again(false);
-              return;
-            }
-            again(true);  // the next start waits for its SSH server (connect_timeout)
-          });
+                          "; it is out of this run. It said:\n" + said);
+            again(false);
+            return;
+          }
+          again(true);  // the next start waits for its SSH server (connect_timeout)
         });
   }
   ~BoardFleet() override { BoardFleet::shutdown(); }
@@ -295,10 +299,8 @@ class BoardFleet final : public MachineFleet {
   void shutdown() override {
     if (stopping_) return;
     stopping_ = true;
-    *alive_ = false;
-    for (auto& thread : resetters_)
-      if (thread.joinable()) thread.join();
-    resetters_.clear();
+    for (auto& [slot, reset] : resets_running_) reset->cancel();  // their boards are out of the run anyway
+    resets_running_.clear();
     const std::uint64_t sent = files_->bytes_sent();
     if (sent || get_env("XRUN_BOARD_REPORT_TRANSFER")) log_debug("boards of {}: {} bytes of files sent", target_, sent);
     if (auto path = get_env("XRUN_BOARD_TRANSFER_FILE")) write_file_atomically(*path, std::to_string(sent) + "\n");
@@ -316,9 +318,9 @@ class BoardFleet final : public MachineFleet {
   asio::io_context* io_ = nullptr;
   std::map<std::size_t, int> resets_;
   std::map<std::size_t, std::weak_ptr<Board>> made_;
-  std::vector<std::thread> resetters_;
+  std::map<std::size_t, std::shared_ptr<ResetCommand>> resets_running_;
+  std::unique_ptr<TimeSource> time_;  // the reset commands' limit
   bool stopping_ = false;
-  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // what a reset thread's answer checks
   static constexpr double kResetSeconds = 300;
 };
 

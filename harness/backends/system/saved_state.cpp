@@ -5,10 +5,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "backends/system/qmp.h"
 #include "core/diagnostics.h"
@@ -20,6 +22,7 @@
 
 namespace xrun {
 
+namespace asio = boost::asio;
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
@@ -48,98 +51,228 @@ std::optional<std::string> find_saved_state(const VmSettings& s) {
   return std::nullopt;
 }
 
-Expected<std::string> ensure_snapshot(const VmSettings& s) {
-  if (auto saved = find_saved_state(s)) return *saved;
-  const std::string key = snapshot_key(s);
-  const std::string dir = saved_state_dir(s);
+namespace {
+
+class Saver final : public StateSaving, public std::enable_shared_from_this<Saver> {
+ public:
+  Saver(asio::io_context& io, TimeSource& time, const VmSettings& s, std::function<void(Expected<std::string>)> done)
+      : io_(io), time_(time), s_(s), done_(std::move(done)), agent_(io), timer_(time.make_timer()) {}
+
+  void start();
+  void cancel() override {
+    done_ = nullptr;
+    stop_qemu();
+    std::error_code ec;
+    if (!tmp_.empty()) fs::remove_all(tmp_, ec);
+  }
+
+ private:
+  void wait_for_agent();
+  void read_agent();
+  void migrate();
+  void query();
+  void store();
+  bool qemu_exited() {
+    if (!reaped_ && pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == pid_) reaped_ = true;
+    return reaped_;
+  }
+  void stop_qemu() {
+    timer_->cancel();
+    if (qmp_) qmp_->close();
+    qmp_.reset();
+    boost::system::error_code ignored;
+    agent_.close(ignored);
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    pid_ = -1;
+  }
+  void fail(const std::string& why) {
+    auto done = std::move(done_);
+    done_ = nullptr;
+    stop_qemu();
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+    if (done)
+      done(make_error(ExitCode::InfraError, "cannot save the VM's state: " + why + "; last console lines (" +
+                                                keep_console_log(console_, s_.image.name) +
+                                                "):" + last_console_lines(read_file(console_).value_or(""), 8)));
+  }
+  void succeed(std::string dir) {
+    auto done = std::move(done_);
+    done_ = nullptr;
+    if (done) done(std::move(dir));
+  }
+
+  asio::io_context& io_;
+  TimeSource& time_;
+  VmSettings s_;
+  std::function<void(Expected<std::string>)> done_;
+  std::string key_, dir_, tmp_, agent_socket_, qmp_socket_, console_;
+  Clock::time_point started_{};
+  TimeSource::Clock::time_point deadline_{}, qmp_deadline_{};
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  std::shared_ptr<QmpClient> qmp_;
+  asio::posix::stream_descriptor agent_;
+  std::array<char, 4096> buffer_{};
+  AgentFrameReader reader_;
+  std::unique_ptr<TimeSource::Timer> timer_;  // the boot's deadline, then the pause between queries
+};
+
+void Saver::start() {
+  if (auto saved = find_saved_state(s_))
+    return asio::post(io_, [self = shared_from_this(), dir = *saved] { self->succeed(dir); });
+  key_ = snapshot_key(s_);
+  dir_ = saved_state_dir(s_);
   // Made in a private directory and renamed into place: two xruns racing
   // here both succeed, one of them wins.
-  const auto started = Clock::now();
+  started_ = Clock::now();
   std::error_code ec;
-  const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  tmp_ = dir_ + ".tmp-" + std::to_string(::getpid());
   // Leftovers of runs killed while saving (128 MiB each): their pid is gone.
-  for (const auto& entry : fs::directory_iterator(s.image.dir, ec)) {
+  for (const auto& entry : fs::directory_iterator(s_.image.dir, ec)) {
     const std::string name = entry.path().filename().string();
     const auto mark = name.find(".tmp-");
     if (name.rfind("snapshot", 0) != 0 || mark == std::string::npos) continue;
     const pid_t owner = static_cast<pid_t>(std::atoi(name.c_str() + mark + 5));
     if (owner > 0 && ::kill(owner, 0) != 0 && errno == ESRCH) fs::remove_all(entry.path(), ec);
   }
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  const std::string agent_socket = join_path(s.work_dir, "save.sock"), qmp_socket = join_path(s.work_dir, "save.qmp"),
-                    console = join_path(s.work_dir, "save-console.log");
-  auto pid = spawn_qemu(qemu_command(s, QemuMode::SaveState, tmp, agent_socket, console, qmp_socket), console,
-                        s.host_view.get());
-  if (!pid) return pid.error();
-  int agent_fd = -1, qmp_fd = -1;
-  const auto cleanup = [&] {
-    if (agent_fd >= 0) ::close(agent_fd);
-    if (qmp_fd >= 0) ::close(qmp_fd);
-    ::kill(*pid, SIGKILL);
-    ::waitpid(*pid, nullptr, 0);
-  };
-  const auto fail = [&](const std::string& why) -> Error {
-    cleanup();
-    fs::remove_all(tmp, ec);
-    return make_error(ExitCode::InfraError, "cannot save the VM's state: " + why + "; last console lines (" +
-                                                keep_console_log(console, s.image.name) +
-                                                "):" + last_console_lines(read_file(console).value_or(""), 8));
-  };
-  const auto deadline = started + std::chrono::milliseconds(static_cast<int>(s.boot_timeout_seconds * 1000));
-  std::string pending, why;
-  if ((qmp_fd = qmp_open(qmp_socket, *pid, pending, deadline, why)) < 0) return fail(why);
-  if ((agent_fd = connect_unix(agent_socket)) < 0) return fail("cannot connect to the agent socket");
+  fs::remove_all(tmp_, ec);
+  fs::create_directories(tmp_, ec);
+  agent_socket_ = join_path(s_.work_dir, "save.sock");
+  qmp_socket_ = join_path(s_.work_dir, "save.qmp");
+  console_ = join_path(s_.work_dir, "save-console.log");
+  auto pid = spawn_qemu(qemu_command(s_, QemuMode::SaveState, tmp_, agent_socket_, console_, qmp_socket_), console_,
+                        s_.host_view.get());
+  if (!pid) {
+    fs::remove_all(tmp_, ec);
+    return asio::post(io_, [self = shared_from_this(), error = pid.error()] {
+      if (auto done = std::move(self->done_)) done(error);
+    });
+  }
+  pid_ = *pid;
+  const auto within =
+      std::chrono::duration_cast<TimeSource::Clock::duration>(std::chrono::duration<double>(s_.boot_timeout_seconds));
+  deadline_ = time_.now() + within;
+  qmp_ = QmpClient::open(
+      io_, time_, qmp_socket_, within,
+      [weak = weak_from_this()] {
+        auto self = weak.lock();
+        return self && self->done_ && !self->qemu_exited();
+      },
+      [weak = weak_from_this()](Expected<std::shared_ptr<QmpClient>> client) {
+        auto self = weak.lock();
+        if (!self || !self->done_) {
+          if (client) (*client)->close();
+          return;
+        }
+        if (!client) return self->fail(client.error().message);
+        self->wait_for_agent();
+      });
+}
+
+void Saver::wait_for_agent() {
+  const int fd = connect_unix(agent_socket_);
+  if (fd < 0) return fail("cannot connect to the agent socket");
+  agent_.assign(fd);
   const std::string hello = encode_hello(1);
-  if (::write(agent_fd, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) return fail("agent socket");
-  AgentFrameReader reader;
-  bool ready = false;
-  while (!ready) {
-    std::string bytes;
-    if (!read_with_deadline(agent_fd, bytes, deadline))
-      return fail(::waitpid(*pid, nullptr, WNOHANG) == *pid ? "qemu exited"
-                  : Clock::now() < deadline
-                      ? "interrupted"
-                      : "the VM did not become ready in " + format_seconds(s.boot_timeout_seconds));
-    reader.feed(bytes);
-    while (auto frame = reader.next()) ready |= frame->type == XRUN_HELLO_ACK;
-  }
-  const auto qmp_deadline = Clock::now() + std::chrono::seconds(20);
-  auto started_migration =
-      qmp(qmp_fd, pending, {{"execute", "migrate"}, {"arguments", {{"uri", "exec:cat > " + tmp + "/state"}}}},
-          qmp_deadline);
-  if (!started_migration || started_migration->contains("error"))
-    return fail("migrate: " + (started_migration ? started_migration->dump() : std::string("no answer")));
-  for (;;) {
-    auto status = qmp(qmp_fd, pending, {{"execute", "query-migrate"}}, qmp_deadline);
-    if (!status) return fail("query-migrate did not answer");
-    const auto state = migration_state(*status);
-    if (!state) return fail(state.error().message);
-    if (*state == "completed") break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  cleanup();
-  std::ofstream(join_path(tmp, "key")) << key << "\n";
-  fs::remove_all(dir, ec);
-  fs::rename(tmp, dir, ec);
+  if (::write(fd, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) return fail("agent socket");
+  timer_->start(deadline_ - time_.now(), [weak = weak_from_this()] {
+    if (auto self = weak.lock(); self && self->done_)
+      self->fail(self->qemu_exited()
+                     ? "qemu exited"
+                     : "the VM did not become ready in " + format_seconds(self->s_.boot_timeout_seconds));
+  });
+  read_agent();
+}
+
+void Saver::read_agent() {
+  agent_.async_read_some(asio::buffer(buffer_),
+                         [weak = weak_from_this()](const boost::system::error_code& error, std::size_t n) {
+                           auto self = weak.lock();
+                           if (!self || !self->done_ || error == asio::error::operation_aborted) return;
+                           if (error)
+                             return self->fail(self->qemu_exited() ? "qemu exited" : "the agent's socket closed");
+                           self->reader_.feed(std::string_view(self->buffer_.data(), n));
+                           bool ready = false;
+                           while (auto frame = self->reader_.next()) ready |= frame->type == XRUN_HELLO_ACK;
+                           if (!ready) return self->read_agent();
+                           self->timer_->cancel();
+                           boost::system::error_code ignored;
+                           self->agent_.cancel(ignored);
+                           self->migrate();
+                         });
+}
+
+void Saver::migrate() {
+  qmp_deadline_ = time_.now() + std::chrono::seconds(20);
+  qmp_->execute({{"execute", "migrate"}, {"arguments", {{"uri", "exec:cat > " + tmp_ + "/state"}}}},
+                qmp_deadline_ - time_.now(), [weak = weak_from_this()](Expected<nlohmann::json> started) {
+                  auto self = weak.lock();
+                  if (!self || !self->done_) return;
+                  if (!started || started->contains("error"))
+                    return self->fail("migrate: " + (started ? started->dump() : std::string("no answer")));
+                  self->query();
+                });
+}
+
+void Saver::query() {
+  qmp_->execute({{"execute", "query-migrate"}}, qmp_deadline_ - time_.now(),
+                [weak = weak_from_this()](Expected<nlohmann::json> status) {
+                  auto self = weak.lock();
+                  if (!self || !self->done_) return;
+                  if (!status) return self->fail("query-migrate did not answer");
+                  const auto state = migration_state(*status);
+                  if (!state) return self->fail(state.error().message);
+                  if (*state == "completed") return self->store();
+                  // Asked again shortly, on a timer: the loop runs meanwhile.
+                  self->timer_->start(std::chrono::milliseconds(10), [weak] {
+                    if (auto again = weak.lock(); again && again->done_) again->query();
+                  });
+                });
+}
+
+void Saver::store() {
+  stop_qemu();
+  std::error_code ec;
+  std::ofstream(join_path(tmp_, "key")) << key_ << "\n";
+  fs::remove_all(dir_, ec);
+  fs::rename(tmp_, dir_, ec);
   if (ec) {
-    fs::remove_all(tmp, ec);
-    if (!is_regular_file(join_path(dir, "state"))) return make_error(ExitCode::InfraError, "cannot store " + dir);
+    fs::remove_all(tmp_, ec);
+    if (!is_regular_file(join_path(dir_, "state"))) {
+      auto done = std::move(done_);
+      done_ = nullptr;
+      if (done) done(make_error(ExitCode::InfraError, "cannot store " + dir_));
+      return;
+    }
   }
-  log_debug("saved the VM state of {} in {:.2f} s", s.image.name,
-            std::chrono::duration<double>(Clock::now() - started).count());
+  tmp_.clear();
+  log_debug("saved the VM state of {} in {:.2f} s", s_.image.name,
+            std::chrono::duration<double>(Clock::now() - started_).count());
   // The newest few saved states stay (128 MiB of RAM each, and more).
   constexpr std::size_t kKeptStates = 3;
   std::vector<fs::directory_entry> states;
-  for (const auto& entry : fs::directory_iterator(s.image.dir, ec)) {
+  for (const auto& entry : fs::directory_iterator(s_.image.dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if ((name.rfind("snapshot-", 0) == 0 || name == "snapshot") && entry.is_directory(ec) && entry.path() != dir)
+    if ((name.rfind("snapshot-", 0) == 0 || name == "snapshot") && entry.is_directory(ec) && entry.path() != dir_)
       states.push_back(entry);
   }
   std::sort(states.begin(), states.end(),
             [](const auto& a, const auto& b) { return a.last_write_time() > b.last_write_time(); });
   for (std::size_t i = kKeptStates - 1; i < states.size(); ++i) fs::remove_all(states[i].path(), ec);
-  return dir;
+  succeed(dir_);
+}
+
+}  // namespace
+
+std::shared_ptr<StateSaving> ensure_snapshot(asio::io_context& io, TimeSource& time, const VmSettings& settings,
+                                             std::function<void(Expected<std::string>)> done) {
+  auto saver = std::make_shared<Saver>(io, time, settings, std::move(done));
+  saver->start();
+  return saver;
 }
 
 }  // namespace xrun

@@ -8,6 +8,7 @@
 #include <climits>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include "backends/system/saved_state.h"
 #include "backends/system/vm.h"
@@ -32,18 +33,31 @@ class VmFleet final : public MachineFleet {
         config_(config),
         options_(options),
         files_(std::move(files)),
-        base_env_(current_environment()) {
-    if (!options_.cold_boot) {
-      auto saved = ensure_snapshot(settings_);
-      if (saved) {
-        from_snapshot_ = true;
-        settings_.image.snapshot_dir = *saved;  // the state for exactly these settings
-      } else {
-        print_warning(saved.error().message + "\n  (cold-booting the VMs instead)");
-      }
-    }
+        base_env_(current_environment()) {}
+  ~VmFleet() override {
+    VmFleet::shutdown();
+    if (dtb_thread_.joinable()) dtb_thread_.join();  // a qemu -dumpdtb: under a second
   }
 
+  // The trimmed device tree, then the saved state (whose key has the tree's
+  // path in its machine options). qemu's dump is a synchronous command
+  // (process_util's run_capturing) made once per image and qemu build: it
+  // runs on a thread of the fleet's that posts its result back; the saved
+  // state is made on the loop (saved_state.h).
+  void prepare(asio::io_context& io, std::function<void()> done) override {
+    io_ = &io;
+    time_ = steady_time(io);
+    if (!settings_.dtb.empty()) return save_state(std::move(done));
+    dtb_thread_ = std::thread(
+        [this, &io, settings = settings_, alive = std::weak_ptr<bool>(alive_), done = std::move(done)]() mutable {
+          std::string dtb = trimmed_device_tree(settings);
+          asio::post(io, [this, alive, dtb = std::move(dtb), done = std::move(done)]() mutable {
+            if (auto fleet = alive.lock(); !fleet || !*fleet) return;  // the run is over
+            settings_.dtb = std::move(dtb);
+            save_state(std::move(done));
+          });
+        });
+  }
   std::size_t slots() const override { return static_cast<std::size_t>(std::max(1, options_.vms)); }
   std::size_t jobs_per_machine(std::size_t) const override { return 1; }
   bool requeue_jobs_of_dead_machines() const override { return false; }
@@ -77,6 +91,9 @@ class VmFleet final : public MachineFleet {
   }
 
   void shutdown() override {
+    *alive_ = false;
+    if (saving_) saving_->cancel();
+    saving_.reset();
     std::error_code ec;
     std::filesystem::remove_all(settings_.work_dir, ec);  // failed VMs' logs were kept in the cache
   }
@@ -91,6 +108,25 @@ class VmFleet final : public MachineFleet {
   std::vector<std::string> base_env_;
   bool from_snapshot_ = false;
   int failed_boots_ = 0;
+  asio::io_context* io_ = nullptr;
+  std::unique_ptr<TimeSource> time_;
+  std::thread dtb_thread_;
+  std::shared_ptr<StateSaving> saving_;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // what the thread's answer checks
+
+  void save_state(std::function<void()> done) {
+    if (options_.cold_boot) return asio::post(*io_, std::move(done));
+    saving_ = ensure_snapshot(*io_, *time_, settings_, [this, done = std::move(done)](Expected<std::string> saved) {
+      saving_.reset();
+      if (saved) {
+        from_snapshot_ = true;
+        settings_.image.snapshot_dir = *saved;  // the state for exactly these settings
+      } else {
+        print_warning(saved.error().message + "\n  (cold-booting the VMs instead)");
+      }
+      done();
+    });
+  }
 };
 
 Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) {

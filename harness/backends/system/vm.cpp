@@ -73,14 +73,20 @@ Expected<VmSettings> vm_settings_for(const std::string& target, const Config& co
     return view.error();
   }
   s.host_view = *view;
-  s.dtb = trimmed_device_tree(s);
+  // s.dtb: the tree made already, if it was (planned_vm_settings); else the
+  // fleet makes it before its first VM (system_runner.cpp, VmFleet::prepare).
   return s;
 }
 
 // ------------------------------------------------------------------ Vm ---
 
 Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_snapshot)
-    : AgentMachine(io), settings_(settings), index_(index), from_snapshot_(from_snapshot), connect_timer_(io) {
+    : AgentMachine(io),
+      settings_(settings),
+      index_(index),
+      from_snapshot_(from_snapshot),
+      time_(steady_time(io)),
+      connect_timer_(io) {
   static int generation = 0;
   const std::string stem =
       join_path(settings.work_dir, "vm" + std::to_string(index) + "-" + std::to_string(++generation));
@@ -90,6 +96,7 @@ Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_sn
 }
 
 Vm::~Vm() {
+  if (qmp_) qmp_->close();
   if (pid_ > 0) {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
@@ -157,22 +164,45 @@ void Vm::watch_exit() {
 void Vm::try_connect() {
   if (dead()) return;
   if (from_snapshot_ && !incoming_started_) {
-    // A few milliseconds of blocking QMP: qemu answers as soon as it is up.
-    std::string pending, why;
-    const auto deadline = Clock::now() + std::chrono::seconds(5);
-    const int fd = qmp_open(qmp_socket_, pid_, pending, deadline, why);
-    const auto started = fd >= 0
-                             ? qmp(fd, pending,
-                                   {{"execute", "migrate-incoming"},
-                                    {"arguments", {{"uri", "exec:cat " + settings_.image.snapshot_dir + "/state"}}}},
-                                   deadline)
-                             : std::nullopt;
-    if (fd >= 0) ::close(fd);
-    if (!started || started->contains("error")) {
-      die("cannot restore the saved state: " + (started ? started->dump() : why));
-      return;
-    }
-    incoming_started_ = true;
+    // QMP on the loop: qemu answers as soon as it is up, within 5 s or the
+    // restore failed (then the fleet cold-boots).
+    if (qmp_started_) return;
+    qmp_started_ = true;
+    const auto within = std::chrono::seconds(5);
+    const auto deadline = time_->now() + within;
+    const auto alive = [weak = weak_as<Vm>()] {
+      auto self = weak.lock();
+      return self && !self->dead();  // qemu's exit is noticed by its pidfd (watch_exit)
+    };
+    qmp_ = QmpClient::open(
+        io_, *time_, qmp_socket_, within, alive,
+        [weak = weak_as<Vm>(), deadline](Expected<std::shared_ptr<QmpClient>> client) {
+          auto self = weak.lock();
+          if (!self || self->dead()) {
+            if (client) (*client)->close();
+            return;
+          }
+          if (!client) {
+            self->die("cannot restore the saved state: " + client.error().message);
+            return;
+          }
+          self->qmp_->execute(
+              {{"execute", "migrate-incoming"},
+               {"arguments", {{"uri", "exec:cat " + self->settings_.image.snapshot_dir + "/state"}}}},
+              deadline - self->time_->now(), [weak](Expected<nlohmann::json> started) {
+                auto vm = weak.lock();
+                if (!vm || vm->dead()) return;
+                vm->qmp_->close();
+                vm->qmp_.reset();
+                if (!started || started->contains("error")) {
+                  vm->die("cannot restore the saved state: " + (started ? started->dump() : started.error().message));
+                  return;
+                }
+                vm->incoming_started_ = true;
+                vm->try_connect();
+              });
+        });
+    return;
   }
   const int fd = connect_unix(agent_socket_);
   if (fd < 0) {
@@ -205,6 +235,8 @@ void Vm::stop() {
   boost::system::error_code ignored;
   if (exit_watch_) exit_watch_->close(ignored);
   connect_timer_.cancel();
+  if (qmp_) qmp_->close();
+  qmp_.reset();
 }
 
 std::string Vm::last_words(const std::string& reason) {

@@ -19,9 +19,11 @@
 #include <optional>
 #include <string>
 
+#include "backends/system/qmp.h"
 #include "backends/system/vm_command_line.h"
 #include "config/config.h"
 #include "core/expected.h"
+#include "core/time_source.h"
 #include "engine/job_runner.h"
 #include "machine/agent_machine.h"
 #include "machine/agent_protocol.h"
@@ -66,6 +68,9 @@ class Vm final : public AgentMachine {
   bool from_snapshot_;
   std::string agent_socket_, qmp_socket_, console_log_;
   bool incoming_started_ = false;
+  bool qmp_started_ = false;
+  std::unique_ptr<TimeSource> time_;  // QMP's retries and deadlines
+  std::shared_ptr<QmpClient> qmp_;    // while the restore is being started
   pid_t pid_ = -1;
   std::optional<boost::asio::posix::stream_descriptor> exit_watch_;
   boost::asio::steady_timer connect_timer_;
