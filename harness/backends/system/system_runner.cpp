@@ -39,7 +39,7 @@ class VmFleet final : public MachineFleet {
         from_snapshot_ = true;
         settings_.image.snapshot_dir = *saved;  // the state for exactly these settings
       } else {
-        print_warning(saved.error().message + "\n  (cold-booting the VMs instead)");
+        options_.warnings->warn(saved.error().message + "\n  (cold-booting the VMs instead)");
       }
     }
   }
@@ -61,7 +61,7 @@ class VmFleet final : public MachineFleet {
     if (from_snapshot_) {
       // The saved state does not work here (after a qemu upgrade, say):
       // every VM from now on cold-boots.
-      print_warning("starting a VM from saved state failed, cold-booting instead: " + error);
+      options_.warnings->warn("starting a VM from saved state failed, cold-booting instead: " + error);
       from_snapshot_ = false;
       std::error_code ec;
       std::filesystem::remove_all(settings_.image.snapshot_dir, ec);
@@ -81,7 +81,7 @@ class VmFleet final : public MachineFleet {
     std::filesystem::remove_all(settings_.work_dir, ec);  // failed VMs' logs were kept in the cache
   }
 
-  Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override;
+  Expected<void> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override;
 
  private:
   VmSettings settings_;
@@ -93,7 +93,7 @@ class VmFleet final : public MachineFleet {
   int failed_boots_ = 0;
 };
 
-Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) {
+Expected<void> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) {
   RunFrame& f = job.frame;
   f.env = base_env_;
   std::vector<std::string> target_env;
