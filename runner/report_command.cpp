@@ -56,6 +56,7 @@ Expected<MergedReport> merge_report_files(const std::vector<std::string>& inputs
     if (into.command_line.empty()) into.command_line = report->command_line;
     if (!report->host.empty() && into.host.find(report->host) == std::string::npos)
       into.host += (into.host.empty() ? "" : ", ") + report->host;
+    into.warnings.insert(into.warnings.end(), report->warnings.begin(), report->warnings.end());
     into.tests.insert(into.tests.end(), report->tests.begin(), report->tests.end());
   }
   merged.report.interrupted = merged.interrupted;

@@ -287,9 +287,12 @@ int test_command(const std::vector<std::string>& all_args) {
   // The run's one driver of `io`: listing, then running, are its phases.
   const std::unique_ptr<TimeSource> clock = steady_time(io);
   EventLoop loop(io, *clock);
+  // The backends' warnings: to the reporters (the terminal, the report files)
+  // once they are made; printed at once and kept for the files before.
+  ReportedWarnings warnings;
   RoutingOptions routing;
   if (!o.backend.empty()) routing.backend = parse_backend(o.backend);
-  routing.runners = RunnerOptions{options.jobs, !o.no_fork_server, given_flags(o.backend_flags)};
+  routing.runners = RunnerOptions{options.jobs, !o.no_fork_server, given_flags(o.backend_flags), &warnings};
   // Each binary's probe, made by discovery from its one read of the file and
   // taken by routing and the runners from here.
   ProgramProbes probes;
@@ -357,6 +360,7 @@ int test_command(const std::vector<std::string>& all_args) {
   const auto report_setup = [&] {
     ReportSetup setup{json,         junit,    html,       partition ? std::optional(o.partition) : std::nullopt,
                       command_line, baseline, o.baseline, slowdown};
+    setup.warnings = warnings.before_reporters();
     return setup;
   };
   const auto report_without_tests = [&](const std::string& why, bool stopped) {
@@ -413,10 +417,14 @@ int test_command(const std::vector<std::string>& all_args) {
   reporters.add(&terminal);
   reporters.add(&files);
   options.loop = &loop;  // the loop that listed the tests runs them
+  warnings.report_to(&reporters);
   Scheduler scheduler(io, runner, reporters, options);
   active = &scheduler;
   const auto results = scheduler.run(selected);
   active = nullptr;
+  // The loop is over (the report files' final write is done): what the
+  // backends say from now on is printed.
+  warnings.report_to(nullptr);
   // StopSignals stays installed to the end: a signal now is swallowed (the
   // loop no longer runs), not the default death in the middle of shutdown().
   if (auto status = read_file("/proc/self/status")) {

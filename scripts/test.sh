@@ -12,6 +12,7 @@ build=${1:-build}
 scripts/first-run-cost.sh
 scripts/install-deps.sh
 scripts/check-format.sh
+scripts/check-catches.sh
 cmake -S . -B "$build" -G Ninja
 cmake --build "$build"
 # System mode's VM images, from Debian's arm64 and armhf packages (reused while they do

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "config/config_keys.h"
+#include "core/warnings.h"
 #include "probe/binary_probe.h"
 
 namespace boost::asio {
@@ -49,6 +50,8 @@ struct RunnerOptions {
   // program (`xrun test`, unless --no-fork-server); false for a single run.
   bool fork_server = false;
   std::vector<std::string> flags;  // the rows' flags given (BackendFlag::name)
+  // Where its warnings go (core/warnings.h): `xrun test`'s reporters, else stderr.
+  Warnings* warnings = &stderr_warnings();
   bool has_flag(std::string_view flag) const {
     for (const auto& given : flags)
       if (given == flag) return true;

@@ -66,10 +66,10 @@ const Expected<Route>& RoutingRunner::route_of(const JobRequest& request) {
   return it->second;
 }
 
-Expected<bool> RoutingRunner::admits(const JobRequest& request) {
+Expected<void> RoutingRunner::admits(const JobRequest& request) {
   const auto& route = route_of(request);
   if (!route) return route.error();
-  return true;
+  return {};
 }
 
 JobRunner& RoutingRunner::runner_for(const Backend& backend) {

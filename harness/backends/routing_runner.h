@@ -70,7 +70,7 @@ class RoutingRunner final : public JobRunner {
   // JobStarted::backend is the row's name.
   Expected<JobStarted> start(const JobRequest& request, Callbacks callbacks) override;
   // route_program()'s refusal of a format no row runs, before any job.
-  Expected<bool> admits(const JobRequest& request) override;
+  Expected<void> admits(const JobRequest& request) override;
   void signal(JobId id, int signal) override;
   // Every row's runner: while listing, this is all Ctrl-C does.
   void signal_all(int signal) override;

@@ -46,7 +46,7 @@ std::string elf_magic(const TargetSpec& spec, std::string* mask) {
 // binfmt_misc's register syntax: every byte as \xHH.
 std::string escaped(const std::string& bytes) { return to_hex(bytes, "\\x"); }
 
-Expected<bool> write_control(const std::string& path, const std::string& text) {
+Expected<void> write_control(const std::string& path, const std::string& text) {
   FILE* f = std::fopen(path.c_str(), "we");
   if (f == nullptr) {
     const int err = errno;
@@ -59,14 +59,14 @@ Expected<bool> write_control(const std::string& path, const std::string& text) {
   if (std::fclose(f) != 0 || !written)
     return make_error(ExitCode::InfraError,
                       "the kernel refused " + quoted(text) + " in " + path + ": " + std::strerror(errno ? errno : err));
-  return true;
+  return {};
 }
 
-Expected<bool> check_mounted(const std::string& dir) {
+Expected<void> check_mounted(const std::string& dir) {
   if (!path_exists(dir + "/register"))
     return make_error(ExitCode::Usage, "binfmt_misc is not mounted at " + dir +
                                            ": mount it with `mount -t binfmt_misc binfmt_misc " + dir + "` (as root)");
-  return true;
+  return {};
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <tuple>
@@ -109,70 +111,71 @@ std::string not_a_variable_name(std::string_view name) {
   return "";
 }
 
-bool value_from_toml(const toml::node& node, ValueType type, ConfigValue& out, std::string& why,
-                     const toml::source_region*& where) {
-  where = &node.source();
+// Why a value from a file cannot be taken, and where in the file.
+struct ValueProblem {
+  const toml::source_region* where;
+  std::string why;
+};
+
+// `node` as a value of `type`, checked (`out` has the file's directory).
+Expected<ConfigValue, ValueProblem> value_from_toml(const toml::node& node, ValueType type, ConfigValue out) {
   switch (type) {
     case ValueType::String:
       if (auto v = node.value_exact<std::string>()) {
-        if (why = unpassable(*v); !why.empty()) return false;
-        return out.text = *v, true;
+        if (std::string why = unpassable(*v); !why.empty()) return ValueProblem{&node.source(), why};
+        out.text = *v;
+        return out;
       }
       break;
     case ValueType::Integer:
-      if (auto v = node.value_exact<std::int64_t>()) return out.integer = *v, true;
+      if (auto v = node.value_exact<std::int64_t>()) {
+        out.integer = *v;
+        return out;
+      }
       break;
     case ValueType::Number:
-      if (node.is_number()) return out.number = *node.value<double>(), true;
+      if (node.is_number()) {
+        out.number = *node.value<double>();
+        return out;
+      }
       break;
     case ValueType::Boolean:
-      if (auto v = node.value_exact<bool>()) return out.boolean = *v, true;
+      if (auto v = node.value_exact<bool>()) {
+        out.boolean = *v;
+        return out;
+      }
       break;
     case ValueType::StringArray: {
       const auto* array = node.as_array();
       if (!array) break;
       for (const auto& element : *array) {
-        if (!element.is_string()) {
-          where = &element.source();
-          why = "must hold only strings, not " + type_of(element);
-          return false;
-        }
+        if (!element.is_string())
+          return ValueProblem{&element.source(), "must hold only strings, not " + type_of(element)};
         out.strings.push_back(*element.value<std::string>());
-        if (why = unpassable(out.strings.back()); !why.empty()) {
-          where = &element.source();
-          return false;
-        }
+        if (std::string why = unpassable(out.strings.back()); !why.empty()) return ValueProblem{&element.source(), why};
       }
-      return true;
+      return out;
     }
     case ValueType::StringTable: {
       const auto* table = node.as_table();
       if (!table) break;
       for (const auto& [key, value] : *table) {
-        if (!value.is_string()) {
-          where = &value.source();
-          why = "." + std::string(key.str()) + " must be a string, not " + type_of(value);
-          return false;
-        }
+        if (!value.is_string())
+          return ValueProblem{&value.source(),
+                              "." + std::string(key.str()) + " must be a string, not " + type_of(value)};
         // Only the environment is a table of strings ([targets.NAME.env]).
-        if (const std::string bad = not_a_variable_name(key.str()); !bad.empty()) {
-          where = &key.source();
-          why = "." + quoted(std::string(key.str())) + " is " + bad + ": not an environment variable";
-          return false;
-        }
+        if (const std::string bad = not_a_variable_name(key.str()); !bad.empty())
+          return ValueProblem{&key.source(),
+                              "." + quoted(std::string(key.str())) + " is " + bad + ": not an environment variable"};
         const std::string text = *value.value<std::string>();
-        if (const std::string bad = unpassable(text); !bad.empty()) {
-          where = &value.source();
-          why = "." + std::string(key.str()) + " " + bad;
-          return false;
-        }
+        if (const std::string bad = unpassable(text); !bad.empty())
+          return ValueProblem{&value.source(), "." + std::string(key.str()) + " " + bad};
         out.table[std::string(key.str())] = text;
       }
-      return true;
+      return out;
     }
   }
-  why = "must be " + std::string(value_type_name(type)) + ", not " + type_of(node);
-  return false;
+  return ValueProblem{&node.source(), "must be " + std::string(value_type_name(type)) + ", not " + type_of(node)};
 }
 
 // An environment variable's text as a value of `type`.
@@ -188,16 +191,16 @@ bool value_from_text(const std::string& text, ValueType type, ConfigValue& out) 
     }
     case ValueType::Integer:
     case ValueType::Number: {
-      try {
-        std::size_t used = 0;
-        if (type == ValueType::Integer)
-          out.integer = std::stoll(text, &used);
-        else
-          out.number = std::stod(text, &used);
-        return used == text.size();
-      } catch (const std::exception&) {
-        return false;
-      }
+      // As std::stoll / std::stod read it (strtoll, strtod: leading blanks,
+      // a sign), without their exceptions: no digits or out of range is no
+      // value, and so is text after the number.
+      errno = 0;
+      char* end = nullptr;
+      if (type == ValueType::Integer)
+        out.integer = std::strtoll(text.c_str(), &end, 10);
+      else
+        out.number = std::strtod(text.c_str(), &end);
+      return end != text.c_str() && errno != ERANGE && end == text.c_str() + text.size();
     }
     case ValueType::Boolean:
       if (text == "1" || text == "true" || text == "yes") return out.boolean = true, true;
@@ -212,16 +215,17 @@ bool value_from_text(const std::string& text, ValueType type, ConfigValue& out) 
 // One key's value from a file: checked against the key's type, then stored by its row.
 void apply_key(const ConfigKey& key, const toml::node& node, const std::string& file, const std::string& file_dir,
                const ConfigSlot& slot, Problems& problems) {
-  ConfigValue value;
-  value.base_dir = file_dir;
-  std::string why;
-  const toml::source_region* where = nullptr;
-  if (!value_from_toml(node, key.type, value, why, where)) {
+  ConfigValue empty;
+  empty.base_dir = file_dir;
+  const auto value = value_from_toml(node, key.type, std::move(empty));
+  if (!value) {
     // "env.A must be a string" names the entry; anything else follows the key's name.
-    problems.add_at(file, *where, ": " + (why[0] == '.' ? std::string(key.name) : quoted(key.name) + " ") + why);
+    const std::string& why = value.error().why;
+    problems.add_at(file, *value.error().where,
+                    ": " + (why[0] == '.' ? std::string(key.name) : quoted(key.name) + " ") + why);
     return;
   }
-  if (auto problem = key.store(value, slot); !problem.empty())
+  if (auto problem = key.store(*value, slot); !problem.empty())
     problems.add_at(file, node.source(), ": " + quoted(key.name) + " " + problem);
 }
 

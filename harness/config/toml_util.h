@@ -1,11 +1,14 @@
-// toml++ as Debian builds it throws toml::parse_error on bad input; this
-// turns that into an Expected so callers stay exception-free.
+// toml++ without exceptions: toml::parse returns a toml::parse_result and
+// never throws; parse_toml() turns it into an Expected. This is the one
+// include of toml++ in the tree, so every user has the same setting.
 #pragma once
 
+#define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/expected.h"
 
@@ -18,12 +21,14 @@ inline std::string toml_location(std::string_view file, const toml::source_regio
 }
 
 inline Expected<toml::table> parse_toml(std::string_view text, std::string_view source_name) {
-  try {
-    return toml::parse(text, source_name);
-  } catch (const toml::parse_error& err) {
+  static_assert(!TOML_EXCEPTIONS, "toml::parse must return a parse_result");
+  toml::parse_result parsed = toml::parse(text, source_name);
+  if (!parsed) {
+    const toml::parse_error& err = parsed.error();
     return make_error(ExitCode::Usage,
                       toml_location(source_name, err.source()) + ": " + std::string(err.description()));
   }
+  return std::move(parsed).table();
 }
 
 }  // namespace xrun

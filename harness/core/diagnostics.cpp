@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core/warnings.h"
+
 namespace xrun {
 
 namespace {
@@ -46,6 +48,15 @@ void print_error(std::string_view message) {
 }
 
 void print_warning(std::string_view message) { print_labelled("warning", "\033[1;33m", message); }
+
+Warnings& stderr_warnings() {
+  class StderrWarnings final : public Warnings {
+   public:
+    void warn(const std::string& message) override { print_warning(message); }
+  };
+  static StderrWarnings warnings;
+  return warnings;
+}
 
 std::string quoted(std::string_view value) {
   std::string out = "\"";

@@ -3,6 +3,7 @@
 // once, in xrun_main(); everything below reports failure through this type.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -18,11 +19,13 @@ struct Error {
   std::string message;
 };
 
-template <class T>
+// `E`: an Error, unless a caller needs more than a message to report it
+// (the config loader's problems carry their place in the file).
+template <class T, class E = Error>
 class Expected {
  public:
-  Expected(T value) : state_(std::move(value)) {}      // NOLINT: implicit by design
-  Expected(Error error) : state_(std::move(error)) {}  // NOLINT
+  Expected(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Expected(E error) : state_(std::move(error)) {}  // NOLINT
 
   bool has_value() const { return std::holds_alternative<T>(state_); }
   explicit operator bool() const { return has_value(); }
@@ -35,11 +38,32 @@ class Expected {
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
 
-  const Error& error() const { return std::get<Error>(state_); }
+  const E& error() const { return std::get<E>(state_); }
 
  private:
-  std::variant<T, Error> state_;
+  std::variant<T, E> state_;
 };
+
+// Success that carries nothing, or an Error: `return {};` (or `success()`)
+// for success, `return error;` for failure. What `Expected<bool>` stood in
+// for, without a bool that meant nothing.
+template <class E>
+class Expected<void, E> {
+ public:
+  Expected() = default;
+  Expected(E error) : error_(std::move(error)) {}  // NOLINT: implicit by design
+
+  bool has_value() const { return !error_.has_value(); }
+  explicit operator bool() const { return has_value(); }
+  void value() const {}
+
+  const E& error() const { return *error_; }
+
+ private:
+  std::optional<E> error_;
+};
+
+inline Expected<void> success() { return {}; }
 
 inline Error make_error(ExitCode code, std::string message) { return Error{code, std::move(message)}; }
 

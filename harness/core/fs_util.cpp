@@ -160,8 +160,11 @@ WriteOutcome write_all_to(int fd, std::span<const std::string_view> pieces, cons
 
 }  // namespace
 
-Expected<bool> write_file_atomically(const std::string& path, std::string_view content) {
-  return write_file_atomically(path, std::span<const std::string_view>(&content, 1));
+Expected<void> write_file_atomically(const std::string& path, std::string_view content) {
+  // Never abandoned: true or an error.
+  if (auto written = write_file_atomically(path, std::span<const std::string_view>(&content, 1)); !written)
+    return written.error();
+  return {};
 }
 
 Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content,

@@ -40,12 +40,12 @@ void remove_stale_run_dirs(const std::string& base, std::string_view prefix, std
 // concurrent xrun runs do not collide) and renames it over
 // `path`: readers see the old file or the whole new one. The error says
 // "PATH: cannot write: why".
-Expected<bool> write_file_atomically(const std::string& path, std::string_view content);
+Expected<void> write_file_atomically(const std::string& path, std::string_view content);
 // The same with the content in pieces, written in order. `abandon`, when
 // given, is asked before each few hundred KiB: true gives the write up,
-// removes the temporary and returns false, `path` as it was. A path that is
-// not a regular file (a FIFO, /dev/stdout) is written whole, never abandoned:
-// what went out could not be taken back.
+// removes the temporary and returns false, `path` as it was (true: written).
+// A path that is not a regular file (a FIFO, /dev/stdout) is written whole,
+// never abandoned: what went out could not be taken back.
 Expected<bool> write_file_atomically(const std::string& path, std::span<const std::string_view> content,
                                      const std::function<bool()>& abandon = {});
 

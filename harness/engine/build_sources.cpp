@@ -11,6 +11,7 @@
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
+#include "core/json_util.h"
 #include "core/process_util.h"
 #include "launch/run_options.h"
 #include "target/target_table.h"
@@ -60,29 +61,36 @@ Expected<std::vector<BinarySpec>> parse_cargo_messages(std::string_view json_lin
   for (std::string line; std::getline(lines, line);) {
     if (line.empty() || line[0] != '{') continue;
     // Cargo only prints JSON here; a line that is not the message expected
-    // (another shape, another type) is skipped, never an exception.
-    try {
-      const json message = json::parse(line);
-      if (!message.is_object() || message.value("reason", "") != "compiler-artifact") continue;
-      if (!message.contains("executable") || !message["executable"].is_string()) continue;
-      if (!message.contains("profile") || !message["profile"].value("test", false)) {
-        const std::string dir = dirname_of(message["executable"].get<std::string>());
-        if (std::find(bin_dirs.begin(), bin_dirs.end(), dir) == bin_dirs.end()) bin_dirs.push_back(dir);
-        continue;
-      }
-      const std::string manifest = message.value("manifest_path", "");
-      const auto [name, version] = package_name_version(message.value("package_id", ""), manifest);
-      BinarySpec spec;
-      spec.path = message["executable"].get<std::string>();
-      spec.cwd = dirname_of(manifest);
-      spec.kind = TestKind::Libtest;
-      const std::string crate = message.contains("target") ? message["target"].value("name", name) : name;
-      spec.env = {"CARGO_MANIFEST_DIR=" + spec.cwd, "CARGO_PKG_NAME=" + name, "CARGO_PKG_VERSION=" + version,
-                  "CARGO_CRATE_NAME=" + crate};
-      binaries.push_back(std::move(spec));
-    } catch (const json::exception&) {
+    // (not JSON, another shape, a member of another type) is skipped.
+    auto parsed = parse_json(line, ExitCode::InfraError);
+    if (!parsed) continue;
+    const json& message = *parsed;
+    const auto reason = json_value<std::string>(message, "reason", "");
+    if (!reason || *reason != "compiler-artifact") continue;
+    const json* executable = json_member(message, "executable");
+    if (!executable || !executable->is_string()) continue;
+    const json* profile = json_member(message, "profile");
+    const auto is_test = profile ? json_value<bool>(*profile, "test", false) : Expected<bool>(false);
+    if (!is_test) continue;
+    if (!*is_test) {
+      const std::string dir = dirname_of(executable->get<std::string>());
+      if (std::find(bin_dirs.begin(), bin_dirs.end(), dir) == bin_dirs.end()) bin_dirs.push_back(dir);
       continue;
     }
+    const auto manifest = json_value<std::string>(message, "manifest_path", "");
+    const auto package_id = json_value<std::string>(message, "package_id", "");
+    if (!manifest || !package_id) continue;
+    const auto [name, version] = package_name_version(*package_id, *manifest);
+    const json* target = json_member(message, "target");
+    const auto crate = target ? json_value<std::string>(*target, "name", name) : Expected<std::string>(name);
+    if (!crate) continue;
+    BinarySpec spec;
+    spec.path = executable->get<std::string>();
+    spec.cwd = dirname_of(*manifest);
+    spec.kind = TestKind::Libtest;
+    spec.env = {"CARGO_MANIFEST_DIR=" + spec.cwd, "CARGO_PKG_NAME=" + name, "CARGO_PKG_VERSION=" + version,
+                "CARGO_CRATE_NAME=" + *crate};
+    binaries.push_back(std::move(spec));
   }
   for (auto& spec : binaries) spec.host_dirs = bin_dirs;
   return binaries;
@@ -158,57 +166,93 @@ Expected<std::vector<BinarySpec>> cargo_test_binaries(const std::vector<std::str
 
 Expected<std::vector<BinarySpec>> parse_ctest_json(std::string_view json_text, const std::string& build_dir,
                                                    CTestGranularity granularity) {
-  json document;
-  try {
-    document = json::parse(json_text);
-  } catch (const json::exception& e) {
-    return make_error(ExitCode::InfraError, std::string("cannot read ctest's test list: ") + e.what());
-  }
+  auto parsed = parse_json(json_text, ExitCode::InfraError);
+  if (!parsed) return make_error(ExitCode::InfraError, "cannot read ctest's test list: " + parsed.error().message);
+  const json& document = *parsed;
   std::vector<BinarySpec> tests;
-  try {
-    for (const auto& test : document.value("tests", json::array())) {
-      std::vector<std::string> command;
-      for (const auto& word : test.value("command", json::array())) command.push_back(word.get<std::string>());
+  // A member of another type is what nlohmann's value() and get() would
+  // have thrown for (core/json_util.h): the list cannot be read.
+  const auto unreadable = [](const Error& error) {
+    return make_error(ExitCode::InfraError, "cannot read ctest's test list: " + error.message);
+  };
+  const auto member_or = [](const json& object, const char* key) -> Expected<json> {
+    if (!object.is_object())
+      return make_error(ExitCode::InfraError,
+                        std::string("[json.exception.type_error.306] cannot use value() with ") + object.type_name());
+    const json* member = json_member(object, key);
+    return member ? *member : json::array();
+  };
+  const auto listed = member_or(document, "tests");
+  if (!listed) return unreadable(listed.error());
+  for (const auto& test : *listed) {
+    const auto words = member_or(test, "command");
+    if (!words) return unreadable(words.error());
+    std::vector<std::string> command;
+    for (const auto& word : *words) {
+      auto text = json_get<std::string>(word);
+      if (!text) return unreadable(text.error());
+      command.push_back(std::move(*text));
+    }
+    if (command.empty()) continue;
+    BinarySpec spec;
+    // CMAKE_CROSSCOMPILING_EMULATOR=xrun and its options: read as xrun reads them.
+    if (is_xrun(command[0])) {
+      auto line = parse_run_line({command.begin() + 1, command.end()});
+      if (!line) {
+        const auto name = json_value<std::string>(test, "name", "");
+        if (!name) return unreadable(name.error());
+        return make_error(ExitCode::Usage, "CTest test " + xrun::quoted(*name) + ": " + line.error().message);
+      }
+      spec.backend = line->options.backend;
+      command.erase(command.begin(), command.begin() + 1 + static_cast<std::ptrdiff_t>(line->program));
       if (command.empty()) continue;
-      BinarySpec spec;
-      // CMAKE_CROSSCOMPILING_EMULATOR=xrun and its options: read as xrun reads them.
-      if (is_xrun(command[0])) {
-        auto line = parse_run_line({command.begin() + 1, command.end()});
-        if (!line)
-          return make_error(ExitCode::Usage,
-                            "CTest test " + xrun::quoted(test.value("name", "")) + ": " + line.error().message);
-        spec.backend = line->options.backend;
-        command.erase(command.begin(), command.begin() + 1 + static_cast<std::ptrdiff_t>(line->program));
-        if (command.empty()) continue;
+    }
+    spec.path = command[0];
+    spec.args.assign(command.begin() + 1, command.end());
+    spec.kind = TestKind::Plain;
+    const auto name = json_value<std::string>(test, "name", spec.path);
+    if (!name) return unreadable(name.error());
+    spec.name = *name;
+    spec.cwd = build_dir;
+    bool rewrites_verdict = false;  // CTest decides pass or fail by more than the exit status
+    const auto properties = member_or(test, "properties");
+    if (!properties) return unreadable(properties.error());
+    for (const auto& property : *properties) {
+      const auto property_name = json_value<std::string>(property, "name", "");
+      if (!property_name) return unreadable(property_name.error());
+      const std::string& key = *property_name;
+      if (key == "WORKING_DIRECTORY") {
+        const auto cwd = json_value<std::string>(property, "value", build_dir);
+        if (!cwd) return unreadable(cwd.error());
+        spec.cwd = *cwd;
       }
-      spec.path = command[0];
-      spec.args.assign(command.begin() + 1, command.end());
-      spec.kind = TestKind::Plain;
-      spec.name = test.value("name", spec.path);
-      spec.cwd = build_dir;
-      bool rewrites_verdict = false;  // CTest decides pass or fail by more than the exit status
-      for (const auto& property : test.value("properties", json::array())) {
-        const std::string name = property.value("name", "");
-        if (name == "WORKING_DIRECTORY") spec.cwd = property.value("value", build_dir);
-        if (name == "DISABLED" && property.value("value", false)) spec.disabled = true;
-        if (name == "ENVIRONMENT")
-          for (const auto& entry : property.value("value", json::array())) spec.env.push_back(entry.get<std::string>());
-        if (name == "WILL_FAIL" || name == "PASS_REGULAR_EXPRESSION" || name == "FAIL_REGULAR_EXPRESSION" ||
-            name == "SKIP_RETURN_CODE" || name == "SKIP_REGULAR_EXPRESSION")
-          rewrites_verdict = true;
+      if (key == "DISABLED") {
+        const auto disabled = json_value<bool>(property, "value", false);
+        if (!disabled) return unreadable(disabled.error());
+        if (*disabled) spec.disabled = true;
       }
-      // A whole GoogleTest or libtest binary: its cases, with the test's cwd and environment.
-      if (granularity == CTestGranularity::Case && spec.args.empty() && !spec.disabled && !rewrites_verdict &&
-          is_regular_file(spec.path)) {
-        if (auto kind = detect_kind(spec.path); kind && *kind != TestKind::Plain) {
-          spec.kind = *kind;
-          spec.name.reset();
+      if (key == "ENVIRONMENT") {
+        const auto entries = member_or(property, "value");
+        if (!entries) return unreadable(entries.error());
+        for (const auto& entry : *entries) {
+          auto text = json_get<std::string>(entry);
+          if (!text) return unreadable(text.error());
+          spec.env.push_back(std::move(*text));
         }
       }
-      tests.push_back(std::move(spec));
+      if (key == "WILL_FAIL" || key == "PASS_REGULAR_EXPRESSION" || key == "FAIL_REGULAR_EXPRESSION" ||
+          key == "SKIP_RETURN_CODE" || key == "SKIP_REGULAR_EXPRESSION")
+        rewrites_verdict = true;
     }
-  } catch (const json::exception& e) {
-    return make_error(ExitCode::InfraError, std::string("cannot read ctest's test list: ") + e.what());
+    // A whole GoogleTest or libtest binary: its cases, with the test's cwd and environment.
+    if (granularity == CTestGranularity::Case && spec.args.empty() && !spec.disabled && !rewrites_verdict &&
+        is_regular_file(spec.path)) {
+      if (auto kind = detect_kind(spec.path); kind && *kind != TestKind::Plain) {
+        spec.kind = *kind;
+        spec.name.reset();
+      }
+    }
+    tests.push_back(std::move(spec));
   }
   return tests;
 }

@@ -103,7 +103,7 @@ class JobRunner {
   // before any of its tests is listed or run (discovery): an Error here (a
   // file of a format no backend runs) ends the run up front instead of
   // failing each of its tests. The program's file may be read for it.
-  virtual Expected<bool> admits(const JobRequest&) { return true; }
+  virtual Expected<void> admits(const JobRequest&) { return {}; }
   // Sends `signal` to the job's whole process group. No-op once it has exited.
   virtual void signal(JobId id, int signal) = 0;
   // Sends `signal` to every running job (a second Ctrl-C, or Ctrl-C while listing).

@@ -22,19 +22,17 @@ JobTmpDirs::~JobTmpDirs() {
   if (!run_dir_.empty()) remove(run_dir_);
 }
 
-std::optional<std::string> JobTmpDirs::make() {
+Expected<std::string> JobTmpDirs::make() {
   if (run_dir_.empty()) {
     remove_stale_run_dirs(base_, kPrefix, kMarker);
     auto made = make_run_dir(base_, kPrefix, kMarker);
-    if (!made) {
-      log_debug("no directory for the jobs' TMPDIR: {}", made.error().message);
-      return std::nullopt;
-    }
+    if (!made) return made.error();
     run_dir_ = *made;
   }
   const std::string dir = join_path(run_dir_, "job-" + std::to_string(++next_));
   std::error_code ec;
-  if (!fs::create_directory(dir, ec)) return std::nullopt;
+  if (!fs::create_directory(dir, ec))
+    return make_error(ExitCode::InfraError, "cannot create " + dir + ": " + (ec ? ec.message() : "it exists"));
   return dir;
 }
 

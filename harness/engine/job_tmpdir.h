@@ -10,6 +10,8 @@
 #include <optional>
 #include <string>
 
+#include "core/expected.h"
+
 namespace xrun {
 
 class JobTmpDirs {
@@ -20,9 +22,9 @@ class JobTmpDirs {
   JobTmpDirs(const JobTmpDirs&) = delete;
   JobTmpDirs& operator=(const JobTmpDirs&) = delete;
 
-  // A new empty directory for a job; nullopt if it cannot be made (the job
-  // then keeps the TMPDIR it inherited).
-  std::optional<std::string> make();
+  // A new empty directory for a job, or why it cannot be made (the job then
+  // keeps the TMPDIR it inherited).
+  Expected<std::string> make();
   // Removes a directory make() returned, with whatever the job left in it.
   void remove(const std::string& dir);
 

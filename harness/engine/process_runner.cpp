@@ -108,6 +108,8 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
     if (auto dir = tmp_dirs_.make()) {
       tmp_dir = *dir;
       set_environment(env, {"TMPDIR=" + tmp_dir});
+    } else {
+      log_debug("no directory for the job's TMPDIR: {}", dir.error().message);
     }
   }
   struct TmpGuard {  // until the child owns it
@@ -193,7 +195,7 @@ void ProcessRunner::adopt_pipes(const std::shared_ptr<Child>& child, Pipes& pipe
   if (!child->err.closed) read_more(child, child->err);
 }
 
-Expected<bool> ProcessRunner::watch_pid(const std::shared_ptr<Child>& child, pid_t pid) {
+Expected<void> ProcessRunner::watch_pid(const std::shared_ptr<Child>& child, pid_t pid) {
   // pidfd_open(2): raw syscall, glibc 2.36's <sys/pidfd.h> is not usable from C++.
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pid_fd < 0) {
@@ -205,7 +207,7 @@ Expected<bool> ProcessRunner::watch_pid(const std::shared_ptr<Child>& child, pid
   child->pid = pid;
   child->exit_watch.assign(pid_fd);
   watch_exit(child);
-  return true;
+  return {};
 }
 
 // ------------------------------------------------------- fork servers ---

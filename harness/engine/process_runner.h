@@ -61,7 +61,7 @@ class ProcessRunner final : public JobRunner {
     std::vector<std::string> env;  // the server's: the job's without its private TMPDIR
   };
   void adopt_pipes(const std::shared_ptr<Child>& child, Pipes& pipes);
-  Expected<bool> watch_pid(const std::shared_ptr<Child>& child, pid_t pid);
+  Expected<void> watch_pid(const std::shared_ptr<Child>& child, pid_t pid);
   void end_child(const std::shared_ptr<Child>& child, JobExit exit);
   void signal_child(const std::shared_ptr<Child>& child, int signal);
   // Fork servers: whether this job forks from one, then forking it.

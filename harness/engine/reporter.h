@@ -1,8 +1,11 @@
 // Where the scheduler's events go: the terminal, the JSON and JUnit files.
 #pragma once
 
+#include <string>
 #include <vector>
 
+#include "core/diagnostics.h"
+#include "core/warnings.h"
 #include "engine/test_model.h"
 
 namespace xrun {
@@ -17,6 +20,9 @@ class Reporter {
   virtual void on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) {
     (void)results, (void)seconds, (void)interrupted;
   }
+  // What the library warned of during the run (core/warnings.h): a board out
+  // of the run, VMs that cold-boot.
+  virtual void on_warning(const std::string& message) { (void)message; }
 };
 
 // Fans events out to several reporters.
@@ -35,9 +41,30 @@ class Reporters final : public Reporter {
   void on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) override {
     for (auto* r : reporters_) r->on_finish(results, seconds, interrupted);
   }
+  void on_warning(const std::string& message) override {
+    for (auto* r : reporters_) r->on_warning(message);
+  }
 
  private:
   std::vector<Reporter*> reporters_;
+};
+
+// The warnings of `xrun test`: to its reporters once they are made. Those
+// that come before (while the tests are listed) are printed at once and
+// kept, for the report files to record (ReportSetup::warnings).
+class ReportedWarnings final : public Warnings {
+ public:
+  void warn(const std::string& message) override {
+    if (reporter_) return reporter_->on_warning(message);
+    print_warning(message);
+    before_.push_back(message);
+  }
+  void report_to(Reporter* reporter) { reporter_ = reporter; }
+  const std::vector<std::string>& before_reporters() const { return before_; }
+
+ private:
+  Reporter* reporter_ = nullptr;
+  std::vector<std::string> before_;
 };
 
 }  // namespace xrun

@@ -625,7 +625,11 @@ std::vector<TestResult> Scheduler::run(const std::vector<TestCase>& tests) {
   s.pump();
   // A bug that throws out of a handler must not lose the run: it stops the
   // run as an interrupt would (running jobs terminated, the rest not-run),
-  // and the reports are still finished below.
+  // and the reports are still finished below. This is the top of the run's
+  // loop, as xrun_main() is the top of the process (runner/xrun_main.cpp):
+  // the library's only catch besides that one (scripts/check-catches.sh),
+  // for what nothing below expects -- every failure the code foresees is
+  // an Expected.
   int faults = 0;
   for (;;) {
     try {

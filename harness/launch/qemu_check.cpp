@@ -45,7 +45,7 @@ std::vector<std::string> parse_cpu_models(const std::string& help) {
   return models;
 }
 
-Expected<bool> check_qemu_settings(const std::string& qemu, const std::string& target,
+Expected<void> check_qemu_settings(const std::string& qemu, const std::string& target,
                                    const std::optional<std::string>& cpu,
                                    const std::optional<std::vector<std::string>>& qemu_args) {
   const std::string name = qemu.substr(qemu.rfind('/') + 1);
@@ -97,7 +97,7 @@ Expected<bool> check_qemu_settings(const std::string& qemu, const std::string& t
       }
     }
   }
-  return true;
+  return {};
 }
 
 }  // namespace xrun

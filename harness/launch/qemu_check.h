@@ -20,7 +20,7 @@
 namespace xrun {
 
 // `target` names the key in messages ("targets.aarch64.cpu").
-Expected<bool> check_qemu_settings(const std::string& qemu, const std::string& target,
+Expected<void> check_qemu_settings(const std::string& qemu, const std::string& target,
                                    const std::optional<std::string>& cpu,
                                    const std::optional<std::vector<std::string>>& qemu_args);
 

@@ -27,21 +27,21 @@ std::string dirname_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-Expected<bool> make_directories(const std::string& path) {
-  if (is_directory(path)) return true;
-  if (path.empty() || path == "/") return true;
+Expected<void> make_directories(const std::string& path) {
+  if (is_directory(path)) return {};
+  if (path.empty() || path == "/") return {};
   if (auto parent = make_directories(dirname_of(path)); !parent) return parent;
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     return make_error(ExitCode::CannotExecute, "cannot create " + path + ": " + std::strerror(errno));
   }
-  return true;
+  return {};
 }
 
 // Makes `link` a symlink to `target` unless it already is one.
-Expected<bool> ensure_symlink(const std::string& target, const std::string& link) {
+Expected<void> ensure_symlink(const std::string& target, const std::string& link) {
   char current[4096];
   ssize_t n = ::readlink(link.c_str(), current, sizeof current - 1);
-  if (n >= 0 && std::string(current, static_cast<std::size_t>(n)) == target) return true;
+  if (n >= 0 && std::string(current, static_cast<std::size_t>(n)) == target) return {};
   if (auto dir = make_directories(dirname_of(link)); !dir) return dir;
   const std::string temporary = link + ".tmp." + std::to_string(::getpid());
   ::unlink(temporary.c_str());
@@ -50,16 +50,15 @@ Expected<bool> ensure_symlink(const std::string& target, const std::string& link
     ::unlink(temporary.c_str());
     return make_error(ExitCode::CannotExecute, "cannot create " + link + ": " + std::strerror(err));
   }
-  return true;
+  return {};
 }
 
 // The overlay's empty loader cache. One that is there already is kept only
 // if it is what xrun writes: an empty regular file of this user's (contents
 // xrun did not write are never trusted).
-Expected<bool> ensure_empty_file(const std::string& path) {
+Expected<void> ensure_empty_file(const std::string& path) {
   struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == ::geteuid())
-    return true;
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_uid == ::geteuid()) return {};
   if (auto dir = make_directories(dirname_of(path)); !dir) return dir;
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
   FILE* f = std::fopen(temporary.c_str(), "we");
@@ -68,7 +67,7 @@ Expected<bool> ensure_empty_file(const std::string& path) {
     ::unlink(temporary.c_str());
     return make_error(ExitCode::CannotExecute, "cannot create " + path + ": " + std::strerror(err));
   }
-  return true;
+  return {};
 }
 
 bool has_libc(const std::string& dir) { return is_regular_file(join_path(dir, "libc.so.6")); }

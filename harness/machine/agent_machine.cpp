@@ -24,7 +24,7 @@ void AgentMachine::start(ReadyHandler ready) {
 void AgentMachine::fail_start(const std::string& error) {
   dead_ = true;
   asio::post(io_, [self = shared_from_this(), error] {
-    if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(error);
+    if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(machine_error(error));
   });
 }
 
@@ -47,7 +47,7 @@ void AgentMachine::open_session(int read_fd, int write_fd, AgentSession::Options
     self->ready_ = true;
     self->ready_timer_.cancel();
     self->became_ready(release);
-    if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler(std::nullopt);
+    if (auto handler = std::exchange(self->ready_handler_, nullptr)) handler({});
   };
   events.closed = [weak = weak_from_this()](const std::string& reason) {
     auto self = weak.lock();
@@ -75,7 +75,7 @@ std::string AgentMachine::die(const std::string& reason) {
   // then whoever waits for the machine hears it.
   if (session_) session_->close(message);
   if (auto handler = std::exchange(ready_handler_, nullptr)) {
-    handler(message);
+    handler(machine_error(message));
     return message;
   }
   if (auto death = std::exchange(on_death, nullptr)) death(message);

@@ -37,7 +37,7 @@ bool leads_to_credential(const fs::path& link) {
 
 }  // namespace
 
-Expected<bool> FileMirror::add_entry(const std::string& path, bool directory, std::vector<FileEntry>& into) {
+Expected<void> FileMirror::add_entry(const std::string& path, bool directory, std::vector<FileEntry>& into) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     return make_error(ExitCode::InfraError, "cannot read " + path + ": " + std::strerror(errno));
@@ -47,9 +47,9 @@ Expected<bool> FileMirror::add_entry(const std::string& path, bool directory, st
   if (directory || S_ISDIR(st.st_mode)) {
     entry.mode = S_IFDIR | (st.st_mode & 07777);
     into.push_back(std::move(entry));
-    return true;
+    return {};
   }
-  if (!S_ISREG(st.st_mode)) return true;  // sockets, fifos, devices: nothing to copy
+  if (!S_ISREG(st.st_mode)) return {};  // sockets, fifos, devices: nothing to copy
   entry.source = path;
   entry.size = static_cast<std::uint64_t>(st.st_size);
   entry.mtime_ns =
@@ -62,14 +62,14 @@ Expected<bool> FileMirror::add_entry(const std::string& path, bool directory, st
   }
   entry.hash = known.hash;
   into.push_back(std::move(entry));
-  return true;
+  return {};
 }
 
-Expected<bool> FileMirror::add_file(const std::string& path, std::vector<FileEntry>& into) {
+Expected<void> FileMirror::add_file(const std::string& path, std::vector<FileEntry>& into) {
   return add_entry(path, false, into);
 }
 
-Expected<bool> FileMirror::add_libraries_in(const std::string& dir, std::vector<FileEntry>& into) {
+Expected<void> FileMirror::add_libraries_in(const std::string& dir, std::vector<FileEntry>& into) {
   std::error_code ec;
   if (auto added = add_entry(dir, true, into); !added) return added;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -79,10 +79,10 @@ Expected<bool> FileMirror::add_libraries_in(const std::string& dir, std::vector<
       continue;
     if (auto added = add_entry(entry.path().string(), false, into); !added) return added;
   }
-  return true;
+  return {};
 }
 
-Expected<bool> FileMirror::add_tree(const std::string& dir, std::vector<FileEntry>& into) {
+Expected<void> FileMirror::add_tree(const std::string& dir, std::vector<FileEntry>& into) {
   std::error_code ec;
   const std::size_t before = into.size();
   if (auto added = add_entry(dir, true, into); !added) return added;
@@ -111,7 +111,7 @@ Expected<bool> FileMirror::add_tree(const std::string& dir, std::vector<FileEntr
                             " files: too many to mirror onto a board for a test's cwd. Run the tests from a smaller "
                             "directory, or name what they read in the target's `shares`");
   }
-  return true;
+  return {};
 }
 
 // ---------------------------------------------------------- MirrorFiles ---
@@ -127,17 +127,17 @@ struct MirroredJob final : StagedFiles {
 
 }  // namespace
 
-MirrorFiles::MirrorFiles(boost::asio::io_context& io, std::function<bool(const Machine&)> sync_back)
-    : io_(io), sync_back_(std::move(sync_back)) {}
+MirrorFiles::MirrorFiles(boost::asio::io_context& io, std::function<bool(const Machine&)> sync_back, Warnings& warnings)
+    : io_(io), sync_back_(std::move(sync_back)), warnings_(warnings) {}
 
-Expected<bool> MirrorFiles::plan(const JobFiles& files, MachineJob& job) {
+Expected<void> MirrorFiles::plan(const JobFiles& files, MachineJob& job) {
   if (!warned_home_) {
     const auto home = get_env("HOME");
     if (home && !home->empty() && real_path(*home) == real_path(files.cwd)) {
       warned_home_ = true;
-      print_warning("the tests run from your home directory " + *home + ": all of it goes to the board (less " +
-                    ".ssh, .gnupg, .netrc and other credentials, docs/boards.md). Run them from the project's "
-                    "directory instead");
+      warnings_.warn("the tests run from your home directory " + *home + ": all of it goes to the board (less " +
+                     ".ssh, .gnupg, .netrc and other credentials, docs/boards.md). Run them from the project's "
+                     "directory instead");
     }
   }
   // The program, its cwd, the shares and its build tree's libraries; not
@@ -152,7 +152,7 @@ Expected<bool> MirrorFiles::plan(const JobFiles& files, MachineJob& job) {
   mirrored->written.push_back(files.cwd);
   mirrored->written.insert(mirrored->written.end(), files.shares.begin(), files.shares.end());
   job.staged = std::move(mirrored);
-  return true;
+  return {};
 }
 
 MirrorFiles::OnMachine& MirrorFiles::on(const std::shared_ptr<Machine>& machine) {
@@ -162,13 +162,13 @@ MirrorFiles::OnMachine& MirrorFiles::on(const std::shared_ptr<Machine>& machine)
   return machines_[machine];
 }
 
-void MirrorFiles::stage(const std::shared_ptr<MachineJob>& job, std::function<void(std::optional<std::string>)> done) {
+void MirrorFiles::stage(const std::shared_ptr<MachineJob>& job, std::function<void(Expected<void>)> done) {
   stage_on(job->machine, job, std::move(done));
 }
 
 void MirrorFiles::stage_on(const std::shared_ptr<Machine>& machine, const std::shared_ptr<MachineJob>& job,
-                           std::function<void(std::optional<std::string>)> done) {
-  if (!machine) return done("the board is gone");
+                           std::function<void(Expected<void>)> done) {
+  if (!machine) return done(machine_error("the board is gone"));
   OnMachine& here = on(machine);
   // One transfer at a time per machine: jobs starting together (a suite's
   // shards) need the same files, which then go once.
@@ -190,33 +190,33 @@ void MirrorFiles::stage_on(const std::shared_ptr<Machine>& machine, const std::s
   }
   if (needed.empty()) {
     place_frame(here, *job);
-    done(std::nullopt);
+    done({});
     return;
   }
   AgentSession* session = machine->alive() ? machine->session() : nullptr;
   if (!session) {
-    done(machine->name() + " is gone");
+    done(machine_error(machine->name() + " is gone"));
     return;
   }
   here.staging = true;
   session->put_files(needed, [this, weak = std::weak_ptr<Machine>(machine), needed, job, place_frame,
                               done](Expected<AgentSession::FilesResult> result) {
     auto alive = weak.lock();
-    if (!alive) return done("the board is gone");
+    if (!alive) return done(machine_error("the board is gone"));
     OnMachine& there = on(alive);
     there.staging = false;
     // The others' turn, after this job has been handed over: each looks
     // again (most now find their files there; one that does not starts
     // the next transfer, and the rest wait for that one).
     for (auto& next : std::exchange(there.waiting, {})) boost::asio::post(io_, std::move(next));
-    if (!result) return done(alive->name() + ": " + result.error().message);
+    if (!result) return done(machine_error(alive->name() + ": " + result.error().message));
     there.prefix = result->prefix;
     for (const auto& entry : needed) there.placed[entry.path] = {entry.size, entry.mtime_ns};
     bytes_sent_ += result->bytes_sent;
     if (result->bytes_sent)
       log_debug("{}: sent {} files, {} bytes", alive->name(), result->files_sent, result->bytes_sent);
     place_frame(there, *job);
-    done(std::nullopt);
+    done({});
   });
 }
 
@@ -230,9 +230,9 @@ void MirrorFiles::after(Machine& machine, const std::shared_ptr<MachineJob>& job
   const auto ago = std::chrono::duration_cast<std::chrono::milliseconds>(ran).count() + 1000;
   session->pull_files(
       mirrored->written, static_cast<std::uint32_t>(ago),
-      [name = machine.name(), program = job->host_path, done](auto result) {
+      [name = machine.name(), program = job->host_path, done, &warnings = warnings_](auto result) {
         if (!result) {
-          print_warning(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
+          warnings.warn(name + ": cannot copy back what the test wrote (sync_back): " + result.error().message);
           return done();
         }
         if (result->files) log_debug("{}: copied back {} files, {} bytes", name, result->files, result->bytes);
@@ -242,7 +242,7 @@ void MirrorFiles::after(Machine& machine, const std::shared_ptr<MachineJob>& job
           for (const auto& why : result->refused) message += "\n  " + why;
           if (result->refused_count > result->refused.size())
             message += "\n  and " + std::to_string(result->refused_count - result->refused.size()) + " more";
-          print_warning(message);
+          warnings.warn(message);
         }
         done();
       });

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "core/expected.h"
+#include "core/warnings.h"
 #include "machine/agent_protocol.h"
 #include "machine/machine_files.h"
 
@@ -34,13 +35,13 @@ namespace xrun {
 class FileMirror {
  public:
   // One file (the agent makes the directories above it).
-  Expected<bool> add_file(const std::string& path, std::vector<FileEntry>& into);
+  Expected<void> add_file(const std::string& path, std::vector<FileEntry>& into);
   // A directory and what is under it (see above for what is left out).
-  Expected<bool> add_tree(const std::string& dir, std::vector<FileEntry>& into);
+  Expected<void> add_tree(const std::string& dir, std::vector<FileEntry>& into);
   // The shared libraries directly in `dir` (a RUNPATH or LD_LIBRARY_PATH
   // directory: often the build directory itself, whose other files --
   // .ninja_log, CMakeCache.txt -- are no test's business and change).
-  Expected<bool> add_libraries_in(const std::string& dir, std::vector<FileEntry>& into);
+  Expected<void> add_libraries_in(const std::string& dir, std::vector<FileEntry>& into);
 
   // Names of credential directories and files, never mirrored from a tree.
   static constexpr std::string_view kCredentials[] = {
@@ -56,7 +57,7 @@ class FileMirror {
     std::uint64_t size = 0, mtime_ns = 0;
     std::string hash;
   };
-  Expected<bool> add_entry(const std::string& path, bool directory, std::vector<FileEntry>& into);
+  Expected<void> add_entry(const std::string& path, bool directory, std::vector<FileEntry>& into);
   std::map<std::string, Known> hashes_;
 };
 
@@ -69,10 +70,12 @@ class MirrorFiles final : public MachineFiles {
  public:
   // `sync_back(machine)`: whether what a job wrote under its cwd and the
   // shares comes back from that machine after it (a board's `sync_back`).
-  MirrorFiles(boost::asio::io_context& io, std::function<bool(const Machine&)> sync_back);
+  // What the user should know (the tests run from $HOME, files not copied
+  // back) goes to `warnings`.
+  MirrorFiles(boost::asio::io_context& io, std::function<bool(const Machine&)> sync_back, Warnings& warnings);
 
-  Expected<bool> plan(const JobFiles& files, MachineJob& job) override;
-  void stage(const std::shared_ptr<MachineJob>& job, std::function<void(std::optional<std::string>)> done) override;
+  Expected<void> plan(const JobFiles& files, MachineJob& job) override;
+  void stage(const std::shared_ptr<MachineJob>& job, std::function<void(Expected<void>)> done) override;
   void after(Machine& machine, const std::shared_ptr<MachineJob>& job, std::function<void()> done) override;
 
   // Bytes of file content sent in this run, to every machine.
@@ -89,10 +92,11 @@ class MirrorFiles final : public MachineFiles {
   // A machine's, by its identity (never a later machine at the same address).
   OnMachine& on(const std::shared_ptr<Machine>& machine);
   void stage_on(const std::shared_ptr<Machine>& machine, const std::shared_ptr<MachineJob>& job,
-                std::function<void(std::optional<std::string>)> done);
+                std::function<void(Expected<void>)> done);
 
   boost::asio::io_context& io_;
   std::function<bool(const Machine&)> sync_back_;
+  Warnings& warnings_;
   FileMirror mirror_;
   bool warned_home_ = false;  // the cwd is $HOME: said once a run
   std::uint64_t bytes_sent_ = 0;

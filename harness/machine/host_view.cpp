@@ -72,13 +72,13 @@ Expected<std::shared_ptr<HostView>> HostView::make(const std::string& root) {
                         "let the VM see the whole host read-write");
 }
 
-Expected<bool> HostView::expose(const std::string& dir, bool writable) {
-  if (whole_host()) return true;
+Expected<void> HostView::expose(const std::string& dir, bool writable) {
+  if (whole_host()) return {};
   bool remount = false;
   for (const auto& [shown, shown_writable] : shown_) {
     if (!inside(dir, shown)) continue;
-    if (shown_writable || !writable) return true;  // already reachable as asked
-    if (shown == dir) remount = true;              // read-only so far: make it writable
+    if (shown_writable || !writable) return {};  // already reachable as asked
+    if (shown == dir) remount = true;            // read-only so far: make it writable
   }
   // Everything the child touches is made here: between fork and exec (of
   // nothing) only system calls, as this process may have threads.
@@ -131,10 +131,10 @@ Expected<bool> HostView::expose(const std::string& dir, bool writable) {
                       "cannot show host directory " + quoted(dir) + " to the VM (" + std::strerror(error) + ")");
   shown_[dir] = writable;
   log_debug("the VM sees {} ({})", dir, writable ? "read-write" : "read-only");
-  return true;
+  return {};
 }
 
-Expected<bool> HostViewFiles::plan(const JobFiles& files, MachineJob& job) {
+Expected<void> HostViewFiles::plan(const JobFiles& files, MachineJob& job) {
   RunFrame& f = job.frame;
   std::vector<std::pair<std::string, bool>> shown{{files.cwd, true}, {parent_of(files.program), false}};
   if (files.tmpdir) shown.emplace_back(*files.tmpdir, true);
@@ -148,7 +148,7 @@ Expected<bool> HostViewFiles::plan(const JobFiles& files, MachineJob& job) {
     // jobs in other machines are seen at once (protocol.h, RUN).
     if (writable && std::find(f.writable.begin(), f.writable.end(), dir) == f.writable.end()) f.writable.push_back(dir);
   }
-  return true;
+  return {};
 }
 
 }  // namespace xrun

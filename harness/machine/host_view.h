@@ -44,7 +44,7 @@ class HostView {
   // inside one already shown (writable, or read-only and asked read-only)
   // needs nothing more, and one shown read-only becomes writable when a later
   // job needs it so.
-  Expected<bool> expose(const std::string& dir, bool writable);
+  Expected<void> expose(const std::string& dir, bool writable);
 
   // Moves the calling process (a forked child about to exec qemu) into the
   // namespaces where the tree is mounted. System calls only.
@@ -64,7 +64,7 @@ class HostView {
 class HostViewFiles final : public MachineFiles {
  public:
   explicit HostViewFiles(std::shared_ptr<HostView> view) : view_(std::move(view)) {}
-  Expected<bool> plan(const JobFiles& files, MachineJob& job) override;
+  Expected<void> plan(const JobFiles& files, MachineJob& job) override;
 
  private:
   std::shared_ptr<HostView> view_;

@@ -32,9 +32,13 @@ struct ElfInfo;
 std::vector<std::string> build_tree_library_dirs(const ElfInfo& elf, const std::string& program,
                                                  const std::vector<std::string>& env);
 
+// A machine's failure (to start, to stage a job's files): an infra error
+// with its message.
+inline Error machine_error(std::string message) { return Error{ExitCode::InfraError, std::move(message)}; }
+
 class Machine {
  public:
-  using ReadyHandler = std::function<void(std::optional<std::string> error)>;
+  using ReadyHandler = std::function<void(Expected<void> started)>;
   virtual ~Machine() = default;
 
   // Brings it up; `ready` runs once, when the agent answered or with why not.
@@ -95,14 +99,14 @@ class MachineFleet {
   }
   // Completes job.frame for this kind of machine (and has its file
   // strategy plan the job's files).
-  virtual Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) = 0;
+  virtual Expected<void> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) = 0;
   // Just before the job runs on `machine` (a board gets its files: its file
   // strategy's stage()); `done` with an error makes the job an infra error.
   // The frame may be changed (a board's mirror prefix).
   virtual void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
-                     std::function<void(std::optional<std::string> error)> done) {
+                     std::function<void(Expected<void> staged)> done) {
     (void)machine, (void)job;
-    done(std::nullopt);
+    done({});
   }
   // After the job ended on `machine` (not for infra errors): a board may
   // bring back what it wrote. `done` then hands the exit on.

@@ -47,12 +47,12 @@ class MachineFiles {
   virtual ~MachineFiles() = default;
   // Completes the job for its files (the frame's binds, or the files to
   // send, kept in MachineJob::staged); an Error: the job cannot run.
-  virtual Expected<bool> plan(const JobFiles& files, MachineJob& job) = 0;
+  virtual Expected<void> plan(const JobFiles& files, MachineJob& job) = 0;
   // Just before the job runs on job->machine; `done` with an error makes it
   // an infra error. The frame may be changed (a mirror's prefix).
-  virtual void stage(const std::shared_ptr<MachineJob>& job, std::function<void(std::optional<std::string>)> done) {
+  virtual void stage(const std::shared_ptr<MachineJob>& job, std::function<void(Expected<void>)> done) {
     (void)job;
-    done(std::nullopt);
+    done({});
   }
   // After the job ended on `machine` (not for infra errors): what it wrote
   // may come back. `done` then hands the exit on.

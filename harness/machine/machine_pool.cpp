@@ -126,13 +126,13 @@ void MachinePool::grow(Pool& pool) {
 void MachinePool::launch(Pool& pool, std::size_t slot) {
   auto machine = pool.fleet->make(io_, slot);
   pool.machines[slot] = machine;
-  machine->start([this, &pool, slot, weak = std::weak_ptr<Machine>(machine)](std::optional<std::string> error) {
+  machine->start([this, &pool, slot, weak = std::weak_ptr<Machine>(machine)](Expected<void> up) {
     if (shutting_down_) return;
     auto started = weak.lock();
     if (!started) return;
-    if (error) {
-      log_debug("{} failed to start: {}", started->name(), *error);
-      recover(pool, slot, false, *error);
+    if (!up) {
+      log_debug("{} failed to start: {}", started->name(), up.error().message);
+      recover(pool, slot, false, up.error().message);
       return;
     }
     started->on_death = [this, &pool, slot](const std::string& reason) {
@@ -225,12 +225,12 @@ void MachinePool::run_on(Pool& pool, const std::shared_ptr<MachineJob>& job, con
     }
     finish(id, exit);
   };
-  pool.fleet->stage(*machine, job, [this, job, machine, ended](std::optional<std::string> error) {
+  pool.fleet->stage(*machine, job, [this, job, machine, ended](Expected<void> staged) {
     if (!jobs_.count(job->id)) return;  // cancelled meanwhile
     AgentSession* session = machine->alive() ? machine->session() : nullptr;
-    if (error || !session) {
+    if (!staged || !session) {
       JobExit exit;
-      exit.infra_error = error ? *error : machine->name() + " is gone";
+      exit.infra_error = !staged ? staged.error().message : machine->name() + " is gone";
       ended(exit);
       return;
     }

@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "core/json_util.h"
+
 namespace xrun {
 
 using nlohmann::json;
@@ -63,17 +65,23 @@ json compared_to_json(const std::vector<ComparedTest>& tests) {
   return list;
 }
 
-std::vector<ComparedTest> compared_from_json(const json& list) {
+Expected<std::vector<ComparedTest>> compared_from_json(const json& list) {
   std::vector<ComparedTest> tests;
   if (!list.is_array()) return tests;
   for (const auto& entry : list) {
     ComparedTest t;
-    t.binary = entry.value("binary", "");
-    t.name = entry.value("name", "");
+    auto binary = json_value<std::string>(entry, "binary", "");
+    if (!binary) return binary.error();
+    auto name = json_value<std::string>(entry, "name", "");
+    if (!name) return name.error();
+    t.binary = std::move(*binary), t.name = std::move(*name);
     if (entry.contains("status") && entry["status"].is_string()) t.status = entry["status"].get<std::string>();
     if (entry.contains("before") && entry["before"].is_string()) t.before = entry["before"].get<std::string>();
-    t.seconds = entry.value("duration_seconds", 0.0);
-    t.before_seconds = entry.value("before_duration_seconds", 0.0);
+    const auto seconds = json_value<double>(entry, "duration_seconds", 0.0);
+    if (!seconds) return seconds.error();
+    const auto before_seconds = json_value<double>(entry, "before_duration_seconds", 0.0);
+    if (!before_seconds) return before_seconds.error();
+    t.seconds = *seconds, t.before_seconds = *before_seconds;
     tests.push_back(std::move(t));
   }
   return tests;
@@ -96,14 +104,24 @@ json baseline_to_json(const BaselineComparison& c) {
   return document;
 }
 
-BaselineComparison baseline_from_json(const json& document) {
+Expected<BaselineComparison> baseline_from_json(const json& document) {
   BaselineComparison c;
-  c.source = document.value("source", "");
-  c.started_at = document.value("started_at", "");
-  c.slowdown = document.value("slowdown", 0.5);
-  c.slowdown_floor_seconds = document.value("slowdown_floor_seconds", 0.1);
-  for (const auto& [name, tests] : comparison_sections(c))
-    if (document.contains(name)) *tests = compared_from_json(document[name]);
+  auto source = json_value<std::string>(document, "source", "");
+  if (!source) return source.error();
+  auto started_at = json_value<std::string>(document, "started_at", "");
+  if (!started_at) return started_at.error();
+  const auto slowdown = json_value<double>(document, "slowdown", 0.5);
+  if (!slowdown) return slowdown.error();
+  const auto floor = json_value<double>(document, "slowdown_floor_seconds", 0.1);
+  if (!floor) return floor.error();
+  c.source = std::move(*source), c.started_at = std::move(*started_at);
+  c.slowdown = *slowdown, c.slowdown_floor_seconds = *floor;
+  for (const auto& [name, tests] : comparison_sections(c)) {
+    if (!document.contains(name)) continue;
+    auto compared = compared_from_json(document[name]);
+    if (!compared) return compared.error();
+    *tests = std::move(*compared);
+  }
   return c;
 }
 
@@ -150,6 +168,7 @@ json run_to_json(const RunReport& report) {
       {"host", report.host},
       {"summary", summary},
       {"baseline", report.baseline ? baseline_to_json(*report.baseline) : json(nullptr)},
+      {"warnings", report.warnings},
   };
 }
 
@@ -401,93 +420,146 @@ std::string to_json(const RunReport& report) {
 }
 
 Expected<RunReport> report_from_json(const std::string& text, const std::string& source) {
-  json document;
-  try {
-    document = json::parse(text);
-  } catch (const json::exception& e) {  // a parse error, or a number out of range (1e999)
-    return make_error(ExitCode::Usage, source + ": not a JSON report: " + e.what());
+  // A parse error, or a number out of range (1e999).
+  auto parsed = parse_json(text, ExitCode::Usage);
+  if (!parsed) return make_error(ExitCode::Usage, source + ": not a JSON report: " + parsed.error().message);
+  const json& document = *parsed;
+  // A member of another type, or a test that lacks one, is what nlohmann's
+  // at(), value() and get() would have thrown for (core/json_util.h).
+  const auto malformed = [&](const Error& error) {
+    return make_error(ExitCode::Usage, source + ": malformed xrun test report: " + error.message);
+  };
+  if (!document.is_object())
+    return make_error(ExitCode::Usage,
+                      source + ": not an xrun test report (schema " + std::string(kReportSchema) + " expected)");
+  const auto schema = json_value<std::string>(document, "schema", "");
+  if (!schema) return malformed(schema.error());
+  if (*schema != kReportSchema)
+    return make_error(ExitCode::Usage,
+                      source + ": not an xrun test report (schema " + std::string(kReportSchema) + " expected)");
+  RunReport report;
+  {
+    auto started_at = json_value<std::string>(document, "started_at", "");
+    if (!started_at) return malformed(started_at.error());
+    const auto duration = json_value<double>(document, "duration_seconds", 0.0);
+    if (!duration) return malformed(duration.error());
+    const auto interrupted = json_value<bool>(document, "interrupted", false);
+    if (!interrupted) return malformed(interrupted.error());
+    const auto complete = json_value<bool>(document, "complete", true);
+    if (!complete) return malformed(complete.error());
+    report.started_at = std::move(*started_at);
+    report.duration_seconds = *duration;
+    report.interrupted = *interrupted;
+    report.complete = *complete;
   }
-  try {
-    if (!document.is_object() || document.value("schema", "") != kReportSchema)
-      return make_error(ExitCode::Usage,
-                        source + ": not an xrun test report (schema " + std::string(kReportSchema) + " expected)");
-    RunReport report;
-    report.started_at = document.value("started_at", "");
-    report.duration_seconds = document.value("duration_seconds", 0.0);
-    report.interrupted = document.value("interrupted", false);
-    report.complete = document.value("complete", true);
-    if (document.contains("error") && document["error"].is_string())
-      report.error = document["error"].get<std::string>();
-    if (document.contains("partition") && document["partition"].is_string())
-      report.partition = document["partition"].get<std::string>();
-    if (document.contains("command_line") && document["command_line"].is_array())
-      for (const auto& word : document["command_line"])
-        if (word.is_string()) report.command_line.push_back(word.get<std::string>());
-    report.host = document.value("host", "");
-    if (document.contains("baseline") && document["baseline"].is_object())
-      report.baseline = baseline_from_json(document["baseline"]);
-    // What the schema allows, field by field: a value out of range is the
-    // file's error (named), never a wrapped number or an exception.
-    std::size_t position = 0;
-    for (const auto& t : document.at("tests")) {
-      const std::string where = source + ": tests[" + std::to_string(position++) + "]";
-      const auto integer_in = [&](const char* field, std::int64_t low,
-                                  std::int64_t high) -> Expected<std::optional<int>> {
-        if (!t.contains(field) || t[field].is_null()) return std::optional<int>();
-        const auto& v = t[field];
-        if (!v.is_number_integer() ||
-            (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(high)) ||
-            v.get<std::int64_t>() < low || v.get<std::int64_t>() > high)
-          return make_error(ExitCode::Usage, where + "." + field + " must be an integer from " + std::to_string(low) +
-                                                 " to " + std::to_string(high) + ", not " + v.dump());
-        return std::optional<int>(static_cast<int>(v.get<std::int64_t>()));
-      };
-      const auto seconds = [&](const char* field) -> Expected<double> {
-        if (!t.contains(field)) return 0.0;
-        const auto& v = t[field];
-        if (!v.is_number() || !(v.get<double>() >= 0) || !std::isfinite(v.get<double>()))
-          return make_error(ExitCode::Usage, where + "." + field + " must be a number of seconds, not " + v.dump());
-        return v.get<double>();
-      };
-      TestResult r;
-      r.binary = t.at("binary").get<std::string>();
-      r.name = t.at("name").get<std::string>();
-      auto status = status_from_name(t.at("status").get<std::string>());
-      if (!status) return make_error(ExitCode::Usage, source + ": unknown status " + t.at("status").dump());
-      r.status = *status;
-      auto exit_code = integer_in("exit_code", 0, 255);
-      if (!exit_code) return exit_code.error();
-      r.exit_code = *exit_code;
-      auto signal = integer_in("signal", 1, 127);
-      if (!signal) return signal.error();
-      r.signal = *signal;
-      auto duration = seconds("duration_seconds");
-      if (!duration) return duration.error();
-      r.duration_seconds = *duration;
-      auto attempts = integer_in("attempts", 0, 1000000);
-      if (!attempts) return attempts.error();
-      r.attempts = attempts->value_or(0);
-      r.message = t.value("message", "");
-      if (t.contains("failure") && t["failure"].is_string()) r.failure = t["failure"].get<std::string>();
-      r.backend = t.value("backend", "");
-      if (t.contains("machine") && t["machine"].is_string()) r.machine = t["machine"].get<std::string>();
-      if (t.contains("target") && t["target"].is_string()) r.target = t["target"].get<std::string>();
-      if (t.contains("history") && t["history"].is_array()) {
-        for (const auto& a : t["history"]) {
-          auto attempt_status = status_from_name(a.value("status", ""));
-          if (!attempt_status)
-            return make_error(ExitCode::Usage, where + ".history: unknown status " + a.value("status", "\"\""));
-          r.history.push_back({*attempt_status, a.value("duration_seconds", 0.0), a.value("message", "")});
+  if (document.contains("error") && document["error"].is_string()) report.error = document["error"].get<std::string>();
+  if (document.contains("partition") && document["partition"].is_string())
+    report.partition = document["partition"].get<std::string>();
+  if (document.contains("command_line") && document["command_line"].is_array())
+    for (const auto& word : document["command_line"])
+      if (word.is_string()) report.command_line.push_back(word.get<std::string>());
+  auto host = json_value<std::string>(document, "host", "");
+  if (!host) return malformed(host.error());
+  report.host = std::move(*host);
+  // Reports before the field have none.
+  if (document.contains("warnings") && document["warnings"].is_array())
+    for (const auto& warning : document["warnings"])
+      if (warning.is_string()) report.warnings.push_back(warning.get<std::string>());
+  if (document.contains("baseline") && document["baseline"].is_object()) {
+    auto baseline = baseline_from_json(document["baseline"]);
+    if (!baseline) return malformed(baseline.error());
+    report.baseline = std::move(*baseline);
+  }
+  const auto listed = json_at(document, "tests");
+  if (!listed) return malformed(listed.error());
+  // What the schema allows, field by field: a value out of range is the
+  // file's error (named), never a wrapped number or an exception.
+  std::size_t position = 0;
+  for (const auto& t : **listed) {
+    const std::string where = source + ": tests[" + std::to_string(position++) + "]";
+    const auto integer_in = [&](const char* field, std::int64_t low,
+                                std::int64_t high) -> Expected<std::optional<int>> {
+      if (!t.contains(field) || t[field].is_null()) return std::optional<int>();
+      const auto& v = t[field];
+      if (!v.is_number_integer() ||
+          (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(high)) ||
+          v.get<std::int64_t>() < low || v.get<std::int64_t>() > high)
+        return make_error(ExitCode::Usage, where + "." + field + " must be an integer from " + std::to_string(low) +
+                                               " to " + std::to_string(high) + ", not " + v.dump());
+      return std::optional<int>(static_cast<int>(v.get<std::int64_t>()));
+    };
+    const auto seconds = [&](const char* field) -> Expected<double> {
+      if (!t.contains(field)) return 0.0;
+      const auto& v = t[field];
+      if (!v.is_number() || !(v.get<double>() >= 0) || !std::isfinite(v.get<double>()))
+        return make_error(ExitCode::Usage, where + "." + field + " must be a number of seconds, not " + v.dump());
+      return v.get<double>();
+    };
+    // A string member that must be there (at(key).get<std::string>()).
+    const auto required = [&](const char* field) -> Expected<std::string> {
+      const auto member = json_at(t, field);
+      if (!member) return member.error();
+      return json_get<std::string>(**member);
+    };
+    TestResult r;
+    auto binary = required("binary");
+    if (!binary) return malformed(binary.error());
+    auto name = required("name");
+    if (!name) return malformed(name.error());
+    auto status_text = required("status");
+    if (!status_text) return malformed(status_text.error());
+    r.binary = std::move(*binary);
+    r.name = std::move(*name);
+    auto status = status_from_name(*status_text);
+    if (!status) return make_error(ExitCode::Usage, source + ": unknown status " + t.at("status").dump());
+    r.status = *status;
+    auto exit_code = integer_in("exit_code", 0, 255);
+    if (!exit_code) return exit_code.error();
+    r.exit_code = *exit_code;
+    auto signal = integer_in("signal", 1, 127);
+    if (!signal) return signal.error();
+    r.signal = *signal;
+    auto duration = seconds("duration_seconds");
+    if (!duration) return duration.error();
+    r.duration_seconds = *duration;
+    auto attempts = integer_in("attempts", 0, 1000000);
+    if (!attempts) return attempts.error();
+    r.attempts = attempts->value_or(0);
+    auto message = json_value<std::string>(t, "message", "");
+    if (!message) return malformed(message.error());
+    r.message = std::move(*message);
+    if (t.contains("failure") && t["failure"].is_string()) r.failure = t["failure"].get<std::string>();
+    auto backend = json_value<std::string>(t, "backend", "");
+    if (!backend) return malformed(backend.error());
+    r.backend = std::move(*backend);
+    if (t.contains("machine") && t["machine"].is_string()) r.machine = t["machine"].get<std::string>();
+    if (t.contains("target") && t["target"].is_string()) r.target = t["target"].get<std::string>();
+    if (t.contains("history") && t["history"].is_array()) {
+      for (const auto& a : t["history"]) {
+        auto attempt_status_text = json_value<std::string>(a, "status", "");
+        if (!attempt_status_text) return malformed(attempt_status_text.error());
+        auto attempt_status = status_from_name(*attempt_status_text);
+        if (!attempt_status) {
+          // The status as the file has it: "" when there is none.
+          const std::string shown = a.contains("status") ? *attempt_status_text : "\"\"";
+          return make_error(ExitCode::Usage, where + ".history: unknown status " + shown);
         }
+        const auto attempt_seconds = json_value<double>(a, "duration_seconds", 0.0);
+        if (!attempt_seconds) return malformed(attempt_seconds.error());
+        auto attempt_message = json_value<std::string>(a, "message", "");
+        if (!attempt_message) return malformed(attempt_message.error());
+        r.history.push_back({*attempt_status, *attempt_seconds, std::move(*attempt_message)});
       }
-      r.output = t.value("output", "");
-      r.output_cut_bytes = t.value("output_cut_bytes", std::uint64_t{0});
-      report.tests.push_back(std::move(r));
     }
-    return report;
-  } catch (const json::exception& e) {
-    return make_error(ExitCode::Usage, source + ": malformed xrun test report: " + e.what());
+    auto output = json_value<std::string>(t, "output", "");
+    if (!output) return malformed(output.error());
+    r.output = std::move(*output);
+    const auto cut = json_value<std::uint64_t>(t, "output_cut_bytes", std::uint64_t{0});
+    if (!cut) return malformed(cut.error());
+    r.output_cut_bytes = *cut;
+    report.tests.push_back(std::move(r));
   }
+  return report;
 }
 
 std::string host_description() {

@@ -46,6 +46,9 @@ struct RunReport {
   std::vector<std::string> command_line;  // xrun's argv, as given
   std::string host;                       // "ci-runner-3 (x86_64)": where xrun ran
   std::optional<BaselineComparison> baseline;
+  // What xrun warned of during the run ("board pi4 is out of this run: ..."),
+  // as the terminal showed it after "xrun: warning: ".
+  std::vector<std::string> warnings;
   std::vector<TestResult> tests;
 };
 

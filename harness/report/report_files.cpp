@@ -46,6 +46,7 @@ ReportFiles::ReportFiles(boost::asio::io_context& io, ReportSetup setup, std::ch
       position_(0, ByKey{&report_.tests}, ByKey{&report_.tests}) {
   report_.partition = setup_.partition;
   report_.command_line = setup_.command_line;
+  report_.warnings = setup_.warnings;
   report_.host = host_description();
   report_.started_at = utc_now_iso8601();
   report_.complete = false;
@@ -142,6 +143,14 @@ void ReportFiles::on_result(const TestResult& result) {
   } else {
     flush_after(wait - (now - last_write_));
   }
+}
+
+void ReportFiles::on_warning(const std::string& message) {
+  report_.warnings.push_back(message);
+  if (stop_came()) return;  // the final write has it
+  const auto now = time_.now();
+  const auto wait = rewrite_spacing(interval_, last_cost_, last_bytes_, kRewriteBytesPerSecond);
+  flush_after(now - last_write_ >= wait ? std::chrono::steady_clock::duration::zero() : wait - (now - last_write_));
 }
 
 void ReportFiles::flush_after(std::chrono::steady_clock::duration wait) {

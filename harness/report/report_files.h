@@ -62,6 +62,8 @@ struct ReportSetup {
   // stop never waits for a 60 MB rewrite -- nor starts another one while it
   // writes off the queue. The final writes are never abandoned.
   std::function<std::uint64_t()> stop_count = stop_signals_received;
+  // The run's warnings before the files were made (ReportedWarnings).
+  std::vector<std::string> warnings;
 };
 
 class ReportFiles final : public Reporter {
@@ -74,6 +76,8 @@ class ReportFiles final : public Reporter {
   void on_plan(const std::vector<TestCase>& tests) override;
   void on_result(const TestResult& result) override;
   void on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) override;
+  // Kept in RunReport::warnings, written with the next rewrite.
+  void on_warning(const std::string& message) override;
   // No tests will run (the listing failed or was interrupted): the files say
   // why, and that the run did not complete.
   void finish_without_tests(const std::string& why, bool interrupted);

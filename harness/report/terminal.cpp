@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "core/diagnostics.h"
 #include "report/report.h"
 
 namespace xrun {
@@ -168,6 +169,13 @@ void TerminalReporter::on_result(const TestResult& result) {
     std::fprintf(out_, "%s\n", result_line(result).c_str());
   }
   std::fflush(out_);
+}
+
+void TerminalReporter::on_warning(const std::string& message) {
+  clear_progress();
+  std::fflush(out_);
+  print_warning(message);
+  if (interactive_) draw_progress();
 }
 
 void TerminalReporter::clear_progress() {

@@ -46,6 +46,8 @@ class TerminalReporter final : public Reporter {
   void on_test_started(const TestCase& test) override;
   void on_result(const TestResult& result) override;
   void on_finish(const std::vector<TestResult>& results, double seconds, bool interrupted) override;
+  // "xrun: warning: MESSAGE" on stderr, as print_warning says it, above the progress line.
+  void on_warning(const std::string& message) override;
 
  private:
   void draw_progress();

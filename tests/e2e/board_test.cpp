@@ -673,6 +673,24 @@ TEST(Board, SyncBackWritesNothingOutsideTheCwdAndNoSpecialModeBits) {
   EXPECT_NE(r.err.find("outside " + fs::canonical(project.path()).string()), std::string::npos) << describe(r);
 }
 
+// In `xrun test` what the board backend warns of reaches the reporters: the
+// terminal says it as a run always did ("xrun: warning: ..." on stderr), and
+// the JSON report keeps it.
+TEST(Board, ATestRunsWarningsAreOnTheTerminalAndInItsJsonReport) {
+  BoardProject project;
+  TempDir out;  // not under the cwd, which is mirrored
+  const std::string json = out.path() + "/r.json";
+  auto r = project.xrun({"test", XRUN_GTEST_SUITE, "--filter", "Pass.*", "--json", json},
+                        {.env = environment_with({"HOME=" + project.path()})});
+  EXPECT_EQ(r.exit_code, 0) << describe(r);
+  const std::string said = "the tests run from your home directory " + project.path();
+  EXPECT_NE(r.err.find("xrun: warning: " + said), std::string::npos) << describe(r);
+  const auto report = read_json(json);
+  ASSERT_TRUE(report["warnings"].is_array()) << report.dump(2);
+  ASSERT_EQ(report["warnings"].size(), 1u) << report["warnings"].dump(2);
+  EXPECT_EQ(report["warnings"][0].get<std::string>().rfind(said, 0), 0u) << report["warnings"].dump(2);
+}
+
 // Secrets stay on the host: credential directories and files are never
 // mirrored, what is (a 0600 file in a 0700 directory) is no more open on
 // the board than on the host, nor in the agent's store; a run from $HOME

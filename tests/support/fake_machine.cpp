@@ -194,18 +194,17 @@ std::shared_ptr<Machine> FakeFleet::make(asio::io_context& io, std::size_t slot)
   return machine;
 }
 
-Expected<bool> FakeFleet::plan(const JobRequest&, const ElfInfo&, MachineJob& job) {
+Expected<void> FakeFleet::plan(const JobRequest&, const ElfInfo&, MachineJob& job) {
   if (plan_error) return make_error(ExitCode::CannotExecute, *plan_error);
   planned.push_back(job.id);
-  return true;
+  return {};
 }
 
-void FakeFleet::stage(Machine&, const std::shared_ptr<MachineJob>&,
-                      std::function<void(std::optional<std::string> error)> done) {
+void FakeFleet::stage(Machine&, const std::shared_ptr<MachineJob>&, std::function<void(Expected<void> staged)> done) {
   if (hold_staging)
     held_staging_.push_back(std::move(done));
   else
-    done(std::nullopt);
+    done({});
 }
 
 void FakeFleet::prepare(boost::asio::io_context&, std::function<void()> done) {
@@ -226,7 +225,10 @@ void FakeFleet::finish_staging(std::optional<std::string> error) {
   if (held_staging_.empty()) throw std::logic_error("no staging held");
   auto done = std::move(held_staging_.front());
   held_staging_.erase(held_staging_.begin());
-  done(std::move(error));
+  if (error)
+    done(machine_error(std::move(*error)));
+  else
+    done({});
 }
 
 void FakeFleet::recover(std::size_t slot, bool was_ready, const std::string& error, std::function<void(bool)> again) {

@@ -110,9 +110,9 @@ class FakeFleet final : public MachineFleet {
   std::size_t jobs_per_machine(std::size_t) const override { return jobs_per_machine_; }
   std::shared_ptr<Machine> make(boost::asio::io_context& io, std::size_t slot) override;
   void prepare(boost::asio::io_context& io, std::function<void()> done) override;
-  Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override;
+  Expected<void> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override;
   void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
-             std::function<void(std::optional<std::string> error)> done) override;
+             std::function<void(Expected<void> staged)> done) override;
   void recover(std::size_t slot, bool was_ready, const std::string& error, std::function<void(bool)> again) override;
   bool requeue_jobs_of_dead_machines() const override { return requeue_; }
   void shutdown() override {
@@ -143,7 +143,7 @@ class FakeFleet final : public MachineFleet {
   std::size_t slots_, jobs_per_machine_;
   bool requeue_;
   std::vector<std::function<void(bool)>> held_recoveries_;
-  std::vector<std::function<void(std::optional<std::string>)>> held_staging_;
+  std::vector<std::function<void(Expected<void>)>> held_staging_;
   std::function<void()> held_prepare_;
 };
 

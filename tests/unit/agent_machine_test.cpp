@@ -85,9 +85,9 @@ struct Heard {
 };
 
 AgentMachine::ReadyHandler record(Heard& heard) {
-  return [&heard](std::optional<std::string> error) {
+  return [&heard](Expected<void> started) {
     ++heard.calls;
-    heard.error = std::move(error);
+    if (!started) heard.error = started.error().message;
   };
 }
 

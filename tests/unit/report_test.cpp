@@ -249,8 +249,40 @@ TEST(Terminal, TheProgressLineNamesTheSlowestRunningTest) {
   terminal.on_finish({}, 1.4, false);
 }
 
+// A warning of the run is "xrun: warning: ..." on stderr, as print_warning
+// says it, with the progress line cleared first and drawn again after.
+TEST(Terminal, AWarningIsPrintedOnStderrAboveTheProgressLine) {
+  boost::asio::io_context io;
+  xrun::testing::ManualTime time(io);
+  Printed printed;
+  TerminalOptions options;
+  options.interactive = true;
+  options.slow_seconds.reset();
+  TerminalReporter terminal(io, printed.out, options, &time);
+  const TestCase only = test_case("/b/suite_tests", "A.only");
+  terminal.on_plan({only});
+  terminal.on_test_started(only);
+  std::FILE* err = std::tmpfile();
+  const int saved = ::dup(STDERR_FILENO);
+  ::dup2(::fileno(err), STDERR_FILENO);
+  terminal.on_warning("board pi-b is out of this run: it did not answer");
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::rewind(err);
+  char line[256] = {};
+  const std::size_t got = std::fread(line, 1, sizeof line - 1, err);
+  std::fclose(err);
+  EXPECT_EQ(std::string(line, got), "xrun: warning: board pi-b is out of this run: it did not answer\n");
+  const std::string text = printed.text();
+  const std::string progress = "\r\033[K[0/1] 0 failed, 1 running; slowest: suite_tests A.only (0.0s)";
+  ASSERT_GE(text.size(), progress.size()) << text;
+  EXPECT_EQ(text.substr(text.size() - progress.size()), progress) << "drawn again after the warning";
+  terminal.on_finish({}, 0, false);
+}
+
 }  // namespace
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -628,3 +660,56 @@ TEST(JsonReport, ValuesOutOfRangeAreErrorsThatNameTheField) {
 }
 
 }  // namespace
+
+// What the backends warned of is in the JSON report: those before the files
+// were made (ReportSetup::warnings) and those during the run, each written
+// with the next rewrite; a report from before the field reads as none.
+TEST(ReportFiles, WarningsAreKeptInTheJsonReport) {
+  xrun::testing::TempDir dir;
+  boost::asio::io_context io;
+  ReportSetup setup;
+  setup.json_path = dir.path() + "/r.json";
+  setup.warnings = {"board pi-b is out of this run: it did not answer"};
+  ManualTime time(io);
+  ReportFiles files(io, setup, std::chrono::milliseconds(0), &time);
+  files.on_plan(planned(1));
+  EXPECT_EQ(read(dir.path() + "/r.json")["warnings"],
+            nlohmann::json::array({"board pi-b is out of this run: it did not answer"}));
+  Reporters reporters;
+  reporters.add(&files);
+  reporters.on_warning("starting a VM from saved state failed, cold-booting instead: qemu died");
+  time.run();  // the rewrite it asked for
+  EXPECT_EQ(read(dir.path() + "/r.json")["warnings"].size(), 2u);
+  files.on_finish({TestResult{"/b/suite", "T.t0", Status::Passed}}, 1.0, false);
+  const auto text = slurp(dir.path() + "/r.json");
+  auto back = report_from_json(text, "r.json");
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->warnings,
+            (std::vector<std::string>{"board pi-b is out of this run: it did not answer",
+                                      "starting a VM from saved state failed, cold-booting instead: qemu died"}));
+  auto old = nlohmann::json::parse(text);
+  old.erase("warnings");
+  auto read_old = report_from_json(old.dump(), "old.json");
+  ASSERT_TRUE(read_old) << read_old.error().message;
+  EXPECT_TRUE(read_old->warnings.empty());
+}
+
+// Before the reporters exist (while the tests are listed) a warning is
+// printed at once and kept for the report files; after, it goes to them.
+TEST(ReportedWarnings, GoToTheReportersOnceThereAreSome) {
+  struct Heard final : Reporter {
+    std::vector<std::string> warnings;
+    void on_warning(const std::string& message) override { warnings.push_back(message); }
+  } heard;
+  ReportedWarnings warnings;
+  const int saved = ::dup(STDERR_FILENO);
+  const int quiet = ::open("/dev/null", O_WRONLY);
+  ::dup2(quiet, STDERR_FILENO);
+  warnings.warn("early");
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved), ::close(quiet);
+  warnings.report_to(&heard);
+  warnings.warn("late");
+  EXPECT_EQ(warnings.before_reporters(), std::vector<std::string>{"early"});
+  EXPECT_EQ(heard.warnings, std::vector<std::string>{"late"});
+}

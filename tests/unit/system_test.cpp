@@ -364,7 +364,7 @@ TEST(Vm, AQemuThatCannotBeWatchedIsNotLeftRunning) {
     settings.work_dir = dir.path();
     std::optional<std::string> failure;
     auto vm = std::make_shared<Vm>(io, settings, 0, false);
-    vm->start([&](std::optional<std::string> error) { failure = error.value_or("ready?"); });
+    vm->start([&](Expected<void> started) { failure = started ? "ready?" : started.error().message; });
     while (!failure && io.run_one() > 0) {
     }
     if (!failure || failure->find("pidfd_open") == std::string::npos) ::_exit(91);

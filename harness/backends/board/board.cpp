@@ -52,8 +52,12 @@ bool forwarded_to_boards(std::string_view entry) {
 
 class Board final : public AgentMachine {
  public:
-  Board(asio::io_context& io, std::string name, BoardSettings settings, const std::string& work_dir, std::string target)
-      : AgentMachine(io), target_(std::move(target)), link_(std::move(name), std::move(settings), work_dir) {}
+  Board(asio::io_context& io, std::string name, BoardSettings settings, const std::string& work_dir, std::string target,
+        Warnings& warnings)
+      : AgentMachine(io),
+        target_(std::move(target)),
+        link_(std::move(name), std::move(settings), work_dir),
+        warnings_(warnings) {}
   ~Board() override {
     stop_processes();
     if (thread_.joinable()) thread_.join();
@@ -129,8 +133,8 @@ class Board final : public AgentMachine {
       auto self = weak.lock();
       if (!self || self->ready() || text.rfind("xrun-lock-wait", 0) != 0) return;
       const double wait = self->link_.settings().lock_timeout;
-      print_warning(self->name() + " is in use by another xrun run (exclusive = true): waiting for it, up to " +
-                    std::to_string(static_cast<long>(wait)) + " s (lock_timeout)");
+      self->warnings_.warn(self->name() + " is in use by another xrun run (exclusive = true): waiting for it, up to " +
+                           std::to_string(static_cast<long>(wait)) + " s (lock_timeout)");
       self->waiting_for_lock_ = true;
       self->ready_within(wait, "another xrun run held it for longer than lock_timeout");
     };
@@ -178,6 +182,7 @@ class Board final : public AgentMachine {
 
   std::string target_;
   BoardLink link_;
+  Warnings& warnings_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
@@ -193,12 +198,13 @@ class Board final : public AgentMachine {
 class BoardFleet final : public MachineFleet {
  public:
   BoardFleet(const Config& config, std::string target, std::vector<std::string> boards, std::string work_dir,
-             std::unique_ptr<MirrorFiles> files)
+             std::unique_ptr<MirrorFiles> files, Warnings& warnings)
       : config_(config),
         target_(std::move(target)),
         boards_(std::move(boards)),
         work_dir_(std::move(work_dir)),
-        files_(std::move(files)) {}
+        files_(std::move(files)),
+        warnings_(warnings) {}
 
   std::size_t slots() const override { return boards_.size(); }
   std::size_t jobs_per_machine(std::size_t slot) const override {
@@ -209,7 +215,7 @@ class BoardFleet final : public MachineFleet {
   std::shared_ptr<Machine> make(asio::io_context& io, std::size_t slot) override {
     io_ = &io;
     auto board =
-        std::make_shared<Board>(io, boards_[slot], configured_boards(config_).at(boards_[slot]), work_dir_, target_);
+        std::make_shared<Board>(io, boards_[slot], configured_boards(config_).at(boards_[slot]), work_dir_, target_, warnings_);
     made_[slot] = board;
     return board;
   }
@@ -225,12 +231,12 @@ class BoardFleet final : public MachineFleet {
     auto failed = made_[slot].lock();
     const bool may_help = !failed || failed->reset_may_help();
     if (!settings.reset || !may_help || resets_[slot]++ > 0 || stopping_) {
-      print_warning("board " + name + " is out of this run" + (was_ready ? " (it stopped answering)" : "") + ": " +
-                    error);
+      warnings_.warn("board " + name + " is out of this run" + (was_ready ? " (it stopped answering)" : "") + ": " +
+                     error);
       again(false);
       return;
     }
-    print_warning("board " + name + " failed (" + error + "): resetting it with `" + *settings.reset + "`");
+    warnings_.warn("board " + name + " failed (" + error + "): resetting it with `" + *settings.reset + "`");
     if (!time_) time_ = steady_time(*io_);
     const std::string log = join_path(work_dir_, "reset-" + name + ".log");
     ::unlink(log.c_str());
@@ -242,7 +248,7 @@ class BoardFleet final : public MachineFleet {
           if (reset.status != 0 || reset.timed_out) {
             std::string said = reset.said;
             if (said.size() > 2000) said = said.substr(said.size() - 2000);
-            print_warning("board " + name + ": its reset command " +
+            warnings_.warn("board " + name + ": its reset command " +
                           (!reset.started    ? std::string("could not be started")
                            : reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
                                              : "failed with status " + std::to_string(reset.status)) +
@@ -255,7 +261,7 @@ class BoardFleet final : public MachineFleet {
   }
   ~BoardFleet() override { BoardFleet::shutdown(); }
 
-  Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override {
+  Expected<void> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override {
     RunFrame& f = job.frame;
     for (const auto& entry : current_environment())
       if (forwarded_to_boards(entry)) f.env.push_back(entry);
@@ -273,7 +279,7 @@ class BoardFleet final : public MachineFleet {
   }
 
   void stage(Machine& machine, const std::shared_ptr<MachineJob>& job,
-             std::function<void(std::optional<std::string>)> done) override {
+             std::function<void(Expected<void>)> done) override {
     auto& board = static_cast<Board&>(machine);
     // A program built against a newer glibc than the board's would fail in
     // its loader with a line in the test's output: say so before.
@@ -282,9 +288,10 @@ class BoardFleet final : public MachineFleet {
       const auto wanted = parse_glibc_version("GLIBC_" + needed);
       const auto has = parse_glibc_version("GLIBC_" + board.libc());
       if (wanted && has && *wanted > *has) {
-        done(board.name() + " has glibc " + board.libc() + ", but " + job->host_path + " needs GLIBC_" + needed +
-             ": build it against the board's glibc (an older toolchain or sysroot), or update "
-             "the board");
+        done(machine_error(board.name() + " has glibc " + board.libc() + ", but " + job->host_path + " needs GLIBC_" +
+                           needed +
+                           ": build it against the board's glibc (an older toolchain or sysroot), or update "
+                           "the board"));
         return;
       }
     }
@@ -314,6 +321,7 @@ class BoardFleet final : public MachineFleet {
   std::vector<std::string> boards_;
   std::string work_dir_;
   std::unique_ptr<MirrorFiles> files_;
+  Warnings& warnings_;
   std::map<std::string, std::optional<std::string>> glibc_needed_;  // by program
   asio::io_context* io_ = nullptr;
   std::map<std::size_t, int> resets_;
@@ -326,9 +334,10 @@ class BoardFleet final : public MachineFleet {
 
 }  // namespace
 
-std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, bool fork_server) {
+std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Config& config, Warnings& warnings,
+                                               bool fork_server) {
   return std::make_unique<MachinePool>(
-      io, fork_server, [&io, &config](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
+      io, fork_server, [&io, &config, &warnings](const std::string& target) -> Expected<std::unique_ptr<MachineFleet>> {
         const auto& boards = boards_of(config.target(target));
         if (boards.empty())
           return make_error(ExitCode::Usage, "backend \"board\" for " + target +
@@ -338,11 +347,10 @@ std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Confi
         if (!work_dir) return work_dir.error();
         // Boards are elsewhere: a job's files are mirrored onto them, and
         // come back from those whose `sync_back` is on.
-        auto files = std::make_unique<MirrorFiles>(io, [&config](const Machine& board) {
-          return configured_boards(config).at(board.report_name()).sync_back;
-        });
+        auto files = std::make_unique<MirrorFiles>(
+            io, [&config](const Machine& board) { return configured_boards(config).at(board.report_name()).sync_back; }, warnings);
         return std::unique_ptr<MachineFleet>(
-            std::make_unique<BoardFleet>(config, target, boards, *work_dir, std::move(files)));
+            std::make_unique<BoardFleet>(config, target, boards, *work_dir, std::move(files), warnings));
       });
 }
 

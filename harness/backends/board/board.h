@@ -17,13 +17,15 @@
 #include <memory>
 
 #include "config/config.h"
+#include "core/warnings.h"
 #include "machine/machine_pool.h"
 
 namespace xrun {
 
 // The pool of the board backend. `fork_server`: a job that may fork from a
 // started copy (JobRequest::fork_server) does (--no-fork-server: none does).
-std::unique_ptr<MachinePool> make_board_runner(boost::asio::io_context& io, const Config& config,
+// Its warnings (a board out of the run, a reset) go to `warnings`.
+std::unique_ptr<MachinePool> make_board_runner(boost::asio::io_context& io, const Config& config, Warnings& warnings,
                                                bool fork_server = true);
 
 }  // namespace xrun

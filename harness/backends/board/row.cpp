@@ -32,7 +32,7 @@ bool runs(const TargetSpec&, const ElfInfo*) { return true; }
 
 std::unique_ptr<JobRunner> make_runner(boost::asio::io_context& io, const Config& config,
                                        const RunnerOptions& options) {
-  return make_board_runner(io, config, options.fork_server);
+  return make_board_runner(io, config, *options.warnings, options.fork_server);
 }
 
 // [boards.NAME]: a board's table, kept in Config::rows (board_settings.h).

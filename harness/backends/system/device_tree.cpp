@@ -1,9 +1,12 @@
 #include "backends/system/device_tree.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xrun {
@@ -103,15 +106,28 @@ Expected<std::string> remove_device_tree_nodes(std::string blob, const std::func
   return blob;
 }
 
+namespace {
+
+// The hex number a node's unit address starts with, read as std::stoul(text,
+// nullptr, 16) reads it (strtoul), without its exceptions: none when there
+// are no digits or it does not fit.
+std::optional<unsigned long> unit_address(std::string_view text) {
+  const std::string digits(text);
+  errno = 0;
+  char* end = nullptr;
+  const unsigned long address = std::strtoul(digits.c_str(), &end, 16);
+  if (end == digits.c_str() || errno == ERANGE) return std::nullopt;
+  return address;
+}
+
+}  // namespace
+
 std::vector<unsigned long> highest_virtio_mmio_addresses(const std::string& blob, int count) {
   std::vector<unsigned long> addresses;
   constexpr std::string_view kPrefix = "/virtio_mmio@";
   for (const auto& path : device_tree_node_paths(blob)) {
     if (path.rfind(kPrefix, 0) != 0) continue;
-    try {
-      addresses.push_back(std::stoul(path.substr(kPrefix.size()), nullptr, 16));
-    } catch (const std::exception&) {
-    }
+    if (const auto address = unit_address(std::string_view(path).substr(kPrefix.size()))) addresses.push_back(*address);
   }
   std::sort(addresses.rbegin(), addresses.rend());
   if (addresses.size() > static_cast<std::size_t>(std::max(count, 0)))
@@ -122,13 +138,9 @@ std::vector<unsigned long> highest_virtio_mmio_addresses(const std::string& blob
 bool virt_node_unused(std::string_view path, const std::vector<unsigned long>& used_virtio_addresses) {
   constexpr std::string_view kVirtio = "/virtio_mmio@";
   if (path.rfind(kVirtio, 0) == 0) {
-    try {
-      const unsigned long address = std::stoul(std::string(path.substr(kVirtio.size())), nullptr, 16);
-      return std::find(used_virtio_addresses.begin(), used_virtio_addresses.end(), address) ==
-             used_virtio_addresses.end();
-    } catch (const std::exception&) {
-      return false;
-    }
+    const auto address = unit_address(path.substr(kVirtio.size()));
+    return address && std::find(used_virtio_addresses.begin(), used_virtio_addresses.end(), *address) ==
+                          used_virtio_addresses.end();
   }
   // Hardware of the board that a test VM never touches: PCIe (virtio is on
   // MMIO), NOR flash, fw_cfg, the GPIO controller and its power key, the

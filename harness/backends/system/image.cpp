@@ -55,8 +55,8 @@ bool offers_minimal_kernel(const VmArch& arch) { return !arch.kernel_source_pack
 std::string default_kernel_flavour(const VmArch& arch) { return offers_minimal_kernel(arch) ? "minimal" : "debian"; }
 
 // vm_kernel = "minimal" where xrun has no config for it: a configuration error.
-Expected<bool> check_kernel_flavour(const VmArch& arch, const VmConfig& settings) {
-  if (settings.kernel || settings.vm_kernel != "minimal" || offers_minimal_kernel(arch)) return true;
+Expected<void> check_kernel_flavour(const VmArch& arch, const VmConfig& settings) {
+  if (settings.kernel || settings.vm_kernel != "minimal" || offers_minimal_kernel(arch)) return {};
   return make_error(ExitCode::Usage, "xrun has no minimal kernel for " + std::string(arch.name) + ": set targets." +
                                          std::string(arch.name) + ".vm_kernel = \"debian\" (Debian's own kernel)");
 }

@@ -37,14 +37,14 @@ std::string last_lines(const std::string& text, int count) {
 
 // Runs a step of the build with its stdout and stderr into `log` (kept on
 // failure: a kernel build says why it failed at length).
-Expected<bool> run_logged(const std::vector<std::string>& argv, const std::string& cwd, const std::string& log) {
+Expected<void> run_logged(const std::vector<std::string>& argv, const std::string& cwd, const std::string& log) {
   std::vector<std::string> wrapped{"sh", "-c", "exec \"$@\" 2>&1", "sh"};
   wrapped.insert(wrapped.end(), argv.begin(), argv.end());
   auto result = run_capturing(wrapped, cwd, false);
   std::string command;
   for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
   if (!result.started) return kernel_error("cannot run `" + command + "`");
-  if (result.status == 0) return true;
+  if (result.status == 0) return {};
   if (helper_interrupted()) return kernel_error("interrupted");  // no log: nothing went wrong
   (void)write_file_atomically(log, "$ " + command + "\n" + result.out);
   return kernel_error("`" + command + "` failed with status " + std::to_string(result.status) + " (whole output in " +
@@ -94,7 +94,7 @@ std::string kernel_cache_key(const VmArch& arch, const KernelSource& source, con
                    "\n" + config_text);
 }
 
-Expected<bool> check_kernel_build_tools(const VmArch& arch) {
+Expected<void> check_kernel_build_tools(const VmArch& arch) {
   for (const std::string& tool : {std::string("make"), std::string("flex"), std::string("bison"), std::string("bc"),
                                   std::string("tar"), std::string("xz"), std::string("gcc"), compiler(arch)})
     if (!find_program(tool))
@@ -102,7 +102,7 @@ Expected<bool> check_kernel_build_tools(const VmArch& arch) {
                           " kernel is built from source: sudo apt-get install make flex bison bc xz-utils gcc " +
                           "gcc-" + std::string(arch.multiarch) +
                           " (or set vm_kernel = \"debian\" to boot Debian's own kernel)");
-  return true;
+  return {};
 }
 
 Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSource& source,

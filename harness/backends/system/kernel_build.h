@@ -34,7 +34,7 @@ std::string kernel_cache_key(const VmArch& arch, const KernelSource& source, con
 
 // make, flex, bison, bc, tar, xz and the compilers: an error that says what
 // to install when one is missing, before anything is downloaded.
-Expected<bool> check_kernel_build_tools(const VmArch& arch);
+Expected<void> check_kernel_build_tools(const VmArch& arch);
 
 Expected<BuiltKernel> build_minimal_kernel(const VmArch& arch, const KernelSource& source,
                                            const std::string& config_text,

@@ -37,8 +37,9 @@ bool runs(const TargetSpec& spec, const ElfInfo*) { return find_vm_arch(spec.nam
 
 std::unique_ptr<JobRunner> make_runner(boost::asio::io_context& io, const Config& config,
                                        const RunnerOptions& options) {
-  return make_system_runner(io, config,
-                            SystemRunnerOptions{options.jobs, options.has_flag("--cold-boot"), options.fork_server});
+  return make_system_runner(
+      io, config,
+      SystemRunnerOptions{options.jobs, options.has_flag("--cold-boot"), options.fork_server, options.warnings});
 }
 
 // [targets.NAME]: the VM of a target, and the parts of its image a user may bring.

@@ -50,7 +50,9 @@ class VmFleet final : public MachineFleet {
     if (!settings_.dtb.empty()) return save_state(std::move(done));
     dtb_thread_ = std::thread(
         [this, &io, settings = settings_, alive = std::weak_ptr<bool>(alive_), done = std::move(done)]() mutable {
-          std::string dtb = trimmed_device_tree(settings);
+          auto made = trimmed_device_tree(settings);
+          if (!made) log_debug("{}: booting with qemu's own device tree", made.error().message);
+          std::string dtb = made ? *made : "";
           asio::post(io, [this, alive, dtb = std::move(dtb), done = std::move(done)]() mutable {
             if (auto fleet = alive.lock(); !fleet || !*fleet) return;  // the run is over
             settings_.dtb = std::move(dtb);
@@ -75,7 +77,7 @@ class VmFleet final : public MachineFleet {
     if (from_snapshot_) {
       // The saved state does not work here (after a qemu upgrade, say):
       // every VM from now on cold-boots.
-      print_warning("starting a VM from saved state failed, cold-booting instead: " + error);
+      options_.warnings->warn("starting a VM from saved state failed, cold-booting instead: " + error);
       from_snapshot_ = false;
       std::error_code ec;
       std::filesystem::remove_all(settings_.image.snapshot_dir, ec);
@@ -98,7 +100,7 @@ class VmFleet final : public MachineFleet {
     std::filesystem::remove_all(settings_.work_dir, ec);  // failed VMs' logs were kept in the cache
   }
 
-  Expected<bool> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override;
+  Expected<void> plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) override;
 
  private:
   VmSettings settings_;
@@ -122,14 +124,14 @@ class VmFleet final : public MachineFleet {
         from_snapshot_ = true;
         settings_.image.snapshot_dir = *saved;  // the state for exactly these settings
       } else {
-        print_warning(saved.error().message + "\n  (cold-booting the VMs instead)");
+        options_.warnings->warn(saved.error().message + "\n  (cold-booting the VMs instead)");
       }
       done();
     });
   }
 };
 
-Expected<bool> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) {
+Expected<void> VmFleet::plan(const JobRequest& request, const ElfInfo& elf, MachineJob& job) {
   RunFrame& f = job.frame;
   f.env = base_env_;
   std::vector<std::string> target_env;

@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "config/config.h"
+#include "core/warnings.h"
 #include "machine/machine_pool.h"
 
 namespace xrun {
@@ -25,6 +26,8 @@ struct SystemRunnerOptions {
   // Dynamic test programs are forked from a copy started once per VM
   // (images/agent/zygote.c) instead of exec'd for every test.
   bool fork_server = true;
+  // Where its warnings go (the saved state did not work: cold boots).
+  Warnings* warnings = &stderr_warnings();
 };
 
 // The pool of system mode's VMs.

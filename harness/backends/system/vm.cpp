@@ -50,7 +50,7 @@ Expected<VmSettings> planned_vm_settings(const std::string& target, const Config
     if (!is_directory(share))
       return make_error(ExitCode::Usage,
                         "targets." + target + ".shares: " + xrun::quoted(share) + " is not a directory");
-  s.dtb = cached_device_tree(s);
+  s.dtb = cached_device_tree(s).value_or("");  // "": qemu's own tree
   return s;
 }
 
@@ -106,8 +106,8 @@ Vm::~Vm() {
 std::string Vm::name() const { return "VM " + std::to_string(index_) + " (" + settings_.image.name + ")"; }
 
 void Vm::launch() {
-  if (auto error = spawn()) {
-    fail_start(*error);
+  if (auto spawned = spawn(); !spawned) {
+    fail_start(spawned.error().message);
     return;
   }
   const double limit = from_snapshot_ ? settings_.restore_timeout_seconds : settings_.boot_timeout_seconds;
@@ -117,14 +117,14 @@ void Vm::launch() {
   asio::post(io_, [self = weak_as<Vm>().lock()] { self->try_connect(); });
 }
 
-std::optional<std::string> Vm::spawn() {
+Expected<void> Vm::spawn() {
   auto argv = qemu_command(settings_, from_snapshot_ ? QemuMode::Restore : QemuMode::Cold, settings_.image.snapshot_dir,
                            agent_socket_, console_log_, from_snapshot_ ? qmp_socket_ : "");
   std::string line;
   for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
   log_debug("VM {}: {}", index_, line);
   auto pid = spawn_qemu(argv, console_log_, settings_.host_view.get());
-  if (!pid) return pid.error().message;
+  if (!pid) return machine_error(pid.error().message);
   pid_ = *pid;
   const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
   if (pid_fd < 0) {
@@ -133,11 +133,11 @@ std::optional<std::string> Vm::spawn() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
     pid_ = -1;
-    return why;
+    return machine_error(why);
   }
   exit_watch_.emplace(io_, pid_fd);
   watch_exit();
-  return std::nullopt;
+  return {};
 }
 
 void Vm::watch_exit() {

@@ -59,7 +59,7 @@ class Vm final : public AgentMachine {
   std::string last_words(const std::string& reason) override;
   void became_ready(const std::string& release) override;
 
-  std::optional<std::string> spawn();
+  Expected<void> spawn();
   void try_connect();
   void watch_exit();
 

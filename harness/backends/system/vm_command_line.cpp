@@ -165,14 +165,14 @@ std::string device_tree_path(const VmSettings& s) {
 
 }  // namespace
 
-std::string cached_device_tree(const VmSettings& s) {
+std::optional<std::string> cached_device_tree(const VmSettings& s) {
   const std::string path = device_tree_path(s);
   if (auto cached = read_file(path); cached && !device_tree_node_paths(*cached).empty()) return path;
-  return "";
+  return std::nullopt;
 }
 
-std::string trimmed_device_tree(const VmSettings& s) {
-  if (std::string cached = cached_device_tree(s); !cached.empty()) return cached;
+Expected<std::string> trimmed_device_tree(const VmSettings& s) {
+  if (auto cached = cached_device_tree(s)) return *cached;
   VmSettings plain = s;
   plain.dtb.clear();
   std::vector<std::string> args = machine_args(plain, QemuMode::Cold, "", s.host_view ? s.host_view->root() : "/");
@@ -191,14 +191,16 @@ std::string trimmed_device_tree(const VmSettings& s) {
   args.insert(args.end(), {"-chardev", "null,id=agent"});  // the agent port's backend (qemu_command) is not there yet
   const CaptureResult dumped = run_capturing(args, "", false);
   auto blob = read_file(dump);
-  if (!dumped.started || dumped.status != 0 || !blob) {
-    log_debug("{} could not dump its device tree (exit {}): booting with its own", s.qemu, dumped.status);
-    return "";
-  }
+  if (!dumped.started || dumped.status != 0 || !blob)
+    return make_error(ExitCode::InfraError,
+                      s.qemu + " could not dump its device tree (exit " + std::to_string(dumped.status) + ")");
   const auto used = highest_virtio_mmio_addresses(*blob, virtio_devices);
+  if (used.size() != static_cast<std::size_t>(virtio_devices))
+    return make_error(ExitCode::InfraError, "qemu's device tree has " + std::to_string(used.size()) + " of the " +
+                                                std::to_string(virtio_devices) + " virtio-mmio transports used");
   auto trimmed = remove_device_tree_nodes(*blob, [&](std::string_view node) { return virt_node_unused(node, used); });
-  if (!trimmed || used.size() != static_cast<std::size_t>(virtio_devices) || !write_file_atomically(path, *trimmed))
-    return "";
+  if (!trimmed) return trimmed.error();
+  if (auto written = write_file_atomically(path, *trimmed); !written) return written.error();
   log_debug("device tree for {}: {} ({} bytes)", s.image.name, path, trimmed->size());
   return path;
 }

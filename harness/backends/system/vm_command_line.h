@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,10 +63,10 @@ std::string qemu_identity(const std::string& qemu);
 
 // qemu's device tree for these machine options without the devices a test
 // VM does not use (device_tree.h), made once per image, qemu build and
-// options; "" (boot with qemu's own tree) if qemu cannot dump it.
-std::string trimmed_device_tree(const VmSettings& s);
-// That tree when it was made already; "" when not.
-std::string cached_device_tree(const VmSettings& s);
+// options; or why not (the VM then boots with qemu's own tree).
+Expected<std::string> trimmed_device_tree(const VmSettings& s);
+// That tree when it was made already.
+std::optional<std::string> cached_device_tree(const VmSettings& s);
 
 // The last `count` lines of a console, each on a line of its own indented
 // for an error message ("(the console is empty)" when there are none).
