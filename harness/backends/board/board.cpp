@@ -108,16 +108,15 @@ class Board final : public AgentMachine {
     if (stopping_) return {"stopped", {}};
     auto channel = spawn_piped(*command, link_.log());
     if (!channel) return {channel.error().message, {}};
-    agent_pid_ = channel->pid;
+    agent_pid_ = channel->process.pid();
     reset_may_help_ = true;
-    return {std::nullopt, *channel};
+    return {std::nullopt, std::move(*channel)};
   }
 
   void brought_up(BroughtUp result) {
     if (dead()) {
-      for (int fd : {result.agent.stdin_fd, result.agent.stdout_fd})
-        if (fd >= 0) ::close(fd);
-      return;
+      agent_pid_ = -1;
+      return;  // its descriptors close, ssh is killed and reaped as `result` goes
     }
     if (result.error) {
       die(*result.error);
@@ -138,7 +137,9 @@ class Board final : public AgentMachine {
     // A board's network is slower to answer than virtio-serial: ssh's own
     // keep-alive (15 s) notices a dead link; this catches a hung agent.
     options.unresponsive_seconds = 30;
-    open_session(result.agent.stdout_fd, result.agent.stdin_fd, options, {0x600d, false}, std::move(lock_wait));
+    agent_ = std::move(result.agent.process);
+    open_session(result.agent.stdout_fd.release(), result.agent.stdin_fd.release(), options, {0x600d, false},
+                 std::move(lock_wait));
     // The agent answers at once; a board whose agent does not is taken out.
     ready_within(link_.settings().connect_timeout, "its agent did not answer");
   }
@@ -153,11 +154,10 @@ class Board final : public AgentMachine {
       stopping_ = true;
     }
     done_.notify_all();
-    if (const pid_t pid = agent_pid_.exchange(-1); pid > 0) {
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+    // Killed at once (it may still be on its way from the bring-up thread,
+    // whose result then reaps it), reaped here once the loop holds it.
+    if (const pid_t pid = agent_pid_.exchange(-1); pid > 0) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
+    agent_ = ChildProcess();
     link_.stop();
   }
 
@@ -181,7 +181,8 @@ class Board final : public AgentMachine {
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::condition_variable done_;
-  std::atomic<pid_t> agent_pid_{-1};
+  std::atomic<pid_t> agent_pid_{-1};  // for stop_processes() before agent_ holds it
+  ChildProcess agent_;                // ssh running the agent, once brought up (the loop's)
   std::atomic<bool> reset_may_help_{true};
   bool waiting_for_lock_ = false;
   std::string libc_;  // written by the bring-up thread before the session starts

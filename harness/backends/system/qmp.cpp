@@ -82,7 +82,9 @@ int qmp_open(const std::string& socket, pid_t qemu, std::string& pending, Clock:
   int fd;
   while ((fd = connect_unix(socket)) < 0) {
     if (Clock::now() > deadline) return why = "qemu's QMP socket did not appear", -1;
-    if (::waitpid(qemu, nullptr, WNOHANG) == qemu) return why = "qemu exited", -1;
+    siginfo_t ended{};  // WNOWAIT: qemu's owner (core/child_process.h) reaps it
+    if (::waitid(P_PID, static_cast<id_t>(qemu), &ended, WEXITED | WNOHANG | WNOWAIT) == 0 && ended.si_pid == qemu)
+      return why = "qemu exited", -1;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   if (!read_with_deadline(fd, pending, deadline) || !qmp(fd, pending, {{"execute", "qmp_capabilities"}}, deadline) ||

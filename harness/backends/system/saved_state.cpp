@@ -69,15 +69,14 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   fs::create_directories(tmp, ec);
   const std::string agent_socket = join_path(s.work_dir, "save.sock"), qmp_socket = join_path(s.work_dir, "save.qmp"),
                     console = join_path(s.work_dir, "save-console.log");
-  auto pid = spawn_qemu(qemu_command(s, QemuMode::SaveState, tmp, agent_socket, console, qmp_socket), console,
-                        s.host_view.get());
-  if (!pid) return pid.error();
+  auto qemu = spawn_qemu(qemu_command(s, QemuMode::SaveState, tmp, agent_socket, console, qmp_socket), console,
+                         s.host_view.get());
+  if (!qemu) return qemu.error();
   int agent_fd = -1, qmp_fd = -1;
   const auto cleanup = [&] {
     if (agent_fd >= 0) ::close(agent_fd);
     if (qmp_fd >= 0) ::close(qmp_fd);
-    ::kill(*pid, SIGKILL);
-    ::waitpid(*pid, nullptr, 0);
+    qemu->kill_and_reap();
   };
   const auto fail = [&](const std::string& why) -> Error {
     cleanup();
@@ -88,7 +87,7 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   };
   const auto deadline = started + std::chrono::milliseconds(static_cast<int>(s.boot_timeout_seconds * 1000));
   std::string pending, why;
-  if ((qmp_fd = qmp_open(qmp_socket, *pid, pending, deadline, why)) < 0) return fail(why);
+  if ((qmp_fd = qmp_open(qmp_socket, qemu->pid(), pending, deadline, why)) < 0) return fail(why);
   if ((agent_fd = connect_unix(agent_socket)) < 0) return fail("cannot connect to the agent socket");
   const std::string hello = encode_hello(1);
   if (::write(agent_fd, hello.data(), hello.size()) != static_cast<ssize_t>(hello.size())) return fail("agent socket");
@@ -97,7 +96,7 @@ Expected<std::string> ensure_snapshot(const VmSettings& s) {
   while (!ready) {
     std::string bytes;
     if (!read_with_deadline(agent_fd, bytes, deadline))
-      return fail(::waitpid(*pid, nullptr, WNOHANG) == *pid ? "qemu exited"
+      return fail(qemu->has_exited() ? "qemu exited"
                   : Clock::now() < deadline
                       ? "interrupted"
                       : "the VM did not become ready in " + format_seconds(s.boot_timeout_seconds));

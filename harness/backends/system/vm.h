@@ -66,8 +66,7 @@ class Vm final : public AgentMachine {
   bool from_snapshot_;
   std::string agent_socket_, qmp_socket_, console_log_;
   bool incoming_started_ = false;
-  pid_t pid_ = -1;
-  std::optional<boost::asio::posix::stream_descriptor> exit_watch_;
+  ChildProcess qemu_;
   boost::asio::steady_timer connect_timer_;
 };
 
