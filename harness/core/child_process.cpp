@@ -146,7 +146,10 @@ void ChildProcess::arm(const std::shared_ptr<State>& state) {
       arm(s);
       return;
     }
-    if (s->escalation) s->escalation->cancel();
+    // Reaped: nothing left to watch (and nothing that needs the io_context
+    // once this returns, should it go before this object).
+    s->watch.reset();
+    s->escalation.reset();
     auto done = std::exchange(s->on_exit, nullptr);
     done(*status);  // may destroy the ChildProcess: `s` keeps the state until here
   });

@@ -91,6 +91,7 @@ TEST(ChildProcess, ItsGroupSignalReachesAGrandchild) {
 }
 
 TEST(ChildProcess, TryReapNeverBlocksAndAsyncWaitGivesTheStatus) {
+  boost::asio::io_context io;  // outlives the child, as a loop outlives what runs on it
   auto in = make_pipe();
   ASSERT_TRUE(in);
   ChildSpec spec;
@@ -102,7 +103,6 @@ TEST(ChildProcess, TryReapNeverBlocksAndAsyncWaitGivesTheStatus) {
   EXPECT_FALSE(started.child.try_reap());  // it waits for its stdin
   EXPECT_FALSE(started.child.has_exited());
   in->write.reset();  // EOF: it ends
-  boost::asio::io_context io;
   std::optional<int> status;
   started.child.async_wait(io, [&](int s) { status = s; });
   io.run_for(std::chrono::seconds(60));
@@ -113,11 +113,11 @@ TEST(ChildProcess, TryReapNeverBlocksAndAsyncWaitGivesTheStatus) {
 }
 
 TEST(ChildProcess, EscalatesToSigkillForAChildThatIgnoresSigterm) {
+  boost::asio::io_context io;
   // The ignored SIGTERM is inherited across the exec.
   auto started = start_shell("trap '' TERM; echo up; exec sleep 1000");
   ASSERT_EQ(first_line(started.out), "up");
   const pid_t pid = started.child.pid();
-  boost::asio::io_context io;
   std::optional<int> status;
   started.child.kill_with_escalation(io, std::chrono::milliseconds(50), [&](int s) { status = s; });
   io.run_for(std::chrono::seconds(60));
@@ -128,9 +128,9 @@ TEST(ChildProcess, EscalatesToSigkillForAChildThatIgnoresSigterm) {
 }
 
 TEST(ChildProcess, AChildThatHeedsSigtermEndsWithIt) {
+  boost::asio::io_context io;
   auto started = start_shell("echo up; exec sleep 1000");
   ASSERT_EQ(first_line(started.out), "up");
-  boost::asio::io_context io;
   std::optional<int> status;
   started.child.kill_with_escalation(io, std::chrono::hours(1), [&](int s) { status = s; });
   io.run_for(std::chrono::seconds(60));
