@@ -1,9 +1,10 @@
 #include "engine/fork_server.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
@@ -20,8 +21,8 @@ namespace xrun {
 
 namespace asio = boost::asio;
 
-ForkServer::ForkServer(asio::io_context& io, pid_t pid, int socket)
-    : socket_(io, socket), ready_timer_(io), pid_(pid) {}
+ForkServer::ForkServer(asio::io_context& io, ChildProcess process, int socket)
+    : socket_(io, socket), ready_timer_(io), process_(std::move(process)) {}
 
 ForkServer::~ForkServer() { kill(); }
 
@@ -35,21 +36,18 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
     return make_error(ExitCode::InfraError, std::string("socketpair: ") + std::strerror(errno));
-  const int null_fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  Fd ours(sv[0]);
+  const Fd theirs(sv[1]);
   // In a PID namespace of its own like any job (where the kernel allows
   // one): whatever its tests leave behind dies with the server, at the end
   // of the run or with xrun. The pids it reports are then the namespace's;
   // host_pid() finds xrun's.
-  SpawnSpec spec{&plan, cwd, null_fd, null_fd, null_fd, sv[1], true};
-  auto pid = spawn_job_process(spec);
-  ::close(null_fd);
-  ::close(sv[1]);
-  if (!pid) {
-    ::close(sv[0]);
-    return pid.error();
-  }
-  log_debug("fork server {} started: {}", *pid, plan.command_line());
-  std::shared_ptr<ForkServer> server(new ForkServer(io, *pid, sv[0]));
+  // Its stdio is /dev/null (-1).
+  SpawnSpec spec{&plan, cwd, -1, -1, -1, theirs.get(), true};
+  auto process = spawn_job_process(spec);
+  if (!process) return process.error();
+  log_debug("fork server {} started: {}", process->pid(), plan.command_line());
+  std::shared_ptr<ForkServer> server(new ForkServer(io, std::move(*process), ours.release()));
   // The library says "R" once main() is reached.
   std::weak_ptr<ForkServer> weak = server;
   server->ready_timer_.expires_after(
@@ -57,7 +55,7 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
   server->ready_timer_.async_wait([weak](const auto& error) {
     auto self = weak.lock();
     if (error || !self || self->state_ != State::Starting) return;
-    log_debug("fork server {} was not ready in time: killed", self->pid_);
+    log_debug("fork server {} was not ready in time: killed", self->pid());
     self->died();
   });
   asio::async_read(server->socket_, asio::buffer(server->buffer_.data(), 1), [weak](const auto& error, std::size_t) {
@@ -66,7 +64,7 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
     self->ready_timer_.cancel();
     if (!error && self->buffer_[0] == XRUN_ZYGOTE_THREADED) {
       self->refusal_ = "its static initialisers started threads, which a forked test would not have";
-      log_debug("fork server {}: {}", self->pid_, self->refusal_);
+      log_debug("fork server {}: {}", self->pid(), self->refusal_);
     }
     if (error || self->buffer_[0] != XRUN_ZYGOTE_READY) {
       self->died();
@@ -75,7 +73,7 @@ Expected<std::shared_ptr<ForkServer>> ForkServer::start(asio::io_context& io, La
     self->state_ = State::Ready;
     // pid 2 of its namespace (job_namespace.h), or the job process itself.
     const pid_t inner = self->descendant_with_inner_pid(2);
-    self->server_pid_ = inner > 0 ? inner : self->pid_;
+    self->server_pid_ = inner > 0 ? inner : self->pid();
     for (auto& ready : std::exchange(self->waiting_, {})) ready(true);
   });
   return server;
@@ -169,7 +167,7 @@ pid_t ForkServer::host_pid(pid_t reported) const {
 }
 
 pid_t ForkServer::descendant_with_inner_pid(pid_t inner) const {
-  std::vector<pid_t> level{pid_};
+  std::vector<pid_t> level{pid()};
   for (int depth = 0; depth < 4 && !level.empty(); ++depth) {
     std::vector<pid_t> next;
     for (pid_t parent : level) {
@@ -193,54 +191,92 @@ pid_t ForkServer::descendant_with_inner_pid(pid_t inner) const {
 
 void ForkServer::died() {
   if (state_ == State::Dead) return;
+  const bool was_ready = state_ == State::Ready;
   state_ = State::Dead;
-  kill();
+  if (was_ready)
+    stop();
+  else
+    kill_now();  // never ready: nothing of it to wait for
   for (auto& ready : std::exchange(waiting_, {})) ready(false);
 }
 
 namespace {
 
-bool reaped_within(pid_t pid, int milliseconds) {
-  for (int waited = 0;; waited += 5) {
-    const pid_t r = ::waitpid(pid, nullptr, WNOHANG);
-    if (r == pid || (r < 0 && errno != EINTR)) return true;
-    if (waited >= milliseconds) return false;
-    ::usleep(5000);
-  }
-}
+constexpr int kLeaveMilliseconds = 1000;  // what a server gets to leave by itself
 
-// Gone, or a zombie its new parent has yet to reap (it holds nothing).
-bool ended(pid_t pid) {
-  const std::string stat = read_small_file("/proc/" + std::to_string(pid) + "/stat");
-  const auto name_end = stat.rfind(')');
-  return stat.empty() || name_end == std::string::npos || stat.compare(name_end + 1, 3, " Z ") == 0;
+// Until `fd` (a pidfd) is readable -- its process ended -- or `milliseconds`.
+bool ended_within(int fd, int milliseconds) {
+  if (fd < 0) return true;
+  pollfd ended{fd, POLLIN, 0};
+  int ready;
+  while ((ready = ::poll(&ended, 1, milliseconds)) < 0 && errno == EINTR) {
+  }
+  return ready != 0;
 }
 
 }  // namespace
 
+void ForkServer::kill_now() {
+  if (!process_) return;
+  // Stuck (in a static initialiser) or not reading: killed, the server
+  // first (the namespace it is in goes only after the job process).
+  const pid_t server = server_pid_ != process_.pid() ? server_pid_ : -1;
+  const Fd server_ended(server > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, server, 0)) : -1);
+  if (server > 0) ::kill(server, SIGKILL);
+  process_.kill_and_reap();  // at once after SIGKILL
+  // The server is the namespace's, not xrun's child: its end (a zombie its
+  // new parent has yet to reap holds nothing) through a pidfd of its own.
+  ended_within(server_ended.get(), kLeaveMilliseconds);
+  process_ = ChildProcess();
+  server_pid_ = -1;
+}
+
 // When this returns nothing of the server is left: xrun's tests and users
 // look for leftover processes the moment xrun exits.
 void ForkServer::kill() {
-  if (pid_ <= 0) return;
+  if (!process_) return;
   boost::system::error_code ignored;
   ready_timer_.cancel();
   // Its socket closed, a waiting server exits by itself (a busy one once its
   // child, already killed, is reaped), and the job process mirrors it, after
   // the server is gone.
   socket_.close(ignored);
-  if (!reaped_within(pid_, state_ == State::Ready ? 1000 : 0)) {
-    // Stuck (in a static initialiser) or not reading: killed, the server
-    // first (the namespace it is in goes only after the job process).
-    if (server_pid_ > 0 && server_pid_ != pid_) ::kill(server_pid_, SIGKILL);
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
-    while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-    }
-    for (int waited = 0; server_pid_ > 0 && server_pid_ != pid_ && !ended(server_pid_) && waited < 1000; waited += 5)
-      ::usleep(5000);
+  if (state_ != State::Starting && ended_within(process_.pidfd(), kLeaveMilliseconds) && process_.try_reap()) {
+    process_ = ChildProcess();
+    server_pid_ = -1;
+  } else {
+    kill_now();
   }
-  pid_ = -1;
   state_ = State::Dead;
+}
+
+void ForkServer::stop(std::function<void()> done) {
+  auto self = shared_from_this();
+  boost::system::error_code ignored;
+  ready_timer_.cancel();
+  socket_.close(ignored);
+  const bool was_starting = state_ == State::Starting;
+  state_ = State::Dead;
+  if (!process_ || was_starting) {
+    kill_now();
+    if (done) asio::post(socket_.get_executor(), std::move(done));
+    return;
+  }
+  // It leaves by itself once its socket is closed; a second, then killed.
+  auto& io = static_cast<asio::io_context&>(socket_.get_executor().context());
+  ready_timer_.expires_after(std::chrono::milliseconds(kLeaveMilliseconds));
+  auto finished = std::make_shared<std::function<void()>>(std::move(done));
+  ready_timer_.async_wait([self, finished](const auto& error) {
+    if (error || !self->process_) return;
+    self->kill_now();  // its exit handler goes with it: told here
+    if (auto tell = std::exchange(*finished, nullptr)) tell();
+  });
+  process_.async_wait(io, [self, finished](int) {
+    self->ready_timer_.cancel();
+    self->process_ = ChildProcess();
+    self->server_pid_ = -1;
+    if (auto tell = std::exchange(*finished, nullptr)) tell();
+  });
 }
 
 }  // namespace xrun

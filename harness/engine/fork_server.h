@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "core/child_process.h"
 #include "core/expected.h"
 #include "launch/launcher.h"
 
@@ -73,22 +74,30 @@ class ForkServer : public std::enable_shared_from_this<ForkServer> {
   bool ready() const { return state_ == State::Ready; }
   bool dead() const { return state_ == State::Dead; }
   bool busy() const { return busy_; }
-  pid_t pid() const { return pid_; }
-  // Kills the server (and with it a child it is running) and reaps it.
+  pid_t pid() const { return process_.pid(); }
+  // Kills the server (and with it a child it is running) and reaps it, in
+  // place: when this returns nothing of it is left (for the end of a run).
+  // A server that was ready gets a second to leave by itself, waited for on
+  // its pidfd.
   void kill();
+  // The same without blocking the loop, for a server done with mid-run: its
+  // socket closes, it has a second (an asio timer) to leave by itself, then
+  // is killed; `done` once it is reaped. Holds itself until then.
+  void stop(std::function<void()> done = nullptr);
 
  private:
   enum class State { Starting, Ready, Dead };
-  ForkServer(boost::asio::io_context& io, pid_t pid, int socket);
+  ForkServer(boost::asio::io_context& io, ChildProcess process, int socket);
   void read_int(std::function<void(bool, int)> done);
   pid_t host_pid(pid_t reported) const;
   pid_t descendant_with_inner_pid(pid_t inner) const;  // -1: none
   void died();
+  void kill_now();  // SIGKILL to the server and the job process, reaped
 
   boost::asio::posix::stream_descriptor socket_;
   boost::asio::steady_timer ready_timer_;
-  pid_t pid_;              // the job process xrun started (and reaps)
-  pid_t server_pid_ = -1;  // the server itself, once ready: pid_ or, in a namespace, its pid 2
+  ChildProcess process_;   // the job process xrun started (and reaps)
+  pid_t server_pid_ = -1;  // the server itself, once ready: the job process or, in a namespace, its pid 2
   State state_ = State::Starting;
   bool busy_ = false;
   std::vector<std::function<void(bool)>> waiting_;

@@ -42,18 +42,18 @@ struct ProcessRunner::Stream {
 };
 
 struct ProcessRunner::Child {
-  explicit Child(asio::io_context& io) : out(io), err(io), in(io), exit_watch(io), drain(io) {}
+  explicit Child(asio::io_context& io) : out(io), err(io), in(io), drain(io) {}
   ~Child() {
     for (int fd : handoff)
       if (fd >= 0) ::close(fd);
   }
   JobId id = 0;
-  pid_t pid = -1;  // -1 until it started (a fork server's child may start later)
+  pid_t pid = -1;        // -1 until it started (a fork server's child may start later)
+  ChildProcess process;  // an exec'd job's process (a fork server's child is the server's)
   Stream out, err;
   asio::posix::stream_descriptor in;  // the write end of the program's stdin, with forward_stdin
   std::deque<std::string> stdin_queue;
   bool stdin_writing = false, stdin_eof = false;
-  asio::posix::stream_descriptor exit_watch;
   asio::steady_timer drain;  // bounds the wait for EOF after exit (a grandchild may hold the pipe)
   Callbacks callbacks;
   bool exited = false;
@@ -172,7 +172,7 @@ Expected<JobStarted> ProcessRunner::start(const JobRequest& request, Callbacks c
   for (int* fd : {&pipes.out[1], &pipes.err[1], &pipes.in[0]}) {
     if (*fd >= 0) ::close(Pipes::take(*fd));
   }
-  if (auto watched = watch_pid(child, *spawned); !watched) return watched.error();
+  watch_process(child, std::move(*spawned));
   child->tmp_dir = std::exchange(tmp_dir, "");
   adopt_pipes(child, pipes);
   return started;
@@ -195,19 +195,10 @@ void ProcessRunner::adopt_pipes(const std::shared_ptr<Child>& child, Pipes& pipe
   if (!child->err.closed) read_more(child, child->err);
 }
 
-Expected<void> ProcessRunner::watch_pid(const std::shared_ptr<Child>& child, pid_t pid) {
-  // pidfd_open(2): raw syscall, glibc 2.36's <sys/pidfd.h> is not usable from C++.
-  const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  if (pid_fd < 0) {
-    const int err = errno;
-    ::kill(-pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    return make_error(ExitCode::InfraError, std::string("pidfd_open: ") + std::strerror(err));
-  }
-  child->pid = pid;
-  child->exit_watch.assign(pid_fd);
+void ProcessRunner::watch_process(const std::shared_ptr<Child>& child, ChildProcess process) {
+  child->pid = process.pid();
+  child->process = std::move(process);
   watch_exit(child);
-  return {};
 }
 
 // ------------------------------------------------------- fork servers ---
@@ -245,7 +236,11 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
     // binaries one after another; their servers would only hold memory).
     for (auto& [key, others] : servers_) {
       if (key == choice.key) continue;
-      std::erase_if(others, [](const ServerSlot& s) { return !s.claimed; });
+      std::erase_if(others, [](const ServerSlot& s) {
+        if (s.claimed) return false;
+        s.server->stop();  // without blocking the loop (fork_server.h); it holds itself until reaped
+        return true;
+      });
     }
     std::erase_if(slots, [](const ServerSlot& s) { return s.server->dead() && !s.claimed; });
     RunRequest run;
@@ -265,6 +260,8 @@ void ProcessRunner::start_from_fork_server(const std::shared_ptr<Child>& child, 
       asio::post(io_, [this, child] { exec_instead(child); });
       return;
     }
+    std::erase_if(every_server_, [](const auto& weak) { return weak.expired(); });
+    every_server_.push_back(*server);
     slots.push_back(ServerSlot{std::move(*server), false});
     slot = &slots.back();
   }
@@ -340,28 +337,17 @@ void ProcessRunner::exec_instead(const std::shared_ptr<Child>& child) {
     end_child(child, JobExit{false, 0, 0, spawned.error().message});
     return;
   }
-  if (auto watched = watch_pid(child, *spawned); !watched) {
-    end_child(child, JobExit{false, 0, 0, watched.error().message});
-    return;
-  }
+  watch_process(child, std::move(*spawned));
   if (child->callbacks.started) child->callbacks.started();
 }
 
 void ProcessRunner::watch_exit(const std::shared_ptr<Child>& child) {
-  child->exit_watch.async_wait(asio::posix::stream_descriptor::wait_read, [this, child](const auto& error) {
-    if (error == asio::error::operation_aborted || child->exited) return;
-    // WNOHANG: a readiness event may be stale (a closed pidfd's number reused
-    // by a new child within one epoll batch); a blocking wait would stall
-    // the whole loop.
-    int status = 0;
-    pid_t reaped;
-    while ((reaped = ::waitpid(child->pid, &status, WNOHANG)) < 0 && errno == EINTR) {
-    }
-    if (reaped == 0) {
-      watch_exit(child);
-      return;
-    }
-    end_child(child, WIFSIGNALED(status) ? JobExit{true, 0, WTERMSIG(status)} : JobExit{false, WEXITSTATUS(status), 0});
+  // Its pidfd on the loop, reaped without blocking (core/child_process.h).
+  child->process.async_wait(io_, [this, child](int status) {
+    if (child->exited) return;
+    end_child(child, status < 0            ? JobExit{false, 0, 0, "the job's process was reaped elsewhere"}
+                     : WIFSIGNALED(status) ? JobExit{true, 0, WTERMSIG(status)}
+                                           : JobExit{false, WEXITSTATUS(status), 0});
   });
 }
 
@@ -418,8 +404,6 @@ void ProcessRunner::maybe_finish(const std::shared_ptr<Child>& child) {
   if (!child->exited || !child->out.closed || !child->err.closed || child->reported) return;
   child->reported = true;
   children_.erase(child->id);
-  boost::system::error_code ignored;
-  child->exit_watch.close(ignored);
   if (!child->tmp_dir.empty()) tmp_dirs_.remove(child->tmp_dir);
   // qemu failing is not the program failing (exit_classification.h).
   if (child->emulated) {
@@ -492,16 +476,20 @@ void ProcessRunner::kill_all() {
     if (child->exited || child->pid <= 0) continue;
     ::kill(-child->pid, SIGKILL);
   }
-  // Reap synchronously: nothing may outlive us. A fork server's children
-  // are its own: they die with it (the library asks for that).
+  // Reap synchronously (at once after SIGKILL): nothing may outlive us. A
+  // fork server's children are its own: they die with it (the library asks
+  // for that).
   for (auto& [id, child] : children_) {
-    if (!child->exited && !child->forked && child->pid > 0) ::waitpid(child->pid, nullptr, 0);
+    if (!child->exited && !child->forked) child->process.kill_and_reap();
     child->exited = true;
     if (!child->tmp_dir.empty()) tmp_dirs_.remove(child->tmp_dir);
   }
   for (auto& [key, slots] : servers_)
     for (auto& slot : slots) slot.server->kill();
   servers_.clear();
+  // And those still stopping (ForkServer::stop()) or dying.
+  for (auto& weak : std::exchange(every_server_, {}))
+    if (auto server = weak.lock()) server->kill();
 }
 
 }  // namespace xrun

@@ -18,6 +18,7 @@
 #include <set>
 
 #include "config/config.h"
+#include "core/child_process.h"
 #include "engine/job_runner.h"
 #include "engine/job_tmpdir.h"
 #include "launch/launcher.h"
@@ -61,7 +62,7 @@ class ProcessRunner final : public JobRunner {
     std::vector<std::string> env;  // the server's: the job's without its private TMPDIR
   };
   void adopt_pipes(const std::shared_ptr<Child>& child, Pipes& pipes);
-  Expected<void> watch_pid(const std::shared_ptr<Child>& child, pid_t pid);
+  void watch_process(const std::shared_ptr<Child>& child, ChildProcess process);
   void end_child(const std::shared_ptr<Child>& child, JobExit exit);
   void signal_child(const std::shared_ptr<Child>& child, int signal);
   // Fork servers: whether this job forks from one, then forking it.
@@ -87,6 +88,7 @@ class ProcessRunner final : public JobRunner {
   JobTmpDirs tmp_dirs_;
   std::map<JobId, std::shared_ptr<Child>> children_;
   std::map<std::string, std::vector<ServerSlot>> servers_;  // by ServerChoice::key
+  std::vector<std::weak_ptr<ForkServer>> every_server_;     // kill_all() kills those still there
   std::set<std::string> unforkable_;                        // keys whose server never reached main(): exec'd
   JobId next_id_ = 1;
 };

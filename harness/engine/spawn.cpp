@@ -1,10 +1,7 @@
 #include "engine/spawn.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -14,6 +11,7 @@
 #include <vector>
 
 #include "binfmt/foreign_exec.h"
+#include "core/fd.h"
 #include "engine/job_init.h"
 #include "engine/job_namespace.h"
 
@@ -24,13 +22,11 @@ namespace {
 // Everything a child needs, prepared before the fork: between fork (or
 // vfork) and exec only system calls on these.
 struct ChildPlan {
+  ChildPrelude prelude;  // core/child_process.h: the start every child shares
   const char* executable;
   char* const* argv;
   char* const* envp;
   const char* cwd;  // nullptr: xrun's own
-  int stdin_fd, stdout_fd, stderr_fd, channel_fd;
-  int error_fd;  // the close-on-exec pipe that reports a failed exec
-  pid_t parent;
   // The job init to exec first (job_init.h), or nullptr: the program itself.
   const char* init = nullptr;
   char* const* init_argv = nullptr;
@@ -44,53 +40,6 @@ int above_init_fds(int fd) {
   return fd >= 0 && fd <= kJobInitMountNsFd ? ::fcntl(fd, F_DUPFD_CLOEXEC, kJobInitMountNsFd + 1) : fd;
 }
 
-// The child's common start: its own process group, killed with xrun,
-// default signal dispositions and an empty mask, exactly its stdio, the
-// channel (if any) at 3, everything else close-on-exec. Returns the error
-// pipe's fd (moved out of the channel's way), or -1 if xrun is gone.
-int prepare_child(const ChildPlan& c) {
-  ::setpgid(0, 0);                     // its own group: timeouts and Ctrl-C signal the whole tree
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // if xrun dies, so does the job
-  if (::getppid() != c.parent) return -1;
-  // A handler of xrun's must not run here (after vfork it would run on
-  // xrun's memory), and the program starts with the defaults; SIGPIPE,
-  // which xrun ignores, too.
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction old {};
-    if (::sigaction(sig, nullptr, &old) != 0) continue;
-    if (old.sa_handler != SIG_DFL && (old.sa_handler != SIG_IGN || sig == SIGPIPE)) ::sigaction(sig, &dfl, nullptr);
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  const int in = c.stdin_fd >= 0 ? c.stdin_fd : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  if (in >= 0) ::dup2(in, STDIN_FILENO);
-  ::dup2(c.stdout_fd, STDOUT_FILENO);
-  ::dup2(c.stderr_fd, STDERR_FILENO);
-  // Descriptors xrun itself inherited without close-on-exec (from a shell,
-  // a CI agent) must not reach the program: mark everything above stderr
-  // close-on-exec. Not a plain close: the error pipe must live until exec.
-  ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-  // The channel is the one exception (dup2 leaves the copy open on exec);
-  // the error pipe is moved out of its way first, and out of the init's.
-  const int error_fd = above_init_fds(c.error_fd);
-  if (c.channel_fd >= 0) {
-    if (c.channel_fd != 3)
-      ::dup2(c.channel_fd, 3);
-    else
-      ::fcntl(3, F_SETFD, 0);
-  }
-  return error_fd;
-}
-
-[[noreturn]] void exec_failed(int error_fd, int err) {
-  // Tell the parent why, through the close-on-exec pipe (Boost.Process's habit).
-  (void)!::write(error_fd, &err, sizeof err);
-  ::_exit(127);
-}
-
 [[noreturn]] void exec_program(const ChildPlan& c, int error_fd) {
   int err = 0;
   if (c.cwd && ::chdir(c.cwd) != 0) err = errno;
@@ -98,13 +47,13 @@ int prepare_child(const ChildPlan& c) {
     ::execve(c.executable, c.argv, c.envp);
     err = errno;
   }
-  exec_failed(error_fd, err);
+  report_exec_failure(error_fd, err);
 }
 
 // After vfork(): everything in memory of the parent's (`c`), nothing kept in
 // this frame across the vfork.
 [[noreturn]] void run_vforked_child(const ChildPlan& c) {
-  const int error_fd = prepare_child(c);
+  const int error_fd = run_child_prelude(c.prelude);
   if (error_fd < 0) ::_exit(127);
   if (!c.init) exec_program(c, error_fd);
   // At the init's numbers, open across the exec: the init passes the error
@@ -113,16 +62,15 @@ int prepare_child(const ChildPlan& c) {
   ::dup2(error_fd, kJobInitErrorFd);
   if (user_ns >= 0) ::dup2(user_ns, kJobInitUserNsFd), ::dup2(mount_ns, kJobInitMountNsFd);
   ::execve(c.init, c.init_argv, c.envp);
-  exec_failed(error_fd, errno);
+  report_exec_failure(error_fd, errno);
 }
 
 }  // namespace
 
-Expected<pid_t> spawn_job_process(const SpawnSpec& spec) {
+Expected<ChildProcess> spawn_job_process(const SpawnSpec& spec) {
   const LaunchPlan& plan = *spec.plan;
-  int exec_error[2];
-  if (::pipe2(exec_error, O_CLOEXEC) != 0)
-    return make_error(ExitCode::InfraError, std::string("pipe: ") + std::strerror(errno));
+  auto exec_error = make_pipe();
+  if (!exec_error) return exec_error.error();
   std::vector<std::string> words = plan.argv, entries = plan.env;  // exec needs char*, not const
   std::vector<char*> argv, envp;
   for (auto& word : words) argv.push_back(word.data());
@@ -133,10 +81,18 @@ Expected<pid_t> spawn_job_process(const SpawnSpec& spec) {
   // decided before the fork, entered by the child.
   const ForeignExec* foreign = plan.emulated ? &ForeignExec::for_this_process() : nullptr;
   const auto [user_ns, mount_ns] = foreign ? foreign->namespace_fds() : std::pair{-1, -1};
-  ChildPlan child{
-      plan.executable.c_str(), argv.data(),    envp.data(),    spec.cwd.empty() ? nullptr : spec.cwd.c_str(),
-      spec.stdin_fd,           spec.stdout_fd, spec.stderr_fd, spec.channel_fd,
-      exec_error[1],           ::getpid()};
+  ChildPlan child{};
+  child.prelude.parent = ::getpid();
+  child.prelude.stdin_fd = spec.stdin_fd;
+  child.prelude.stdout_fd = spec.stdout_fd;
+  child.prelude.stderr_fd = spec.stderr_fd;
+  child.prelude.channel_fd = spec.channel_fd;
+  child.prelude.error_fd = exec_error->write.get();
+  child.prelude.error_fd_above = kJobInitMountNsFd;  // out of the channel's way, and the init's
+  child.executable = plan.executable.c_str();
+  child.argv = argv.data();
+  child.envp = envp.data();
+  child.cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
 
   // What the program must start inside decides how it starts (job_init.h):
   // nothing, or the job init to do it, after vfork(); fork() only where
@@ -159,7 +115,7 @@ Expected<pid_t> spawn_job_process(const SpawnSpec& spec) {
   pid_t pid;
   if (!inside_namespaces || init) {
     // No handler of xrun's may run in the child before it has reset them
-    // (prepare_child): blocked across the vfork.
+    // (run_child_prelude): blocked across the vfork.
     sigset_t all, old;
     sigfillset(&all);
     ::sigprocmask(SIG_SETMASK, &all, &old);
@@ -172,7 +128,7 @@ Expected<pid_t> spawn_job_process(const SpawnSpec& spec) {
     pid = ::fork();
     if (pid == 0) {
       // Child: only async-signal-safe calls from here to exec.
-      const int error_fd = prepare_child(child);
+      const int error_fd = run_child_prelude(child.prelude);
       if (error_fd < 0) ::_exit(127);
       if (foreign) foreign->enter();  // if the kernel refuses, it runs as it would have without
       // From here on the program and all it starts live in a PID namespace
@@ -181,27 +137,18 @@ Expected<pid_t> spawn_job_process(const SpawnSpec& spec) {
       exec_program(child, error_fd);
     }
   }
-  if (pid < 0) {
-    const int err = errno;
-    ::close(exec_error[0]);
-    ::close(exec_error[1]);
-    return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(err));
-  }
+  if (pid < 0) return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(errno));
   ::setpgid(pid, pid);  // also here, so a signal sent right away reaches the group
-  ::close(exec_error[1]);
-  int child_errno = 0;
-  ssize_t n;
-  while ((n = ::read(exec_error[0], &child_errno, sizeof child_errno)) < 0 && errno == EINTR) {
-  }
-  ::close(exec_error[0]);
-  if (n == sizeof child_errno) {
-    ::waitpid(pid, nullptr, 0);
+  exec_error->write.reset();
+  if (const int child_errno = read_exec_error(exec_error->read); child_errno != 0) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
     return make_error(ExitCode::InfraError,
                       (spec.cwd.empty() || child_errno != ENOENT ? plan.executable + ": cannot execute: "
                                                                  : "cannot enter " + spec.cwd + ": ") +
                           std::strerror(child_errno));
   }
-  return pid;
+  return ChildProcess::adopt(pid, true);
 }
 
 }  // namespace xrun

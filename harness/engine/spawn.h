@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "core/child_process.h"
 #include "core/expected.h"
 #include "launch/launcher.h"
 
@@ -26,8 +27,9 @@ struct SpawnSpec {
   bool own_pid_namespace = true;
 };
 
-// Forks and execs; returns the child's pid, or why the exec failed (the
-// child has then been reaped). The caller closes its copies of the fds.
-Expected<pid_t> spawn_job_process(const SpawnSpec& spec);
+// Forks and execs (the prelude of core/child_process.h); returns the
+// child, or why the exec failed (the child has then been reaped). The
+// caller closes its copies of the fds.
+Expected<ChildProcess> spawn_job_process(const SpawnSpec& spec);
 
 }  // namespace xrun

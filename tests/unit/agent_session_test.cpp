@@ -3,6 +3,7 @@
 #include "machine/agent_session.h"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -49,7 +50,7 @@ std::unique_ptr<RunningAgent> start_agent(boost::asio::io_context& io, const std
             XRUN_AGENT_HOST};
   auto child = spawn_piped(argv, (log_dir.empty() ? store : log_dir) + "/agent.log");
   EXPECT_TRUE(child) << (child ? "" : child.error().message);
-  agent->child = *child;
+  agent->child = std::move(*child);
   AgentSession::Events events;
   auto* raw = agent.get();
   events.ready = [raw](const std::string&) { raw->ready = true; };
@@ -57,7 +58,8 @@ std::unique_ptr<RunningAgent> start_agent(boost::asio::io_context& io, const std
     raw->closed = reason;
     return reason;
   };
-  agent->session = AgentSession::open(io, child->stdout_fd, child->stdin_fd, {"test agent", 10}, std::move(events));
+  agent->session = AgentSession::open(io, agent->child.stdout_fd.release(), agent->child.stdin_fd.release(),
+                                      {"test agent", 10}, std::move(events));
   agent->session->hello(7);
   while (!agent->ready && io.run_one_for(std::chrono::seconds(5)) > 0) {
   }
@@ -102,8 +104,7 @@ TEST(AgentSession, ExitCodesSignalsAndOutputComeFromTheProtocol) {
   EXPECT_TRUE(exit.infra_error.has_value());
   EXPECT_EQ(exit.code, 127);
   agent->session->close("done");
-  ::close(agent->child.stdin_fd);
-  ::waitpid(agent->child.pid, nullptr, 0);
+  agent->child.process.wait();  // its channel closed with the session
 }
 
 TEST(AgentSession, FilesGoByContentHashAndAnUnchangedSecondPutSendsNothing) {
@@ -140,8 +141,7 @@ TEST(AgentSession, FilesGoByContentHashAndAnUnchangedSecondPutSendsNothing) {
   EXPECT_EQ(third.bytes_sent, 0u);
   EXPECT_EQ(read_file(target + source).value_or(""), "fixture content\n");
   agent->session->close("done");
-  ::close(agent->child.stdin_fd);
-  ::waitpid(agent->child.pid, nullptr, 0);
+  agent->child.process.wait();  // its channel closed with the session
 }
 
 // A board with little room (its root in RAM): a file is never kept twice
@@ -193,8 +193,7 @@ TEST(AgentSession, ALargeFileIsOnTheBoardOnceAndEarlierObjectsMakeRoom) {
   EXPECT_EQ(on_board(6, "wc -c < " + placed + "/larger.bin"), std::to_string(11u << 19) + "\n");
   EXPECT_EQ(on_board(7, "ls " + board.path() + "/objects | wc -l"), "0\n");
   agent->session->close("done");
-  ::close(agent->child.stdin_fd);
-  ::waitpid(agent->child.pid, nullptr, 0);
+  agent->child.process.wait();  // its channel closed with the session
 }
 
 // The host pids of the processes running `program` (argv[0]; a job may run
@@ -243,7 +242,9 @@ TEST(AgentSession, WhenTheChannelClosesTheAgentKillsItsJobsAndExits) {
   ASSERT_EQ(running.size(), 2u);
   // The host goes away: what ssh does when xrun is killed or the network drops.
   agent->session->close("gone");
-  const auto status = testing::wait_for_exit(agent->child.pid, 30);
+  pollfd ended{agent->child.process.pidfd(), POLLIN, 0};
+  ASSERT_EQ(::poll(&ended, 1, 30'000), 1) << "the agent did not exit when its channel closed";
+  const auto status = agent->child.process.try_reap();
   ASSERT_TRUE(status) << "the agent did not exit when its channel closed";
   EXPECT_TRUE(WIFEXITED(*status));
   for (const auto& left : testing::still_running_after(running, 10))

@@ -113,16 +113,15 @@ class Board final : public AgentMachine {
     if (stopping_) return {"stopped", {}};
     auto channel = spawn_piped(*command, link_.log());
     if (!channel) return {channel.error().message, {}};
-    agent_pid_ = channel->pid;
+    agent_pid_ = channel->process.pid();
     reset_may_help_ = true;
-    return {std::nullopt, *channel};
+    return {std::nullopt, std::move(*channel)};
   }
 
   void brought_up(BroughtUp result) {
     if (dead()) {
-      for (int fd : {result.agent.stdin_fd, result.agent.stdout_fd})
-        if (fd >= 0) ::close(fd);
-      return;
+      agent_pid_ = -1;
+      return;  // its descriptors close, ssh is killed and reaped as `result` goes
     }
     if (result.error) {
       die(*result.error);
@@ -143,7 +142,9 @@ class Board final : public AgentMachine {
     // A board's network is slower to answer than virtio-serial: ssh's own
     // keep-alive (15 s) notices a dead link; this catches a hung agent.
     options.unresponsive_seconds = 30;
-    open_session(result.agent.stdout_fd, result.agent.stdin_fd, options, {0x600d, false}, std::move(lock_wait));
+    agent_ = std::move(result.agent.process);
+    open_session(result.agent.stdout_fd.release(), result.agent.stdin_fd.release(), options, {0x600d, false},
+                 std::move(lock_wait));
     // The agent answers at once; a board whose agent does not is taken out.
     ready_within(link_.settings().connect_timeout, "its agent did not answer");
   }
@@ -158,11 +159,10 @@ class Board final : public AgentMachine {
       stopping_ = true;
     }
     done_.notify_all();
-    if (const pid_t pid = agent_pid_.exchange(-1); pid > 0) {
-      ::kill(-pid, SIGKILL);
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
+    // Killed at once (it may still be on its way from the bring-up thread,
+    // whose result then reaps it), reaped here once the loop holds it.
+    if (const pid_t pid = agent_pid_.exchange(-1); pid > 0) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
+    agent_ = ChildProcess();
     link_.stop();
   }
 
@@ -187,7 +187,8 @@ class Board final : public AgentMachine {
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;
   std::condition_variable done_;
-  std::atomic<pid_t> agent_pid_{-1};
+  std::atomic<pid_t> agent_pid_{-1};  // for stop_processes() before agent_ holds it
+  ChildProcess agent_;                // ssh running the agent, once brought up (the loop's)
   std::atomic<bool> reset_may_help_{true};
   bool waiting_for_lock_ = false;
   std::string libc_;  // written by the bring-up thread before the session starts
@@ -214,8 +215,8 @@ class BoardFleet final : public MachineFleet {
 
   std::shared_ptr<Machine> make(asio::io_context& io, std::size_t slot) override {
     io_ = &io;
-    auto board =
-        std::make_shared<Board>(io, boards_[slot], configured_boards(config_).at(boards_[slot]), work_dir_, target_, warnings_);
+    auto board = std::make_shared<Board>(io, boards_[slot], configured_boards(config_).at(boards_[slot]), work_dir_,
+                                         target_, warnings_);
     made_[slot] = board;
     return board;
   }
@@ -249,10 +250,10 @@ class BoardFleet final : public MachineFleet {
             std::string said = reset.said;
             if (said.size() > 2000) said = said.substr(said.size() - 2000);
             warnings_.warn("board " + name + ": its reset command " +
-                          (!reset.started    ? std::string("could not be started")
-                           : reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
-                                             : "failed with status " + std::to_string(reset.status)) +
-                          "; it is out of this run. It said:\n" + said);
+                           (!reset.started    ? std::string("could not be started")
+                            : reset.timed_out ? "did not finish in " + std::to_string(kResetSeconds) + " s"
+                                              : "failed with status " + std::to_string(reset.status)) +
+                           "; it is out of this run. It said:\n" + said);
             again(false);
             return;
           }
@@ -348,7 +349,8 @@ std::unique_ptr<MachinePool> make_board_runner(asio::io_context& io, const Confi
         // Boards are elsewhere: a job's files are mirrored onto them, and
         // come back from those whose `sync_back` is on.
         auto files = std::make_unique<MirrorFiles>(
-            io, [&config](const Machine& board) { return configured_boards(config).at(board.report_name()).sync_back; }, warnings);
+            io, [&config](const Machine& board) { return configured_boards(config).at(board.report_name()).sync_back; },
+            warnings);
         return std::unique_ptr<MachineFleet>(
             std::make_unique<BoardFleet>(config, target, boards, *work_dir, std::move(files), warnings));
       });

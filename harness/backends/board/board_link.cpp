@@ -1,7 +1,9 @@
 #include "backends/board/board_link.h"
 
+#include <poll.h>
 #include <signal.h>
-#include <sys/wait.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,7 +12,6 @@
 #include <chrono>
 #include <filesystem>
 #include <sstream>
-#include <thread>
 
 #include "core/diagnostics.h"
 #include "core/fs_util.h"
@@ -124,37 +125,70 @@ Expected<bool> BoardLink::connect() {
   // while it has five unauthenticated ones from the address: the master is
   // started again on such a failure, and waited for, up to connect_timeout.
   const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>((timeout + 2) * 1000));
-  const auto start_master = [&]() -> Expected<PipedChild> {
-    auto started = spawn_piped(ssh("", master_options), log_);
+  const auto start_master = [&]() -> Expected<bool> {
+    auto started = spawn_piped(ssh("", master_options), log_);  // its stdin and stdout close here
     if (!started) return started.error();
-    ::close(started->stdin_fd);
-    ::close(started->stdout_fd);
-    master_pid_ = started->pid;
-    return started;
+    std::lock_guard lock(master_mutex_);
+    if (stopping_) return make_error(ExitCode::InfraError, "stopped");  // killed as `started` goes
+    master_ = std::move(started->process);
+    return true;
   };
-  auto master = start_master();
-  if (!master) return master.error();
+  // What the waits below wake on: the master's end (its pidfd, a copy: stop()
+  // may end it meanwhile), stop(), and a new name in the socket's directory
+  // (ssh links the socket into place once the master is up: inotify).
+  Fd master_ended;
+  const auto watch_master = [&]() -> Expected<bool> {
+    std::lock_guard lock(master_mutex_);
+    if (!master_) return make_error(ExitCode::InfraError, "stopped");
+    auto copy = duplicate_fd(master_.pidfd());
+    if (!copy) return copy.error();
+    master_ended = std::move(*copy);
+    return true;
+  };
+  Fd created(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+  if (created && ::inotify_add_watch(created.get(), std::filesystem::path(endpoint_.control_path).parent_path().c_str(),
+                                     IN_CREATE | IN_MOVED_TO) < 0)
+    created.reset();
+  // Up to `ms`, or until one of those happens.
+  const auto wait_for_news = [&](int ms) {
+    pollfd fds[3] = {{stop_event_.get(), POLLIN, 0}, {master_ended.get(), POLLIN, 0}, {created.get(), POLLIN, 0}};
+    if (::poll(fds, 3, ms) > 0 && (fds[2].revents & POLLIN)) {
+      alignas(inotify_event) char events[4096];
+      while (::read(created.get(), events, sizeof events) > 0) {
+      }
+    }
+  };
+  if (auto master = start_master(); !master) return master.error();
+  if (auto watched = watch_master(); !watched) return watched.error();
   for (;;) {
-    int status = 0;
-    if (::waitpid(master->pid, &status, WNOHANG) == master->pid) {
-      master_pid_ = -1;
+    bool exited;
+    {
+      std::lock_guard lock(master_mutex_);
+      exited = !master_ || master_.try_reap().has_value();
+      if (exited) master_ = ChildProcess();
+    }
+    if (stopping_) return make_error(ExitCode::InfraError, "stopped");
+    if (exited) {
       const std::string said = read_file(log_).value_or("");
       const bool transient = said.find("kex_exchange_identification") != std::string::npos ||
                              said.find("Connection closed by remote host") != std::string::npos ||
                              said.find("Connection reset by peer") != std::string::npos;
-      if (transient && !stopping_ && Clock::now() + std::chrono::milliseconds(300) < deadline) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+      if (transient && Clock::now() + std::chrono::milliseconds(300) < deadline) {
+        // The SSH server is not up yet, and nothing announces when it is:
+        // tried again after a pause (which stop() cuts short).
+        master_ended.reset();
+        wait_for_news(250);
+        if (stopping_) return make_error(ExitCode::InfraError, "stopped");
         std::error_code ec;
         std::filesystem::remove(log_, ec);  // what the next attempt says is what counts
-        master = start_master();
-        if (!master) return master.error();
+        if (auto master = start_master(); !master) return master.error();
+        if (auto watched = watch_master(); !watched) return watched.error();
         continue;
       }
       refused_ = said.find("Host key verification failed") != std::string::npos ||
                  said.find("Permission denied") != std::string::npos;
       return make_error(ExitCode::InfraError, explain_ssh_failure(endpoint_, said));
     }
-    if (stopping_) return make_error(ExitCode::InfraError, "stopped");
     if (Clock::now() > deadline)
       return make_error(ExitCode::InfraError, "board " + endpoint_.board + ": no SSH connection within " +
                                                   std::to_string(static_cast<int>(timeout + 2)) +
@@ -168,7 +202,9 @@ Expected<bool> BoardLink::connect() {
       }
       return true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    // Woken by the master's socket appearing, the master's end or stop();
+    // the bound only for what no event tells (a socket made before the watch).
+    wait_for_news(created ? 250 : 30);
   }
 }
 
@@ -305,7 +341,8 @@ Expected<std::string> BoardLink::check_agent(const BoardFacts& facts, const std:
   };
   AgentSession::Options options;
   options.name = "board " + endpoint_.board;
-  auto session = AgentSession::open(io, channel->stdout_fd, channel->stdin_fd, options, std::move(events));
+  auto session =
+      AgentSession::open(io, channel->stdout_fd.release(), channel->stdin_fd.release(), options, std::move(events));
   session->hello(0x600d);
   boost::asio::steady_timer deadline(io, std::chrono::milliseconds(static_cast<long>(seconds * 1000)));
   deadline.async_wait([&](const auto& error) {
@@ -316,9 +353,7 @@ Expected<std::string> BoardLink::check_agent(const BoardFacts& facts, const std:
   io.restart();
   io.poll();  // the reads close() cancelled let go of the session before the loop goes
   session.reset();
-  ::kill(-channel->pid, SIGKILL);
-  ::kill(channel->pid, SIGKILL);
-  ::waitpid(channel->pid, nullptr, 0);
+  channel->process.kill_and_reap();
   if (!answered)
     return make_error(
         ExitCode::InfraError,
@@ -329,11 +364,10 @@ Expected<std::string> BoardLink::check_agent(const BoardFacts& facts, const std:
 
 void BoardLink::stop() {
   stopping_ = true;
-  const pid_t pid = master_pid_.exchange(-1);
-  if (pid <= 0) return;
-  ::kill(-pid, SIGKILL);
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
+  const std::uint64_t one = 1;
+  if (stop_event_) (void)!::write(stop_event_.get(), &one, sizeof one);  // wakes connect()'s waits
+  std::lock_guard lock(master_mutex_);
+  master_ = ChildProcess();  // killed and reaped: at once after SIGKILL
 }
 
 }  // namespace xrun

@@ -15,10 +15,12 @@
 // kills the jobs it runs. Nothing started here outlives xrun (PDEATHSIG).
 #pragma once
 
+#include <sys/eventfd.h>
 #include <sys/types.h>
 
 #include <atomic>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -80,7 +82,9 @@ class BoardLink {
  private:
   SshEndpoint endpoint_;
   std::string log_;
-  std::atomic<pid_t> master_pid_{-1};
+  std::mutex master_mutex_;  // connect() runs in a board's thread, stop() on the loop
+  ChildProcess master_;
+  Fd stop_event_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   std::atomic<bool> stopping_{false};
   bool refused_ = false;
 };

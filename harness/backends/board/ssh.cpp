@@ -1,15 +1,8 @@
 #include "backends/board/ssh.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <sstream>
@@ -19,31 +12,9 @@
 
 namespace xrun {
 
-using Clock = std::chrono::steady_clock;
-
 namespace {
 
 std::string seconds_text(double s) { return std::to_string(std::max(1, static_cast<int>(s + 0.999))); }
-
-// The child side of a fork: own group, dies with xrun, stdio as given.
-[[noreturn]] void exec_child(const std::vector<std::string>& argv, int in, int out, int err, pid_t parent) {
-  ::setpgid(0, 0);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) _exit(127);
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  ::signal(SIGPIPE, SIG_DFL);
-  ::dup2(in, STDIN_FILENO);
-  ::dup2(out, STDOUT_FILENO);
-  ::dup2(err, STDERR_FILENO);
-  ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  ::execvp(args[0], args.data());
-  _exit(127);
-}
 
 }  // namespace
 
@@ -95,85 +66,31 @@ std::vector<std::string> ssh_options(const SshEndpoint& e) {
 
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input, double timeout,
                           std::size_t max_output) {
-  CommandResult result;
-  int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) != 0) return result;
-  if (::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) return result;
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return result;
-  if (pid == 0) exec_child(argv, in[0], out[1], err[1], parent);
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  result.started = true;
-  ::fcntl(in[1], F_SETFL, O_NONBLOCK);
-  std::size_t written = 0;
-  if (input.empty()) {
-    ::close(in[1]);
-    in[1] = -1;
-  }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(static_cast<long>(timeout * 1000));
-  int open_outputs = 2;
-  while (open_outputs > 0 && !result.too_much) {
-    pollfd fds[3];
-    int n = 0;
-    int out_at = -1, err_at = -1, in_at = -1;
-    if (out[0] >= 0) out_at = n, fds[n++] = {out[0], POLLIN, 0};
-    if (err[0] >= 0) err_at = n, fds[n++] = {err[0], POLLIN, 0};
-    if (in[1] >= 0) in_at = n, fds[n++] = {in[1], POLLOUT, 0};
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) {
-      result.timed_out = true;
-      break;
-    }
-    if (::poll(fds, static_cast<nfds_t>(n), static_cast<int>(left)) < 0 && errno != EINTR) break;
-    char buffer[65536];
-    for (auto [at, fd, text] : {std::tuple{out_at, &out[0], &result.out}, std::tuple{err_at, &err[0], &result.err}}) {
-      if (at < 0 || !(fds[at].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      const ssize_t r = ::read(*fd, buffer, sizeof buffer);
-      if (r > 0) {
-        text->append(buffer, std::min(static_cast<std::size_t>(r), max_output - std::min(max_output, text->size())));
-        result.too_much |= text->size() >= max_output;
-      } else if (r == 0 || errno != EINTR) {
-        ::close(*fd);
-        *fd = -1;
-        --open_outputs;
-      }
-    }
-    if (in_at >= 0 && (fds[in_at].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      const ssize_t w = ::write(in[1], input.data() + written, input.size() - written);
-      if (w > 0) written += static_cast<std::size_t>(w);
-      if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == input.size()) {
-        ::close(in[1]);
-        in[1] = -1;
-      }
-    }
-  }
-  for (int fd : {in[1], out[0], err[0]})
-    if (fd >= 0) ::close(fd);
-  if (result.timed_out || result.too_much) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  return result;
+  CommandOptions options;
+  options.input = input;
+  options.timeout_seconds = timeout;
+  options.max_output = max_output;
+  options.stderr_to = StderrTo::Capture;
+  options.own_group = true;
+  return run_helper(argv, options);
 }
 
 Expected<PipedChild> spawn_piped(const std::vector<std::string>& argv, const std::string& stderr_log) {
-  int in[2], out[2];
-  const int log = ::open(stderr_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (log < 0 || ::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
-    return make_error(ExitCode::InfraError, std::string("cannot start ssh: ") + std::strerror(errno));
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(errno));
-  if (pid == 0) exec_child(argv, in[0], out[1], log, parent);
-  ::setpgid(pid, pid);
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(log);
-  return PipedChild{pid, in[1], out[0]};
+  const auto failed = [](const Error& e) { return make_error(ExitCode::InfraError, "cannot start ssh: " + e.message); };
+  auto log = open_fd(stderr_log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (!log) return failed(log.error());
+  auto in = make_pipe();
+  if (!in) return failed(in.error());
+  auto out = make_pipe();
+  if (!out) return failed(out.error());
+  ChildSpec spec;
+  spec.argv = argv;
+  spec.stdin_fd = in->read.get();
+  spec.stdout_fd = out->write.get();
+  spec.stderr_fd = log->get();
+  auto child = spawn_process(spec);
+  if (!child) return child.error();
+  return PipedChild{std::move(*child), std::move(in->write), std::move(out->read)};
 }
 
 namespace {

@@ -18,7 +18,10 @@
 #include <vector>
 
 #include "backends/board/board_settings.h"
+#include "core/child_process.h"
 #include "core/expected.h"
+#include "core/fd.h"
+#include "core/process_util.h"
 
 namespace xrun {
 
@@ -41,29 +44,21 @@ std::string shell_command(const std::vector<std::string>& words);
 // line of its own indented under a message.
 std::string quoted_tail(const std::string& text, std::size_t count);
 
-struct CommandResult {
-  bool started = false;
-  bool timed_out = false;
-  // It printed run_command's `max_output` bytes on stdout or stderr:
-  // killed then, and `out`/`err` hold what came until then.
-  bool too_much = false;
-  int status = -1;  // exit status, or 128+signal
-  std::string out, err;
-};
 // What run_command keeps of each stream at most. Every command xrun runs
 // this way answers in a few lines (the probe in under 1 KiB): a board whose
 // login prints endlessly must not fill xrun's memory (8.4 GB in 20 s, issue 25).
 inline constexpr std::size_t kCommandOutputLimit = 64 * 1024;
 // Runs argv with `input` on its stdin, for at most `timeout` seconds (then
 // SIGKILL), and until it printed `max_output` bytes on either stream (then
-// SIGKILL, and too_much); dies with xrun (PR_SET_PDEATHSIG).
+// SIGKILL, and too_much); in a process group of its own, dying with xrun
+// (PR_SET_PDEATHSIG). run_helper() (core/process_util.h) with stderr captured.
 CommandResult run_command(const std::vector<std::string>& argv, const std::string& input, double timeout,
                           std::size_t max_output = kCommandOutputLimit);
 
 struct PipedChild {
-  pid_t pid = -1;
-  int stdin_fd = -1;   // write: the child's stdin
-  int stdout_fd = -1;  // read: the child's stdout
+  ChildProcess process;
+  Fd stdin_fd;   // write: the child's stdin
+  Fd stdout_fd;  // read: the child's stdout
 };
 // Starts argv with pipes to its stdin and stdout, stderr appended to
 // `stderr_log`; in a process group of its own, dying with xrun.

@@ -72,21 +72,14 @@ class Saver final : public StateSaving, public std::enable_shared_from_this<Save
   void migrate();
   void query();
   void store();
-  bool qemu_exited() {
-    if (!reaped_ && pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == pid_) reaped_ = true;
-    return reaped_;
-  }
+  bool qemu_exited() const { return qemu_ && qemu_.has_exited(); }
   void stop_qemu() {
     timer_->cancel();
     if (qmp_) qmp_->close();
     qmp_.reset();
     boost::system::error_code ignored;
     agent_.close(ignored);
-    if (pid_ > 0 && !reaped_) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    pid_ = -1;
+    if (qemu_) qemu_.kill_and_reap();
   }
   void fail(const std::string& why) {
     auto done = std::move(done_);
@@ -112,8 +105,7 @@ class Saver final : public StateSaving, public std::enable_shared_from_this<Save
   std::string key_, dir_, tmp_, agent_socket_, qmp_socket_, console_;
   Clock::time_point started_{};
   TimeSource::Clock::time_point deadline_{}, qmp_deadline_{};
-  pid_t pid_ = -1;
-  bool reaped_ = false;
+  ChildProcess qemu_;  // killed and reaped by its owner (core/child_process.h)
   std::shared_ptr<QmpClient> qmp_;
   asio::posix::stream_descriptor agent_;
   std::array<char, 4096> buffer_{};
@@ -144,15 +136,15 @@ void Saver::start() {
   agent_socket_ = join_path(s_.work_dir, "save.sock");
   qmp_socket_ = join_path(s_.work_dir, "save.qmp");
   console_ = join_path(s_.work_dir, "save-console.log");
-  auto pid = spawn_qemu(qemu_command(s_, QemuMode::SaveState, tmp_, agent_socket_, console_, qmp_socket_), console_,
-                        s_.host_view.get());
-  if (!pid) {
+  auto qemu = spawn_qemu(qemu_command(s_, QemuMode::SaveState, tmp_, agent_socket_, console_, qmp_socket_), console_,
+                         s_.host_view.get());
+  if (!qemu) {
     fs::remove_all(tmp_, ec);
-    return asio::post(io_, [self = shared_from_this(), error = pid.error()] {
+    return asio::post(io_, [self = shared_from_this(), error = qemu.error()] {
       if (auto done = std::move(self->done_)) done(error);
     });
   }
-  pid_ = *pid;
+  qemu_ = std::move(*qemu);
   const auto within =
       std::chrono::duration_cast<TimeSource::Clock::duration>(std::chrono::duration<double>(s_.boot_timeout_seconds));
   deadline_ = time_.now() + within;

@@ -97,10 +97,7 @@ Vm::Vm(asio::io_context& io, const VmSettings& settings, int index, bool from_sn
 
 Vm::~Vm() {
   if (qmp_) qmp_->close();
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
+  // qemu_, if still there, is killed and reaped by its owner (core/child_process.h).
 }
 
 std::string Vm::name() const { return "VM " + std::to_string(index_) + " (" + settings_.image.name + ")"; }
@@ -123,38 +120,20 @@ Expected<void> Vm::spawn() {
   std::string line;
   for (const auto& a : argv) line += (line.empty() ? "" : " ") + a;
   log_debug("VM {}: {}", index_, line);
-  auto pid = spawn_qemu(argv, console_log_, settings_.host_view.get());
-  if (!pid) return machine_error(pid.error().message);
-  pid_ = *pid;
-  const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
-  if (pid_fd < 0) {
-    // Without a pidfd nobody would notice this qemu end, or end it: do now.
-    const std::string why = std::string("pidfd_open: ") + std::strerror(errno);
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-    return machine_error(why);
-  }
-  exit_watch_.emplace(io_, pid_fd);
+  auto qemu = spawn_qemu(argv, console_log_, settings_.host_view.get());
+  if (!qemu) return machine_error(qemu.error().message);
+  qemu_ = std::move(*qemu);
   watch_exit();
   return {};
 }
 
 void Vm::watch_exit() {
-  exit_watch_->async_wait(asio::posix::stream_descriptor::wait_read, [weak = weak_as<Vm>()](const auto& error) {
+  // Through qemu's pidfd on the loop, reaped without blocking (a readiness
+  // event can be stale when a VM is replaced: core/child_process.cpp).
+  qemu_.async_wait(io_, [weak = weak_as<Vm>()](int status) {
     auto self = weak.lock();
-    if (error || !self || self->dead() || self->pid_ <= 0) return;
-    // Never a blocking wait: a readiness event can be stale (asio may hand an
-    // event of a closed pidfd to a new one that reused its number when a VM
-    // is replaced), and a blocking waitpid would then stall every VM.
-    int status = 0;
-    const pid_t reaped = ::waitpid(self->pid_, &status, WNOHANG);
-    if (reaped == 0) {
-      self->watch_exit();
-      return;
-    }
-    self->pid_ = -1;
-    std::string how = reaped < 0            ? "is gone"
+    if (!self || self->dead()) return;
+    std::string how = status < 0            ? "is gone"
                       : WIFSIGNALED(status) ? "was killed by " + signal_name(WTERMSIG(status))
                                             : "exited with status " + std::to_string(WEXITSTATUS(status));
     self->die("qemu " + how + " (a guest kernel panic ends qemu too)");
@@ -172,7 +151,7 @@ void Vm::try_connect() {
     const auto deadline = time_->now() + within;
     const auto alive = [weak = weak_as<Vm>()] {
       auto self = weak.lock();
-      return self && !self->dead();  // qemu's exit is noticed by its pidfd (watch_exit)
+      return self && !self->dead();  // qemu's exit is noticed by its pidfd (qemu_.async_wait)
     };
     qmp_ = QmpClient::open(
         io_, *time_, qmp_socket_, within, alive,
@@ -227,13 +206,7 @@ void Vm::became_ready(const std::string& release) {
 }
 
 void Vm::stop() {
-  if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  boost::system::error_code ignored;
-  if (exit_watch_) exit_watch_->close(ignored);
+  qemu_ = ChildProcess();  // killed and reaped: a blocking waitpid, at once after SIGKILL
   connect_timer_.cancel();
   if (qmp_) qmp_->close();
   qmp_.reset();

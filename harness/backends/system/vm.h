@@ -71,8 +71,7 @@ class Vm final : public AgentMachine {
   bool qmp_started_ = false;
   std::unique_ptr<TimeSource> time_;  // QMP's retries and deadlines
   std::shared_ptr<QmpClient> qmp_;    // while the restore is being started
-  pid_t pid_ = -1;
-  std::optional<boost::asio::posix::stream_descriptor> exit_watch_;
+  ChildProcess qemu_;
   boost::asio::steady_timer connect_timer_;
 };
 

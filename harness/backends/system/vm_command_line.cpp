@@ -1,11 +1,7 @@
 #include "backends/system/vm_command_line.h"
 
 #include <fcntl.h>
-#include <linux/close_range.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +11,7 @@
 #include <sstream>
 
 #include "backends/system/device_tree.h"
+#include "core/fd.h"
 #include "core/fs_util.h"
 #include "core/hash.h"
 #include "core/log.h"
@@ -113,37 +110,18 @@ std::vector<std::string> qemu_command(const VmSettings& s, QemuMode mode, const 
   return argv;
 }
 
-Expected<pid_t> spawn_qemu(const std::vector<std::string>& argv, const std::string& console_log, const HostView* view) {
-  const int log_fd = ::open(console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (log_fd < 0) return make_error(ExitCode::InfraError, "cannot write " + console_log + ": " + std::strerror(errno));
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(log_fd);
-    return make_error(ExitCode::InfraError, std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    ::setpgid(0, 0);
-    if (view && !view->enter()) _exit(127);  // qemu sees the tree HostView mounts, the host sees nothing change
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    const int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull >= 0) ::dup2(devnull, STDIN_FILENO);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
-    ::execv(args[0], args.data());
-    _exit(127);
-  }
-  ::setpgid(pid, pid);
-  ::close(log_fd);
-  return pid;
+Expected<ChildProcess> spawn_qemu(const std::vector<std::string>& argv, const std::string& console_log,
+                                  const HostView* view) {
+  const Fd log(::open(console_log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+  if (!log) return make_error(ExitCode::InfraError, "cannot write " + console_log + ": " + std::strerror(errno));
+  ChildSpec spec;
+  spec.argv = argv;
+  spec.search_path = false;
+  spec.stdout_fd = log.get();
+  spec.stderr_fd = log.get();
+  // qemu sees the tree HostView mounts, the host sees nothing change.
+  if (view) spec.enter = [view] { return view->enter(); };
+  return spawn_process(spec);
 }
 
 std::string qemu_identity(const std::string& qemu) {

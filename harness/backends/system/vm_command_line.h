@@ -15,6 +15,7 @@
 
 #include "backends/system/image.h"
 #include "backends/system/vm_arch.h"
+#include "core/child_process.h"
 #include "core/expected.h"
 #include "machine/host_view.h"
 
@@ -53,10 +54,11 @@ std::vector<std::string> qemu_command(const VmSettings& s, QemuMode mode, const 
                                       const std::string& agent_socket, const std::string& console_log,
                                       const std::string& qmp_socket);
 
-// fork/exec qemu in its own process group (a terminal's Ctrl-C is xrun's to
-// handle, not qemu's), dying with xrun, its stdout/stderr in the console log,
-// inside `view`'s namespaces when there is one.
-Expected<pid_t> spawn_qemu(const std::vector<std::string>& argv, const std::string& console_log, const HostView* view);
+// qemu started (core/child_process.h) in its own process group (a
+// terminal's Ctrl-C is xrun's to handle, not qemu's), dying with xrun, its
+// stdout/stderr in the console log, inside `view`'s namespaces when there is one.
+Expected<ChildProcess> spawn_qemu(const std::vector<std::string>& argv, const std::string& console_log,
+                                  const HostView* view);
 
 // Which qemu build: its path, size and modification time.
 std::string qemu_identity(const std::string& qemu);
