@@ -20,6 +20,7 @@
 #include "backends/board/ssh.h"
 #include "backends/system/vm_command_line.h"
 #include "core/process_util.h"
+#include "support/descriptors.h"
 #include "support/temp_dir.h"
 
 namespace xrun {
@@ -43,12 +44,6 @@ std::string first_line(const Fd& read) {
   char c;
   while (::read(read.get(), &c, 1) == 1 && c != '\n') line += c;
   return line;
-}
-
-std::size_t open_descriptors() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
 }
 
 struct Started {
@@ -170,16 +165,11 @@ TEST(ChildProcess, NoSpawnLeavesADescriptorOpenWhenItFails) {
   testing::TempDir dir;
   rlimit old{};
   ::getrlimit(RLIMIT_NOFILE, &old);
-  int highest = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
-    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+  const int highest = testing::highest_descriptor();
   // Every free number up to the highest taken, so that the limit leaves
   // exactly the room asked for.
-  std::vector<Fd> fillers;
-  for (Fd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); fd && fd.get() < highest;
-       fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC)))
-    fillers.push_back(Fd(fd.release()));
-  const std::size_t before = open_descriptors();
+  const std::vector<Fd> fillers = testing::fill_free_descriptors_up_to(highest);
+  const std::size_t before = testing::open_descriptors();
   int failures = 0;
   for (int room = 0; room < 10; ++room) {
     rlimit low = old;
@@ -197,7 +187,7 @@ TEST(ChildProcess, NoSpawnLeavesADescriptorOpenWhenItFails) {
       failures += !qemu;
     }
     ::setrlimit(RLIMIT_NOFILE, &old);
-    EXPECT_EQ(open_descriptors(), before) << "with room for " << room << " more descriptors";
+    EXPECT_EQ(testing::open_descriptors(), before) << "with room for " << room << " more descriptors";
   }
   EXPECT_GT(failures, 6);
 }

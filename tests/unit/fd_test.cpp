@@ -8,16 +8,12 @@
 #include <filesystem>
 #include <vector>
 
+#include "support/descriptors.h"
+
 namespace xrun {
 namespace {
 
 bool is_open(int fd) { return ::fcntl(fd, F_GETFD) != -1; }
-
-std::size_t open_descriptors() {
-  std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
-  return n;
-}
 
 TEST(Fd, ClosesWhatItHoldsWhenItGoes) {
   int raw;
@@ -60,16 +56,11 @@ TEST(Fd, PipesAreCloseOnExec) {
 TEST(Fd, AFailedPipeLeavesNothingOpen) {
   rlimit old{};
   ::getrlimit(RLIMIT_NOFILE, &old);
-  int highest = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd"))
-    highest = std::max(highest, std::stoi(entry.path().filename().string()));
+  const int highest = testing::highest_descriptor();
   // Every free number up to the highest taken, so that the limit leaves
   // exactly the room asked for.
-  std::vector<Fd> fillers;
-  for (Fd fd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); fd && fd.get() < highest;
-       fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC)))
-    fillers.push_back(Fd(fd.release()));
-  const std::size_t before = open_descriptors();
+  const std::vector<Fd> fillers = testing::fill_free_descriptors_up_to(highest);
+  const std::size_t before = testing::open_descriptors();
   bool failed = false;
   for (int room = 0; room < 4; ++room) {
     rlimit low = old;
@@ -83,7 +74,7 @@ TEST(Fd, AFailedPipeLeavesNothingOpen) {
     ::setrlimit(RLIMIT_NOFILE, &old);
   }
   EXPECT_TRUE(failed);
-  EXPECT_EQ(open_descriptors(), before);
+  EXPECT_EQ(testing::open_descriptors(), before);
 }
 
 }  // namespace
